@@ -1,0 +1,48 @@
+/* arena.c -- request-scoped bump allocator (see arena.h). */
+#include "arena.h"
+
+#include <string.h>
+
+#include "alloc.h"
+
+#define ARENA_CHUNK_SIZE 4096
+
+struct arena_chunk {
+  struct arena_chunk *next;
+  size_t used;
+  size_t size;
+  _Alignas(16) unsigned char data[];
+};
+
+void arena__init(struct arena *a) { a->chunks = NULL; }
+
+void arena__cleanup(struct arena *a) {
+  while (a->chunks) {
+    struct arena_chunk *next = a->chunks->next;
+    herald_free(a->chunks);
+    a->chunks = next;
+  }
+}
+
+void *arena__alloc(struct arena *a, size_t size) {
+  size = (size + 15) & ~(size_t)15;
+  struct arena_chunk *c = a->chunks;
+  if (!c || c->size - c->used < size) {
+    size_t capacity = size > ARENA_CHUNK_SIZE ? size : ARENA_CHUNK_SIZE;
+    c = herald_xmalloc(sizeof *c + capacity);
+    c->size = capacity;
+    c->used = 0;
+    c->next = a->chunks;
+    a->chunks = c;
+  }
+  void *p = c->data + c->used;
+  c->used += size;
+  return p;
+}
+
+char *arena__strndup(struct arena *a, const char *s, size_t len) {
+  char *copy = arena__alloc(a, len + 1);
+  memcpy(copy, s, len);
+  copy[len] = '\0';
+  return copy;
+}

@@ -1,0 +1,90 @@
+/* channel_name.c -- channel name validation and qualifier parsing (see
+ * channel_name.h and shared/spec/messages.md section 8). Owns nothing: a
+ * parsed name is a set of views into the caller's text. */
+#include "channel_name.h"
+
+#include <string.h>
+
+#include "alloc.h"
+
+#define META_PREFIX "[meta]"
+
+/* The longest part of a name quoted back in an error message. */
+#define QUOTE_MAX 100
+
+static int quote_len(size_t len) {
+  return len > QUOTE_MAX ? QUOTE_MAX : (int)len;
+}
+
+/* Checks the rules for a name without qualifier: non-empty, not starting
+ * with ':' or '['. Returns 0, or -40010 with err set. */
+static int check_plain(const char *name, size_t len, herald_error *err) {
+  if (len == 0)
+    return herald_error_set(err, HERALD_E_INVALID_CHANNEL_NAME,
+                            "invalid channel name: must not be empty");
+  if (name[0] == ':')
+    return herald_error_set(err, HERALD_E_INVALID_CHANNEL_NAME,
+                            "invalid channel name: must not start with ':' "
+                            "(channel = %.*s)",
+                            quote_len(len), name);
+  if (name[0] == '[')
+    return herald_error_set(err, HERALD_E_INVALID_CHANNEL_NAME,
+                            "Invalid qualifier in channelId; channelId = %.*s",
+                            quote_len(len), name);
+  return 0;
+}
+
+/* Parses the "[meta]", "[?params]" or "[meta?params]" prefix of name, which
+ * starts with '['. Fills the qualifier fields of *out and returns the length
+ * of the prefix, or 0 when the qualifier is invalid. */
+static size_t parse_qualifier(const char *name, size_t len,
+                              struct channel_name *out) {
+  const char *close = memchr(name, ']', len);
+  if (!close) return 0;
+  size_t inner = (size_t)(close - name - 1);
+  const char *query = memchr(name + 1, '?', inner);
+  size_t kind_len = query ? (size_t)(query - name - 1) : inner;
+  out->is_meta = kind_len == 4 && memcmp(name + 1, "meta", 4) == 0;
+  if (!out->is_meta && !(kind_len == 0 && query)) return 0;
+  size_t params_len = query ? (size_t)(close - query - 1) : 0;
+  out->params = params_len ? query + 1 : NULL;
+  out->params_len = params_len;
+  return inner + 2;
+}
+
+int channel_name__parse(const char *name, size_t len, struct channel_name *out,
+                        herald_error *err) {
+  if (memchr(name, '\n', len) || memchr(name, '\r', len))
+    return herald_error_set(err, HERALD_E_INVALID_CHANNEL_NAME,
+                            "invalid channel name: must not contain a newline");
+  struct channel_name parsed = {name, len, NULL, 0, 0};
+  if (len && name[0] == '[') {
+    size_t prefix = parse_qualifier(name, len, &parsed);
+    if (prefix == 0)
+      return herald_error_set(err, HERALD_E_INVALID_CHANNEL_NAME,
+                              "Invalid qualifier in channelId; "
+                              "channelId = %.*s",
+                              quote_len(len), name);
+    parsed.base = name + prefix;
+    parsed.base_len = len - prefix;
+  }
+  int rc = check_plain(parsed.base, parsed.base_len, err);
+  if (rc) return rc;
+  *out = parsed;
+  return 0;
+}
+
+char *channel_name__base_dup(const struct channel_name *name) {
+  size_t prefix = name->is_meta ? strlen(META_PREFIX) : 0;
+  char *text = herald_malloc(prefix + name->base_len + 1);
+  if (!text) return NULL;
+  memcpy(text, META_PREFIX, prefix);
+  memcpy(text + prefix, name->base, name->base_len);
+  text[prefix + name->base_len] = '\0';
+  return text;
+}
+
+size_t channel_name__namespace_len(const char *base, size_t len) {
+  const char *colon = memchr(base, ':', len);
+  return colon ? (size_t)(colon - base) : len;
+}

@@ -1,0 +1,144 @@
+/* message.c -- Message decoding, sizing and encoding (see message.h). */
+#include "message.h"
+
+#include <string.h>
+
+#include "alloc.h"
+
+struct message *message__new(void) {
+  struct message *m = herald_xcalloc(1, sizeof *m);
+  atomic_init(&m->refs, 1);
+  return m;
+}
+
+struct message *message__ref(struct message *m) {
+  atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+  return m;
+}
+
+void message__unref(struct message *m) {
+  if (!m || atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
+    return;
+  herald_free(m->id);
+  herald_free(m->name);
+  herald_free(m->client_id);
+  herald_free(m->connection_id);
+  herald_free(m->serial);
+  payload__cleanup(&m->payload);
+  json_decref(m->extras);
+  herald_free(m);
+}
+
+/* Reads an optional string member into *out. Returns 0, or -40001 when the
+ * member is present but not a string. */
+static int optional_string(struct wire_value map, const char *key, char **out,
+                           herald_error *err) {
+  struct wire_value v = wire_value__get(map, key);
+  enum wire_kind kind = wire_value__kind(v);
+  if (kind == WIRE_ABSENT || kind == WIRE_NIL) return 0;
+  size_t len;
+  const char *s = wire_value__bytes(v, &len);
+  if (kind != WIRE_STR)
+    return herald_error_set(err, HERALD_E_INVALID_REQUEST_BODY,
+                            "Invalid message: %s must be a string", key);
+  *out = herald_xstrndup(s, len);
+  return 0;
+}
+
+static int decode_extras(struct wire_value map, struct message *m,
+                         herald_error *err) {
+  struct wire_value v = wire_value__get(map, "extras");
+  enum wire_kind kind = wire_value__kind(v);
+  if (kind == WIRE_ABSENT || kind == WIRE_NIL) return 0;
+  if (kind != WIRE_MAP)
+    return herald_error_set(err, HERALD_E_INVALID_EXTRAS,
+                            "Invalid message extras: must be an object");
+  m->extras = wire_value__to_json(v);
+  if (!m->extras)
+    return herald_error_set(err, HERALD_E_INVALID_EXTRAS,
+                            "Invalid message extras");
+  return 0;
+}
+
+int message__decode(struct wire_value v, struct message **out,
+                    herald_error *err) {
+  if (wire_value__kind(v) != WIRE_MAP)
+    return herald_error_set(err, HERALD_E_INVALID_REQUEST_BODY,
+                            "Invalid message: must be an object");
+  struct message *m = message__new();
+  int rc = optional_string(v, "id", &m->id, err);
+  if (!rc) rc = optional_string(v, "name", &m->name, err);
+  if (!rc) rc = optional_string(v, "clientId", &m->client_id, err);
+  if (!rc) rc = payload__decode(v, &m->payload, err);
+  if (!rc) rc = decode_extras(v, m, err);
+  if (rc) {
+    message__unref(m);
+    return rc;
+  }
+  *out = m;
+  return 0;
+}
+
+int message__decode_list(struct wire_value body, size_t max_count,
+                         struct message ***out, size_t *count,
+                         herald_error *err) {
+  bool is_array = wire_value__kind(body) == WIRE_ARRAY;
+  size_t n = is_array ? wire_value__count(body) : 1;
+  if (n == 0)
+    return herald_error_set(err, HERALD_E_INVALID_REQUEST_BODY,
+                            "Invalid request body: no messages");
+  if (n > max_count)
+    return herald_error_set(err, HERALD_E_TOO_MANY_MESSAGES,
+                            "Too many messages in one publish (%zu, limit %zu)",
+                            n, max_count);
+  struct message **list = herald_xcalloc(n, sizeof *list);
+  for (size_t i = 0; i < n; i++) {
+    int rc = message__decode(is_array ? wire_value__at(body, i) : body,
+                             &list[i], err);
+    if (rc) {
+      message__free_list(list, i);
+      return rc;
+    }
+  }
+  *out = list;
+  *count = n;
+  return 0;
+}
+
+void message__free_list(struct message **list, size_t count) {
+  if (!list) return;
+  for (size_t i = 0; i < count; i++) message__unref(list[i]);
+  herald_free(list);
+}
+
+size_t message__size(const struct message *m) {
+  size_t size = m->payload.len;
+  if (m->name) size += strlen(m->name);
+  if (m->client_id) size += strlen(m->client_id);
+  if (m->extras) size += json_dumpb(m->extras, NULL, 0, JSON_COMPACT);
+  return size;
+}
+
+void message__write(const struct message *m, struct wire_writer *w) {
+  const struct {
+    const char *key;
+    const char *value;
+  } strings[] = {{"id", m->id},
+                 {"name", m->name},
+                 {"clientId", m->client_id},
+                 {"connectionId", m->connection_id},
+                 {"serial", m->serial}};
+  size_t members = 2 + payload__member_count(&m->payload) + !!m->extras;
+  for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
+    members += strings[i].value != NULL;
+  wire_writer__map(w, members);
+  for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
+    if (strings[i].value) wire_writer__kv_str(w, strings[i].key, strings[i].value);
+  payload__write(&m->payload, w);
+  if (m->extras) {
+    wire_writer__key(w, "extras");
+    wire_writer__json(w, m->extras);
+  }
+  wire_writer__kv_int(w, "timestamp", m->timestamp);
+  wire_writer__kv_int(w, "action", m->action);
+}

@@ -1,0 +1,268 @@
+/* wire_read.c -- the reading half of wire.h: one view over a parsed JSON
+ * (jansson) or MessagePack (msgpack-c) document. */
+#include <string.h>
+
+#include "alloc.h"
+#include "base64.h"
+#include "wire.h"
+
+int wire_doc__parse(struct wire_doc *doc, enum wire_format format,
+                    const char *data, size_t len, herald_error *err) {
+  memset(doc, 0, sizeof *doc);
+  doc->format = format;
+  if (format == WIRE_JSON) {
+    json_error_t jerr;
+    doc->json = json_loadb(data, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    if (!doc->json)
+      return herald_error_set(err, HERALD_E_INVALID_REQUEST_BODY,
+                              "Unable to parse JSON body: %s", jerr.text);
+    return 0;
+  }
+  msgpack_unpacked_init(&doc->mp);
+  size_t offset = 0;
+  if (msgpack_unpack_next(&doc->mp, data, len, &offset) !=
+          MSGPACK_UNPACK_SUCCESS ||
+      offset != len) {
+    msgpack_unpacked_destroy(&doc->mp);
+    memset(&doc->mp, 0, sizeof doc->mp);
+    return herald_error_set(err, HERALD_E_INVALID_REQUEST_BODY,
+                            "Unable to parse msgpack body");
+  }
+  return 0;
+}
+
+void wire_doc__cleanup(struct wire_doc *doc) {
+  if (doc->format == WIRE_JSON) json_decref(doc->json);
+  else if (doc->mp.zone) msgpack_unpacked_destroy(&doc->mp);
+  memset(doc, 0, sizeof *doc);
+}
+
+struct wire_value wire_doc__root(const struct wire_doc *doc) {
+  struct wire_value v = {.format = doc->format};
+  if (doc->format == WIRE_JSON) v.u.json = doc->json;
+  else v.u.mp = &doc->mp.data;
+  return v;
+}
+
+static enum wire_kind json_kind(const json_t *j) {
+  if (!j) return WIRE_ABSENT;
+  switch (json_typeof(j)) {
+  case JSON_OBJECT: return WIRE_MAP;
+  case JSON_ARRAY: return WIRE_ARRAY;
+  case JSON_STRING: return WIRE_STR;
+  case JSON_INTEGER: return WIRE_INT;
+  case JSON_REAL: return WIRE_FLOAT;
+  case JSON_TRUE:
+  case JSON_FALSE: return WIRE_BOOL;
+  case JSON_NULL: return WIRE_NIL;
+  }
+  return WIRE_ABSENT;
+}
+
+static enum wire_kind mp_kind(const msgpack_object *o) {
+  if (!o) return WIRE_ABSENT;
+  switch (o->type) {
+  case MSGPACK_OBJECT_NIL: return WIRE_NIL;
+  case MSGPACK_OBJECT_BOOLEAN: return WIRE_BOOL;
+  case MSGPACK_OBJECT_POSITIVE_INTEGER:
+  case MSGPACK_OBJECT_NEGATIVE_INTEGER: return WIRE_INT;
+  case MSGPACK_OBJECT_FLOAT32:
+  case MSGPACK_OBJECT_FLOAT64: return WIRE_FLOAT;
+  case MSGPACK_OBJECT_STR: return WIRE_STR;
+  case MSGPACK_OBJECT_BIN: return WIRE_BIN;
+  case MSGPACK_OBJECT_ARRAY: return WIRE_ARRAY;
+  case MSGPACK_OBJECT_MAP: return WIRE_MAP;
+  default: return WIRE_NIL; /* ext: carried by nothing Ably sends */
+  }
+}
+
+enum wire_kind wire_value__kind(struct wire_value v) {
+  return v.format == WIRE_JSON ? json_kind(v.u.json) : mp_kind(v.u.mp);
+}
+
+static struct wire_value absent(enum wire_format format) {
+  struct wire_value v = {.format = format};
+  return v;
+}
+
+struct wire_value wire_value__get(struct wire_value map, const char *key) {
+  if (wire_value__kind(map) != WIRE_MAP) return absent(map.format);
+  struct wire_value v = {.format = map.format};
+  if (map.format == WIRE_JSON) {
+    v.u.json = json_object_get(map.u.json, key);
+    return v;
+  }
+  size_t key_len = strlen(key);
+  const msgpack_object_map *m = &map.u.mp->via.map;
+  for (uint32_t i = 0; i < m->size; i++) {
+    const msgpack_object *k = &m->ptr[i].key;
+    if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == key_len &&
+        memcmp(k->via.str.ptr, key, key_len) == 0) {
+      v.u.mp = &m->ptr[i].val;
+      return v;
+    }
+  }
+  return v;
+}
+
+size_t wire_value__count(struct wire_value v) {
+  switch (wire_value__kind(v)) {
+  case WIRE_ARRAY:
+    return v.format == WIRE_JSON ? json_array_size(v.u.json)
+                                 : v.u.mp->via.array.size;
+  case WIRE_MAP:
+    return v.format == WIRE_JSON ? json_object_size(v.u.json)
+                                 : v.u.mp->via.map.size;
+  default: return 0;
+  }
+}
+
+struct wire_value wire_value__at(struct wire_value array, size_t i) {
+  struct wire_value v = {.format = array.format};
+  if (array.format == WIRE_JSON) v.u.json = json_array_get(array.u.json, i);
+  else v.u.mp = &array.u.mp->via.array.ptr[i];
+  return v;
+}
+
+struct wire_value wire_value__member(struct wire_value map, size_t i,
+                                     const char **key, size_t *key_len) {
+  struct wire_value v = {.format = map.format};
+  if (map.format == WIRE_JSON) {
+    /* jansson has no indexed access; iterate to the i-th member. */
+    void *it = json_object_iter((json_t *)map.u.json);
+    while (i-- && it) it = json_object_iter_next((json_t *)map.u.json, it);
+    *key = it ? json_object_iter_key(it) : "";
+    *key_len = strlen(*key);
+    v.u.json = it ? json_object_iter_value(it) : NULL;
+    return v;
+  }
+  const msgpack_object_kv *kv = &map.u.mp->via.map.ptr[i];
+  if (kv->key.type == MSGPACK_OBJECT_STR) {
+    *key = kv->key.via.str.ptr;
+    *key_len = kv->key.via.str.size;
+  } else {
+    *key = "";
+    *key_len = 0;
+  }
+  v.u.mp = &kv->val;
+  return v;
+}
+
+const char *wire_value__bytes(struct wire_value v, size_t *len) {
+  switch (wire_value__kind(v)) {
+  case WIRE_STR:
+    if (v.format == WIRE_JSON) {
+      *len = json_string_length(v.u.json);
+      return json_string_value(v.u.json);
+    }
+    *len = v.u.mp->via.str.size;
+    return v.u.mp->via.str.ptr;
+  case WIRE_BIN:
+    *len = v.u.mp->via.bin.size;
+    return v.u.mp->via.bin.ptr;
+  default: return NULL;
+  }
+}
+
+bool wire_value__int(struct wire_value v, int64_t *out) {
+  enum wire_kind kind = wire_value__kind(v);
+  double real;
+  if (kind == WIRE_INT) {
+    if (v.format == WIRE_JSON) *out = json_integer_value(v.u.json);
+    else if (v.u.mp->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+      if (v.u.mp->via.u64 > INT64_MAX) return false;
+      *out = (int64_t)v.u.mp->via.u64;
+    } else *out = v.u.mp->via.i64;
+    return true;
+  }
+  if (kind != WIRE_FLOAT) return false;
+  real = v.format == WIRE_JSON ? json_real_value(v.u.json) : v.u.mp->via.f64;
+  if (real != (double)(int64_t)real) return false;
+  *out = (int64_t)real;
+  return true;
+}
+
+bool wire_value__bool(struct wire_value v) {
+  if (wire_value__kind(v) != WIRE_BOOL) return false;
+  return v.format == WIRE_JSON ? json_is_true(v.u.json) : v.u.mp->via.boolean;
+}
+
+static json_t *mp_to_json(const msgpack_object *o);
+
+static json_t *mp_map_to_json(const msgpack_object_map *m) {
+  json_t *obj = json_object();
+  for (uint32_t i = 0; obj && i < m->size; i++) {
+    const msgpack_object *k = &m->ptr[i].key;
+    json_t *val = mp_to_json(&m->ptr[i].val);
+    char *key = k->type == MSGPACK_OBJECT_STR
+                    ? herald_strndup(k->via.str.ptr, k->via.str.size)
+                    : NULL;
+    if (!val || !key || json_object_set_new(obj, key, val) != 0) {
+      if (!key) json_decref(val);
+      json_decref(obj);
+      obj = NULL;
+    }
+    herald_free(key);
+  }
+  return obj;
+}
+
+static json_t *mp_to_json(const msgpack_object *o) {
+  switch (o->type) {
+  case MSGPACK_OBJECT_NIL: return json_null();
+  case MSGPACK_OBJECT_BOOLEAN: return json_boolean(o->via.boolean);
+  case MSGPACK_OBJECT_POSITIVE_INTEGER:
+    return o->via.u64 > INT64_MAX ? json_real((double)o->via.u64)
+                                  : json_integer((json_int_t)o->via.u64);
+  case MSGPACK_OBJECT_NEGATIVE_INTEGER: return json_integer(o->via.i64);
+  case MSGPACK_OBJECT_FLOAT32:
+  case MSGPACK_OBJECT_FLOAT64: return json_real(o->via.f64);
+  case MSGPACK_OBJECT_STR: return json_stringn(o->via.str.ptr, o->via.str.size);
+  case MSGPACK_OBJECT_BIN: {
+    char *text = herald_malloc(base64__encoded_size(o->via.bin.size));
+    if (!text) return NULL;
+    base64__encode(o->via.bin.ptr, o->via.bin.size, text);
+    json_t *s = json_string(text);
+    herald_free(text);
+    return s;
+  }
+  case MSGPACK_OBJECT_ARRAY: {
+    json_t *arr = json_array();
+    for (uint32_t i = 0; arr && i < o->via.array.size; i++)
+      if (json_array_append_new(arr, mp_to_json(&o->via.array.ptr[i])) != 0) {
+        json_decref(arr);
+        arr = NULL;
+      }
+    return arr;
+  }
+  case MSGPACK_OBJECT_MAP: return mp_map_to_json(&o->via.map);
+  default: return NULL;
+  }
+}
+
+json_t *wire_value__to_json(struct wire_value v) {
+  if (wire_value__kind(v) == WIRE_ABSENT) return NULL;
+  if (v.format == WIRE_JSON) return json_deep_copy(v.u.json);
+  return mp_to_json(v.u.mp);
+}
+
+int wire_format__from_content_type(const char *type, size_t len) {
+  static const struct {
+    const char *name;
+    enum wire_format format;
+  } types[] = {{"application/json", WIRE_JSON},
+               {"application/x-msgpack", WIRE_MSGPACK},
+               {"application/msgpack", WIRE_MSGPACK}};
+  while (len && (*type == ' ' || *type == '\t')) type++, len--;
+  size_t end = 0;
+  while (end < len && type[end] != ';' && type[end] != ' ') end++;
+  for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+    if (strlen(types[i].name) == end &&
+        strncasecmp(types[i].name, type, end) == 0)
+      return types[i].format;
+  return -1;
+}
+
+const char *wire_format__content_type(enum wire_format format) {
+  return format == WIRE_JSON ? "application/json" : "application/x-msgpack";
+}

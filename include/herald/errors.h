@@ -1,0 +1,83 @@
+/* errors.h -- the Ably error model shared by heraldd, libherald and herald.
+ *
+ * Every error that can reach a client is an Ably error: an Ably code, an HTTP
+ * status and a message. The table below is the single definition; the enum,
+ * the name and status lookups and the default messages are generated from it.
+ * Codes and statuses follow ably-common/protocol/errors.json and
+ * shared/spec/rest.md section 19. */
+#ifndef HERALD_ERRORS_H
+#define HERALD_ERRORS_H
+
+#include <stddef.h>
+
+/* XX(name, ably_code, http_status, default_message) */
+#define HERALD_ERRORS(XX)                                                      \
+  XX(BAD_REQUEST, 40000, 400, "Bad request")                                   \
+  XX(INVALID_REQUEST_BODY, 40001, 400, "Invalid request body")                 \
+  XX(INVALID_PARAMETER_VALUE, 40003, 400, "Invalid parameter value")           \
+  XX(INVALID_CREDENTIAL, 40005, 400, "Invalid credential")                     \
+  XX(INVALID_CONNECTION_ID, 40006, 400, "Invalid connectionId")                \
+  XX(MESSAGE_TOO_LARGE, 40009, 413, "Maximum message length exceeded")         \
+  XX(INVALID_CHANNEL_NAME, 40010, 400, "Invalid channel name")                 \
+  XX(STALE_CURSOR, 40011, 400, "Pagination sequence no longer valid")         \
+  XX(INVALID_CLIENT_ID, 40012, 400, "Invalid clientId")                        \
+  XX(INVALID_DATA, 40013, 400, "Invalid data or encoding")                     \
+  XX(UNSUPPORTED_VERSION, 40017, 400, "Unsupported protocol version")          \
+  XX(BATCH_ERROR, 40020, 400, "Batched response includes errors")              \
+  XX(INVALID_MESSAGE_ID, 40031, 400,                                           \
+     "Client-specified message ids do not match the required format for "      \
+     "multi-message ProtocolMessages")                                         \
+  XX(INVALID_EXTRAS, 40032, 400, "Invalid message extras field")               \
+  XX(TOO_MANY_MESSAGES, 40034, 400, "Too many messages in one publish")        \
+  XX(FORCED_NACK, 40099, 400, "Forced nack")                                   \
+  XX(UNAUTHORIZED, 40100, 401, "Unauthorized")                                 \
+  XX(INVALID_CREDENTIALS, 40101, 401, "Invalid credentials")                   \
+  XX(INCOMPATIBLE_CREDENTIALS, 40102, 401, "Invalid clientId for credentials") \
+  XX(TOKEN_ERROR, 40140, 401, "Token error")                                   \
+  XX(TOKEN_EXPIRED, 40142, 401, "Token expired")                               \
+  XX(CAPABILITY_DENIED, 40160, 401,                                            \
+     "Given credentials do not have the required capability")                  \
+  XX(FORBIDDEN, 40300, 403, "Forbidden")                                       \
+  XX(NOT_FOUND, 40400, 404, "Not found")                                       \
+  XX(METHOD_NOT_ALLOWED, 40500, 405, "Method not allowed")                     \
+  XX(REQUEST_TOO_LARGE, 41300, 413, "Request entity too large")                \
+  XX(HEADERS_TOO_LARGE, 43100, 431, "Request header fields too large")         \
+  XX(RATE_LIMITED, 42910, 429, "Rate limit exceeded")                          \
+  XX(INTERNAL, 50000, 500, "Internal error")                                   \
+  XX(INTERNAL_CHANNEL, 50001, 500, "Internal channel error")                   \
+  XX(TIMEOUT, 50003, 503, "Timeout error")                                     \
+  XX(UNAVAILABLE, 50005, 503, "Service temporarily unavailable")
+
+typedef enum herald_errno {
+  HERALD_OK = 0,
+#define XX(name, code, status, msg) HERALD_E_##name = code,
+  HERALD_ERRORS(XX)
+#undef XX
+} herald_errno;
+
+#define HERALD_ERROR_MESSAGE_MAX 256
+
+typedef struct herald_error {
+  int code;                               /* Ably code, e.g. 40142 */
+  int status;                             /* HTTP status, e.g. 401 */
+  char message[HERALD_ERROR_MESSAGE_MAX]; /* NUL-terminated, no CR/LF */
+} herald_error;
+
+/* Fills *err (which may be NULL) with code, its HTTP status and a message
+ * formatted from fmt (the table's default message when fmt is NULL). CR and LF
+ * are replaced by spaces. Never allocates. Returns -code, so a failure site
+ * reads `return herald_error_set(err, HERALD_E_X, "...");`. */
+int herald_error_set(herald_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The HTTP status for an Ably code: the table's, else floor(code / 100) when
+ * that is a valid 4xx/5xx status, else 500. */
+int herald_error_status(int code);
+
+/* The table's identifier ("TOKEN_EXPIRED") or "UNKNOWN". */
+const char *herald_error_name(int code);
+
+/* The table's default message, or "Unknown error". */
+const char *herald_strerror(int code);
+
+#endif

@@ -1,0 +1,284 @@
+/* apps.c -- the app/key/namespace registry (see apps.h). */
+#include "apps.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "alloc.h"
+#include "channel_name.h"
+#include "log.h"
+#include "msgid.h"
+
+static void free_app(struct app *app) {
+  for (size_t i = 0; i < app->n_keys; i++) {
+    herald_free(app->keys[i].name);
+    herald_free(app->keys[i].secret);
+    capability__free(app->keys[i].capability);
+  }
+  for (size_t i = 0; i < app->n_namespaces; i++)
+    herald_free(app->namespaces[i].id);
+  herald_free(app->keys);
+  herald_free(app->namespaces);
+  herald_free(app->id);
+  herald_free(app);
+}
+
+struct app *apps__retain(struct app *app) {
+  atomic_fetch_add_explicit(&app->refs, 1, memory_order_relaxed);
+  return app;
+}
+
+void apps__release(struct app *app) {
+  if (app && atomic_fetch_sub_explicit(&app->refs, 1, memory_order_acq_rel) == 1)
+    free_app(app);
+}
+
+/* ---- Parsing app definitions ---------------------------------------- */
+
+static int parse_capability(const json_t *value, struct capability **out,
+                            herald_error *err) {
+  if (!value) {
+    *out = capability__new_all();
+    return 0;
+  }
+  char *text = json_is_string(value)
+                   ? herald_xstrdup(json_string_value(value))
+                   : NULL;
+  if (!text && json_is_object(value)) {
+    char *dumped = json_dumps(value, JSON_COMPACT);
+    text = dumped ? herald_xstrdup(dumped) : NULL;
+    free(dumped);
+  }
+  if (!text)
+    return herald_error_set(err, HERALD_E_BAD_REQUEST,
+                            "capability must be a JSON object or JSON text");
+  int rc = capability__parse(text, strlen(text), out, err);
+  herald_free(text);
+  return rc;
+}
+
+/* Parses "appId.keyId:secret" belonging to app_id into *key. */
+static int parse_key(const char *app_id, const json_t *def, struct key *key,
+                     herald_error *err) {
+  const char *text = json_string_value(json_object_get(def, "key"));
+  const char *colon = text ? strchr(text, ':') : NULL;
+  size_t app_len = strlen(app_id);
+  if (!colon || strncmp(text, app_id, app_len) != 0 || text[app_len] != '.' ||
+      colon - text <= (long)app_len + 1 || !colon[1] || strchr(colon + 1, ':') ||
+      strchr(colon + 1, '.'))
+    return herald_error_set(err, HERALD_E_BAD_REQUEST,
+                            "key '%s' is not of the form %s.keyId:secret",
+                            text ? text : "", app_id);
+  int rc = parse_capability(json_object_get(def, "capability"),
+                            &key->capability, err);
+  if (rc) return rc;
+  key->name = herald_xstrndup(text, (size_t)(colon - text));
+  key->secret = herald_xstrdup(colon + 1);
+  key->revocable_tokens = json_is_true(json_object_get(def, "revocableTokens"));
+  return 0;
+}
+
+static int parse_namespace(const json_t *def, struct namespace_rule *ns,
+                           herald_error *err) {
+  const char *id = json_string_value(json_object_get(def, "id"));
+  json_t *retention = json_object_get(def, "retention-ms");
+  if (!id || !*id || strchr(id, '*') ||
+      (retention && !json_is_integer(retention)))
+    return herald_error_set(err, HERALD_E_BAD_REQUEST,
+                            "namespace needs an id (without '*') and an "
+                            "integer retention-ms");
+  ns->id = herald_xstrdup(id);
+  ns->persisted = json_is_true(json_object_get(def, "persisted"));
+  ns->retention_ms = retention ? json_integer_value(retention) : 0;
+  return 0;
+}
+
+static int parse_app(const json_t *def, struct app **out, herald_error *err) {
+  const char *id = json_string_value(json_object_get(def, "id"));
+  if (!id || !*id || strpbrk(id, ".:"))
+    return herald_error_set(err, HERALD_E_BAD_REQUEST,
+                            "app needs an id without '.' or ':'");
+  const json_t *keys = json_object_get(def, "keys");
+  const json_t *namespaces = json_object_get(def, "namespaces");
+  struct app *app = herald_xcalloc(1, sizeof *app);
+  atomic_init(&app->refs, 1);
+  app->id = herald_xstrdup(id);
+  app->keys = herald_xcalloc(json_array_size(keys), sizeof *app->keys);
+  app->namespaces =
+      herald_xcalloc(json_array_size(namespaces), sizeof *app->namespaces);
+  int rc = 0;
+  for (size_t i = 0; !rc && i < json_array_size(keys); i++, app->n_keys++)
+    rc = parse_key(id, json_array_get(keys, i), &app->keys[i], err);
+  for (size_t i = 0; !rc && i < json_array_size(namespaces);
+       i++, app->n_namespaces++)
+    rc = parse_namespace(json_array_get(namespaces, i), &app->namespaces[i],
+                         err);
+  if (rc) {
+    free_app(app);
+    return rc;
+  }
+  *out = app;
+  return 0;
+}
+
+/* ---- The registry ---------------------------------------------------- */
+
+static struct app *find_app_locked(struct apps *apps, const char *id,
+                                   size_t len) {
+  for (size_t i = 0; i < apps->count; i++)
+    if (strlen(apps->list[i]->id) == len && !memcmp(apps->list[i]->id, id, len))
+      return apps->list[i];
+  return NULL;
+}
+
+/* Inserts app, merging its keys and namespaces into an app of the same id
+ * (so HERALD_KEY can add a key to an app of the config file). */
+static void insert_app(struct apps *apps, struct app *app) {
+  pthread_rwlock_wrlock(&apps->lock);
+  struct app *existing = find_app_locked(apps, app->id, strlen(app->id));
+  if (!existing) {
+    apps->list = herald_realloc(apps->list, (apps->count + 1) * sizeof *apps->list);
+    apps->list[apps->count++] = app;
+    pthread_rwlock_unlock(&apps->lock);
+    return;
+  }
+  existing->keys = herald_realloc(
+      existing->keys, (existing->n_keys + app->n_keys) * sizeof *app->keys);
+  memcpy(existing->keys + existing->n_keys, app->keys,
+         app->n_keys * sizeof *app->keys);
+  existing->n_keys += app->n_keys;
+  existing->namespaces = herald_realloc(
+      existing->namespaces,
+      (existing->n_namespaces + app->n_namespaces) * sizeof *app->namespaces);
+  memcpy(existing->namespaces + existing->n_namespaces, app->namespaces,
+         app->n_namespaces * sizeof *app->namespaces);
+  existing->n_namespaces += app->n_namespaces;
+  pthread_rwlock_unlock(&apps->lock);
+  app->n_keys = app->n_namespaces = 0; /* moved */
+  free_app(app);
+}
+
+int apps__add_json(struct apps *apps, const json_t *def, herald_error *err) {
+  struct app *app;
+  int rc = parse_app(def, &app, err);
+  if (!rc) insert_app(apps, app);
+  return rc;
+}
+
+int apps__find_key(struct apps *apps, const char *key_name, size_t len,
+                   struct app **app_out, const struct key **key_out,
+                   herald_error *err) {
+  const char *dot = memchr(key_name, '.', len);
+  size_t app_len = dot ? (size_t)(dot - key_name) : len;
+  pthread_rwlock_rdlock(&apps->lock);
+  struct app *app = find_app_locked(apps, key_name, app_len);
+  const struct key *key = NULL;
+  for (size_t i = 0; app && i < app->n_keys; i++)
+    if (strlen(app->keys[i].name) == len &&
+        !memcmp(app->keys[i].name, key_name, len))
+      key = &app->keys[i];
+  if (key) apps__retain(app);
+  pthread_rwlock_unlock(&apps->lock);
+  if (!app)
+    return herald_error_set(err, HERALD_E_NOT_FOUND, "No application found "
+                            "with id %.*s", (int)app_len, key_name);
+  if (!key) {
+    herald_error_set(err, HERALD_E_NOT_FOUND, "No key found with name %.*s",
+                     (int)len, key_name);
+    if (err) err->status = 401;
+    return -HERALD_E_NOT_FOUND;
+  }
+  *app_out = app;
+  *key_out = key;
+  return 0;
+}
+
+int64_t apps__retention_ms(const struct apps *apps, const struct app *app,
+                           const char *channel) {
+  size_t ns_len = channel_name__namespace_len(channel, strlen(channel));
+  for (size_t i = 0; i < app->n_namespaces; i++) {
+    const struct namespace_rule *ns = &app->namespaces[i];
+    if (strlen(ns->id) != ns_len || strncmp(ns->id, channel, ns_len)) continue;
+    if (ns->retention_ms) return ns->retention_ms;
+    if (ns->persisted) return apps->persisted_retention_ms;
+  }
+  return apps->retention_ms;
+}
+
+/* ---- Start-up sources ------------------------------------------------ */
+
+/* Adds "appId.keyId:secret" with full capability. */
+static int add_key_string(struct apps *apps, const char *key_string,
+                          herald_error *err) {
+  const char *dot = strchr(key_string, '.');
+  if (!dot)
+    return herald_error_set(err, HERALD_E_BAD_REQUEST,
+                            "HERALD_KEY must look like appId.keyId:secret");
+  char *app_id = herald_xstrndup(key_string, (size_t)(dot - key_string));
+  json_t *def = json_pack("{s:s, s:[{s:s}]}", "id", app_id, "keys", "key",
+                          key_string);
+  int rc = apps__add_json(apps, def, err);
+  json_decref(def);
+  herald_free(app_id);
+  return rc;
+}
+
+/* Loads the development app's key from data_dir, creating it on first
+ * start. *key_string receives it. */
+static int ensure_dev_key(const char *data_dir, char **key_string,
+                          herald_error *err) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/dev-key", data_dir);
+  FILE *f = fopen(path, "r");
+  char line[256] = "";
+  if (f) {
+    if (!fgets(line, sizeof line, f)) line[0] = '\0';
+    fclose(f);
+    line[strcspn(line, "\r\n")] = '\0';
+  }
+  if (!line[0]) {
+    char app_id[7], key_id[7], secret[25];
+    msgid__random(app_id, 6);
+    msgid__random(key_id, 6);
+    msgid__random(secret, 24);
+    /* '-' would be fine, but '.'/':' never occur: the alphabet excludes them. */
+    snprintf(line, sizeof line, "%s.%s:%s", app_id, key_id, secret);
+    if (mkdir(data_dir, 0700) != 0 && errno != EEXIST)
+      return herald_error_set(err, HERALD_E_INTERNAL,
+                              "cannot create data directory %s: %s", data_dir,
+                              strerror(errno));
+    f = fopen(path, "w");
+    if (!f || fprintf(f, "%s\n", line) < 0 || fclose(f) != 0)
+      return herald_error_set(err, HERALD_E_INTERNAL, "cannot write %s: %s",
+                              path, strerror(errno));
+    log_info("created development app key in %s", path);
+  }
+  *key_string = herald_xstrdup(line);
+  return 0;
+}
+
+int apps__init(struct apps *apps, const struct config *cfg, char **dev_key,
+               herald_error *err) {
+  memset(apps, 0, sizeof *apps);
+  pthread_rwlock_init(&apps->lock, NULL);
+  apps->retention_ms = cfg->retention_ms;
+  apps->persisted_retention_ms = cfg->persisted_retention_ms;
+  *dev_key = NULL;
+  int rc = 0;
+  for (size_t i = 0; !rc && i < json_array_size(cfg->apps); i++)
+    rc = apps__add_json(apps, json_array_get(cfg->apps, i), err);
+  if (!rc && cfg->env_key) rc = add_key_string(apps, cfg->env_key, err);
+  if (!rc && apps->count == 0) {
+    rc = ensure_dev_key(cfg->data_dir, dev_key, err);
+    if (!rc) rc = add_key_string(apps, *dev_key, err);
+  }
+  return rc;
+}
+
+void apps__cleanup(struct apps *apps) {
+  for (size_t i = 0; i < apps->count; i++) apps__release(apps->list[i]);
+  herald_free(apps->list);
+  pthread_rwlock_destroy(&apps->lock);
+}

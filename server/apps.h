@@ -1,0 +1,78 @@
+/* apps.h -- the registry of apps, their keys and namespace rules.
+ *
+ * Read on every authenticated request by every worker, written rarely (at
+ * start-up, and later by the apps API), so it sits behind a read-write lock.
+ * An app is reference counted: a request holds its app for its whole life,
+ * so removing an app never frees it under a request. */
+#ifndef HERALD_APPS_H
+#define HERALD_APPS_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "capability.h"
+#include "config.h"
+#include "herald/errors.h"
+
+struct key {
+  char *name;   /* appId.keyId */
+  char *secret;
+  struct capability *capability;
+  bool revocable_tokens;
+};
+
+struct namespace_rule {
+  char *id;
+  bool persisted;
+  int64_t retention_ms; /* 0: the server default for its kind */
+};
+
+struct app {
+  atomic_int refs;
+  char *id;
+  struct key *keys;
+  size_t n_keys;
+  struct namespace_rule *namespaces;
+  size_t n_namespaces;
+};
+
+struct apps {
+  pthread_rwlock_t lock;
+  struct app **list;
+  size_t count;
+  int64_t retention_ms;
+  int64_t persisted_retention_ms;
+};
+
+/* Builds the registry from the configuration: the file's apps, HERALD_KEY,
+ * and, when neither names an app, the development app kept in the data
+ * directory (created on first start). *dev_key receives that app's key
+ * string (herald_malloc'd) when the development app is in use, else NULL. */
+int apps__init(struct apps *apps, const struct config *cfg, char **dev_key,
+               herald_error *err);
+void apps__cleanup(struct apps *apps);
+
+/* Adds an app described as in the config file:
+ * {"id", "keys":[{"key":"appId.keyId:secret","capability":...}],
+ *  "namespaces":[{"id","persisted","retention-ms"}]}. */
+int apps__add_json(struct apps *apps, const json_t *def, herald_error *err);
+
+/* Finds the key named keyName[0..len) ("appId.keyId"). On success *app holds
+ * a reference (release it with apps__release) and *key points into it.
+ * Unknown app: -40400 (404); unknown key: -40400 with status 401. */
+int apps__find_key(struct apps *apps, const char *key_name, size_t len,
+                   struct app **app, const struct key **key,
+                   herald_error *err);
+
+struct app *apps__retain(struct app *app);
+void apps__release(struct app *app);
+
+/* The history retention of a channel (base name) of this app. */
+int64_t apps__retention_ms(const struct apps *apps, const struct app *app,
+                           const char *channel);
+
+#endif

@@ -1,0 +1,177 @@
+/* channel.c -- channel ownership by hash and the publish pipeline.
+ * Owns: each worker's table of the channels it owns (struct channel: the
+ * serial clock). Does not own: messages (refcounted, message.h) or history
+ * (store.h). */
+#include "channel.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "hashmap.h"
+#include "msgid.h"
+#include "server.h"
+
+#define ID_BASE_LEN 12
+
+struct channel {
+  int64_t serial_ms; /* time part of the last serial issued */
+  unsigned serial_seq;
+};
+
+struct channel_table {
+  struct hashmap channels; /* "app\nname" -> struct channel */
+};
+
+struct channel_table *channel__table_new(void) {
+  struct channel_table *t = herald_xcalloc(1, sizeof *t);
+  hashmap__init(&t->channels);
+  return t;
+}
+
+void channel__table_free(struct channel_table *t) {
+  if (!t) return;
+  size_t bucket;
+  for (struct hashmap_entry *e = hashmap__first(&t->channels, &bucket); e;
+       e = hashmap__next(&t->channels, e, &bucket))
+    herald_free(e->value);
+  hashmap__cleanup(&t->channels);
+  herald_free(t);
+}
+
+static size_t channel_key(char *out, size_t size, const char *app_id,
+                          const char *name) {
+  int n = snprintf(out, size, "%s\n%s", app_id, name);
+  return n < 0 ? 0 : (size_t)n;
+}
+
+struct worker *channel__owner(struct server *s, const char *app_id,
+                              const char *name) {
+  uint64_t h = hashmap__hash(app_id, strlen(app_id));
+  h ^= hashmap__hash(name, strlen(name)) * 31;
+  return &s->workers[h % (uint64_t)s->n_workers];
+}
+
+static struct channel *lookup(struct channel_table *t, const char *app_id,
+                              const char *name) {
+  size_t size = strlen(app_id) + strlen(name) + 2;
+  char *key = herald_xmalloc(size);
+  size_t len = channel_key(key, size, app_id, name);
+  struct channel *ch = hashmap__get(&t->channels, key, len);
+  if (!ch) {
+    ch = herald_xcalloc(1, sizeof *ch);
+    hashmap__put(&t->channels, key, len, ch);
+  }
+  herald_free(key);
+  return ch;
+}
+
+/* ---- Stamping (on the owner) ------------------------------------------- */
+
+/* Advances the channel's serial clock: serials sort in publish order even
+ * when the wall clock steps back, since their time part never decreases. */
+static void next_serial_time(struct channel *ch, int64_t now) {
+  if (now > ch->serial_ms) {
+    ch->serial_ms = now;
+    ch->serial_seq = 0;
+  } else if (++ch->serial_seq > 999) {
+    ch->serial_ms++;
+    ch->serial_seq = 0;
+  }
+}
+
+/* The publish's message id: the idempotency base for client ids, else a
+ * fresh random base that the messages' ids are built from. */
+static void assign_ids(struct publish *p) {
+  if (!p->idempotency_key) {
+    p->assigned_id_base = herald_xmalloc(ID_BASE_LEN + 1);
+    msgid__random(p->assigned_id_base, ID_BASE_LEN);
+    msgid__assign(p->messages, p->count, p->assigned_id_base);
+    p->message_id = p->assigned_id_base;
+  } else {
+    p->message_id = p->idempotency_key;
+  }
+}
+
+static void stamp(struct publish *p, struct channel *ch) {
+  int64_t now = clock__now_ms();
+  next_serial_time(ch, now);
+  assign_ids(p);
+  const char *node = p->server->node_id;
+  p->own_serials = herald_xcalloc(p->count, sizeof *p->own_serials);
+  for (size_t i = 0; i < p->count; i++) {
+    struct message *m = p->messages[i];
+    char serial[64];
+    snprintf(serial, sizeof serial, "%014" PRId64 "-%03u@%s:%03zu",
+             ch->serial_ms, ch->serial_seq, node, i);
+    m->serial = herald_xstrdup(serial);
+    p->own_serials[i] = m->serial;
+    m->timestamp = now;
+    m->action = 0;
+    herald_free(m->connection_id);
+    m->connection_id = herald_xstrdup(p->connection_id);
+  }
+}
+
+/* ---- The pipeline ------------------------------------------------------- */
+
+static void reply_on_origin(struct worker_task *task) {
+  struct publish *p = (struct publish *)task;
+  p->done(p);
+}
+
+static void on_appended(struct store_req *req) {
+  struct publish *p = (struct publish *)((char *)req -
+                                         offsetof(struct publish, append));
+  struct store_append *a = &p->append;
+  p->rc = req->rc;
+  p->err = req->err;
+  if (!p->rc && a->duplicate) {
+    p->message_id = a->original_message_id;
+    p->serials = a->original_serials;
+    p->n_serials = a->original_count;
+  } else if (!p->rc) {
+    p->serials = p->own_serials;
+    p->n_serials = p->count;
+  }
+  worker__post(p->origin, &p->task, reply_on_origin);
+}
+
+static void publish_on_owner(struct worker_task *task) {
+  struct publish *p = (struct publish *)task;
+  struct worker *self = worker__self();
+  struct channel *ch = lookup(self->channels, p->app->id, p->channel);
+  stamp(p, ch);
+  struct store_append *a = &p->append;
+  memset(a, 0, sizeof *a);
+  a->req.origin = self;
+  a->req.done = on_appended;
+  a->app_id = p->app->id;
+  a->channel = p->channel;
+  a->messages = p->messages;
+  a->count = p->count;
+  a->message_id = p->message_id;
+  a->idempotency_key = p->idempotency_key;
+  a->idempotency_window_ms = p->server->cfg->idempotency_window_ms;
+  a->retention_ms = apps__retention_ms(&p->server->apps, p->app, p->channel);
+  a->ephemeral = p->ephemeral;
+  store__append(p->server->store, a);
+}
+
+void channel__publish(struct publish *p) {
+  struct worker *owner = channel__owner(p->server, p->app->id, p->channel);
+  worker__post(owner, &p->task, publish_on_owner);
+}
+
+void publish__cleanup(struct publish *p) {
+  message__free_list(p->messages, p->count);
+  store__append_cleanup(&p->append);
+  herald_free(p->own_serials); /* the strings belong to the messages */
+  herald_free(p->channel);
+  herald_free(p->idempotency_key);
+  herald_free(p->connection_id);
+  herald_free(p->assigned_id_base);
+  memset(p, 0, sizeof *p);
+}

@@ -1,0 +1,61 @@
+/* channel.h -- channel ownership and the publish pipeline.
+ *
+ * Every channel (app id + base name) is owned by one worker, chosen by hash.
+ * Only the owner stamps a channel's messages (id, timestamp, serial), so
+ * serials need no lock. A publish travels: origin worker (decoded, checked)
+ * -> owner (stamped, appended to the store) -> store completion on the
+ * owner (fan-out point) -> origin (reply). Each hop is a posted task. */
+#ifndef HERALD_CHANNEL_H
+#define HERALD_CHANNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "apps.h"
+#include "message.h"
+#include "store.h"
+#include "worker.h"
+
+struct server;
+
+/* One publish of one or more messages to one channel, atomically. */
+struct publish {
+  struct worker_task task;
+  struct server *server;
+  struct worker *origin;
+  struct app *app; /* retained by the caller for the publish's life */
+  char *channel;   /* base name, herald_malloc'd */
+  struct message **messages;
+  size_t count;
+  char *idempotency_key; /* herald_malloc'd, or NULL */
+  char *connection_id;   /* herald_malloc'd */
+  bool ephemeral;
+  /* Runs on origin when the publish is durable or has failed. */
+  void (*done)(struct publish *p);
+  /* Results. */
+  int rc;
+  herald_error err;
+  const char *message_id;  /* valid until publish__cleanup */
+  char *const *serials;
+  size_t n_serials;
+  /* Internal. */
+  struct store_append append;
+  char *assigned_id_base;
+  char **own_serials;
+};
+
+/* Starts the publish; p->done runs exactly once on p->origin. */
+void channel__publish(struct publish *p);
+
+/* Frees what the publish owns (messages, strings, results). */
+void publish__cleanup(struct publish *p);
+
+/* The worker owning app_id's channel `name`. */
+struct worker *channel__owner(struct server *s, const char *app_id,
+                              const char *name);
+
+/* Per-worker table of owned channels. */
+struct channel_table *channel__table_new(void);
+void channel__table_free(struct channel_table *t);
+
+#endif

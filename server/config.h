@@ -1,0 +1,40 @@
+/* config.h -- heraldd's configuration: defaults, then herald.json, then
+ * HERALD_* environment variables, then command-line flags, each overriding
+ * the one before. One option table drives all four (config.c). */
+#ifndef HERALD_CONFIG_H
+#define HERALD_CONFIG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "herald/errors.h"
+
+struct config {
+  int port;
+  char *bind;
+  int threads;
+  char *data_dir;
+  char *storage;
+  char *config_path;
+  bool sandbox;
+  char *log_level;
+  int64_t max_message_size;       /* bytes, one publish */
+  int64_t max_body_size;          /* bytes, one request body */
+  int64_t max_header_size;        /* bytes, request line + headers */
+  int64_t retention_ms;           /* history of non-persisted channels */
+  int64_t persisted_retention_ms; /* history of persisted namespaces */
+  int64_t idempotency_window_ms;
+  json_t *apps; /* the "apps" array of the config file, or NULL */
+  char *env_key; /* HERALD_KEY: appId.keyId:secret with full capability */
+  bool help;
+};
+
+/* Fills *cfg from all sources. Returns 0, or a negative code with err set
+ * (unknown flag, bad value, unreadable file). */
+int config__load(struct config *cfg, int argc, char **argv, herald_error *err);
+void config__cleanup(struct config *cfg);
+/* Prints the option table (heraldd --help). */
+void config__print_help(const char *program);
+
+#endif

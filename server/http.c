@@ -1,0 +1,520 @@
+/* http.c -- HTTP/1.1 connections: accept, read, frame with http-parser,
+ * dispatch complete requests to the router one at a time, write responses,
+ * keep-alive and pipelining, limits, graceful close.
+ * Owns: struct http_conn and the struct http_request it is serving. */
+#include "http.h"
+
+#include <http_parser.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "log.h"
+#include "reply.h"
+#include "router.h"
+#include "server.h"
+#include "worker.h"
+
+struct http_conn {
+  uv_tcp_t tcp;
+  struct worker *worker;
+  struct http_conn *prev, *next; /* the worker's list */
+  http_parser parser;
+  /* Bytes received and not yet parsed. */
+  char *pending;
+  size_t pending_len, pending_cap;
+  /* The request line and headers being read: "target\0name\0value\0..." */
+  char *head;
+  size_t head_len, head_cap;
+  size_t header_offsets[2 * 128]; /* name, value offsets into head */
+  size_t n_header_parts;
+  bool last_was_value;
+  size_t target_len;
+  struct http_request req;
+  bool message_complete; /* req is framed and waiting for dispatch */
+  bool in_flight;        /* req dispatched, not yet answered */
+  bool processing;       /* inside process(): no re-entry */
+  bool close_after_response;
+  bool closing;
+  unsigned writes_pending;
+  int head_error;        /* a limit hit while reading: its Ably code */
+};
+
+#define MAX_HEADER_PARTS (sizeof ((struct http_conn *)0)->header_offsets / sizeof(size_t))
+
+static void process(struct http_conn *c);
+static void close_conn(struct http_conn *c);
+
+/* ---- Accumulating the head --------------------------------------------- */
+
+static int head_append(struct http_conn *c, const char *at, size_t len) {
+  size_t limit = (size_t)c->worker->server->cfg->max_header_size;
+  if (c->head_len + len + 1 > limit) {
+    c->head_error = HERALD_E_HEADERS_TOO_LARGE;
+    return -1;
+  }
+  if (c->head_len + len + 1 > c->head_cap) {
+    size_t cap = c->head_cap ? c->head_cap * 2 : 1024;
+    while (cap < c->head_len + len + 1) cap *= 2;
+    c->head = herald_realloc(c->head, cap);
+    if (!c->head) abort();
+    c->head_cap = cap;
+  }
+  memcpy(c->head + c->head_len, at, len);
+  c->head_len += len;
+  return 0;
+}
+
+/* Ends the current head part with a NUL and starts a new one. */
+static int head_next_part(struct http_conn *c) {
+  if (head_append(c, "", 0)) return -1;
+  c->head[c->head_len++] = '\0';
+  if (c->n_header_parts == MAX_HEADER_PARTS) {
+    c->head_error = HERALD_E_HEADERS_TOO_LARGE;
+    return -1;
+  }
+  c->header_offsets[c->n_header_parts++] = c->head_len;
+  return 0;
+}
+
+static int on_message_begin(http_parser *p) {
+  struct http_conn *c = p->data;
+  c->head_len = 0;
+  c->n_header_parts = 0;
+  c->target_len = 0;
+  c->last_was_value = true;
+  c->head_error = 0;
+  return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len) {
+  struct http_conn *c = p->data;
+  c->target_len += len;
+  return head_append(c, at, len);
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len) {
+  struct http_conn *c = p->data;
+  if (c->last_was_value && head_next_part(c)) return -1;
+  c->last_was_value = false;
+  return head_append(c, at, len);
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len) {
+  struct http_conn *c = p->data;
+  if (!c->last_was_value && head_next_part(c)) return -1;
+  c->last_was_value = true;
+  return head_append(c, at, len);
+}
+
+static int on_headers_complete(http_parser *p) {
+  struct http_conn *c = p->data;
+  if (head_next_part(c)) return -1;
+  uint64_t limit = (uint64_t)c->worker->server->cfg->max_body_size;
+  if ((p->flags & F_CONTENTLENGTH) && p->content_length > limit) {
+    c->head_error = HERALD_E_REQUEST_TOO_LARGE;
+    return -1;
+  }
+  return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len) {
+  struct http_conn *c = p->data;
+  struct http_request *req = &c->req;
+  size_t limit = (size_t)c->worker->server->cfg->max_body_size;
+  if (req->body_len + len > limit) {
+    c->head_error = HERALD_E_REQUEST_TOO_LARGE;
+    return -1;
+  }
+  size_t want = req->body_len + len + 1;
+  if ((p->flags & F_CONTENTLENGTH) && !req->body)
+    want = (size_t)p->content_length + 1;
+  char *body = herald_realloc(req->body, want > req->body_len + len + 1
+                                             ? want
+                                             : req->body_len + len + 1);
+  if (!body) abort();
+  memcpy(body + req->body_len, at, len);
+  req->body = body;
+  req->body_len += len;
+  req->body[req->body_len] = '\0';
+  return 0;
+}
+
+static int on_message_complete(http_parser *p) {
+  struct http_conn *c = p->data;
+  c->message_complete = true;
+  http_parser_pause(p, 1);
+  return 0;
+}
+
+static const http_parser_settings parser_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* ---- Building the request ---------------------------------------------- */
+
+static int hex_value(char ch) {
+  if (ch >= '0' && ch <= '9') return ch - '0';
+  if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+  if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+  return -1;
+}
+
+char *http__percent_decode(struct arena *a, const char *src, size_t len) {
+  char *out = arena__alloc(a, len + 1);
+  size_t n = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (src[i] != '%') {
+      out[n++] = src[i];
+      continue;
+    }
+    if (i + 2 >= len) return NULL;
+    int hi = hex_value(src[i + 1]), lo = hex_value(src[i + 2]);
+    if (hi < 0 || lo < 0) return NULL;
+    out[n++] = (char)(hi << 4 | lo);
+    i += 2;
+  }
+  out[n] = '\0';
+  return out;
+}
+
+/* Splits "/a/b%2Fc" into decoded segments {"a", "b/c"}. */
+static int split_path(struct http_request *req, const char *path, size_t len) {
+  size_t n = 0;
+  for (size_t i = 0; i < len; i++) n += path[i] == '/';
+  req->segments = arena__alloc(&req->arena, (n + 1) * sizeof *req->segments);
+  req->n_segments = 0;
+  size_t start = path[0] == '/' ? 1 : 0;
+  if (start == len) return 0; /* "/" */
+  for (size_t i = start; i <= len; i++) {
+    if (i < len && path[i] != '/') continue;
+    const char *seg = http__percent_decode(&req->arena, path + start, i - start);
+    if (!seg) return -1;
+    req->segments[req->n_segments++] = seg;
+    start = i + 1;
+  }
+  return 0;
+}
+
+/* Parses "a=1&b=x%20y" into decoded parameters ('+' means space here, as
+ * browsers' form encoding does). */
+static int split_query(struct http_request *req, const char *q, size_t len) {
+  size_t n = 1;
+  for (size_t i = 0; i < len; i++) n += q[i] == '&';
+  req->params = arena__alloc(&req->arena, n * sizeof *req->params);
+  req->n_params = 0;
+  size_t start = 0;
+  for (size_t i = 0; i <= len; i++) {
+    if (i < len && q[i] != '&') continue;
+    if (i > start) {
+      char *pair = arena__strndup(&req->arena, q + start, i - start);
+      for (char *p = pair; *p; p++)
+        if (*p == '+') *p = ' ';
+      char *eq = strchr(pair, '=');
+      size_t name_len = eq ? (size_t)(eq - pair) : strlen(pair);
+      const char *name = http__percent_decode(&req->arena, pair, name_len);
+      const char *value =
+          eq ? http__percent_decode(&req->arena, eq + 1, strlen(eq + 1)) : "";
+      if (!name || !value) return -1;
+      req->params[req->n_params].name = name;
+      req->params[req->n_params++].value = value;
+    }
+    start = i + 1;
+  }
+  return 0;
+}
+
+static void build_headers(struct http_conn *c) {
+  struct http_request *req = &c->req;
+  size_t n = c->n_header_parts / 2;
+  req->headers = arena__alloc(&req->arena, (n ? n : 1) * sizeof *req->headers);
+  req->n_headers = n;
+  for (size_t i = 0; i < n; i++) {
+    char *name = c->head + c->header_offsets[2 * i];
+    for (char *p = name; *p; p++)
+      if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+    req->headers[i].name = name;
+    req->headers[i].value = c->head + c->header_offsets[2 * i + 1];
+  }
+}
+
+/* Fills req from the framed head. Returns 0, or -1 for a malformed target. */
+static int build_request(struct http_conn *c) {
+  struct http_request *req = &c->req;
+  req->conn = c;
+  req->worker = c->worker;
+  req->method = c->parser.method;
+  req->envelope = -1;
+  c->head[c->target_len] = '\0';
+  req->target = c->head;
+  build_headers(c);
+  const char *query = memchr(req->target, '?', c->target_len);
+  size_t path_len = query ? (size_t)(query - req->target) : c->target_len;
+  if (path_len == 0 || req->target[0] != '/') return -1;
+  if (split_path(req, req->target, path_len)) return -1;
+  if (query && split_query(req, query + 1, c->target_len - path_len - 1))
+    return -1;
+  return 0;
+}
+
+const char *http__header(const struct http_request *req, const char *name) {
+  for (size_t i = 0; i < req->n_headers; i++)
+    if (!strcmp(req->headers[i].name, name)) return req->headers[i].value;
+  return NULL;
+}
+
+const char *http__param(const struct http_request *req, const char *name) {
+  for (size_t i = 0; i < req->n_params; i++)
+    if (!strcmp(req->params[i].name, name)) return req->params[i].value;
+  return NULL;
+}
+
+/* ---- Responding ---------------------------------------------------------- */
+
+struct write_req {
+  uv_write_t uv;
+  struct http_conn *conn;
+  char data[];
+};
+
+static void on_written(uv_write_t *w, int status) {
+  struct write_req *wr = (struct write_req *)w;
+  struct http_conn *c = wr->conn;
+  herald_free(wr);
+  c->writes_pending--;
+  bool finished = !c->in_flight && !c->message_complete &&
+                  c->writes_pending == 0;
+  if (status < 0 || ((c->close_after_response || c->closing) && finished))
+    close_conn(c);
+}
+
+static void end_request(struct http_conn *c) {
+  struct http_request *req = &c->req;
+  auth__release(&req->auth);
+  arena__cleanup(&req->arena);
+  herald_free(req->body);
+  memset(req, 0, sizeof *req);
+  arena__init(&req->arena);
+  c->in_flight = false;
+}
+
+static const char *status_text(int status) {
+  return http_status_str((enum http_status)status);
+}
+
+void http__respond(struct http_request *req, int status,
+                   const char *extra_headers, const char *body,
+                   size_t body_len) {
+  struct http_conn *c = req->conn;
+  bool keep_alive = !c->close_after_response &&
+                    http_should_keep_alive(&c->parser) && !c->head_error;
+  if (!keep_alive) c->close_after_response = true;
+  if (c->closing) {
+    end_request(c);
+    close_conn(c);
+    return;
+  }
+  char head[512];
+  int head_len = snprintf(head, sizeof head,
+                          "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n"
+                          "Connection: %s\r\n",
+                          status, status_text(status), body_len,
+                          keep_alive ? "keep-alive" : "close");
+  size_t extra_len = extra_headers ? strlen(extra_headers) : 0;
+  size_t total = (size_t)head_len + extra_len + 2 + body_len;
+  struct write_req *wr = herald_xmalloc(sizeof *wr + total);
+  wr->conn = c;
+  char *p = wr->data;
+  memcpy(p, head, (size_t)head_len);
+  p += head_len;
+  if (extra_len) memcpy(p, extra_headers, extra_len);
+  p += extra_len;
+  memcpy(p, "\r\n", 2);
+  p += 2;
+  if (body_len) memcpy(p, body, body_len);
+  uv_buf_t buf = uv_buf_init(wr->data, (unsigned)total);
+  end_request(c);
+  c->writes_pending++;
+  if (uv_write(&wr->uv, (uv_stream_t *)&c->tcp, &buf, 1, on_written) != 0) {
+    herald_free(wr);
+    c->writes_pending--;
+    close_conn(c);
+    return;
+  }
+  if (!c->processing) process(c);
+}
+
+/* ---- The read/parse/dispatch loop ----------------------------------------- */
+
+static void alloc_cb(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
+  struct http_conn *c = handle->data;
+  struct worker *w = c->worker;
+  /* Reads are consumed synchronously in on_read, so one buffer per worker
+   * serves every connection; fall back to the heap if it is ever busy. */
+  if (!w->read_buffer_busy) {
+    w->read_buffer_busy = true;
+    *buf = uv_buf_init(w->read_buffer, WORKER_READ_BUFFER_SIZE);
+  } else {
+    *buf = uv_buf_init(herald_xmalloc(WORKER_READ_BUFFER_SIZE),
+                       WORKER_READ_BUFFER_SIZE);
+  }
+}
+
+static void release_read_buffer(struct worker *w, const uv_buf_t *buf) {
+  if (buf->base == w->read_buffer) w->read_buffer_busy = false;
+  else herald_free(buf->base);
+}
+
+static void pending_append(struct http_conn *c, const char *data, size_t len) {
+  if (c->pending_len + len > c->pending_cap) {
+    size_t cap = c->pending_cap ? c->pending_cap : 4096;
+    while (cap < c->pending_len + len) cap *= 2;
+    c->pending = herald_realloc(c->pending, cap);
+    if (!c->pending) abort();
+    c->pending_cap = cap;
+  }
+  memcpy(c->pending + c->pending_len, data, len);
+  c->pending_len += len;
+}
+
+static void pending_consume(struct http_conn *c, size_t n) {
+  memmove(c->pending, c->pending + n, c->pending_len - n);
+  c->pending_len -= n;
+  if (c->pending_len == 0) {
+    herald_free(c->pending);
+    c->pending = NULL;
+    c->pending_cap = 0;
+  }
+}
+
+/* Answers a request that could not be framed or built, then closes. */
+static void reject(struct http_conn *c, int code, const char *message) {
+  herald_error err;
+  herald_error_set(&err, code, "%s", message);
+  c->close_after_response = true;
+  c->in_flight = true;
+  c->req.conn = c;
+  c->req.worker = c->worker;
+  c->req.envelope = -1;
+  if (!c->req.arena.chunks) arena__init(&c->req.arena);
+  reply__error(&c->req, &err);
+}
+
+static void dispatch(struct http_conn *c) {
+  c->message_complete = false;
+  c->in_flight = true;
+  if (build_request(c)) {
+    reject(c, HERALD_E_BAD_REQUEST, "Malformed request target");
+    return;
+  }
+  router__dispatch(&c->req);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+/* Parses pending bytes and dispatches complete requests, one at a time. */
+static void process(struct http_conn *c) {
+  c->processing = true;
+  while (!c->in_flight && !c->closing) {
+    if (c->message_complete) {
+      http_parser_pause(&c->parser, 0);
+      dispatch(c);
+      continue;
+    }
+    if (c->pending_len == 0 || c->close_after_response) break;
+    size_t n = http_parser_execute(&c->parser, &parser_settings, c->pending,
+                                   c->pending_len);
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    pending_consume(c, n);
+    if (e != HPE_OK && e != HPE_PAUSED) {
+      if (c->head_error) reject(c, c->head_error, herald_strerror(c->head_error));
+      else reject(c, HERALD_E_BAD_REQUEST, http_errno_description(e));
+      break;
+    }
+    if (!c->message_complete) break; /* need more bytes */
+  }
+  c->processing = false;
+  if (c->closing) return;
+  if (c->in_flight || c->close_after_response) uv_read_stop((uv_stream_t *)&c->tcp);
+  else uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
+  if (c->close_after_response && !c->in_flight && c->writes_pending == 0)
+    close_conn(c);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+  struct http_conn *c = stream->data;
+  if (nread > 0) pending_append(c, buf->base, (size_t)nread);
+  release_read_buffer(c->worker, buf);
+  if (nread < 0) {
+    /* EOF or error: an answered-or-idle connection closes now; one with a
+     * request in flight closes when it is answered. */
+    if (c->in_flight) {
+      c->closing = true;
+      uv_read_stop(stream);
+    } else {
+      close_conn(c);
+    }
+    return;
+  }
+  if (nread > 0) process(c);
+}
+
+/* ---- Connection lifetime -------------------------------------------------- */
+
+static void on_closed(uv_handle_t *handle) {
+  struct http_conn *c = handle->data;
+  struct worker *w = c->worker;
+  if (c->prev) c->prev->next = c->next;
+  else w->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  w->n_conns--;
+  herald_free(c->pending);
+  herald_free(c->head);
+  herald_free(c);
+  worker__conn_closed(w);
+}
+
+static void close_conn(struct http_conn *c) {
+  if (uv_is_closing((uv_handle_t *)&c->tcp)) return;
+  c->closing = true;
+  if (c->in_flight) return; /* closed when the request is answered */
+  end_request(c);
+  uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+void http__accept(struct worker *w, uv_stream_t *listener) {
+  struct http_conn *c = herald_xcalloc(1, sizeof *c);
+  c->worker = w;
+  uv_tcp_init(&w->loop, &c->tcp);
+  c->tcp.data = c;
+  if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+    uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)herald_free);
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  http_parser_init(&c->parser, HTTP_REQUEST);
+  c->parser.data = c;
+  arena__init(&c->req.arena);
+  c->next = w->conns;
+  if (w->conns) w->conns->prev = c;
+  w->conns = c;
+  w->n_conns++;
+  if (w->draining) c->close_after_response = true;
+  uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
+}
+
+void http__drain(struct worker *w) {
+  for (struct http_conn *c = w->conns, *next; c; c = next) {
+    next = c->next;
+    c->close_after_response = true;
+    if (!c->in_flight && c->writes_pending == 0 && c->pending_len == 0)
+      close_conn(c);
+  }
+}

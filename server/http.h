@@ -1,0 +1,75 @@
+/* http.h -- HTTP/1.1 connections and requests on a worker.
+ *
+ * http-parser frames requests; a request is dispatched to the router once it
+ * is complete, and the connection reads no further request until that one
+ * is answered, so pipelined requests are answered in order. Limits: request
+ * line + headers (431), body (413). A handler answers with http__respond,
+ * now or later from a posted task. */
+#ifndef HERALD_HTTP_H
+#define HERALD_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "arena.h"
+#include "auth.h"
+#include "wire.h"
+
+struct worker;
+struct http_conn;
+
+struct http_header {
+  const char *name; /* lower-case */
+  const char *value;
+};
+
+struct http_param {
+  const char *name; /* percent-decoded */
+  const char *value;
+};
+
+struct http_request {
+  struct http_conn *conn;
+  struct worker *worker;
+  struct arena arena; /* freed when the request ends */
+  int method;         /* enum http_method of http-parser */
+  const char *target; /* the raw request target */
+  const char **segments; /* percent-decoded path segments */
+  size_t n_segments;
+  struct http_param *params;
+  size_t n_params;
+  struct http_header *headers;
+  size_t n_headers;
+  char *body;
+  size_t body_len;
+  /* Filled by reply.c and auth.c as the request is handled. */
+  enum wire_format format; /* response format */
+  int envelope;            /* -1, or the wire_format of the envelope */
+  int version;             /* X-Ably-Version (or v=); 0 when absent */
+  struct auth auth;
+};
+
+/* Accepts a connection from a listener of worker w. */
+void http__accept(struct worker *w, uv_stream_t *listener);
+
+/* A header's value (name in lower case), or NULL. */
+const char *http__header(const struct http_request *req, const char *name);
+/* A query parameter's decoded value, or NULL. */
+const char *http__param(const struct http_request *req, const char *name);
+
+/* Sends the response: status, extra header lines ("Name: value\r\n" each,
+ * may be NULL) and body. The request ends here; its memory is released. */
+void http__respond(struct http_request *req, int status,
+                   const char *extra_headers, const char *body,
+                   size_t body_len);
+
+/* Closes every idle connection of w and marks the others to close after
+ * their current request (graceful shutdown). */
+void http__drain(struct worker *w);
+
+/* Percent-decodes src[0..len) into an arena string ('+' stays '+').
+ * Returns NULL on a malformed escape. */
+char *http__percent_decode(struct arena *a, const char *src, size_t len);
+
+#endif

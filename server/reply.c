@@ -1,0 +1,207 @@
+/* reply.c -- REST responses: negotiation, envelope, CORS, Link headers and
+ * Ably errors (see reply.h). */
+#include "reply.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "http.h"
+#include "log.h"
+
+#define HEADERS_MAX 2048
+
+void reply__negotiate(struct http_request *req) {
+  const char *accept = http__header(req, "accept");
+  const char *format = http__param(req, "format");
+  const char *envelope = http__param(req, "envelope");
+  const char *version = http__header(req, "x-ably-version");
+  if (!version) version = http__param(req, "v");
+  req->version = version ? atoi(version) : 0;
+  if (accept && strstr(accept, "application/x-msgpack"))
+    req->format = WIRE_MSGPACK;
+  else if (accept && strstr(accept, "application/json"))
+    req->format = WIRE_JSON;
+  else
+    req->format = format && !strcmp(format, "msgpack") ? WIRE_MSGPACK : WIRE_JSON;
+  req->envelope = -1;
+  if (envelope && !strcmp(envelope, "json")) req->envelope = WIRE_JSON;
+  else if (envelope && !strcmp(envelope, "msgpack")) req->envelope = WIRE_MSGPACK;
+  /* The whole enveloped body is one document in the envelope's format. */
+  if (req->envelope >= 0) req->format = (enum wire_format)req->envelope;
+}
+
+void reply__writer(const struct http_request *req, struct wire_writer *w) {
+  wire_writer__init(w, req->format);
+}
+
+/* Appends one "Name: value\r\n" line; values are cut at CR/LF. */
+static void add_header(char *buf, size_t *len, const char *name,
+                       const char *value) {
+  int n = snprintf(buf + *len, HEADERS_MAX - *len, "%s: %.*s\r\n", name,
+                   (int)strcspn(value, "\r\n"), value);
+  if (n > 0 && *len + (size_t)n < HEADERS_MAX) *len += (size_t)n;
+}
+
+static void add_cors_headers(const struct http_request *req, char *buf,
+                             size_t *len) {
+  const char *origin = http__header(req, "origin");
+  add_header(buf, len, "Access-Control-Allow-Origin", origin ? origin : "*");
+  if (origin) {
+    add_header(buf, len, "Vary", "Origin");
+    add_header(buf, len, "Access-Control-Allow-Credentials", "true");
+  }
+  add_header(buf, len, "Access-Control-Expose-Headers",
+             "Link, X-Ably-Errorcode, X-Ably-Errormessage, X-Ably-Serverid, "
+             "Content-Type");
+}
+
+/* The Link header value: one entry per present relation. */
+static void format_links(const struct reply_links *links, char *out,
+                         size_t size) {
+  const struct {
+    const char *rel;
+    const char *url;
+  } rels[] = {{"first", links->first},
+              {"current", links->current},
+              {"next", links->next}};
+  size_t n = 0;
+  out[0] = '\0';
+  for (size_t i = 0; i < 3; i++) {
+    if (!rels[i].url) continue;
+    int w = snprintf(out + n, size - n, "%s<%s>; rel=\"%s\"", n ? ", " : "",
+                     rels[i].url, rels[i].rel);
+    if (w > 0 && n + (size_t)w < size) n += (size_t)w;
+  }
+}
+
+/* ASCII-only copy of an error message for the X-Ably-Errormessage header. */
+static void ascii_message(const char *message, char *out, size_t size) {
+  size_t n = 0;
+  for (; *message && n + 1 < size; message++)
+    out[n++] = (unsigned char)*message < 0x80 ? *message : '?';
+  out[n] = '\0';
+}
+
+static size_t count_links(const struct reply_links *links) {
+  return links ? !!links->first + !!links->current + !!links->next : 0;
+}
+
+/* {"statusCode", "response", "headers", "rel"} around the body. */
+static void write_envelope(struct wire_writer *env, int status,
+                           const struct wire_writer *body,
+                           const struct reply_links *links,
+                           const char *link_value, const herald_error *err) {
+  size_t n_rel = count_links(links);
+  wire_writer__map(env, 3 + (n_rel > 0));
+  wire_writer__kv_int(env, "statusCode", status);
+  wire_writer__key(env, "response");
+  wire_writer__embed(env, body);
+  wire_writer__key(env, "headers");
+  wire_writer__map(env, (n_rel > 0) + (err ? 2 : 0));
+  if (n_rel) wire_writer__kv_str(env, "link", link_value);
+  if (err) {
+    char code[16], message[HERALD_ERROR_MESSAGE_MAX];
+    snprintf(code, sizeof code, "%d", err->code);
+    ascii_message(err->message, message, sizeof message);
+    wire_writer__kv_str(env, "x-ably-errorcode", code);
+    wire_writer__kv_str(env, "x-ably-errormessage", message);
+  }
+  if (!n_rel) return;
+  wire_writer__key(env, "rel");
+  wire_writer__map(env, n_rel);
+  if (links->first) wire_writer__kv_str(env, "first", links->first);
+  if (links->current) wire_writer__kv_str(env, "current", links->current);
+  if (links->next) wire_writer__kv_str(env, "next", links->next);
+}
+
+/* Sends body (possibly enveloped) with every header a REST response needs. */
+static void send_document(struct http_request *req, int status,
+                          struct wire_writer *body,
+                          const struct reply_links *links,
+                          const herald_error *err) {
+  char headers[HEADERS_MAX], link_value[1536] = "";
+  size_t len = 0;
+  if (count_links(links)) format_links(links, link_value, sizeof link_value);
+  struct wire_writer enveloped, *out = body;
+  int http_status = status;
+  if (req->envelope >= 0) {
+    wire_writer__init(&enveloped, body->format);
+    write_envelope(&enveloped, status, body, links, link_value, err);
+    out = &enveloped;
+    http_status = 200;
+  } else {
+    if (link_value[0]) add_header(headers, &len, "Link", link_value);
+    if (err) {
+      char code[16], message[HERALD_ERROR_MESSAGE_MAX];
+      snprintf(code, sizeof code, "%d", err->code);
+      ascii_message(err->message, message, sizeof message);
+      add_header(headers, &len, "X-Ably-Errorcode", code);
+      add_header(headers, &len, "X-Ably-Errormessage", message);
+    }
+  }
+  headers[len] = '\0';
+  add_header(headers, &len, "Content-Type", wire_format__content_type(out->format));
+  add_cors_headers(req, headers, &len);
+  size_t body_len = 0;
+  char *bytes = wire_writer__finish(out, &body_len);
+  if (!bytes) {
+    log_error("failed to encode a %d response", status);
+    static const char internal[] =
+        "{\"error\":{\"message\":\"internal error\",\"code\":50000,"
+        "\"statusCode\":500}}";
+    http__respond(req, 500, "Content-Type: application/json\r\n", internal,
+                  sizeof internal - 1);
+  } else {
+    http__respond(req, http_status, headers, bytes, body_len);
+  }
+  herald_free(bytes);
+  if (out == &enveloped) wire_writer__cleanup(&enveloped);
+  wire_writer__cleanup(body);
+}
+
+void reply__send(struct http_request *req, int status, struct wire_writer *w,
+                 const struct reply_links *links) {
+  send_document(req, status, w, links, NULL);
+}
+
+void reply__write_error_info(struct wire_writer *w, const herald_error *err) {
+  char href[64];
+  snprintf(href, sizeof href, "https://help.ably.io/error/%d", err->code);
+  wire_writer__map(w, 4);
+  wire_writer__kv_str(w, "message", err->message);
+  wire_writer__kv_int(w, "code", err->code);
+  wire_writer__kv_int(w, "statusCode", err->status);
+  wire_writer__kv_str(w, "href", href);
+}
+
+void reply__error(struct http_request *req, const herald_error *err) {
+  if (err->status >= 500) log_error("%d %d %s", err->status, err->code, err->message);
+  else log_debug("%d %d %s", err->status, err->code, err->message);
+  struct wire_writer w;
+  reply__writer(req, &w);
+  wire_writer__map(&w, 1);
+  wire_writer__key(&w, "error");
+  reply__write_error_info(&w, err);
+  send_document(req, err->status, &w, NULL, err);
+}
+
+void reply__preflight(struct http_request *req) {
+  char headers[HEADERS_MAX];
+  size_t len = 0;
+  const char *origin = http__header(req, "origin");
+  const char *asked = http__header(req, "access-control-request-headers");
+  headers[0] = '\0';
+  add_header(headers, &len, "Access-Control-Allow-Origin", origin ? origin : "*");
+  add_header(headers, &len, "Vary", "Origin");
+  add_header(headers, &len, "Access-Control-Allow-Credentials", "true");
+  add_header(headers, &len, "Access-Control-Allow-Methods",
+             "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+  add_header(headers, &len, "Access-Control-Allow-Headers",
+             asked ? asked
+                   : "authorization, content-type, accept, x-ably-version, "
+                     "ably-agent, x-ably-clientid, x-ably-lib");
+  add_header(headers, &len, "Access-Control-Max-Age", "86400");
+  http__respond(req, 204, headers, NULL, 0);
+}

@@ -1,0 +1,44 @@
+/* reply.h -- turning handler results into HTTP responses: content
+ * negotiation (rest.md 2), the envelope (7), CORS (8), Link headers (6) and
+ * Ably error bodies and headers (5). The only exits to the wire for REST. */
+#ifndef HERALD_REPLY_H
+#define HERALD_REPLY_H
+
+#include <stddef.h>
+
+#include "herald/errors.h"
+#include "wire.h"
+
+struct http_request;
+
+/* Chooses req->format and req->envelope from Accept, format= and
+ * envelope=. Called by the router before any handler. */
+void reply__negotiate(struct http_request *req);
+
+/* Starts a writer in the request's response format. */
+void reply__writer(const struct http_request *req, struct wire_writer *w);
+
+/* Pagination links of a page (rest.md 6): relative URLs such as
+ * "./messages?limit=10&cursor=..."; NULL members are left out. */
+struct reply_links {
+  const char *first;
+  const char *current;
+  const char *next;
+};
+
+/* Answers with status and the body written into w (w is cleaned up).
+ * links may be NULL for responses that are not paginated. */
+void reply__send(struct http_request *req, int status, struct wire_writer *w,
+                 const struct reply_links *links);
+
+/* Answers with an Ably error: {"error":{message,code,statusCode,href}}
+ * plus X-Ably-Errorcode/X-Ably-Errormessage. */
+void reply__error(struct http_request *req, const herald_error *err);
+
+/* Writes an ErrorInfo map (used inside error bodies and batch results). */
+void reply__write_error_info(struct wire_writer *w, const herald_error *err);
+
+/* Answers a CORS preflight (OPTIONS). */
+void reply__preflight(struct http_request *req);
+
+#endif

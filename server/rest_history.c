@@ -1,0 +1,70 @@
+/* rest_history.c -- GET /channels/:channel/messages: a page of a channel's
+ * history (rest.md 10.3) with Link headers to the next pages. */
+#include <string.h>
+
+#include "alloc.h"
+#include "capability.h"
+#include "channel_name.h"
+#include "http.h"
+#include "pagination.h"
+#include "reply.h"
+#include "rest.h"
+#include "server.h"
+
+struct rest_history {
+  struct store_history query;
+  struct http_request *req;
+  struct page_query page;
+  char *channel;
+};
+
+static void on_history(struct store_req *sreq) {
+  struct rest_history *rh = (struct rest_history *)sreq;
+  struct store_history *h = &rh->query;
+  struct http_request *req = rh->req;
+  if (sreq->rc) {
+    rest__fail(req, &sreq->err);
+  } else {
+    struct wire_writer w;
+    struct page_param params[4];
+    struct reply_links links;
+    size_t n = pagination__time_params(req, &rh->page, params);
+    pagination__links(req, "messages", params, n, rh->page.cursor,
+                      h->next_cursor, &links);
+    reply__writer(req, &w);
+    wire_writer__array(&w, h->count);
+    for (size_t i = 0; i < h->count; i++) message__write(h->messages[i], &w);
+    reply__send(req, 200, &w, &links);
+  }
+  store__history_cleanup(h);
+  herald_free(rh->channel);
+  herald_free(rh);
+}
+
+/* GET /channels/:channel/messages */
+void rest_history__get(struct http_request *req) {
+  herald_error err;
+  struct channel_name name;
+  struct page_query page;
+  int rc = rest__channel(req, 1, CAPABILITY_OP_HISTORY, &name, &err);
+  if (!rc) rc = pagination__parse(req, &page, &err);
+  if (rc) {
+    rest__fail(req, &err);
+    return;
+  }
+  struct rest_history *rh = herald_xcalloc(1, sizeof *rh);
+  rh->req = req;
+  rh->page = page;
+  rh->channel = channel_name__base_dup(&name);
+  struct store_history *h = &rh->query;
+  h->req.origin = req->worker;
+  h->req.done = on_history;
+  h->app_id = req->auth.app->id;
+  h->channel = rh->channel;
+  h->start = page.start;
+  h->end = page.end;
+  h->direction = page.direction;
+  h->limit = page.limit;
+  h->cursor = page.cursor;
+  store__history(rest__server(req)->store, h);
+}

@@ -1,0 +1,120 @@
+/* rest_publish.c -- POST /channels/:channel/messages: decode and check a
+ * publish (messages.md section 2), hand it to the channel's owner, and
+ * answer 201 {channel, messageId, serials} once it is durable. */
+#include <string.h>
+
+#include "alloc.h"
+#include "capability.h"
+#include "channel.h"
+#include "channel_name.h"
+#include "http.h"
+#include "msgid.h"
+#include "reply.h"
+#include "rest.h"
+#include "server.h"
+
+#define MAX_MESSAGES_PER_PUBLISH 1000
+#define REST_CONNECTION_ID_LEN 10
+
+struct rest_publish {
+  struct publish publish;
+  struct http_request *req;
+  char *channel_id; /* as requested, qualifier included */
+};
+
+/* The body's format from Content-Type; JSON when absent. */
+static int body_format(const struct http_request *req, enum wire_format *out,
+                       herald_error *err) {
+  const char *type = http__header(req, "content-type");
+  int format = type ? wire_format__from_content_type(type, strlen(type))
+                    : (int)WIRE_JSON;
+  if (format < 0)
+    return herald_error_set(err, HERALD_E_INVALID_REQUEST_BODY,
+                            "Unsupported content type '%s'", type);
+  *out = (enum wire_format)format;
+  return 0;
+}
+
+/* Applies the clientId rule, the size limit and the id rules to the
+ * decoded messages of p. */
+static int check_messages(struct http_request *req, struct publish *p,
+                          herald_error *err) {
+  size_t total = 0, limit = (size_t)rest__server(req)->cfg->max_message_size;
+  for (size_t i = 0; i < p->count; i++) {
+    int rc = auth__publish_client_id(&req->auth, &p->messages[i]->client_id, err);
+    if (rc) return rc;
+    total += message__size(p->messages[i]);
+  }
+  if (total > limit)
+    return herald_error_set(err, HERALD_E_MESSAGE_TOO_LARGE,
+                            "Maximum message length exceeded (size was %zu "
+                            "bytes, limit is %zu bytes)", total, limit);
+  return msgid__publish_key(p->messages, p->count, &p->idempotency_key, err);
+}
+
+static int decode_body(struct http_request *req, struct publish *p,
+                       herald_error *err) {
+  enum wire_format format = WIRE_JSON;
+  struct wire_doc doc;
+  int rc = body_format(req, &format, err);
+  if (!rc) rc = wire_doc__parse(&doc, format, req->body ? req->body : "",
+                                req->body_len, err);
+  if (rc) return rc;
+  rc = message__decode_list(wire_doc__root(&doc), MAX_MESSAGES_PER_PUBLISH,
+                            &p->messages, &p->count, err);
+  wire_doc__cleanup(&doc);
+  return rc ? rc : check_messages(req, p, err);
+}
+
+static void on_published(struct publish *p) {
+  struct rest_publish *rp = (struct rest_publish *)p;
+  struct http_request *req = rp->req;
+  if (p->rc) {
+    rest__fail(req, &p->err);
+  } else {
+    struct wire_writer w;
+    reply__writer(req, &w);
+    wire_writer__map(&w, 3);
+    wire_writer__kv_str(&w, "channel", rp->channel_id);
+    wire_writer__kv_str(&w, "messageId", p->message_id);
+    wire_writer__key(&w, "serials");
+    wire_writer__array(&w, p->n_serials);
+    for (size_t i = 0; i < p->n_serials; i++) wire_writer__str(&w, p->serials[i]);
+    reply__send(req, 201, &w, NULL);
+  }
+  herald_free(rp->channel_id);
+  publish__cleanup(p);
+  herald_free(rp);
+}
+
+/* POST /channels/:channel/messages */
+void rest_publish__post(struct http_request *req) {
+  herald_error err;
+  struct channel_name name;
+  int rc = rest__channel(req, 1, CAPABILITY_OP_PUBLISH, &name, &err);
+  const char *force_nack = http__param(req, "_forceNack");
+  if (!rc && force_nack && !strcmp(force_nack, "true"))
+    rc = herald_error_set(&err, HERALD_E_FORCED_NACK,
+                          "Forced nack requested by _forceNack");
+  struct rest_publish *rp = herald_xcalloc(1, sizeof *rp);
+  struct publish *p = &rp->publish;
+  if (!rc) rc = decode_body(req, p, &err);
+  if (rc) {
+    publish__cleanup(p);
+    herald_free(rp);
+    rest__fail(req, &err);
+    return;
+  }
+  const char *ephemeral = http__param(req, "ephemeral");
+  rp->req = req;
+  rp->channel_id = herald_xstrdup(req->segments[1]);
+  p->server = rest__server(req);
+  p->origin = req->worker;
+  p->app = req->auth.app;
+  p->channel = channel_name__base_dup(&name);
+  p->connection_id = herald_xmalloc(REST_CONNECTION_ID_LEN + 1);
+  msgid__random(p->connection_id, REST_CONNECTION_ID_LEN);
+  p->ephemeral = ephemeral && !strcmp(ephemeral, "true");
+  p->done = on_published;
+  channel__publish(p);
+}

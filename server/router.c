@@ -1,0 +1,81 @@
+/* router.c -- the route table and dispatch (see router.h). */
+#include "router.h"
+
+#include <http_parser.h>
+#include <string.h>
+
+#include "auth.h"
+#include "http.h"
+#include "reply.h"
+#include "rest.h"
+#include "server.h"
+
+enum route_auth { ROUTE_PUBLIC, ROUTE_AUTHENTICATED };
+
+struct route {
+  int method;
+  const char *pattern; /* "/channels/:channel/messages" */
+  void (*handler)(struct http_request *req);
+  enum route_auth auth;
+};
+
+static const struct route routes[] = {
+    {HTTP_GET, "/time", rest_time__get, ROUTE_PUBLIC},
+    {HTTP_GET, "/channels", rest_channels__list, ROUTE_AUTHENTICATED},
+    {HTTP_GET, "/channels/:channel", rest_channels__status, ROUTE_AUTHENTICATED},
+    {HTTP_POST, "/channels/:channel/messages", rest_publish__post,
+     ROUTE_AUTHENTICATED},
+    {HTTP_GET, "/channels/:channel/messages", rest_history__get,
+     ROUTE_AUTHENTICATED},
+};
+
+/* Whether the request's segments match pattern segment by segment. */
+static bool path_matches(const struct http_request *req, const char *pattern) {
+  size_t i = 0;
+  const char *p = pattern + 1;
+  while (*p) {
+    const char *end = strchr(p, '/');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (i == req->n_segments) return false;
+    if (p[0] != ':' &&
+        (strlen(req->segments[i]) != len || strncmp(req->segments[i], p, len)))
+      return false;
+    i++;
+    p += len + (end ? 1 : 0);
+  }
+  return i == req->n_segments;
+}
+
+static void run(const struct route *route, struct http_request *req) {
+  herald_error err;
+  if (route->auth == ROUTE_AUTHENTICATED &&
+      auth__authenticate(req, &rest__server(req)->apps, &err) != 0) {
+    reply__error(req, &err);
+    return;
+  }
+  route->handler(req);
+}
+
+void router__dispatch(struct http_request *req) {
+  reply__negotiate(req);
+  if (req->method == HTTP_OPTIONS) {
+    reply__preflight(req);
+    return;
+  }
+  bool path_known = false;
+  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+    if (!path_matches(req, routes[i].pattern)) continue;
+    path_known = true;
+    if (routes[i].method == req->method) {
+      run(&routes[i], req);
+      return;
+    }
+  }
+  herald_error err;
+  if (path_known)
+    herald_error_set(&err, HERALD_E_METHOD_NOT_ALLOWED, "Method %s not allowed",
+                     http_method_str((enum http_method)req->method));
+  else
+    herald_error_set(&err, HERALD_E_NOT_FOUND, "No such resource");
+  reply__error(req, &err);
+}

@@ -1,0 +1,213 @@
+/* server.c -- heraldd's lifecycle: storage and apps, binding the listening
+ * sockets (every address the bind name resolves to, one SO_REUSEPORT socket
+ * per worker and address), starting the workers, and the graceful stop on
+ * SIGINT/SIGTERM. */
+#include "server.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "log.h"
+#include "msgid.h"
+#include "store.h"
+
+#define MAX_ADDRESSES 4
+#define DRAIN_DEADLINE_MS 10000
+
+struct bind_plan {
+  struct sockaddr_storage addrs[MAX_ADDRESSES];
+  socklen_t lens[MAX_ADDRESSES];
+  int n;
+};
+
+/* ---- Binding ---------------------------------------------------------------- */
+
+static void set_port(struct sockaddr_storage *ss, int port) {
+  if (ss->ss_family == AF_INET)
+    ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+  else
+    ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+}
+
+static int resolve(const char *host, struct bind_plan *plan, herald_error *err) {
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                           .ai_flags = AI_PASSIVE};
+  struct addrinfo *res;
+  int rc = getaddrinfo(host, NULL, &hints, &res);
+  if (rc)
+    return herald_error_set(err, HERALD_E_INTERNAL, "cannot resolve %s: %s",
+                            host, gai_strerror(rc));
+  plan->n = 0;
+  for (struct addrinfo *ai = res; ai && plan->n < MAX_ADDRESSES; ai = ai->ai_next) {
+    bool seen = false;
+    for (int i = 0; i < plan->n; i++)
+      seen |= plan->lens[i] == ai->ai_addrlen &&
+              !memcmp(&plan->addrs[i], ai->ai_addr, ai->ai_addrlen);
+    if (seen) continue;
+    memcpy(&plan->addrs[plan->n], ai->ai_addr, ai->ai_addrlen);
+    plan->lens[plan->n++] = ai->ai_addrlen;
+  }
+  freeaddrinfo(res);
+  return 0;
+}
+
+/* A bound, non-listening socket with SO_REUSEPORT; -errno on failure. */
+static int bind_socket(const struct sockaddr_storage *addr, socklen_t len) {
+  int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (addr->ss_family == AF_INET6)
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (bind(fd, (const struct sockaddr *)addr, len) != 0) {
+    int e = -errno;
+    close(fd);
+    return e;
+  }
+  return fd;
+}
+
+/* Binds n_workers sockets per address into fds[worker][address]. With port
+ * 0 the first socket picks the port and the rest share it. */
+static int bind_all(struct server *s, struct bind_plan *plan,
+                    int fds[][MAX_ADDRESSES], herald_error *err) {
+  int port = s->cfg->port;
+  for (int a = 0; a < plan->n; a++) {
+    for (int w = 0; w < s->n_workers; w++) {
+      set_port(&plan->addrs[a], port);
+      int fd = bind_socket(&plan->addrs[a], plan->lens[a]);
+      if (fd < 0)
+        return herald_error_set(err, HERALD_E_INTERNAL,
+                                "cannot bind %s port %d: %s", s->cfg->bind,
+                                port, strerror(-fd));
+      if (port == 0) {
+        struct sockaddr_storage bound;
+        socklen_t len = sizeof bound;
+        getsockname(fd, (struct sockaddr *)&bound, &len);
+        port = ntohs(bound.ss_family == AF_INET
+                         ? ((struct sockaddr_in *)&bound)->sin_port
+                         : ((struct sockaddr_in6 *)&bound)->sin6_port);
+      }
+      fds[w][a] = fd;
+    }
+  }
+  s->port = port;
+  return 0;
+}
+
+/* ---- Stopping ------------------------------------------------------------- */
+
+static void finish_stop(struct server *s) {
+  uv_timer_stop(&s->drain_deadline);
+  for (int i = 0; i < s->n_workers; i++) worker__exit(&s->workers[i]);
+  uv_close((uv_handle_t *)&s->drained_signal, NULL);
+  uv_close((uv_handle_t *)&s->drain_deadline, NULL);
+  uv_close((uv_handle_t *)&s->sigint, NULL);
+  uv_close((uv_handle_t *)&s->sigterm, NULL);
+}
+
+static void on_drained(uv_async_t *handle) {
+  struct server *s = handle->data;
+  if (atomic_load(&s->workers_drained) == s->n_workers) finish_stop(s);
+}
+
+static void on_drain_deadline(uv_timer_t *timer) {
+  log_warn("in-flight requests did not finish in %d ms; stopping anyway",
+           DRAIN_DEADLINE_MS);
+  finish_stop(timer->data);
+}
+
+void server__worker_drained(struct server *s) {
+  atomic_fetch_add(&s->workers_drained, 1);
+  uv_async_send(&s->drained_signal);
+}
+
+static void on_signal(uv_signal_t *handle, int signum) {
+  struct server *s = handle->data;
+  if (s->stopping) return;
+  s->stopping = true;
+  log_info("received %s: finishing in-flight requests",
+           signum == SIGINT ? "SIGINT" : "SIGTERM");
+  uv_timer_start(&s->drain_deadline, on_drain_deadline, DRAIN_DEADLINE_MS, 0);
+  for (int i = 0; i < s->n_workers; i++) worker__drain(&s->workers[i]);
+}
+
+/* ---- Running ----------------------------------------------------------------- */
+
+static void init_main_loop(struct server *s) {
+  s->main_loop = uv_default_loop();
+  uv_async_init(s->main_loop, &s->drained_signal, on_drained);
+  s->drained_signal.data = s;
+  uv_timer_init(s->main_loop, &s->drain_deadline);
+  s->drain_deadline.data = s;
+  uv_signal_init(s->main_loop, &s->sigint);
+  uv_signal_init(s->main_loop, &s->sigterm);
+  s->sigint.data = s->sigterm.data = s;
+  uv_signal_start(&s->sigint, on_signal, SIGINT);
+  uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+}
+
+static int start_workers(struct server *s, herald_error *err) {
+  struct bind_plan plan;
+  int rc = resolve(s->cfg->bind, &plan, err);
+  if (rc) return rc;
+  int (*fds)[MAX_ADDRESSES] = herald_xcalloc((size_t)s->n_workers, sizeof *fds);
+  rc = bind_all(s, &plan, fds, err);
+  for (int i = 0; !rc && i < s->n_workers; i++) {
+    int e = worker__start(&s->workers[i], s, i, fds[i], plan.n);
+    if (e) rc = herald_error_set(err, HERALD_E_INTERNAL,
+                                 "cannot start worker %d: %s", i, uv_strerror(e));
+  }
+  herald_free(fds);
+  return rc;
+}
+
+int server__run(struct server *s, const struct config *cfg) {
+  herald_error err;
+  char *dev_key = NULL;
+  memset(s, 0, sizeof *s);
+  s->cfg = cfg;
+  s->n_workers = cfg->threads;
+  msgid__random(s->node_id, 6);
+  int rc = apps__init(&s->apps, cfg, &dev_key, &err);
+  if (!rc) rc = store__open(&s->store, cfg, &err);
+  if (rc) {
+    log_error("%s", err.message);
+    apps__cleanup(&s->apps);
+    herald_free(dev_key);
+    return 1;
+  }
+  s->workers = herald_xcalloc((size_t)s->n_workers, sizeof *s->workers);
+  init_main_loop(s);
+  if (start_workers(s, &err)) {
+    log_error("%s", err.message);
+    return 1;
+  }
+  printf("heraldd: listening on http://%s:%d (%d threads, %s storage)\n",
+         strchr(cfg->bind, ':') ? "[::]" : cfg->bind, s->port, s->n_workers,
+         cfg->storage);
+  if (dev_key) {
+    printf("heraldd: development key: %s\n"
+           "heraldd: try: curl -u '%s' -H 'content-type: application/json' "
+           "-d '{\"name\":\"greeting\",\"data\":\"hello\"}' "
+           "http://localhost:%d/channels/test/messages\n",
+           dev_key, dev_key, s->port);
+  }
+  fflush(stdout);
+  uv_run(s->main_loop, UV_RUN_DEFAULT);
+  for (int i = 0; i < s->n_workers; i++) worker__join(&s->workers[i]);
+  store__close(s->store);
+  apps__cleanup(&s->apps);
+  herald_free(s->workers);
+  herald_free(dev_key);
+  uv_loop_close(s->main_loop);
+  log_info("stopped");
+  return 0;
+}

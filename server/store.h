@@ -1,0 +1,114 @@
+/* store.h -- the storage interface: one set of asynchronous operations,
+ * several engines (store_memory.c now; SQLite and Redis behind the same ops).
+ *
+ * Every operation is a request struct the caller embeds in its own state.
+ * The caller fills the inputs and calls store__<op>; the engine does the
+ * work (on its own thread, for engines that have one) and then runs
+ * req->done on the worker named by req->origin, exactly once. A publish is
+ * acknowledged only from that callback, i.e. after the engine made it
+ * durable. */
+#ifndef HERALD_STORE_H
+#define HERALD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "herald/errors.h"
+#include "message.h"
+#include "worker.h"
+
+struct store;
+
+/* The header shared by every request. */
+struct store_req {
+  struct worker_task task; /* how the completion reaches origin */
+  struct worker *origin;
+  void (*done)(struct store_req *req);
+  int rc;           /* 0, or a negative Ably code with err set */
+  herald_error err;
+};
+
+/* Append one publish (already stamped) to a channel's history, atomically,
+ * unless its idempotency key was seen within the window. */
+struct store_append {
+  struct store_req req;
+  const char *app_id;
+  const char *channel;
+  struct message *const *messages;
+  size_t count;
+  const char *message_id;      /* the publish's id base, for replies */
+  const char *idempotency_key; /* NULL: no client-supplied ids */
+  int64_t idempotency_window_ms;
+  int64_t retention_ms;
+  bool ephemeral; /* do not keep in history */
+  /* Outputs for a duplicate: the first publish's result. */
+  bool duplicate;
+  char *original_message_id;  /* herald_malloc'd */
+  char **original_serials;    /* herald_malloc'd array of herald_malloc'd */
+  size_t original_count;
+};
+
+enum store_direction { STORE_BACKWARDS, STORE_FORWARDS };
+
+/* A page of history: messages with start <= timestamp <= end, newest first
+ * (backwards) or oldest first (forwards), from the cursor on. */
+struct store_history {
+  struct store_req req;
+  const char *app_id;
+  const char *channel;
+  int64_t start, end;
+  enum store_direction direction;
+  size_t limit;
+  const char *cursor; /* serial of the first message of this page, or NULL */
+  /* Outputs. */
+  struct message **messages; /* references; herald_malloc'd array */
+  size_t count;
+  char *next_cursor; /* serial starting the next page, or NULL at the end */
+};
+
+/* A page of the app's active channels (those with retained history), in
+ * name order, names starting with prefix, from cursor (inclusive) on. */
+struct store_channels {
+  struct store_req req;
+  const char *app_id;
+  const char *prefix;
+  const char *cursor;
+  size_t limit;
+  char **names; /* herald_malloc'd array of herald_malloc'd */
+  size_t count;
+  char *next_cursor;
+};
+
+struct store_ops {
+  const char *name;
+  int (*open)(struct store **out, const struct config *cfg, herald_error *err);
+  void (*close)(struct store *s);
+  void (*append)(struct store *s, struct store_append *a);
+  void (*history)(struct store *s, struct store_history *h);
+  void (*channels)(struct store *s, struct store_channels *c);
+};
+
+struct store {
+  const struct store_ops *ops;
+};
+
+/* Opens the engine named by cfg->storage. */
+int store__open(struct store **out, const struct config *cfg,
+                herald_error *err);
+void store__close(struct store *s);
+
+void store__append(struct store *s, struct store_append *a);
+void store__history(struct store *s, struct store_history *h);
+void store__channels(struct store *s, struct store_channels *c);
+
+/* For engines: hand a finished request back to its origin worker. */
+void store__complete(struct store_req *req);
+
+/* Releases the outputs of finished requests. */
+void store__append_cleanup(struct store_append *a);
+void store__history_cleanup(struct store_history *h);
+void store__channels_cleanup(struct store_channels *c);
+
+#endif

@@ -1,0 +1,132 @@
+/* worker.c -- I/O worker threads: loop, listeners, inbox and shutdown
+ * phases (see worker.h). */
+#include "worker.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "channel.h"
+#include "http.h"
+#include "log.h"
+#include "server.h"
+
+static _Thread_local struct worker *current_worker;
+
+struct worker *worker__self(void) { return current_worker; }
+
+/* ---- Inbox --------------------------------------------------------------- */
+
+void worker__post(struct worker *w, struct worker_task *task,
+                  void (*fn)(struct worker_task *)) {
+  task->fn = fn;
+  task->next = NULL;
+  uv_mutex_lock(&w->inbox_lock);
+  if (w->inbox_tail) w->inbox_tail->next = task;
+  else w->inbox_head = task;
+  w->inbox_tail = task;
+  uv_mutex_unlock(&w->inbox_lock);
+  uv_async_send(&w->inbox_signal);
+}
+
+/* Runs every task posted so far, in posting order. */
+static void on_inbox(uv_async_t *handle) {
+  struct worker *w = handle->data;
+  uv_mutex_lock(&w->inbox_lock);
+  struct worker_task *task = w->inbox_head;
+  w->inbox_head = w->inbox_tail = NULL;
+  uv_mutex_unlock(&w->inbox_lock);
+  while (task) {
+    struct worker_task *next = task->next;
+    task->fn(task);
+    task = next;
+  }
+}
+
+/* ---- Listening ----------------------------------------------------------- */
+
+static void on_connection(uv_stream_t *listener, int status) {
+  struct worker *w = listener->data;
+  if (status < 0) {
+    log_warn("accept failed: %s", uv_strerror(status));
+    return;
+  }
+  http__accept(w, listener);
+}
+
+static void run_thread(void *arg) {
+  struct worker *w = arg;
+  current_worker = w;
+  for (int i = 0; i < w->n_listeners; i++) {
+    int rc = uv_listen((uv_stream_t *)&w->listeners[i], 1024, on_connection);
+    if (rc) log_error("worker %d: listen failed: %s", w->index, uv_strerror(rc));
+  }
+  uv_run(&w->loop, UV_RUN_DEFAULT);
+  channel__table_free(w->channels);
+  herald_free(w->read_buffer);
+  uv_loop_close(&w->loop);
+}
+
+int worker__start(struct worker *w, struct server *server, int index,
+                  const int *fds, int n_fds) {
+  memset(w, 0, sizeof *w);
+  w->index = index;
+  w->server = server;
+  w->channels = channel__table_new();
+  w->read_buffer = herald_xmalloc(WORKER_READ_BUFFER_SIZE);
+  int rc = uv_loop_init(&w->loop);
+  if (rc) return rc;
+  uv_mutex_init(&w->inbox_lock);
+  uv_async_init(&w->loop, &w->inbox_signal, on_inbox);
+  w->inbox_signal.data = w;
+  for (int i = 0; i < n_fds && i < WORKER_MAX_LISTENERS; i++) {
+    uv_tcp_init(&w->loop, &w->listeners[i]);
+    w->listeners[i].data = w;
+    if ((rc = uv_tcp_open(&w->listeners[i], fds[i])) != 0) return rc;
+    w->n_listeners++;
+  }
+  return uv_thread_create(&w->thread, run_thread, w);
+}
+
+/* ---- Shutdown ------------------------------------------------------------ */
+
+static void report_if_drained(struct worker *w) {
+  if (w->draining && w->n_conns == 0 && !w->drained_reported) {
+    w->drained_reported = true;
+    server__worker_drained(w->server);
+  }
+}
+
+static void drain_on_worker(struct worker_task *task) {
+  struct worker *w = worker__self();
+  w->draining = true;
+  for (int i = 0; i < w->n_listeners; i++)
+    uv_close((uv_handle_t *)&w->listeners[i], NULL);
+  http__drain(w);
+  report_if_drained(w);
+}
+
+void worker__drain(struct worker *w) {
+  worker__post(w, &w->drain_task, drain_on_worker);
+}
+
+void worker__conn_closed(struct worker *w) { report_if_drained(w); }
+
+static void close_any(uv_handle_t *handle, void *arg) {
+  if (!uv_is_closing(handle)) uv_close(handle, NULL);
+}
+
+static void exit_on_worker(struct worker_task *task) {
+  struct worker *w = worker__self();
+  uv_walk(&w->loop, close_any, NULL);
+}
+
+void worker__exit(struct worker *w) {
+  worker__post(w, &w->exit_task, exit_on_worker);
+}
+
+void worker__join(struct worker *w) {
+  uv_thread_join(&w->thread);
+  uv_mutex_destroy(&w->inbox_lock);
+}
