@@ -128,7 +128,7 @@ void message__write(const struct message *m, struct wire_writer *w) {
                  {"clientId", m->client_id},
                  {"connectionId", m->connection_id},
                  {"serial", m->serial}};
-  size_t members = 2 + payload__member_count(&m->payload) + !!m->extras;
+  size_t members = 2 + payload__member_count(&m->payload, w->format) + !!m->extras;
   for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
     members += strings[i].value != NULL;
   wire_writer__map(w, members);

@@ -112,10 +112,9 @@ int payload__decode(struct wire_value map, struct payload *out,
   return rc;
 }
 
-size_t payload__member_count(const struct payload *p) {
-  if (p->type == PAYLOAD_NONE) return p->encoding ? 1 : 0;
-  bool base64_added = p->type == PAYLOAD_BINARY;
-  return 1 + (p->encoding || base64_added ? 1 : 0);
+size_t payload__member_count(const struct payload *p, enum wire_format format) {
+  bool base64_added = p->type == PAYLOAD_BINARY && format == WIRE_JSON;
+  return (p->type != PAYLOAD_NONE) + (p->encoding || base64_added ? 1 : 0);
 }
 
 /* JSON carries bytes as base64 text, so the encoding gains a base64 step. */

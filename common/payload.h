@@ -28,8 +28,8 @@ struct payload {
 int payload__decode(struct wire_value map, struct payload *out,
                     herald_error *err);
 
-/* Number of map members payload__write will add (0, 1 or 2). */
-size_t payload__member_count(const struct payload *p);
+/* Number of map members payload__write will add (0, 1 or 2) in format. */
+size_t payload__member_count(const struct payload *p, enum wire_format format);
 
 /* Writes the "data" and "encoding" members for the writer's format. */
 void payload__write(const struct payload *p, struct wire_writer *w);

@@ -6,6 +6,59 @@
 #include "base64.h"
 #include "wire.h"
 
+/* Whether s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
+static bool valid_utf8(const unsigned char *s, size_t len) {
+  size_t i = 0;
+  while (i < len) {
+    unsigned char c = s[i];
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80) {
+      i++;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 1, cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2, cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + n >= len) return false;
+    for (size_t k = 1; k <= n; k++) {
+      if ((s[i + k] & 0xC0) != 0x80) return false;
+      cp = cp << 6 | (s[i + k] & 0x3F);
+    }
+    static const uint32_t min_for_length[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < min_for_length[n] || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+/* MessagePack str values (and map keys) must be UTF-8, so that anything
+ * accepted can later be written as JSON. */
+static bool mp_strings_valid(const msgpack_object *o) {
+  switch (o->type) {
+  case MSGPACK_OBJECT_STR:
+    return valid_utf8((const unsigned char *)o->via.str.ptr, o->via.str.size);
+  case MSGPACK_OBJECT_ARRAY:
+    for (uint32_t i = 0; i < o->via.array.size; i++)
+      if (!mp_strings_valid(&o->via.array.ptr[i])) return false;
+    return true;
+  case MSGPACK_OBJECT_MAP:
+    for (uint32_t i = 0; i < o->via.map.size; i++)
+      if (!mp_strings_valid(&o->via.map.ptr[i].key) ||
+          !mp_strings_valid(&o->via.map.ptr[i].val))
+        return false;
+    return true;
+  default: return true;
+  }
+}
+
 int wire_doc__parse(struct wire_doc *doc, enum wire_format format,
                     const char *data, size_t len, herald_error *err) {
   memset(doc, 0, sizeof *doc);
@@ -22,7 +75,7 @@ int wire_doc__parse(struct wire_doc *doc, enum wire_format format,
   size_t offset = 0;
   if (msgpack_unpack_next(&doc->mp, data, len, &offset) !=
           MSGPACK_UNPACK_SUCCESS ||
-      offset != len) {
+      offset != len || !mp_strings_valid(&doc->mp.data)) {
     msgpack_unpacked_destroy(&doc->mp);
     memset(&doc->mp, 0, sizeof doc->mp);
     return herald_error_set(err, HERALD_E_INVALID_REQUEST_BODY,
