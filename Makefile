@@ -8,7 +8,10 @@ DATA_DIR ?= ./herald-data
 
 # Debian packages the build, the server and the tests need.
 DEB_PACKAGES = build-essential cmake pkg-config libuv1-dev libhttp-parser-dev \
-  libjansson-dev libmsgpack-dev libssl-dev libcmocka-dev nodejs npm wrk curl
+  libjansson-dev libmsgpack-dev libssl-dev libcmocka-dev wrk curl
+# Node.js runs the integration tests; Debian's packages are used only when no
+# node/npm is installed already (a NodeSource nodejs bundles its own npm).
+NODE_PACKAGES = nodejs npm
 
 .PHONY: all deps npm-deps build run test unit-test integration-test \
         sanitize-test clean
@@ -19,6 +22,8 @@ all: build
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v node >/dev/null && command -v npm >/dev/null || \
+	  missing="$$missing $(NODE_PACKAGES)"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -35,7 +35,26 @@ static void set_port(struct sockaddr_storage *ss, int port) {
     ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
 }
 
+/* "localhost" means both loopbacks, whatever /etc/hosts says: clients may
+ * resolve it to either. */
+static void plan_loopbacks(struct bind_plan *plan) {
+  struct sockaddr_in *v4 = (struct sockaddr_in *)&plan->addrs[0];
+  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&plan->addrs[1];
+  memset(plan, 0, sizeof *plan);
+  v4->sin_family = AF_INET;
+  v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  plan->lens[0] = sizeof *v4;
+  v6->sin6_family = AF_INET6;
+  v6->sin6_addr = in6addr_loopback;
+  plan->lens[1] = sizeof *v6;
+  plan->n = 2;
+}
+
 static int resolve(const char *host, struct bind_plan *plan, herald_error *err) {
+  if (!strcmp(host, "localhost")) {
+    plan_loopbacks(plan);
+    return 0;
+  }
   struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                            .ai_flags = AI_PASSIVE};
   struct addrinfo *res;
@@ -83,6 +102,17 @@ static int bind_all(struct server *s, struct bind_plan *plan,
     for (int w = 0; w < s->n_workers; w++) {
       set_port(&plan->addrs[a], port);
       int fd = bind_socket(&plan->addrs[a], plan->lens[a]);
+      if (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL) {
+        /* No IPv6 on this host: serve the other addresses. */
+        log_warn("skipping an address of %s: %s", s->cfg->bind, strerror(-fd));
+        plan->n--;
+        memmove(&plan->addrs[a], &plan->addrs[a + 1],
+                (size_t)(plan->n - a) * sizeof plan->addrs[0]);
+        memmove(&plan->lens[a], &plan->lens[a + 1],
+                (size_t)(plan->n - a) * sizeof plan->lens[0]);
+        a--;
+        break;
+      }
       if (fd < 0)
         return herald_error_set(err, HERALD_E_INTERNAL,
                                 "cannot bind %s port %d: %s", s->cfg->bind,
