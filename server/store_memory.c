@@ -21,6 +21,7 @@ struct mem_channel {
   char *name;
   struct message **msgs; /* msgs[first..count) are live */
   size_t first, count, capacity;
+  int64_t retention_ms; /* as of the latest append */
 };
 
 struct mem_idempotency {
@@ -59,7 +60,10 @@ static char *join_key(const char *a, const char *b, const char *c,
 
 /* ---- Retention and idempotency expiry --------------------------------- */
 
-static void trim_channel(struct mem_channel *ch, int64_t oldest) {
+/* Drops the messages older than the channel's retention. Every operation
+ * trims what it touches, so expired history is never served. */
+static void trim_channel(struct mem_channel *ch, int64_t now) {
+  int64_t oldest = now - ch->retention_ms;
   while (ch->first < ch->count && ch->msgs[ch->first]->timestamp < oldest)
     message__unref(ch->msgs[ch->first++]);
   if (ch->first > ch->capacity / 2) {
@@ -157,7 +161,8 @@ static void mem_append(struct store *base, struct store_append *a) {
   bool duplicate = a->idempotency_key && check_idempotency(s, a, now);
   if (!duplicate && !a->ephemeral) {
     struct mem_channel *ch = get_channel(s, a->app_id, a->channel);
-    trim_channel(ch, now - a->retention_ms);
+    ch->retention_ms = a->retention_ms;
+    trim_channel(ch, now);
     for (size_t i = 0; i < a->count; i++) push_message(ch, a->messages[i]);
   }
   pthread_mutex_unlock(&s->lock);
@@ -214,6 +219,7 @@ static void mem_history(struct store *base, struct store_history *h) {
   h->next_cursor = NULL;
   h->messages = NULL;
   if (ch) {
+    trim_channel(ch, clock__now_ms());
     size_t at;
     if (h->direction == STORE_FORWARDS)
       at = h->cursor ? lower_bound(ch, h->cursor) : ch->first;
@@ -239,13 +245,16 @@ static int compare_names(const void *a, const void *b) {
 static void mem_channels(struct store *base, struct store_channels *c) {
   struct mem_store *s = (struct mem_store *)base;
   size_t prefix_len = c->prefix ? strlen(c->prefix) : 0;
+  int64_t now = clock__now_ms();
   pthread_mutex_lock(&s->lock);
   char **names = herald_xcalloc(s->channels.count + 1, sizeof *names);
   size_t n = 0, bucket;
   for (struct hashmap_entry *e = hashmap__first(&s->channels, &bucket); e;
        e = hashmap__next(&s->channels, e, &bucket)) {
     struct mem_channel *ch = e->value;
-    if (strcmp(ch->app_id, c->app_id) || ch->first == ch->count) continue;
+    if (strcmp(ch->app_id, c->app_id)) continue;
+    trim_channel(ch, now);
+    if (ch->first == ch->count) continue;
     if (prefix_len && strncmp(ch->name, c->prefix, prefix_len)) continue;
     if (c->cursor && strcmp(ch->name, c->cursor) < 0) continue;
     names[n++] = herald_xstrdup(ch->name);

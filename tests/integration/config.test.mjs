@@ -1,0 +1,101 @@
+// Configuration sources, the development key, namespace retention and
+// listening on both loopbacks for "localhost".
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test, startServer, request, uniqueChannel } from './lib/server.mjs';
+
+// Polls fn until it returns a truthy value; expiry has no event to wait on.
+async function eventually(fn, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function runHelp() {
+  const proc = spawn(process.env.HERALDD, ['--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (d) => { out += d; });
+  const code = await new Promise((r) => proc.on('exit', r));
+  return { code, out };
+}
+
+describe('configuration', () => {
+  test('--help lists every documented flag and exits 0', async () => {
+    const { code, out } = await runHelp();
+    assert.equal(code, 0);
+    for (const flag of ['--port', '--bind', '--threads', '--data-dir', '--storage', '--config', '--sandbox'])
+      assert.ok(out.includes(flag), `--help mentions ${flag}`);
+  });
+
+  test('without any app configured, a development key is created once and reused', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'herald-dev-'));
+    const first = await startServer({ env: { HERALD_KEY: null }, args: ['--data-dir', dataDir] });
+    const printed = first.logs().stdout.match(/development key: (\S+)/)?.[1];
+    assert.ok(printed, 'the key is printed');
+    const res = await request(first.url, 'POST', `/channels/${uniqueChannel()}/messages`,
+      { key: printed, json: { data: 'x' } });
+    assert.equal(res.status, 201);
+    await first.stop();
+    assert.equal((await readFile(join(dataDir, 'dev-key'), 'utf8')).trim(), printed);
+    const second = await startServer({ env: { HERALD_KEY: null }, args: ['--data-dir', dataDir] });
+    assert.equal(second.logs().stdout.match(/development key: (\S+)/)?.[1], printed);
+    await second.stop();
+  });
+
+  test('HERALD_* environment variables configure and flags override them', async () => {
+    const srv = await startServer({ env: { HERALD_MAX_MESSAGE_SIZE: '10' } });
+    const small = await request(srv.url, 'POST', '/channels/c/messages', { key: srv.key, json: { data: '0123456789A' } });
+    assert.equal(small.status, 413);
+    assert.equal(small.body.error.code, 40009);
+    await srv.stop();
+    const overridden = await startServer({ env: { HERALD_MAX_MESSAGE_SIZE: '10' }, args: ['--max-message-size', '100'] });
+    const ok = await request(overridden.url, 'POST', '/channels/c/messages', { key: overridden.key, json: { data: '0123456789A' } });
+    assert.equal(ok.status, 201);
+    await overridden.stop();
+  });
+
+  test('an invalid option value is refused at start with a clear message', async () => {
+    const proc = spawn(process.env.HERALDD, ['--threads', 'many'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    proc.stderr.on('data', (d) => { err += d; });
+    const code = await new Promise((r) => proc.on('exit', r));
+    assert.equal(code, 2);
+    assert.match(err, /invalid value 'many' for option threads/);
+  });
+
+  test('namespace retention-ms trims history, other namespaces keep theirs', async () => {
+    const config = { apps: [{ id: 'retapp', keys: [{ key: 'retapp.k:secret' }],
+      namespaces: [{ id: 'short', 'retention-ms': 200 }] }] };
+    const srv = await startServer({ config, env: { HERALD_KEY: null } });
+    const key = 'retapp.k:secret';
+    for (const ch of ['short:a', 'long:a'])
+      assert.equal((await request(srv.url, 'POST', `/channels/${ch}/messages`, { key, json: { data: 'x' } })).status, 201);
+    await eventually(async () => {
+      const res = await request(srv.url, 'GET', '/channels/short:a/messages', { key });
+      return res.status === 200 && res.body.length === 0;
+    });
+    const kept = await request(srv.url, 'GET', '/channels/long:a/messages', { key });
+    assert.equal(kept.body.length, 1);
+    const active = await request(srv.url, 'GET', '/channels?by=id', { key });
+    assert.deepEqual(active.body, ['long:a']);
+    await srv.stop();
+  });
+
+  test('--bind localhost serves both 127.0.0.1 and ::1', async () => {
+    const srv = await startServer({ args: ['--bind', 'localhost'] });
+    for (const host of ['127.0.0.1', '[::1]']) {
+      const res = await request(`http://${host}:${srv.port}`, 'GET', '/time');
+      assert.equal(res.status, 200, `GET /time on ${host}`);
+      assert.equal(res.body.length, 1);
+    }
+    await srv.stop();
+  });
+});
