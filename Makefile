@@ -36,7 +36,7 @@ npm-deps: deps
 
 build: deps
 	@cmake -S . -B $(BUILD_DIR) >/dev/null
-	@cmake --build $(BUILD_DIR) -j$(JOBS)
+	@cmake --build $(BUILD_DIR) -j$(JOBS) -- --no-print-directory
 
 run: build
 	@$(BUILD_DIR)/heraldd --port $(PORT) --data-dir $(DATA_DIR) $(ARGS)
@@ -58,7 +58,7 @@ sanitize-test: deps npm-deps
 
 build-asan-configure:
 	@cmake -S . -B $(BUILD_DIR) $(CMAKE_ARGS) >/dev/null
-	@cmake --build $(BUILD_DIR) -j$(JOBS)
+	@cmake --build $(BUILD_DIR) -j$(JOBS) -- --no-print-directory
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan

@@ -56,6 +56,7 @@ unsigned char *base64__decode(const char *text, size_t len, size_t *out_len) {
   if (n >= 1 && clean[n - 1] == '=') decoded--;
   if (n >= 2 && clean[n - 2] == '=') decoded--;
   herald_free(clean);
+  bytes[decoded] = '\0'; /* callers may treat the bytes as a C string */
   *out_len = (size_t)decoded;
   return bytes;
 }

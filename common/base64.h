@@ -15,8 +15,8 @@ size_t base64__encoded_size(size_t len);
  * Returns the text length. */
 size_t base64__encode(const void *src, size_t len, char *out);
 
-/* Decodes text[0..len) leniently into a new herald_malloc'd buffer; *out_len
- * receives the byte count. Returns NULL when the text is not base64 or on
+/* Decodes text[0..len) leniently into a new herald_malloc'd buffer, with a
+ * NUL after the last byte; *out_len receives the byte count. Returns NULL when the text is not base64 or on
  * allocation failure. */
 unsigned char *base64__decode(const char *text, size_t len, size_t *out_len);
 

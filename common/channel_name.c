@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "utf8.h"
 
 #define META_PREFIX "[meta]"
 
@@ -57,6 +58,10 @@ int channel_name__parse(const char *name, size_t len, struct channel_name *out,
   if (memchr(name, '\n', len) || memchr(name, '\r', len))
     return herald_error_set(err, HERALD_E_INVALID_CHANNEL_NAME,
                             "invalid channel name: must not contain a newline");
+  if (memchr(name, '\0', len) || !utf8__valid(name, len))
+    return herald_error_set(err, HERALD_E_INVALID_CHANNEL_NAME,
+                            "invalid channel name: must be UTF-8 text "
+                            "without NUL");
   struct channel_name parsed = {name, len, NULL, 0, 0};
   if (len && name[0] == '[') {
     size_t prefix = parse_qualifier(name, len, &parsed);

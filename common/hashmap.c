@@ -19,7 +19,7 @@ void hashmap__cleanup(struct hashmap *m) {
 }
 
 uint64_t hashmap__hash(const char *key, size_t len) {
-  uint64_t h = 1469598103934665603ull;
+  uint64_t h = 14695981039346656037ull;
   for (size_t i = 0; i < len; i++) {
     h ^= (unsigned char)key[i];
     h *= 1099511628211ull;

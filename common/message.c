@@ -38,9 +38,10 @@ static int optional_string(struct wire_value map, const char *key, char **out,
   if (kind == WIRE_ABSENT || kind == WIRE_NIL) return 0;
   size_t len;
   const char *s = wire_value__bytes(v, &len);
-  if (kind != WIRE_STR)
+  if (kind != WIRE_STR || memchr(s, '\0', len))
     return herald_error_set(err, HERALD_E_INVALID_REQUEST_BODY,
-                            "Invalid message: %s must be a string", key);
+                            "Invalid message: %s must be a string without NUL",
+                            key);
   *out = herald_xstrndup(s, len);
   return 0;
 }

@@ -81,6 +81,9 @@ int payload__decode(struct wire_value map, struct payload *out,
   if (enc_kind == WIRE_STR) {
     size_t len;
     const char *s = wire_value__bytes(enc, &len);
+    if (memchr(s, '\0', len))
+      return herald_error_set(err, HERALD_E_INVALID_REQUEST_BODY,
+                              "Invalid message encoding: contains NUL");
     if (len && !(out->encoding = herald_strndup(s, len)))
       return herald_error_set(err, HERALD_E_INTERNAL, "Out of memory");
   } else if (enc_kind != WIRE_ABSENT && enc_kind != WIRE_NIL) {

@@ -8,7 +8,9 @@
  * through the same calls, so each wire type is encoded once too.
  *
  * Owns: a parsed document (struct wire_doc) and a writer's output. Values
- * (struct wire_value) are borrowed views valid while their document lives. */
+ * (struct wire_value) are borrowed views valid while their document lives;
+ * a MessagePack document also points into the bytes it was parsed from, so
+ * those must outlive it too. */
 #ifndef HERALD_WIRE_H
 #define HERALD_WIRE_H
 
@@ -94,6 +96,7 @@ struct wire_writer {
   int depth;
   char *pending_key;
   bool failed;
+  size_t roots; /* top-level values written: a document has exactly one */
   /* MessagePack: packed bytes. */
   msgpack_sbuffer sbuf;
   msgpack_packer packer;

@@ -4,47 +4,15 @@
 
 #include "alloc.h"
 #include "base64.h"
+#include "utf8.h"
 #include "wire.h"
-
-/* Whether s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
-static bool valid_utf8(const unsigned char *s, size_t len) {
-  size_t i = 0;
-  while (i < len) {
-    unsigned char c = s[i];
-    size_t n;
-    uint32_t cp;
-    if (c < 0x80) {
-      i++;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      n = 1, cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2, cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3, cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n >= len) return false;
-    for (size_t k = 1; k <= n; k++) {
-      if ((s[i + k] & 0xC0) != 0x80) return false;
-      cp = cp << 6 | (s[i + k] & 0x3F);
-    }
-    static const uint32_t min_for_length[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < min_for_length[n] || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    i += n + 1;
-  }
-  return true;
-}
 
 /* MessagePack str values (and map keys) must be UTF-8, so that anything
  * accepted can later be written as JSON. */
 static bool mp_strings_valid(const msgpack_object *o) {
   switch (o->type) {
   case MSGPACK_OBJECT_STR:
-    return valid_utf8((const unsigned char *)o->via.str.ptr, o->via.str.size);
+    return utf8__valid(o->via.str.ptr, o->via.str.size);
   case MSGPACK_OBJECT_ARRAY:
     for (uint32_t i = 0; i < o->via.array.size; i++)
       if (!mp_strings_valid(&o->via.array.ptr[i])) return false;
@@ -230,7 +198,10 @@ bool wire_value__int(struct wire_value v, int64_t *out) {
   }
   if (kind != WIRE_FLOAT) return false;
   real = v.format == WIRE_JSON ? json_real_value(v.u.json) : v.u.mp->via.f64;
-  if (real != (double)(int64_t)real) return false;
+  /* Range first: converting an out-of-range double is undefined. */
+  if (!(real >= -9223372036854775808.0 && real < 9223372036854775808.0) ||
+      real != (double)(int64_t)real)
+    return false;
   *out = (int64_t)real;
   return true;
 }
@@ -308,7 +279,8 @@ int wire_format__from_content_type(const char *type, size_t len) {
                {"application/msgpack", WIRE_MSGPACK}};
   while (len && (*type == ' ' || *type == '\t')) type++, len--;
   size_t end = 0;
-  while (end < len && type[end] != ';' && type[end] != ' ') end++;
+  while (end < len && type[end] != ';' && type[end] != ' ' && type[end] != '\t')
+    end++;
   for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
     if (strlen(types[i].name) == end &&
         strncasecmp(types[i].name, type, end) == 0)

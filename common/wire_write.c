@@ -61,6 +61,7 @@ static void json_place(struct wire_writer *w, json_t *value) {
 /* Accounts one MessagePack value against the open containers. */
 static void mp_placed(struct wire_writer *w) {
   if (w->depth > 0) w->stack[w->depth - 1].remaining--;
+  else w->roots++;
 }
 
 static void after_value(struct wire_writer *w) {
@@ -207,7 +208,8 @@ void wire_writer__json(struct wire_writer *w, const json_t *value) {
 }
 
 void wire_writer__embed(struct wire_writer *w, const struct wire_writer *inner) {
-  if (w->format != inner->format || inner->failed) {
+  if (w->format != inner->format || inner->failed || inner->depth != 0 ||
+      (inner->format == WIRE_JSON ? !inner->root : inner->roots != 1)) {
     w->failed = true;
     return;
   }
@@ -238,6 +240,7 @@ void wire_writer__kv_bool(struct wire_writer *w, const char *key, bool v) {
 char *wire_writer__finish(struct wire_writer *w, size_t *len) {
   if (w->failed || w->depth != 0) return NULL;
   if (w->format == WIRE_MSGPACK) {
+    if (w->roots != 1) return NULL;
     char *out = herald_malloc(w->sbuf.size);
     if (!out) return NULL;
     memcpy(out, w->sbuf.data, w->sbuf.size);

@@ -1,10 +1,8 @@
 /* channel.c -- channel ownership by hash and the publish pipeline.
- * Owns: each worker's table of the channels it owns (struct channel: the
- * serial clock). Does not own: messages (refcounted, message.h) or history
- * (store.h). */
+ * Owns: each worker's serial clock (struct channel_table).
+ * Does not own: messages (refcounted, message.h) or history (store.h). */
 #include "channel.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,40 +10,28 @@
 #include "clock.h"
 #include "hashmap.h"
 #include "msgid.h"
+#include "serial.h"
 #include "server.h"
 
 #define ID_BASE_LEN 12
 
-struct channel {
+/* The serial clock of one owner worker. Serials are unique across all
+ * channels (the node part names this process and worker) and, since a
+ * channel always has the same owner, they grow in publish order within each
+ * channel. */
+struct channel_table {
   int64_t serial_ms; /* time part of the last serial issued */
   unsigned serial_seq;
+  char serial_node[24];
 };
 
-struct channel_table {
-  struct hashmap channels; /* "app\nname" -> struct channel */
-};
-
-struct channel_table *channel__table_new(void) {
+struct channel_table *channel__table_new(const char *node_id, int worker) {
   struct channel_table *t = herald_xcalloc(1, sizeof *t);
-  hashmap__init(&t->channels);
+  snprintf(t->serial_node, sizeof t->serial_node, "%s%d", node_id, worker);
   return t;
 }
 
-void channel__table_free(struct channel_table *t) {
-  if (!t) return;
-  size_t bucket;
-  for (struct hashmap_entry *e = hashmap__first(&t->channels, &bucket); e;
-       e = hashmap__next(&t->channels, e, &bucket))
-    herald_free(e->value);
-  hashmap__cleanup(&t->channels);
-  herald_free(t);
-}
-
-static size_t channel_key(char *out, size_t size, const char *app_id,
-                          const char *name) {
-  int n = snprintf(out, size, "%s\n%s", app_id, name);
-  return n < 0 ? 0 : (size_t)n;
-}
+void channel__table_free(struct channel_table *t) { herald_free(t); }
 
 struct worker *channel__owner(struct server *s, const char *app_id,
                               const char *name) {
@@ -54,31 +40,17 @@ struct worker *channel__owner(struct server *s, const char *app_id,
   return &s->workers[h % (uint64_t)s->n_workers];
 }
 
-static struct channel *lookup(struct channel_table *t, const char *app_id,
-                              const char *name) {
-  size_t size = strlen(app_id) + strlen(name) + 2;
-  char *key = herald_xmalloc(size);
-  size_t len = channel_key(key, size, app_id, name);
-  struct channel *ch = hashmap__get(&t->channels, key, len);
-  if (!ch) {
-    ch = herald_xcalloc(1, sizeof *ch);
-    hashmap__put(&t->channels, key, len, ch);
-  }
-  herald_free(key);
-  return ch;
-}
-
 /* ---- Stamping (on the owner) ------------------------------------------- */
 
-/* Advances the channel's serial clock: serials sort in publish order even
- * when the wall clock steps back, since their time part never decreases. */
-static void next_serial_time(struct channel *ch, int64_t now) {
-  if (now > ch->serial_ms) {
-    ch->serial_ms = now;
-    ch->serial_seq = 0;
-  } else if (++ch->serial_seq > 999) {
-    ch->serial_ms++;
-    ch->serial_seq = 0;
+/* Advances the serial clock: serials sort in publish order even when the
+ * wall clock steps back, since their time part never decreases. */
+static void next_serial_time(struct channel_table *t, int64_t now) {
+  if (now > t->serial_ms) {
+    t->serial_ms = now;
+    t->serial_seq = 0;
+  } else if (++t->serial_seq > 999) {
+    t->serial_ms++;
+    t->serial_seq = 0;
   }
 }
 
@@ -95,17 +67,15 @@ static void assign_ids(struct publish *p) {
   }
 }
 
-static void stamp(struct publish *p, struct channel *ch) {
+static void stamp(struct publish *p, struct channel_table *t) {
   int64_t now = clock__now_ms();
-  next_serial_time(ch, now);
+  next_serial_time(t, now);
   assign_ids(p);
-  const char *node = p->server->node_id;
   p->own_serials = herald_xcalloc(p->count, sizeof *p->own_serials);
   for (size_t i = 0; i < p->count; i++) {
     struct message *m = p->messages[i];
-    char serial[64];
-    snprintf(serial, sizeof serial, "%014" PRId64 "-%03u@%s:%03zu",
-             ch->serial_ms, ch->serial_seq, node, i);
+    char serial[SERIAL_MAX];
+    serial__format(serial, t->serial_ms, t->serial_seq, t->serial_node, i);
     m->serial = herald_xstrdup(serial);
     p->own_serials[i] = m->serial;
     m->timestamp = now;
@@ -142,8 +112,7 @@ static void on_appended(struct store_req *req) {
 static void publish_on_owner(struct worker_task *task) {
   struct publish *p = (struct publish *)task;
   struct worker *self = worker__self();
-  struct channel *ch = lookup(self->channels, p->app->id, p->channel);
-  stamp(p, ch);
+  stamp(p, self->channels);
   struct store_append *a = &p->append;
   memset(a, 0, sizeof *a);
   a->req.origin = self;

@@ -54,8 +54,8 @@ void publish__cleanup(struct publish *p);
 struct worker *channel__owner(struct server *s, const char *app_id,
                               const char *name);
 
-/* Per-worker table of owned channels. */
-struct channel_table *channel__table_new(void);
+/* Per-worker state of the channels a worker owns. */
+struct channel_table *channel__table_new(const char *node_id, int worker);
 void channel__table_free(struct channel_table *t);
 
 #endif

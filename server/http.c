@@ -37,6 +37,9 @@ struct http_conn {
   bool processing;       /* inside process(): no re-entry */
   bool close_after_response;
   bool closing;
+  bool linger;  /* after an error reply: discard input until the peer closes */
+  size_t lingered; /* bytes discarded while lingering */
+  uv_shutdown_t shutdown_req;
   unsigned writes_pending;
   int head_error;        /* a limit hit while reading: its Ably code */
 };
@@ -177,7 +180,8 @@ char *http__percent_decode(struct arena *a, const char *src, size_t len) {
     }
     if (i + 2 >= len) return NULL;
     int hi = hex_value(src[i + 1]), lo = hex_value(src[i + 2]);
-    if (hi < 0 || lo < 0) return NULL;
+    /* No NUL: decoded strings are C strings, and a NUL would cut them. */
+    if (hi < 0 || lo < 0 || (hi | lo) == 0) return NULL;
     out[n++] = (char)(hi << 4 | lo);
     i += 2;
   }
@@ -276,6 +280,23 @@ const char *http__param(const struct http_request *req, const char *name) {
   return NULL;
 }
 
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+static void alloc_cb(uv_handle_t *handle, size_t suggested, uv_buf_t *buf);
+
+static void on_shutdown(uv_shutdown_t *req, int status) {}
+
+/* After an error reply to a request whose body is still arriving, closing
+ * at once would make the kernel reset the connection and the client could
+ * lose the reply. So: end our side, and read and discard until the peer
+ * closes (or sends more than any request could hold). */
+static void start_linger(struct http_conn *c) {
+  herald_free(c->pending);
+  c->pending = NULL;
+  c->pending_len = c->pending_cap = 0;
+  uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown);
+  uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
+}
+
 /* ---- Responding ---------------------------------------------------------- */
 
 struct write_req {
@@ -291,7 +312,9 @@ static void on_written(uv_write_t *w, int status) {
   c->writes_pending--;
   bool finished = !c->in_flight && !c->message_complete &&
                   c->writes_pending == 0;
-  if (status < 0 || ((c->close_after_response || c->closing) && finished))
+  if (status >= 0 && c->linger && finished && !c->closing)
+    start_linger(c);
+  else if (status < 0 || ((c->close_after_response || c->closing) && finished))
     close_conn(c);
 }
 
@@ -399,6 +422,7 @@ static void reject(struct http_conn *c, int code, const char *message) {
   herald_error err;
   herald_error_set(&err, code, "%s", message);
   c->close_after_response = true;
+  c->linger = true;
   c->in_flight = true;
   c->req.conn = c;
   c->req.worker = c->worker;
@@ -442,6 +466,7 @@ static void process(struct http_conn *c) {
   }
   c->processing = false;
   if (c->closing) return;
+  if (c->linger) return; /* reading resumes to discard once the reply is out */
   if (c->in_flight || c->close_after_response) uv_read_stop((uv_stream_t *)&c->tcp);
   else uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
   if (c->close_after_response && !c->in_flight && c->writes_pending == 0)
@@ -450,6 +475,14 @@ static void process(struct http_conn *c) {
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   struct http_conn *c = stream->data;
+  if (c->linger) {
+    release_read_buffer(c->worker, buf);
+    c->lingered += nread > 0 ? (size_t)nread : 0;
+    if (nread < 0 ||
+        c->lingered > 2 * (size_t)c->worker->server->cfg->max_body_size)
+      close_conn(c);
+    return;
+  }
   if (nread > 0) pending_append(c, buf->base, (size_t)nread);
   release_read_buffer(c->worker, buf);
   if (nread < 0) {

@@ -69,7 +69,7 @@ void http__respond(struct http_request *req, int status,
 void http__drain(struct worker *w);
 
 /* Percent-decodes src[0..len) into an arena string ('+' stays '+').
- * Returns NULL on a malformed escape. */
+ * Returns NULL on a malformed escape or an encoded NUL. */
 char *http__percent_decode(struct arena *a, const char *src, size_t len);
 
 #endif

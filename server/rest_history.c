@@ -9,6 +9,7 @@
 #include "pagination.h"
 #include "reply.h"
 #include "rest.h"
+#include "serial.h"
 #include "server.h"
 
 struct rest_history {
@@ -48,6 +49,9 @@ void rest_history__get(struct http_request *req) {
   struct page_query page;
   int rc = rest__channel(req, 1, CAPABILITY_OP_HISTORY, &name, &err);
   if (!rc) rc = pagination__parse(req, &page, &err);
+  if (!rc && page.cursor && !serial__valid(page.cursor))
+    rc = herald_error_set(&err, HERALD_E_INVALID_PARAMETER_VALUE,
+                          "Invalid cursor");
   if (rc) {
     rest__fail(req, &err);
     return;

@@ -76,7 +76,7 @@ static int resolve(const char *host, struct bind_plan *plan, herald_error *err) 
   return 0;
 }
 
-/* A bound, non-listening socket with SO_REUSEPORT; -errno on failure. */
+/* A bound, listening socket with SO_REUSEPORT; -errno on failure. */
 static int bind_socket(const struct sockaddr_storage *addr, socklen_t len) {
   int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
@@ -85,7 +85,9 @@ static int bind_socket(const struct sockaddr_storage *addr, socklen_t len) {
   setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   if (addr->ss_family == AF_INET6)
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  if (bind(fd, (const struct sockaddr *)addr, len) != 0) {
+  /* Listening here, before the workers start, means connections queue from
+   * the moment heraldd says it is listening. */
+  if (bind(fd, (const struct sockaddr *)addr, len) != 0 || listen(fd, 1024)) {
     int e = -errno;
     close(fd);
     return e;

@@ -73,7 +73,7 @@ int worker__start(struct worker *w, struct server *server, int index,
   memset(w, 0, sizeof *w);
   w->index = index;
   w->server = server;
-  w->channels = channel__table_new();
+  w->channels = channel__table_new(server->node_id, index);
   w->read_buffer = herald_xmalloc(WORKER_READ_BUFFER_SIZE);
   int rc = uv_loop_init(&w->loop);
   if (rc) return rc;

@@ -39,7 +39,7 @@ async function publish(name, body, opts = {}) {
 
 async function history(name, qs = '', opts = {}) {
   const res = await req('GET', msgsPath(name, qs), opts);
-  assert.equal(res.status, 200, `history of ${name}?${qs}: ${res.status} ${res.raw}`);
+  assert.equal(res.status, 200, `history of ${name}?${qs} (accept ${opts.accept || 'default'}): ${res.status} ${res.contentType} ${res.raw}`);
   return res;
 }
 
@@ -254,7 +254,29 @@ describe('MessagePack bodies', () => {
     assert.equal((await history(name)).body[0].name, 'solo');
   });
 
-  test('msgpack timestamps as uint64 and msgpack errors', async () => {
+  test('msgpack: every value family parses; unknown fields are ignored', async () => {
+    const name = chan('mpfam');
+    const unknown = {
+      u64: 1700000000000, neg: -5, i32: -70000, f64: 1.5, nil: null, t: true, f: false,
+      arr: [1, 'two', Buffer.from([3])], map: { nested: { deeper: [] } }, long: 'z'.repeat(300),
+    };
+    const res = await req('POST', msgsPath(name), {
+      msgpack: { name: 'fam', data: 's'.repeat(70000 / 2), size: 123, timestamp: 1700000000000, unknownField: unknown },
+    });
+    assert.equal(res.status, 201, `${res.raw}`);
+    const jres = await req('POST', msgsPath(name), { json: { name: 'famjson', data: 'd', unknownField: unknown, size: 1 } });
+    assert.equal(jres.status, 201, `${jres.raw}`);
+    const h = (await history(name, 'direction=forwards', { accept: 'msgpack' })).body;
+    assert.deepEqual(h.map((m) => m.name), ['fam', 'famjson']);
+    assert.equal(h[0].data.length, 35000);
+    for (const m of h) {
+      assert.equal(m.unknownField, undefined, 'unknown fields are not stored');
+      assert.equal(m.size, undefined, 'size is not echoed');
+      assert.ok(Number.isInteger(m.timestamp));
+    }
+  });
+
+  test('msgpack error bodies', async () => {
     const res = await req('GET', msgsPath(chan('mperr'), 'limit=0'), { accept: 'msgpack' });
     assertAblyError(assert, res, 400, 40003, 'msgpack error body');
     assert.equal(res.contentType, 'application/x-msgpack');
@@ -710,6 +732,54 @@ describe('error cases', () => {
         assertAblyError(assert, await req('GET', `/channels/${encodeURIComponent(name)}`), 400, 40010, `GET details ${label}`);
       }
     }
+  });
+
+  test('NUL in a channel name does not alias another channel', async () => {
+    const base = chan('nul');
+    const name = `${base}\u0000suffix`;
+    const res = await req('POST', msgsPath(name), { json: { name: 'n', data: 'in the NUL channel' } });
+    if (res.status === 201) {
+      assert.equal(res.body.channel, name, 'channel in the publish response is the full name');
+      assert.deepEqual((await history(base)).body, [], `publishing to ${JSON.stringify(name)} must not land in ${JSON.stringify(base)}`);
+      assert.equal((await history(name)).body.length, 1);
+    } else {
+      const e = assertAblyError(assert, res, 400, undefined, 'NUL channel name');
+      assert.ok([40010, 40000].includes(e.code), `NUL channel name: code ${e.code}`);
+    }
+  });
+
+  test('invalid UTF-8 in a channel name -> 400, and enumeration still works', async () => {
+    for (const [m, p] of [['POST', '/channels/bad%FFname/messages'], ['GET', '/channels/bad%FFname/messages'], ['GET', '/channels/bad%C3name']]) {
+      const res = await req(m, p, m === 'POST' ? { json: { data: 'x' } } : {});
+      const e = assertAblyError(assert, res, 400, undefined, `${m} ${p}`);
+      assert.ok([40010, 40000].includes(e.code), `${m} ${p}: code ${e.code}`);
+    }
+    const en = await req('GET', '/channels?by=id&limit=1000');
+    assert.equal(en.status, 200, `enumeration after invalid names: ${en.status} ${en.raw}`);
+    const en2 = await req('GET', '/channels?by=value&limit=1000');
+    assert.equal(en2.status, 200, `enumeration by=value after invalid names: ${en2.status} ${en2.raw}`);
+  });
+
+  test('NUL inside message string fields round trips or is rejected, never truncated', async () => {
+    const name = chan('nulfield');
+    const res = await req('POST', msgsPath(name), { body: '{"name":"a\\u0000b","data":"c\\u0000d","clientId":"e\\u0000f"}', headers: { 'Content-Type': 'application/json' } });
+    if (res.status === 201) {
+      for (const accept of ['json', 'msgpack']) {
+        const m = (await history(name, '', { accept })).body[0];
+        assert.equal(m.name, 'a\u0000b', `name over ${accept}`);
+        assert.equal(m.data, 'c\u0000d', `data over ${accept}`);
+        assert.equal(m.clientId, 'e\u0000f', `clientId over ${accept}`);
+      }
+    } else {
+      assertAblyError(assert, res, 400, undefined, 'NUL in string fields');
+      assert.deepEqual((await history(name)).body, []);
+    }
+  });
+
+  test('bad cursor -> 400/40003', async () => {
+    const name = chan('cursor');
+    await publish(name, { data: 'x' });
+    assertAblyError(assert, await req('GET', msgsPath(name, 'cursor=garbage')), 400, 40003, 'history cursor=garbage');
   });
 
   test('bad limit -> 400/40003', async () => {

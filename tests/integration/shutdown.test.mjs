@@ -1,5 +1,7 @@
-// Graceful shutdown: heraldd exits 0 promptly on SIGTERM and SIGINT, also
-// with idle keep-alive connections, half-sent requests and requests in flight.
+// Server lifecycle. Startup: the "listening on" line means connections are
+// accepted. Graceful shutdown: heraldd exits 0 promptly on SIGTERM and
+// SIGINT, also with idle keep-alive connections, half-sent requests and
+// requests in flight.
 
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -20,6 +22,34 @@ function connect(port) {
     s.once('error', reject);
   });
 }
+
+describe('startup', () => {
+  test('connections are accepted as soon as "listening on" is printed (100 starts)', async () => {
+    const refused = [];
+    for (let i = 0; i < 100; i++) {
+      const srv = await startServer();
+      try {
+        // no retry: raw connect on odd starts, a GET /time on even ones
+        if (i % 2) {
+          const s = await connect(srv.port).catch((e) => { refused.push(`start ${i} connect: ${e.code}`); return null; });
+          if (s) s.destroy();
+        } else {
+          const r = await srv.request('GET', '/time', { key: null }).catch((e) => { refused.push(`start ${i} GET /time: ${e.cause?.code || e.message}`); return null; });
+          if (r) assert.equal(r.status, 200);
+        }
+      } finally {
+        const res = await srv.stop();
+        assert.equal(res.code, 0);
+      }
+    }
+    assert.deepEqual(refused, [], `connection refused right after the listening line in ${refused.length}/100 starts`);
+  });
+
+  test('bad command line: non-zero exit, no listening line', async () => {
+    await assert.rejects(startServer({ args: ['--no-such-flag'], quiet: true }), /exited before listening \(code=[1-9]/);
+    await assert.rejects(startServer({ args: ['--threads', 'abc'], quiet: true }), /exited before listening \(code=[1-9]/);
+  });
+});
 
 describe('shutdown', () => {
   for (const signal of ['SIGTERM', 'SIGINT']) {

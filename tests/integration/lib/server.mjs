@@ -26,18 +26,23 @@ export const after = nodeTest.after;
 // Default key added through HERALD_KEY (full capability {"*":["*"]}).
 export const DEFAULT_KEY = 'testapp.root:secretroot';
 
-let anyTestFailed = false;
 const liveServers = new Set();
+const allServers = []; // every server started by this process, in order
 
-/** node:test `test`, but remembers failures so server logs get printed. */
+/**
+ * node:test `test`, but on failure prints the logs of the servers involved:
+ * those started during the test (even if already stopped) are dumped at
+ * once; servers that are still running are dumped when they are stopped.
+ */
 export function test(name, opts, fn) {
   if (typeof opts === 'function') { fn = opts; opts = {}; }
   return nodeTest(name, opts, async (t) => {
+    const firstNew = allServers.length;
     try {
       return await fn(t);
     } catch (err) {
-      anyTestFailed = true;
       for (const s of liveServers) s.noteFailure(name, err);
+      for (const s of allServers.slice(firstNew)) if (!s.isRunning()) s.dumpLogs(`test "${name}" failed`);
       throw err;
     }
   });
@@ -55,9 +60,10 @@ function heraldBinary() {
  * @param {object} [o.config]  JSON config (written to a file and passed with --config)
  * @param {object} [o.env]     extra environment (HERALD_KEY defaults to DEFAULT_KEY; set it to null to omit)
  * @param {string[]} [o.args]  extra command-line arguments
+ * @param {boolean} [o.quiet]  do not dump logs when the server exits by itself (expected failures)
  * @returns {Promise<{port:number,url:string,key:string,proc:object,dataDir:string,stop:Function,logs:Function,exited:Promise}>}
  */
-export async function startServer({ config, env = {}, args = [], timeoutMs = 15000 } = {}) {
+export async function startServer({ config, env = {}, args = [], timeoutMs = 15000, quiet = false } = {}) {
   const bin = heraldBinary();
   const dataDir = await mkdtemp(join(tmpdir(), 'herald-it-'));
   const argv = ['--port', '0', '--bind', '127.0.0.1', '--threads', '2', '--storage', 'memory', '--data-dir', dataDir];
@@ -89,16 +95,18 @@ export async function startServer({ config, env = {}, args = [], timeoutMs = 150
     proc.on('exit', (code, signal) => {
       exitInfo = { code, signal };
       if (srv) liveServers.delete(srv);
-      if (!stopping) {
-        process.stderr.write(`\n[herald] server pid ${proc.pid} exited unexpectedly (code=${code} signal=${signal})\n`);
-        dumpLogs();
+      if (!stopping && !quiet) {
+        dumpLogs(`exited unexpectedly (code=${code} signal=${signal})`);
       }
       resolve(exitInfo);
     });
   });
 
-  function dumpLogs() {
-    process.stderr.write(`\n===== heraldd ${argv.join(' ')} (pid ${proc.pid}) =====\n` +
+  let dumped = false;
+  function dumpLogs(why = '') {
+    if (dumped) return;
+    dumped = true;
+    process.stderr.write(`\n===== heraldd ${argv.join(' ')} (pid ${proc.pid}) ${why} =====\n` +
       `--- stdout ---\n${stdout.slice(-20000)}\n--- stderr ---\n${stderr.slice(-20000)}\n===== end heraldd =====\n`);
   }
 
@@ -153,7 +161,8 @@ export async function startServer({ config, env = {}, args = [], timeoutMs = 150
       info = { ...info, timedOut: true };
     }
     const ms = Date.now() - t0;
-    if (anyTestFailed || failures.length || info.timedOut || info.code !== 0) dumpLogs();
+    if (failures.length) dumpLogs(`after failed test(s): ${failures.map((f) => f.name).join('; ')}`);
+    else if (info.timedOut || info.code !== 0) dumpLogs(`unclean exit code=${info.code} signal=${info.signal}`);
     if (!keepData) await rm(dataDir, { recursive: true, force: true });
     return { ...info, ms };
   }
@@ -170,6 +179,7 @@ export async function startServer({ config, env = {}, args = [], timeoutMs = 150
     rest: (opts) => restClient(srv, opts),
   };
   liveServers.add(srv);
+  allServers.push(srv);
   return srv;
 }
 

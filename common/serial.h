@@ -1,0 +1,22 @@
+/* serial.h -- message serials: "<ms>-<seq>@<node>:<index>", e.g.
+ * "01700000000000-000@srv1ab:002" (zero-padded time, sequence within that
+ * millisecond, the node that stamped it, index within the publish). Serials
+ * of one channel sort in publish order as plain strings, which is what
+ * history cursors rely on. */
+#ifndef HERALD_SERIAL_H
+#define HERALD_SERIAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SERIAL_MAX 64
+
+/* Writes the serial into out (SERIAL_MAX bytes). */
+void serial__format(char *out, int64_t ms, unsigned seq, const char *node,
+                    size_t index);
+
+/* Whether text has the serial shape (used to validate history cursors). */
+bool serial__valid(const char *text);
+
+#endif
