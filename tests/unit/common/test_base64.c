@@ -12,18 +12,7 @@
 
 #include "alloc.h"
 #include "base64.h"
-
-static long live_at_start;
-
-static int record_live(void **state) {
-  live_at_start = herald_alloc_live();
-  return 0;
-}
-
-static int check_live(void **state) {
-  assert_int_equal(herald_alloc_live(), live_at_start);
-  return 0;
-}
+#include "leak_check.h"
 
 /* RFC 4648 section 10 test vectors. */
 static const struct {
@@ -164,7 +153,7 @@ static void test_is_strict(void **state) {
   assert_false(base64__is_strict("Zm9!", 4));
 }
 
-#define TEST(f) cmocka_unit_test_setup_teardown(f, record_live, check_live)
+#define TEST(f) cmocka_unit_test_setup_teardown(f, leak_check__setup, leak_check__teardown)
 
 int main(void) {
   const struct CMUnitTest tests[] = {

@@ -13,6 +13,10 @@
 
 #include "alloc.h"
 #include "capability.h"
+#include "leak_check.h"
+
+/* An address no allocation returns, to check outputs stay untouched. */
+static long sentinel;
 
 #define APP_SETUP HERALD_FIXTURES "/test-app-setup.json"
 
@@ -31,18 +35,6 @@
   "\"channel5\":[\"presence\"],\"channel6\":[\"*\"]}"
 #define KEY3 "{\"*\":[\"subscribe\"]}"
 #define KEY5 "{\"[*]*\":[\"*\"]}"
-
-static long live_at_start;
-
-static int record_live(void **state) {
-  live_at_start = herald_alloc_live();
-  return 0;
-}
-
-static int check_live(void **state) {
-  assert_int_equal(herald_alloc_live(), live_at_start);
-  return 0;
-}
 
 /* ---------------------------------------------------------------------------
  * Helpers
@@ -88,14 +80,14 @@ static void assert_parse_canonical(const char *json, const char *expected) {
 }
 
 static void assert_invalid(const char *json, size_t len) {
-  struct capability *cap = (struct capability *)&live_at_start;
+  struct capability *cap = (struct capability *)&sentinel;
   herald_error err = {0};
   assert_int_equal(capability__parse(json, len, &cap, &err),
                    -HERALD_E_BAD_REQUEST);
   assert_int_equal(err.code, HERALD_E_BAD_REQUEST);
   assert_int_equal(err.status, 400);
   assert_non_null(strstr(err.message, "Invalid capability"));
-  assert_ptr_equal(cap, (struct capability *)&live_at_start);
+  assert_ptr_equal(cap, (struct capability *)&sentinel);
 }
 
 #define INVALID(literal) assert_invalid(literal, sizeof literal - 1)
@@ -119,13 +111,13 @@ static void assert_intersection(const char *requested, const char *key,
 
 static void assert_no_intersection(const char *requested, const char *key) {
   struct capability *r = parse(requested), *k = parse(key);
-  struct capability *out = (struct capability *)&live_at_start;
+  struct capability *out = (struct capability *)&sentinel;
   herald_error err = {0};
   assert_int_equal(capability__intersect(r, k, &out, &err),
                    -HERALD_E_CAPABILITY_DENIED);
   assert_int_equal(err.code, HERALD_E_CAPABILITY_DENIED);
   assert_int_equal(err.status, 401);
-  assert_ptr_equal(out, (struct capability *)&live_at_start);
+  assert_ptr_equal(out, (struct capability *)&sentinel);
   capability__free(k);
   capability__free(r);
 }
@@ -611,7 +603,7 @@ static void test_intersect_owns_its_text(void **state) {
 
 static void test_free_null(void **state) { capability__free(NULL); }
 
-#define TEST(f) cmocka_unit_test_setup_teardown(f, record_live, check_live)
+#define TEST(f) cmocka_unit_test_setup_teardown(f, leak_check__setup, leak_check__teardown)
 
 int main(void) {
   const struct CMUnitTest tests[] = {

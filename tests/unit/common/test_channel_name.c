@@ -11,18 +11,7 @@
 
 #include "alloc.h"
 #include "channel_name.h"
-
-static long live_at_start;
-
-static int record_live(void **state) {
-  live_at_start = herald_alloc_live();
-  return 0;
-}
-
-static int check_live(void **state) {
-  assert_int_equal(herald_alloc_live(), live_at_start);
-  return 0;
-}
+#include "leak_check.h"
 
 /* Parses a valid name and checks every field of the result: the base view,
  * the params view (NULL when expected is NULL), is_meta and the base name
@@ -173,7 +162,7 @@ static void test_namespace_len(void **state) {
   assert_int_equal(channel_name__namespace_len(out.base, out.base_len), 2);
 }
 
-#define TEST(f) cmocka_unit_test_setup_teardown(f, record_live, check_live)
+#define TEST(f) cmocka_unit_test_setup_teardown(f, leak_check__setup, leak_check__teardown)
 
 int main(void) {
   const struct CMUnitTest tests[] = {

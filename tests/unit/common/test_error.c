@@ -11,18 +11,7 @@
 
 #include "alloc.h"
 #include "herald/errors.h"
-
-static long live_at_start;
-
-static int record_live(void **state) {
-  live_at_start = herald_alloc_live();
-  return 0;
-}
-
-static int check_live(void **state) {
-  assert_int_equal(herald_alloc_live(), live_at_start);
-  return 0;
-}
+#include "leak_check.h"
 
 static const struct {
   int code;
@@ -154,7 +143,7 @@ static void test_table_codes_unique(void **state) {
       assert_int_not_equal(rows[i].code, rows[j].code);
 }
 
-#define TEST(f) cmocka_unit_test_setup_teardown(f, record_live, check_live)
+#define TEST(f) cmocka_unit_test_setup_teardown(f, leak_check__setup, leak_check__teardown)
 
 int main(void) {
   const struct CMUnitTest tests[] = {

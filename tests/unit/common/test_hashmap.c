@@ -16,20 +16,7 @@
 
 #include "alloc.h"
 #include "hashmap.h"
-
-static long live_at_start;
-
-static int record_live(void **state) {
-  (void)state;
-  live_at_start = herald_alloc_live();
-  return 0;
-}
-
-static int check_live(void **state) {
-  (void)state;
-  assert_int_equal(herald_alloc_live(), live_at_start);
-  return 0;
-}
+#include "leak_check.h"
 
 /* Values are small integers stored as pointers; 0 would read as "absent". */
 #define VAL(n) ((void *)(uintptr_t)(n))
@@ -304,7 +291,7 @@ static void test_fnv1a_vectors(void **state) {
   assert_int_not_equal(hashmap__hash("a\0b", 3), hashmap__hash("a", 1));
 }
 
-#define TEST(f) cmocka_unit_test_setup_teardown(f, record_live, check_live)
+#define TEST(f) cmocka_unit_test_setup_teardown(f, leak_check__setup, leak_check__teardown)
 
 int main(void) {
   const struct CMUnitTest tests[] = {

@@ -14,20 +14,7 @@
 
 #include "alloc.h"
 #include "msgid.h"
-
-static long live_at_start;
-
-static int record_live(void **state) {
-  (void)state;
-  live_at_start = herald_alloc_live();
-  return 0;
-}
-
-static int check_live(void **state) {
-  (void)state;
-  assert_int_equal(herald_alloc_live(), live_at_start);
-  return 0;
-}
+#include "leak_check.h"
 
 #define MAX_MESSAGES 8
 
@@ -256,7 +243,7 @@ static void test_assign_long_base_and_index(void **state) {
   release(&p);
 }
 
-#define TEST(f) cmocka_unit_test_setup_teardown(f, record_live, check_live)
+#define TEST(f) cmocka_unit_test_setup_teardown(f, leak_check__setup, leak_check__teardown)
 
 int main(void) {
   const struct CMUnitTest tests[] = {

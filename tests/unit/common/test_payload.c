@@ -18,20 +18,7 @@
 #include "alloc.h"
 #include "base64.h"
 #include "payload.h"
-
-static long live_at_start;
-
-static int record_live(void **state) {
-  (void)state;
-  live_at_start = herald_alloc_live();
-  return 0;
-}
-
-static int check_live(void **state) {
-  (void)state;
-  assert_int_equal(herald_alloc_live(), live_at_start);
-  return 0;
-}
+#include "leak_check.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -524,7 +511,7 @@ static void test_cross_format_stable(void **state) {
   payload__cleanup(&second);
 }
 
-#define TEST(f) cmocka_unit_test_setup_teardown(f, record_live, check_live)
+#define TEST(f) cmocka_unit_test_setup_teardown(f, leak_check__setup, leak_check__teardown)
 
 int main(void) {
   const struct CMUnitTest tests[] = {
