@@ -91,6 +91,7 @@ static int parse_namespace(const json_t *def, struct namespace_rule *ns,
                             "integer retention-ms");
   ns->id = herald_xstrdup(id);
   ns->persisted = json_is_true(json_object_get(def, "persisted"));
+  ns->durable = !json_is_false(json_object_get(def, "durable"));
   ns->retention_ms = retention ? json_integer_value(retention) : 0;
   return 0;
 }
@@ -195,16 +196,27 @@ int apps__find_key(struct apps *apps, const char *key_name, size_t len,
   return 0;
 }
 
-int64_t apps__retention_ms(const struct apps *apps, const struct app *app,
-                           const char *channel) {
+/* The rule of the channel's namespace, or NULL. */
+static const struct namespace_rule *find_namespace(const struct app *app,
+                                                   const char *channel) {
   size_t ns_len = channel_name__namespace_len(channel, strlen(channel));
   for (size_t i = 0; i < app->n_namespaces; i++) {
     const struct namespace_rule *ns = &app->namespaces[i];
-    if (strlen(ns->id) != ns_len || strncmp(ns->id, channel, ns_len)) continue;
-    if (ns->retention_ms) return ns->retention_ms;
-    if (ns->persisted) return apps->persisted_retention_ms;
+    if (strlen(ns->id) == ns_len && !strncmp(ns->id, channel, ns_len)) return ns;
   }
-  return apps->retention_ms;
+  return NULL;
+}
+
+bool apps__durable(const struct app *app, const char *channel) {
+  const struct namespace_rule *ns = find_namespace(app, channel);
+  return !ns || ns->durable;
+}
+
+int64_t apps__retention_ms(const struct apps *apps, const struct app *app,
+                           const char *channel) {
+  const struct namespace_rule *ns = find_namespace(app, channel);
+  if (ns && ns->retention_ms) return ns->retention_ms;
+  return ns && ns->persisted ? apps->persisted_retention_ms : apps->retention_ms;
 }
 
 /* ---- Start-up sources ------------------------------------------------ */

@@ -28,6 +28,7 @@ struct key {
 struct namespace_rule {
   char *id;
   bool persisted;
+  bool durable;         /* acknowledge publishes only once on disk */
   int64_t retention_ms; /* 0: the server default for its kind */
 };
 
@@ -70,6 +71,10 @@ int apps__find_key(struct apps *apps, const char *key_name, size_t len,
 
 struct app *apps__retain(struct app *app);
 void apps__release(struct app *app);
+
+/* Whether publishes to a channel (base name) of this app are acknowledged
+ * only once on disk: true unless its namespace says "durable": false. */
+bool apps__durable(const struct app *app, const char *channel);
 
 /* The history retention of a channel (base name) of this app. */
 int64_t apps__retention_ms(const struct apps *apps, const struct app *app,

@@ -25,8 +25,10 @@ struct channel_table {
   char serial_node[24];
 };
 
-struct channel_table *channel__table_new(const char *node_id, int worker) {
+struct channel_table *channel__table_new(const char *node_id, int worker,
+                                        int64_t serial_floor_ms) {
   struct channel_table *t = herald_xcalloc(1, sizeof *t);
+  t->serial_ms = serial_floor_ms;
   snprintf(t->serial_node, sizeof t->serial_node, "%s%d", node_id, worker);
   return t;
 }
@@ -126,6 +128,7 @@ static void publish_on_owner(struct worker_task *task) {
   a->idempotency_window_ms = p->server->cfg->idempotency_window_ms;
   a->retention_ms = apps__retention_ms(&p->server->apps, p->app, p->channel);
   a->ephemeral = p->ephemeral;
+  a->durable = apps__durable(p->app, p->channel);
   store__append(p->server->store, a);
 }
 

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "apps.h"
 #include "message.h"
@@ -54,8 +55,11 @@ void publish__cleanup(struct publish *p);
 struct worker *channel__owner(struct server *s, const char *app_id,
                               const char *name);
 
-/* Per-worker state of the channels a worker owns. */
-struct channel_table *channel__table_new(const char *node_id, int worker);
+/* Per-worker state of the channels a worker owns. Serials it issues are
+ * later than serial_floor_ms (the newest stored serial, so that serials keep
+ * growing across restarts). */
+struct channel_table *channel__table_new(const char *node_id, int worker,
+                                        int64_t serial_floor_ms);
 void channel__table_free(struct channel_table *t);
 
 #endif

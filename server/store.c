@@ -7,8 +7,10 @@
 #include "alloc.h"
 
 extern const struct store_ops store_memory_ops;
+extern const struct store_ops store_sqlite_ops;
 
-static const struct store_ops *const engines[] = {&store_memory_ops};
+static const struct store_ops *const engines[] = {&store_sqlite_ops,
+                                                  &store_memory_ops};
 
 int store__open(struct store **out, const struct config *cfg,
                 herald_error *err) {
@@ -23,15 +25,22 @@ void store__close(struct store *s) {
   if (s) s->ops->close(s);
 }
 
+int64_t store__last_serial_ms(struct store *s) {
+  return s->ops->last_serial_ms ? s->ops->last_serial_ms(s) : 0;
+}
+
 void store__append(struct store *s, struct store_append *a) {
+  a->req.op = STORE_OP_APPEND;
   s->ops->append(s, a);
 }
 
 void store__history(struct store *s, struct store_history *h) {
+  h->req.op = STORE_OP_HISTORY;
   s->ops->history(s, h);
 }
 
 void store__channels(struct store *s, struct store_channels *c) {
+  c->req.op = STORE_OP_CHANNELS;
   s->ops->channels(s, c);
 }
 

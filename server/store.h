@@ -21,9 +21,13 @@
 
 struct store;
 
+enum store_op { STORE_OP_APPEND, STORE_OP_HISTORY, STORE_OP_CHANNELS };
+
 /* The header shared by every request. */
 struct store_req {
   struct worker_task task; /* how the completion reaches origin */
+  enum store_op op;        /* set by store.c */
+  struct store_req *queued_next; /* for engines that queue requests */
   struct worker *origin;
   void (*done)(struct store_req *req);
   int rc;           /* 0, or a negative Ably code with err set */
@@ -43,6 +47,7 @@ struct store_append {
   int64_t idempotency_window_ms;
   int64_t retention_ms;
   bool ephemeral; /* do not keep in history */
+  bool durable;   /* acknowledge only once on disk (namespace default) */
   /* Outputs for a duplicate: the first publish's result. */
   bool duplicate;
   char *original_message_id;  /* herald_malloc'd */
@@ -83,6 +88,9 @@ struct store_channels {
 
 struct store_ops {
   const char *name;
+  /* The time part of the newest serial stored, so serials keep growing
+   * across restarts (0 for engines that keep nothing). */
+  int64_t (*last_serial_ms)(struct store *s);
   int (*open)(struct store **out, const struct config *cfg, herald_error *err);
   void (*close)(struct store *s);
   void (*append)(struct store *s, struct store_append *a);
@@ -98,6 +106,7 @@ struct store {
 int store__open(struct store **out, const struct config *cfg,
                 herald_error *err);
 void store__close(struct store *s);
+int64_t store__last_serial_ms(struct store *s);
 
 void store__append(struct store *s, struct store_append *a);
 void store__history(struct store *s, struct store_history *h);

@@ -11,6 +11,7 @@
 #include "http.h"
 #include "log.h"
 #include "server.h"
+#include "store.h"
 
 static _Thread_local struct worker *current_worker;
 
@@ -73,7 +74,8 @@ int worker__start(struct worker *w, struct server *server, int index,
   memset(w, 0, sizeof *w);
   w->index = index;
   w->server = server;
-  w->channels = channel__table_new(server->node_id, index);
+  w->channels = channel__table_new(server->node_id, index,
+                                   store__last_serial_ms(server->store) + 1);
   w->read_buffer = herald_xmalloc(WORKER_READ_BUFFER_SIZE);
   int rc = uv_loop_init(&w->loop);
   if (rc) return rc;
