@@ -112,6 +112,7 @@ struct sqlite_store {
   struct store_req *queue_head, *queue_tail;
   bool stopping;
   int64_t last_trim_ms;
+  bool trim_backlog; /* the last trim filled a chunk: more may be expired */
   int64_t last_serial_ms;
 };
 
@@ -306,16 +307,22 @@ static void run_channels(struct sqlite_store *s, struct store_channels *c,
 
 /* ---- The storage thread ---------------------------------------------------- */
 
+/* Deletes one chunk of expired rows per table. While chunks come back
+ * full, the storage thread trims again after every batch (and does not
+ * sleep), so trimming keeps pace with the publish rate in small steps. */
 static void trim_expired(struct sqlite_store *s, int64_t now) {
   static const enum statement trims[] = {SQL_TRIM_MESSAGES,
                                          SQL_TRIM_IDEMPOTENCY};
   s->last_trim_ms = now;
+  s->trim_backlog = false;
   for (size_t i = 0; i < sizeof trims / sizeof trims[0]; i++) {
     sqlite3_stmt *st = prepare(s, trims[i]);
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_int(st, 2, TRIM_CHUNK);
     if (sqlite3_step(st) != SQLITE_DONE)
       log_warn("sqlite: trimming: %s", sqlite3_errmsg(s->db));
+    else if (sqlite3_changes(s->db) == TRIM_CHUNK)
+      s->trim_backlog = true;
   }
 }
 
@@ -357,7 +364,7 @@ static void run_batch(struct sqlite_store *s, struct store_req *batch) {
 /* Takes every queued request, waiting up to the next trim when idle. */
 static struct store_req *take_batch(struct sqlite_store *s) {
   uv_mutex_lock(&s->lock);
-  if (!s->queue_head && !s->stopping)
+  if (!s->queue_head && !s->stopping && !s->trim_backlog)
     uv_cond_timedwait(&s->wake, &s->lock, TRIM_INTERVAL_MS * 1000000ull);
   struct store_req *batch = s->queue_head;
   s->queue_head = s->queue_tail = NULL;
@@ -371,7 +378,8 @@ static void storage_thread(void *arg) {
     struct store_req *batch = take_batch(s);
     if (batch) run_batch(s, batch);
     int64_t now = clock__now_ms();
-    if (now - s->last_trim_ms >= TRIM_INTERVAL_MS) trim_expired(s, now);
+    if (s->trim_backlog || now - s->last_trim_ms >= TRIM_INTERVAL_MS)
+      trim_expired(s, now);
     uv_mutex_lock(&s->lock);
     bool done = s->stopping && !s->queue_head;
     uv_mutex_unlock(&s->lock);
