@@ -12,6 +12,16 @@ size_t base64__encode(const void *src, size_t len, char *out) {
   return (size_t)EVP_EncodeBlock((unsigned char *)out, src, (int)len);
 }
 
+size_t base64__encode_url(const void *src, size_t len, char *out) {
+  size_t n = base64__encode(src, len, out);
+  while (n && out[n - 1] == '=') out[--n] = '\0';
+  for (size_t i = 0; i < n; i++) {
+    if (out[i] == '+') out[i] = '-';
+    else if (out[i] == '/') out[i] = '_';
+  }
+  return n;
+}
+
 /* Copies the base64 characters of text into a standard, padded form:
  * whitespace dropped, '-' and '_' mapped to '+' and '/'. Returns the new
  * length, or (size_t)-1 when a character is not base64. */

@@ -1,7 +1,7 @@
-/* base64.h -- RFC 4648 base64 (standard alphabet, padded) on OpenSSL's EVP
- * block coder, with the lenient decoding Ably payloads need: whitespace is
- * ignored, missing padding is accepted, and base64url characters are read as
- * their standard equivalents. */
+/* base64.h -- RFC 4648 base64 (standard alphabet, padded; or base64url,
+ * unpadded) on OpenSSL's EVP block coder, with the lenient decoding Ably
+ * payloads need: whitespace is ignored, missing padding is accepted, and
+ * base64url characters are read as their standard equivalents. */
 #ifndef HERALD_BASE64_H
 #define HERALD_BASE64_H
 
@@ -14,6 +14,10 @@ size_t base64__encoded_size(size_t len);
 /* Encodes src[0..len) into out (base64__encoded_size(len) bytes), NUL-terminated.
  * Returns the text length. */
 size_t base64__encode(const void *src, size_t len, char *out);
+
+/* As base64__encode, in the base64url alphabet ('-' and '_' for '+' and '/')
+ * and without padding (RFC 4648 section 5, as JWTs and Herald tokens use). */
+size_t base64__encode_url(const void *src, size_t len, char *out);
 
 /* Decodes text[0..len) leniently into a new herald_malloc'd buffer, with a
  * NUL after the last byte; *out_len receives the byte count. Returns NULL when the text is not base64 or on

@@ -10,6 +10,7 @@
 #include "channel_name.h"
 #include "log.h"
 #include "msgid.h"
+#include "store.h"
 
 static void free_app(struct app *app) {
   for (size_t i = 0; i < app->n_keys; i++) {
@@ -21,6 +22,7 @@ static void free_app(struct app *app) {
     herald_free(app->namespaces[i].id);
   herald_free(app->keys);
   herald_free(app->namespaces);
+  revocations__cleanup(&app->revocations);
   herald_free(app->id);
   herald_free(app);
 }
@@ -67,6 +69,7 @@ static int parse_key(const char *app_id, const json_t *def, struct key *key,
   size_t app_len = strlen(app_id);
   if (!colon || strncmp(text, app_id, app_len) != 0 || text[app_len] != '.' ||
       colon - text <= (long)app_len + 1 || !colon[1] || strchr(colon + 1, ':') ||
+      memchr(text + app_len + 1, '.', (size_t)(colon - text) - app_len - 1) ||
       strchr(colon + 1, '.'))
     return herald_error_set(err, HERALD_E_BAD_REQUEST,
                             "key '%s' is not of the form %s.keyId:secret",
@@ -105,6 +108,7 @@ static int parse_app(const json_t *def, struct app **out, herald_error *err) {
   const json_t *namespaces = json_object_get(def, "namespaces");
   struct app *app = herald_xcalloc(1, sizeof *app);
   atomic_init(&app->refs, 1);
+  revocations__init(&app->revocations);
   app->id = herald_xstrdup(id);
   app->keys = herald_xcalloc(json_array_size(keys), sizeof *app->keys);
   app->namespaces =
@@ -194,6 +198,27 @@ int apps__find_key(struct apps *apps, const char *key_name, size_t len,
   *app_out = app;
   *key_out = key;
   return 0;
+}
+
+struct app *apps__find(struct apps *apps, const char *id) {
+  pthread_rwlock_rdlock(&apps->lock);
+  struct app *app = find_app_locked(apps, id, strlen(id));
+  if (app) apps__retain(app);
+  pthread_rwlock_unlock(&apps->lock);
+  return app;
+}
+
+void apps__remove(struct apps *apps, const char *id) {
+  struct app *removed = NULL;
+  pthread_rwlock_wrlock(&apps->lock);
+  for (size_t i = 0; i < apps->count; i++) {
+    if (strcmp(apps->list[i]->id, id)) continue;
+    removed = apps->list[i];
+    apps->list[i] = apps->list[--apps->count];
+    break;
+  }
+  pthread_rwlock_unlock(&apps->lock);
+  apps__release(removed);
 }
 
 /* The rule of the channel's namespace, or NULL. */
@@ -286,6 +311,71 @@ int apps__init(struct apps *apps, const struct config *cfg, char **dev_key,
     rc = ensure_dev_key(cfg->data_dir, dev_key, err);
     if (!rc) rc = add_key_string(apps, *dev_key, err);
   }
+  return rc;
+}
+
+/* ---- Stored apps and revocations ------------------------------------- */
+
+struct load_ctx {
+  struct apps *apps;
+  herald_error *err;
+  int rc;
+};
+
+static void load_app(void *ctx, const char *app_id, const char *key,
+                     const char *value) {
+  struct load_ctx *l = ctx;
+  json_t *def = json_loads(value, 0, NULL);
+  int rc = def ? apps__add_json(l->apps, def, l->err)
+               : herald_error_set(l->err, HERALD_E_INTERNAL,
+                                  "stored app %s is not JSON", app_id);
+  json_decref(def);
+  if (rc && !l->rc) l->rc = rc;
+}
+
+char *apps__revocation_key(const char *key_name, const char *target) {
+  size_t len = strlen(key_name) + 1 + strlen(target);
+  char *key = herald_xmalloc(len + 1);
+  snprintf(key, len + 1, "%s %s", key_name, target);
+  return key;
+}
+
+char *apps__revocation_value(int64_t issued_before, int64_t applies_at) {
+  json_t *v = json_pack("{s:I, s:I}", "issuedBefore", (json_int_t)issued_before,
+                        "appliesAt", (json_int_t)applies_at);
+  char *text = json_dumps(v, JSON_COMPACT);
+  json_decref(v);
+  return text;
+}
+
+/* A revocation record: key "<keyName> <target>", value from
+ * apps__revocation_value. Revocations of apps gone since are skipped. */
+static void load_revocation(void *ctx, const char *app_id, const char *key,
+                            const char *value) {
+  struct load_ctx *l = ctx;
+  const char *space = strchr(key, ' ');
+  json_t *v = json_loads(value, 0, NULL);
+  struct app *app = apps__find(l->apps, app_id);
+  if (app && space && v) {
+    char *key_name = herald_xstrndup(key, (size_t)(space - key));
+    revocations__add(
+        &app->revocations, key_name, space + 1,
+        json_integer_value(json_object_get(v, "issuedBefore")),
+        json_integer_value(json_object_get(v, "appliesAt")));
+    herald_free(key_name);
+  }
+  apps__release(app);
+  json_decref(v);
+}
+
+int apps__load_stored(struct apps *apps, struct store *store,
+                      herald_error *err) {
+  struct load_ctx ctx = {apps, err, 0};
+  int rc = store__load_records(store, APPS_RECORD_APP, load_app, &ctx, err);
+  if (!rc) rc = ctx.rc;
+  if (!rc)
+    rc = store__load_records(store, APPS_RECORD_REVOCATION, load_revocation,
+                             &ctx, err);
   return rc;
 }
 

@@ -17,6 +17,9 @@
 #include "capability.h"
 #include "config.h"
 #include "herald/errors.h"
+#include "revocation.h"
+
+struct store;
 
 struct key {
   char *name;   /* appId.keyId */
@@ -39,6 +42,7 @@ struct app {
   size_t n_keys;
   struct namespace_rule *namespaces;
   size_t n_namespaces;
+  struct revocations revocations;
 };
 
 struct apps {
@@ -68,6 +72,28 @@ int apps__add_json(struct apps *apps, const json_t *def, herald_error *err);
 int apps__find_key(struct apps *apps, const char *key_name, size_t len,
                    struct app **app, const struct key **key,
                    herald_error *err);
+
+/* The kinds of store records the registry keeps. */
+#define APPS_RECORD_APP "app"
+#define APPS_RECORD_REVOCATION "revocation"
+
+/* Loads what the store keeps of the registry: apps created through the
+ * API (record kind "app": a definition as apps__add_json takes) and token
+ * revocations (kind "revocation", see apps__revocation_record). Called at
+ * start-up, after the configured apps are in. */
+int apps__load_stored(struct apps *apps, struct store *store,
+                      herald_error *err);
+
+/* The record key and JSON value that persist a revocation (herald_malloc'd
+ * and json_dumps'd respectively). */
+char *apps__revocation_key(const char *key_name, const char *target);
+char *apps__revocation_value(int64_t issued_before, int64_t applies_at);
+
+/* The app with this id, retained, or NULL. */
+struct app *apps__find(struct apps *apps, const char *id);
+
+/* Takes the app out of the registry (requests holding it finish first). */
+void apps__remove(struct apps *apps, const char *id);
 
 struct app *apps__retain(struct app *app);
 void apps__release(struct app *app);

@@ -3,97 +3,117 @@
 
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "alloc.h"
 #include "base64.h"
 #include "capability.h"
+#include "clock.h"
+#include "hmac.h"
 #include "http.h"
 
-/* Splits "keyName:secret" and checks it against the registry. */
-static int authenticate_key(struct http_request *req, struct apps *apps,
-                            const char *key_string, size_t len,
-                            herald_error *err) {
-  const char *colon = memchr(key_string, ':', len);
-  if (!colon || colon == key_string)
+int auth__with_key(struct auth *a, struct apps *apps, const char *key,
+                   size_t len, herald_error *err) {
+  const char *colon = memchr(key, ':', len);
+  if (!colon || colon == key)
     return herald_error_set(err, HERALD_E_INVALID_CREDENTIAL,
                             "Invalid key: expected keyName:keySecret");
-  size_t name_len = (size_t)(colon - key_string);
+  size_t name_len = (size_t)(colon - key);
   const char *secret = colon + 1;
   size_t secret_len = len - name_len - 1;
   struct app *app;
-  const struct key *key;
-  int rc = apps__find_key(apps, key_string, name_len, &app, &key, err);
+  const struct key *found;
+  int rc = apps__find_key(apps, key, name_len, &app, &found, err);
   if (rc) return rc;
-  if (strlen(key->secret) != secret_len ||
-      CRYPTO_memcmp(key->secret, secret, secret_len) != 0) {
+  if (strlen(found->secret) != secret_len ||
+      !hmac__equal(found->secret, secret, secret_len)) {
     apps__release(app);
     return herald_error_set(err, HERALD_E_INVALID_CREDENTIALS,
                             "Invalid credentials: wrong key secret");
   }
-  req->auth.app = app;
-  req->auth.key = key;
-  req->auth.capability = key->capability;
-  req->auth.any_client_id = true;
+  a->app = app;
+  a->key = found;
+  a->capability = found->capability;
+  a->any_client_id = true;
   return 0;
 }
 
-static int authenticate_basic(struct http_request *req, struct apps *apps,
+int auth__assume_client_id(struct auth *a, const char *client_id,
+                           herald_error *err) {
+  if (!*client_id || !strcmp(client_id, "*"))
+    return herald_error_set(err, HERALD_E_INVALID_CLIENT_ID,
+                            "Invalid clientId '%s'", client_id);
+  bool allowed = a->any_client_id ||
+                 (a->client_id && !strcmp(a->client_id, client_id));
+  if (!allowed)
+    return herald_error_set(err, HERALD_E_INCOMPATIBLE_CREDENTIALS,
+                            "Invalid clientId '%s' for credentials",
+                            client_id);
+  herald_free(a->client_id);
+  a->client_id = herald_xstrdup(client_id);
+  a->any_client_id = false;
+  return 0;
+}
+
+static int authenticate_basic(struct auth *a, struct apps *apps,
                               const char *encoded, herald_error *err) {
   size_t len;
   unsigned char *decoded = base64__decode(encoded, strlen(encoded), &len);
   if (!decoded)
     return herald_error_set(err, HERALD_E_INVALID_CREDENTIAL,
                             "Invalid Basic credentials: not base64");
-  int rc = authenticate_key(req, apps, (const char *)decoded, len, err);
+  int rc = auth__with_key(a, apps, (const char *)decoded, len, err);
   herald_free(decoded);
   return rc;
 }
 
-/* X-Ably-ClientId: base64 of the UTF-8 clientId; makes a Basic request
- * identified (auth.md 10). */
+/* X-Ably-ClientId: base64 of the UTF-8 clientId (auth.md 10). */
 static int apply_client_id_header(struct http_request *req, herald_error *err) {
   const char *header = http__header(req, "x-ably-clientid");
   if (!header) return 0;
   size_t len;
   unsigned char *decoded = base64__decode(header, strlen(header), &len);
-  if (!decoded || len == 0 || memchr(decoded, 0, len) ||
-      (len == 1 && decoded[0] == '*')) {
+  if (!decoded || memchr(decoded, 0, len)) {
     herald_free(decoded);
     return herald_error_set(err, HERALD_E_INVALID_CLIENT_ID,
                             "Invalid X-Ably-ClientId header");
   }
-  req->auth.client_id = arena__strndup(&req->arena, (char *)decoded, len);
-  req->auth.any_client_id = false;
+  int rc = auth__assume_client_id(&req->auth, (const char *)decoded, err);
   herald_free(decoded);
-  return 0;
+  return rc;
+}
+
+static int authenticate_credentials(struct http_request *req,
+                                    struct apps *apps, herald_error *err) {
+  const char *authorization = http__header(req, "authorization");
+  const char *key = http__param(req, "key");
+  const char *token = http__param(req, "access_token");
+  if (!token) token = http__param(req, "accessToken");
+  if (authorization && !strncasecmp(authorization, "Basic ", 6))
+    return authenticate_basic(&req->auth, apps, authorization + 6, err);
+  if (authorization && !strncasecmp(authorization, "Bearer ", 7))
+    return auth__with_token(&req->auth, apps, authorization + 7,
+                            strlen(authorization + 7), clock__now_ms(), err);
+  if (authorization)
+    return herald_error_set(err, HERALD_E_INVALID_CREDENTIAL,
+                            "Unsupported Authorization scheme");
+  if (key) return auth__with_key(&req->auth, apps, key, strlen(key), err);
+  if (token)
+    return auth__with_token(&req->auth, apps, token, strlen(token),
+                            clock__now_ms(), err);
+  return herald_error_set(err, HERALD_E_INVALID_CREDENTIALS,
+                          "No authentication information provided");
 }
 
 int auth__authenticate(struct http_request *req, struct apps *apps,
                        herald_error *err) {
-  const char *authorization = http__header(req, "authorization");
-  const char *key_param = http__param(req, "key");
-  int rc;
-  if (authorization && !strncasecmp(authorization, "Basic ", 6)) {
-    rc = authenticate_basic(req, apps, authorization + 6, err);
-  } else if (authorization && !strncasecmp(authorization, "Bearer ", 7)) {
-    return herald_error_set(err, HERALD_E_TOKEN_ERROR,
-                            "Token authentication is not supported yet");
-  } else if (authorization) {
-    return herald_error_set(err, HERALD_E_INVALID_CREDENTIAL,
-                            "Unsupported Authorization scheme");
-  } else if (key_param) {
-    rc = authenticate_key(req, apps, key_param, strlen(key_param), err);
-  } else {
-    return herald_error_set(err, HERALD_E_INVALID_CREDENTIALS,
-                            "No authentication information provided");
-  }
+  int rc = authenticate_credentials(req, apps, err);
   if (!rc) rc = apply_client_id_header(req, err);
   return rc;
 }
 
 void auth__release(struct auth *a) {
   apps__release(a->app);
+  capability__free(a->owned_capability);
+  herald_free(a->client_id);
   memset(a, 0, sizeof *a);
 }
 

@@ -38,6 +38,11 @@ static const struct option_def options[] = {
     OPT("config", OPT_STRING, config_path, NULL, "JSON configuration file"),
     OPT("sandbox", OPT_BOOL, sandbox, "false",
         "sandbox mode: anyone may create apps (POST /apps)"),
+    OPT("admin-key", OPT_STRING, admin_key, NULL,
+        "secret that lets POST /apps create apps outside sandbox mode "
+        "(sent as Authorization: Bearer <secret>)"),
+    OPT("token-window-ms", OPT_INT64, token_window_ms, "120000",
+        "how far a TokenRequest timestamp may be from server time"),
     OPT("log-level", OPT_STRING, log_level, "info",
         "debug, info, warn or error"),
     OPT("max-message-size", OPT_INT64, max_message_size, "65536",

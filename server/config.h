@@ -18,6 +18,8 @@ struct config {
   char *storage;
   char *config_path;
   bool sandbox;
+  char *admin_key;         /* lets POST /apps create apps; NULL: none */
+  int64_t token_window_ms; /* TokenRequest timestamp tolerance */
   char *log_level;
   int64_t max_message_size;       /* bytes, one publish */
   int64_t max_body_size;          /* bytes, one request body */

@@ -187,6 +187,43 @@ void reply__error(struct http_request *req, const herald_error *err) {
   send_document(req, err->status, &w, NULL, err);
 }
 
+void reply__write_batch_result(struct wire_writer *w,
+                               const struct wire_writer *items, size_t n,
+                               size_t failures) {
+  wire_writer__map(w, 3);
+  wire_writer__kv_int(w, "successCount", (int64_t)(n - failures));
+  wire_writer__kv_int(w, "failureCount", (int64_t)failures);
+  wire_writer__key(w, "results");
+  wire_writer__embed(w, items);
+}
+
+void reply__legacy_batch(struct http_request *req, struct wire_writer *items,
+                         size_t failures) {
+  if (!failures) {
+    send_document(req, 201, items, NULL, NULL);
+    return;
+  }
+  herald_error err;
+  herald_error_set(&err, HERALD_E_BATCH_ERROR, NULL);
+  struct wire_writer w;
+  reply__writer(req, &w);
+  wire_writer__map(&w, 2);
+  wire_writer__key(&w, "error");
+  reply__write_error_info(&w, &err);
+  wire_writer__key(&w, "batchResponse");
+  wire_writer__embed(&w, items);
+  wire_writer__cleanup(items);
+  send_document(req, err.status, &w, NULL, &err);
+}
+
+void reply__no_content(struct http_request *req) {
+  char headers[HEADERS_MAX];
+  size_t len = 0;
+  headers[0] = '\0';
+  add_cors_headers(req, headers, &len);
+  http__respond(req, 204, headers, NULL, 0);
+}
+
 void reply__preflight(struct http_request *req) {
   char headers[HEADERS_MAX];
   size_t len = 0;

@@ -38,6 +38,22 @@ void reply__error(struct http_request *req, const herald_error *err);
 /* Writes an ErrorInfo map (used inside error bodies and batch results). */
 void reply__write_error_info(struct wire_writer *w, const herald_error *err);
 
+/* Writes a BatchResult {successCount, failureCount, results} (rest.md
+ * 12.2) whose results are the n items of `items`, a finished array writer
+ * of w's format. */
+void reply__write_batch_result(struct wire_writer *w,
+                               const struct wire_writer *items, size_t n,
+                               size_t failures);
+
+/* The legacy batch answer (X-Ably-Version <= 2, rest.md 12.1): 201 with
+ * the items array when none failed, else 400 with error 40020 and the items
+ * as batchResponse. items is cleaned up. */
+void reply__legacy_batch(struct http_request *req, struct wire_writer *items,
+                         size_t failures);
+
+/* Answers 204 No Content. */
+void reply__no_content(struct http_request *req);
+
 /* Answers a CORS preflight (OPTIONS). */
 void reply__preflight(struct http_request *req);
 

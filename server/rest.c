@@ -2,6 +2,7 @@
 #include "rest.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "auth.h"
 #include "channel_name.h"
@@ -19,6 +20,19 @@ int rest__channel(struct http_request *req, size_t i, unsigned op,
   int rc = channel_name__parse(raw, strlen(raw), name, err);
   if (rc) return rc;
   return auth__check(&req->auth, raw, strlen(raw), op, err);
+}
+
+int rest__parse_body(const struct http_request *req, struct wire_doc *doc,
+                     herald_error *err) {
+  const char *type = http__header(req, "content-type");
+  int format = WIRE_JSON;
+  if (type && strncasecmp(type, "text/plain", 10))
+    format = wire_format__from_content_type(type, strlen(type));
+  if (format < 0)
+    return herald_error_set(err, HERALD_E_INVALID_REQUEST_BODY,
+                            "Unsupported content type '%s'", type);
+  return wire_doc__parse(doc, (enum wire_format)format,
+                         req->body ? req->body : "", req->body_len, err);
 }
 
 void rest__fail(struct http_request *req, const herald_error *err) {

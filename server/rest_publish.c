@@ -22,19 +22,6 @@ struct rest_publish {
   char *channel_id; /* as requested, qualifier included */
 };
 
-/* The body's format from Content-Type; JSON when absent. */
-static int body_format(const struct http_request *req, enum wire_format *out,
-                       herald_error *err) {
-  const char *type = http__header(req, "content-type");
-  int format = type ? wire_format__from_content_type(type, strlen(type))
-                    : (int)WIRE_JSON;
-  if (format < 0)
-    return herald_error_set(err, HERALD_E_INVALID_REQUEST_BODY,
-                            "Unsupported content type '%s'", type);
-  *out = (enum wire_format)format;
-  return 0;
-}
-
 /* Applies the clientId rule, the size limit and the id rules to the
  * decoded messages of p. */
 static int check_messages(struct http_request *req, struct publish *p,
@@ -54,11 +41,8 @@ static int check_messages(struct http_request *req, struct publish *p,
 
 static int decode_body(struct http_request *req, struct publish *p,
                        herald_error *err) {
-  enum wire_format format = WIRE_JSON;
   struct wire_doc doc;
-  int rc = body_format(req, &format, err);
-  if (!rc) rc = wire_doc__parse(&doc, format, req->body ? req->body : "",
-                                req->body_len, err);
+  int rc = rest__parse_body(req, &doc, err);
   if (rc) return rc;
   rc = message__decode_list(wire_doc__root(&doc), MAX_MESSAGES_PER_PUBLISH,
                             &p->messages, &p->count, err);

@@ -27,6 +27,13 @@ static const struct route routes[] = {
      ROUTE_AUTHENTICATED},
     {HTTP_GET, "/channels/:channel/messages", rest_history__get,
      ROUTE_AUTHENTICATED},
+    /* Signed TokenRequests need no credentials; unsigned ones are checked
+     * by the handler. */
+    {HTTP_POST, "/keys/:key/requestToken", rest_tokens__request, ROUTE_PUBLIC},
+    {HTTP_POST, "/keys/:key/revokeTokens", rest_tokens__revoke,
+     ROUTE_AUTHENTICATED},
+    {HTTP_POST, "/apps", rest_apps__create, ROUTE_PUBLIC},
+    {HTTP_DELETE, "/apps/:app", rest_apps__delete, ROUTE_AUTHENTICATED},
 };
 
 /* Whether the request's segments match pattern segment by segment. */

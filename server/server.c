@@ -210,12 +210,15 @@ int server__run(struct server *s, const struct config *cfg) {
   msgid__random(s->node_id, 6);
   int rc = apps__init(&s->apps, cfg, &dev_key, &err);
   if (!rc) rc = store__open(&s->store, cfg, &err);
+  if (!rc) rc = apps__load_stored(&s->apps, s->store, &err);
   if (rc) {
     log_error("%s", err.message);
+    store__close(s->store);
     apps__cleanup(&s->apps);
     herald_free(dev_key);
     return 1;
   }
+  nonce_cache__init(&s->nonces, 2 * cfg->token_window_ms);
   s->workers = herald_xcalloc((size_t)s->n_workers, sizeof *s->workers);
   init_main_loop(s);
   if (start_workers(s, &err)) {
@@ -236,6 +239,7 @@ int server__run(struct server *s, const struct config *cfg) {
   uv_run(s->main_loop, UV_RUN_DEFAULT);
   for (int i = 0; i < s->n_workers; i++) worker__join(&s->workers[i]);
   store__close(s->store);
+  nonce_cache__cleanup(&s->nonces);
   apps__cleanup(&s->apps);
   herald_free(s->workers);
   herald_free(dev_key);

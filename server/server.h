@@ -8,6 +8,7 @@
 
 #include "apps.h"
 #include "config.h"
+#include "nonce_cache.h"
 #include "worker.h"
 
 struct store;
@@ -16,6 +17,7 @@ struct server {
   const struct config *cfg;
   struct apps apps;
   struct store *store;
+  struct nonce_cache nonces; /* of signed TokenRequests */
   struct worker *workers;
   int n_workers;
   int port;          /* the bound port (resolved when --port 0) */

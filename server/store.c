@@ -44,13 +44,29 @@ void store__channels(struct store *s, struct store_channels *c) {
   s->ops->channels(s, c);
 }
 
+void store__put_record(struct store *s, struct store_record *r) {
+  r->req.op = STORE_OP_PUT_RECORD;
+  s->ops->put_record(s, r);
+}
+
+void store__drop_app(struct store *s, struct store_drop_app *d) {
+  d->req.op = STORE_OP_DROP_APP;
+  s->ops->drop_app(s, d);
+}
+
+int store__load_records(struct store *s, const char *kind, store_record_fn fn,
+                        void *ctx, herald_error *err) {
+  return s->ops->load_records(s, kind, fn, ctx, err);
+}
+
 static void run_done(struct worker_task *task) {
   struct store_req *req = (struct store_req *)task;
   req->done(req);
 }
 
 void store__complete(struct store_req *req) {
-  worker__post(req->origin, &req->task, run_done);
+  if (!req->origin) req->done(req);
+  else worker__post(req->origin, &req->task, run_done);
 }
 
 static void free_strings(char **list, size_t count) {

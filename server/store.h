@@ -21,14 +21,22 @@
 
 struct store;
 
-enum store_op { STORE_OP_APPEND, STORE_OP_HISTORY, STORE_OP_CHANNELS };
+enum store_op {
+  STORE_OP_APPEND,
+  STORE_OP_HISTORY,
+  STORE_OP_CHANNELS,
+  STORE_OP_PUT_RECORD,
+  STORE_OP_DROP_APP,
+  STORE_OP_LOAD_RECORDS, /* engine-internal: a synchronous load */
+};
 
 /* The header shared by every request. */
 struct store_req {
   struct worker_task task; /* how the completion reaches origin */
   enum store_op op;        /* set by store.c */
   struct store_req *queued_next; /* for engines that queue requests */
-  struct worker *origin;
+  struct worker *origin; /* NULL: done runs on the engine's own thread */
+  void *engine;          /* the engine's, for such engine-side requests */
   void (*done)(struct store_req *req);
   int rc;           /* 0, or a negative Ably code with err set */
   herald_error err;
@@ -86,6 +94,30 @@ struct store_channels {
   char *next_cursor;
 };
 
+/* Control-plane records of an app, kept durably: apps created through the
+ * API (kind "app"), token revocations (kind "revocation"), and whatever
+ * later state needs the same treatment. Put replaces the record of
+ * (app, kind, key); a NULL value deletes it. Records with expires > 0
+ * vanish after that time (ms). */
+struct store_record {
+  struct store_req req;
+  const char *app_id;
+  const char *kind;
+  const char *key;
+  const char *value; /* JSON text, or NULL to delete */
+  int64_t expires;
+};
+
+/* Deletes everything stored for an app: records, history, idempotency. */
+struct store_drop_app {
+  struct store_req req;
+  const char *app_id;
+};
+
+/* Receives each live record of a kind while records are loaded. */
+typedef void (*store_record_fn)(void *ctx, const char *app_id,
+                                const char *key, const char *value);
+
 struct store_ops {
   const char *name;
   /* The time part of the newest serial stored, so serials keep growing
@@ -96,6 +128,12 @@ struct store_ops {
   void (*append)(struct store *s, struct store_append *a);
   void (*history)(struct store *s, struct store_history *h);
   void (*channels)(struct store *s, struct store_channels *c);
+  void (*put_record)(struct store *s, struct store_record *r);
+  void (*drop_app)(struct store *s, struct store_drop_app *d);
+  /* Synchronous, at start-up before any request: every live record of
+   * kind, in (app, key) order. */
+  int (*load_records)(struct store *s, const char *kind, store_record_fn fn,
+                      void *ctx, herald_error *err);
 };
 
 struct store {
@@ -111,6 +149,10 @@ int64_t store__last_serial_ms(struct store *s);
 void store__append(struct store *s, struct store_append *a);
 void store__history(struct store *s, struct store_history *h);
 void store__channels(struct store *s, struct store_channels *c);
+void store__put_record(struct store *s, struct store_record *r);
+void store__drop_app(struct store *s, struct store_drop_app *d);
+int store__load_records(struct store *s, const char *kind, store_record_fn fn,
+                        void *ctx, herald_error *err);
 
 /* For engines: hand a finished request back to its origin worker. */
 void store__complete(struct store_req *req);

@@ -269,6 +269,47 @@ static void mem_channels(struct store *base, struct store_channels *c) {
   store__complete(&c->req);
 }
 
+/* ---- records and apps --------------------------------------------------- */
+
+static void free_channel(struct mem_channel *ch) {
+  for (size_t i = ch->first; i < ch->count; i++) message__unref(ch->msgs[i]);
+  herald_free(ch->msgs);
+  herald_free(ch->app_id);
+  herald_free(ch->name);
+  herald_free(ch);
+}
+
+/* Nothing outlives the process here, so there is nothing to keep. */
+static void mem_put_record(struct store *base, struct store_record *r) {
+  r->req.rc = 0;
+  store__complete(&r->req);
+}
+
+static int mem_load_records(struct store *base, const char *kind,
+                            store_record_fn fn, void *ctx, herald_error *err) {
+  return 0;
+}
+
+/* Drops the app's channels; its idempotency records expire by themselves. */
+static void mem_drop_app(struct store *base, struct store_drop_app *d) {
+  struct mem_store *s = (struct mem_store *)base;
+  pthread_mutex_lock(&s->lock);
+  size_t bucket;
+  struct hashmap_entry *e = hashmap__first(&s->channels, &bucket);
+  while (e) {
+    struct mem_channel *ch = e->value;
+    struct hashmap_entry *next = hashmap__next(&s->channels, e, &bucket);
+    if (!strcmp(ch->app_id, d->app_id)) {
+      hashmap__remove(&s->channels, e->key, e->key_len);
+      free_channel(ch);
+    }
+    e = next;
+  }
+  pthread_mutex_unlock(&s->lock);
+  d->req.rc = 0;
+  store__complete(&d->req);
+}
+
 /* ---- open / close ------------------------------------------------------ */
 
 static int mem_open(struct store **out, const struct config *cfg,
@@ -286,14 +327,8 @@ static void mem_close(struct store *base) {
   struct mem_store *s = (struct mem_store *)base;
   size_t bucket;
   for (struct hashmap_entry *e = hashmap__first(&s->channels, &bucket); e;
-       e = hashmap__next(&s->channels, e, &bucket)) {
-    struct mem_channel *ch = e->value;
-    for (size_t i = ch->first; i < ch->count; i++) message__unref(ch->msgs[i]);
-    herald_free(ch->msgs);
-    herald_free(ch->app_id);
-    herald_free(ch->name);
-    herald_free(ch);
-  }
+       e = hashmap__next(&s->channels, e, &bucket))
+    free_channel(e->value);
   hashmap__cleanup(&s->channels);
   expire_idempotency(s, INT64_MAX);
   hashmap__cleanup(&s->idempotency);
@@ -308,4 +343,7 @@ const struct store_ops store_memory_ops = {
     .append = mem_append,
     .history = mem_history,
     .channels = mem_channels,
+    .put_record = mem_put_record,
+    .drop_app = mem_drop_app,
+    .load_records = mem_load_records,
 };

@@ -49,6 +49,12 @@ static const char *const migrations[] = {
     "  serials TEXT NOT NULL,"
     "  PRIMARY KEY(app, channel, key)) WITHOUT ROWID;"
     "CREATE INDEX idempotency_by_expiry ON idempotency(expires);",
+    /* 2: control-plane records (apps made through the API, revocations). */
+    "CREATE TABLE records("
+    "  app TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,"
+    "  value TEXT NOT NULL, expires INTEGER NOT NULL,"
+    "  PRIMARY KEY(app, kind, key)) WITHOUT ROWID;"
+    "CREATE INDEX records_by_expiry ON records(expires);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -62,6 +68,13 @@ enum statement {
   SQL_SET_LAST_SERIAL,
   SQL_TRIM_MESSAGES,
   SQL_TRIM_IDEMPOTENCY,
+  SQL_TRIM_RECORDS,
+  SQL_PUT_RECORD,
+  SQL_DELETE_RECORD,
+  SQL_LOAD_RECORDS,
+  SQL_DROP_APP_MESSAGES,
+  SQL_DROP_APP_IDEMPOTENCY,
+  SQL_DROP_APP_RECORDS,
   SQL_COUNT
 };
 
@@ -100,6 +113,19 @@ static const char *const statement_sql[SQL_COUNT] = {
     [SQL_TRIM_IDEMPOTENCY] =
         "DELETE FROM idempotency WHERE (app, channel, key) IN (SELECT app,"
         " channel, key FROM idempotency WHERE expires <= ? LIMIT ?)",
+    /* Records that never expire have expires = 0. */
+    [SQL_TRIM_RECORDS] =
+        "DELETE FROM records WHERE (app, kind, key) IN (SELECT app, kind, key"
+        " FROM records WHERE expires BETWEEN 1 AND ? LIMIT ?)",
+    [SQL_PUT_RECORD] = "INSERT OR REPLACE INTO records VALUES(?,?,?,?,?)",
+    [SQL_DELETE_RECORD] =
+        "DELETE FROM records WHERE app = ? AND kind = ? AND key = ?",
+    [SQL_LOAD_RECORDS] =
+        "SELECT app, key, value FROM records WHERE kind = ?"
+        " AND (expires = 0 OR expires > ?) ORDER BY app, key",
+    [SQL_DROP_APP_MESSAGES] = "DELETE FROM messages WHERE app = ?",
+    [SQL_DROP_APP_IDEMPOTENCY] = "DELETE FROM idempotency WHERE app = ?",
+    [SQL_DROP_APP_RECORDS] = "DELETE FROM records WHERE app = ?",
 };
 
 struct sqlite_store {
@@ -109,6 +135,7 @@ struct sqlite_store {
   uv_thread_t thread;
   uv_mutex_t lock;
   uv_cond_t wake;
+  uv_cond_t loaded; /* signalled when a synchronous load finished */
   struct store_req *queue_head, *queue_tail;
   bool stopping;
   int64_t last_trim_ms;
@@ -305,14 +332,64 @@ static void run_channels(struct sqlite_store *s, struct store_channels *c,
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) fail(&c->req, s, "channels");
 }
 
+/* ---- records and apps ------------------------------------------------------ */
+
+static void run_put_record(struct sqlite_store *s, struct store_record *r) {
+  sqlite3_stmt *st = prepare(s, r->value ? SQL_PUT_RECORD : SQL_DELETE_RECORD);
+  bind_text(st, 1, r->app_id);
+  bind_text(st, 2, r->kind);
+  bind_text(st, 3, r->key);
+  if (r->value) {
+    bind_text(st, 4, r->value);
+    sqlite3_bind_int64(st, 5, r->expires);
+  }
+  if (sqlite3_step(st) != SQLITE_DONE) fail(&r->req, s, "record");
+}
+
+static void run_drop_app(struct sqlite_store *s, struct store_drop_app *d) {
+  static const enum statement drops[] = {
+      SQL_DROP_APP_MESSAGES, SQL_DROP_APP_IDEMPOTENCY, SQL_DROP_APP_RECORDS};
+  for (size_t i = 0; i < sizeof drops / sizeof drops[0]; i++) {
+    sqlite3_stmt *st = prepare(s, drops[i]);
+    bind_text(st, 1, d->app_id);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+      fail(&d->req, s, "dropping an app");
+      return;
+    }
+  }
+}
+
+/* A synchronous records query, run by the storage thread like any request
+ * and waited for by the caller. */
+struct store_load {
+  struct store_req req;
+  const char *kind;
+  store_record_fn fn;
+  void *ctx;
+  bool finished;
+};
+
+static void run_load(struct sqlite_store *s, struct store_load *l,
+                     int64_t now) {
+  sqlite3_stmt *st = prepare(s, SQL_LOAD_RECORDS);
+  bind_text(st, 1, l->kind);
+  sqlite3_bind_int64(st, 2, now);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    l->fn(l->ctx, (const char *)sqlite3_column_text(st, 0),
+          (const char *)sqlite3_column_text(st, 1),
+          (const char *)sqlite3_column_text(st, 2));
+  if (rc != SQLITE_DONE) fail(&l->req, s, "loading records");
+}
+
 /* ---- The storage thread ---------------------------------------------------- */
 
 /* Deletes one chunk of expired rows per table. While chunks come back
  * full, the storage thread trims again after every batch (and does not
  * sleep), so trimming keeps pace with the publish rate in small steps. */
 static void trim_expired(struct sqlite_store *s, int64_t now) {
-  static const enum statement trims[] = {SQL_TRIM_MESSAGES,
-                                         SQL_TRIM_IDEMPOTENCY};
+  static const enum statement trims[] = {
+      SQL_TRIM_MESSAGES, SQL_TRIM_IDEMPOTENCY, SQL_TRIM_RECORDS};
   s->last_trim_ms = now;
   s->trim_backlog = false;
   for (size_t i = 0; i < sizeof trims / sizeof trims[0]; i++) {
@@ -326,13 +403,35 @@ static void trim_expired(struct sqlite_store *s, int64_t now) {
   }
 }
 
-/* Whether the batch holds an append that must reach the disk before it is
- * acknowledged. */
+/* Whether the batch holds a write that must reach the disk before it is
+ * acknowledged: anything but an append to a non-durable namespace. */
 static bool needs_fsync(const struct store_req *batch) {
   for (const struct store_req *r = batch; r; r = r->queued_next)
-    if (r->op == STORE_OP_APPEND && ((const struct store_append *)r)->durable)
+    if ((r->op == STORE_OP_APPEND &&
+         ((const struct store_append *)r)->durable) ||
+        r->op == STORE_OP_PUT_RECORD || r->op == STORE_OP_DROP_APP)
       return true;
   return false;
+}
+
+static void run_request(struct sqlite_store *s, struct store_req *r,
+                        int64_t now) {
+  switch (r->op) {
+  case STORE_OP_APPEND: run_append(s, (struct store_append *)r, now); break;
+  case STORE_OP_HISTORY: run_history(s, (struct store_history *)r, now); break;
+  case STORE_OP_CHANNELS:
+    run_channels(s, (struct store_channels *)r, now);
+    break;
+  case STORE_OP_PUT_RECORD: run_put_record(s, (struct store_record *)r); break;
+  case STORE_OP_DROP_APP: run_drop_app(s, (struct store_drop_app *)r); break;
+  case STORE_OP_LOAD_RECORDS: run_load(s, (struct store_load *)r, now); break;
+  }
+}
+
+/* Whether a request changes what is stored (and so fails with its batch). */
+static bool is_write(const struct store_req *r) {
+  return r->op == STORE_OP_APPEND || r->op == STORE_OP_PUT_RECORD ||
+         r->op == STORE_OP_DROP_APP;
 }
 
 static void run_batch(struct sqlite_store *s, struct store_req *batch) {
@@ -344,10 +443,7 @@ static void run_batch(struct sqlite_store *s, struct store_req *batch) {
   sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
   for (struct store_req *r = batch; r; r = r->queued_next) {
     r->rc = 0;
-    if (r->op == STORE_OP_APPEND) run_append(s, (struct store_append *)r, now);
-    else if (r->op == STORE_OP_HISTORY)
-      run_history(s, (struct store_history *)r, now);
-    else run_channels(s, (struct store_channels *)r, now);
+    run_request(s, r, now);
   }
   sqlite3_stmt *st = prepare(s, SQL_SET_LAST_SERIAL);
   sqlite3_bind_int64(st, 1, s->last_serial_ms);
@@ -355,7 +451,7 @@ static void run_batch(struct sqlite_store *s, struct store_req *batch) {
   bool committed = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
   for (struct store_req *r = batch, *next; r; r = next) {
     next = r->queued_next;
-    if (!committed && r->op == STORE_OP_APPEND) fail(r, s, "commit");
+    if (!committed && is_write(r)) fail(r, s, "commit");
     store__complete(r);
   }
   if (!committed) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -408,6 +504,38 @@ static void sqlite_history(struct store *s, struct store_history *h) {
 
 static void sqlite_channels(struct store *s, struct store_channels *c) {
   enqueue(s, &c->req);
+}
+
+static void sqlite_put_record(struct store *s, struct store_record *r) {
+  enqueue(s, &r->req);
+}
+
+static void sqlite_drop_app(struct store *s, struct store_drop_app *d) {
+  enqueue(s, &d->req);
+}
+
+static void finish_load(struct store_req *req) {
+  struct sqlite_store *s = req->engine;
+  uv_mutex_lock(&s->lock);
+  ((struct store_load *)req)->finished = true;
+  uv_cond_broadcast(&s->loaded);
+  uv_mutex_unlock(&s->lock);
+}
+
+static int sqlite_load_records(struct store *base, const char *kind,
+                               store_record_fn fn, void *ctx,
+                               herald_error *err) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
+  struct store_load load = {.req = {.op = STORE_OP_LOAD_RECORDS,
+                                    .done = finish_load,
+                                    .engine = s},
+                            .kind = kind, .fn = fn, .ctx = ctx};
+  enqueue(base, &load.req);
+  uv_mutex_lock(&s->lock);
+  while (!load.finished) uv_cond_wait(&s->loaded, &s->lock);
+  uv_mutex_unlock(&s->lock);
+  if (load.req.rc && err) *err = load.req.err;
+  return load.req.rc;
 }
 
 /* ---- Opening: schema, migrations, statements -------------------------------- */
@@ -488,6 +616,7 @@ static void release(struct sqlite_store *s) {
   for (int i = 0; i < SQL_COUNT; i++) sqlite3_finalize(s->stmt[i]);
   sqlite3_close(s->db);
   uv_cond_destroy(&s->wake);
+  uv_cond_destroy(&s->loaded);
   uv_mutex_destroy(&s->lock);
   herald_free(s);
 }
@@ -498,6 +627,7 @@ static int sqlite_open(struct store **out, const struct config *cfg,
   s->base.ops = &store_sqlite_ops;
   uv_mutex_init(&s->lock);
   uv_cond_init(&s->wake);
+  uv_cond_init(&s->loaded);
   int rc = open_database(s, cfg->data_dir, err);
   if (!rc && uv_thread_create(&s->thread, storage_thread, s) != 0)
     rc = herald_error_set(err, HERALD_E_INTERNAL,
@@ -533,4 +663,7 @@ const struct store_ops store_sqlite_ops = {
     .append = sqlite_append,
     .history = sqlite_history,
     .channels = sqlite_channels,
+    .put_record = sqlite_put_record,
+    .drop_app = sqlite_drop_app,
+    .load_records = sqlite_load_records,
 };

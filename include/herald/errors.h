@@ -33,8 +33,22 @@
   XX(UNAUTHORIZED, 40100, 401, "Unauthorized")                                 \
   XX(INVALID_CREDENTIALS, 40101, 401, "Invalid credentials")                   \
   XX(INCOMPATIBLE_CREDENTIALS, 40102, 401, "Invalid clientId for credentials") \
+  XX(STALE_TIMESTAMP, 40104, 401, "Timestamp not current")                    \
+  XX(NONCE_REPLAYED, 40105, 401, "Nonce value replayed")                       \
+  XX(KEY_REVOKED, 40131, 401, "Key revoked")                                   \
+  XX(WRONG_REVOCATION_KEY, 40133, 401,                                         \
+     "Tokens may only be revoked with the key that issued them")             \
   XX(TOKEN_ERROR, 40140, 401, "Token error")                                   \
+  XX(TOKEN_REVOKED, 40141, 401, "Token revoked")                               \
   XX(TOKEN_EXPIRED, 40142, 401, "Token expired")                               \
+  XX(TOKEN_UNRECOGNIZED, 40143, 401, "Token not recognised")                   \
+  XX(INVALID_JWT, 40144, 401, "Invalid JWT")                                   \
+  XX(INVALID_TOKEN, 40145, 401, "Invalid Ably token")                          \
+  XX(IDENTIFIED_CLIENT_REQUIRED, 40161, 401, "Identified client required")     \
+  XX(BASIC_AUTH_REQUIRED, 40162, 401,                                          \
+     "Operation requires basic authentication")                              \
+  XX(REVOCATION_NOT_ENABLED, 40163, 401,                                       \
+     "Token revocation is not enabled for this key")                          \
   XX(CAPABILITY_DENIED, 40160, 401,                                            \
      "Given credentials do not have the required capability")                  \
   XX(FORBIDDEN, 40300, 403, "Forbidden")                                       \

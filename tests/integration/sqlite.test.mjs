@@ -90,6 +90,32 @@ describe('sqlite engine', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
+  test('tokens stay valid and revocations stay in force across a restart', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'herald-sqlite-'));
+    const revocable = 'sqlapp.rev:revsecret';
+    const config = { apps: [{ id: 'sqlapp', keys: [{ key: revocable, revocableTokens: true }] }] };
+    const first = await startSqlite(dataDir, config);
+    const token = async (srv, clientId) => (await request(srv.url, 'POST', '/keys/sqlapp.rev/requestToken',
+      { key: revocable, json: { keyName: 'sqlapp.rev', clientId } })).body.token;
+    const history = (srv, tok) => fetch(`${srv.url}/channels/t/messages`, { headers: { authorization: `Bearer ${tok}` } });
+    const revokedToken = await token(first, 'mallory');
+    const keptToken = await token(first, 'alice');
+    const revoked = await request(first.url, 'POST', '/keys/sqlapp.rev/revokeTokens',
+      { key: revocable, json: { targets: ['clientId:mallory'] } });
+    assert.equal(revoked.status, 201);
+    assert.equal((await history(first, revokedToken)).status, 401);
+    await first.stop({ keepData: true });
+
+    const second = await startSqlite(dataDir, config);
+    const rejected = await history(second, revokedToken);
+    assert.equal(rejected.status, 401);
+    assert.equal((await rejected.json()).error.code, 40141);
+    assert.equal((await history(second, keptToken)).status, 200, 'a token issued before the restart still works');
+    assert.equal((await history(second, await token(second, 'mallory'))).status, 200, 'revocation is not a ban');
+    await second.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
   test('a data directory written by a newer schema is refused with a clear message', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'herald-sqlite-'));
     const srv = await startSqlite(dataDir);

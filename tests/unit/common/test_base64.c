@@ -1,7 +1,7 @@
-/* test_base64.c -- base64 encoding, lenient decoding (whitespace, missing
- * padding, base64url characters), rejection of non-base64 text, and the
- * strict check. Every test checks that the live allocation count returns to
- * where it started. */
+/* test_base64.c -- base64 and base64url encoding, lenient decoding
+ * (whitespace, missing padding, base64url characters), rejection of
+ * non-base64 text, and the strict check. Every test checks that the live
+ * allocation count returns to where it started. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -76,6 +76,37 @@ static void test_encode_binary(void **state) {
   char out[9];
   assert_int_equal(base64__encode(bytes, sizeof bytes, out), 8);
   assert_string_equal(out, "+//+ABCD");
+}
+
+static void test_encode_url(void **state) {
+  for (size_t i = 0; i < RFC4648_COUNT; i++) {
+    size_t len = strlen(rfc4648[i].bytes);
+    char out[16];
+    memset(out, 'x', sizeof out);
+    size_t text_len = strcspn(rfc4648[i].text, "=");
+    assert_int_equal(base64__encode_url(rfc4648[i].bytes, len, out), text_len);
+    assert_int_equal(strlen(out), text_len);
+    assert_memory_equal(out, rfc4648[i].text, text_len);
+  }
+  const unsigned char bytes[] = {0xfb, 0xff, 0xfe, 0x00, 0x10, 0x83, 0xfb};
+  char out[13];
+  assert_int_equal(base64__encoded_size(sizeof bytes), sizeof out);
+  assert_int_equal(base64__encode_url(bytes, sizeof bytes, out), 10);
+  assert_string_equal(out, "-__-ABCD-w");
+  assert_int_equal(base64__encode_url(bytes, 2, out), 3);
+  assert_string_equal(out, "-_8");
+}
+
+static void test_encode_url_roundtrip(void **state) {
+  unsigned char bytes[256];
+  for (size_t i = 0; i < sizeof bytes; i++) bytes[i] = (unsigned char)(255 - i);
+  for (size_t len = 0; len <= sizeof bytes; len++) {
+    char text[4 * (256 / 3 + 1) + 1];
+    size_t text_len = base64__encode_url(bytes, len, text);
+    assert_int_equal(text_len, (4 * len + 2) / 3);
+    assert_int_equal(strcspn(text, "+/="), text_len);
+    assert_decodes(text, bytes, len);
+  }
 }
 
 static void test_decode_rfc4648(void **state) {
@@ -160,6 +191,8 @@ int main(void) {
       TEST(test_encoded_size),
       TEST(test_encode_rfc4648),
       TEST(test_encode_binary),
+      TEST(test_encode_url),
+      TEST(test_encode_url_roundtrip),
       TEST(test_decode_rfc4648),
       TEST(test_decode_binary_roundtrip),
       TEST(test_decode_whitespace),

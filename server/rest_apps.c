@@ -1,0 +1,254 @@
+/* rest_apps.c -- the test-provisioning API (rest.md 17): POST /apps
+ * creates an app with keys and namespaces as SDK test suites ask, stored
+ * durably like configured apps; DELETE /apps/:appId removes it and all its
+ * data. Creating is open to anyone in sandbox mode, else it needs the
+ * configured admin key. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "capability.h"
+#include "clock.h"
+#include "hmac.h"
+#include "http.h"
+#include "msgid.h"
+#include "reply.h"
+#include "rest.h"
+#include "server.h"
+#include "store.h"
+
+#define ID_LEN 6
+#define SECRET_LEN 24
+
+struct app_creation {
+  struct store_record record;
+  struct http_request *req;
+  json_t *def;      /* the stored definition */
+  json_t *response; /* the reply body */
+  char *def_text;
+};
+
+static int check_admin(const struct http_request *req, herald_error *err) {
+  const struct config *cfg = rest__server(req)->cfg;
+  if (cfg->sandbox) return 0;
+  const char *authorization = http__header(req, "authorization");
+  const char *given = authorization && !strncasecmp(authorization, "Bearer ", 7)
+                          ? authorization + 7
+                          : NULL;
+  if (cfg->admin_key && given && strlen(given) == strlen(cfg->admin_key) &&
+      hmac__equal(given, cfg->admin_key, strlen(given)))
+    return 0;
+  return herald_error_set(err, HERALD_E_INVALID_CREDENTIALS,
+                          "Creating apps needs the admin key (or a server in "
+                          "sandbox mode)");
+}
+
+/* The key's capability in canonical text: {"*":["*"]} when not given. */
+static int canonical_capability(json_t *spec, json_t **out, herald_error *err) {
+  json_t *given = json_object_get(spec, "capability");
+  if (!given) {
+    *out = json_string("{\"*\":[\"*\"]}");
+    return 0;
+  }
+  char *text = json_is_string(given) ? strdup(json_string_value(given))
+                                     : json_dumps(given, JSON_COMPACT);
+  struct capability *cap;
+  int rc = text ? capability__parse(text, strlen(text), &cap, err)
+                : herald_error_set(err, HERALD_E_BAD_REQUEST,
+                                   "Invalid key capability");
+  free(text);
+  if (rc) return rc;
+  char *canonical = capability__canonical(cap);
+  capability__free(cap);
+  *out = json_string(canonical);
+  herald_free(canonical);
+  return 0;
+}
+
+/* One requested key: its stored definition and its record in the reply. */
+static int make_key(const char *app_id, json_t *spec, int64_t now,
+                    json_t *def_keys, json_t *reply_keys, herald_error *err) {
+  json_t *capability;
+  if (!json_is_object(spec))
+    return herald_error_set(err, HERALD_E_INVALID_REQUEST_BODY,
+                            "keys must be objects");
+  int rc = canonical_capability(spec, &capability, err);
+  if (rc) return rc;
+  char key_id[ID_LEN + 1], secret[SECRET_LEN + 1], name[64], key_str[128];
+  msgid__random(key_id, ID_LEN);
+  msgid__random(secret, SECRET_LEN);
+  snprintf(name, sizeof name, "%s.%s", app_id, key_id);
+  snprintf(key_str, sizeof key_str, "%s:%s", name, secret);
+  bool revocable = json_is_true(json_object_get(spec, "revocableTokens"));
+  json_array_append_new(def_keys,
+                        json_pack("{s:s, s:O, s:b}", "key", key_str,
+                                  "capability", capability, "revocableTokens",
+                                  revocable));
+  json_array_append_new(
+      reply_keys,
+      json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:s+, s:i, s:i, s:b, "
+                "s:I, s:I}",
+                "id", key_id, "value", secret, "keyName", name, "keySecret",
+                secret, "keyStr", key_str, "capability", capability,
+                "revocableTokens", revocable, "scopeId", "app:", app_id,
+                "status", 0, "type", 0, "privileged", 0, "created",
+                (json_int_t)now, "modified", (json_int_t)now));
+  return 0;
+}
+
+/* The requested namespaces, kept as given plus created/modified. */
+static int make_namespaces(json_t *requested, int64_t now, json_t **out,
+                           herald_error *err) {
+  *out = json_array();
+  size_t i;
+  json_t *ns;
+  json_array_foreach(requested, i, ns) {
+    if (!json_is_object(ns))
+      return herald_error_set(err, HERALD_E_INVALID_REQUEST_BODY,
+                              "namespaces must be objects");
+    json_t *copy = json_deep_copy(ns);
+    json_object_set_new(copy, "created", json_integer(now));
+    json_object_set_new(copy, "modified", json_integer(now));
+    json_array_append_new(*out, copy);
+  }
+  return 0;
+}
+
+/* The host name the client used, for the reply's endpoint. */
+static json_t *request_host(const struct http_request *req) {
+  const char *host = http__header(req, "host");
+  if (!host || !*host) return json_string("localhost");
+  size_t len = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":");
+  return json_stringn(host, len);
+}
+
+/* Builds the app's stored definition and the reply from the request. */
+static int build_app(struct app_creation *c, json_t *body, herald_error *err) {
+  int64_t now = clock__now_ms();
+  char app_id[ID_LEN + 1], account_id[ID_LEN + 1];
+  msgid__random(app_id, ID_LEN);
+  msgid__random(account_id, ID_LEN);
+  json_t *keys = json_object_get(body, "keys");
+  json_t *def_keys = json_array(), *reply_keys = json_array(), *namespaces;
+  int rc = make_namespaces(json_object_get(body, "namespaces"), now,
+                           &namespaces, err);
+  keys = json_array_size(keys) ? json_incref(keys) : json_pack("[{}]");
+  for (size_t i = 0; !rc && i < json_array_size(keys); i++)
+    rc = make_key(app_id, json_array_get(keys, i), now, def_keys, reply_keys,
+                  err);
+  json_decref(keys);
+  json_t *channels = json_object_get(body, "channels");
+  c->def = json_pack("{s:s, s:o, s:O}", "id", app_id, "keys", def_keys,
+                     "namespaces", namespaces);
+  c->response = json_pack(
+      "{s:s++, s:s, s:s, s:i, s:b, s:s, s:I, s:I, s:o, s:o, s:[], s:o, s:o, "
+      "s:i, s:b}",
+      "id", account_id, ":", app_id, "appId", app_id, "accountId", account_id,
+      "status", 1, "tlsOnly", 0, "labels", "autodelete", "created",
+      (json_int_t)now, "modified", (json_int_t)now, "keys", reply_keys,
+      "namespaces", namespaces, "connections", "channels",
+      channels ? json_incref(channels) : json_array(), "endpoint",
+      request_host(c->req), "port", rest__server(c->req)->port, "tls", 0);
+  return rc;
+}
+
+static void free_creation(struct app_creation *c) {
+  json_decref(c->def);
+  json_decref(c->response);
+  free(c->def_text);
+  herald_free(c);
+}
+
+static void on_app_stored(struct store_req *sreq) {
+  struct app_creation *c = (struct app_creation *)sreq;
+  struct http_request *req = c->req;
+  herald_error err;
+  if (sreq->rc) {
+    reply__error(req, &sreq->err);
+  } else if (apps__add_json(&rest__server(req)->apps, c->def, &err)) {
+    reply__error(req, &err);
+  } else {
+    struct wire_writer w;
+    reply__writer(req, &w);
+    wire_writer__json(&w, c->response);
+    reply__send(req, 201, &w, NULL);
+  }
+  free_creation(c);
+}
+
+static int parse_json_body(const struct http_request *req, json_t **out,
+                           herald_error *err) {
+  struct wire_doc doc;
+  int rc = rest__parse_body(req, &doc, err);
+  if (rc) return rc;
+  *out = wire_value__to_json(wire_doc__root(&doc));
+  wire_doc__cleanup(&doc);
+  if (!json_is_object(*out)) {
+    json_decref(*out);
+    return herald_error_set(err, HERALD_E_INVALID_REQUEST_BODY,
+                            "The app specification must be an object");
+  }
+  return 0;
+}
+
+/* POST /apps: answered once the app is stored; its keys work from then. */
+void rest_apps__create(struct http_request *req) {
+  herald_error err;
+  json_t *body = NULL;
+  int rc = check_admin(req, &err);
+  if (!rc) rc = parse_json_body(req, &body, &err);
+  if (rc) {
+    reply__error(req, &err);
+    return;
+  }
+  struct app_creation *c = herald_xcalloc(1, sizeof *c);
+  c->req = req;
+  rc = build_app(c, body, &err);
+  json_decref(body);
+  if (rc) {
+    free_creation(c);
+    reply__error(req, &err);
+    return;
+  }
+  c->def_text = json_dumps(c->def, JSON_COMPACT);
+  const char *app_id = json_string_value(json_object_get(c->def, "id"));
+  c->record = (struct store_record){
+      .req = {.origin = req->worker, .done = on_app_stored},
+      .app_id = app_id,
+      .kind = APPS_RECORD_APP,
+      .key = app_id,
+      .value = c->def_text};
+  store__put_record(rest__server(req)->store, &c->record);
+}
+
+struct app_deletion {
+  struct store_drop_app drop;
+  struct http_request *req;
+};
+
+static void on_app_dropped(struct store_req *sreq) {
+  struct app_deletion *d = (struct app_deletion *)sreq;
+  if (sreq->rc) reply__error(d->req, &sreq->err);
+  else reply__no_content(d->req);
+  herald_free(d);
+}
+
+/* DELETE /apps/:appId, with a key of that app: the app stops answering at
+ * once; its data is gone when the reply comes. */
+void rest_apps__delete(struct http_request *req) {
+  const char *app_id = req->segments[1];
+  if (strcmp(req->auth.app->id, app_id) || req->auth.via_token) {
+    herald_error err;
+    herald_error_set(&err, HERALD_E_INVALID_CREDENTIALS,
+                     "Deleting an app needs a key of that app");
+    reply__error(req, &err);
+    return;
+  }
+  apps__remove(&rest__server(req)->apps, app_id);
+  struct app_deletion *d = herald_xcalloc(1, sizeof *d);
+  d->req = req;
+  d->drop = (struct store_drop_app){
+      .req = {.origin = req->worker, .done = on_app_dropped},
+      .app_id = req->auth.app->id};
+  store__drop_app(rest__server(req)->store, &d->drop);
+}
