@@ -1,36 +1,26 @@
-// ably-common test fixtures. Read from the ably-common checkout when it is
-// available ($ABLY_COMMON_DIR, or ../shared/ably-common next to the repo);
-// otherwise fall back to the embedded copy of messages-encoding.json below
-// (copied unmodified from ably/ably-common test-resources).
+// Ably's own test fixtures (ably-common test-resources), read from the
+// checkout next to the repository (../shared/ably-common) or from
+// $ABLY_COMMON_DIR. They are test vectors: a missing checkout is an error,
+// never a reason to test against a copy.
 
-import { readFileSync, existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const EMBEDDED_MESSAGES_ENCODING = {
-  messages: [
-    { data: 'foo', encoding: null, expectedType: 'string', expectedValue: 'foo' },
-    { data: '{"foo":42}', encoding: null, expectedType: 'string', expectedValue: '{"foo":42}' },
-    {
-      data: '{"foo":42,"bar":["a",1.2,{"boo":"ha"}]}', encoding: 'json', expectedType: 'jsonObject',
-      expectedValue: { foo: 42, bar: ['a', 1.2, { boo: 'ha' }] },
-    },
-    { data: '[{"foo":42},"qux"]', encoding: 'json', expectedType: 'jsonArray', expectedValue: [{ foo: 42 }, 'qux'] },
-    { data: '3q2+7w==', encoding: 'base64', expectedType: 'binary', expectedHexValue: 'deadbeef' },
-  ],
-};
-
-function ablyCommonDir() {
-  const candidates = [
-    process.env.ABLY_COMMON_DIR,
-    fileURLToPath(new URL('../../../../shared/ably-common', import.meta.url)),
-    '/work/shared/ably-common',
-  ].filter(Boolean);
-  return candidates.find((d) => existsSync(join(d, 'test-resources')));
+/** The parsed JSON of test-resources/<name>. */
+export function ablyCommonFixture(name) {
+  const dir = process.env.ABLY_COMMON_DIR ||
+    fileURLToPath(new URL('../../../../shared/ably-common', import.meta.url));
+  const file = join(dir, 'test-resources', name);
+  if (!existsSync(file)) throw new Error(`Ably's fixtures are missing: ${file} (set ABLY_COMMON_DIR)`);
+  return JSON.parse(readFileSync(file, 'utf8'));
 }
 
 export function messagesEncodingFixtures() {
-  const dir = ablyCommonDir();
-  if (dir) return JSON.parse(readFileSync(join(dir, 'test-resources', 'messages-encoding.json'), 'utf8')).messages;
-  return EMBEDDED_MESSAGES_ENCODING.messages;
+  return ablyCommonFixture('messages-encoding.json').messages;
+}
+
+/** The `post_apps` body of test-app-setup.json (a fresh copy per call). */
+export function testAppSetupPostApps() {
+  return ablyCommonFixture('test-app-setup.json').post_apps;
 }
