@@ -6,18 +6,8 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test, startServer, request, uniqueChannel } from './lib/server.mjs';
+import { describe, test, startServer, request, uniqueChannel, eventually } from './lib/server.mjs';
 
-// Polls fn until it returns a truthy value; expiry has no event to wait on.
-async function eventually(fn, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function runHelp() {
   const proc = spawn(process.env.HERALDD, ['--help'], { stdio: ['ignore', 'pipe', 'pipe'] });

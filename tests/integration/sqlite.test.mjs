@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test, startServer, request } from './lib/server.mjs';
+import { describe, test, startServer, request, eventually } from './lib/server.mjs';
 
 const KEY = 'sqlapp.k:secret';
 
@@ -23,15 +23,6 @@ async function dbBytes(dataDir) {
   return total;
 }
 
-async function eventually(fn, timeoutMs = 10000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function publishBurst(srv, channel, count) {
   const data = 'x'.repeat(1000);

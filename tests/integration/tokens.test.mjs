@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import {
   startServer, test, describe, before, after, uniqueChannel, request, assertAblyError, basicAuth, Ably,
+  eventually,
 } from './lib/server.mjs';
 import {
-  signTokenRequest, tokenRequestMac, makeJwt, canonicalCapability, bearer, splitKey, eventually,
+  signTokenRequest, tokenRequestMac, makeJwt, canonicalCapability, bearer, splitKey,
   startAuthUrlServer, expectAblyError, guardedAuthCallback,
 } from './lib/auth.mjs';
 

@@ -98,19 +98,7 @@ export function bearer(token, { raw = false } = {}) {
 // ---- test-app-setup.json --------------------------------------------------
 
 
-// ---- misc -------------------------------------------------------------------
-
-/** Polls fn until it returns a truthy value (returned), or throws after timeoutMs. */
-export async function eventually(fn, { timeoutMs = 10000, intervalMs = 50, what = 'condition' } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    last = await fn();
-    if (last) return last;
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
+// ---- authUrl ------------------------------------------------------------------
 
 /**
  * A small HTTP server for authUrl tests. `handler(req, url)` returns

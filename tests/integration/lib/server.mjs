@@ -363,6 +363,19 @@ export function uniqueChannel(prefix = 'ch') {
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${chanCounter}`;
 }
 
+/** Polls fn until it returns a truthy value (returned), or throws after timeoutMs:
+ * for conditions no event announces (expiry, background trimming). */
+export async function eventually(fn, { timeoutMs = 10000, intervalMs = 50, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last) return last;
+    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Parse a Link header value into {rel: url}. Throws on malformed entries. */
