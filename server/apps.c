@@ -138,16 +138,24 @@ static struct app *find_app_locked(struct apps *apps, const char *id,
   return NULL;
 }
 
-/* Inserts app, merging its keys and namespaces into an app of the same id
- * (so HERALD_KEY can add a key to an app of the config file). */
-static void insert_app(struct apps *apps, struct app *app) {
+/* Inserts app. One with the same id gets app's keys and namespaces merged
+ * in (so HERALD_KEY can add a key to an app of the config file) when
+ * merging is allowed, which is only at start-up: merging moves the key
+ * array that requests point into. Returns false when the id is taken and
+ * merging is not allowed. */
+static bool insert_app(struct apps *apps, struct app *app, bool merge) {
   pthread_rwlock_wrlock(&apps->lock);
   struct app *existing = find_app_locked(apps, app->id, strlen(app->id));
+  if (existing && !merge) {
+    pthread_rwlock_unlock(&apps->lock);
+    free_app(app);
+    return false;
+  }
   if (!existing) {
     apps->list = herald_realloc(apps->list, (apps->count + 1) * sizeof *apps->list);
     apps->list[apps->count++] = app;
     pthread_rwlock_unlock(&apps->lock);
-    return;
+    return true;
   }
   existing->keys = herald_realloc(
       existing->keys, (existing->n_keys + app->n_keys) * sizeof *app->keys);
@@ -163,12 +171,23 @@ static void insert_app(struct apps *apps, struct app *app) {
   pthread_rwlock_unlock(&apps->lock);
   app->n_keys = app->n_namespaces = 0; /* moved */
   free_app(app);
+  return true;
 }
 
 int apps__add_json(struct apps *apps, const json_t *def, herald_error *err) {
   struct app *app;
   int rc = parse_app(def, &app, err);
-  if (!rc) insert_app(apps, app);
+  if (!rc) insert_app(apps, app, true);
+  return rc;
+}
+
+int apps__add_new_json(struct apps *apps, const json_t *def,
+                       herald_error *err) {
+  struct app *app;
+  int rc = parse_app(def, &app, err);
+  if (!rc && !insert_app(apps, app, false))
+    rc = herald_error_set(err, HERALD_E_CONFLICT, "An app with id %s exists",
+                          json_string_value(json_object_get(def, "id")));
   return rc;
 }
 

@@ -66,6 +66,11 @@ void apps__cleanup(struct apps *apps);
  *  "namespaces":[{"id","persisted","retention-ms"}]}. */
 int apps__add_json(struct apps *apps, const json_t *def, herald_error *err);
 
+/* Adds an app while the server runs: as apps__add_json, but an app of the
+ * same id is never merged into: -40900 instead. */
+int apps__add_new_json(struct apps *apps, const json_t *def,
+                       herald_error *err);
+
 /* Finds the key named keyName[0..len) ("appId.keyId"). On success *app holds
  * a reference (release it with apps__release) and *key points into it.
  * Unknown app: -40400 (404); unknown key: -40400 with status 401. */

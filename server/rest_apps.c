@@ -162,11 +162,9 @@ static void free_creation(struct app_creation *c) {
 static void on_app_stored(struct store_req *sreq) {
   struct app_creation *c = (struct app_creation *)sreq;
   struct http_request *req = c->req;
-  herald_error err;
   if (sreq->rc) {
+    apps__remove(&rest__server(req)->apps, c->record.app_id);
     reply__error(req, &sreq->err);
-  } else if (apps__add_json(&rest__server(req)->apps, c->def, &err)) {
-    reply__error(req, &err);
   } else {
     struct wire_writer w;
     reply__writer(req, &w);
@@ -191,7 +189,22 @@ static int parse_json_body(const struct http_request *req, json_t **out,
   return 0;
 }
 
-/* POST /apps: answered once the app is stored; its keys work from then. */
+/* Builds the app and enters it in the registry, which reserves its id
+ * (a random id that is taken is drawn again). */
+static int create_app(struct app_creation *c, json_t *body,
+                      herald_error *err) {
+  struct apps *apps = &rest__server(c->req)->apps;
+  int rc;
+  do {
+    json_decref(c->def);
+    json_decref(c->response);
+    rc = build_app(c, body, err);
+    if (!rc) rc = apps__add_new_json(apps, c->def, err);
+  } while (rc == -HERALD_E_CONFLICT);
+  return rc;
+}
+
+/* POST /apps: answered once the app is stored. */
 void rest_apps__create(struct http_request *req) {
   herald_error err;
   json_t *body = NULL;
@@ -203,7 +216,7 @@ void rest_apps__create(struct http_request *req) {
   }
   struct app_creation *c = herald_xcalloc(1, sizeof *c);
   c->req = req;
-  rc = build_app(c, body, &err);
+  rc = create_app(c, body, &err);
   json_decref(body);
   if (rc) {
     free_creation(c);
