@@ -118,6 +118,7 @@ void wire_writer__strn(struct wire_writer *w, const char *s, size_t len);
 void wire_writer__bin(struct wire_writer *w, const void *bytes, size_t len);
 void wire_writer__int(struct wire_writer *w, int64_t value);
 void wire_writer__bool(struct wire_writer *w, bool value);
+void wire_writer__nil(struct wire_writer *w);
 /* A jansson value, converted for MessagePack. */
 void wire_writer__json(struct wire_writer *w, const json_t *value);
 /* The complete output of another writer of the same format, as one value. */
@@ -127,6 +128,10 @@ void wire_writer__embed(struct wire_writer *w, const struct wire_writer *inner);
 void wire_writer__kv_str(struct wire_writer *w, const char *key, const char *s);
 void wire_writer__kv_int(struct wire_writer *w, const char *key, int64_t v);
 void wire_writer__kv_bool(struct wire_writer *w, const char *key, bool v);
+
+/* An Ably ErrorInfo map {message, code, statusCode, href}: the one shape
+ * errors take in REST bodies, batch results and ProtocolMessages. */
+void wire_writer__error_info(struct wire_writer *w, const herald_error *err);
 
 /* The encoded bytes, written as one document: JSON text (compact) or packed
  * MessagePack. Returns a buffer allocated with herald_malloc, or NULL when a

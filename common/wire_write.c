@@ -1,5 +1,6 @@
 /* wire_write.c -- the writing half of wire.h: one call sequence builds a
  * compact JSON document (through a jansson tree) or packed MessagePack. */
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -167,6 +168,12 @@ void wire_writer__bool(struct wire_writer *w, bool value) {
   after_value(w);
 }
 
+void wire_writer__nil(struct wire_writer *w) {
+  if (w->format == WIRE_JSON) json_place(w, json_null());
+  else msgpack_pack_nil(&w->packer);
+  after_value(w);
+}
+
 /* Packs a jansson value as MessagePack, recursively. */
 static void pack_json(msgpack_packer *pk, const json_t *v) {
   switch (json_typeof(v)) {
@@ -253,4 +260,14 @@ char *wire_writer__finish(struct wire_writer *w, size_t *len) {
   if (!out) return NULL;
   *len = json_dumpb(w->root, out, need, JSON_COMPACT | JSON_ENCODE_ANY);
   return out;
+}
+
+void wire_writer__error_info(struct wire_writer *w, const herald_error *err) {
+  char href[64];
+  snprintf(href, sizeof href, "https://help.ably.io/error/%d", err->code);
+  wire_writer__map(w, 4);
+  wire_writer__kv_str(w, "message", err->message);
+  wire_writer__kv_int(w, "code", err->code);
+  wire_writer__kv_int(w, "statusCode", err->status);
+  wire_writer__kv_str(w, "href", href);
 }

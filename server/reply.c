@@ -166,16 +166,6 @@ void reply__send(struct http_request *req, int status, struct wire_writer *w,
   send_document(req, status, w, links, NULL);
 }
 
-void reply__write_error_info(struct wire_writer *w, const herald_error *err) {
-  char href[64];
-  snprintf(href, sizeof href, "https://help.ably.io/error/%d", err->code);
-  wire_writer__map(w, 4);
-  wire_writer__kv_str(w, "message", err->message);
-  wire_writer__kv_int(w, "code", err->code);
-  wire_writer__kv_int(w, "statusCode", err->status);
-  wire_writer__kv_str(w, "href", href);
-}
-
 void reply__error(struct http_request *req, const herald_error *err) {
   if (err->status >= 500) log_error("%d %d %s", err->status, err->code, err->message);
   else log_debug("%d %d %s", err->status, err->code, err->message);
@@ -183,7 +173,7 @@ void reply__error(struct http_request *req, const herald_error *err) {
   reply__writer(req, &w);
   wire_writer__map(&w, 1);
   wire_writer__key(&w, "error");
-  reply__write_error_info(&w, err);
+  wire_writer__error_info(&w, err);
   send_document(req, err->status, &w, NULL, err);
 }
 
@@ -209,7 +199,7 @@ void reply__legacy_batch(struct http_request *req, struct wire_writer *items,
   reply__writer(req, &w);
   wire_writer__map(&w, 2);
   wire_writer__key(&w, "error");
-  reply__write_error_info(&w, &err);
+  wire_writer__error_info(&w, &err);
   wire_writer__key(&w, "batchResponse");
   wire_writer__embed(&w, items);
   wire_writer__cleanup(items);

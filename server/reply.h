@@ -35,9 +35,6 @@ void reply__send(struct http_request *req, int status, struct wire_writer *w,
  * plus X-Ably-Errorcode/X-Ably-Errormessage. */
 void reply__error(struct http_request *req, const herald_error *err);
 
-/* Writes an ErrorInfo map (used inside error bodies and batch results). */
-void reply__write_error_info(struct wire_writer *w, const herald_error *err);
-
 /* Writes a BatchResult {successCount, failureCount, results} (rest.md
  * 12.2) whose results are the n items of `items`, a finished array writer
  * of w's format. */

@@ -272,7 +272,7 @@ static void write_target_result(struct wire_writer *w,
     wire_writer__map(w, 2);
     wire_writer__kv_str(w, "target", t->target);
     wire_writer__key(w, "error");
-    reply__write_error_info(w, &t->err);
+    wire_writer__error_info(w, &t->err);
     return;
   }
   wire_writer__map(w, 3);

@@ -2,9 +2,9 @@
  * parsing JSON and MessagePack (valid, malformed, trailing bytes), the kind
  * of every value, map/array access, integer extraction, conversion to
  * jansson, the writer producing the same structure in both formats
- * (including embedded writers and zero-length containers), and content-type
- * negotiation. Every test checks that the live allocation count returns to
- * where it started. */
+ * (including embedded writers, zero-length containers and nil), and
+ * content-type negotiation. Every test checks that the live allocation count
+ * returns to where it started. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -792,6 +792,37 @@ static void test_writer_unfinished_container_fails(void **state) {
   }
 }
 
+/* [nil, {"k": nil}]: null in JSON, nil in MessagePack, read back as such. */
+static void test_writer_nil(void **state) {
+  (void)state;
+  for (int f = 0; f < 2; f++) {
+    enum wire_format format = f ? WIRE_MSGPACK : WIRE_JSON;
+    struct wire_writer w;
+    wire_writer__init(&w, format);
+    wire_writer__array(&w, 2);
+    wire_writer__nil(&w);
+    wire_writer__map(&w, 1);
+    wire_writer__key(&w, "k");
+    wire_writer__nil(&w);
+    size_t len;
+    char *out = finish_ok(&w, &len);
+    wire_writer__cleanup(&w);
+    static const char packed[] = "\x92\xc0\x81\xa1k\xc0";
+    static const char text[] = "[null,{\"k\":null}]";
+    assert_int_equal(len, f ? sizeof packed - 1 : sizeof text - 1);
+    assert_memory_equal(out, f ? packed : text, len);
+    struct wire_doc doc;
+    parse_ok(&doc, format, out, len);
+    struct wire_value root = wire_doc__root(&doc);
+    assert_int_equal(wire_value__kind(wire_value__at(root, 0)), WIRE_NIL);
+    assert_int_equal(
+        wire_value__kind(wire_value__get(wire_value__at(root, 1), "k")),
+        WIRE_NIL);
+    wire_doc__cleanup(&doc);
+    herald_free(out);
+  }
+}
+
 static void test_writer_strn_and_large_values(void **state) {
   (void)state;
   char big[300];
@@ -923,6 +954,7 @@ int main(void) {
       TEST(test_writer_zero_length_containers),
       TEST(test_writer_zero_length_parse),
       TEST(test_writer_unfinished_container_fails),
+      TEST(test_writer_nil),
       TEST(test_writer_strn_and_large_values),
       TEST(test_writer_bin_json_is_base64),
       TEST(test_content_type),
