@@ -420,7 +420,7 @@ static void test_looks_like(void **state) {
   char *text = make_jwt(HEADER, CLAIMS, NULL, true);
   assert_true(looks_like(text));
   herald_free(text);
-  assert_false(looks_like("app.key.xxx.yyy"));
+  assert_false(looks_like("app.key.claims.signature"));
   assert_false(looks_like(EXAMPLE_HEADER ".a.b.c"));
   assert_false(looks_like("abc"));
   assert_false(looks_like(""));
