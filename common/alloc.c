@@ -53,6 +53,9 @@ void *herald_xmalloc(size_t size) { return or_abort(herald_malloc(size)); }
 void *herald_xcalloc(size_t count, size_t size) {
   return or_abort(herald_calloc(count, size));
 }
+void *herald_xrealloc(void *ptr, size_t size) {
+  return or_abort(herald_realloc(ptr, size));
+}
 char *herald_xstrdup(const char *s) { return or_abort(herald_strdup(s)); }
 char *herald_xstrndup(const char *s, size_t len) {
   return or_abort(herald_strndup(s, len));

@@ -19,6 +19,7 @@ char *herald_strndup(const char *s, size_t len);
 /* Abort-on-failure variants for fixed-size server allocations. */
 void *herald_xmalloc(size_t size);
 void *herald_xcalloc(size_t count, size_t size);
+void *herald_xrealloc(void *ptr, size_t size);
 char *herald_xstrdup(const char *s);
 char *herald_xstrndup(const char *s, size_t len);
 

@@ -190,7 +190,15 @@ int protocol_message__decode(struct wire_value v, size_t max_messages,
   if (!rc) rc = decode_params(v, out, err);
   if (!rc) rc = decode_error(v, out, err);
   if (!rc) rc = decode_messages(v, max_messages, out, err);
-  if (rc) protocol_message__cleanup(out);
+  if (rc) { /* keep what a NACK needs */
+    int action = out->action;
+    bool has_msg_serial = out->has_msg_serial;
+    int64_t msg_serial = out->msg_serial;
+    protocol_message__cleanup(out);
+    out->action = action;
+    out->has_msg_serial = has_msg_serial;
+    out->msg_serial = msg_serial;
+  }
   return rc;
 }
 

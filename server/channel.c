@@ -8,6 +8,7 @@
 
 #include "alloc.h"
 #include "clock.h"
+#include "fanout.h"
 #include "hashmap.h"
 #include "msgid.h"
 #include "serial.h"
@@ -56,12 +57,18 @@ static void next_serial_time(struct channel_table *t, int64_t now) {
   }
 }
 
-/* The publish's message id: the idempotency base for client ids, else a
- * fresh random base that the messages' ids are built from. */
+/* The publish's message id: the idempotency base for client ids, else the
+ * origin's base (a realtime "<connectionId>:<msgSerial>") or a fresh random
+ * one, which the messages' ids are built from. */
 static void assign_ids(struct publish *p) {
   if (!p->idempotency_key) {
-    p->assigned_id_base = herald_xmalloc(ID_BASE_LEN + 1);
-    msgid__random(p->assigned_id_base, ID_BASE_LEN);
+    if (p->id_base) {
+      p->assigned_id_base = p->id_base;
+      p->id_base = NULL;
+    } else {
+      p->assigned_id_base = herald_xmalloc(ID_BASE_LEN + 1);
+      msgid__random(p->assigned_id_base, ID_BASE_LEN);
+    }
     msgid__assign(p->messages, p->count, p->assigned_id_base);
     p->message_id = p->assigned_id_base;
   } else {
@@ -107,6 +114,7 @@ static void on_appended(struct store_req *req) {
   } else if (!p->rc) {
     p->serials = p->own_serials;
     p->n_serials = p->count;
+    fanout__published(worker__self(), p);
   }
   worker__post(p->origin, &p->task, reply_on_origin);
 }
@@ -145,5 +153,6 @@ void publish__cleanup(struct publish *p) {
   herald_free(p->idempotency_key);
   herald_free(p->connection_id);
   herald_free(p->assigned_id_base);
+  herald_free(p->id_base);
   memset(p, 0, sizeof *p);
 }

@@ -4,7 +4,8 @@
  * Only the owner stamps a channel's messages (id, timestamp, serial), so
  * serials need no lock. A publish travels: origin worker (decoded, checked)
  * -> owner (stamped, appended to the store) -> store completion on the
- * owner (fan-out point) -> origin (reply). Each hop is a posted task. */
+ * owner, which fans the messages out (fanout.h) -> origin (reply). Each hop
+ * is a posted task. */
 #ifndef HERALD_CHANNEL_H
 #define HERALD_CHANNEL_H
 
@@ -30,6 +31,7 @@ struct publish {
   size_t count;
   char *idempotency_key; /* herald_malloc'd, or NULL */
   char *connection_id;   /* herald_malloc'd */
+  char *id_base; /* herald_malloc'd base of assigned ids, or NULL: random */
   bool ephemeral;
   /* Runs on origin when the publish is durable or has failed. */
   void (*done)(struct publish *p);

@@ -57,6 +57,17 @@ static const struct option_def options[] = {
         "86400000", "history retention of persisted namespaces"),
     OPT("idempotency-window-ms", OPT_INT64, idempotency_window_ms, "120000",
         "how long client-supplied message ids are remembered"),
+    OPT("max-idle-interval-ms", OPT_INT64, max_idle_interval_ms, "15000",
+        "realtime: longest outbound silence before a heartbeat"),
+    OPT("connection-state-ttl-ms", OPT_INT64, connection_state_ttl_ms,
+        "120000", "realtime: how long a dropped connection can be resumed"),
+    OPT("max-frame-size", OPT_INT64, max_frame_size, "524288",
+        "realtime: largest inbound WebSocket message in bytes"),
+    OPT("max-inbound-rate", OPT_INT64, max_inbound_rate, "250",
+        "realtime: publishes per second a connection may send"),
+    OPT("max-outbound-bytes", OPT_INT64, max_outbound_bytes, "1048576",
+        "realtime: unsent bytes a subscriber may fall behind by before it "
+        "is disconnected"),
     OPT("help", OPT_BOOL, help, "false", "print this help and exit"),
 };
 

@@ -27,6 +27,11 @@ struct config {
   int64_t retention_ms;           /* history of non-persisted channels */
   int64_t persisted_retention_ms; /* history of persisted namespaces */
   int64_t idempotency_window_ms;
+  int64_t max_idle_interval_ms;    /* realtime heartbeat interval */
+  int64_t connection_state_ttl_ms; /* how long a dropped connection lives */
+  int64_t max_frame_size;          /* bytes, one inbound WebSocket message */
+  int64_t max_inbound_rate;        /* publishes per second per connection */
+  int64_t max_outbound_bytes;      /* unsent bytes per subscriber */
   json_t *apps; /* the "apps" array of the config file, or NULL */
   char *env_key; /* HERALD_KEY: appId.keyId:secret with full capability */
   bool help;

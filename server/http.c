@@ -42,6 +42,7 @@ struct http_conn {
   uv_shutdown_t shutdown_req;
   unsigned writes_pending;
   int head_error;        /* a limit hit while reading: its Ably code */
+  struct http_upgrade *upgrade; /* set once another protocol took over */
 };
 
 #define MAX_HEADER_PARTS (sizeof ((struct http_conn *)0)->header_offsets / sizeof(size_t))
@@ -446,7 +447,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 /* Parses pending bytes and dispatches complete requests, one at a time. */
 static void process(struct http_conn *c) {
   c->processing = true;
-  while (!c->in_flight && !c->closing) {
+  while (!c->in_flight && !c->closing && !c->upgrade) {
     if (c->message_complete) {
       http_parser_pause(&c->parser, 0);
       dispatch(c);
@@ -465,7 +466,7 @@ static void process(struct http_conn *c) {
     if (!c->message_complete) break; /* need more bytes */
   }
   c->processing = false;
-  if (c->closing) return;
+  if (c->closing || c->upgrade) return;
   if (c->linger) return; /* reading resumes to discard once the reply is out */
   if (c->in_flight || c->close_after_response) uv_read_stop((uv_stream_t *)&c->tcp);
   else uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
@@ -475,6 +476,12 @@ static void process(struct http_conn *c) {
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   struct http_conn *c = stream->data;
+  if (c->upgrade) {
+    if (nread > 0) c->upgrade->on_read(c->upgrade, buf->base, (size_t)nread);
+    release_read_buffer(c->worker, buf);
+    if (nread < 0) c->upgrade->on_read(c->upgrade, NULL, 0);
+    return;
+  }
   if (c->linger) {
     release_read_buffer(c->worker, buf);
     c->lingered += nread > 0 ? (size_t)nread : 0;
@@ -510,6 +517,7 @@ static void on_closed(uv_handle_t *handle) {
   w->n_conns--;
   herald_free(c->pending);
   herald_free(c->head);
+  if (c->upgrade) c->upgrade->on_closed(c->upgrade);
   herald_free(c);
   worker__conn_closed(w);
 }
@@ -543,9 +551,40 @@ void http__accept(struct worker *w, uv_stream_t *listener) {
   uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
 }
 
+uv_stream_t *http__upgrade(struct http_request *req, struct http_upgrade *u) {
+  struct http_conn *c = req->conn;
+  end_request(c);
+  c->upgrade = u;
+  herald_free(c->head); /* the HTTP head is not needed any more */
+  c->head = NULL;
+  c->head_len = c->head_cap = 0;
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  return (uv_stream_t *)&c->tcp;
+}
+
+void http__upgrade_start(uv_stream_t *stream) {
+  struct http_conn *c = stream->data;
+  if (c->closing) return;
+  uv_read_start(stream, alloc_cb, on_read);
+  if (c->pending_len) {
+    char *early = c->pending;
+    size_t len = c->pending_len;
+    c->pending = NULL;
+    c->pending_len = c->pending_cap = 0;
+    c->upgrade->on_read(c->upgrade, early, len);
+    herald_free(early);
+  }
+}
+
+void http__close(uv_stream_t *stream) { close_conn(stream->data); }
+
 void http__drain(struct worker *w) {
   for (struct http_conn *c = w->conns, *next; c; c = next) {
     next = c->next;
+    if (c->upgrade) {
+      c->upgrade->on_drain(c->upgrade);
+      continue;
+    }
     c->close_after_response = true;
     if (!c->in_flight && c->writes_pending == 0 && c->pending_len == 0)
       close_conn(c);

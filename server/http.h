@@ -64,6 +64,27 @@ void http__respond(struct http_request *req, int status,
                    const char *extra_headers, const char *body,
                    size_t body_len);
 
+/* A protocol that takes a connection over after an upgrade (WebSocket).
+ * The HTTP layer keeps the socket and its read loop; from the upgrade on it
+ * only passes bytes through and closes. */
+struct http_upgrade {
+  /* Bytes from the peer; data NULL once the peer is gone (EOF or error). */
+  void (*on_read)(struct http_upgrade *u, const char *data, size_t len);
+  /* The server is stopping: say goodbye, then http__close. */
+  void (*on_drain)(struct http_upgrade *u);
+  /* The socket is closed: release everything. Runs exactly once. */
+  void (*on_closed)(struct http_upgrade *u);
+};
+
+/* Hands req's connection to u; the request ends here. Returns the stream to
+ * write to. Reading starts with http__upgrade_start, which first passes on
+ * the bytes the peer sent after the request. */
+uv_stream_t *http__upgrade(struct http_request *req, struct http_upgrade *u);
+void http__upgrade_start(uv_stream_t *stream);
+
+/* Closes an upgraded connection; u->on_closed follows. */
+void http__close(uv_stream_t *stream);
+
 /* Closes every idle connection of w and marks the others to close after
  * their current request (graceful shutdown). */
 void http__drain(struct worker *w);

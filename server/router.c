@@ -6,9 +6,11 @@
 
 #include "auth.h"
 #include "http.h"
+#include "realtime.h"
 #include "reply.h"
 #include "rest.h"
 #include "server.h"
+#include "websocket.h"
 
 enum route_auth { ROUTE_PUBLIC, ROUTE_AUTHENTICATED };
 
@@ -64,6 +66,10 @@ static void run(const struct route *route, struct http_request *req) {
 }
 
 void router__dispatch(struct http_request *req) {
+  if (websocket__requested(req)) { /* realtime, whatever the path */
+    realtime__websocket(req);
+    return;
+  }
   reply__negotiate(req);
   if (req->method == HTTP_OPTIONS) {
     reply__preflight(req);

@@ -219,6 +219,7 @@ int server__run(struct server *s, const struct config *cfg) {
     return 1;
   }
   nonce_cache__init(&s->nonces, 2 * cfg->token_window_ms);
+  connection_registry__init(&s->connections);
   s->workers = herald_xcalloc((size_t)s->n_workers, sizeof *s->workers);
   init_main_loop(s);
   if (start_workers(s, &err)) {
@@ -240,6 +241,7 @@ int server__run(struct server *s, const struct config *cfg) {
   for (int i = 0; i < s->n_workers; i++) worker__join(&s->workers[i]);
   store__close(s->store);
   nonce_cache__cleanup(&s->nonces);
+  connection_registry__cleanup(&s->connections);
   apps__cleanup(&s->apps);
   herald_free(s->workers);
   herald_free(dev_key);

@@ -8,6 +8,7 @@
 
 #include "apps.h"
 #include "config.h"
+#include "connection_registry.h"
 #include "nonce_cache.h"
 #include "worker.h"
 
@@ -18,6 +19,7 @@ struct server {
   struct apps apps;
   struct store *store;
   struct nonce_cache nonces; /* of signed TokenRequests */
+  struct connection_registry connections; /* realtime, for resume */
   struct worker *workers;
   int n_workers;
   int port;          /* the bound port (resolved when --port 0) */

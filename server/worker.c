@@ -10,6 +10,8 @@
 #include "channel.h"
 #include "http.h"
 #include "log.h"
+#include "outbound.h"
+#include "realtime.h"
 #include "server.h"
 #include "store.h"
 
@@ -64,6 +66,8 @@ static void run_thread(void *arg) {
     if (rc) log_error("worker %d: listen failed: %s", w->index, uv_strerror(rc));
   }
   uv_run(&w->loop, UV_RUN_DEFAULT);
+  realtime__worker_free(w->realtime);
+  outbound__flusher_free(w->flusher);
   channel__table_free(w->channels);
   herald_free(w->read_buffer);
   uv_loop_close(&w->loop);
@@ -82,6 +86,8 @@ int worker__start(struct worker *w, struct server *server, int index,
   uv_mutex_init(&w->inbox_lock);
   uv_async_init(&w->loop, &w->inbox_signal, on_inbox);
   w->inbox_signal.data = w;
+  w->flusher = outbound__flusher_new(&w->loop);
+  w->realtime = realtime__worker_new(w);
   for (int i = 0; i < n_fds && i < WORKER_MAX_LISTENERS; i++) {
     uv_tcp_init(&w->loop, &w->listeners[i]);
     w->listeners[i].data = w;

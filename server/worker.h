@@ -17,6 +17,8 @@
 
 struct server;
 struct channel_table;
+struct realtime_worker;
+struct outbound_flusher;
 
 struct worker_task {
   void (*fn)(struct worker_task *task);
@@ -34,6 +36,8 @@ struct worker {
   uv_tcp_t listeners[WORKER_MAX_LISTENERS];
   int n_listeners;
   struct channel_table *channels; /* channels this worker owns */
+  struct realtime_worker *realtime; /* subscriptions, realtime connections */
+  struct outbound_flusher *flusher; /* coalesced writes (outbound.h) */
   char *read_buffer;  /* shared by this worker's connections */
   bool read_buffer_busy;
   struct http_conn *conns; /* every open HTTP connection, for shutdown */

@@ -51,6 +51,8 @@
      "Token revocation is not enabled for this key")                          \
   XX(CAPABILITY_DENIED, 40160, 401,                                            \
      "Given credentials do not have the required capability")                  \
+  XX(MODE_NOT_GRANTED, 40165, 401,                                             \
+     "Operation needs a channel mode that was not requested at attach")     \
   XX(FORBIDDEN, 40300, 403, "Forbidden")                                       \
   XX(NOT_FOUND, 40400, 404, "Not found")                                       \
   XX(METHOD_NOT_ALLOWED, 40500, 405, "Method not allowed")                     \
@@ -58,10 +60,22 @@
   XX(REQUEST_TOO_LARGE, 41300, 413, "Request entity too large")                \
   XX(HEADERS_TOO_LARGE, 43100, 431, "Request header fields too large")         \
   XX(RATE_LIMITED, 42910, 429, "Rate limit exceeded")                          \
+  XX(PUBLISH_RATE_EXCEEDED, 42911, 429,                                        \
+     "Maximum publish rate for this connection exceeded")                     \
   XX(INTERNAL, 50000, 500, "Internal error")                                   \
   XX(INTERNAL_CHANNEL, 50001, 500, "Internal channel error")                   \
   XX(TIMEOUT, 50003, 503, "Timeout error")                                     \
-  XX(UNAVAILABLE, 50005, 503, "Service temporarily unavailable")
+  XX(UNAVAILABLE, 50005, 503, "Service temporarily unavailable")              \
+  XX(DISCONNECTED, 80003, 400, "Connection disconnected")                      \
+  XX(CONNECTION_EXPIRED, 80008, 400,                                           \
+     "Unable to recover connection (connection expired)")                    \
+  XX(RESUME_INCOMPATIBLE_AUTH, 80011, 401,                                     \
+     "Unable to recover connection (incompatible credentials)")              \
+  XX(INVALID_CONNECTION_KEY, 80018, 400, "Invalid connection key")             \
+  XX(OUTBOUND_RATE_EXCEEDED, 80020, 429,                                       \
+     "Continuity lost as message delivery rate exceeded")                     \
+  XX(CHANNEL_NOT_ATTACHED, 90001, 404, "Channel not attached")                 \
+  XX(CONTINUITY_LOST, 90003, 404, "Unable to recover channel (messages expired)")
 
 typedef enum herald_errno {
   HERALD_OK = 0,

@@ -1,0 +1,92 @@
+/* fanout.h -- from a channel's owner to every subscriber (DESIGN.md 3-4).
+ *
+ * The owner of a channel keeps its position (the serial of the last
+ * message fanned out) and the set of workers with subscribers
+ * (struct owned_channel). Each worker keeps, per channel, its local
+ * attachments (struct local_channel) and registers with the owner when the
+ * first one arrives; the owner answers with the channel's position, and
+ * from then on posts every published message to that worker once. The
+ * worker encodes a delivered message once per frame kind and queues the
+ * same frame on every subscriber of that kind.
+ *
+ * Ordering: owner -> worker posts are FIFO, so a worker holds every message
+ * after the position it was told, and none before: a new attachment on a
+ * registered channel starts at the channel's local position with no round
+ * trip. */
+#ifndef HERALD_FANOUT_H
+#define HERALD_FANOUT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "message.h"
+#include "realtime.h"
+#include "serial.h"
+
+struct local_channel;
+struct publish;
+
+/* One published ProtocolMessage, as every subscriber receives it. Shared
+ * by the workers it is posted to; immutable. */
+struct delivery {
+  atomic_int refs;
+  char *key; /* the channel's key: app id, '\n', base name */
+  const char *channel; /* the base name, inside key */
+  char *pm_id;
+  char *connection_id; /* the publisher's */
+  int64_t timestamp;
+  struct message **messages;
+  size_t count;
+  const char *channel_serial; /* the last message's serial */
+};
+
+void delivery__unref(struct delivery *d);
+/* The delivery's MESSAGE ProtocolMessage as a frame of kind (a new one). */
+struct frame *delivery__frame(const struct delivery *d, enum frame_kind kind);
+
+enum attachment_state {
+  ATTACHMENT_WAITING,   /* for the channel's position */
+  ATTACHMENT_REPLAYING, /* history being sent; live messages are held */
+  ATTACHMENT_LIVE,
+};
+
+struct attachment {
+  struct rt_conn *conn;
+  struct attachment *next_in_conn;
+  struct local_channel *local;
+  struct attachment *prev, *next; /* the local channel's list */
+  char *name; /* the channel's base name */
+  uint32_t modes;
+  bool echo; /* false: the connection's own messages are not delivered */
+  enum attachment_state state;
+  char position[SERIAL_MAX]; /* the last serial this attachment received */
+  /* What the attach asked for (realtime_channels.c). */
+  char *resume_from;  /* channelSerial to continue from, or NULL */
+  char *rewind;       /* the rewind param, or NULL */
+  struct replay *replay;
+  struct delivery **held; /* live deliveries during a replay */
+  size_t n_held, cap_held;
+};
+
+/* Links a (a->conn, a->name set) into its worker's channel and, once the
+ * channel's position is known, calls rt_channels__positioned(a). */
+void fanout__subscribe(struct realtime_worker *rw, const char *app_id,
+                       struct attachment *a);
+void fanout__unsubscribe(struct attachment *a);
+
+/* On the owner, after a publish was appended: move the channel's position
+ * and post the messages to every worker with subscribers. */
+void fanout__published(struct worker *owner, const struct publish *p);
+
+/* Drops the owner's record of channels nobody subscribes to and that saw
+ * no message for a while (their position is then "now"). */
+void fanout__sweep(struct realtime_worker *rw, int64_t now);
+
+/* Per-worker teardown of fanout state. */
+void fanout__cleanup(struct realtime_worker *rw);
+
+/* realtime_channels.c: the attachment's channel position is known. */
+void rt_channels__positioned(struct attachment *a);
+
+#endif

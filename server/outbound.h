@@ -1,0 +1,64 @@
+/* outbound.h -- what a connection has yet to send: a queue of frames that
+ * may be shared by many connections, written with coalesced writes.
+ *
+ * A frame is built once (one encoding of one message for one kind of
+ * transport) and queued, by reference, on every subscriber that takes it
+ * (DESIGN.md section 4). Queued frames are not written at once: a queue
+ * that received frames is marked dirty, and at the end of the loop turn
+ * (uv_check) each dirty queue leaves in one vectored write. Frames are
+ * single-threaded: built and shared within one worker. */
+#ifndef HERALD_OUTBOUND_H
+#define HERALD_OUTBOUND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+struct frame {
+  unsigned refs;
+  size_t len;
+  char data[];
+};
+
+/* A frame of len bytes (to be filled in) with one reference. */
+struct frame *frame__new(size_t len);
+struct frame *frame__ref(struct frame *f);
+void frame__unref(struct frame *f);
+
+struct outbound_flusher;
+
+struct outbound {
+  uv_stream_t *stream;
+  struct outbound_flusher *flusher;
+  struct frame **ring; /* queued frames, oldest at head */
+  size_t head, count, cap;
+  size_t offset;   /* bytes of the head frame already written */
+  size_t bytes;    /* queued bytes not yet written */
+  size_t in_write; /* frames (from head) in the uv_write in flight */
+  uv_write_t write_req;
+  bool dirty;
+  bool failed; /* a write failed: the peer is gone */
+  struct outbound *next_dirty;
+  /* Set by the owner: a write failed, and when the queue became empty. */
+  void (*on_error)(struct outbound *o);
+  void (*on_empty)(struct outbound *o);
+};
+
+void outbound__init(struct outbound *o, uv_stream_t *stream,
+                    struct outbound_flusher *flusher);
+/* Queues a reference to f; it is written at the end of this loop turn. */
+void outbound__push(struct outbound *o, struct frame *f);
+/* Drops queued frames that no write has started on (a subscriber that fell
+ * behind); a frame already partly written stays, so framing stays whole. */
+void outbound__discard_unsent(struct outbound *o);
+/* Whether nothing is queued or being written. */
+bool outbound__empty(const struct outbound *o);
+/* Releases the queue. Only once the stream is closed (libuv has then
+ * cancelled any write in flight). */
+void outbound__cleanup(struct outbound *o);
+
+/* One per worker: writes the dirty queues at the end of each loop turn. */
+struct outbound_flusher *outbound__flusher_new(uv_loop_t *loop);
+void outbound__flusher_free(struct outbound_flusher *f);
+
+#endif

@@ -1,0 +1,124 @@
+/* realtime.h -- Ably's realtime protocol over a transport (realtime.md
+ * sections 3-5): connections, their channels and their publishes.
+ *
+ * A realtime connection (struct rt_conn) is Ably's "connection": an id, a
+ * key, credentials and the ACK state, bound to at most one transport at a
+ * time. It lives on one worker; when its transport drops it is kept for
+ * connectionStateTtl so a client can resume it, and a resume that arrives
+ * on another worker moves it there (connection_registry.c).
+ *
+ * Files: realtime.c (connect, resume, heartbeats, auth, dispatch),
+ * realtime_channels.c (ATTACH/DETACH, replay), realtime_publish.c
+ * (MESSAGE, ACK/NACK), fanout.c (subscriptions and delivery). */
+#ifndef HERALD_REALTIME_H
+#define HERALD_REALTIME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "ack_queue.h"
+#include "auth.h"
+#include "hashmap.h"
+#include "http.h"
+#include "protocol_message.h"
+#include "transport.h"
+#include "worker.h"
+
+#define RT_CONNECTION_ID_LEN 10
+#define RT_CONNECTION_KEY_MAX 40
+
+struct attachment;
+struct server;
+
+enum rt_state {
+  RT_LIVE,     /* bound to a transport */
+  RT_DETACHED, /* no transport; resumable until expires_at */
+  RT_MOVING,   /* being handed to another worker for a resume */
+};
+
+struct rt_conn {
+  struct server *server;
+  struct worker *worker; /* home: only this thread touches the rest */
+  struct rt_conn *prev, *next; /* the home worker's list */
+  /* Guarded by the registry lock. */
+  enum rt_state state;
+  struct rt_resume *claim; /* the resume waiting for this connection */
+  char id[RT_CONNECTION_ID_LEN + 1];
+  char key[RT_CONNECTION_KEY_MAX];
+  /* Fixed for the connection's life. */
+  const struct app *app;
+  char *identity; /* the clientId it was created with, or NULL */
+  /* The rest: home thread only. */
+  struct transport *transport;
+  struct auth auth;
+  bool echo;
+  int64_t idle_interval_ms;
+  int64_t expires_at;      /* RT_DETACHED: when the state is dropped */
+  int64_t last_sent_ms;    /* for heartbeats */
+  int64_t closing_since;   /* a transport asked to close, 0 if none */
+  bool auth_requested;     /* AUTH sent for the expiring token */
+  bool resumed;            /* this transport continues a connection */
+  double inbound_allowance; /* publishes the rate limit still allows */
+  int64_t inbound_at_ms;
+  struct ack_queue acks;
+  size_t publishes_in_flight;
+  bool handover_waiting; /* moves once publishes_in_flight drops to 0 */
+  bool ended;  /* closed or expired: freed once publishes_in_flight is 0 */
+  bool slow;   /* fell behind its outbound bound: disconnect at next tick */
+  struct attachment *attachments;
+};
+
+/* Per-worker realtime state. */
+struct realtime_worker {
+  struct worker *worker;
+  struct hashmap subscribed; /* key -> struct local_channel (fanout.c) */
+  struct hashmap owned;      /* key -> struct owned_channel (fanout.c) */
+  struct rt_conn *conns;     /* connections homed here */
+  uv_timer_t tick;
+};
+
+/* The route: a WebSocket upgrade carrying Ably's connect parameters. */
+void realtime__websocket(struct http_request *req);
+
+/* Per-worker set-up and tear-down, on the worker's thread. */
+struct realtime_worker *realtime__worker_new(struct worker *w);
+void realtime__worker_free(struct realtime_worker *rw);
+
+/* ---- Shared by the realtime files ---------------------------------------- */
+
+/* Encodes pm for the connection's transport and queues it. */
+void rt__send(struct rt_conn *c, const struct protocol_message *pm);
+/* Queues a frame already built for the transport's kind. */
+void rt__send_frame(struct rt_conn *c, struct frame *f);
+/* Sends a connection ERROR and closes the transport. */
+void rt__fail(struct rt_conn *c, const herald_error *err);
+/* Sends an ERROR for one channel. */
+void rt__channel_error(struct rt_conn *c, const char *channel,
+                       const herald_error *err);
+/* Drops the transport (state kept for resume), after sending pm if any. */
+void rt__drop_transport(struct rt_conn *c, const struct protocol_message *pm);
+
+/* A publish of c completed (its ACK is queued); may free or move c. */
+void rt__publish_settled(struct rt_conn *c);
+
+/* realtime_publish.c */
+void rt_publish__message(struct rt_conn *c, struct protocol_message *pm);
+/* NACKs a MESSAGE that did not decode. */
+void rt_publish__reject(struct rt_conn *c, const struct protocol_message *pm,
+                        const herald_error *err);
+void rt_publish__nack_unsupported(struct rt_conn *c,
+                                  const struct protocol_message *pm);
+void rt_publish__flush_acks(struct rt_conn *c);
+
+/* realtime_channels.c */
+void rt_channels__attach(struct rt_conn *c, const struct protocol_message *pm);
+void rt_channels__detach(struct rt_conn *c, const struct protocol_message *pm);
+/* Granted modes of the connection on a channel, 0 when not attached. */
+bool rt_channels__attached(const struct rt_conn *c, const char *channel,
+                           uint32_t *modes);
+/* Re-checks every attachment against new credentials. */
+void rt_channels__recheck(struct rt_conn *c);
+void rt_channels__detach_all(struct rt_conn *c);
+
+#endif

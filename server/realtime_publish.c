@@ -1,0 +1,179 @@
+/* realtime_publish.c -- MESSAGE from a realtime client: checks, the
+ * publish through the channel's owner, and ACK/NACK in msgSerial order
+ * (realtime.md 4). A resent msgSerial is answered, never republished
+ * (ack_queue.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "capability.h"
+#include "channel.h"
+#include "channel_name.h"
+#include "msgid.h"
+#include "realtime.h"
+#include "server.h"
+
+struct rt_publish {
+  struct publish publish;
+  struct rt_conn *conn;
+  int64_t msg_serial;
+};
+
+/* ---- Answers ------------------------------------------------------------- */
+
+static void emit(void *ctx, const struct ack_entry *first, size_t count,
+                 const herald_error *err) {
+  struct rt_conn *c = ctx;
+  struct protocol_message pm = {.action = err ? PM_NACK : PM_ACK,
+                                .has_msg_serial = true,
+                                .msg_serial = first->msg_serial,
+                                .count = (int64_t)count};
+  struct publish_result res[count];
+  if (err) {
+    pm.has_error = true;
+    pm.error = *err;
+  } else {
+    for (size_t i = 0; i < count; i++)
+      res[i] = (struct publish_result){(const char *const *)first[i].serials,
+                                       first[i].n_serials};
+    pm.res = res;
+    pm.n_res = count;
+  }
+  rt__send(c, &pm);
+}
+
+void rt_publish__flush_acks(struct rt_conn *c) {
+  if (c->transport) ack_queue__flush(&c->acks, emit, c);
+}
+
+/* Answers msg_serial with err (unless it is a resend, answered as before). */
+static void nack(struct rt_conn *c, int64_t msg_serial, const herald_error *err) {
+  if (ack_queue__receive(&c->acks, msg_serial) == ACK_NEW)
+    ack_queue__complete(&c->acks, msg_serial, NULL, 0, err);
+  rt_publish__flush_acks(c);
+}
+
+void rt_publish__reject(struct rt_conn *c, const struct protocol_message *pm,
+                        const herald_error *err) {
+  nack(c, pm->msg_serial, err);
+}
+
+void rt_publish__nack_unsupported(struct rt_conn *c,
+                                  const struct protocol_message *pm) {
+  herald_error err;
+  herald_error_set(&err, HERALD_E_BAD_REQUEST,
+                   pm->action == PM_PRESENCE
+                       ? "Presence is not supported by this server yet"
+                       : "Annotations and objects are not supported");
+  if (pm->has_msg_serial) nack(c, pm->msg_serial, &err);
+  else rt__fail(c, &err);
+}
+
+/* ---- Checks --------------------------------------------------------------- */
+
+/* A token bucket: max_inbound_rate publishes a second, bursts of as many. */
+static bool within_rate(struct rt_conn *c) {
+  double rate = (double)c->server->cfg->max_inbound_rate;
+  int64_t now = (int64_t)uv_now(&c->worker->loop);
+  c->inbound_allowance += (double)(now - c->inbound_at_ms) * rate / 1000.0;
+  if (c->inbound_allowance > rate) c->inbound_allowance = rate;
+  c->inbound_at_ms = now;
+  if (c->inbound_allowance < 1.0) return false;
+  c->inbound_allowance -= 1.0;
+  return true;
+}
+
+static int check_channel(struct rt_conn *c, const struct protocol_message *pm,
+                         struct channel_name *name, herald_error *err) {
+  if (!pm->channel)
+    return herald_error_set(err, HERALD_E_INVALID_CHANNEL_NAME,
+                            "MESSAGE without a channel");
+  int rc = channel_name__parse(pm->channel, strlen(pm->channel), name, err);
+  if (!rc) rc = auth__check(&c->auth, name->base, name->base_len,
+                            CAPABILITY_OP_PUBLISH, err);
+  if (rc) return rc;
+  char *base = channel_name__base_dup(name);
+  uint32_t modes;
+  bool attached = rt_channels__attached(c, base, &modes);
+  herald_free(base);
+  if (attached && !(modes & PM_FLAG_MODE_PUBLISH))
+    return herald_error_set(err, HERALD_E_MODE_NOT_GRANTED,
+                            "Channel attached without the publish mode");
+  return 0;
+}
+
+static int check_messages(struct rt_conn *c, struct publish *p,
+                          herald_error *err) {
+  if (p->count == 0)
+    return herald_error_set(err, HERALD_E_BAD_REQUEST,
+                            "MESSAGE without messages");
+  size_t total = 0, limit = (size_t)c->server->cfg->max_message_size;
+  for (size_t i = 0; i < p->count; i++) {
+    int rc = auth__publish_client_id(&c->auth, &p->messages[i]->client_id, err);
+    if (rc) return rc;
+    total += message__size(p->messages[i]);
+  }
+  if (total > limit)
+    return herald_error_set(err, HERALD_E_MESSAGE_TOO_LARGE,
+                            "Maximum message length exceeded (size was %zu "
+                            "bytes, limit is %zu bytes)", total, limit);
+  return msgid__publish_key(p->messages, p->count, &p->idempotency_key, err);
+}
+
+/* ---- Publishing ------------------------------------------------------------ */
+
+static void on_published(struct publish *p) {
+  struct rt_publish *rp = (struct rt_publish *)p;
+  struct rt_conn *c = rp->conn;
+  ack_queue__complete(&c->acks, rp->msg_serial, p->serials, p->n_serials,
+                      p->rc ? &p->err : NULL);
+  if (!c->ended) rt_publish__flush_acks(c);
+  publish__cleanup(p);
+  herald_free(rp);
+  rt__publish_settled(c);
+}
+
+void rt_publish__message(struct rt_conn *c, struct protocol_message *pm) {
+  herald_error err;
+  if (!pm->has_msg_serial) {
+    herald_error_set(&err, HERALD_E_BAD_REQUEST, "MESSAGE without msgSerial");
+    rt__fail(c, &err);
+    return;
+  }
+  if (ack_queue__receive(&c->acks, pm->msg_serial) == ACK_DUPLICATE) {
+    rt_publish__flush_acks(c);
+    return;
+  }
+  struct rt_publish *rp = herald_xcalloc(1, sizeof *rp);
+  struct publish *p = &rp->publish;
+  p->messages = pm->messages;
+  p->count = pm->n_messages;
+  pm->messages = NULL;
+  pm->n_messages = 0;
+  struct channel_name name;
+  int rc = within_rate(c) ? 0
+                          : herald_error_set(&err, HERALD_E_PUBLISH_RATE_EXCEEDED,
+                                             NULL);
+  if (!rc) rc = check_channel(c, pm, &name, &err);
+  if (!rc) rc = check_messages(c, p, &err);
+  if (rc) {
+    publish__cleanup(p);
+    herald_free(rp);
+    ack_queue__complete(&c->acks, pm->msg_serial, NULL, 0, &err);
+    rt_publish__flush_acks(c);
+    return;
+  }
+  rp->conn = c;
+  rp->msg_serial = pm->msg_serial;
+  p->server = c->server;
+  p->origin = c->worker;
+  p->app = c->auth.app;
+  p->channel = channel_name__base_dup(&name);
+  p->connection_id = herald_xstrdup(c->id);
+  p->id_base = herald_xmalloc(RT_CONNECTION_ID_LEN + 24);
+  snprintf(p->id_base, RT_CONNECTION_ID_LEN + 24, "%s:%lld", c->id,
+           (long long)pm->msg_serial);
+  p->done = on_published;
+  c->publishes_in_flight++;
+  channel__publish(p);
+}

@@ -1,0 +1,278 @@
+/* websocket.c -- the WebSocket transport (see websocket.h).
+ * Owns: struct websocket, its wslay context and outbound queue.
+ * Inbound bytes go through wslay's event API (reassembly, control frames,
+ * close handshake, size limit); data frames out are built with wslay's
+ * frame API into shared frames and bypass the event queue, while wslay's
+ * own control frames (pong, close) are copied into the same queue, so
+ * everything leaves in order. */
+#include "websocket.h"
+
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <wslay/wslay.h>
+
+#include "alloc.h"
+#include "base64.h"
+#include "reply.h"
+#include "server.h"
+#include "worker.h"
+
+#define WEBSOCKET_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+struct websocket {
+  struct transport transport;
+  struct http_upgrade upgrade;
+  struct outbound out;
+  wslay_event_context_ptr ctx;
+  const char *input; /* bytes being fed to wslay */
+  size_t input_len;
+  uint64_t message_bytes; /* of the data message being received */
+  size_t max_message;
+  struct frame *too_big; /* sent when a message exceeds max_message */
+  bool closing;
+};
+
+/* ---- Building frames ----------------------------------------------------- */
+
+/* wslay's frame API writes through a callback; this one collects into a
+ * buffer, so a frame is built once into bytes any socket can take. */
+struct frame_sink {
+  struct frame *frame;
+  size_t len;
+};
+
+static ssize_t sink_send(const uint8_t *data, size_t len, int flags,
+                         void *user_data) {
+  struct frame_sink *sink = user_data;
+  memcpy(sink->frame->data + sink->len, data, len);
+  sink->len += len;
+  return (ssize_t)len;
+}
+
+static const struct wslay_frame_callbacks sink_callbacks = {
+    .send_callback = sink_send};
+
+struct frame *websocket__frame(bool binary, const char *payload, size_t len) {
+  static _Thread_local wslay_frame_context_ptr ctx;
+  static _Thread_local struct frame_sink sink;
+  if (!ctx && wslay_frame_context_init(&ctx, &sink_callbacks, &sink)) abort();
+  sink.frame = frame__new(len + 10); /* 10: the largest server frame header */
+  sink.len = 0;
+  struct wslay_frame_iocb iocb = {
+      .fin = 1,
+      .opcode = binary ? WSLAY_BINARY_FRAME : WSLAY_TEXT_FRAME,
+      .payload_length = len,
+      .data = (const uint8_t *)payload,
+      .data_length = len,
+  };
+  if (wslay_frame_send(ctx, &iocb) != (ssize_t)len) abort();
+  sink.frame->len = sink.len;
+  return sink.frame;
+}
+
+/* ---- wslay callbacks ------------------------------------------------------ */
+
+static ssize_t on_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
+                       int flags, void *user_data) {
+  struct websocket *ws = user_data;
+  if (ws->input_len == 0) {
+    wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+    return -1;
+  }
+  size_t n = len < ws->input_len ? len : ws->input_len;
+  memcpy(buf, ws->input, n);
+  ws->input += n;
+  ws->input_len -= n;
+  return (ssize_t)n;
+}
+
+/* wslay sends only control frames (pong, close); they join the queue. */
+static ssize_t on_send(wslay_event_context_ptr ctx, const uint8_t *data,
+                       size_t len, int flags, void *user_data) {
+  struct websocket *ws = user_data;
+  struct frame *f = frame__new(len);
+  memcpy(f->data, data, len);
+  outbound__push(&ws->out, f);
+  frame__unref(f);
+  return (ssize_t)len;
+}
+
+static void on_frame_start(wslay_event_context_ptr ctx,
+                           const struct wslay_event_on_frame_recv_start_arg *arg,
+                           void *user_data) {
+  struct websocket *ws = user_data;
+  if (wslay_is_ctrl_frame(arg->opcode)) return;
+  if (arg->opcode != WSLAY_CONTINUATION_FRAME) ws->message_bytes = 0;
+  ws->message_bytes += arg->payload_length;
+  if (ws->message_bytes > ws->max_message && ws->too_big) {
+    outbound__push(&ws->out, ws->too_big); /* before wslay's close frame */
+    frame__unref(ws->too_big);
+    ws->too_big = NULL;
+  }
+}
+
+static void on_message(wslay_event_context_ptr ctx,
+                       const struct wslay_event_on_msg_recv_arg *arg,
+                       void *user_data) {
+  struct websocket *ws = user_data;
+  if (wslay_is_ctrl_frame(arg->opcode) || ws->closing) return;
+  ws->transport.on_message(ws->transport.owner, (const char *)arg->msg,
+                           arg->msg_length);
+}
+
+static const struct wslay_event_callbacks event_callbacks = {
+    .recv_callback = on_recv,
+    .send_callback = on_send,
+    .on_frame_recv_start_callback = on_frame_start,
+    .on_msg_recv_callback = on_message,
+};
+
+/* ---- Transport ------------------------------------------------------------ */
+
+static void close_when_sent(struct outbound *o) { http__close(o->stream); }
+
+static void ws_close(struct transport *t) {
+  struct websocket *ws = (struct websocket *)t;
+  if (ws->closing) return;
+  ws->closing = true;
+  if (!wslay_event_get_close_sent(ws->ctx))
+    wslay_event_queue_close(ws->ctx, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0);
+  wslay_event_send(ws->ctx);
+  ws->out.on_empty = close_when_sent;
+  if (outbound__empty(&ws->out) && !ws->out.dirty) http__close(ws->out.stream);
+}
+
+static void ws_start(struct transport *t) {
+  http__upgrade_start(((struct websocket *)t)->out.stream);
+}
+
+static void ws_abort(struct transport *t) {
+  struct websocket *ws = (struct websocket *)t;
+  ws->closing = true;
+  http__close(ws->out.stream);
+}
+
+static void on_write_error(struct outbound *o) { http__close(o->stream); }
+
+/* ---- The upgraded connection --------------------------------------------- */
+
+static struct websocket *from_upgrade(struct http_upgrade *u) {
+  return (struct websocket *)((char *)u - offsetof(struct websocket, upgrade));
+}
+
+static void on_read(struct http_upgrade *u, const char *data, size_t len) {
+  struct websocket *ws = from_upgrade(u);
+  if (!data) { /* the peer is gone */
+    ws_abort(&ws->transport);
+    return;
+  }
+  ws->input = data;
+  ws->input_len = len;
+  int rc = wslay_event_recv(ws->ctx);
+  ws->input_len = 0;
+  if (rc == 0 && wslay_event_want_write(ws->ctx)) wslay_event_send(ws->ctx);
+  /* A protocol error, a close from the peer or a too-big message: wslay
+   * stopped reading and queued its close frame; leave once it is sent. */
+  if (rc != 0 || !wslay_event_get_read_enabled(ws->ctx))
+    ws_close(&ws->transport);
+}
+
+static void on_drain(struct http_upgrade *u) {
+  struct websocket *ws = from_upgrade(u);
+  ws->transport.on_drain(ws->transport.owner);
+}
+
+static void on_closed(struct http_upgrade *u) {
+  struct websocket *ws = from_upgrade(u);
+  ws->transport.on_closed(ws->transport.owner);
+  outbound__cleanup(&ws->out);
+  wslay_event_context_free(ws->ctx);
+  frame__unref(ws->too_big);
+  herald_free(ws);
+}
+
+/* ---- Handshake -------------------------------------------------------------- */
+
+/* Whether a comma-separated header value lists token (case-insensitive). */
+static bool header_lists(const char *value, const char *token) {
+  size_t n = strlen(token);
+  for (const char *p = value; p && *p;) {
+    while (*p == ' ' || *p == ',') p++;
+    if (!strncasecmp(p, token, n) && (p[n] == '\0' || p[n] == ',' || p[n] == ' '))
+      return true;
+    p = strchr(p, ',');
+  }
+  return false;
+}
+
+bool websocket__requested(const struct http_request *req) {
+  const char *upgrade = http__header(req, "upgrade");
+  return upgrade && header_lists(upgrade, "websocket");
+}
+
+static void accept_key(const char *key, char out[32]) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  char text[128];
+  snprintf(text, sizeof text, "%s%s", key, WEBSOCKET_GUID);
+  SHA1((const unsigned char *)text, strlen(text), digest);
+  base64__encode(digest, sizeof digest, out);
+}
+
+static int check_handshake(const struct http_request *req, herald_error *err) {
+  const char *key = http__header(req, "sec-websocket-key");
+  const char *version = http__header(req, "sec-websocket-version");
+  const char *connection = http__header(req, "connection");
+  if (req->method != 1 /* HTTP_GET */ || !connection ||
+      !header_lists(connection, "upgrade"))
+    return herald_error_set(err, HERALD_E_BAD_REQUEST,
+                            "WebSocket upgrade needs GET and Connection: Upgrade");
+  if (!version || strcmp(version, "13"))
+    return herald_error_set(err, HERALD_E_BAD_REQUEST,
+                            "Unsupported Sec-WebSocket-Version (13 is)");
+  if (!key || strlen(key) != 24)
+    return herald_error_set(err, HERALD_E_BAD_REQUEST,
+                            "Missing or invalid Sec-WebSocket-Key");
+  return 0;
+}
+
+struct transport *websocket__accept(struct http_request *req,
+                                    enum wire_format format,
+                                    size_t max_message,
+                                    struct frame *too_big) {
+  herald_error err;
+  if (check_handshake(req, &err)) {
+    frame__unref(too_big);
+    reply__error(req, &err);
+    return NULL;
+  }
+  char accept[32], head[256];
+  accept_key(http__header(req, "sec-websocket-key"), accept);
+  int head_len = snprintf(head, sizeof head,
+                          "HTTP/1.1 101 Switching Protocols\r\n"
+                          "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                          "Sec-WebSocket-Accept: %s\r\n\r\n",
+                          accept);
+  struct websocket *ws = herald_xcalloc(1, sizeof *ws);
+  struct worker *w = req->worker;
+  ws->max_message = max_message;
+  ws->too_big = too_big;
+  ws->upgrade = (struct http_upgrade){on_read, on_drain, on_closed};
+  if (wslay_event_context_server_init(&ws->ctx, &event_callbacks, ws)) abort();
+  wslay_event_config_set_max_recv_msg_length(ws->ctx, max_message);
+  ws->transport.kind = format == WIRE_MSGPACK ? FRAME_WS_MSGPACK : FRAME_WS_JSON;
+  ws->transport.format = format;
+  ws->transport.out = &ws->out;
+  ws->transport.start = ws_start;
+  ws->transport.close = ws_close;
+  ws->transport.abort = ws_abort;
+  uv_stream_t *stream = http__upgrade(req, &ws->upgrade);
+  outbound__init(&ws->out, stream, w->flusher);
+  ws->out.on_error = on_write_error;
+  struct frame *f = frame__new((size_t)head_len);
+  memcpy(f->data, head, (size_t)head_len);
+  outbound__push(&ws->out, f);
+  frame__unref(f);
+  return &ws->transport;
+}
