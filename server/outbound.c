@@ -52,6 +52,10 @@ static void grow(struct outbound *o) {
 
 static void on_check(uv_check_t *check);
 
+static void check_limit(struct outbound *o) {
+  if (o->limit && o->bytes > o->limit && o->on_overflow) o->on_overflow(o);
+}
+
 static void mark_dirty(struct outbound *o) {
   if (o->dirty) return;
   struct outbound_flusher *f = o->flusher;
@@ -67,6 +71,7 @@ void outbound__push(struct outbound *o, struct frame *f) {
   o->ring[(o->head + o->count) % o->cap] = frame__ref(f);
   o->count++;
   o->bytes += f->len;
+  if (o->in_write) check_limit(o); /* else flushing decides */
   mark_dirty(o);
 }
 
@@ -150,7 +155,9 @@ static void flush(struct outbound *o) {
   if (uv_write(&o->write_req, o->stream, bufs, (unsigned)n, on_written)) {
     o->in_write = 0;
     fail(o);
+    return;
   }
+  check_limit(o);
 }
 
 void outbound__discard_unsent(struct outbound *o) {

@@ -38,10 +38,13 @@ struct outbound {
   uv_write_t write_req;
   bool dirty;
   bool failed; /* a write failed: the peer is gone */
+  size_t limit; /* unsent bytes the peer may fall behind by (0: no limit) */
   struct outbound *next_dirty;
-  /* Set by the owner: a write failed, and when the queue became empty. */
+  /* Set by the owner: a write failed, the queue became empty, and more
+   * than limit bytes stayed unsent after a write (the peer falls behind). */
   void (*on_error)(struct outbound *o);
   void (*on_empty)(struct outbound *o);
+  void (*on_overflow)(struct outbound *o);
 };
 
 void outbound__init(struct outbound *o, uv_stream_t *stream,

@@ -77,13 +77,17 @@ static void send_on(struct transport *t, const struct protocol_message *pm) {
 
 void rt__send_frame(struct rt_conn *c, struct frame *f) {
   if (!c->transport || c->slow) return;
-  struct outbound *out = c->transport->out;
-  outbound__push(out, f);
+  outbound__push(c->transport->out, f);
   c->last_sent_ms = (int64_t)uv_now(&c->worker->loop);
-  if (out->bytes > (size_t)cfg_of(c)->max_outbound_bytes) {
-    c->slow = true; /* disconnected at the next tick */
-    outbound__discard_unsent(out);
-  }
+}
+
+/* The subscriber fell behind: it gets nothing more, and is disconnected at
+ * the next tick (it can resume and catch up from history). */
+static void on_transport_backlog(void *owner) {
+  struct rt_conn *c = owner;
+  if (!c || c->slow) return;
+  c->slow = true;
+  outbound__discard_unsent(c->transport->out);
 }
 
 void rt__send(struct rt_conn *c, const struct protocol_message *pm) {
@@ -199,15 +203,16 @@ static void on_transport_drain(void *owner) {
   rt__drop_transport(c, &pm);
 }
 
-static void ignore_closed(void *owner) {}
+static void ignore_event(void *owner) {}
 static void ignore_message(void *owner, const char *data, size_t len) {}
 
 /* A transport nobody owns yet (or any more) only closes. */
 static void orphan(struct transport *t) {
   t->owner = NULL;
   t->on_message = ignore_message;
-  t->on_closed = ignore_closed;
-  t->on_drain = ignore_closed;
+  t->on_closed = ignore_event;
+  t->on_drain = ignore_event;
+  t->on_backlog = ignore_event;
 }
 
 static void bind_transport(struct rt_conn *c, struct transport *t) {
@@ -216,6 +221,8 @@ static void bind_transport(struct rt_conn *c, struct transport *t) {
   t->on_message = on_message;
   t->on_closed = on_transport_closed;
   t->on_drain = on_transport_drain;
+  t->on_backlog = on_transport_backlog;
+  t->out->limit = (size_t)cfg_of(c)->max_outbound_bytes;
   c->last_sent_ms = (int64_t)uv_now(&c->worker->loop);
   c->auth_requested = false;
   c->slow = false;

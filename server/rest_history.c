@@ -52,6 +52,16 @@ void rest_history__get(struct http_request *req) {
   if (!rc && page.cursor && !serial__valid(page.cursor))
     rc = herald_error_set(&err, HERALD_E_INVALID_PARAMETER_VALUE,
                           "Invalid cursor");
+  /* history({untilAttach}): nothing after a channel position. Newest first,
+   * that bound is where the first page starts. */
+  const char *until = http__param(req, "from_serial");
+  if (!until) until = http__param(req, "fromSerial");
+  int64_t until_ms;
+  if (!rc && until && (!serial__position(until, &until_ms) ||
+                       page.direction != STORE_BACKWARDS))
+    rc = herald_error_set(&err, HERALD_E_INVALID_PARAMETER_VALUE,
+                          "Invalid from_serial (a channelSerial, with "
+                          "direction backwards)");
   if (rc) {
     rest__fail(req, &err);
     return;
@@ -69,6 +79,6 @@ void rest_history__get(struct http_request *req) {
   h->end = page.end;
   h->direction = page.direction;
   h->limit = page.limit;
-  h->cursor = page.cursor;
+  h->cursor = page.cursor ? page.cursor : until;
   store__history(rest__server(req)->store, h);
 }

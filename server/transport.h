@@ -23,6 +23,7 @@ struct transport {
   void *owner;
   void (*on_message)(void *owner, const char *data, size_t len);
   void (*on_drain)(void *owner); /* the server is stopping */
+  void (*on_backlog)(void *owner); /* out->limit unsent bytes exceeded */
   void (*on_closed)(void *owner); /* gone, by either side; the last call */
   /* Set by the transport. start: begin reading (once the owner is set);
    * close: after what is queued is written; abort: now. on_closed follows

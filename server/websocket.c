@@ -31,6 +31,7 @@ struct websocket {
   uint64_t message_bytes; /* of the data message being received */
   size_t max_message;
   struct frame *too_big; /* sent when a message exceeds max_message */
+  bool rejected; /* a message was too big: nothing more is read */
   bool closing;
 };
 
@@ -107,9 +108,13 @@ static void on_frame_start(wslay_event_context_ptr ctx,
   if (arg->opcode != WSLAY_CONTINUATION_FRAME) ws->message_bytes = 0;
   ws->message_bytes += arg->payload_length;
   if (ws->message_bytes > ws->max_message && ws->too_big) {
-    outbound__push(&ws->out, ws->too_big); /* before wslay's close frame */
+    /* Checked here, not by wslay's own limit, so the client learns why. */
+    outbound__push(&ws->out, ws->too_big);
     frame__unref(ws->too_big);
     ws->too_big = NULL;
+    ws->rejected = true;
+    wslay_event_queue_close(ctx, WSLAY_CODE_MESSAGE_TOO_BIG, NULL, 0);
+    wslay_event_shutdown_read(ctx);
   }
 }
 
@@ -117,7 +122,7 @@ static void on_message(wslay_event_context_ptr ctx,
                        const struct wslay_event_on_msg_recv_arg *arg,
                        void *user_data) {
   struct websocket *ws = user_data;
-  if (wslay_is_ctrl_frame(arg->opcode) || ws->closing) return;
+  if (wslay_is_ctrl_frame(arg->opcode) || ws->closing || ws->rejected) return;
   ws->transport.on_message(ws->transport.owner, (const char *)arg->msg,
                            arg->msg_length);
 }
@@ -155,6 +160,12 @@ static void ws_abort(struct transport *t) {
 }
 
 static void on_write_error(struct outbound *o) { http__close(o->stream); }
+
+static void on_overflow(struct outbound *o) {
+  struct websocket *ws = (struct websocket *)((char *)o -
+                                              offsetof(struct websocket, out));
+  ws->transport.on_backlog(ws->transport.owner);
+}
 
 /* ---- The upgraded connection --------------------------------------------- */
 
@@ -260,7 +271,8 @@ struct transport *websocket__accept(struct http_request *req,
   ws->too_big = too_big;
   ws->upgrade = (struct http_upgrade){on_read, on_drain, on_closed};
   if (wslay_event_context_server_init(&ws->ctx, &event_callbacks, ws)) abort();
-  wslay_event_config_set_max_recv_msg_length(ws->ctx, max_message);
+  /* A backstop: on_frame_start refuses big messages before this. */
+  wslay_event_config_set_max_recv_msg_length(ws->ctx, 2 * max_message);
   ws->transport.kind = format == WIRE_MSGPACK ? FRAME_WS_MSGPACK : FRAME_WS_JSON;
   ws->transport.format = format;
   ws->transport.out = &ws->out;
@@ -270,6 +282,7 @@ struct transport *websocket__accept(struct http_request *req,
   uv_stream_t *stream = http__upgrade(req, &ws->upgrade);
   outbound__init(&ws->out, stream, w->flusher);
   ws->out.on_error = on_write_error;
+  ws->out.on_overflow = on_overflow;
   struct frame *f = frame__new((size_t)head_len);
   memcpy(f->data, head, (size_t)head_len);
   outbound__push(&ws->out, f);
