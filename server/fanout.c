@@ -179,14 +179,8 @@ struct frame *delivery__frame(const struct delivery *d, enum frame_kind kind) {
       .messages = d->messages,
       .n_messages = d->count,
   };
-  struct wire_writer w;
-  wire_writer__init(&w, transport__format(kind));
-  protocol_message__write(&pm, &w);
-  size_t len;
-  char *bytes = wire_writer__finish(&w, &len);
-  if (!bytes) abort(); /* stored messages always encode */
-  struct frame *f = transport__frame(kind, bytes, len);
-  herald_free(bytes);
+  struct frame *f = transport__pm_frame(kind, &pm);
+  if (!f) abort(); /* stored messages always encode */
   return f;
 }
 

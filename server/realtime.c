@@ -50,26 +50,9 @@ static const struct config *cfg_of(const struct rt_conn *c) {
 
 /* ---- Sending ----------------------------------------------------------- */
 
-static struct frame *encode(struct transport *t,
-                            const struct protocol_message *pm) {
-  struct wire_writer w;
-  wire_writer__init(&w, t->format);
-  protocol_message__write(pm, &w);
-  size_t len;
-  char *bytes = wire_writer__finish(&w, &len);
-  if (!bytes) {
-    log_error("realtime: a ProtocolMessage (action %d) did not encode",
-              pm->action);
-    return NULL;
-  }
-  struct frame *f = transport__frame(t->kind, bytes, len);
-  herald_free(bytes);
-  return f;
-}
-
 /* Queues pm on t whatever its owner's state (for goodbyes). */
 static void send_on(struct transport *t, const struct protocol_message *pm) {
-  struct frame *f = encode(t, pm);
+  struct frame *f = transport__pm_frame(t->kind, pm);
   if (!f) return;
   outbound__push(t->out, f);
   frame__unref(f);
@@ -92,7 +75,7 @@ static void on_transport_backlog(void *owner) {
 
 void rt__send(struct rt_conn *c, const struct protocol_message *pm) {
   if (!c->transport || c->slow) return;
-  struct frame *f = encode(c->transport, pm);
+  struct frame *f = transport__pm_frame(c->transport->kind, pm);
   if (!f) return;
   rt__send_frame(c, f);
   frame__unref(f);
@@ -425,14 +408,7 @@ static struct frame *too_big_frame(struct server *s, enum wire_format format) {
                    (long long)s->cfg->max_frame_size);
   struct protocol_message pm = {.action = PM_ERROR, .has_error = true,
                                 .error = err};
-  struct wire_writer w;
-  wire_writer__init(&w, format);
-  protocol_message__write(&pm, &w);
-  size_t len;
-  char *bytes = wire_writer__finish(&w, &len);
-  struct frame *f = websocket__frame(format == WIRE_MSGPACK, bytes, len);
-  herald_free(bytes);
-  return f;
+  return transport__pm_frame(transport__ws_kind(format), &pm);
 }
 
 void realtime__websocket(struct http_request *req) {

@@ -1,6 +1,8 @@
 /* transport.c -- frames per transport kind (see transport.h). */
 #include "transport.h"
 
+#include "alloc.h"
+#include "log.h"
 #include "websocket.h"
 
 struct frame *transport__frame(enum frame_kind kind, const char *payload,
@@ -8,6 +10,23 @@ struct frame *transport__frame(enum frame_kind kind, const char *payload,
   return websocket__frame(kind == FRAME_WS_MSGPACK, payload, len);
 }
 
-enum wire_format transport__format(enum frame_kind kind) {
-  return kind == FRAME_WS_MSGPACK ? WIRE_MSGPACK : WIRE_JSON;
+struct frame *transport__pm_frame(enum frame_kind kind,
+                                  const struct protocol_message *pm) {
+  struct wire_writer w;
+  wire_writer__init(&w, kind == FRAME_WS_MSGPACK ? WIRE_MSGPACK : WIRE_JSON);
+  protocol_message__write(pm, &w);
+  size_t len;
+  char *bytes = wire_writer__finish(&w, &len);
+  wire_writer__cleanup(&w);
+  if (!bytes) {
+    log_error("a ProtocolMessage (action %d) did not encode", pm->action);
+    return NULL;
+  }
+  struct frame *f = transport__frame(kind, bytes, len);
+  herald_free(bytes);
+  return f;
+}
+
+enum frame_kind transport__ws_kind(enum wire_format format) {
+  return format == WIRE_MSGPACK ? FRAME_WS_MSGPACK : FRAME_WS_JSON;
 }

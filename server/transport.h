@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "outbound.h"
+#include "protocol_message.h"
 #include "wire.h"
 
 enum frame_kind { FRAME_WS_JSON, FRAME_WS_MSGPACK, FRAME_KINDS };
@@ -37,7 +38,11 @@ struct transport {
 struct frame *transport__frame(enum frame_kind kind, const char *payload,
                                size_t len);
 
-/* The format a kind's frames are encoded in. */
-enum wire_format transport__format(enum frame_kind kind);
+/* pm encoded for kind, as a new frame; NULL if it does not encode. */
+struct frame *transport__pm_frame(enum frame_kind kind,
+                                  const struct protocol_message *pm);
+
+/* The frame kind a WebSocket of that format takes. */
+enum frame_kind transport__ws_kind(enum wire_format format);
 
 #endif

@@ -55,10 +55,20 @@ static ssize_t sink_send(const uint8_t *data, size_t len, int flags,
 static const struct wslay_frame_callbacks sink_callbacks = {
     .send_callback = sink_send};
 
+/* One frame builder per thread (frames are built on workers). */
+static _Thread_local wslay_frame_context_ptr builder;
+static _Thread_local struct frame_sink sink;
+
+void websocket__thread_cleanup(void) {
+  if (builder) wslay_frame_context_free(builder);
+  builder = NULL;
+}
+
 struct frame *websocket__frame(bool binary, const char *payload, size_t len) {
-  static _Thread_local wslay_frame_context_ptr ctx;
-  static _Thread_local struct frame_sink sink;
-  if (!ctx && wslay_frame_context_init(&ctx, &sink_callbacks, &sink)) abort();
+  wslay_frame_context_ptr ctx = builder;
+  if (!ctx && wslay_frame_context_init(&builder, &sink_callbacks, &sink))
+    abort();
+  ctx = builder;
   sink.frame = frame__new(len + 10); /* 10: the largest server frame header */
   sink.len = 0;
   struct wslay_frame_iocb iocb = {
@@ -273,7 +283,7 @@ struct transport *websocket__accept(struct http_request *req,
   if (wslay_event_context_server_init(&ws->ctx, &event_callbacks, ws)) abort();
   /* A backstop: on_frame_start refuses big messages before this. */
   wslay_event_config_set_max_recv_msg_length(ws->ctx, 2 * max_message);
-  ws->transport.kind = format == WIRE_MSGPACK ? FRAME_WS_MSGPACK : FRAME_WS_JSON;
+  ws->transport.kind = transport__ws_kind(format);
   ws->transport.format = format;
   ws->transport.out = &ws->out;
   ws->transport.start = ws_start;

@@ -26,4 +26,7 @@ struct transport *websocket__accept(struct http_request *req,
 /* A data frame (binary or text) carrying payload. */
 struct frame *websocket__frame(bool binary, const char *payload, size_t len);
 
+/* Frees the calling thread's frame builder (at the end of a worker). */
+void websocket__thread_cleanup(void);
+
 #endif

@@ -14,6 +14,7 @@
 #include "realtime.h"
 #include "server.h"
 #include "store.h"
+#include "websocket.h"
 
 static _Thread_local struct worker *current_worker;
 
@@ -67,6 +68,7 @@ static void run_thread(void *arg) {
   }
   uv_run(&w->loop, UV_RUN_DEFAULT);
   realtime__worker_free(w->realtime);
+  websocket__thread_cleanup();
   outbound__flusher_free(w->flusher);
   channel__table_free(w->channels);
   herald_free(w->read_buffer);

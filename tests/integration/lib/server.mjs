@@ -141,9 +141,11 @@ export async function startServer({ config, env = {}, args = [], timeoutMs = 150
 
   /**
    * Send `signal`, wait for exit. Returns {code, signal, ms}.
-   * Dumps logs if any test failed in this process or the exit was not clean.
+   * Dumps logs if any test failed in this process or the exit was not clean;
+   * throws when a SIGTERM/SIGINT stop does not end with status 0 (unless
+   * expectCleanExit is false).
    */
-  async function stop({ signal = 'SIGTERM', timeoutMs: killAfter = 10000, keepData = false } = {}) {
+  async function stop({ signal = 'SIGTERM', timeoutMs: killAfter = 10000, keepData = false, expectCleanExit = true } = {}) {
     stopping = true;
     const t0 = Date.now();
     if (!exitInfo) proc.kill(signal);
@@ -161,9 +163,16 @@ export async function startServer({ config, env = {}, args = [], timeoutMs = 150
       info = { ...info, timedOut: true };
     }
     const ms = Date.now() - t0;
+    const unclean = info.timedOut || info.code !== 0;
     if (failures.length) dumpLogs(`after failed test(s): ${failures.map((f) => f.name).join('; ')}`);
-    else if (info.timedOut || info.code !== 0) dumpLogs(`unclean exit code=${info.code} signal=${info.signal}`);
+    else if (unclean) dumpLogs(`unclean exit code=${info.code} signal=${info.signal}`);
     if (!keepData) await rm(dataDir, { recursive: true, force: true });
+    // A graceful stop must end cleanly: under the sanitizers a leak report
+    // makes the exit status non-zero, and that fails the test that stopped.
+    const graceful = signal === 'SIGTERM' || signal === 'SIGINT';
+    if (graceful && unclean && expectCleanExit) {
+      throw new Error(`heraldd did not exit cleanly after ${signal} (code=${info.code} signal=${info.signal}${info.timedOut ? ', timed out' : ''})`);
+    }
     return { ...info, ms };
   }
 
