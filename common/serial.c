@@ -33,14 +33,15 @@ bool serial__valid(const char *text) {
   return true;
 }
 
-void serial__floor(char *out, int64_t ms) {
-  snprintf(out, SERIAL_MAX, "%014" PRId64 "-", ms);
+void serial__floor(char *out, int64_t ms, unsigned seq) {
+  snprintf(out, SERIAL_MAX, "%014" PRId64 "-%03u", ms, seq);
 }
 
 bool serial__position(const char *text, int64_t *ms) {
   size_t len = strlen(text);
-  if (len < 15 || !digits(text, 14) || text[14] != '-') return false;
-  if (len != 15 && !serial__valid(text)) return false;
+  if (len < 18 || !digits(text, 14) || text[14] != '-' || !digits(text + 15, 3))
+    return false;
+  if (len != 18 && !serial__valid(text)) return false;
   *ms = 0;
   for (int i = 0; i < 14; i++) *ms = *ms * 10 + (text[i] - '0');
   return true;

@@ -16,10 +16,10 @@
 void serial__format(char *out, int64_t ms, unsigned seq, const char *node,
                     size_t index);
 
-/* Writes the position just before every serial of millisecond ms and
- * after every earlier one ("<ms>-"), into out (SERIAL_MAX bytes). Channel
+/* Writes the position just before every serial (ms, seq, ...) and after
+ * every earlier one ("<ms>-<seq>"), into out (SERIAL_MAX bytes). Channel
  * positions (channelSerial) are serials or such floors. */
-void serial__floor(char *out, int64_t ms);
+void serial__floor(char *out, int64_t ms, unsigned seq);
 
 /* Whether text is a serial or a floor; *ms receives its time part. */
 bool serial__position(const char *text, int64_t *ms);

@@ -94,6 +94,13 @@ static void stamp(struct publish *p, struct channel_table *t) {
   }
 }
 
+void channel__next_position(const struct channel_table *t, char *out) {
+  /* The next serial is (serial_ms, seq + 1) or later; past 999 the clock
+   * moves to the next millisecond (next_serial_time). */
+  if (t->serial_seq < 999) serial__floor(out, t->serial_ms, t->serial_seq + 1);
+  else serial__floor(out, t->serial_ms + 1, 0);
+}
+
 /* ---- The pipeline ------------------------------------------------------- */
 
 static void reply_on_origin(struct worker_task *task) {

@@ -70,7 +70,7 @@ static struct owned_channel *owned_get(struct realtime_worker *rw,
   if (!oc) {
     oc = herald_xcalloc(1, sizeof *oc);
     oc->last_ms = clock__now_ms();
-    serial__floor(oc->position, oc->last_ms);
+    channel__next_position(rw->worker->channels, oc->position);
     hashmap__put(&rw->owned, key, len, oc);
   }
   return oc;

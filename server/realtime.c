@@ -180,7 +180,9 @@ static void on_transport_drain(void *owner) {
   struct rt_conn *c = owner;
   if (!c) return;
   herald_error err;
-  herald_error_set(&err, HERALD_E_UNAVAILABLE, "Server is shutting down");
+  /* Not a 5xx: that would send SDKs to fallback hosts, which self-hosted
+   * clients do not have; they reconnect here. */
+  herald_error_set(&err, HERALD_E_DISCONNECTED, "Server is shutting down");
   struct protocol_message pm = {.action = PM_DISCONNECTED, .has_error = true,
                                 .error = err};
   rt__drop_transport(c, &pm);

@@ -244,8 +244,9 @@ static void rewind_backlog(struct replay *r) {
   char anchor[SERIAL_MAX];
   int64_t ms;
   if (h->count > want) snprintf(anchor, SERIAL_MAX, "%s", h->messages[want]->serial);
-  else if (!r->rewind_count) serial__floor(anchor, r->rewind_from_ms);
-  else if (n && serial__position(h->messages[n - 1]->serial, &ms)) serial__floor(anchor, ms);
+  else if (!r->rewind_count) serial__floor(anchor, r->rewind_from_ms, 0);
+  else if (n && serial__position(h->messages[n - 1]->serial, &ms))
+    serial__floor(anchor, ms, 0);
   else snprintf(anchor, SERIAL_MAX, "%s", a->position);
   char live_from[SERIAL_MAX];
   snprintf(live_from, SERIAL_MAX, "%s", a->position);
