@@ -112,7 +112,7 @@ struct protocol_message {
  * (strings that are not strings, params that are not a map of strings,
  * messages not an array); message errors as message__decode gives them;
  * -40034 for more than max_messages messages. On failure nothing stays
- * allocated, but action and msgSerial keep what was decoded of them (-1 /
+ * allocated, but action and msgSerial keep what was decoded of them (0 and
  * has_msg_serial false when not), so a bad publish can still be NACKed. */
 int protocol_message__decode(struct wire_value v, size_t max_messages,
                              struct protocol_message *out, herald_error *err);

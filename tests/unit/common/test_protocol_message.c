@@ -374,6 +374,22 @@ static void test_decode_errors(void **state) {
                -40013);
 }
 
+/* A publish that fails to decode keeps what its NACK needs. */
+static void test_failed_publish_keeps_action_and_msg_serial(void **state) {
+  const char text[] = "{\"action\":15,\"msgSerial\":4,\"channel\":\"c\","
+                      "\"messages\":[{\"data\":17}]}";
+  struct protocol_message pm;
+  herald_error err = {0};
+  int rc = decode(JSON_LIT(text), MAX_MESSAGES, &pm, &err);
+  assert_int_equal(rc, -HERALD_E_INVALID_DATA);
+  assert_int_equal(pm.action, PM_MESSAGE);
+  assert_true(pm.has_msg_serial);
+  assert_int_equal(pm.msg_serial, 4);
+  assert_null(pm.channel);
+  assert_null(pm.messages);
+  protocol_message__cleanup(&pm);
+}
+
 static void test_decode_errors_msgpack(void **state) {
   (void)state;
   static const struct {
@@ -642,6 +658,7 @@ int main(void) {
       TEST(test_decode_unknown_fields_ignored),
       TEST(test_decode_errors),
       TEST(test_decode_errors_msgpack),
+      TEST(test_failed_publish_keeps_action_and_msg_serial),
       TEST(test_decode_too_many_messages),
       TEST(test_write_connected),
       TEST(test_write_ack),
