@@ -30,7 +30,7 @@ static const struct option_def options[] = {
     OPT("port", OPT_INT, port, "8080", "TCP port to listen on (0: any free)"),
     OPT("bind", OPT_STRING, bind, "localhost",
         "address or host name to listen on (every address it resolves to)"),
-    OPT("threads", OPT_INT, threads, "0", "I/O worker threads (0: one per core)"),
+    OPT("threads", OPT_INT, threads, "0", "I/O worker threads (0: one per core; at most 64)"),
     OPT("data-dir", OPT_STRING, data_dir, "./herald-data",
         "directory for stored data and the development app"),
     OPT("storage", OPT_STRING, storage, "sqlite",
@@ -225,6 +225,8 @@ int config__load(struct config *cfg, int argc, char **argv, herald_error *err) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     cfg->threads = cores > 0 ? (int)cores : 1;
   }
+  /* Channel owners track subscribing workers in a 64-bit set (fanout.c). */
+  if (cfg->threads > CONFIG_MAX_THREADS) cfg->threads = CONFIG_MAX_THREADS;
   if (!rc && cfg->port > 65535)
     rc = herald_error_set(err, HERALD_E_BAD_REQUEST, "invalid port %d",
                           cfg->port);

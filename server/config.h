@@ -10,6 +10,8 @@
 
 #include "herald/errors.h"
 
+#define CONFIG_MAX_THREADS 64
+
 struct config {
   int port;
   char *bind;
