@@ -152,7 +152,9 @@ static void become_detached(struct rt_conn *c) {
   connection_registry__settle(&c->server->connections, c, RT_DETACHED);
 }
 
-void rt__drop_transport(struct rt_conn *c, const struct protocol_message *pm) {
+/* Drops the transport (state kept for resume), after sending pm if any. */
+static void drop_transport(struct rt_conn *c,
+                           const struct protocol_message *pm) {
   if (pm) rt__send(c, pm);
   struct transport *t = unbind(c);
   if (t) t->close(t);
@@ -185,7 +187,7 @@ static void on_transport_drain(void *owner) {
   herald_error_set(&err, HERALD_E_DISCONNECTED, "Server is shutting down");
   struct protocol_message pm = {.action = PM_DISCONNECTED, .has_error = true,
                                 .error = err};
-  rt__drop_transport(c, &pm);
+  drop_transport(c, &pm);
 }
 
 static void ignore_event(void *owner) {}
@@ -496,7 +498,7 @@ static void handle(struct rt_conn *c, struct protocol_message *pm) {
   switch (pm->action) {
   case PM_HEARTBEAT: heartbeat(c, pm->id); break;
   case PM_CLOSE: close_connection(c); break;
-  case PM_DISCONNECT: rt__drop_transport(c, NULL); break;
+  case PM_DISCONNECT: drop_transport(c, NULL); break;
   case PM_ATTACH: rt_channels__attach(c, pm); break;
   case PM_DETACH: rt_channels__detach(c, pm); break;
   case PM_MESSAGE: rt_publish__message(c, pm); break;
@@ -552,12 +554,12 @@ static void tick_live(struct rt_conn *c, int64_t now, int64_t tick_ms) {
     outbound__discard_unsent(c->transport->out);
     herald_error_set(&pm.error, HERALD_E_OUTBOUND_RATE_EXCEEDED,
                      "Subscriber too slow: outbound buffer limit exceeded");
-    rt__drop_transport(c, &pm);
+    drop_transport(c, &pm);
     return;
   }
   if (c->auth.via_token && now >= c->auth.token_expires) {
     herald_error_set(&pm.error, HERALD_E_TOKEN_EXPIRED, "Token expired");
-    rt__drop_transport(c, &pm);
+    drop_transport(c, &pm);
     return;
   }
   if (c->auth.via_token && !c->auth_requested) {

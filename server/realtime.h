@@ -56,7 +56,6 @@ struct rt_conn {
   int64_t idle_interval_ms;
   int64_t expires_at;      /* RT_DETACHED: when the state is dropped */
   int64_t last_sent_ms;    /* for heartbeats */
-  int64_t closing_since;   /* a transport asked to close, 0 if none */
   bool auth_requested;     /* AUTH sent for the expiring token */
   bool resumed;            /* this transport continues a connection */
   double inbound_allowance; /* publishes the rate limit still allows */
@@ -96,8 +95,6 @@ void rt__fail(struct rt_conn *c, const herald_error *err);
 /* Sends an ERROR for one channel. */
 void rt__channel_error(struct rt_conn *c, const char *channel,
                        const herald_error *err);
-/* Drops the transport (state kept for resume), after sending pm if any. */
-void rt__drop_transport(struct rt_conn *c, const struct protocol_message *pm);
 
 /* A publish of c completed (its ACK is queued); may free or move c. */
 void rt__publish_settled(struct rt_conn *c);
@@ -109,7 +106,6 @@ void rt_publish__reject(struct rt_conn *c, const struct protocol_message *pm,
                         const herald_error *err);
 void rt_publish__nack_unsupported(struct rt_conn *c,
                                   const struct protocol_message *pm);
-void rt_publish__flush_acks(struct rt_conn *c);
 
 /* realtime_channels.c */
 void rt_channels__attach(struct rt_conn *c, const struct protocol_message *pm);

@@ -42,7 +42,7 @@ static void emit(void *ctx, const struct ack_entry *first, size_t count,
   rt__send(c, &pm);
 }
 
-void rt_publish__flush_acks(struct rt_conn *c) {
+static void flush_acks(struct rt_conn *c) {
   if (c->transport) ack_queue__flush(&c->acks, emit, c);
 }
 
@@ -50,7 +50,7 @@ void rt_publish__flush_acks(struct rt_conn *c) {
 static void nack(struct rt_conn *c, int64_t msg_serial, const herald_error *err) {
   if (ack_queue__receive(&c->acks, msg_serial) == ACK_NEW)
     ack_queue__complete(&c->acks, msg_serial, NULL, 0, err);
-  rt_publish__flush_acks(c);
+  flush_acks(c);
 }
 
 void rt_publish__reject(struct rt_conn *c, const struct protocol_message *pm,
@@ -127,7 +127,7 @@ static void on_published(struct publish *p) {
   struct rt_conn *c = rp->conn;
   ack_queue__complete(&c->acks, rp->msg_serial, p->serials, p->n_serials,
                       p->rc ? &p->err : NULL);
-  if (!c->ended) rt_publish__flush_acks(c);
+  if (!c->ended) flush_acks(c);
   publish__cleanup(p);
   herald_free(rp);
   rt__publish_settled(c);
@@ -141,7 +141,7 @@ void rt_publish__message(struct rt_conn *c, struct protocol_message *pm) {
     return;
   }
   if (ack_queue__receive(&c->acks, pm->msg_serial) == ACK_DUPLICATE) {
-    rt_publish__flush_acks(c);
+    flush_acks(c);
     return;
   }
   struct rt_publish *rp = herald_xcalloc(1, sizeof *rp);
@@ -160,7 +160,7 @@ void rt_publish__message(struct rt_conn *c, struct protocol_message *pm) {
     publish__cleanup(p);
     herald_free(rp);
     ack_queue__complete(&c->acks, pm->msg_serial, NULL, 0, &err);
-    rt_publish__flush_acks(c);
+    flush_acks(c);
     return;
   }
   rp->conn = c;

@@ -5,8 +5,9 @@
 #include "log.h"
 #include "websocket.h"
 
-struct frame *transport__frame(enum frame_kind kind, const char *payload,
-                               size_t len) {
+/* The frame that carries one encoded ProtocolMessage on kind. */
+static struct frame *kind_frame(enum frame_kind kind, const char *payload,
+                                size_t len) {
   return websocket__frame(kind == FRAME_WS_MSGPACK, payload, len);
 }
 
@@ -22,7 +23,7 @@ struct frame *transport__pm_frame(enum frame_kind kind,
     log_error("a ProtocolMessage (action %d) did not encode", pm->action);
     return NULL;
   }
-  struct frame *f = transport__frame(kind, bytes, len);
+  struct frame *f = kind_frame(kind, bytes, len);
   herald_free(bytes);
   return f;
 }

@@ -34,10 +34,6 @@ struct transport {
   void (*abort)(struct transport *t);
 };
 
-/* The frame that carries one encoded ProtocolMessage on kind. */
-struct frame *transport__frame(enum frame_kind kind, const char *payload,
-                               size_t len);
-
 /* pm encoded for kind, as a new frame; NULL if it does not encode. */
 struct frame *transport__pm_frame(enum frame_kind kind,
                                   const struct protocol_message *pm);
