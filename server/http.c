@@ -27,8 +27,8 @@ struct http_conn {
   /* The request line and headers being read: "target\0name\0value\0..." */
   char *head;
   size_t head_len, head_cap;
-  size_t header_offsets[2 * 128]; /* name, value offsets into head */
-  size_t n_header_parts;
+  size_t *header_offsets; /* name, value offsets into head (grown as needed) */
+  size_t n_header_parts, header_parts_cap;
   bool last_was_value;
   size_t target_len;
   struct http_request req;
@@ -45,7 +45,7 @@ struct http_conn {
   struct http_upgrade *upgrade; /* set once another protocol took over */
 };
 
-#define MAX_HEADER_PARTS (sizeof ((struct http_conn *)0)->header_offsets / sizeof(size_t))
+#define MAX_HEADER_PARTS (2 * 128) /* 128 headers */
 
 static void process(struct http_conn *c);
 static void close_conn(struct http_conn *c);
@@ -74,9 +74,14 @@ static int head_append(struct http_conn *c, const char *at, size_t len) {
 static int head_next_part(struct http_conn *c) {
   if (head_append(c, "", 0)) return -1;
   c->head[c->head_len++] = '\0';
-  if (c->n_header_parts == MAX_HEADER_PARTS) {
-    c->head_error = HERALD_E_HEADERS_TOO_LARGE;
-    return -1;
+  if (c->n_header_parts == c->header_parts_cap) {
+    if (c->header_parts_cap == MAX_HEADER_PARTS) {
+      c->head_error = HERALD_E_HEADERS_TOO_LARGE;
+      return -1;
+    }
+    c->header_parts_cap = c->header_parts_cap ? 2 * c->header_parts_cap : 32;
+    c->header_offsets = herald_xrealloc(
+        c->header_offsets, c->header_parts_cap * sizeof *c->header_offsets);
   }
   c->header_offsets[c->n_header_parts++] = c->head_len;
   return 0;
@@ -517,6 +522,7 @@ static void on_closed(uv_handle_t *handle) {
   w->n_conns--;
   herald_free(c->pending);
   herald_free(c->head);
+  herald_free(c->header_offsets);
   if (c->upgrade) c->upgrade->on_closed(c->upgrade);
   herald_free(c);
   worker__conn_closed(w);
@@ -556,8 +562,11 @@ uv_stream_t *http__upgrade(struct http_request *req, struct http_upgrade *u) {
   end_request(c);
   c->upgrade = u;
   herald_free(c->head); /* the HTTP head is not needed any more */
+  herald_free(c->header_offsets);
   c->head = NULL;
+  c->header_offsets = NULL;
   c->head_len = c->head_cap = 0;
+  c->n_header_parts = c->header_parts_cap = 0;
   uv_read_stop((uv_stream_t *)&c->tcp);
   return (uv_stream_t *)&c->tcp;
 }

@@ -1,5 +1,6 @@
 /* main.c -- heraldd's entry point: read the configuration, run the server. */
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,10 +15,20 @@ static enum log_level parse_level(const char *name) {
   return LOG_INFO;
 }
 
+/* Every connection is a descriptor: allow as many as the hard limit does. */
+static void raise_fd_limit(void) {
+  struct rlimit lim;
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
 int main(int argc, char **argv) {
   struct config cfg;
   herald_error err;
   signal(SIGPIPE, SIG_IGN);
+  raise_fd_limit();
   if (config__load(&cfg, argc, argv, &err) != 0) {
     fprintf(stderr, "heraldd: %s\n", err.message);
     config__cleanup(&cfg);

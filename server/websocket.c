@@ -26,7 +26,10 @@ struct websocket {
   struct transport transport;
   struct http_upgrade upgrade;
   struct outbound out;
-  wslay_event_context_ptr ctx;
+  wslay_event_context_ptr ctx; /* NULL between messages: see release_idle */
+  uint64_t fed, framed; /* bytes given to wslay, bytes of complete frames */
+  uint64_t frame_size;  /* of the frame being received */
+  bool mid_message;     /* a fragmented data message is incomplete */
   const char *input; /* bytes being fed to wslay */
   size_t input_len;
   uint64_t message_bytes; /* of the data message being received */
@@ -116,7 +119,11 @@ static void on_frame_start(wslay_event_context_ptr ctx,
                            const struct wslay_event_on_frame_recv_start_arg *arg,
                            void *user_data) {
   struct websocket *ws = user_data;
+  uint64_t len = arg->payload_length;
+  /* Client frames are masked (wslay refuses others): 2 + length + 4. */
+  ws->frame_size = 2 + (len > 65535 ? 8 : len > 125 ? 2 : 0) + 4 + len;
   if (wslay_is_ctrl_frame(arg->opcode)) return;
+  ws->mid_message = !arg->fin;
   if (arg->opcode != WSLAY_CONTINUATION_FRAME) ws->message_bytes = 0;
   ws->message_bytes += arg->payload_length;
   if (ws->message_bytes > ws->max_message && ws->too_big) {
@@ -128,6 +135,11 @@ static void on_frame_start(wslay_event_context_ptr ctx,
     wslay_event_queue_close(ctx, WSLAY_CODE_MESSAGE_TOO_BIG, NULL, 0);
     wslay_event_shutdown_read(ctx);
   }
+}
+
+static void on_frame_end(wslay_event_context_ptr ctx, void *user_data) {
+  struct websocket *ws = user_data;
+  ws->framed += ws->frame_size;
 }
 
 static void on_message(wslay_event_context_ptr ctx,
@@ -143,8 +155,34 @@ static const struct wslay_event_callbacks event_callbacks = {
     .recv_callback = on_recv,
     .send_callback = on_send,
     .on_frame_recv_start_callback = on_frame_start,
+    .on_frame_recv_end_callback = on_frame_end,
     .on_msg_recv_callback = on_message,
 };
+
+/* ---- The wslay context, only while it is needed ----------------------------- */
+
+/* wslay's context holds a 4 KiB input buffer; an idle connection keeps none
+ * (DESIGN.md 5: memory per connection). */
+static wslay_event_context_ptr context(struct websocket *ws) {
+  if (!ws->ctx) {
+    if (wslay_event_context_server_init(&ws->ctx, &event_callbacks, ws))
+      abort();
+    /* A backstop: on_frame_start refuses big messages before this. */
+    wslay_event_config_set_max_recv_msg_length(ws->ctx, 2 * ws->max_message);
+    ws->fed = ws->framed = 0;
+  }
+  return ws->ctx;
+}
+
+/* Frees the context when it holds no state: every byte fed belongs to a
+ * complete frame, no message is half received and nothing waits to go. */
+static void release_idle(struct websocket *ws) {
+  if (!ws->ctx || ws->fed != ws->framed || ws->mid_message || ws->closing ||
+      wslay_event_want_write(ws->ctx) || !wslay_event_get_read_enabled(ws->ctx))
+    return;
+  wslay_event_context_free(ws->ctx);
+  ws->ctx = NULL;
+}
 
 /* ---- Transport ------------------------------------------------------------ */
 
@@ -163,9 +201,10 @@ static void ws_close(struct transport *t) {
   uv_timer_init(ws->out.stream->loop, ws->close_timer);
   ws->close_timer->data = ws;
   uv_timer_start(ws->close_timer, on_close_timeout, WEBSOCKET_CLOSE_GRACE_MS, 0);
-  if (!wslay_event_get_close_sent(ws->ctx))
-    wslay_event_queue_close(ws->ctx, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0);
-  wslay_event_send(ws->ctx);
+  wslay_event_context_ptr ctx = context(ws);
+  if (!wslay_event_get_close_sent(ctx))
+    wslay_event_queue_close(ctx, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0);
+  wslay_event_send(ctx);
   ws->out.on_empty = close_when_sent;
   if (outbound__empty(&ws->out) && !ws->out.dirty) http__close(ws->out.stream);
 }
@@ -200,15 +239,17 @@ static void on_read(struct http_upgrade *u, const char *data, size_t len) {
     ws_abort(&ws->transport);
     return;
   }
+  wslay_event_context_ptr ctx = context(ws);
   ws->input = data;
   ws->input_len = len;
-  int rc = wslay_event_recv(ws->ctx);
+  ws->fed += len;
+  int rc = wslay_event_recv(ctx);
   ws->input_len = 0;
-  if (rc == 0 && wslay_event_want_write(ws->ctx)) wslay_event_send(ws->ctx);
+  if (rc == 0 && wslay_event_want_write(ctx)) wslay_event_send(ctx);
   /* A protocol error, a close from the peer or a too-big message: wslay
    * stopped reading and queued its close frame; leave once it is sent. */
-  if (rc != 0 || !wslay_event_get_read_enabled(ws->ctx))
-    ws_close(&ws->transport);
+  if (rc != 0 || !wslay_event_get_read_enabled(ctx)) ws_close(&ws->transport);
+  else release_idle(ws);
 }
 
 static void on_drain(struct http_upgrade *u) {
@@ -222,7 +263,7 @@ static void on_closed(struct http_upgrade *u) {
   if (ws->close_timer && !uv_is_closing((uv_handle_t *)ws->close_timer))
     uv_close((uv_handle_t *)ws->close_timer, (uv_close_cb)herald_free);
   outbound__cleanup(&ws->out);
-  wslay_event_context_free(ws->ctx);
+  if (ws->ctx) wslay_event_context_free(ws->ctx);
   frame__unref(ws->too_big);
   herald_free(ws);
 }
@@ -293,9 +334,6 @@ struct transport *websocket__accept(struct http_request *req,
   ws->max_message = max_message;
   ws->too_big = too_big;
   ws->upgrade = (struct http_upgrade){on_read, on_drain, on_closed};
-  if (wslay_event_context_server_init(&ws->ctx, &event_callbacks, ws)) abort();
-  /* A backstop: on_frame_start refuses big messages before this. */
-  wslay_event_config_set_max_recv_msg_length(ws->ctx, 2 * max_message);
   ws->transport.kind = transport__ws_kind(format);
   ws->transport.format = format;
   ws->transport.out = &ws->out;
