@@ -217,9 +217,7 @@ static void on_delivery(struct worker_task *task) {
       hold(a, d);
       continue;
     }
-    if (a->state != ATTACHMENT_LIVE) continue;
-    snprintf(a->position, SERIAL_MAX, "%s", d->channel_serial);
-    if (!wants(a, d)) continue;
+    if (a->state != ATTACHMENT_LIVE || !wants(a, d)) continue;
     enum frame_kind kind = a->conn->transport->kind;
     if (!frames[kind]) frames[kind] = delivery__frame(d, kind);
     rt__send_frame(a->conn, frames[kind]);
@@ -296,6 +294,10 @@ void fanout__unsubscribe(struct attachment *a) {
     post_note(lc, false);
     free_local(lc);
   }
+}
+
+const char *fanout__position(const struct attachment *a) {
+  return a->local->position;
 }
 
 void fanout__cleanup(struct realtime_worker *rw) {

@@ -60,7 +60,9 @@ struct attachment {
   uint32_t modes;
   bool echo; /* false: the connection's own messages are not delivered */
   enum attachment_state state;
-  char position[SERIAL_MAX]; /* the last serial this attachment received */
+  /* Until live: the last serial this attachment received; once live it
+   * follows its channel's (fanout__position). */
+  char position[SERIAL_MAX];
   /* What the attach asked for (realtime_channels.c). */
   char *resume_from;  /* channelSerial to continue from, or NULL */
   char *rewind;       /* the rewind param, or NULL */
@@ -74,6 +76,9 @@ struct attachment {
 void fanout__subscribe(struct realtime_worker *rw, const char *app_id,
                        struct attachment *a);
 void fanout__unsubscribe(struct attachment *a);
+
+/* The last serial a live attachment's channel delivered. */
+const char *fanout__position(const struct attachment *a);
 
 /* On the owner, after a publish was appended: move the channel's position
  * and post the messages to every worker with subscribers. */

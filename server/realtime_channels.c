@@ -374,7 +374,7 @@ void rt_channels__attach(struct rt_conn *c, const struct protocol_message *pm) {
     a->modes = modes;
     a->echo = !echo || strcmp(echo, "false");
     if (a->state == ATTACHMENT_LIVE)
-      send_attached(a, PM_FLAG_RESUMED, a->position, NULL);
+      send_attached(a, PM_FLAG_RESUMED, fanout__position(a), NULL);
     return;
   }
   a = herald_xcalloc(1, sizeof *a);
