@@ -46,6 +46,8 @@ struct http_conn {
 };
 
 #define MAX_HEADER_PARTS (2 * 128) /* 128 headers */
+#define HTTP_PIPELINE_BUFFER (64 * 1024) /* bytes read ahead of the request
+                                            being answered */
 
 static void process(struct http_conn *c);
 static void close_conn(struct http_conn *c);
@@ -473,7 +475,11 @@ static void process(struct http_conn *c) {
   c->processing = false;
   if (c->closing || c->upgrade) return;
   if (c->linger) return; /* reading resumes to discard once the reply is out */
-  if (c->in_flight || c->close_after_response) uv_read_stop((uv_stream_t *)&c->tcp);
+  /* Reading goes on while a request is answered (stopping and starting
+   * costs two epoll_ctl calls per request); what arrives meanwhile waits
+   * in pending, up to a bound. */
+  bool full = c->in_flight && c->pending_len > HTTP_PIPELINE_BUFFER;
+  if (full || c->close_after_response) uv_read_stop((uv_stream_t *)&c->tcp);
   else uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
   if (c->close_after_response && !c->in_flight && c->writes_pending == 0)
     close_conn(c);
