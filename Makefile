@@ -14,22 +14,31 @@ DEB_PACKAGES = build-essential cmake pkg-config libuv1-dev libhttp-parser-dev \
 NODE_PACKAGES = nodejs npm
 
 .PHONY: all deps npm-deps build run test unit-test integration-test \
-        sanitize-test clean
+        sanitize-test bench clean
 
 all: build
 
-# Installs the Debian packages that are not installed yet (nothing when all are).
-deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+# $(call install_missing,PACKAGES,EXTRA): installs those of PACKAGES that are
+# not installed yet (nothing when all are); EXTRA is shell that may add more
+# names to $$missing.
+define install_missing
+	@missing=""; for p in $(1); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	command -v node >/dev/null && command -v npm >/dev/null || \
-	  missing="$$missing $(NODE_PACKAGES)"; \
+	$(2) \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+endef
+
+# Node from Debian only when no node/npm is installed already.
+NODE_CHECK = command -v node >/dev/null && command -v npm >/dev/null || \
+  missing="$$missing $(NODE_PACKAGES)";
+
+deps:
+	$(call install_missing,$(DEB_PACKAGES),$(NODE_CHECK))
 
 npm-deps: deps
 	@[ -d tests/node_modules/ably ] || (cd tests && npm ci --no-audit --no-fund)
@@ -59,6 +68,14 @@ sanitize-test: deps npm-deps
 build-asan-configure:
 	@cmake -S . -B $(BUILD_DIR) $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(BUILD_DIR) -j$(JOBS) -- --no-print-directory
+
+# Herald side by side with nchan (nginx module) in one run: scenarios, medians,
+# one table, bench/results/latest.{csv,md,png}. See docs/benchmarks.md.
+BENCH_PACKAGES = nginx libnginx-mod-nchan gnuplot-nox jq
+
+bench: build
+	$(call install_missing,$(BENCH_PACKAGES),)
+	@BUILD_DIR=$(BUILD_DIR) bench/run-bench.sh
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan
