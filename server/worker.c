@@ -8,6 +8,7 @@
 
 #include "alloc.h"
 #include "channel.h"
+#include "clock.h"
 #include "http.h"
 #include "log.h"
 #include "outbound.h"
@@ -50,13 +51,24 @@ static void on_inbox(uv_async_t *handle) {
 
 /* ---- Listening ----------------------------------------------------------- */
 
+/* Out of descriptors, libuv reports the same failure for every pending
+ * connection on every loop turn: say it once a second, with a count. */
+static void report_accept_failure(struct worker *w, int status) {
+  /* Not uv_now: libuv may call back in a loop without advancing it. */
+  uint64_t now = (uint64_t)clock__now_ms();
+  w->accept_failures++;
+  if (now - w->accept_failure_reported_ms < 1000) return;
+  log_warn("accept failed %lu time(s) in the last second: %s (raise the "
+           "open files limit, ulimit -n)",
+           (unsigned long)w->accept_failures, uv_strerror(status));
+  w->accept_failures = 0;
+  w->accept_failure_reported_ms = now;
+}
+
 static void on_connection(uv_stream_t *listener, int status) {
   struct worker *w = listener->data;
-  if (status < 0) {
-    log_warn("accept failed: %s", uv_strerror(status));
-    return;
-  }
-  http__accept(w, listener);
+  if (status < 0) report_accept_failure(w, status);
+  else http__accept(w, listener);
 }
 
 static void run_thread(void *arg) {

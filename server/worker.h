@@ -42,6 +42,8 @@ struct worker {
   bool read_buffer_busy;
   struct http_conn *conns; /* every open HTTP connection, for shutdown */
   size_t n_conns;
+  uint64_t accept_failures; /* since the last report */
+  uint64_t accept_failure_reported_ms;
   bool draining;
   bool drained_reported;
   struct worker_task drain_task, exit_task;
