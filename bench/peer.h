@@ -26,7 +26,7 @@ enum peer_state {
   PEER_WAITING,    /* not opened yet */
   PEER_CONNECTING, /* until ready: connected, upgraded, attached */
   PEER_READY,
-  PEER_FAILED,  /* never became ready; its transport may still be closing */
+  PEER_FAILED,  /* never became ready; its transport is closed */
   PEER_CLOSING, /* closed by the run's end */
   PEER_CLOSED,
 };
