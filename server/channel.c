@@ -147,6 +147,23 @@ static void publish_on_owner(struct worker_task *task) {
   store__append(p->server->store, a);
 }
 
+int publish__check_messages(struct publish *p, const struct auth *auth,
+                            size_t max_size, herald_error *err) {
+  if (p->count == 0)
+    return herald_error_set(err, HERALD_E_BAD_REQUEST, "No messages to publish");
+  size_t total = 0;
+  for (size_t i = 0; i < p->count; i++) {
+    int rc = auth__publish_client_id(auth, &p->messages[i]->client_id, err);
+    if (rc) return rc;
+    total += message__size(p->messages[i]);
+  }
+  if (total > max_size)
+    return herald_error_set(err, HERALD_E_MESSAGE_TOO_LARGE,
+                            "Maximum message length exceeded (size was %zu "
+                            "bytes, limit is %zu bytes)", total, max_size);
+  return msgid__publish_key(p->messages, p->count, &p->idempotency_key, err);
+}
+
 void channel__publish(struct publish *p) {
   struct worker *owner = channel__owner(p->server, p->app->id, p->channel);
   worker__post(owner, &p->task, publish_on_owner);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "apps.h"
+#include "auth.h"
 #include "message.h"
 #include "store.h"
 #include "worker.h"
@@ -46,6 +47,12 @@ struct publish {
   char *assigned_id_base;
   char **own_serials;
 };
+
+/* Applies the publish rules to p's decoded messages, whatever the
+ * transport: at least one, the clientId rule for auth, the size limit and
+ * the id rules (sets p->idempotency_key). 0 or a negative Ably code. */
+int publish__check_messages(struct publish *p, const struct auth *auth,
+                            size_t max_size, herald_error *err);
 
 /* Starts the publish; p->done runs exactly once on p->origin. */
 void channel__publish(struct publish *p);

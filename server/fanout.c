@@ -184,10 +184,10 @@ struct frame *delivery__frame(const struct delivery *d, enum frame_kind kind) {
   return f;
 }
 
-static bool wants(const struct attachment *a, const struct delivery *d) {
+bool attachment__wants(const struct attachment *a, const char *publisher) {
   if (!(a->modes & PM_FLAG_MODE_SUBSCRIBE)) return false;
   bool echo = a->echo && a->conn->echo;
-  return echo || strcmp(d->connection_id, a->conn->id) != 0;
+  return echo || !publisher || strcmp(publisher, a->conn->id) != 0;
 }
 
 static void hold(struct attachment *a, struct delivery *d) {
@@ -217,7 +217,7 @@ static void on_delivery(struct worker_task *task) {
       hold(a, d);
       continue;
     }
-    if (a->state != ATTACHMENT_LIVE || !wants(a, d)) continue;
+    if (a->state != ATTACHMENT_LIVE || !attachment__wants(a, d->connection_id)) continue;
     enum frame_kind kind = a->conn->transport->kind;
     if (!frames[kind]) frames[kind] = delivery__frame(d, kind);
     rt__send_frame(a->conn, frames[kind]);

@@ -71,6 +71,10 @@ struct attachment {
   size_t n_held, cap_held;
 };
 
+/* Whether a takes a message published by connection `publisher` (NULL:
+ * unknown): it subscribes, and echo is on or the message is not its own. */
+bool attachment__wants(const struct attachment *a, const char *publisher);
+
 /* Links a (a->conn, a->name set) into its worker's channel and, once the
  * channel's position is known, calls rt_channels__positioned(a). */
 void fanout__subscribe(struct realtime_worker *rw, const char *app_id,

@@ -128,10 +128,7 @@ static void send_attached(struct attachment *a, uint32_t state_flags,
 /* A stored message as its own MESSAGE, every item field explicit. */
 static void send_stored(struct attachment *a, struct message *m) {
   snprintf(a->position, SERIAL_MAX, "%s", m->serial);
-  if (!(a->modes & PM_FLAG_MODE_SUBSCRIBE)) return;
-  if ((!a->echo || !a->conn->echo) && m->connection_id &&
-      !strcmp(m->connection_id, a->conn->id))
-    return;
+  if (!attachment__wants(a, m->connection_id)) return;
   struct protocol_message pm = {.action = PM_MESSAGE,
                                 .channel = a->name,
                                 .channel_serial = m->serial,
@@ -145,9 +142,7 @@ static void go_live(struct attachment *a) {
   for (size_t i = 0; i < a->n_held; i++) {
     struct delivery *d = a->held[i];
     snprintf(a->position, SERIAL_MAX, "%s", d->channel_serial);
-    if (!(a->modes & PM_FLAG_MODE_SUBSCRIBE)) continue;
-    if ((!a->echo || !a->conn->echo) && !strcmp(d->connection_id, a->conn->id))
-      continue;
+    if (!attachment__wants(a, d->connection_id)) continue;
     struct frame *f = delivery__frame(d, a->conn->transport->kind);
     rt__send_frame(a->conn, f);
     frame__unref(f);
@@ -367,12 +362,13 @@ void rt_channels__attach(struct rt_conn *c, const struct protocol_message *pm) {
     return;
   }
   char *base = channel_name__base_dup(&name);
-  const char *echo = param(pm, "echo");
+  const char *echo_param = param(pm, "echo");
+  bool echo = !echo_param || strcmp(echo_param, "false");
   struct attachment *a = find(c, base);
   if (a) { /* already attached: new modes and params apply */
     herald_free(base);
     a->modes = modes;
-    a->echo = !echo || strcmp(echo, "false");
+    a->echo = echo;
     if (a->state == ATTACHMENT_LIVE)
       send_attached(a, PM_FLAG_RESUMED, fanout__position(a), NULL);
     return;
@@ -381,7 +377,7 @@ void rt_channels__attach(struct rt_conn *c, const struct protocol_message *pm) {
   a->conn = c;
   a->name = base;
   a->modes = modes;
-  a->echo = !echo || strcmp(echo, "false");
+  a->echo = echo;
   const char *rewind = param(pm, "rewind");
   a->rewind = rewind ? herald_xstrdup(rewind) : NULL;
   if (c->resumed && pm->channel_serial)

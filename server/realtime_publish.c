@@ -9,7 +9,6 @@
 #include "capability.h"
 #include "channel.h"
 #include "channel_name.h"
-#include "msgid.h"
 #include "realtime.h"
 #include "server.h"
 
@@ -102,24 +101,6 @@ static int check_channel(struct rt_conn *c, const struct protocol_message *pm,
   return 0;
 }
 
-static int check_messages(struct rt_conn *c, struct publish *p,
-                          herald_error *err) {
-  if (p->count == 0)
-    return herald_error_set(err, HERALD_E_BAD_REQUEST,
-                            "MESSAGE without messages");
-  size_t total = 0, limit = (size_t)c->server->cfg->max_message_size;
-  for (size_t i = 0; i < p->count; i++) {
-    int rc = auth__publish_client_id(&c->auth, &p->messages[i]->client_id, err);
-    if (rc) return rc;
-    total += message__size(p->messages[i]);
-  }
-  if (total > limit)
-    return herald_error_set(err, HERALD_E_MESSAGE_TOO_LARGE,
-                            "Maximum message length exceeded (size was %zu "
-                            "bytes, limit is %zu bytes)", total, limit);
-  return msgid__publish_key(p->messages, p->count, &p->idempotency_key, err);
-}
-
 /* ---- Publishing ------------------------------------------------------------ */
 
 static void on_published(struct publish *p) {
@@ -155,7 +136,9 @@ void rt_publish__message(struct rt_conn *c, struct protocol_message *pm) {
                           : herald_error_set(&err, HERALD_E_PUBLISH_RATE_EXCEEDED,
                                              NULL);
   if (!rc) rc = check_channel(c, pm, &name, &err);
-  if (!rc) rc = check_messages(c, p, &err);
+  if (!rc)
+    rc = publish__check_messages(p, &c->auth,
+                                 (size_t)c->server->cfg->max_message_size, &err);
   if (rc) {
     publish__cleanup(p);
     herald_free(rp);

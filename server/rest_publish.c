@@ -22,23 +22,6 @@ struct rest_publish {
   char *channel_id; /* as requested, qualifier included */
 };
 
-/* Applies the clientId rule, the size limit and the id rules to the
- * decoded messages of p. */
-static int check_messages(struct http_request *req, struct publish *p,
-                          herald_error *err) {
-  size_t total = 0, limit = (size_t)rest__server(req)->cfg->max_message_size;
-  for (size_t i = 0; i < p->count; i++) {
-    int rc = auth__publish_client_id(&req->auth, &p->messages[i]->client_id, err);
-    if (rc) return rc;
-    total += message__size(p->messages[i]);
-  }
-  if (total > limit)
-    return herald_error_set(err, HERALD_E_MESSAGE_TOO_LARGE,
-                            "Maximum message length exceeded (size was %zu "
-                            "bytes, limit is %zu bytes)", total, limit);
-  return msgid__publish_key(p->messages, p->count, &p->idempotency_key, err);
-}
-
 static int decode_body(struct http_request *req, struct publish *p,
                        herald_error *err) {
   struct wire_doc doc;
@@ -47,7 +30,10 @@ static int decode_body(struct http_request *req, struct publish *p,
   rc = message__decode_list(wire_doc__root(&doc), MAX_MESSAGES_PER_PUBLISH,
                             &p->messages, &p->count, err);
   wire_doc__cleanup(&doc);
-  return rc ? rc : check_messages(req, p, err);
+  return rc ? rc
+            : publish__check_messages(
+                  p, &req->auth, (size_t)rest__server(req)->cfg->max_message_size,
+                  err);
 }
 
 static void on_published(struct publish *p) {
