@@ -16,7 +16,12 @@ struct server *rest__server(const struct http_request *req) {
 
 int rest__channel(struct http_request *req, size_t i, unsigned op,
                   struct channel_name *name, herald_error *err) {
-  const char *raw = req->segments[i];
+  return rest__named_channel(req, req->segments[i], op, name, err);
+}
+
+int rest__named_channel(const struct http_request *req, const char *raw,
+                        unsigned op, struct channel_name *name,
+                        herald_error *err) {
   int rc = channel_name__parse(raw, strlen(raw), name, err);
   if (rc) return rc;
   return auth__check(&req->auth, raw, strlen(raw), op, err);

@@ -12,6 +12,7 @@
 struct http_request;
 struct server;
 struct channel_name;
+struct publish;
 
 void rest_time__get(struct http_request *req);
 void rest_publish__post(struct http_request *req);
@@ -31,10 +32,32 @@ struct server *rest__server(const struct http_request *req);
 int rest__channel(struct http_request *req, size_t i, unsigned op,
                   struct channel_name *name, herald_error *err);
 
+/* The same for a channel named in the request's body or query: raw is the
+ * name as requested, and *name views into it. */
+int rest__named_channel(const struct http_request *req, const char *raw,
+                        unsigned op, struct channel_name *name,
+                        herald_error *err);
+
 /* Parses the request body in the format its Content-Type names (JSON
  * when absent or text/plain). 0, or -40001 with err set. */
 int rest__parse_body(const struct http_request *req, struct wire_doc *doc,
                      herald_error *err);
+
+/* The REST publish path (rest_publish.c), shared with batch publish. */
+
+/* Decodes a publish body, one Message or an array of them, into p's
+ * messages: 0, or a negative code for an invalid body. */
+int rest_publish__decode(struct wire_value body, struct publish *p,
+                         herald_error *err);
+/* publish__check_messages for the request's credentials and the server's
+ * message size limit. */
+int rest_publish__check(const struct http_request *req, struct publish *p,
+                        herald_error *err);
+/* Starts p, decoded and checked, as a REST publish to channel `name`; done
+ * runs on the request's worker. */
+void rest_publish__start(struct http_request *req, struct publish *p,
+                         const struct channel_name *name,
+                         void (*done)(struct publish *p));
 
 /* Answers err, or 500 when err is NULL. */
 void rest__fail(struct http_request *req, const herald_error *err);

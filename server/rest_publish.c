@@ -1,6 +1,8 @@
-/* rest_publish.c -- POST /channels/:channel/messages: decode and check a
- * publish (messages.md section 2), hand it to the channel's owner, and
- * answer 201 {channel, messageId, serials} once it is durable. */
+/* rest_publish.c -- the REST publish path: POST /channels/:channel/messages
+ * (decode and check a publish, messages.md section 2, hand it to the
+ * channel's owner, answer 201 {channel, messageId, serials} once it is
+ * durable), and the steps batch publish (rest_batch_publish.c) shares. */
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -22,18 +24,44 @@ struct rest_publish {
   char *channel_id; /* as requested, qualifier included */
 };
 
+int rest_publish__decode(struct wire_value body, struct publish *p,
+                         herald_error *err) {
+  return message__decode_list(body, MAX_MESSAGES_PER_PUBLISH, &p->messages,
+                              &p->count, err);
+}
+
+int rest_publish__check(const struct http_request *req, struct publish *p,
+                        herald_error *err) {
+  return publish__check_messages(
+      p, &req->auth, (size_t)rest__server(req)->cfg->max_message_size, err);
+}
+
+/* A REST publish is a connection of its own that sends one ProtocolMessage:
+ * its messages get ids "<connectionId>:0:<index>", as Ably assigns them. */
+void rest_publish__start(struct http_request *req, struct publish *p,
+                         const struct channel_name *name,
+                         void (*done)(struct publish *p)) {
+  char connection_id[REST_CONNECTION_ID_LEN + 1];
+  msgid__random(connection_id, REST_CONNECTION_ID_LEN);
+  p->server = rest__server(req);
+  p->origin = req->worker;
+  p->app = req->auth.app;
+  p->channel = channel_name__base_dup(name);
+  p->connection_id = herald_xstrdup(connection_id);
+  p->id_base = herald_xmalloc(REST_CONNECTION_ID_LEN + 3);
+  snprintf(p->id_base, REST_CONNECTION_ID_LEN + 3, "%s:0", connection_id);
+  p->done = done;
+  channel__publish(p);
+}
+
 static int decode_body(struct http_request *req, struct publish *p,
                        herald_error *err) {
   struct wire_doc doc;
   int rc = rest__parse_body(req, &doc, err);
   if (rc) return rc;
-  rc = message__decode_list(wire_doc__root(&doc), MAX_MESSAGES_PER_PUBLISH,
-                            &p->messages, &p->count, err);
+  rc = rest_publish__decode(wire_doc__root(&doc), p, err);
   wire_doc__cleanup(&doc);
-  return rc ? rc
-            : publish__check_messages(
-                  p, &req->auth, (size_t)rest__server(req)->cfg->max_message_size,
-                  err);
+  return rc ? rc : rest_publish__check(req, p, err);
 }
 
 static void on_published(struct publish *p) {
@@ -78,13 +106,6 @@ void rest_publish__post(struct http_request *req) {
   const char *ephemeral = http__param(req, "ephemeral");
   rp->req = req;
   rp->channel_id = herald_xstrdup(req->segments[1]);
-  p->server = rest__server(req);
-  p->origin = req->worker;
-  p->app = req->auth.app;
-  p->channel = channel_name__base_dup(&name);
-  p->connection_id = herald_xmalloc(REST_CONNECTION_ID_LEN + 1);
-  msgid__random(p->connection_id, REST_CONNECTION_ID_LEN);
   p->ephemeral = ephemeral && !strcmp(ephemeral, "true");
-  p->done = on_published;
-  channel__publish(p);
+  rest_publish__start(req, p, &name, on_published);
 }
