@@ -187,6 +187,14 @@ void reply__write_batch_result(struct wire_writer *w,
   wire_writer__embed(w, items);
 }
 
+void reply__write_batch_failure(struct wire_writer *w, const char *key,
+                                const char *value, const herald_error *err) {
+  wire_writer__map(w, 2);
+  wire_writer__kv_str(w, key, value);
+  wire_writer__key(w, "error");
+  wire_writer__error_info(w, err);
+}
+
 void reply__legacy_batch(struct http_request *req, struct wire_writer *items,
                          size_t failures) {
   if (!failures) {

@@ -42,6 +42,11 @@ void reply__write_batch_result(struct wire_writer *w,
                                const struct wire_writer *items, size_t n,
                                size_t failures);
 
+/* Writes a failed batch item {<key>: value, error: ErrorInfo} (the
+ * failure items of rest.md 12.2, 13.2 and 14.2). */
+void reply__write_batch_failure(struct wire_writer *w, const char *key,
+                                const char *value, const herald_error *err);
+
 /* The legacy batch answer (X-Ably-Version <= 2, rest.md 12.1): 201 with
  * the items array when none failed, else 400 with error 40020 and the items
  * as batchResponse. items is cleaned up. */

@@ -269,10 +269,7 @@ static void write_target_result(struct wire_writer *w,
                                 const struct revoke_job *job,
                                 const struct revoke_target *t) {
   if (t->err.code) {
-    wire_writer__map(w, 2);
-    wire_writer__kv_str(w, "target", t->target);
-    wire_writer__key(w, "error");
-    wire_writer__error_info(w, &t->err);
+    reply__write_batch_failure(w, "target", t->target, &t->err);
     return;
   }
   wire_writer__map(w, 3);
