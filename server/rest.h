@@ -16,6 +16,7 @@ struct publish;
 
 void rest_time__get(struct http_request *req);
 void rest_publish__post(struct http_request *req);
+void rest_batch_publish__post(struct http_request *req);
 void rest_history__get(struct http_request *req);
 void rest_channels__status(struct http_request *req);
 void rest_channels__list(struct http_request *req);

@@ -29,6 +29,7 @@ static const struct route routes[] = {
      ROUTE_AUTHENTICATED},
     {HTTP_GET, "/channels/:channel/messages", rest_history__get,
      ROUTE_AUTHENTICATED},
+    {HTTP_POST, "/messages", rest_batch_publish__post, ROUTE_AUTHENTICATED},
     /* Signed TokenRequests need no credentials; unsigned ones are checked
      * by the handler. */
     {HTTP_POST, "/keys/:key/requestToken", rest_tokens__request, ROUTE_PUBLIC},
