@@ -3,6 +3,10 @@
 -- MODE json: Herald, POST /channels/<c>/messages with {"name":"b","data":"..."}
 --            (AUTH: the Authorization header value, e.g. "Basic <base64 key>")
 -- MODE raw:  nchan, POST /pub/<c> with the payload as the body
+-- MODE batch: Herald batch publish, POST /messages with one BatchSpec
+--            publishing {"name":"b","data":"..."} to CHANNELS channels
+--            (4th argument, default 100): wrk -s bench/publish.lua
+--            URL/messages -- batch SIZE AUTH CHANNELS
 -- SIZE: payload bytes (default 100). Every request is identical, so the body
 -- is built once. done() prints one line "BENCH_JSON {...}" that run-bench.sh
 -- reads: requests, duration, errors (socket errors and HTTP status >= 400),
@@ -10,14 +14,26 @@
 
 local mode, size, auth = "raw", 100, nil
 
+-- {"channels":["batch-1",...,"batch-n"],"messages":<message>}
+local function batch_body(message, channels)
+  local names = {}
+  for i = 1, channels do names[i] = '"batch-' .. i .. '"' end
+  return '{"channels":[' .. table.concat(names, ",") .. '],"messages":' ..
+         message .. '}'
+end
+
 function init(args)
   mode = args[1] or mode
   size = tonumber(args[2] or size)
   auth = args[3]
   local payload = string.rep("x", size)
   wrk.method = "POST"
+  local message = '{"name":"b","data":"' .. payload .. '"}'
   if mode == "json" then
-    wrk.body = '{"name":"b","data":"' .. payload .. '"}'
+    wrk.body = message
+    wrk.headers["Content-Type"] = "application/json"
+  elseif mode == "batch" then
+    wrk.body = batch_body(message, tonumber(args[4] or 100))
     wrk.headers["Content-Type"] = "application/json"
   else
     wrk.body = payload
