@@ -195,10 +195,10 @@ void reply__write_batch_failure(struct wire_writer *w, const char *key,
   wire_writer__error_info(w, err);
 }
 
-void reply__legacy_batch(struct http_request *req, struct wire_writer *items,
-                         size_t failures) {
+void reply__legacy_batch(struct http_request *req, int status,
+                         struct wire_writer *items, size_t failures) {
   if (!failures) {
-    send_document(req, 201, items, NULL, NULL);
+    send_document(req, status, items, NULL, NULL);
     return;
   }
   herald_error err;
@@ -212,6 +212,19 @@ void reply__legacy_batch(struct http_request *req, struct wire_writer *items,
   wire_writer__embed(&w, items);
   wire_writer__cleanup(items);
   send_document(req, err.status, &w, NULL, &err);
+}
+
+void reply__batch(struct http_request *req, int status,
+                  struct wire_writer *items, size_t n, size_t failures) {
+  if (req->version < 3) {
+    reply__legacy_batch(req, status, items, failures);
+    return;
+  }
+  struct wire_writer w;
+  reply__writer(req, &w);
+  reply__write_batch_result(&w, items, n, failures);
+  wire_writer__cleanup(items);
+  send_document(req, status, &w, NULL, NULL);
 }
 
 void reply__no_content(struct http_request *req) {

@@ -47,11 +47,17 @@ void reply__write_batch_result(struct wire_writer *w,
 void reply__write_batch_failure(struct wire_writer *w, const char *key,
                                 const char *value, const herald_error *err);
 
-/* The legacy batch answer (X-Ably-Version <= 2, rest.md 12.1): 201 with
- * the items array when none failed, else 400 with error 40020 and the items
- * as batchResponse. items is cleaned up. */
-void reply__legacy_batch(struct http_request *req, struct wire_writer *items,
-                         size_t failures);
+/* The legacy batch answer (X-Ably-Version <= 2, rest.md 12.1): `status`
+ * with the items array when none failed, else 400 with error 40020 and the
+ * items as batchResponse. items is cleaned up. */
+void reply__legacy_batch(struct http_request *req, int status,
+                         struct wire_writer *items, size_t failures);
+
+/* A batch answer in the form the request's version asks for: from 3 on,
+ * `status` with one BatchResult even when some items failed (rest.md 13.2,
+ * 14.2), else reply__legacy_batch. items (n of them) is cleaned up. */
+void reply__batch(struct http_request *req, int status,
+                  struct wire_writer *items, size_t n, size_t failures);
 
 /* Answers 204 No Content. */
 void reply__no_content(struct http_request *req);

@@ -6,6 +6,7 @@
 
 #include "auth.h"
 #include "channel_name.h"
+#include "hashmap.h"
 #include "http.h"
 #include "reply.h"
 #include "worker.h"
@@ -25,6 +26,17 @@ int rest__named_channel(const struct http_request *req, const char *raw,
   int rc = channel_name__parse(raw, strlen(raw), name, err);
   if (rc) return rc;
   return auth__check(&req->auth, raw, strlen(raw), op, err);
+}
+
+int rest__batch_channel(struct hashmap *distinct, const char *name,
+                        size_t len, herald_error *err) {
+  if (distinct->count < REST_BATCH_MAX_CHANNELS)
+    hashmap__put(distinct, name, len, distinct);
+  else if (!hashmap__get(distinct, name, len))
+    return herald_error_set(err, HERALD_E_BAD_REQUEST,
+                            "A batch request may address at most %d "
+                            "distinct channels", REST_BATCH_MAX_CHANNELS);
+  return 0;
 }
 
 int rest__parse_body(const struct http_request *req, struct wire_doc *doc,

@@ -13,6 +13,7 @@ struct http_request;
 struct server;
 struct channel_name;
 struct publish;
+struct hashmap;
 
 void rest_time__get(struct http_request *req);
 void rest_publish__post(struct http_request *req);
@@ -43,6 +44,16 @@ int rest__named_channel(const struct http_request *req, const char *raw,
  * when absent or text/plain). 0, or -40001 with err set. */
 int rest__parse_body(const struct http_request *req, struct wire_doc *doc,
                      herald_error *err);
+
+/* Batch requests (POST /messages, GET /presence) address at most this
+ * many distinct channels (seed 002). */
+#define REST_BATCH_MAX_CHANNELS 100
+
+/* Adds a channel name to a batch request's set of distinct names (a
+ * hashmap of the caller's): 0, or -40000 once the set is over the limit,
+ * when it stops growing. */
+int rest__batch_channel(struct hashmap *distinct, const char *name,
+                        size_t len, herald_error *err);
 
 /* The REST publish path (rest_publish.c), shared with batch publish. */
 

@@ -18,8 +18,6 @@
 #include "reply.h"
 #include "rest.h"
 
-#define BATCH_MAX_CHANNELS 100
-
 /* One spec's publish to one of its channels. */
 struct batch_item {
   struct publish publish; /* first: the publish's done finds its item */
@@ -88,16 +86,12 @@ static int check_shape(struct wire_value body, size_t *n_items,
     rc = check_spec(spec, err);
     struct wire_value channels = wire_value__get(spec, "channels");
     size_t n = rc ? 0 : one_or_many_count(channels);
-    for (size_t i = 0; i < n && distinct.count <= BATCH_MAX_CHANNELS; i++) {
+    for (size_t i = 0; i < n && !rc; i++) {
       size_t len;
       const char *name = wire_value__bytes(one_or_many_at(channels, i), &len);
-      hashmap__put(&distinct, name, len, &distinct);
+      rc = rest__batch_channel(&distinct, name, len, err);
     }
     *n_items += n;
-    if (distinct.count > BATCH_MAX_CHANNELS)
-      rc = herald_error_set(err, HERALD_E_BAD_REQUEST,
-                            "A batch request may address at most %d "
-                            "distinct channels", BATCH_MAX_CHANNELS);
   }
   hashmap__cleanup(&distinct);
   return rc;
@@ -253,7 +247,7 @@ static void answer(struct batch *b) {
   } else { /* the seed's form (rest.md 12.1) */
     struct wire_writer items;
     size_t failures = write_items(b, 0, b->n_items, false, &items);
-    reply__legacy_batch(b->req, &items, failures);
+    reply__legacy_batch(b->req, 201, &items, failures);
   }
   batch_free(b);
 }

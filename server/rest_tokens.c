@@ -286,15 +286,7 @@ static void finish_revocations(struct revoke_job *job) {
   wire_writer__array(&items, job->n_targets);
   for (size_t i = 0; i < job->n_targets; i++)
     write_target_result(&items, job, &job->targets[i]);
-  if (req->version >= 3) {
-    struct wire_writer w;
-    reply__writer(req, &w);
-    reply__write_batch_result(&w, &items, job->n_targets, job->failures);
-    wire_writer__cleanup(&items);
-    reply__send(req, 201, &w, NULL);
-  } else {
-    reply__legacy_batch(req, &items, job->failures);
-  }
+  reply__batch(req, 201, &items, job->n_targets, job->failures);
   for (size_t i = 0; i < job->n_targets; i++) {
     herald_free(job->targets[i].target);
     herald_free(job->targets[i].record_key);
