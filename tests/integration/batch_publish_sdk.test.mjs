@@ -9,11 +9,11 @@ import { expectAblyError } from './lib/auth.mjs';
 import { rtTest, Inbox, waitForState, withTimeout } from './lib/realtime.mjs';
 import {
   assertErrorInfo, assertFailureItem, assertBatchResult, CAPABILITY_MESSAGE, BATCH_ERROR_MESSAGE,
-  BATCH_CONFIG, FULL_KEY, LIMITED_KEY,
+  BATCH_CONFIG, FULL_KEY, LIMITED_KEY, createTestApp,
 } from './lib/batch.mjs';
 
 let srv;
-before(async () => { srv = await startServer({ config: BATCH_CONFIG, env: { HERALD_KEY: null } }); });
+before(async () => { srv = await startServer({ config: BATCH_CONFIG, env: { HERALD_KEY: null }, args: ['--sandbox'] }); });
 after(async () => { if (srv) await srv.stop(); });
 
 const PROTOCOLS = [
@@ -106,6 +106,33 @@ for (const proto of PROTOCOLS) {
       assert.deepEqual(await datas(c0), ['message1', 'message2']);
       assert.deepEqual(await datas(c4), ['message3', 'message4']);
       assert.deepEqual(await datas(c3), []);
+    });
+
+    rtTest("ably-js's own batchPublish test, on a test-app-setup.json app with its keys[2]", async () => {
+      const keys = await createTestApp(srv);
+      const limited = srv.rest({ binary: proto.binary, key: keys[2] });
+      const verification = srv.rest({ binary: proto.binary, key: keys[0] });
+      const specs = [
+        { channels: ['channel0', 'channel3'], messages: [{ data: 'message1' }, { data: 'message2' }] },
+        { channels: ['channel4', 'channel5'], messages: [{ data: 'message3' }, { data: 'message4' }] },
+      ];
+      const batchResults = await limited.batchPublish(specs);
+      assert.equal(batchResults.length, specs.length);
+      for (const [i, [ok, denied]] of [['channel0', 'channel3'], ['channel4', 'channel5']].entries()) {
+        assert.equal(batchResults[i].successCount, 1);
+        assert.equal(batchResults[i].failureCount, 1);
+        assert.equal(batchResults[i].results.length, 2);
+        assert.equal(batchResults[i].results[0].channel, ok);
+        assert.ok(batchResults[i].results[0].messageId.includes(':0'));
+        assert.equal('error' in batchResults[i].results[0], false);
+        assert.equal(batchResults[i].results[1].channel, denied);
+        assert.equal('messageId' in batchResults[i].results[1], false);
+        assert.equal(batchResults[i].results[1].error.statusCode, 401);
+      }
+      for (const [name, expected] of [['channel0', ['message1', 'message2']], ['channel4', ['message3', 'message4']]]) {
+        const page = await verification.channels.get(name).history({ limit: 2 });
+        assert.deepEqual(new Set(page.items.map((m) => m.data)), new Set(expected));
+      }
     });
 
     rtTest('batchPublish(spec): a single BatchResult', async () => {

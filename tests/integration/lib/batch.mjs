@@ -2,6 +2,16 @@
 // shared by the batch publish and batch presence tests. Every check compares
 // the exact set of fields, so an extra or a missing member fails.
 
+import { request } from './server.mjs';
+import { testAppSetupPostApps } from './fixtures.mjs';
+
+/** An app made as ably-js's test suite makes one (POST /apps with test-app-setup.json, on a --sandbox server); returns its keys. */
+export async function createTestApp(srv) {
+  const res = await request(srv.url, 'POST', '/apps', { key: null, json: testAppSetupPostApps() });
+  if (res.status !== 201) throw new Error(`POST /apps: ${res.status} ${res.raw}`);
+  return res.body.keys.map((k) => k.keyStr);
+}
+
 export const FULL_KEY = 'batchapp.full:secretfull';
 // The seed's partial-success examples: allowed on channel0 and channel1 only.
 export const SEED_KEY = 'batchapp.seed:secretseed';
