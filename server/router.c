@@ -27,6 +27,10 @@ static const struct route routes[] = {
     {HTTP_GET, "/channels/:channel", rest_channels__status, ROUTE_AUTHENTICATED},
     {HTTP_POST, "/channels/:channel/messages", rest_publish__post,
      ROUTE_AUTHENTICATED},
+    {HTTP_GET, "/channels/:channel/presence", rest_presence__get,
+     ROUTE_AUTHENTICATED},
+    {HTTP_GET, "/channels/:channel/presence/history", rest_history__presence,
+     ROUTE_AUTHENTICATED},
     {HTTP_GET, "/channels/:channel/messages", rest_history__get,
      ROUTE_AUTHENTICATED},
     /* Signed TokenRequests need no credentials; unsigned ones are checked
