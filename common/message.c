@@ -1,6 +1,7 @@
 /* message.c -- Message decoding, sizing and encoding (see message.h). */
 #include "message.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -120,15 +121,18 @@ size_t message__size(const struct message *m) {
   return size;
 }
 
-void message__write(const struct message *m, struct wire_writer *w) {
+/* The members of a Message, or of a PresenceMessage (no name, no
+ * serial). */
+static void write_item(const struct message *m, struct wire_writer *w,
+                       bool presence) {
   const struct {
     const char *key;
     const char *value;
   } strings[] = {{"id", m->id},
-                 {"name", m->name},
+                 {"name", presence ? NULL : m->name},
                  {"clientId", m->client_id},
                  {"connectionId", m->connection_id},
-                 {"serial", m->serial}};
+                 {"serial", presence ? NULL : m->serial}};
   size_t members = 2 + payload__member_count(&m->payload, w->format) + !!m->extras;
   for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
     members += strings[i].value != NULL;
@@ -142,4 +146,51 @@ void message__write(const struct message *m, struct wire_writer *w) {
   }
   wire_writer__kv_int(w, "timestamp", m->timestamp);
   wire_writer__kv_int(w, "action", m->action);
+}
+
+void message__write(const struct message *m, struct wire_writer *w) {
+  write_item(m, w, false);
+}
+
+void presence_message__write(const struct message *m, struct wire_writer *w) {
+  write_item(m, w, true);
+}
+
+int presence_message__decode(struct wire_value v, struct message **out,
+                             herald_error *err) {
+  int rc = message__decode(v, out, err);
+  if (rc) return rc;
+  struct message *m = *out;
+  struct wire_value action = wire_value__get(v, "action");
+  int64_t a;
+  if (!wire_value__int(action, &a) ||
+      (a != PRESENCE_ENTER && a != PRESENCE_LEAVE && a != PRESENCE_UPDATE)) {
+    message__unref(m);
+    *out = NULL;
+    return herald_error_set(err, HERALD_E_BAD_REQUEST,
+                            "Invalid presence message: action must be enter "
+                            "(2), leave (3) or update (4)");
+  }
+  m->action = (int)a;
+  herald_free(m->name);
+  m->name = NULL;
+  return 0;
+}
+
+static char *dup_or_null(const char *s) { return s ? herald_xstrdup(s) : NULL; }
+
+struct message *presence_message__copy(const struct message *m, int action) {
+  struct message *c = message__new();
+  c->id = dup_or_null(m->id);
+  c->client_id = dup_or_null(m->client_id);
+  c->connection_id = dup_or_null(m->connection_id);
+  c->payload.type = m->payload.type;
+  c->payload.len = m->payload.len;
+  if (m->payload.data)
+    c->payload.data = herald_xstrndup(m->payload.data, m->payload.len);
+  c->payload.encoding = dup_or_null(m->payload.encoding);
+  c->extras = m->extras ? json_deep_copy(m->extras) : NULL;
+  c->timestamp = m->timestamp;
+  c->action = action;
+  return c;
 }

@@ -28,6 +28,16 @@ struct message {
   int action; /* 0 MESSAGE_CREATE for publishes */
 };
 
+/* PresenceMessage actions (realtime.md 2.7): a presence item is a struct
+ * message whose action is one of these and whose name is unused. */
+enum presence_action {
+  PRESENCE_ABSENT = 0,
+  PRESENCE_PRESENT = 1,
+  PRESENCE_ENTER = 2,
+  PRESENCE_LEAVE = 3,
+  PRESENCE_UPDATE = 4,
+};
+
 /* A new message with one reference, all fields empty. Never NULL. */
 struct message *message__new(void);
 struct message *message__ref(struct message *m);
@@ -53,5 +63,19 @@ size_t message__size(const struct message *m);
 
 /* Writes the message as a map of its present fields. */
 void message__write(const struct message *m, struct wire_writer *w);
+
+/* Decodes one PresenceMessage map a client sends: as message__decode, plus
+ * an integer action that must be ENTER, LEAVE or UPDATE (else -40000). */
+int presence_message__decode(struct wire_value v, struct message **out,
+                             herald_error *err);
+
+/* Writes a PresenceMessage: action, id, clientId, connectionId, data,
+ * encoding, extras and timestamp (no name, no serial). */
+void presence_message__write(const struct message *m, struct wire_writer *w);
+
+/* A new message (one reference) with m's id, clientId, connectionId,
+ * payload, extras and timestamp, and the given action. Nothing is shared
+ * with m, so the copy may live on another thread. */
+struct message *presence_message__copy(const struct message *m, int action);
 
 #endif

@@ -122,23 +122,28 @@ static int decode_params(struct wire_value map, struct protocol_message *out,
   return 0;
 }
 
-static int decode_messages(struct wire_value map, size_t max_messages,
-                           struct protocol_message *out, herald_error *err) {
+typedef int (*item_decoder)(struct wire_value v, struct message **out,
+                            herald_error *err);
+
+/* An optional array member of items ("messages" or "presence"). */
+static int decode_items(struct wire_value map, const char *field,
+                        item_decoder decode, size_t max_items,
+                        struct message ***items, size_t *n_items,
+                        herald_error *err) {
   enum wire_kind kind;
-  struct wire_value messages = lookup(map, "messages", &kind);
+  struct wire_value array = lookup(map, field, &kind);
   if (kind == WIRE_ABSENT) return 0;
-  if (kind != WIRE_ARRAY) return bad_field(err, "messages", "an array");
-  size_t n = wire_value__count(messages);
-  if (n > max_messages)
+  if (kind != WIRE_ARRAY) return bad_field(err, field, "an array");
+  size_t n = wire_value__count(array);
+  if (n > max_items)
     return herald_error_set(err, HERALD_E_TOO_MANY_MESSAGES,
-                            "Too many messages in one ProtocolMessage (%zu, "
+                            "Too many %s in one ProtocolMessage (%zu, "
                             "limit %zu)",
-                            n, max_messages);
+                            field, n, max_items);
   if (n == 0) return 0;
-  out->messages = herald_xcalloc(n, sizeof *out->messages);
-  for (; out->n_messages < n; out->n_messages++) {
-    int rc = message__decode(wire_value__at(messages, out->n_messages),
-                             &out->messages[out->n_messages], err);
+  *items = herald_xcalloc(n, sizeof **items);
+  for (; *n_items < n; (*n_items)++) {
+    int rc = decode(wire_value__at(array, *n_items), &(*items)[*n_items], err);
     if (rc) return rc;
   }
   return 0;
@@ -189,7 +194,12 @@ int protocol_message__decode(struct wire_value v, size_t max_messages,
   if (!rc) rc = decode_auth(v, out, err);
   if (!rc) rc = decode_params(v, out, err);
   if (!rc) rc = decode_error(v, out, err);
-  if (!rc) rc = decode_messages(v, max_messages, out, err);
+  if (!rc)
+    rc = decode_items(v, "messages", message__decode, max_messages,
+                      &out->messages, &out->n_messages, err);
+  if (!rc)
+    rc = decode_items(v, "presence", presence_message__decode, max_messages,
+                      &out->presence, &out->n_presence, err);
   if (rc) { /* keep what a NACK needs */
     int action = out->action;
     bool has_msg_serial = out->has_msg_serial;
@@ -210,6 +220,7 @@ void protocol_message__cleanup(struct protocol_message *pm) {
   herald_free(pm->connection_key);
   herald_free(pm->access_token);
   message__free_list(pm->messages, pm->n_messages);
+  message__free_list(pm->presence, pm->n_presence);
   for (size_t i = 0; i < pm->n_params; i++) {
     herald_free(pm->param_keys[i]);
     herald_free(pm->param_values[i]);
@@ -226,6 +237,7 @@ enum member_kind {
   MEMBER_INT,
   MEMBER_ERROR,
   MEMBER_MESSAGES,
+  MEMBER_PRESENCE,
   MEMBER_PARAMS,
   MEMBER_DETAILS,
   MEMBER_RES,
@@ -316,6 +328,11 @@ static void write_members(const struct members *ms,
       for (size_t j = 0; j < pm->n_messages; j++)
         message__write(pm->messages[j], w);
       break;
+    case MEMBER_PRESENCE:
+      wire_writer__array(w, pm->n_presence);
+      for (size_t j = 0; j < pm->n_presence; j++)
+        presence_message__write(pm->presence[j], w);
+      break;
     case MEMBER_PARAMS:
       wire_writer__map(w, pm->n_params);
       for (size_t j = 0; j < pm->n_params; j++)
@@ -342,6 +359,8 @@ void protocol_message__write(const struct protocol_message *pm,
   add_int(&ms, "timestamp", pm->timestamp, pm->timestamp != 0);
   if (pm->has_error) add(&ms, "error", MEMBER_ERROR);
   if (pm->n_messages) add(&ms, "messages", MEMBER_MESSAGES);
+  if (pm->n_presence || pm->action == PM_SYNC)
+    add(&ms, "presence", MEMBER_PRESENCE);
   if (pm->n_params) add(&ms, "params", MEMBER_PARAMS);
   if (pm->connection_details) add(&ms, "connectionDetails", MEMBER_DETAILS);
   if (pm->n_res) add(&ms, "res", MEMBER_RES);

@@ -6,7 +6,8 @@
  * fields are ignored, integers of any width are accepted. Encoding omits
  * absent fields. Messages inside are struct message (message.h), shared by
  * reference, so a fanned-out MESSAGE is encoded from the same objects
- * history holds. Presence joins with the presence issue. */
+ * history holds; so are presence items (PresenceMessages, realtime.md
+ * 2.7). */
 #ifndef HERALD_PROTOCOL_MESSAGE_H
 #define HERALD_PROTOCOL_MESSAGE_H
 
@@ -97,6 +98,8 @@ struct protocol_message {
   herald_error error;
   struct message **messages; /* references */
   size_t n_messages;
+  struct message **presence; /* references; a SYNC always writes the array */
+  size_t n_presence;
   /* params: n_params pairs of key/value text. */
   char **param_keys, **param_values;
   size_t n_params;
@@ -106,8 +109,9 @@ struct protocol_message {
   size_t n_res;
 };
 
-/* Decodes one ProtocolMessage map. Messages go through message__decode
- * (up to max_messages of them). Returns 0, or a negative code with err
+/* Decodes one ProtocolMessage map. Messages go through message__decode,
+ * presence items through presence_message__decode (up to max_messages of
+ * each). Returns 0, or a negative code with err
  * set: -40000 not a map or no integer action, wrongly typed fields
  * (strings that are not strings, params that are not a map of strings,
  * messages not an array); message errors as message__decode gives them;

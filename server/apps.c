@@ -22,6 +22,7 @@ static void free_app(struct app *app) {
     herald_free(app->namespaces[i].id);
   herald_free(app->keys);
   herald_free(app->namespaces);
+  json_decref(app->fixtures);
   revocations__cleanup(&app->revocations);
   herald_free(app->id);
   herald_free(app);
@@ -120,12 +121,24 @@ static int parse_app(const json_t *def, struct app **out, herald_error *err) {
        i++, app->n_namespaces++)
     rc = parse_namespace(json_array_get(namespaces, i), &app->namespaces[i],
                          err);
+  json_int_t max_members = json_integer_value(json_object_get(
+      json_object_get(json_object_get(def, "limits"), "presence"),
+      "maxMembers"));
+  app->presence_max_members = max_members > 0 ? (size_t)max_members : 0;
+  const json_t *fixtures = json_object_get(def, "channels");
+  if (json_array_size(fixtures)) app->fixtures = json_deep_copy(fixtures);
   if (rc) {
     free_app(app);
     return rc;
   }
   *out = app;
   return 0;
+}
+
+size_t apps__presence_max_members(const struct app *app,
+                                  const struct config *cfg) {
+  return app->presence_max_members ? app->presence_max_members
+                                   : (size_t)cfg->presence_max_members;
 }
 
 /* ---- The registry ---------------------------------------------------- */

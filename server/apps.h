@@ -43,6 +43,10 @@ struct app {
   struct namespace_rule *namespaces;
   size_t n_namespaces;
   struct revocations revocations;
+  size_t presence_max_members; /* limits.presence.maxMembers; 0: default */
+  /* The "channels" of a POST /apps body ([{name, presence:[...]}]) or
+   * NULL; read-only once the app is registered. */
+  json_t *fixtures;
 };
 
 struct apps {
@@ -63,7 +67,8 @@ void apps__cleanup(struct apps *apps);
 
 /* Adds an app described as in the config file:
  * {"id", "keys":[{"key":"appId.keyId:secret","capability":...}],
- *  "namespaces":[{"id","persisted","retention-ms"}]}. */
+ *  "namespaces":[{"id","persisted","retention-ms"}],
+ *  "limits":{"presence":{"maxMembers"}}, "channels":[presence fixtures]}. */
 int apps__add_json(struct apps *apps, const json_t *def, herald_error *err);
 
 /* Adds an app while the server runs: as apps__add_json, but an app of the
@@ -106,6 +111,10 @@ void apps__release(struct app *app);
 /* Whether publishes to a channel (base name) of this app are acknowledged
  * only once on disk: true unless its namespace says "durable": false. */
 bool apps__durable(const struct app *app, const char *channel);
+
+/* The most presence members a channel of this app may have. */
+size_t apps__presence_max_members(const struct app *app,
+                                  const struct config *cfg);
 
 /* The history retention of a channel (base name) of this app. */
 int64_t apps__retention_ms(const struct apps *apps, const struct app *app,

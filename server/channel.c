@@ -1,5 +1,6 @@
-/* channel.c -- channel ownership by hash and the publish pipeline.
- * Owns: each worker's serial clock (struct channel_table).
+/* channel.c -- channel ownership by hash and the publish pipeline (messages
+ * and presence changes alike).
+ * Owns: each worker's serial clock and member sets (struct channel_table).
  * Does not own: messages (refcounted, message.h) or history (store.h). */
 #include "channel.h"
 
@@ -11,6 +12,7 @@
 #include "fanout.h"
 #include "hashmap.h"
 #include "msgid.h"
+#include "presence.h"
 #include "serial.h"
 #include "server.h"
 
@@ -24,6 +26,7 @@ struct channel_table {
   int64_t serial_ms; /* time part of the last serial issued */
   unsigned serial_seq;
   char serial_node[24];
+  struct presence_table *presence;
 };
 
 struct channel_table *channel__table_new(const char *node_id, int worker,
@@ -31,10 +34,19 @@ struct channel_table *channel__table_new(const char *node_id, int worker,
   struct channel_table *t = herald_xcalloc(1, sizeof *t);
   t->serial_ms = serial_floor_ms;
   snprintf(t->serial_node, sizeof t->serial_node, "%s%d", node_id, worker);
+  t->presence = presence__table_new();
   return t;
 }
 
-void channel__table_free(struct channel_table *t) { herald_free(t); }
+void channel__table_free(struct channel_table *t) {
+  if (!t) return;
+  presence__table_free(t->presence);
+  herald_free(t);
+}
+
+struct presence_table *channel__presence(struct channel_table *t) {
+  return t->presence;
+}
 
 struct worker *channel__owner(struct server *s, const char *app_id,
                               const char *name) {
@@ -88,7 +100,7 @@ static void stamp(struct publish *p, struct channel_table *t) {
     m->serial = herald_xstrdup(serial);
     p->own_serials[i] = m->serial;
     m->timestamp = now;
-    m->action = 0;
+    if (!p->presence) m->action = 0;
     herald_free(m->connection_id);
     m->connection_id = herald_xstrdup(p->connection_id);
   }
@@ -126,16 +138,14 @@ static void on_appended(struct store_req *req) {
   worker__post(p->origin, &p->task, reply_on_origin);
 }
 
-static void publish_on_owner(struct worker_task *task) {
-  struct publish *p = (struct publish *)task;
-  struct worker *self = worker__self();
-  stamp(p, self->channels);
+static void append(struct publish *p, struct worker *self) {
   struct store_append *a = &p->append;
   memset(a, 0, sizeof *a);
   a->req.origin = self;
   a->req.done = on_appended;
   a->app_id = p->app->id;
   a->channel = p->channel;
+  a->stream = p->presence ? STORE_PRESENCE : STORE_MESSAGES;
   a->messages = p->messages;
   a->count = p->count;
   a->message_id = p->message_id;
@@ -145,6 +155,27 @@ static void publish_on_owner(struct worker_task *task) {
   a->ephemeral = p->ephemeral;
   a->durable = apps__durable(p->app, p->channel);
   store__append(p->server->store, a);
+}
+
+static void publish_on_owner(struct worker_task *task) {
+  struct publish *p = (struct publish *)task;
+  struct worker *self = worker__self();
+  struct presence_table *members = self->channels->presence;
+  if (p->presence) {
+    size_t max = apps__presence_max_members(p->app, p->server->cfg);
+    p->rc = presence__prepare(members, p, max, &p->err);
+    if (p->rc) {
+      worker__post(p->origin, &p->task, reply_on_origin);
+      return;
+    }
+  }
+  if (p->count) stamp(p, self->channels);
+  if (p->presence) presence__apply(members, p);
+  if (p->count == 0) { /* a presence change nobody sees */
+    worker__post(p->origin, &p->task, reply_on_origin);
+    return;
+  }
+  append(p, self);
 }
 
 int publish__check_messages(struct publish *p, const struct auth *auth,

@@ -34,6 +34,11 @@ struct publish {
   char *connection_id;   /* herald_malloc'd */
   char *id_base; /* herald_malloc'd base of assigned ids, or NULL: random */
   bool ephemeral;
+  /* A presence change (presence.h): messages are PresenceMessages. With
+   * leave_connection, count is 0 and the owner makes one LEAVE per member
+   * connection_id has on the channel. */
+  bool presence;
+  bool leave_connection;
   /* Runs on origin when the publish is durable or has failed. */
   void (*done)(struct publish *p);
   /* Results. */
@@ -74,5 +79,8 @@ void channel__next_position(const struct channel_table *t, char *out);
 struct channel_table *channel__table_new(const char *node_id, int worker,
                                         int64_t serial_floor_ms);
 void channel__table_free(struct channel_table *t);
+
+/* The member sets of the channels t's worker owns (presence.h). */
+struct presence_table *channel__presence(struct channel_table *t);
 
 #endif

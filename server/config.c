@@ -68,6 +68,12 @@ static const struct option_def options[] = {
     OPT("max-outbound-bytes", OPT_INT64, max_outbound_bytes, "1048576",
         "realtime: unsent bytes a subscriber may fall behind by before it "
         "is disconnected"),
+    OPT("presence-grace-ms", OPT_INT64, presence_grace_ms, "15000",
+        "realtime: how long presence members outlive an abrupt disconnect "
+        "(a client's remainPresentFor may shorten it, to 1000 at least)"),
+    OPT("presence-max-members", OPT_INT64, presence_max_members, "250",
+        "presence members per channel, unless the app's "
+        "limits.presence.maxMembers says otherwise"),
     OPT("help", OPT_BOOL, help, "false", "print this help and exit"),
 };
 

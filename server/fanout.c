@@ -122,6 +122,7 @@ void fanout__published(struct worker *owner, const struct publish *p) {
   }
   struct delivery *d = herald_xcalloc(1, sizeof *d);
   atomic_init(&d->refs, 1);
+  d->action = p->presence ? PM_PRESENCE : PM_MESSAGE;
   d->key = key;
   d->channel = key + strlen(p->app->id) + 1;
   d->pm_id = herald_xstrdup(p->message_id);
@@ -170,15 +171,20 @@ void delivery__unref(struct delivery *d) {
 
 struct frame *delivery__frame(const struct delivery *d, enum frame_kind kind) {
   struct protocol_message pm = {
-      .action = PM_MESSAGE,
+      .action = d->action,
       .channel = (char *)d->channel,
       .channel_serial = (char *)d->channel_serial,
       .id = d->pm_id,
       .connection_id = d->connection_id,
       .timestamp = d->timestamp,
-      .messages = d->messages,
-      .n_messages = d->count,
   };
+  if (d->action == PM_PRESENCE) {
+    pm.presence = d->messages;
+    pm.n_presence = d->count;
+  } else {
+    pm.messages = d->messages;
+    pm.n_messages = d->count;
+  }
   struct frame *f = transport__pm_frame(kind, &pm);
   if (!f) abort(); /* stored messages always encode */
   return f;
@@ -188,6 +194,15 @@ bool attachment__wants(const struct attachment *a, const char *publisher) {
   if (!(a->modes & PM_FLAG_MODE_SUBSCRIBE)) return false;
   bool echo = a->echo && a->conn->echo;
   return echo || !publisher || strcmp(publisher, a->conn->id) != 0;
+}
+
+bool attachment__wants_delivery(const struct attachment *a,
+                                const struct delivery *d) {
+  if (d->action != PM_PRESENCE) return attachment__wants(a, d->connection_id);
+  if (a->modes & PM_FLAG_MODE_PRESENCE_SUBSCRIBE) return true;
+  for (size_t i = 0; i < d->count; i++)
+    if (!strcmp(d->messages[i]->connection_id, a->conn->id)) return true;
+  return false;
 }
 
 static void hold(struct attachment *a, struct delivery *d) {
@@ -217,7 +232,8 @@ static void on_delivery(struct worker_task *task) {
       hold(a, d);
       continue;
     }
-    if (a->state != ATTACHMENT_LIVE || !attachment__wants(a, d->connection_id)) continue;
+    if (a->state != ATTACHMENT_LIVE || !attachment__wants_delivery(a, d))
+      continue;
     enum frame_kind kind = a->conn->transport->kind;
     if (!frames[kind]) frames[kind] = delivery__frame(d, kind);
     rt__send_frame(a->conn, frames[kind]);

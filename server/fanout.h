@@ -27,22 +27,24 @@
 struct local_channel;
 struct publish;
 
-/* One published ProtocolMessage, as every subscriber receives it. Shared
- * by the workers it is posted to; immutable. */
+/* One published ProtocolMessage (a MESSAGE or a PRESENCE), as every
+ * subscriber receives it. Shared by the workers it is posted to;
+ * immutable. */
 struct delivery {
   atomic_int refs;
+  int action;          /* PM_MESSAGE or PM_PRESENCE */
   char *key; /* the channel's key: app id, '\n', base name */
   const char *channel; /* the base name, inside key */
   char *pm_id;
   char *connection_id; /* the publisher's */
   int64_t timestamp;
-  struct message **messages;
+  struct message **messages; /* or presence items */
   size_t count;
   const char *channel_serial; /* the last message's serial */
 };
 
 void delivery__unref(struct delivery *d);
-/* The delivery's MESSAGE ProtocolMessage as a frame of kind (a new one). */
+/* The delivery's ProtocolMessage as a frame of kind (a new one). */
 struct frame *delivery__frame(const struct delivery *d, enum frame_kind kind);
 
 enum attachment_state {
@@ -75,6 +77,12 @@ struct attachment {
  * unknown): it subscribes, and echo is on or the message is not its own. */
 bool attachment__wants(const struct attachment *a, const char *publisher);
 
+/* Whether a takes d: a message as attachment__wants says; a presence
+ * change with the presence_subscribe mode, or when it concerns a's own
+ * connection's members (RTP17a). */
+bool attachment__wants_delivery(const struct attachment *a,
+                                const struct delivery *d);
+
 /* Links a (a->conn, a->name set) into its worker's channel and, once the
  * channel's position is known, calls rt_channels__positioned(a). */
 void fanout__subscribe(struct realtime_worker *rw, const char *app_id,
@@ -84,8 +92,8 @@ void fanout__unsubscribe(struct attachment *a);
 /* The last serial a live attachment's channel delivered. */
 const char *fanout__position(const struct attachment *a);
 
-/* On the owner, after a publish was appended: move the channel's position
- * and post the messages to every worker with subscribers. */
+/* On the owner, after a publish (or presence change) was appended: move
+ * the channel's position and post it to every worker with subscribers. */
 void fanout__published(struct worker *owner, const struct publish *p);
 
 /* Drops the owner's record of channels nobody subscribes to and that saw

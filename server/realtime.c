@@ -24,6 +24,7 @@
 #define RT_AUTH_LEAD_MAX_MS 30000
 #define RT_MAX_OUTBOUND_RATE 100 /* advertised only */
 #define RT_TICK_MAX_MS 1000
+#define RT_PRESENCE_GRACE_MIN_MS 1000 /* the least remainPresentFor gives */
 
 /* A new transport waiting for the connection it resumes, which may have to
  * travel from another worker first. */
@@ -35,12 +36,14 @@ struct rt_resume {
   struct auth auth;
   bool echo;
   int64_t idle_interval_ms;
+  int64_t remain_present_ms;
 };
 
 /* What the connect request asked for, copied out of the request. */
 struct connect_params {
   bool echo;
   int64_t idle_interval_ms;
+  int64_t remain_present_ms;
   char *resume_key; /* resume= or recover= */
 };
 
@@ -117,6 +120,9 @@ static void unlink_home(struct rt_conn *c) {
 }
 
 static void free_conn(struct rt_conn *c) {
+  for (size_t i = 0; i < c->n_presence_channels; i++)
+    herald_free(c->presence_channels[i]);
+  herald_free(c->presence_channels);
   ack_queue__cleanup(&c->acks);
   auth__release(&c->auth);
   herald_free(c->identity);
@@ -128,6 +134,7 @@ static void free_conn(struct rt_conn *c) {
 static void end(struct rt_conn *c) {
   if (!connection_registry__remove(&c->server->connections, c, 0, true))
     return; /* a resume claimed it in the meantime */
+  rt_presence__leave_all(c);
   unlink_home(c);
   c->ended = true;
   if (c->publishes_in_flight == 0) free_conn(c);
@@ -142,6 +149,7 @@ static struct transport *unbind(struct rt_conn *c) {
   c->slow = false;
   ack_queue__transport_lost(&c->acks);
   rt_channels__detach_all(c);
+  rt_presence__transport_lost(c);
   return t;
 }
 
@@ -248,7 +256,7 @@ static void send_connected(struct rt_conn *c, const herald_error *err) {
 
 /* A new connection on transport t; err: why a resume failed, or NULL. */
 static void open_connection(struct server *s, struct transport *t,
-                            struct auth *auth, bool echo, int64_t idle_ms,
+                            struct auth *auth, const struct connect_params *p,
                             const herald_error *err) {
   struct rt_conn *c = herald_xcalloc(1, sizeof *c);
   c->server = s;
@@ -256,8 +264,9 @@ static void open_connection(struct server *s, struct transport *t,
   memset(auth, 0, sizeof *auth);
   c->app = c->auth.app;
   c->identity = c->auth.client_id ? herald_xstrdup(c->auth.client_id) : NULL;
-  c->echo = echo;
-  c->idle_interval_ms = idle_ms;
+  c->echo = p->echo;
+  c->idle_interval_ms = p->idle_interval_ms;
+  c->remain_present_ms = p->remain_present_ms;
   ack_queue__init(&c->acks, RT_ACKS_REMEMBERED);
   connection_registry__add(&s->connections, c);
   link_home(c, worker__self());
@@ -287,6 +296,7 @@ static void arrive(struct worker_task *task) {
   if (!r->transport) { /* the new transport left meanwhile */
     c->expires_at = clock__now_ms() + cfg_of(c)->connection_state_ttl_ms;
     connection_registry__settle(reg, c, RT_DETACHED);
+    rt_presence__rearm(c);
     free_resume(r);
     return;
   }
@@ -295,6 +305,8 @@ static void arrive(struct worker_task *task) {
   memset(&r->auth, 0, sizeof r->auth);
   c->echo = r->echo;
   c->idle_interval_ms = r->idle_interval_ms;
+  c->remain_present_ms = r->remain_present_ms;
+  rt_presence__transport_back(c);
   connection_registry__rekey(reg, c);
   connection_registry__settle(reg, c, RT_LIVE);
   struct transport *t = r->transport;
@@ -330,12 +342,13 @@ static void resume(struct server *s, struct transport *t, struct auth *auth,
   r->transport = t;
   r->echo = p->echo;
   r->idle_interval_ms = p->idle_interval_ms;
+  r->remain_present_ms = p->remain_present_ms;
   herald_error err;
   r->conn = connection_registry__claim(&s->connections, p->resume_key, auth,
                                        r, &err);
   if (!r->conn) {
     herald_free(r);
-    open_connection(s, t, auth, p->echo, p->idle_interval_ms, &err);
+    open_connection(s, t, auth, p, &err);
     return;
   }
   r->auth = *auth;
@@ -379,6 +392,19 @@ static int parse_params(struct http_request *req, struct connect_params *p,
       return herald_error_set(err, HERALD_E_INVALID_PARAMETER_VALUE,
                               "Invalid heartbeatInterval '%s'", hb);
     p->idle_interval_ms = ms;
+  }
+  const char *remain = http__param(req, "remainPresentFor");
+  p->remain_present_ms = cfg->presence_grace_ms;
+  if (remain) { /* may shorten the grace period, to a floor */
+    long long ms = strtoll(remain, &end, 10);
+    int64_t floor = RT_PRESENCE_GRACE_MIN_MS < cfg->presence_grace_ms
+                        ? RT_PRESENCE_GRACE_MIN_MS
+                        : cfg->presence_grace_ms;
+    if (*end || ms < 0)
+      return herald_error_set(err, HERALD_E_INVALID_PARAMETER_VALUE,
+                              "Invalid remainPresentFor '%s'", remain);
+    if (ms < p->remain_present_ms)
+      p->remain_present_ms = ms > floor ? ms : floor;
   }
   const char *key = http__param(req, "resume");
   if (!key) key = http__param(req, "recover");
@@ -444,7 +470,7 @@ void realtime__websocket(struct http_request *req) {
   } else if (p.resume_key) {
     resume(s, t, &auth, &p);
   } else {
-    open_connection(s, t, &auth, p.echo, p.idle_interval_ms, NULL);
+    open_connection(s, t, &auth, &p, NULL);
   }
   herald_free(p.resume_key);
 }
@@ -502,11 +528,11 @@ static void handle(struct rt_conn *c, struct protocol_message *pm) {
   case PM_ATTACH: rt_channels__attach(c, pm); break;
   case PM_DETACH: rt_channels__detach(c, pm); break;
   case PM_MESSAGE: rt_publish__message(c, pm); break;
-  case PM_PRESENCE:
+  case PM_PRESENCE: rt_publish__presence(c, pm); break;
+  case PM_SYNC: rt_presence__client_sync(c, pm); break;
   case PM_OBJECT:
   case PM_ANNOTATION: rt_publish__nack_unsupported(c, pm); break;
   case PM_AUTH: reauthenticate(c, pm); break;
-  case PM_SYNC:
   case PM_ACTIVATE: break;
   default:
     herald_error_set(&err, HERALD_E_BAD_REQUEST,
@@ -532,7 +558,8 @@ static void on_message(void *owner, const char *data, size_t len) {
   rc = protocol_message__decode(wire_doc__root(&doc), RT_MAX_MESSAGES_PER_PM,
                                 &pm, &err);
   wire_doc__cleanup(&doc);
-  if (rc && !(pm.action == PM_MESSAGE && pm.has_msg_serial)) {
+  bool publish = pm.action == PM_MESSAGE || pm.action == PM_PRESENCE;
+  if (rc && !(publish && pm.has_msg_serial)) {
     char reason[HERALD_ERROR_MESSAGE_MAX];
     snprintf(reason, sizeof reason, "%s", err.message);
     herald_error_set(&err, HERALD_E_BAD_REQUEST, "Invalid protocol message: %s",
@@ -592,6 +619,7 @@ static void on_tick(uv_timer_t *timer) {
     if (c->transport) tick_live(c, now, tick_ms);
     else if (c->state == RT_DETACHED &&
              connection_registry__remove(&s->connections, c, now, false)) {
+      rt_presence__leave_all(c);
       unlink_home(c);
       c->ended = true;
       if (c->publishes_in_flight == 0) free_conn(c);
@@ -611,6 +639,7 @@ struct realtime_worker *realtime__worker_new(struct worker *w) {
   rw->tick.data = rw;
   int64_t ms = tick_interval(w->server->cfg);
   uv_timer_start(&rw->tick, on_tick, (uint64_t)ms, (uint64_t)ms);
+  rt_presence__worker_init(rw);
   return rw;
 }
 

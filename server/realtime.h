@@ -9,7 +9,8 @@
  *
  * Files: realtime.c (connect, resume, heartbeats, auth, dispatch),
  * realtime_channels.c (ATTACH/DETACH, replay), realtime_publish.c
- * (MESSAGE, ACK/NACK), fanout.c (subscriptions and delivery). */
+ * (MESSAGE and PRESENCE, ACK/NACK), realtime_presence.c (SYNC, leaving),
+ * fanout.c (subscriptions and delivery). */
 #ifndef HERALD_REALTIME_H
 #define HERALD_REALTIME_H
 
@@ -66,6 +67,13 @@ struct rt_conn {
   bool ended;  /* closed or expired: freed once publishes_in_flight is 0 */
   bool slow;   /* fell behind its outbound bound: disconnect at next tick */
   struct attachment *attachments;
+  /* Presence: the channels it may have members on, and when, without a
+   * transport, they leave (0: not due). */
+  char **presence_channels;
+  size_t n_presence_channels;
+  int64_t remain_present_ms;
+  int64_t presence_leave_at;
+  unsigned syncs; /* SYNCs started, for sync ids */
 };
 
 /* Per-worker realtime state. */
@@ -75,6 +83,8 @@ struct realtime_worker {
   struct hashmap owned;      /* key -> struct owned_channel (fanout.c) */
   struct rt_conn *conns;     /* connections homed here */
   uv_timer_t tick;
+  uv_timer_t presence_grace; /* due at the earliest presence_leave_at */
+  int64_t presence_grace_at;
 };
 
 /* The route: a WebSocket upgrade carrying Ably's connect parameters. */
@@ -106,6 +116,26 @@ void rt_publish__reject(struct rt_conn *c, const struct protocol_message *pm,
                         const herald_error *err);
 void rt_publish__nack_unsupported(struct rt_conn *c,
                                   const struct protocol_message *pm);
+void rt_publish__presence(struct rt_conn *c, struct protocol_message *pm);
+
+/* realtime_presence.c */
+/* c sent a presence change on channel: it may have members there. */
+void rt_presence__entered(struct rt_conn *c, const char *channel);
+/* c's members leave channel (DETACH), or every channel (the end of c). */
+void rt_presence__leave_channel(struct rt_conn *c, const char *channel);
+void rt_presence__leave_all(struct rt_conn *c);
+/* c lost its transport: its members leave after the grace period unless
+ * it comes back first (then rt_presence__transport_back). */
+void rt_presence__transport_lost(struct rt_conn *c);
+void rt_presence__transport_back(struct rt_conn *c);
+/* c (newly homed here without a transport) keeps its grace deadline. */
+void rt_presence__rearm(struct rt_conn *c);
+/* Sends channel's members to c as SYNC pages (after ATTACHED, or when
+ * the client asks). */
+void rt_presence__sync(struct rt_conn *c, const char *channel);
+void rt_presence__client_sync(struct rt_conn *c,
+                              const struct protocol_message *pm);
+void rt_presence__worker_init(struct realtime_worker *rw);
 
 /* realtime_channels.c */
 void rt_channels__attach(struct rt_conn *c, const struct protocol_message *pm);

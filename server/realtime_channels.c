@@ -111,9 +111,12 @@ static void send_attached(struct attachment *a, uint32_t state_flags,
     keys[n] = "echo";
     values[n++] = "false";
   }
+  /* With presence_subscribe, ATTACHED promises a SYNC (realtime.md 6.4). */
+  bool sync = a->modes & PM_FLAG_MODE_PRESENCE_SUBSCRIBE;
   struct protocol_message pm = {.action = PM_ATTACHED,
                                 .channel = a->name,
-                                .flags = a->modes | state_flags,
+                                .flags = a->modes | state_flags |
+                                         (sync ? PM_FLAG_HAS_PRESENCE : 0),
                                 .channel_serial = (char *)channel_serial,
                                 .param_keys = keys,
                                 .param_values = values,
@@ -123,6 +126,7 @@ static void send_attached(struct attachment *a, uint32_t state_flags,
     pm.error = *err;
   }
   rt__send(a->conn, &pm);
+  if (sync) rt_presence__sync(a->conn, a->name);
 }
 
 /* A stored message as its own MESSAGE, every item field explicit. */
@@ -142,7 +146,7 @@ static void go_live(struct attachment *a) {
   for (size_t i = 0; i < a->n_held; i++) {
     struct delivery *d = a->held[i];
     snprintf(a->position, SERIAL_MAX, "%s", d->channel_serial);
-    if (!attachment__wants(a, d->connection_id)) continue;
+    if (!attachment__wants_delivery(a, d)) continue;
     struct frame *f = delivery__frame(d, a->conn->transport->kind);
     rt__send_frame(a->conn, f);
     frame__unref(f);
@@ -394,8 +398,9 @@ void rt_channels__detach(struct rt_conn *c, const struct protocol_message *pm) {
   if (!channel_name__parse(pm->channel, strlen(pm->channel), &name, &err)) {
     char *base = channel_name__base_dup(&name);
     struct attachment *a = find(c, base);
-    herald_free(base);
     if (a) free_attachment(a);
+    rt_presence__leave_channel(c, base);
+    herald_free(base);
   }
   struct protocol_message reply = {.action = PM_DETACHED, .channel = pm->channel};
   rt__send(c, &reply);

@@ -1,7 +1,7 @@
-/* realtime_publish.c -- MESSAGE from a realtime client: checks, the
- * publish through the channel's owner, and ACK/NACK in msgSerial order
- * (realtime.md 4). A resent msgSerial is answered, never republished
- * (ack_queue.h). */
+/* realtime_publish.c -- MESSAGE and PRESENCE from a realtime client:
+ * checks, the publish through the channel's owner, and ACK/NACK in
+ * msgSerial order (realtime.md 4, 6.1-6.2). A resent msgSerial is
+ * answered, never republished (ack_queue.h). */
 #include <stdio.h>
 #include <string.h>
 
@@ -61,9 +61,7 @@ void rt_publish__nack_unsupported(struct rt_conn *c,
                                   const struct protocol_message *pm) {
   herald_error err;
   herald_error_set(&err, HERALD_E_BAD_REQUEST,
-                   pm->action == PM_PRESENCE
-                       ? "Presence is not supported by this server yet"
-                       : "Annotations and objects are not supported");
+                   "Annotations and objects are not supported");
   if (pm->has_msg_serial) nack(c, pm->msg_serial, &err);
   else rt__fail(c, &err);
 }
@@ -101,6 +99,45 @@ static int check_channel(struct rt_conn *c, const struct protocol_message *pm,
   return 0;
 }
 
+/* A presence change: on a channel attached with the presence mode, with
+ * the presence capability, each item with a clientId the connection may
+ * use (realtime.md 6.2 steps 1-3), within the message size limit. */
+static int check_presence(struct rt_conn *c, const struct protocol_message *pm,
+                          struct publish *p, struct channel_name *name,
+                          herald_error *err) {
+  if (!pm->channel)
+    return herald_error_set(err, HERALD_E_INVALID_CHANNEL_NAME,
+                            "PRESENCE without a channel");
+  int rc = channel_name__parse(pm->channel, strlen(pm->channel), name, err);
+  if (rc) return rc;
+  char *base = channel_name__base_dup(name);
+  uint32_t modes = 0;
+  bool attached = rt_channels__attached(c, base, &modes);
+  herald_free(base);
+  if (!attached)
+    return herald_error_set(err, HERALD_E_CHANNEL_NOT_ATTACHED,
+                            "Channel %s is not currently attached",
+                            pm->channel);
+  if (!(modes & PM_FLAG_MODE_PRESENCE))
+    return herald_error_set(err, HERALD_E_MODE_NOT_GRANTED,
+                            "Channel attached without the presence mode");
+  rc = auth__check(&c->auth, name->base, name->base_len,
+                   CAPABILITY_OP_PRESENCE, err);
+  size_t total = 0;
+  for (size_t i = 0; !rc && i < p->count; i++) {
+    rc = auth__publish_client_id(&c->auth, &p->messages[i]->client_id, err);
+    if (!rc && !p->messages[i]->client_id)
+      rc = herald_error_set(err, HERALD_E_PRESENCE_NO_CLIENT_ID, NULL);
+    total += message__size(p->messages[i]);
+  }
+  size_t max_size = (size_t)c->server->cfg->max_message_size;
+  if (!rc && total > max_size)
+    rc = herald_error_set(err, HERALD_E_MESSAGE_TOO_LARGE,
+                          "Maximum message length exceeded (size was %zu "
+                          "bytes, limit is %zu bytes)", total, max_size);
+  return rc;
+}
+
 /* ---- Publishing ------------------------------------------------------------ */
 
 static void on_published(struct publish *p) {
@@ -114,23 +151,64 @@ static void on_published(struct publish *p) {
   rt__publish_settled(c);
 }
 
-void rt_publish__message(struct rt_conn *c, struct protocol_message *pm) {
+/* A publish for msgSerial pm->msg_serial, or NULL when it is answered
+ * already (no msgSerial: the connection fails; a resend: answered as
+ * before). */
+static struct rt_publish *begin(struct rt_conn *c,
+                                const struct protocol_message *pm) {
   herald_error err;
   if (!pm->has_msg_serial) {
-    herald_error_set(&err, HERALD_E_BAD_REQUEST, "MESSAGE without msgSerial");
+    herald_error_set(&err, HERALD_E_BAD_REQUEST, "%s without msgSerial",
+                     pm->action == PM_PRESENCE ? "PRESENCE" : "MESSAGE");
     rt__fail(c, &err);
-    return;
+    return NULL;
   }
   if (ack_queue__receive(&c->acks, pm->msg_serial) == ACK_DUPLICATE) {
     flush_acks(c);
-    return;
+    return NULL;
   }
   struct rt_publish *rp = herald_xcalloc(1, sizeof *rp);
+  rp->conn = c;
+  rp->msg_serial = pm->msg_serial;
+  return rp;
+}
+
+/* NACKs a publish that failed its checks. */
+static void refuse(struct rt_publish *rp, const herald_error *err) {
+  struct rt_conn *c = rp->conn;
+  publish__cleanup(&rp->publish);
+  ack_queue__complete(&c->acks, rp->msg_serial, NULL, 0, err);
+  herald_free(rp);
+  flush_acks(c);
+}
+
+/* Sends a checked publish to the channel's owner; ids are
+ * "<connectionId>:<msgSerial>:<index>". */
+static void start(struct rt_publish *rp, const struct channel_name *name) {
+  struct rt_conn *c = rp->conn;
+  struct publish *p = &rp->publish;
+  p->server = c->server;
+  p->origin = c->worker;
+  p->app = c->auth.app;
+  p->channel = channel_name__base_dup(name);
+  p->connection_id = herald_xstrdup(c->id);
+  p->id_base = herald_xmalloc(RT_CONNECTION_ID_LEN + 24);
+  snprintf(p->id_base, RT_CONNECTION_ID_LEN + 24, "%s:%lld", c->id,
+           (long long)rp->msg_serial);
+  p->done = on_published;
+  c->publishes_in_flight++;
+  channel__publish(p);
+}
+
+void rt_publish__message(struct rt_conn *c, struct protocol_message *pm) {
+  struct rt_publish *rp = begin(c, pm);
+  if (!rp) return;
   struct publish *p = &rp->publish;
   p->messages = pm->messages;
   p->count = pm->n_messages;
   pm->messages = NULL;
   pm->n_messages = 0;
+  herald_error err;
   struct channel_name name;
   int rc = within_rate(c) ? 0
                           : herald_error_set(&err, HERALD_E_PUBLISH_RATE_EXCEEDED,
@@ -139,24 +217,31 @@ void rt_publish__message(struct rt_conn *c, struct protocol_message *pm) {
   if (!rc)
     rc = publish__check_messages(p, &c->auth,
                                  (size_t)c->server->cfg->max_message_size, &err);
+  if (rc) refuse(rp, &err);
+  else start(rp, &name);
+}
+
+void rt_publish__presence(struct rt_conn *c, struct protocol_message *pm) {
+  struct rt_publish *rp = begin(c, pm);
+  if (!rp) return;
+  struct publish *p = &rp->publish;
+  p->messages = pm->presence;
+  p->count = pm->n_presence;
+  pm->presence = NULL;
+  pm->n_presence = 0;
+  p->presence = true;
+  herald_error err;
+  struct channel_name name;
+  int rc = within_rate(c) ? 0
+                          : herald_error_set(&err, HERALD_E_PUBLISH_RATE_EXCEEDED,
+                                             NULL);
+  if (!rc) rc = check_presence(c, pm, p, &name, &err);
   if (rc) {
-    publish__cleanup(p);
-    herald_free(rp);
-    ack_queue__complete(&c->acks, pm->msg_serial, NULL, 0, &err);
-    flush_acks(c);
+    refuse(rp, &err);
     return;
   }
-  rp->conn = c;
-  rp->msg_serial = pm->msg_serial;
-  p->server = c->server;
-  p->origin = c->worker;
-  p->app = c->auth.app;
-  p->channel = channel_name__base_dup(&name);
-  p->connection_id = herald_xstrdup(c->id);
-  p->id_base = herald_xmalloc(RT_CONNECTION_ID_LEN + 24);
-  snprintf(p->id_base, RT_CONNECTION_ID_LEN + 24, "%s:%lld", c->id,
-           (long long)pm->msg_serial);
-  p->done = on_published;
-  c->publishes_in_flight++;
-  channel__publish(p);
+  char *base = channel_name__base_dup(&name);
+  rt_presence__entered(c, base);
+  herald_free(base);
+  start(rp, &name);
 }

@@ -12,6 +12,7 @@
 #include "hmac.h"
 #include "http.h"
 #include "msgid.h"
+#include "presence.h"
 #include "reply.h"
 #include "rest.h"
 #include "server.h"
@@ -140,6 +141,9 @@ static int build_app(struct app_creation *c, json_t *body, herald_error *err) {
   json_t *channels = json_object_get(body, "channels");
   c->def = json_pack("{s:s, s:o, s:O}", "id", app_id, "keys", def_keys,
                      "namespaces", namespaces);
+  json_t *limits = json_object_get(body, "limits");
+  if (json_is_object(limits)) json_object_set(c->def, "limits", limits);
+  if (json_is_array(channels)) json_object_set(c->def, "channels", channels);
   c->response = json_pack(
       "{s:s++, s:s, s:s, s:i, s:b, s:s, s:I, s:I, s:o, s:o, s:[], s:o, s:o, "
       "s:i, s:b}",
@@ -166,6 +170,9 @@ static void on_app_stored(struct store_req *sreq) {
     apps__remove(&rest__server(req)->apps, c->record.app_id);
     reply__error(req, &sreq->err);
   } else {
+    struct app *app = apps__find(&rest__server(req)->apps, c->record.app_id);
+    if (app) presence__seed_fixtures(rest__server(req), app, true);
+    apps__release(app);
     struct wire_writer w;
     reply__writer(req, &w);
     wire_writer__json(&w, c->response);

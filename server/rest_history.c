@@ -1,5 +1,7 @@
-/* rest_history.c -- GET /channels/:channel/messages: a page of a channel's
- * history (rest.md 10.3) with Link headers to the next pages. */
+/* rest_history.c -- GET /channels/:channel/messages and
+ * /channels/:channel/presence/history: a page of a channel's message or
+ * presence history (rest.md 10.3, 10.5) with Link headers to the next
+ * pages. */
 #include <string.h>
 
 #include "alloc.h"
@@ -17,6 +19,7 @@ struct rest_history {
   struct http_request *req;
   struct page_query page;
   char *channel;
+  const char *segment; /* of the Link URLs */
 };
 
 static void on_history(struct store_req *sreq) {
@@ -30,11 +33,14 @@ static void on_history(struct store_req *sreq) {
     struct page_param params[4];
     struct reply_links links;
     size_t n = pagination__time_params(req, &rh->page, params);
-    pagination__links(req, "messages", params, n, rh->page.cursor,
+    pagination__links(req, rh->segment, params, n, rh->page.cursor,
                       h->next_cursor, &links);
     reply__writer(req, &w);
     wire_writer__array(&w, h->count);
-    for (size_t i = 0; i < h->count; i++) message__write(h->messages[i], &w);
+    for (size_t i = 0; i < h->count; i++) {
+      if (h->stream == STORE_PRESENCE) presence_message__write(h->messages[i], &w);
+      else message__write(h->messages[i], &w);
+    }
     reply__send(req, 200, &w, &links);
   }
   store__history_cleanup(h);
@@ -42,8 +48,8 @@ static void on_history(struct store_req *sreq) {
   herald_free(rh);
 }
 
-/* GET /channels/:channel/messages */
-void rest_history__get(struct http_request *req) {
+static void get_history(struct http_request *req, enum store_stream stream,
+                        const char *segment) {
   herald_error err;
   struct channel_name name;
   struct page_query page;
@@ -70,7 +76,9 @@ void rest_history__get(struct http_request *req) {
   rh->req = req;
   rh->page = page;
   rh->channel = channel_name__base_dup(&name);
+  rh->segment = segment;
   struct store_history *h = &rh->query;
+  h->stream = stream;
   h->req.origin = req->worker;
   h->req.done = on_history;
   h->app_id = req->auth.app->id;
@@ -81,4 +89,14 @@ void rest_history__get(struct http_request *req) {
   h->limit = page.limit;
   h->cursor = page.cursor ? page.cursor : until;
   store__history(rest__server(req)->store, h);
+}
+
+/* GET /channels/:channel/messages */
+void rest_history__get(struct http_request *req) {
+  get_history(req, STORE_MESSAGES, "messages");
+}
+
+/* GET /channels/:channel/presence/history */
+void rest_history__presence(struct http_request *req) {
+  get_history(req, STORE_PRESENCE, "history");
 }

@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "log.h"
 #include "msgid.h"
+#include "presence.h"
 #include "store.h"
 
 #define MAX_ADDRESSES 4
@@ -201,6 +202,15 @@ static int start_workers(struct server *s, herald_error *err) {
   return rc;
 }
 
+/* Apps' presence fixtures are members again; their history, if any, is
+ * in the store already. */
+static void restore_fixtures(struct server *s) {
+  pthread_rwlock_rdlock(&s->apps.lock);
+  for (size_t i = 0; i < s->apps.count; i++)
+    presence__seed_fixtures(s, s->apps.list[i], false);
+  pthread_rwlock_unlock(&s->apps.lock);
+}
+
 int server__run(struct server *s, const struct config *cfg) {
   herald_error err;
   char *dev_key = NULL;
@@ -226,6 +236,7 @@ int server__run(struct server *s, const struct config *cfg) {
     log_error("%s", err.message);
     return 1;
   }
+  restore_fixtures(s);
   printf("heraldd: listening on http://%s:%d (%d threads, %s storage)\n",
          strchr(cfg->bind, ':') ? "[::]" : cfg->bind, s->port, s->n_workers,
          cfg->storage);

@@ -42,12 +42,17 @@ struct store_req {
   herald_error err;
 };
 
+/* A channel keeps two histories: its messages and its presence events
+ * (ENTER/UPDATE/LEAVE). Their serials come from one sequence. */
+enum store_stream { STORE_MESSAGES, STORE_PRESENCE };
+
 /* Append one publish (already stamped) to a channel's history, atomically,
  * unless its idempotency key was seen within the window. */
 struct store_append {
   struct store_req req;
   const char *app_id;
   const char *channel;
+  enum store_stream stream;
   struct message *const *messages;
   size_t count;
   const char *message_id;      /* the publish's id base, for replies */
@@ -71,6 +76,7 @@ struct store_history {
   struct store_req req;
   const char *app_id;
   const char *channel;
+  enum store_stream stream;
   int64_t start, end;
   enum store_direction direction;
   size_t limit;
@@ -81,7 +87,7 @@ struct store_history {
   char *next_cursor; /* serial starting the next page, or NULL at the end */
 };
 
-/* A page of the app's active channels (those with retained history), in
+/* A page of the app's active channels (those with retained messages), in
  * name order, names starting with prefix, from cursor (inclusive) on. */
 struct store_channels {
   struct store_req req;

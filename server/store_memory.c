@@ -16,9 +16,11 @@
 
 extern const struct store_ops store_memory_ops;
 
+/* One history of a channel: its messages or its presence events. */
 struct mem_channel {
   char *app_id;
   char *name;
+  enum store_stream stream;
   struct message **msgs; /* msgs[first..count) are live */
   size_t first, count, capacity;
   int64_t retention_ms; /* as of the latest append */
@@ -36,7 +38,7 @@ struct mem_idempotency {
 struct mem_store {
   struct store base;
   pthread_mutex_t lock;
-  struct hashmap channels;    /* "app\nchannel" -> mem_channel */
+  struct hashmap channels;    /* "app\n<stream>\nchannel" -> mem_channel */
   struct hashmap idempotency; /* "app\nchannel\nkey" -> mem_idempotency */
   struct mem_idempotency *expiry_head, *expiry_tail;
 };
@@ -94,15 +96,23 @@ static void expire_idempotency(struct mem_store *s, int64_t now) {
 
 /* ---- append ------------------------------------------------------------ */
 
+/* The key of one history (app ids hold no newline, so keys are unique). */
+static char *history_key(const char *app_id, enum store_stream stream,
+                         const char *name, size_t *len) {
+  return join_key(app_id, stream == STORE_PRESENCE ? "p" : "m", name, len);
+}
+
 static struct mem_channel *get_channel(struct mem_store *s, const char *app_id,
+                                       enum store_stream stream,
                                        const char *name) {
   size_t len;
-  char *key = join_key(app_id, name, NULL, &len);
+  char *key = history_key(app_id, stream, name, &len);
   struct mem_channel *ch = hashmap__get(&s->channels, key, len);
   if (!ch) {
     ch = herald_xcalloc(1, sizeof *ch);
     ch->app_id = herald_xstrdup(app_id);
     ch->name = herald_xstrdup(name);
+    ch->stream = stream;
     hashmap__put(&s->channels, key, len, ch);
   }
   herald_free(key);
@@ -160,7 +170,7 @@ static void mem_append(struct store *base, struct store_append *a) {
   expire_idempotency(s, now);
   bool duplicate = a->idempotency_key && check_idempotency(s, a, now);
   if (!duplicate && !a->ephemeral) {
-    struct mem_channel *ch = get_channel(s, a->app_id, a->channel);
+    struct mem_channel *ch = get_channel(s, a->app_id, a->stream, a->channel);
     ch->retention_ms = a->retention_ms;
     trim_channel(ch, now);
     for (size_t i = 0; i < a->count; i++) push_message(ch, a->messages[i]);
@@ -212,7 +222,7 @@ static void collect(const struct mem_channel *ch, struct store_history *h,
 static void mem_history(struct store *base, struct store_history *h) {
   struct mem_store *s = (struct mem_store *)base;
   size_t len;
-  char *key = join_key(h->app_id, h->channel, NULL, &len);
+  char *key = history_key(h->app_id, h->stream, h->channel, &len);
   pthread_mutex_lock(&s->lock);
   struct mem_channel *ch = hashmap__get(&s->channels, key, len);
   h->count = 0;
@@ -252,7 +262,7 @@ static void mem_channels(struct store *base, struct store_channels *c) {
   for (struct hashmap_entry *e = hashmap__first(&s->channels, &bucket); e;
        e = hashmap__next(&s->channels, e, &bucket)) {
     struct mem_channel *ch = e->value;
-    if (strcmp(ch->app_id, c->app_id)) continue;
+    if (ch->stream != STORE_MESSAGES || strcmp(ch->app_id, c->app_id)) continue;
     trim_channel(ch, now);
     if (ch->first == ch->count) continue;
     if (prefix_len && strncmp(ch->name, c->prefix, prefix_len)) continue;

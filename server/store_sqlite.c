@@ -55,6 +55,8 @@ static const char *const migrations[] = {
     "  value TEXT NOT NULL, expires INTEGER NOT NULL,"
     "  PRIMARY KEY(app, kind, key)) WITHOUT ROWID;"
     "CREATE INDEX records_by_expiry ON records(expires);",
+    /* 3: presence history beside message history (enum store_stream). */
+    "ALTER TABLE messages ADD COLUMN stream INTEGER NOT NULL DEFAULT 0;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -85,7 +87,7 @@ enum statement {
 static const char *const statement_sql[SQL_COUNT] = {
     [SQL_INSERT_MESSAGE] =
         "INSERT OR IGNORE INTO messages(app, channel, expires, " MESSAGE_COLUMNS
-        ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        ", stream) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [SQL_FIND_IDEMPOTENCY] =
         "SELECT message_id, serials FROM idempotency "
         "WHERE app = ? AND channel = ? AND key = ? AND expires > ?",
@@ -95,13 +97,16 @@ static const char *const statement_sql[SQL_COUNT] = {
     [SQL_HISTORY_BACKWARDS] =
         "SELECT " MESSAGE_COLUMNS " FROM messages WHERE app = ? AND channel = ?"
         " AND timestamp BETWEEN ? AND ? AND expires > ? AND serial <= ?"
+        " AND stream = ?"
         " ORDER BY serial DESC LIMIT ?",
     [SQL_HISTORY_FORWARDS] =
         "SELECT " MESSAGE_COLUMNS " FROM messages WHERE app = ? AND channel = ?"
         " AND timestamp BETWEEN ? AND ? AND expires > ? AND serial >= ?"
+        " AND stream = ?"
         " ORDER BY serial ASC LIMIT ?",
     [SQL_CHANNELS] =
         "SELECT DISTINCT channel FROM messages WHERE app = ? AND expires > ?"
+        " AND stream = 0"
         " AND channel >= ? AND substr(channel, 1, length(?)) = ?"
         " ORDER BY channel LIMIT ?",
     [SQL_SET_LAST_SERIAL] =
@@ -232,6 +237,7 @@ static int insert_message(struct sqlite_store *s, const struct store_append *a,
                          SQLITE_STATIC);
   bind_text(st, 13, extras);
   sqlite3_bind_int(st, 14, m->action);
+  sqlite3_bind_int(st, 15, a->stream);
   int rc = sqlite3_step(st);
   free(extras);
   return rc == SQLITE_DONE ? 0 : -1;
@@ -297,7 +303,8 @@ static void run_history(struct sqlite_store *s, struct store_history *h,
   sqlite3_bind_int64(st, 5, now);
   /* Without a cursor, bound the serial by values every serial passes. */
   bind_text(st, 6, h->cursor ? h->cursor : forwards ? "" : "\x7f");
-  sqlite3_bind_int64(st, 7, (sqlite3_int64)h->limit + 1);
+  sqlite3_bind_int(st, 7, h->stream);
+  sqlite3_bind_int64(st, 8, (sqlite3_int64)h->limit + 1);
   h->messages = herald_xcalloc(h->limit, sizeof *h->messages);
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -75,7 +75,10 @@
   XX(OUTBOUND_RATE_EXCEEDED, 80020, 429,                                       \
      "Continuity lost as message delivery rate exceeded")                     \
   XX(CHANNEL_NOT_ATTACHED, 90001, 404, "Channel not attached")                 \
-  XX(CONTINUITY_LOST, 90003, 404, "Unable to recover channel (messages expired)")
+  XX(CONTINUITY_LOST, 90003, 404, "Unable to recover channel (messages expired)") \
+  XX(PRESENCE_NO_CLIENT_ID, 91000, 400,                                        \
+     "Cannot enter presence without a clientId")                              \
+  XX(TOO_MANY_PRESENCE_MEMBERS, 91003, 400, "Too many presence members")
 
 typedef enum herald_errno {
   HERALD_OK = 0,
