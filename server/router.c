@@ -34,6 +34,7 @@ static const struct route routes[] = {
     {HTTP_GET, "/channels/:channel/messages", rest_history__get,
      ROUTE_AUTHENTICATED},
     {HTTP_POST, "/messages", rest_batch_publish__post, ROUTE_AUTHENTICATED},
+    {HTTP_GET, "/presence", rest_batch_presence__get, ROUTE_AUTHENTICATED},
     /* Signed TokenRequests need no credentials; unsigned ones are checked
      * by the handler. */
     {HTTP_POST, "/keys/:key/requestToken", rest_tokens__request, ROUTE_PUBLIC},
