@@ -99,8 +99,8 @@ static int check_channel(struct rt_conn *c, const struct protocol_message *pm,
   return 0;
 }
 
-/* A presence change: on a channel attached with the presence mode, with
- * the presence capability, each item with a clientId the connection may
+/* A presence change: on an attached channel, with the presence capability
+ * and mode, each item with a clientId the connection may
  * use (realtime.md 6.2 steps 1-3), within the message size limit. */
 static int check_presence(struct rt_conn *c, const struct protocol_message *pm,
                           struct publish *p, struct channel_name *name,
@@ -118,11 +118,11 @@ static int check_presence(struct rt_conn *c, const struct protocol_message *pm,
     return herald_error_set(err, HERALD_E_CHANNEL_NOT_ATTACHED,
                             "Channel %s is not currently attached",
                             pm->channel);
-  if (!(modes & PM_FLAG_MODE_PRESENCE))
-    return herald_error_set(err, HERALD_E_MODE_NOT_GRANTED,
-                            "Channel attached without the presence mode");
   rc = auth__check(&c->auth, name->base, name->base_len,
                    CAPABILITY_OP_PRESENCE, err);
+  if (!rc && !(modes & PM_FLAG_MODE_PRESENCE))
+    rc = herald_error_set(err, HERALD_E_MODE_NOT_GRANTED,
+                          "Channel attached without the presence mode");
   size_t total = 0;
   for (size_t i = 0; !rc && i < p->count; i++) {
     rc = auth__publish_client_id(&c->auth, &p->messages[i]->client_id, err);

@@ -646,6 +646,99 @@ static void test_message_roundtrip(void **state) {
   protocol_message__cleanup(&pub);
 }
 
+
+/* ---- presence ------------------------------------------------------------ */
+
+/* enterClient as ably-js sends it, in both formats. */
+static void test_decode_presence(void **state) {
+  (void)state;
+  struct protocol_message pm;
+  decode_ok(JSON_LIT("{\"action\":14,\"channel\":\"room\",\"msgSerial\":3,"
+                     "\"presence\":[{\"action\":2,\"clientId\":\"bob\","
+                     "\"data\":\"hi\",\"name\":\"ignored\"},{\"action\":4,"
+                     "\"clientId\":\"al\",\"id\":\"c1:0:0\"}]}"),
+            &pm);
+  assert_int_equal(pm.action, PM_PRESENCE);
+  assert_int_equal(pm.msg_serial, 3);
+  assert_int_equal(pm.n_messages, 0);
+  assert_int_equal(pm.n_presence, 2);
+  assert_int_equal(pm.presence[0]->action, PRESENCE_ENTER);
+  assert_string_equal(pm.presence[0]->client_id, "bob");
+  assert_null(pm.presence[0]->name);
+  assert_payload(pm.presence[0], PAYLOAD_STRING, "hi", 2);
+  assert_int_equal(pm.presence[1]->action, PRESENCE_UPDATE);
+  assert_string_equal(pm.presence[1]->id, "c1:0:0");
+  protocol_message__cleanup(&pm);
+  decode_ok(MP_LIT("\x83\xa6" "action\x0e\xa9" "msgSerial\x03\xa8" "presence"
+                   "\x91\x83\xa6" "action\x03\xa8" "clientId\xa3" "bob\xa4"
+                   "data\xc4\x02\x01\x02"),
+            &pm);
+  assert_int_equal(pm.n_presence, 1);
+  assert_int_equal(pm.presence[0]->action, PRESENCE_LEAVE);
+  assert_payload(pm.presence[0], PAYLOAD_BINARY, "\x01\x02", 2);
+  protocol_message__cleanup(&pm);
+}
+
+/* A client may only send ENTER, LEAVE and UPDATE items, in an array. */
+static void test_decode_presence_errors(void **state) {
+  (void)state;
+  assert_fails("{\"action\":14,\"presence\":[{\"clientId\":\"a\"}]}",
+               MAX_MESSAGES, -40000);
+  assert_fails("{\"action\":14,\"presence\":[{\"action\":1}]}", MAX_MESSAGES,
+               -40000);
+  assert_fails("{\"action\":14,\"presence\":[{\"action\":5}]}", MAX_MESSAGES,
+               -40000);
+  assert_fails("{\"action\":14,\"presence\":[{\"action\":\"enter\"}]}",
+               MAX_MESSAGES, -40000);
+  assert_fails("{\"action\":14,\"presence\":{\"action\":2}}", MAX_MESSAGES,
+               -40000);
+  assert_fails("{\"action\":14,\"presence\":[{\"action\":2},{\"action\":2}]}",
+               1, -40034);
+}
+
+/* SYNC always carries its presence array; items have no name or serial. */
+static void test_write_sync_and_presence(void **state) {
+  (void)state;
+  struct protocol_message sync = {.action = PM_SYNC, .channel = "room",
+                                  .channel_serial = "sync1:"};
+  assert_json_text(&sync, "{\"action\":16,\"channel\":\"room\","
+                          "\"channelSerial\":\"sync1:\",\"presence\":[]}");
+  struct message *m = message__new();
+  m->id = herald_xstrdup("c1:8:0");
+  m->name = herald_xstrdup("not written");
+  m->serial = herald_xstrdup("01734567890200-000000@e1");
+  m->client_id = herald_xstrdup("bob");
+  m->connection_id = herald_xstrdup("c1");
+  m->timestamp = 1734567890200;
+  m->action = PRESENCE_ENTER;
+  m->payload.type = PAYLOAD_STRING;
+  m->payload.data = herald_xstrdup("hello");
+  m->payload.len = 5;
+  struct message *present = presence_message__copy(m, PRESENCE_PRESENT);
+  sync.presence = &present;
+  sync.n_presence = 1;
+  assert_json_text(&sync,
+                   "{\"action\":16,\"channel\":\"room\",\"channelSerial\":"
+                   "\"sync1:\",\"presence\":[{\"id\":\"c1:8:0\",\"clientId\":"
+                   "\"bob\",\"connectionId\":\"c1\",\"data\":\"hello\","
+                   "\"timestamp\":1734567890200,\"action\":1}]}");
+  message__unref(present);
+  /* A broadcast ENTER reads back as what was sent, minus name and serial. */
+  struct protocol_message broadcast = {.action = PM_PRESENCE, .channel = "room",
+                                       .presence = &m, .n_presence = 1};
+  struct protocol_message back;
+  roundtrip(&broadcast, WIRE_MSGPACK, &back);
+  assert_int_equal(back.n_presence, 1);
+  assert_int_equal(back.presence[0]->action, PRESENCE_ENTER);
+  assert_string_equal(back.presence[0]->id, "c1:8:0");
+  assert_string_equal(back.presence[0]->client_id, "bob");
+  assert_null(back.presence[0]->name);
+  assert_null(back.presence[0]->serial);
+  assert_payload(back.presence[0], PAYLOAD_STRING, "hello", 5);
+  protocol_message__cleanup(&back);
+  message__unref(m);
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, leak_check__setup, leak_check__teardown)
 
 int main(void) {
@@ -665,6 +758,9 @@ int main(void) {
       TEST(test_write_error),
       TEST(test_write_minimal),
       TEST(test_message_roundtrip),
+      TEST(test_decode_presence),
+      TEST(test_decode_presence_errors),
+      TEST(test_write_sync_and_presence),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

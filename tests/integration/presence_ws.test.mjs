@@ -1,0 +1,108 @@
+// Presence on the wire (spec/realtime.md §6), with a raw WebSocket client,
+// for what the SDK hides: the HAS_PRESENCE promise and the SYNC that keeps
+// it (always a presence array, "<syncId>:" on the last page), no flag and no
+// SYNC without presence_subscribe, the PRESENCE NACKs (90001 not attached,
+// 91000 no clientId, 40012 a clientId the connection may not use), ACK of a
+// LEAVE of an absent member, and auto re-entry with the member's own id
+// (acknowledged, not broadcast).
+
+import assert from 'node:assert/strict';
+import { startServer, before, after, test, uniqueChannel } from './lib/server.mjs';
+import { rawRealtime } from './lib/realtime.mjs';
+
+const ROOT = 'wsp.root:secretroot';
+const CONFIG = { apps: [{ id: 'wsp', keys: [{ key: ROOT, capability: { '*': ['*'] } }] }] };
+const HAS_PRESENCE = 1;
+const MODE_SUBSCRIBE = 0x40000;
+const MODE_PRESENCE = 0x10000;
+
+let srv;
+before(async () => { srv = await startServer({ config: CONFIG, env: { HERALD_KEY: null } }); });
+after(async () => { if (srv) await srv.stop(); });
+
+/** A connected raw client; closed after the test. */
+async function connect(t, params = {}) {
+  const c = rawRealtime(srv.port, { key: ROOT, ...params });
+  t.after(() => c.close());
+  await c.next((pm) => pm.action === 4, 5000, 'CONNECTED');
+  return c;
+}
+
+async function attach(c, channel, flags) {
+  c.send({ action: 10, channel, ...(flags ? { flags } : {}) });
+  return c.next((pm) => pm.action === 11 && pm.channel === channel, 5000, `ATTACHED ${channel}`);
+}
+
+function reply(c, msgSerial) {
+  return c.next((pm) => (pm.action === 1 || pm.action === 2) && pm.msgSerial === msgSerial,
+    5000, `ACK/NACK of ${msgSerial}`);
+}
+
+test('ATTACHED with presence_subscribe sets HAS_PRESENCE and a SYNC with a presence array follows', async (t) => {
+  const c = await connect(t);
+  const channel = uniqueChannel('wsp-empty');
+  const attached = await attach(c, channel);
+  assert.ok(attached.flags & HAS_PRESENCE, `flags ${attached.flags}`);
+  const sync = await c.next((pm) => pm.action === 16, 5000, 'SYNC');
+  assert.equal(sync.channel, channel);
+  assert.deepEqual(sync.presence, [], 'an empty set is an empty last page');
+  assert.match(sync.channelSerial, /^[\w-]+:$/, 'the last page has an empty cursor');
+});
+
+test('without presence_subscribe: no HAS_PRESENCE, no SYNC', async (t) => {
+  const c = await connect(t);
+  const channel = uniqueChannel('wsp-nosub');
+  const attached = await attach(c, channel, MODE_SUBSCRIBE | MODE_PRESENCE);
+  assert.equal(attached.flags & HAS_PRESENCE, 0);
+  // a marker round trip: everything the server sent before it has arrived
+  c.send({ action: 0, id: 'marker' });
+  await c.next((pm) => pm.action === 0 && pm.id === 'marker', 5000, 'heartbeat echo');
+  assert.ok(!c.frames.some((pm) => pm.action === 16), 'no SYNC');
+});
+
+test('PRESENCE NACKs: not attached 90001, no clientId 91000, foreign clientId 40012', async (t) => {
+  const channel = uniqueChannel('wsp-nack');
+  const anon = await connect(t);
+  anon.send({ action: 14, channel, msgSerial: 0, presence: [{ action: 2 }] });
+  const notAttached = await reply(anon, 0);
+  assert.equal(notAttached.action, 2);
+  assert.equal(notAttached.error.code, 90001);
+  assert.equal(notAttached.error.statusCode, 404);
+  await attach(anon, channel);
+  anon.send({ action: 14, channel, msgSerial: 1, presence: [{ action: 2 }] });
+  const noClient = await reply(anon, 1);
+  assert.equal(noClient.action, 2);
+  assert.equal(noClient.error.code, 91000);
+
+  const bob = await connect(t, { clientId: 'bob' });
+  await attach(bob, channel);
+  bob.send({ action: 14, channel, msgSerial: 0, presence: [{ action: 2, clientId: 'mallory' }] });
+  const foreign = await reply(bob, 0);
+  assert.equal(foreign.action, 2);
+  assert.equal(foreign.error.code, 40012);
+});
+
+test('LEAVE of an absent member is acknowledged; re-entry with the member\'s id is not broadcast', async (t) => {
+  const channel = uniqueChannel('wsp-reenter');
+  const watcher = await connect(t);
+  await attach(watcher, channel);
+  const bob = await connect(t, { clientId: 'bob' });
+  await attach(bob, channel);
+  bob.send({ action: 14, channel, msgSerial: 0, presence: [{ action: 3 }] });
+  assert.equal((await reply(bob, 0)).action, 1, 'ACK');
+
+  bob.send({ action: 14, channel, msgSerial: 1, presence: [{ action: 2, data: 'x' }] });
+  assert.equal((await reply(bob, 1)).action, 1);
+  const enter = await watcher.next((pm) => pm.action === 14, 5000, 'PRESENCE enter');
+  const [item] = enter.presence;
+  assert.equal(item.action, 2);
+  assert.equal(item.id, `${bob.frames[0].connectionId}:1:0`);
+
+  bob.send({ action: 14, channel, msgSerial: 2, presence: [{ action: 2, data: 'x', id: item.id }] });
+  assert.equal((await reply(bob, 2)).action, 1, 'auto re-entry acknowledged');
+  bob.send({ action: 14, channel, msgSerial: 3, presence: [{ action: 4, data: 'y' }] });
+  await reply(bob, 3);
+  const next = await watcher.next((pm) => pm.action === 14 && pm.presence[0].id !== item.id, 5000, 'next PRESENCE');
+  assert.equal(next.presence[0].action, 4, 'the update comes next: the re-entry was not broadcast');
+  assert.equal(watcher.frames.filter((pm) => pm.action === 14).length, 2);
+});
