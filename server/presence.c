@@ -78,14 +78,13 @@ static struct presence_set *find_set(struct presence_table *t,
 
 static struct presence_set *get_set(struct presence_table *t,
                                     const char *app_id, const char *channel) {
+  struct presence_set *set = find_set(t, app_id, channel);
+  if (set) return set;
+  set = herald_xcalloc(1, sizeof *set);
+  hashmap__init(&set->members);
   size_t len;
   char *key = join(app_id, '\n', channel, &len);
-  struct presence_set *set = hashmap__get(&t->sets, key, len);
-  if (!set) {
-    set = herald_xcalloc(1, sizeof *set);
-    hashmap__init(&set->members);
-    hashmap__put(&t->sets, key, len, set);
-  }
+  hashmap__put(&t->sets, key, len, set);
   herald_free(key);
   return set;
 }

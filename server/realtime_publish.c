@@ -80,23 +80,36 @@ static bool within_rate(struct rt_conn *c) {
   return true;
 }
 
-static int check_channel(struct rt_conn *c, const struct protocol_message *pm,
-                         struct channel_name *name, herald_error *err) {
+/* The channel pm names (its base name parsed into *name) and whether c
+ * has it attached, with which modes. */
+static int find_channel(struct rt_conn *c, const struct protocol_message *pm,
+                        struct channel_name *name, bool *attached,
+                        uint32_t *modes, herald_error *err) {
   if (!pm->channel)
     return herald_error_set(err, HERALD_E_INVALID_CHANNEL_NAME,
-                            "MESSAGE without a channel");
+                            "%s without a channel",
+                            pm->action == PM_PRESENCE ? "PRESENCE" : "MESSAGE");
   int rc = channel_name__parse(pm->channel, strlen(pm->channel), name, err);
-  if (!rc) rc = auth__check(&c->auth, name->base, name->base_len,
-                            CAPABILITY_OP_PUBLISH, err);
   if (rc) return rc;
   char *base = channel_name__base_dup(name);
-  uint32_t modes;
-  bool attached = rt_channels__attached(c, base, &modes);
+  *modes = 0;
+  *attached = rt_channels__attached(c, base, modes);
   herald_free(base);
-  if (attached && !(modes & PM_FLAG_MODE_PUBLISH))
-    return herald_error_set(err, HERALD_E_MODE_NOT_GRANTED,
-                            "Channel attached without the publish mode");
   return 0;
+}
+
+/* A message: publish capability, and the publish mode if attached. */
+static int check_channel(struct rt_conn *c, const struct protocol_message *pm,
+                         struct channel_name *name, herald_error *err) {
+  bool attached;
+  uint32_t modes;
+  int rc = find_channel(c, pm, name, &attached, &modes, err);
+  if (!rc) rc = auth__check(&c->auth, name->base, name->base_len,
+                            CAPABILITY_OP_PUBLISH, err);
+  if (!rc && attached && !(modes & PM_FLAG_MODE_PUBLISH))
+    rc = herald_error_set(err, HERALD_E_MODE_NOT_GRANTED,
+                          "Channel attached without the publish mode");
+  return rc;
 }
 
 /* A presence change: on an attached channel, with the presence capability
@@ -105,15 +118,10 @@ static int check_channel(struct rt_conn *c, const struct protocol_message *pm,
 static int check_presence(struct rt_conn *c, const struct protocol_message *pm,
                           struct publish *p, struct channel_name *name,
                           herald_error *err) {
-  if (!pm->channel)
-    return herald_error_set(err, HERALD_E_INVALID_CHANNEL_NAME,
-                            "PRESENCE without a channel");
-  int rc = channel_name__parse(pm->channel, strlen(pm->channel), name, err);
+  bool attached;
+  uint32_t modes;
+  int rc = find_channel(c, pm, name, &attached, &modes, err);
   if (rc) return rc;
-  char *base = channel_name__base_dup(name);
-  uint32_t modes = 0;
-  bool attached = rt_channels__attached(c, base, &modes);
-  herald_free(base);
   if (!attached)
     return herald_error_set(err, HERALD_E_CHANNEL_NOT_ATTACHED,
                             "Channel %s is not currently attached",
@@ -151,11 +159,15 @@ static void on_published(struct publish *p) {
   rt__publish_settled(c);
 }
 
-/* A publish for msgSerial pm->msg_serial, or NULL when it is answered
- * already (no msgSerial: the connection fails; a resend: answered as
- * before). */
+static void refuse(struct rt_publish *rp, const herald_error *err);
+
+/* A publish for msgSerial pm->msg_serial taking pm's items (*items,
+ * *count), or NULL when it is answered already: no msgSerial fails the
+ * connection, a resend is answered as before, a publish over the rate is
+ * NACKed. */
 static struct rt_publish *begin(struct rt_conn *c,
-                                const struct protocol_message *pm) {
+                                const struct protocol_message *pm,
+                                struct message ***items, size_t *count) {
   herald_error err;
   if (!pm->has_msg_serial) {
     herald_error_set(&err, HERALD_E_BAD_REQUEST, "%s without msgSerial",
@@ -170,6 +182,15 @@ static struct rt_publish *begin(struct rt_conn *c,
   struct rt_publish *rp = herald_xcalloc(1, sizeof *rp);
   rp->conn = c;
   rp->msg_serial = pm->msg_serial;
+  rp->publish.messages = *items;
+  rp->publish.count = *count;
+  *items = NULL;
+  *count = 0;
+  if (!within_rate(c)) {
+    herald_error_set(&err, HERALD_E_PUBLISH_RATE_EXCEEDED, NULL);
+    refuse(rp, &err);
+    return NULL;
+  }
   return rp;
 }
 
@@ -201,42 +222,25 @@ static void start(struct rt_publish *rp, const struct channel_name *name) {
 }
 
 void rt_publish__message(struct rt_conn *c, struct protocol_message *pm) {
-  struct rt_publish *rp = begin(c, pm);
+  struct rt_publish *rp = begin(c, pm, &pm->messages, &pm->n_messages);
   if (!rp) return;
-  struct publish *p = &rp->publish;
-  p->messages = pm->messages;
-  p->count = pm->n_messages;
-  pm->messages = NULL;
-  pm->n_messages = 0;
   herald_error err;
   struct channel_name name;
-  int rc = within_rate(c) ? 0
-                          : herald_error_set(&err, HERALD_E_PUBLISH_RATE_EXCEEDED,
-                                             NULL);
-  if (!rc) rc = check_channel(c, pm, &name, &err);
+  int rc = check_channel(c, pm, &name, &err);
   if (!rc)
-    rc = publish__check_messages(p, &c->auth,
+    rc = publish__check_messages(&rp->publish, &c->auth,
                                  (size_t)c->server->cfg->max_message_size, &err);
   if (rc) refuse(rp, &err);
   else start(rp, &name);
 }
 
 void rt_publish__presence(struct rt_conn *c, struct protocol_message *pm) {
-  struct rt_publish *rp = begin(c, pm);
+  struct rt_publish *rp = begin(c, pm, &pm->presence, &pm->n_presence);
   if (!rp) return;
-  struct publish *p = &rp->publish;
-  p->messages = pm->presence;
-  p->count = pm->n_presence;
-  pm->presence = NULL;
-  pm->n_presence = 0;
-  p->presence = true;
+  rp->publish.presence = true;
   herald_error err;
   struct channel_name name;
-  int rc = within_rate(c) ? 0
-                          : herald_error_set(&err, HERALD_E_PUBLISH_RATE_EXCEEDED,
-                                             NULL);
-  if (!rc) rc = check_presence(c, pm, p, &name, &err);
-  if (rc) {
+  if (check_presence(c, pm, &rp->publish, &name, &err)) {
     refuse(rp, &err);
     return;
   }
