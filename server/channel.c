@@ -170,7 +170,11 @@ static void publish_on_owner(struct worker_task *task) {
     }
   }
   if (p->count) stamp(p, self->channels);
-  if (p->presence) presence__apply(members, p);
+  if (p->presence) {
+    presence__apply(members, p);
+    /* the kept items' serials, in place of every stamped item's */
+    for (size_t i = 0; i < p->count; i++) p->own_serials[i] = p->messages[i]->serial;
+  }
   if (p->count == 0) { /* a presence change nobody sees */
     worker__post(p->origin, &p->task, reply_on_origin);
     return;

@@ -4,7 +4,8 @@
 // SYNC without presence_subscribe, the PRESENCE NACKs (90001 not attached,
 // 91000 no clientId, 40012 a clientId the connection may not use), ACK of a
 // LEAVE of an absent member, and auto re-entry with the member's own id
-// (acknowledged, not broadcast).
+// (acknowledged, not broadcast), and a PRESENCE mixing items that change
+// nothing with items that do.
 
 import assert from 'node:assert/strict';
 import { startServer, before, after, test, uniqueChannel } from './lib/server.mjs';
@@ -105,4 +106,22 @@ test('LEAVE of an absent member is acknowledged; re-entry with the member\'s id 
   const next = await watcher.next((pm) => pm.action === 14 && pm.presence[0].id !== item.id, 5000, 'next PRESENCE');
   assert.equal(next.presence[0].action, 4, 'the update comes next: the re-entry was not broadcast');
   assert.equal(watcher.frames.filter((pm) => pm.action === 14).length, 2);
+});
+
+test('one PRESENCE with items that change nothing and items that do: only the changes are broadcast and acknowledged with serials', async (t) => {
+  const channel = uniqueChannel('wsp-mixed');
+  const watcher = await connect(t);
+  await attach(watcher, channel);
+  const key = await connect(t);
+  await attach(key, channel);
+  key.send({ action: 14, channel, msgSerial: 0, presence: [
+    { action: 3, clientId: 'absent' }, { action: 2, clientId: 'c1', data: 'a' },
+    { action: 3, clientId: 'also-absent' }, { action: 2, clientId: 'c2', data: 'b' },
+  ] });
+  const ack = await reply(key, 0);
+  assert.equal(ack.action, 1);
+  assert.equal(ack.res[0].serials.length, 2, 'a serial per broadcast item');
+  assert.ok(ack.res[0].serials.every((s) => typeof s === 'string' && s.length > 0));
+  const broadcast = await watcher.next((pm) => pm.action === 14, 5000, 'PRESENCE');
+  assert.deepEqual(broadcast.presence.map((p) => [p.action, p.clientId]), [[2, 'c1'], [2, 'c2']]);
 });
