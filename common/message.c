@@ -184,11 +184,7 @@ struct message *presence_message__copy(const struct message *m, int action) {
   c->id = dup_or_null(m->id);
   c->client_id = dup_or_null(m->client_id);
   c->connection_id = dup_or_null(m->connection_id);
-  c->payload.type = m->payload.type;
-  c->payload.len = m->payload.len;
-  if (m->payload.data)
-    c->payload.data = herald_xstrndup(m->payload.data, m->payload.len);
-  c->payload.encoding = dup_or_null(m->payload.encoding);
+  payload__copy(&c->payload, &m->payload);
   c->extras = m->extras ? json_deep_copy(m->extras) : NULL;
   c->timestamp = m->timestamp;
   c->action = action;

@@ -156,6 +156,13 @@ void payload__write(const struct payload *p, struct wire_writer *w) {
   if (p->encoding) wire_writer__kv_str(w, "encoding", p->encoding);
 }
 
+void payload__copy(struct payload *dst, const struct payload *src) {
+  dst->type = src->type;
+  dst->len = src->len;
+  dst->data = src->data ? herald_xstrndup(src->data, src->len) : NULL;
+  dst->encoding = src->encoding ? herald_xstrdup(src->encoding) : NULL;
+}
+
 void payload__cleanup(struct payload *p) {
   herald_free(p->data);
   herald_free(p->encoding);

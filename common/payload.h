@@ -34,6 +34,9 @@ size_t payload__member_count(const struct payload *p, enum wire_format format);
 /* Writes the "data" and "encoding" members for the writer's format. */
 void payload__write(const struct payload *p, struct wire_writer *w);
 
+/* *dst becomes a copy of src that shares nothing with it. */
+void payload__copy(struct payload *dst, const struct payload *src);
+
 void payload__cleanup(struct payload *p);
 
 #endif

@@ -180,10 +180,7 @@ static bool apply_item(struct presence_set *set, struct message *m) {
     if (member) {
       if (m->payload.type == PAYLOAD_NONE) {
         payload__cleanup(&m->payload);
-        struct message *last = presence_message__copy(member, PRESENCE_LEAVE);
-        m->payload = last->payload;
-        memset(&last->payload, 0, sizeof last->payload);
-        message__unref(last);
+        payload__copy(&m->payload, &member->payload);
       }
       hashmap__remove(&set->members, key, len);
       message__unref(member);
