@@ -49,16 +49,30 @@ int msgid__publish_key(struct message *const *messages, size_t count,
   return 0;
 }
 
+/* Random bytes for ids, drawn from the CSPRNG in blocks: one RAND_bytes
+ * call (which costs a getpid and a DRBG round) serves many ids. Per thread,
+ * so no lock; the bytes are as unpredictable as RAND_bytes' own. */
+#define RANDOM_POOL_SIZE 4096
+static _Thread_local struct {
+  unsigned char bytes[RANDOM_POOL_SIZE];
+  size_t left; /* unused bytes, at the end of bytes[] */
+} random_pool;
+
+static unsigned char random_byte(void) {
+  if (random_pool.left == 0) {
+    if (RAND_bytes(random_pool.bytes, RANDOM_POOL_SIZE) != 1) abort();
+    random_pool.left = RANDOM_POOL_SIZE;
+  }
+  unsigned char *b = &random_pool.bytes[RANDOM_POOL_SIZE - random_pool.left--];
+  unsigned char value = *b;
+  *b = 0; /* a byte handed out does not linger */
+  return value;
+}
+
 void msgid__random(char *out, size_t len) {
   static const char alphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  unsigned char bytes[64];
-  for (size_t done = 0; done < len;) {
-    size_t chunk = len - done < sizeof bytes ? len - done : sizeof bytes;
-    if (RAND_bytes(bytes, (int)chunk) != 1) abort();
-    for (size_t i = 0; i < chunk; i++) out[done + i] = alphabet[bytes[i] & 63];
-    done += chunk;
-  }
+  for (size_t i = 0; i < len; i++) out[i] = alphabet[random_byte() & 63];
   out[len] = '\0';
 }
 
