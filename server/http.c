@@ -313,17 +313,23 @@ struct write_req {
   char data[];
 };
 
-static void on_written(uv_write_t *w, int status) {
-  struct write_req *wr = (struct write_req *)w;
-  struct http_conn *c = wr->conn;
-  herald_free(wr);
-  c->writes_pending--;
+/* After a response went out: start lingering or close when that is what the
+ * connection waits for. */
+static void response_written(struct http_conn *c, int status) {
   bool finished = !c->in_flight && !c->message_complete &&
                   c->writes_pending == 0;
   if (status >= 0 && c->linger && finished && !c->closing)
     start_linger(c);
   else if (status < 0 || ((c->close_after_response || c->closing) && finished))
     close_conn(c);
+}
+
+static void on_written(uv_write_t *w, int status) {
+  struct write_req *wr = (struct write_req *)w;
+  struct http_conn *c = wr->conn;
+  herald_free(wr);
+  c->writes_pending--;
+  response_written(c, status);
 }
 
 static void end_request(struct http_conn *c) {
@@ -338,6 +344,45 @@ static void end_request(struct http_conn *c) {
 
 static const char *status_text(int status) {
   return http_status_str((enum http_status)status);
+}
+
+/* Queues what uv_try_write could not send (from byte `sent` of the parts
+ * on): a copy, since the parts live on the caller's stack or heap. */
+static int queue_rest(struct http_conn *c, const uv_buf_t *parts, int n_parts,
+                      size_t sent) {
+  size_t total = 0;
+  for (int i = 0; i < n_parts; i++) total += parts[i].len;
+  struct write_req *wr = herald_xmalloc(sizeof *wr + total - sent);
+  wr->conn = c;
+  char *p = wr->data;
+  for (int i = 0; i < n_parts; i++) {
+    size_t skip = sent < parts[i].len ? sent : parts[i].len;
+    memcpy(p, parts[i].base + skip, parts[i].len - skip);
+    p += parts[i].len - skip;
+    sent -= skip;
+  }
+  uv_buf_t buf = uv_buf_init(wr->data, (unsigned)(p - wr->data));
+  c->writes_pending++;
+  if (uv_write(&wr->uv, (uv_stream_t *)&c->tcp, &buf, 1, on_written) != 0) {
+    herald_free(wr);
+    c->writes_pending--;
+    return -1;
+  }
+  return 0;
+}
+
+/* Writes the parts now when the socket takes them (no request, no copy, and
+ * none of the epoll re-arming libuv does after a queued write), else queues
+ * the rest. Returns 1 when all went out, 0 when some is queued, -1 when the
+ * connection failed. */
+static int send_parts(struct http_conn *c, const uv_buf_t *parts, int n_parts) {
+  size_t total = 0;
+  for (int i = 0; i < n_parts; i++) total += parts[i].len;
+  int sent = uv_try_write((uv_stream_t *)&c->tcp, parts, (unsigned)n_parts);
+  if (sent == UV_EAGAIN) sent = 0;
+  if (sent < 0) return -1;
+  if ((size_t)sent == total) return 1;
+  return queue_rest(c, parts, n_parts, (size_t)sent);
 }
 
 void http__respond(struct http_request *req, int status,
@@ -358,27 +403,20 @@ void http__respond(struct http_request *req, int status,
                           "Connection: %s\r\n",
                           status, status_text(status), body_len,
                           keep_alive ? "keep-alive" : "close");
-  size_t extra_len = extra_headers ? strlen(extra_headers) : 0;
-  size_t total = (size_t)head_len + extra_len + 2 + body_len;
-  struct write_req *wr = herald_xmalloc(sizeof *wr + total);
-  wr->conn = c;
-  char *p = wr->data;
-  memcpy(p, head, (size_t)head_len);
-  p += head_len;
-  if (extra_len) memcpy(p, extra_headers, extra_len);
-  p += extra_len;
-  memcpy(p, "\r\n", 2);
-  p += 2;
-  if (body_len) memcpy(p, body, body_len);
-  uv_buf_t buf = uv_buf_init(wr->data, (unsigned)total);
+  uv_buf_t parts[] = {
+      uv_buf_init(head, (unsigned)head_len),
+      uv_buf_init((char *)(extra_headers ? extra_headers : ""),
+                  extra_headers ? (unsigned)strlen(extra_headers) : 0),
+      uv_buf_init("\r\n", 2),
+      uv_buf_init((char *)(body ? body : ""), (unsigned)body_len),
+  };
+  int sent = send_parts(c, parts, 4);
   end_request(c);
-  c->writes_pending++;
-  if (uv_write(&wr->uv, (uv_stream_t *)&c->tcp, &buf, 1, on_written) != 0) {
-    herald_free(wr);
-    c->writes_pending--;
+  if (sent < 0) {
     close_conn(c);
     return;
   }
+  if (sent == 1) response_written(c, 0);
   if (!c->processing) process(c);
 }
 
