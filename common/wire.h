@@ -4,7 +4,7 @@
  * The reader gives one view over a jansson tree or a msgpack-c object tree,
  * so a wire type (Message, TokenRequest, ...) is decoded by one function for
  * both formats; the only visible difference is that MessagePack has binary
- * strings. The writer builds either a jansson tree or packed MessagePack
+ * strings. The writer writes either compact JSON text or packed MessagePack
  * through the same calls, so each wire type is encoded once too.
  *
  * Owns: a parsed document (struct wire_doc) and a writer's output. Values
@@ -87,16 +87,18 @@ json_t *wire_value__to_json(struct wire_value v);
 
 struct wire_writer {
   enum wire_format format;
-  /* JSON: the tree under construction. */
-  json_t *root;
   struct wire_frame {
-    json_t *container;
     size_t remaining; /* values still to come before it closes */
+    bool is_map;
+    bool has_values; /* JSON: the next member or element needs a comma */
   } stack[WIRE_WRITER_DEPTH];
   int depth;
-  char *pending_key;
+  bool key_pending; /* JSON: a key was written, its value comes next */
   bool failed;
   size_t roots; /* top-level values written: a document has exactly one */
+  /* JSON: the text written so far. */
+  char *text;
+  size_t text_len, text_cap;
   /* MessagePack: packed bytes. */
   msgpack_sbuffer sbuf;
   msgpack_packer packer;
@@ -135,7 +137,8 @@ void wire_writer__error_info(struct wire_writer *w, const herald_error *err);
 
 /* The encoded bytes, written as one document: JSON text (compact) or packed
  * MessagePack. Returns a buffer allocated with herald_malloc, or NULL when a
- * write failed (allocation, invalid UTF-8). */
+ * write failed (allocation, invalid UTF-8). The writer is done after it:
+ * nothing more can be written to it or embedded from it. */
 char *wire_writer__finish(struct wire_writer *w, size_t *len);
 
 /* The format named by a content type ("application/json",

@@ -1,10 +1,12 @@
-/* wire_write.c -- the writing half of wire.h: one call sequence builds a
- * compact JSON document (through a jansson tree) or packed MessagePack. */
+/* wire_write.c -- the writing half of wire.h: one call sequence writes
+ * compact JSON text (byte for byte what jansson's JSON_COMPACT dump gives)
+ * or packed MessagePack. */
 #include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "base64.h"
+#include "utf8.h"
 #include "wire.h"
 
 void wire_writer__init(struct wire_writer *w, enum wire_format format) {
@@ -17,115 +19,168 @@ void wire_writer__init(struct wire_writer *w, enum wire_format format) {
 }
 
 void wire_writer__cleanup(struct wire_writer *w) {
-  if (w->format == WIRE_JSON) json_decref(w->root);
+  if (w->format == WIRE_JSON) herald_free(w->text);
   else msgpack_sbuffer_destroy(&w->sbuf);
-  herald_free(w->pending_key);
   memset(w, 0, sizeof *w);
+}
+
+/* ---- JSON text ----------------------------------------------------------- */
+
+/* Room for n more bytes of text; false (and the writer failed) when memory
+ * ran out. */
+static bool text_reserve(struct wire_writer *w, size_t n) {
+  if (w->text_len + n <= w->text_cap) return true;
+  size_t cap = w->text_cap ? w->text_cap : 256;
+  while (cap < w->text_len + n) cap *= 2;
+  char *text = herald_realloc(w->text, cap);
+  if (!text) {
+    w->failed = true;
+    return false;
+  }
+  w->text = text;
+  w->text_cap = cap;
+  return true;
+}
+
+static void text_put(struct wire_writer *w, const char *s, size_t n) {
+  if (!text_reserve(w, n)) return;
+  memcpy(w->text + w->text_len, s, n);
+  w->text_len += n;
+}
+
+static void text_put_char(struct wire_writer *w, char c) { text_put(w, &c, 1); }
+
+/* The escape of a character JSON strings may not hold as is. */
+static void text_put_escape(struct wire_writer *w, unsigned char c) {
+  static const char hex[] = "0123456789ABCDEF";
+  switch (c) {
+  case '"': text_put(w, "\\\"", 2); return;
+  case '\\': text_put(w, "\\\\", 2); return;
+  case '\b': text_put(w, "\\b", 2); return;
+  case '\f': text_put(w, "\\f", 2); return;
+  case '\n': text_put(w, "\\n", 2); return;
+  case '\r': text_put(w, "\\r", 2); return;
+  case '\t': text_put(w, "\\t", 2); return;
+  default: {
+    char seq[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+    text_put(w, seq, sizeof seq);
+  }
+  }
+}
+
+/* A string: UTF-8 is kept as is, quotes, backslashes and control
+ * characters are escaped; invalid UTF-8 fails the writer. */
+static void text_put_string(struct wire_writer *w, const char *s, size_t len) {
+  if (!utf8__valid(s, len)) {
+    w->failed = true;
+    return;
+  }
+  text_put_char(w, '"');
+  size_t plain = 0; /* start of the run not written yet */
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    text_put(w, s + plain, i - plain);
+    text_put_escape(w, c);
+    plain = i + 1;
+  }
+  text_put(w, s + plain, len - plain);
+  text_put_char(w, '"');
+}
+
+static void text_put_int(struct wire_writer *w, int64_t value) {
+  char digits[24], *end = digits + sizeof digits, *p = end;
+  uint64_t magnitude = value < 0 ? 0 - (uint64_t)value : (uint64_t)value;
+  do *--p = (char)('0' + magnitude % 10);
+  while (magnitude /= 10);
+  if (value < 0) *--p = '-';
+  text_put(w, p, (size_t)(end - p));
+}
+
+/* ---- Structure ------------------------------------------------------------ */
+
+/* Before a value: in JSON, the comma before an array element; a map member's
+ * value needs its key first. */
+static void begin_value(struct wire_writer *w) {
+  if (w->format != WIRE_JSON) return;
+  if (w->depth == 0) return;
+  struct wire_frame *top = &w->stack[w->depth - 1];
+  if (top->is_map) {
+    if (!w->key_pending) w->failed = true;
+    w->key_pending = false;
+    return;
+  }
+  if (top->has_values) text_put_char(w, ',');
+  top->has_values = true;
+}
+
+/* Counts a value (a container counts when it opens) where it was placed. */
+static void count_value(struct wire_writer *w) {
+  if (w->depth > 0) w->stack[w->depth - 1].remaining--;
+  else if (w->roots++ > 0) w->failed = true; /* a second document */
 }
 
 /* Closes every container whose declared values have all been written. */
 static void close_full_containers(struct wire_writer *w) {
-  while (w->depth > 0 && w->stack[w->depth - 1].remaining == 0) w->depth--;
-}
-
-/* Places a new JSON value at the current position (the root, the next array
- * element, or the member named by the pending key). Steals the reference. */
-static void json_place(struct wire_writer *w, json_t *value) {
-  if (!value) {
-    w->failed = true;
-    return;
+  while (w->depth > 0 && w->stack[w->depth - 1].remaining == 0) {
+    w->depth--;
+    if (w->format == WIRE_JSON)
+      text_put_char(w, w->stack[w->depth].is_map ? '}' : ']');
   }
-  if (w->depth == 0) {
-    if (w->root) {
-      w->failed = true;
-      json_decref(value);
-      return;
-    }
-    w->root = value;
-    return;
-  }
-  struct wire_frame *top = &w->stack[w->depth - 1];
-  int rc;
-  if (json_is_object(top->container)) {
-    rc = w->pending_key
-             ? json_object_set_new(top->container, w->pending_key, value)
-             : (json_decref(value), -1);
-    herald_free(w->pending_key);
-    w->pending_key = NULL;
-  } else {
-    rc = json_array_append_new(top->container, value);
-  }
-  if (rc != 0) w->failed = true;
-  top->remaining--;
-}
-
-/* Accounts one MessagePack value against the open containers. */
-static void mp_placed(struct wire_writer *w) {
-  if (w->depth > 0) w->stack[w->depth - 1].remaining--;
-  else w->roots++;
 }
 
 static void after_value(struct wire_writer *w) {
-  if (w->format == WIRE_MSGPACK) mp_placed(w);
+  count_value(w);
   close_full_containers(w);
 }
 
-static void open_container(struct wire_writer *w, json_t *json_container,
-                           size_t count) {
-  if (w->format == WIRE_JSON) {
-    json_t *held = json_incref(json_container);
-    json_place(w, json_container);
-    if (w->failed) {
-      json_decref(held);
-      return;
-    }
-    json_decref(held); /* the parent (or root) keeps it alive */
-  } else {
-    mp_placed(w);
-  }
+static void open_container(struct wire_writer *w, bool is_map, size_t count) {
+  begin_value(w);
+  if (w->format == WIRE_JSON) text_put_char(w, is_map ? '{' : '[');
+  else if (is_map) msgpack_pack_map(&w->packer, count);
+  else msgpack_pack_array(&w->packer, count);
+  count_value(w);
   if (w->depth == WIRE_WRITER_DEPTH) {
     w->failed = true;
     return;
   }
-  w->stack[w->depth].container = json_container;
-  w->stack[w->depth].remaining = count;
-  w->depth++;
+  w->stack[w->depth++] = (struct wire_frame){.remaining = count, .is_map = is_map};
   close_full_containers(w);
 }
 
 void wire_writer__map(struct wire_writer *w, size_t members) {
-  if (w->format == WIRE_JSON) {
-    open_container(w, json_object(), members);
-  } else {
-    msgpack_pack_map(&w->packer, members);
-    open_container(w, NULL, members);
-  }
+  open_container(w, true, members);
 }
 
 void wire_writer__array(struct wire_writer *w, size_t elements) {
-  if (w->format == WIRE_JSON) {
-    open_container(w, json_array(), elements);
-  } else {
-    msgpack_pack_array(&w->packer, elements);
-    open_container(w, NULL, elements);
-  }
+  open_container(w, false, elements);
 }
 
 void wire_writer__key(struct wire_writer *w, const char *key) {
-  if (w->format == WIRE_JSON) {
-    herald_free(w->pending_key);
-    w->pending_key = herald_strdup(key);
-    if (!w->pending_key) w->failed = true;
+  size_t len = strlen(key);
+  if (w->format == WIRE_MSGPACK) {
+    msgpack_pack_str(&w->packer, len);
+    msgpack_pack_str_body(&w->packer, key, len);
     return;
   }
-  size_t len = strlen(key);
-  msgpack_pack_str(&w->packer, len);
-  msgpack_pack_str_body(&w->packer, key, len);
+  struct wire_frame *top = w->depth > 0 ? &w->stack[w->depth - 1] : NULL;
+  if (!top || !top->is_map || w->key_pending) {
+    w->failed = true;
+    return;
+  }
+  if (top->has_values) text_put_char(w, ',');
+  top->has_values = true;
+  text_put_string(w, key, len);
+  text_put_char(w, ':');
+  w->key_pending = true;
 }
 
+/* ---- Values --------------------------------------------------------------- */
+
 void wire_writer__strn(struct wire_writer *w, const char *s, size_t len) {
+  begin_value(w);
   if (w->format == WIRE_JSON) {
-    json_place(w, json_stringn(s, len));
+    text_put_string(w, s, len);
   } else {
     msgpack_pack_str(&w->packer, len);
     msgpack_pack_str_body(&w->packer, s, len);
@@ -138,38 +193,37 @@ void wire_writer__str(struct wire_writer *w, const char *s) {
 }
 
 void wire_writer__bin(struct wire_writer *w, const void *bytes, size_t len) {
+  begin_value(w);
   if (w->format == WIRE_MSGPACK) {
     msgpack_pack_bin(&w->packer, len);
     msgpack_pack_bin_body(&w->packer, bytes, len);
-    after_value(w);
-    return;
+  } else if (text_reserve(w, base64__encoded_size(len) + 2)) {
+    /* base64 text needs no escaping */
+    w->text[w->text_len++] = '"';
+    w->text_len += base64__encode(bytes, len, w->text + w->text_len);
+    w->text[w->text_len++] = '"';
   }
-  char *text = herald_malloc(base64__encoded_size(len));
-  if (!text) {
-    w->failed = true;
-    return;
-  }
-  size_t text_len = base64__encode(bytes, len, text);
-  json_place(w, json_stringn(text, text_len));
-  herald_free(text);
   after_value(w);
 }
 
 void wire_writer__int(struct wire_writer *w, int64_t value) {
-  if (w->format == WIRE_JSON) json_place(w, json_integer(value));
+  begin_value(w);
+  if (w->format == WIRE_JSON) text_put_int(w, value);
   else msgpack_pack_int64(&w->packer, value);
   after_value(w);
 }
 
 void wire_writer__bool(struct wire_writer *w, bool value) {
-  if (w->format == WIRE_JSON) json_place(w, json_boolean(value));
+  begin_value(w);
+  if (w->format == WIRE_JSON) text_put(w, value ? "true" : "false", value ? 4 : 5);
   else if (value) msgpack_pack_true(&w->packer);
   else msgpack_pack_false(&w->packer);
   after_value(w);
 }
 
 void wire_writer__nil(struct wire_writer *w) {
-  if (w->format == WIRE_JSON) json_place(w, json_null());
+  begin_value(w);
+  if (w->format == WIRE_JSON) text_put(w, "null", 4);
   else msgpack_pack_nil(&w->packer);
   after_value(w);
 }
@@ -208,24 +262,34 @@ static void pack_json(msgpack_packer *pk, const json_t *v) {
   }
 }
 
+/* Dumps a jansson value into the text (jansson formats its own numbers). */
+static void text_put_json(struct wire_writer *w, const json_t *value) {
+  const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
+  size_t need = json_dumpb(value, NULL, 0, flags);
+  if (need == 0 || !text_reserve(w, need)) {
+    w->failed = true;
+    return;
+  }
+  w->text_len += json_dumpb(value, w->text + w->text_len, need, flags);
+}
+
 void wire_writer__json(struct wire_writer *w, const json_t *value) {
-  if (w->format == WIRE_JSON) json_place(w, json_deep_copy(value));
+  begin_value(w);
+  if (w->format == WIRE_JSON) text_put_json(w, value);
   else pack_json(&w->packer, value);
   after_value(w);
 }
 
 void wire_writer__embed(struct wire_writer *w, const struct wire_writer *inner) {
   if (w->format != inner->format || inner->failed || inner->depth != 0 ||
-      (inner->format == WIRE_JSON ? !inner->root : inner->roots != 1)) {
+      inner->roots != 1) {
     w->failed = true;
     return;
   }
-  if (w->format == WIRE_JSON) {
-    json_place(w, json_incref(inner->root));
-  } else {
-    /* MessagePack is a stream: a packed value is embedded by its bytes. */
-    msgpack_sbuffer_write(&w->sbuf, inner->sbuf.data, inner->sbuf.size);
-  }
+  begin_value(w);
+  /* Both formats are streams: a written value is embedded by its bytes. */
+  if (w->format == WIRE_JSON) text_put(w, inner->text, inner->text_len);
+  else msgpack_sbuffer_write(&w->sbuf, inner->sbuf.data, inner->sbuf.size);
   after_value(w);
 }
 
@@ -245,20 +309,20 @@ void wire_writer__kv_bool(struct wire_writer *w, const char *key, bool v) {
 }
 
 char *wire_writer__finish(struct wire_writer *w, size_t *len) {
-  if (w->failed || w->depth != 0) return NULL;
+  if (w->failed || w->depth != 0 || w->roots != 1) return NULL;
+  char *out;
   if (w->format == WIRE_MSGPACK) {
-    if (w->roots != 1) return NULL;
-    char *out = herald_malloc(w->sbuf.size);
+    out = herald_malloc(w->sbuf.size);
     if (!out) return NULL;
     memcpy(out, w->sbuf.data, w->sbuf.size);
     *len = w->sbuf.size;
-    return out;
+  } else { /* the text is handed over */
+    out = w->text;
+    *len = w->text_len;
+    w->text = NULL;
+    w->text_len = w->text_cap = 0;
   }
-  if (!w->root) return NULL;
-  size_t need = json_dumpb(w->root, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
-  char *out = need ? herald_malloc(need) : NULL;
-  if (!out) return NULL;
-  *len = json_dumpb(w->root, out, need, JSON_COMPACT | JSON_ENCODE_ANY);
+  w->failed = true; /* done: nothing more can be written or embedded */
   return out;
 }
 

@@ -868,6 +868,42 @@ static void test_writer_bin_json_is_base64(void **state) {
   wire_writer__cleanup(&w);
 }
 
+/* Strings come out as jansson's compact dump wrote them: every ASCII
+ * character (escaped or not), UTF-8, keys, integers at the limits. */
+static void test_writer_json_text_as_jansson(void **state) {
+  (void)state;
+  char ascii[128];
+  for (int c = 0; c < 128; c++) ascii[c] = (char)c;
+  json_t *want = json_object();
+  json_object_set_new(want, "ascii", json_stringn(ascii, sizeof ascii));
+  json_object_set_new(want, "k\"\n", json_string("h\xc3\xa9 \xf0\x9f\x98\x80"));
+  json_object_set_new(want, "min", json_integer(INT64_MIN));
+  json_object_set_new(want, "max", json_integer(INT64_MAX));
+  char expected[1024];
+  size_t len = json_dumpb(want, expected, sizeof expected, JSON_COMPACT);
+  json_decref(want);
+  struct wire_writer w;
+  wire_writer__init(&w, WIRE_JSON);
+  wire_writer__map(&w, 4);
+  wire_writer__key(&w, "ascii");
+  wire_writer__strn(&w, ascii, sizeof ascii);
+  wire_writer__kv_str(&w, "k\"\n", "h\xc3\xa9 \xf0\x9f\x98\x80");
+  wire_writer__kv_int(&w, "min", INT64_MIN);
+  wire_writer__kv_int(&w, "max", INT64_MAX);
+  assert_output(&w, expected, len);
+  wire_writer__cleanup(&w);
+}
+
+static void test_writer_json_invalid_utf8_fails(void **state) {
+  (void)state;
+  struct wire_writer w;
+  size_t len;
+  wire_writer__init(&w, WIRE_JSON);
+  wire_writer__str(&w, "\xc3\x28");
+  assert_null(wire_writer__finish(&w, &len));
+  wire_writer__cleanup(&w);
+}
+
 /* ---- content types ------------------------------------------------------ */
 
 static int from_type(const char *type) {
@@ -957,6 +993,8 @@ int main(void) {
       TEST(test_writer_nil),
       TEST(test_writer_strn_and_large_values),
       TEST(test_writer_bin_json_is_base64),
+      TEST(test_writer_json_text_as_jansson),
+      TEST(test_writer_json_invalid_utf8_fails),
       TEST(test_content_type),
       TEST(test_content_type_tab_before_parameters),
       TEST(test_content_type_names),
