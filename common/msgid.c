@@ -2,19 +2,19 @@
 #include "msgid.h"
 
 #include <openssl/rand.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
+#include "decimal.h"
 
 /* Whether id ends with ":<index>" (decimal, no sign, no leading zeros but
  * "0") and its base (the part before the last ':') has length base_len. */
 static bool has_index(const char *id, size_t index, size_t *base_len) {
   const char *colon = strrchr(id, ':');
   if (!colon || colon == id) return false;
-  char expected[24];
-  snprintf(expected, sizeof expected, "%zu", index);
+  char expected[DECIMAL_MAX + 1];
+  expected[decimal__write(expected, index, 1)] = '\0';
   if (strcmp(colon + 1, expected) != 0) return false;
   *base_len = (size_t)(colon - id);
   return true;
@@ -81,8 +81,10 @@ void msgid__assign(struct message *const *messages, size_t count,
   size_t base_len = strlen(base);
   for (size_t i = 0; i < count; i++) {
     if (messages[i]->id) continue;
-    char *id = herald_xmalloc(base_len + 24);
-    snprintf(id, base_len + 24, "%s:%zu", base, i);
+    char *id = herald_xmalloc(base_len + 1 + DECIMAL_MAX + 1);
+    memcpy(id, base, base_len);
+    id[base_len] = ':';
+    id[base_len + 1 + decimal__write(id + base_len + 1, i, 1)] = '\0';
     messages[i]->id = id;
   }
 }

@@ -1,14 +1,27 @@
 /* serial.c -- message serial formatting and validation (see serial.h). */
 #include "serial.h"
 
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
+
+#include "decimal.h"
+
+/* "<ms>-<seq>" as serials and floors start: at least 14 and 3 digits. */
+static size_t format_position(char *out, int64_t ms, unsigned seq) {
+  size_t n = decimal__write(out, (uint64_t)ms, 14);
+  out[n++] = '-';
+  return n + decimal__write(out + n, seq, 3);
+}
 
 void serial__format(char *out, int64_t ms, unsigned seq, const char *node,
                     size_t index) {
-  snprintf(out, SERIAL_MAX, "%014" PRId64 "-%03u@%s:%03zu", ms, seq, node,
-           index);
+  size_t n = format_position(out, ms, seq);
+  size_t node_len = strlen(node);
+  out[n++] = '@';
+  memcpy(out + n, node, node_len);
+  n += node_len;
+  out[n++] = ':';
+  n += decimal__write(out + n, index, 3);
+  out[n] = '\0';
 }
 
 static bool digits(const char *s, size_t n) {
@@ -34,7 +47,7 @@ bool serial__valid(const char *text) {
 }
 
 void serial__floor(char *out, int64_t ms, unsigned seq) {
-  snprintf(out, SERIAL_MAX, "%014" PRId64 "-%03u", ms, seq);
+  out[format_position(out, ms, seq)] = '\0';
 }
 
 bool serial__position(const char *text, int64_t *ms) {

@@ -12,7 +12,8 @@
 
 #define SERIAL_MAX 64
 
-/* Writes the serial into out (SERIAL_MAX bytes). */
+/* Writes the serial into out (SERIAL_MAX bytes; node has fewer than 24
+ * characters). */
 void serial__format(char *out, int64_t ms, unsigned seq, const char *node,
                     size_t index);
 

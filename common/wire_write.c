@@ -6,6 +6,7 @@
 
 #include "alloc.h"
 #include "base64.h"
+#include "decimal.h"
 #include "utf8.h"
 #include "wire.h"
 
@@ -89,12 +90,11 @@ static void text_put_string(struct wire_writer *w, const char *s, size_t len) {
 }
 
 static void text_put_int(struct wire_writer *w, int64_t value) {
-  char digits[24], *end = digits + sizeof digits, *p = end;
+  char text[1 + DECIMAL_MAX];
+  size_t sign = value < 0;
+  text[0] = '-';
   uint64_t magnitude = value < 0 ? 0 - (uint64_t)value : (uint64_t)value;
-  do *--p = (char)('0' + magnitude % 10);
-  while (magnitude /= 10);
-  if (value < 0) *--p = '-';
-  text_put(w, p, (size_t)(end - p));
+  text_put(w, text, sign + decimal__write(text + sign, magnitude, 1));
 }
 
 /* ---- Structure ------------------------------------------------------------ */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "decimal.h"
 #include "log.h"
 #include "reply.h"
 #include "router.h"
@@ -46,6 +47,7 @@ struct http_conn {
 };
 
 #define MAX_HEADER_PARTS (2 * 128) /* 128 headers */
+#define HEAD_MAX 256 /* our status line, Content-Length and Connection */
 #define HTTP_PIPELINE_BUFFER (64 * 1024) /* bytes read ahead of the request
                                             being answered */
 
@@ -342,8 +344,25 @@ static void end_request(struct http_conn *c) {
   c->in_flight = false;
 }
 
-static const char *status_text(int status) {
-  return http_status_str((enum http_status)status);
+static char *put(char *p, const char *s) {
+  size_t n = strlen(s);
+  memcpy(p, s, n);
+  return p + n;
+}
+
+/* The status line, Content-Length and Connection into head (HEAD_MAX
+ * bytes); returns the length. */
+static size_t format_head(char *head, int status, size_t body_len,
+                          bool keep_alive) {
+  char *p = put(head, "HTTP/1.1 ");
+  p += decimal__write(p, (uint64_t)status, 3);
+  *p++ = ' ';
+  p = put(p, http_status_str((enum http_status)status));
+  p = put(p, "\r\nContent-Length: ");
+  p += decimal__write(p, body_len, 1);
+  p = put(p, keep_alive ? "\r\nConnection: keep-alive\r\n"
+                        : "\r\nConnection: close\r\n");
+  return (size_t)(p - head);
 }
 
 /* Queues what uv_try_write could not send (from byte `sent` of the parts
@@ -397,14 +416,9 @@ void http__respond(struct http_request *req, int status,
     close_conn(c);
     return;
   }
-  char head[512];
-  int head_len = snprintf(head, sizeof head,
-                          "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n"
-                          "Connection: %s\r\n",
-                          status, status_text(status), body_len,
-                          keep_alive ? "keep-alive" : "close");
+  char head[HEAD_MAX];
   uv_buf_t parts[] = {
-      uv_buf_init(head, (unsigned)head_len),
+      uv_buf_init(head, (unsigned)format_head(head, status, body_len, keep_alive)),
       uv_buf_init((char *)(extra_headers ? extra_headers : ""),
                   extra_headers ? (unsigned)strlen(extra_headers) : 0),
       uv_buf_init("\r\n", 2),

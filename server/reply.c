@@ -36,12 +36,19 @@ void reply__writer(const struct http_request *req, struct wire_writer *w) {
   wire_writer__init(w, req->format);
 }
 
-/* Appends one "Name: value\r\n" line; values are cut at CR/LF. */
+/* Appends one "Name: value\r\n" line and a NUL, when it fits; values are
+ * cut at CR/LF. */
 static void add_header(char *buf, size_t *len, const char *name,
                        const char *value) {
-  int n = snprintf(buf + *len, HEADERS_MAX - *len, "%s: %.*s\r\n", name,
-                   (int)strcspn(value, "\r\n"), value);
-  if (n > 0 && *len + (size_t)n < HEADERS_MAX) *len += (size_t)n;
+  size_t name_len = strlen(name), value_len = strcspn(value, "\r\n");
+  size_t line_len = name_len + 2 + value_len + 2;
+  if (*len + line_len >= HEADERS_MAX) return;
+  char *p = buf + *len;
+  memcpy(p, name, name_len);
+  memcpy(p + name_len, ": ", 2);
+  memcpy(p + name_len + 2, value, value_len);
+  memcpy(p + name_len + 2 + value_len, "\r\n\0", 3);
+  *len += line_len;
 }
 
 static void add_cors_headers(const struct http_request *req, char *buf,
