@@ -1,7 +1,8 @@
 /* alloc.h -- the one allocator every Herald module uses.
  *
- * herald_malloc and friends wrap the C allocator and keep a count of live
- * allocations, so tests can assert that a module frees what it allocates.
+ * herald_malloc and friends wrap the C allocator and keep a per-thread count
+ * of live allocations, so tests can assert that a module frees what it
+ * allocates.
  * They return NULL on failure like malloc; the server's small fixed-size
  * allocations use herald_xmalloc, which aborts instead (as redis zmalloc). */
 #ifndef HERALD_ALLOC_H
@@ -23,7 +24,8 @@ void *herald_xrealloc(void *ptr, size_t size);
 char *herald_xstrdup(const char *s);
 char *herald_xstrndup(const char *s, size_t len);
 
-/* Number of allocations made through this module and not yet freed. */
+/* Allocations made through this module by the calling thread minus those
+ * it freed (tests check single-threaded code with it). */
 long herald_alloc_live(void);
 
 #endif
