@@ -431,14 +431,20 @@ static int authenticate(struct http_request *req, struct auth *a,
   return rc;
 }
 
-static struct frame *too_big_frame(struct server *s, enum wire_format format) {
-  herald_error err;
-  herald_error_set(&err, HERALD_E_MESSAGE_TOO_LARGE,
-                   "Maximum frame size exceeded (limit is %lld bytes)",
-                   (long long)s->cfg->max_frame_size);
-  struct protocol_message pm = {.action = PM_ERROR, .has_error = true,
-                                .error = err};
-  return transport__pm_frame(transport__ws_kind(format), &pm);
+/* The ERROR a too big message gets: the same for every connection of a
+ * format, so each worker builds it once (a new reference each call). */
+static struct frame *too_big_frame(struct worker *w, enum wire_format format) {
+  struct frame **built = &w->realtime->too_big[format];
+  if (!*built) {
+    herald_error err;
+    herald_error_set(&err, HERALD_E_MESSAGE_TOO_LARGE,
+                     "Maximum frame size exceeded (limit is %lld bytes)",
+                     (long long)w->server->cfg->max_frame_size);
+    struct protocol_message pm = {.action = PM_ERROR, .has_error = true,
+                                  .error = err};
+    *built = transport__pm_frame(transport__ws_kind(format), &pm);
+  }
+  return *built ? frame__ref(*built) : NULL;
 }
 
 void realtime__websocket(struct http_request *req) {
@@ -457,7 +463,7 @@ void realtime__websocket(struct http_request *req) {
   if (!rc) rc = authenticate(req, &auth, &err);
   struct transport *t = websocket__accept(req, format,
                                           (size_t)s->cfg->max_frame_size,
-                                          too_big_frame(s, format));
+                                          too_big_frame(req->worker, format));
   if (!t) {
     auth__release(&auth);
     herald_free(p.resume_key);
@@ -652,5 +658,7 @@ void realtime__worker_free(struct realtime_worker *rw) {
     free_conn(c);
   }
   fanout__cleanup(rw);
+  frame__unref(rw->too_big[WIRE_JSON]);
+  frame__unref(rw->too_big[WIRE_MSGPACK]);
   herald_free(rw);
 }

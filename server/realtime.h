@@ -85,6 +85,7 @@ struct realtime_worker {
   uv_timer_t tick;
   uv_timer_t presence_grace; /* due at the earliest presence_leave_at */
   int64_t presence_grace_at;
+  struct frame *too_big[2]; /* by wire format: see too_big_frame */
 };
 
 /* The route: a WebSocket upgrade carrying Ably's connect parameters. */

@@ -7,8 +7,7 @@
  * everything leaves in order. */
 #include "websocket.h"
 
-#include <openssl/sha.h>
-#include <stdio.h>
+#include <openssl/evp.h>
 #include <string.h>
 #include <strings.h>
 #include <wslay/wslay.h>
@@ -64,9 +63,17 @@ static const struct wslay_frame_callbacks sink_callbacks = {
 static _Thread_local wslay_frame_context_ptr builder;
 static _Thread_local struct frame_sink sink;
 
+/* And the handshake's SHA-1 (accept_key). */
+static _Thread_local EVP_MD *sha1;
+static _Thread_local EVP_MD_CTX *sha1_ctx;
+
 void websocket__thread_cleanup(void) {
   if (builder) wslay_frame_context_free(builder);
   builder = NULL;
+  EVP_MD_CTX_free(sha1_ctx);
+  EVP_MD_free(sha1);
+  sha1_ctx = NULL;
+  sha1 = NULL;
 }
 
 struct frame *websocket__frame(bool binary, const char *payload, size_t len) {
@@ -287,12 +294,33 @@ bool websocket__requested(const struct http_request *req) {
   return upgrade && header_lists(upgrade, "websocket");
 }
 
+/* Sec-WebSocket-Accept: base64(SHA-1(key GUID)). SHA1() looks the
+ * algorithm up on every call in OpenSSL 3; each thread fetches it once. */
 static void accept_key(const char *key, char out[32]) {
-  unsigned char digest[SHA_DIGEST_LENGTH];
-  char text[128];
-  snprintf(text, sizeof text, "%s%s", key, WEBSOCKET_GUID);
-  SHA1((const unsigned char *)text, strlen(text), digest);
-  base64__encode(digest, sizeof digest, out);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  if (!sha1 && !(sha1 = EVP_MD_fetch(NULL, "SHA1", NULL))) abort();
+  if (!sha1_ctx && !(sha1_ctx = EVP_MD_CTX_new())) abort();
+  if (!EVP_DigestInit_ex2(sha1_ctx, sha1, NULL) ||
+      !EVP_DigestUpdate(sha1_ctx, key, strlen(key)) ||
+      !EVP_DigestUpdate(sha1_ctx, WEBSOCKET_GUID, sizeof WEBSOCKET_GUID - 1) ||
+      !EVP_DigestFinal_ex(sha1_ctx, digest, &digest_len))
+    abort();
+  base64__encode(digest, digest_len, out);
+}
+
+/* The 101 response, as a frame for the outbound queue. */
+static struct frame *switching_protocols(const char *accept) {
+  static const char before[] = "HTTP/1.1 101 Switching Protocols\r\n"
+                               "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                               "Sec-WebSocket-Accept: ";
+  static const char after[] = "\r\n\r\n";
+  size_t accept_len = strlen(accept);
+  struct frame *f = frame__new(sizeof before - 1 + accept_len + sizeof after - 1);
+  memcpy(f->data, before, sizeof before - 1);
+  memcpy(f->data + sizeof before - 1, accept, accept_len);
+  memcpy(f->data + sizeof before - 1 + accept_len, after, sizeof after - 1);
+  return f;
 }
 
 static int check_handshake(const struct http_request *req, herald_error *err) {
@@ -322,13 +350,8 @@ struct transport *websocket__accept(struct http_request *req,
     reply__error(req, &err);
     return NULL;
   }
-  char accept[32], head[256];
+  char accept[32];
   accept_key(http__header(req, "sec-websocket-key"), accept);
-  int head_len = snprintf(head, sizeof head,
-                          "HTTP/1.1 101 Switching Protocols\r\n"
-                          "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                          "Sec-WebSocket-Accept: %s\r\n\r\n",
-                          accept);
   struct websocket *ws = herald_xcalloc(1, sizeof *ws);
   struct worker *w = req->worker;
   ws->max_message = max_message;
@@ -344,8 +367,7 @@ struct transport *websocket__accept(struct http_request *req,
   outbound__init(&ws->out, stream, w->flusher);
   ws->out.on_error = on_write_error;
   ws->out.on_overflow = on_overflow;
-  struct frame *f = frame__new((size_t)head_len);
-  memcpy(f->data, head, (size_t)head_len);
+  struct frame *f = switching_protocols(accept);
   outbound__push(&ws->out, f);
   frame__unref(f);
   return &ws->transport;
