@@ -44,6 +44,7 @@ struct http_conn {
   unsigned writes_pending;
   int head_error;        /* a limit hit while reading: its Ably code */
   struct http_upgrade *upgrade; /* set once another protocol took over */
+  bool upgrade_started; /* it reads: http__upgrade_start was called */
 };
 
 #define MAX_HEADER_PARTS (2 * 128) /* 128 headers */
@@ -539,6 +540,15 @@ static void process(struct http_conn *c) {
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   struct http_conn *c = stream->data;
+  if (c->upgrade && !c->upgrade_started) {
+    /* Before the new protocol is ready (it usually is at once, so reading
+     * is not stopped at the upgrade): keep the bytes for it and pause; an
+     * EOF is read again once reading resumes. */
+    if (nread > 0) pending_append(c, buf->base, (size_t)nread);
+    release_read_buffer(c->worker, buf);
+    uv_read_stop(stream);
+    return;
+  }
   if (c->upgrade) {
     if (nread > 0) c->upgrade->on_read(c->upgrade, buf->base, (size_t)nread);
     release_read_buffer(c->worker, buf);
@@ -625,14 +635,14 @@ uv_stream_t *http__upgrade(struct http_request *req, struct http_upgrade *u) {
   c->header_offsets = NULL;
   c->head_len = c->head_cap = 0;
   c->n_header_parts = c->header_parts_cap = 0;
-  uv_read_stop((uv_stream_t *)&c->tcp);
   return (uv_stream_t *)&c->tcp;
 }
 
 void http__upgrade_start(uv_stream_t *stream) {
   struct http_conn *c = stream->data;
+  c->upgrade_started = true;
   if (c->closing) return;
-  uv_read_start(stream, alloc_cb, on_read);
+  uv_read_start(stream, alloc_cb, on_read); /* if an early read paused it */
   if (c->pending_len) {
     char *early = c->pending;
     size_t len = c->pending_len;
