@@ -77,6 +77,14 @@ enum statement {
   SQL_DROP_APP_MESSAGES,
   SQL_DROP_APP_IDEMPOTENCY,
   SQL_DROP_APP_RECORDS,
+  SQL_SAVEPOINT,
+  SQL_RELEASE,
+  SQL_ROLLBACK_TO,
+  SQL_SYNC_FULL,
+  SQL_SYNC_NORMAL,
+  SQL_BEGIN,
+  SQL_COMMIT,
+  SQL_ROLLBACK,
   SQL_COUNT
 };
 
@@ -131,6 +139,14 @@ static const char *const statement_sql[SQL_COUNT] = {
     [SQL_DROP_APP_MESSAGES] = "DELETE FROM messages WHERE app = ?",
     [SQL_DROP_APP_IDEMPOTENCY] = "DELETE FROM idempotency WHERE app = ?",
     [SQL_DROP_APP_RECORDS] = "DELETE FROM records WHERE app = ?",
+    [SQL_SAVEPOINT] = "SAVEPOINT publish",
+    [SQL_RELEASE] = "RELEASE publish",
+    [SQL_ROLLBACK_TO] = "ROLLBACK TO publish",
+    [SQL_SYNC_FULL] = "PRAGMA synchronous=FULL",
+    [SQL_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
+    [SQL_BEGIN] = "BEGIN IMMEDIATE",
+    [SQL_COMMIT] = "COMMIT",
+    [SQL_ROLLBACK] = "ROLLBACK",
 };
 
 struct sqlite_store {
@@ -243,25 +259,37 @@ static int insert_message(struct sqlite_store *s, const struct store_append *a,
   return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Runs one append inside the batch transaction, in a savepoint of its own
- * so that a failure rolls back this publish only (all or none of its
- * messages). */
-static void run_append(struct sqlite_store *s, struct store_append *a,
-                       int64_t now) {
-  sqlite3_exec(s->db, "SAVEPOINT publish", NULL, NULL, NULL);
-  int rc = 0;
-  if (a->idempotency_key && find_duplicate(s, a, now)) {
-    sqlite3_exec(s->db, "RELEASE publish", NULL, NULL, NULL);
-    return;
-  }
-  if (a->idempotency_key) rc = remember_key(s, a, now);
+/* Runs a statement without results (prepared once, like every other:
+ * sqlite3_exec would parse it on every call); its result code. */
+static int run_statement(struct sqlite_store *s, enum statement which) {
+  return sqlite3_step(prepare(s, which));
+}
+
+/* The append's writes, all or none: 0 or -1. */
+static int write_append(struct sqlite_store *s, struct store_append *a,
+                        int64_t now) {
+  int rc = a->idempotency_key ? remember_key(s, a, now) : 0;
   for (size_t i = 0; !rc && !a->ephemeral && i < a->count; i++)
     rc = insert_message(s, a, a->messages[i]);
+  return rc;
+}
+
+/* Runs one append inside the batch transaction so that a failure undoes
+ * this publish only (all or none of its messages): in a savepoint of its
+ * own when it writes more than one row; a single statement is undone by
+ * SQLite by itself, and so needs none (a savepoint cost as much again as
+ * the insert). */
+static void run_append(struct sqlite_store *s, struct store_append *a,
+                       int64_t now) {
+  if (a->idempotency_key && find_duplicate(s, a, now)) return;
+  size_t writes = (a->idempotency_key ? 1 : 0) + (a->ephemeral ? 0 : a->count);
+  if (writes > 1) run_statement(s, SQL_SAVEPOINT);
+  int rc = write_append(s, a, now);
   if (rc) {
     fail(&a->req, s, "append");
-    sqlite3_exec(s->db, "ROLLBACK TO publish", NULL, NULL, NULL);
+    if (writes > 1) run_statement(s, SQL_ROLLBACK_TO);
   }
-  sqlite3_exec(s->db, "RELEASE publish", NULL, NULL, NULL);
+  if (writes > 1) run_statement(s, SQL_RELEASE);
   if (!rc && a->count) {
     int64_t ms = strtoll(a->messages[a->count - 1]->serial, NULL, 10);
     if (ms > s->last_serial_ms) s->last_serial_ms = ms;
@@ -443,11 +471,8 @@ static bool is_write(const struct store_req *r) {
 
 static void run_batch(struct sqlite_store *s, struct store_req *batch) {
   int64_t now = clock__now_ms();
-  sqlite3_exec(s->db,
-               needs_fsync(batch) ? "PRAGMA synchronous=FULL"
-                                  : "PRAGMA synchronous=NORMAL",
-               NULL, NULL, NULL);
-  sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+  run_statement(s, needs_fsync(batch) ? SQL_SYNC_FULL : SQL_SYNC_NORMAL);
+  run_statement(s, SQL_BEGIN);
   for (struct store_req *r = batch; r; r = r->queued_next) {
     r->rc = 0;
     run_request(s, r, now);
@@ -455,13 +480,13 @@ static void run_batch(struct sqlite_store *s, struct store_req *batch) {
   sqlite3_stmt *st = prepare(s, SQL_SET_LAST_SERIAL);
   sqlite3_bind_int64(st, 1, s->last_serial_ms);
   sqlite3_step(st);
-  bool committed = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+  bool committed = run_statement(s, SQL_COMMIT) == SQLITE_DONE;
   for (struct store_req *r = batch, *next; r; r = next) {
     next = r->queued_next;
     if (!committed && is_write(r)) fail(r, s, "commit");
     store__complete(r);
   }
-  if (!committed) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  if (!committed) run_statement(s, SQL_ROLLBACK);
 }
 
 /* Takes every queued request, waiting up to the next trim when idle. */
