@@ -1,5 +1,5 @@
-/* worker.c -- I/O worker threads: loop, listeners, inbox and shutdown
- * phases (see worker.h). */
+/* worker.c -- I/O worker threads: loop, inbox and shutdown phases (see
+ * worker.h); listening is listener.c. */
 #include "worker.h"
 
 #include <stdlib.h>
@@ -8,9 +8,7 @@
 
 #include "alloc.h"
 #include "channel.h"
-#include "clock.h"
 #include "http.h"
-#include "log.h"
 #include "outbound.h"
 #include "realtime.h"
 #include "server.h"
@@ -49,35 +47,9 @@ static void on_inbox(uv_async_t *handle) {
   }
 }
 
-/* ---- Listening ----------------------------------------------------------- */
-
-/* Out of descriptors, libuv reports the same failure for every pending
- * connection on every loop turn: say it once a second, with a count. */
-static void report_accept_failure(struct worker *w, int status) {
-  /* Not uv_now: libuv may call back in a loop without advancing it. */
-  uint64_t now = (uint64_t)clock__now_ms();
-  w->accept_failures++;
-  if (now - w->accept_failure_reported_ms < 1000) return;
-  log_warn("accept failed %lu time(s) in the last second: %s (raise the "
-           "open files limit, ulimit -n)",
-           (unsigned long)w->accept_failures, uv_strerror(status));
-  w->accept_failures = 0;
-  w->accept_failure_reported_ms = now;
-}
-
-static void on_connection(uv_stream_t *listener, int status) {
-  struct worker *w = listener->data;
-  if (status < 0) report_accept_failure(w, status);
-  else http__accept(w, listener);
-}
-
 static void run_thread(void *arg) {
   struct worker *w = arg;
   current_worker = w;
-  for (int i = 0; i < w->n_listeners; i++) {
-    int rc = uv_listen((uv_stream_t *)&w->listeners[i], 1024, on_connection);
-    if (rc) log_error("worker %d: listen failed: %s", w->index, uv_strerror(rc));
-  }
   uv_run(&w->loop, UV_RUN_DEFAULT);
   realtime__worker_free(w->realtime);
   websocket__thread_cleanup();
@@ -103,9 +75,7 @@ int worker__start(struct worker *w, struct server *server, int index,
   w->flusher = outbound__flusher_new(&w->loop);
   w->realtime = realtime__worker_new(w);
   for (int i = 0; i < n_fds && i < WORKER_MAX_LISTENERS; i++) {
-    uv_tcp_init(&w->loop, &w->listeners[i]);
-    w->listeners[i].data = w;
-    if ((rc = uv_tcp_open(&w->listeners[i], fds[i])) != 0) return rc;
+    if ((rc = listener__init(&w->listeners[i], w, fds[i])) != 0) return rc;
     w->n_listeners++;
   }
   return uv_thread_create(&w->thread, run_thread, w);
@@ -123,8 +93,7 @@ static void report_if_drained(struct worker *w) {
 static void drain_on_worker(struct worker_task *task) {
   struct worker *w = worker__self();
   w->draining = true;
-  for (int i = 0; i < w->n_listeners; i++)
-    uv_close((uv_handle_t *)&w->listeners[i], NULL);
+  for (int i = 0; i < w->n_listeners; i++) listener__stop(&w->listeners[i]);
   http__drain(w);
   report_if_drained(w);
 }

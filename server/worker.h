@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "listener.h"
+
 #define WORKER_MAX_LISTENERS 8
 #define WORKER_READ_BUFFER_SIZE (64 * 1024)
 
@@ -33,7 +35,7 @@ struct worker {
   uv_async_t inbox_signal;
   uv_mutex_t inbox_lock;
   struct worker_task *inbox_head, *inbox_tail;
-  uv_tcp_t listeners[WORKER_MAX_LISTENERS];
+  struct listener listeners[WORKER_MAX_LISTENERS];
   int n_listeners;
   struct channel_table *channels; /* channels this worker owns */
   struct realtime_worker *realtime; /* subscriptions, realtime connections */
@@ -42,8 +44,6 @@ struct worker {
   bool read_buffer_busy;
   struct http_conn *conns; /* every open HTTP connection, for shutdown */
   size_t n_conns;
-  uint64_t accept_failures; /* since the last report */
-  uint64_t accept_failure_reported_ms;
   bool draining;
   bool drained_reported;
   struct worker_task drain_task, exit_task;

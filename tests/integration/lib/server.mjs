@@ -61,9 +61,10 @@ function heraldBinary() {
  * @param {object} [o.env]     extra environment (HERALD_KEY defaults to DEFAULT_KEY; set it to null to omit)
  * @param {string[]} [o.args]  extra command-line arguments
  * @param {boolean} [o.quiet]  do not dump logs when the server exits by itself (expected failures)
+ * @param {number} [o.fdLimit] open files limit (soft and hard) to run the server with
  * @returns {Promise<{port:number,url:string,key:string,proc:object,dataDir:string,stop:Function,logs:Function,exited:Promise}>}
  */
-export async function startServer({ config, env = {}, args = [], timeoutMs = 15000, quiet = false } = {}) {
+export async function startServer({ config, env = {}, args = [], timeoutMs = 15000, quiet = false, fdLimit } = {}) {
   const bin = heraldBinary();
   const dataDir = await mkdtemp(join(tmpdir(), 'herald-it-'));
   const argv = ['--port', '0', '--bind', '127.0.0.1', '--threads', '2', '--storage', 'memory', '--data-dir', dataDir];
@@ -83,7 +84,11 @@ export async function startServer({ config, env = {}, args = [], timeoutMs = 150
   }
   if (heraldKey) childEnv.HERALD_KEY = heraldKey; else delete childEnv.HERALD_KEY;
 
-  const proc = spawn(bin, argv, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A shell sets the limit and execs heraldd, which keeps the shell's pid.
+  const [cmd, cmdArgs] = fdLimit
+    ? ['/bin/sh', ['-c', `ulimit -n ${fdLimit} && exec "$0" "$@"`, bin, ...argv]]
+    : [bin, argv];
+  const proc = spawn(cmd, cmdArgs, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   let stopping = false;
@@ -204,6 +209,7 @@ export function basicAuth(key) {
  *  opts.msgpack value to send as a msgpack body
  *  opts.body    raw body (string/Buffer) ; opts.headers extra headers
  *  opts.accept  'json' | 'msgpack' | any string
+ *  opts.signal  an AbortSignal (e.g. AbortSignal.timeout(ms))
  * Returns {status, headers (Headers), raw (Buffer), body (decoded per content-type), contentType}.
  */
 export async function request(baseUrl, method, path, opts = {}) {
@@ -220,7 +226,7 @@ export async function request(baseUrl, method, path, opts = {}) {
     body = msgpack.encode(opts.msgpack);
     if (!hasHeader(headers, 'content-type')) headers['Content-Type'] = 'application/x-msgpack';
   }
-  const res = await fetch(baseUrl + path, { method, headers, body, redirect: 'manual' });
+  const res = await fetch(baseUrl + path, { method, headers, body, redirect: 'manual', signal: opts.signal });
   const raw = Buffer.from(await res.arrayBuffer());
   const contentType = res.headers.get('content-type');
   let decoded;
