@@ -418,28 +418,36 @@ c_run() {  # c_run NAME REP
   log "(c) $name rep $rep: $(jq -r '"\(.requests_per_s|floor) requests/s, p99 \(.latency_us.p99) µs"' "$out.json")$SERVER_CPU"
 }
 
+# Every measurement on fresh servers, as in (d): Herald keeps every message
+# for 2 minutes, so a server reused across repetitions met each one with
+# another million messages in memory (new pages, which on a VM also cost the
+# host's first touch) and later repetitions measured a different server;
+# nchan keeps 100 messages per channel.
+c_fresh_run() {  # c_fresh_run NAME REP: starts NAME's server, measures, stops it
+  local name=$1 rep=$2
+  case $name in
+    herald) start_herald herald memory; c_run herald "$rep" memory ;;
+    herald-sqlite) start_herald herald-sqlite sqlite; c_run herald-sqlite "$rep" sqlite ;;
+    nchan) start_nchan nchan; c_run nchan "$rep" memory ;;
+  esac
+  log "(c) $name rep $rep: RSS at the end $(rss_kb "$name") kB"
+  stop_server "$name"
+}
+
 scenario_c() {
   local rep name
   row c-memory requests_per_s requests/s higher "(c) REST publish (Herald memory storage)"
   row c-memory p99_ms ms lower "(c) REST publish p99 (Herald memory storage)"
   row c-sqlite requests_per_s requests/s higher "(c) REST publish (Herald sqlite storage)"
   row c-sqlite p99_ms ms lower "(c) REST publish p99 (Herald sqlite storage)"
-  start_herald herald-sqlite sqlite
   for rep in $(seq "$REPS"); do
-    for name in $(order "$rep" herald nchan) herald-sqlite; do
-      case $name in
-        herald) c_run herald "$rep" memory ;;
-        herald-sqlite) c_run herald-sqlite "$rep" sqlite ;;
-        nchan) c_run nchan "$rep" memory ;;
-      esac
-    done
+    for name in $(order "$rep" herald nchan) herald-sqlite; do c_fresh_run "$name" "$rep"; done
   done
   # Herald with sqlite against the same nchan figures (nchan has no durable store).
   VAL["c-sqlite|requests_per_s|herald"]=${VAL["c-sqlite|requests_per_s|herald-sqlite"]:-}
   VAL["c-sqlite|p99_ms|herald"]=${VAL["c-sqlite|p99_ms|herald-sqlite"]:-}
   VAL["c-sqlite|requests_per_s|nchan"]=${VAL["c-memory|requests_per_s|nchan"]:-}
   VAL["c-sqlite|p99_ms|nchan"]=${VAL["c-memory|p99_ms|nchan"]:-}
-  stop_server herald-sqlite
 }
 
 # --- scenario (d): idle connections, server RSS per connection ---------------------
@@ -545,11 +553,11 @@ fi
 STAT0=$(awk '/^cpu / {print $2+$3+$4+$7+$8, $9}' /proc/stat)
 STAT_T0=$(date +%s%N)
 
-# Every scenario starts on freshly started servers ((d): for every measurement),
+# Every scenario starts on freshly started servers ((c) and (d): for every measurement),
 # so what one scenario left behind (history, buffers, heap) cannot weigh on the next.
 for s in $SCENARIOS; do
   ts=$(date +%s)
-  if [[ $s == [abce] ]]; then
+  if [[ $s == [abe] ]]; then
     start_herald herald memory
     start_nchan nchan
   fi
@@ -558,7 +566,7 @@ for s in $SCENARIOS; do
     e) [[ -n ${A_SAT_RATE[herald]:-} ]] || die "(e) needs (a)"; scenario_e ;;
     *) die "unknown scenario $s" ;;
   esac
-  if [[ $s == [abce] ]]; then
+  if [[ $s == [abe] ]]; then
     log "($s) RSS at the end: herald $(rss_kb herald) kB, nchan $(rss_kb nchan) kB (sum of workers)"
     stop_server herald; stop_server nchan
   fi
