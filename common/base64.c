@@ -1,7 +1,9 @@
-/* base64.c -- base64 on OpenSSL's EVP block coder (see base64.h). */
+/* base64.c -- base64: encoding on OpenSSL's EVP block coder, lenient
+ * decoding in one pass (see base64.h). */
 #include "base64.h"
 
 #include <openssl/evp.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -22,52 +24,60 @@ size_t base64__encode_url(const void *src, size_t len, char *out) {
   return n;
 }
 
-/* Copies the base64 characters of text into a standard, padded form:
- * whitespace dropped, '-' and '_' mapped to '+' and '/'. Returns the new
- * length, or (size_t)-1 when a character is not base64. */
-static size_t normalise(const char *text, size_t len, char *out) {
-  size_t n = 0, padding = 0;
+enum { SEXTET_SKIP = -1, SEXTET_PAD = -2, SEXTET_BAD = -3 };
+
+/* The 6-bit value of a character of either alphabet, or what else it is. */
+static int sextet(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+' || c == '-') return 62;
+  if (c == '/' || c == '_') return 63;
+  if (c == '=') return SEXTET_PAD;
+  if (c == ' ' || c == '\t' || c == '\r' || c == '\n') return SEXTET_SKIP;
+  return SEXTET_BAD;
+}
+
+/* Decodes into out (len / 4 * 3 + 2 bytes at least); the byte count, or
+ * (size_t)-1 when the text is not base64: a foreign character, data after
+ * padding, more than two '=', or a lone character in the last group. */
+static size_t decode(const char *text, size_t len, unsigned char *out) {
+  uint32_t group = 0;
+  size_t chars = 0, padding = 0, n = 0;
   for (size_t i = 0; i < len; i++) {
-    char c = text[i];
-    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
-    if (c == '=') {
+    int v = sextet(text[i]);
+    if (v == SEXTET_SKIP) continue;
+    if (v == SEXTET_PAD) {
       padding++;
       continue;
     }
-    if (padding) return (size_t)-1; /* data after padding */
-    if (c == '-') c = '+';
-    else if (c == '_') c = '/';
-    else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-               (c >= '0' && c <= '9') || c == '+' || c == '/'))
-      return (size_t)-1;
-    out[n++] = c;
+    if (v == SEXTET_BAD || padding) return (size_t)-1;
+    group = group << 6 | (uint32_t)v;
+    if (++chars % 4 == 0) {
+      out[n++] = (unsigned char)(group >> 16);
+      out[n++] = (unsigned char)(group >> 8);
+      out[n++] = (unsigned char)group;
+    }
   }
-  if (n % 4 == 1 || padding > 2) return (size_t)-1;
-  while (n % 4) out[n++] = '=';
+  if (chars % 4 == 1 || padding > 2) return (size_t)-1;
+  if (chars % 4 == 2) out[n++] = (unsigned char)(group >> 4);
+  if (chars % 4 == 3) {
+    out[n++] = (unsigned char)(group >> 10);
+    out[n++] = (unsigned char)(group >> 2);
+  }
   return n;
 }
 
 unsigned char *base64__decode(const char *text, size_t len, size_t *out_len) {
-  char *clean = herald_malloc(len + 4);
-  if (!clean) return NULL;
-  size_t n = normalise(text, len, clean);
-  unsigned char *bytes = n == (size_t)-1 ? NULL : herald_malloc(n / 4 * 3 + 1);
-  if (!bytes) {
-    herald_free(clean);
-    return NULL;
-  }
-  int decoded = EVP_DecodeBlock(bytes, (unsigned char *)clean, (int)n);
-  if (decoded < 0) {
-    herald_free(clean);
+  unsigned char *bytes = herald_malloc(len / 4 * 3 + 3);
+  if (!bytes) return NULL;
+  size_t n = decode(text, len, bytes);
+  if (n == (size_t)-1) {
     herald_free(bytes);
     return NULL;
   }
-  /* EVP_DecodeBlock counts padding as zero bytes; take them back off. */
-  if (n >= 1 && clean[n - 1] == '=') decoded--;
-  if (n >= 2 && clean[n - 2] == '=') decoded--;
-  herald_free(clean);
-  bytes[decoded] = '\0'; /* callers may treat the bytes as a C string */
-  *out_len = (size_t)decoded;
+  bytes[n] = '\0'; /* callers may treat the bytes as a C string */
+  *out_len = n;
   return bytes;
 }
 

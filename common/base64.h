@@ -1,5 +1,5 @@
 /* base64.h -- RFC 4648 base64 (standard alphabet, padded; or base64url,
- * unpadded) on OpenSSL's EVP block coder, with the lenient decoding Ably
+ * unpadded), with the lenient decoding Ably
  * payloads need: whitespace is ignored, missing padding is accepted, and
  * base64url characters are read as their standard equivalents. */
 #ifndef HERALD_BASE64_H
