@@ -24,6 +24,21 @@ void arena__cleanup(struct arena *a) {
   }
 }
 
+void arena__reset(struct arena *a) {
+  struct arena_chunk *kept = NULL;
+  while (a->chunks) {
+    struct arena_chunk *next = a->chunks->next;
+    if (!kept && a->chunks->size == ARENA_CHUNK_SIZE) kept = a->chunks;
+    else herald_free(a->chunks);
+    a->chunks = next;
+  }
+  if (kept) {
+    kept->used = 0;
+    kept->next = NULL;
+  }
+  a->chunks = kept;
+}
+
 void *arena__alloc(struct arena *a, size_t size) {
   size = (size + 15) & ~(size_t)15;
   struct arena_chunk *c = a->chunks;

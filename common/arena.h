@@ -17,6 +17,9 @@ struct arena {
 void arena__init(struct arena *a);
 /* Frees every chunk; the arena is empty and reusable afterwards. */
 void arena__cleanup(struct arena *a);
+/* Empties the arena but keeps one standard chunk for what comes next (a
+ * connection's next request): no allocation in the steady state. */
+void arena__reset(struct arena *a);
 /* size bytes, 16-byte aligned. Aborts on allocation failure (server use). */
 void *arena__alloc(struct arena *a, size_t size);
 /* A NUL-terminated copy of s[0..len). */

@@ -3,6 +3,7 @@
 #include "base64.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -26,26 +27,30 @@ size_t base64__encode_url(const void *src, size_t len, char *out) {
 
 enum { SEXTET_SKIP = -1, SEXTET_PAD = -2, SEXTET_BAD = -3 };
 
-/* The 6-bit value of a character of either alphabet, or what else it is. */
-static int sextet(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+' || c == '-') return 62;
-  if (c == '/' || c == '_') return 63;
-  if (c == '=') return SEXTET_PAD;
-  if (c == ' ' || c == '\t' || c == '\r' || c == '\n') return SEXTET_SKIP;
-  return SEXTET_BAD;
+/* The 6-bit value of each character of either alphabet, or what else it
+ * is; built once. */
+static signed char sextets[256];
+static pthread_once_t sextets_built = PTHREAD_ONCE_INIT;
+
+static void build_sextets(void) {
+  static const char standard[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  memset(sextets, SEXTET_BAD, sizeof sextets);
+  for (int i = 0; i < 64; i++) sextets[(unsigned char)standard[i]] = (signed char)i;
+  sextets['-'] = 62;
+  sextets['_'] = 63;
+  sextets['='] = SEXTET_PAD;
+  sextets[' '] = sextets['\t'] = sextets['\r'] = sextets['\n'] = SEXTET_SKIP;
 }
 
-/* Decodes into out (len / 4 * 3 + 2 bytes at least); the byte count, or
- * (size_t)-1 when the text is not base64: a foreign character, data after
- * padding, more than two '=', or a lone character in the last group. */
-static size_t decode(const char *text, size_t len, unsigned char *out) {
+size_t base64__decoded_max(size_t len) { return len / 4 * 3 + 2; }
+
+size_t base64__decode_to(const char *text, size_t len, unsigned char *out) {
   uint32_t group = 0;
   size_t chars = 0, padding = 0, n = 0;
+  pthread_once(&sextets_built, build_sextets);
   for (size_t i = 0; i < len; i++) {
-    int v = sextet(text[i]);
+    int v = sextets[(unsigned char)text[i]];
     if (v == SEXTET_SKIP) continue;
     if (v == SEXTET_PAD) {
       padding++;
@@ -69,9 +74,9 @@ static size_t decode(const char *text, size_t len, unsigned char *out) {
 }
 
 unsigned char *base64__decode(const char *text, size_t len, size_t *out_len) {
-  unsigned char *bytes = herald_malloc(len / 4 * 3 + 3);
+  unsigned char *bytes = herald_malloc(base64__decoded_max(len) + 1);
   if (!bytes) return NULL;
-  size_t n = decode(text, len, bytes);
+  size_t n = base64__decode_to(text, len, bytes);
   if (n == (size_t)-1) {
     herald_free(bytes);
     return NULL;

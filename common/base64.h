@@ -19,6 +19,15 @@ size_t base64__encode(const void *src, size_t len, char *out);
  * and without padding (RFC 4648 section 5, as JWTs and Herald tokens use). */
 size_t base64__encode_url(const void *src, size_t len, char *out);
 
+/* The most bytes len characters of base64 decode to. */
+size_t base64__decoded_max(size_t len);
+
+/* Decodes text[0..len) leniently into out (base64__decoded_max(len)
+ * bytes); returns the byte count, or (size_t)-1 when the text is not
+ * base64: a foreign character, data after padding, more than two '=', or a
+ * lone character in the last group. */
+size_t base64__decode_to(const char *text, size_t len, unsigned char *out);
+
 /* Decodes text[0..len) leniently into a new herald_malloc'd buffer, with a
  * NUL after the last byte; *out_len receives the byte count. Returns NULL when the text is not base64 or on
  * allocation failure. */

@@ -53,15 +53,19 @@ int auth__assume_client_id(struct auth *a, const char *client_id,
   return 0;
 }
 
+#define BASIC_ON_STACK 512 /* decoded keys are much shorter */
+
 static int authenticate_basic(struct auth *a, struct apps *apps,
                               const char *encoded, herald_error *err) {
-  size_t len;
-  unsigned char *decoded = base64__decode(encoded, strlen(encoded), &len);
-  if (!decoded)
-    return herald_error_set(err, HERALD_E_INVALID_CREDENTIAL,
-                            "Invalid Basic credentials: not base64");
-  int rc = auth__with_key(a, apps, (const char *)decoded, len, err);
-  herald_free(decoded);
+  size_t text_len = strlen(encoded), max = base64__decoded_max(text_len);
+  unsigned char on_stack[BASIC_ON_STACK];
+  unsigned char *decoded = max <= sizeof on_stack ? on_stack : herald_xmalloc(max);
+  size_t len = base64__decode_to(encoded, text_len, decoded);
+  int rc = len == (size_t)-1
+               ? herald_error_set(err, HERALD_E_INVALID_CREDENTIAL,
+                                  "Invalid Basic credentials: not base64")
+               : auth__with_key(a, apps, (const char *)decoded, len, err);
+  if (decoded != on_stack) herald_free(decoded);
   return rc;
 }
 

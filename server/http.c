@@ -338,10 +338,11 @@ static void on_written(uv_write_t *w, int status) {
 static void end_request(struct http_conn *c) {
   struct http_request *req = &c->req;
   auth__release(&req->auth);
-  arena__cleanup(&req->arena);
   herald_free(req->body);
+  struct arena arena = req->arena;
+  arena__reset(&arena); /* a chunk stays for the next request */
   memset(req, 0, sizeof *req);
-  arena__init(&req->arena);
+  req->arena = arena;
   c->in_flight = false;
 }
 
@@ -591,6 +592,7 @@ static void on_closed(uv_handle_t *handle) {
   herald_free(c->pending);
   herald_free(c->head);
   herald_free(c->header_offsets);
+  arena__cleanup(&c->req.arena);
   if (c->upgrade) c->upgrade->on_closed(c->upgrade);
   herald_free(c);
   worker__conn_closed(w);
@@ -635,6 +637,7 @@ uv_stream_t *http__upgrade(struct http_request *req, struct http_upgrade *u) {
   c->header_offsets = NULL;
   c->head_len = c->head_cap = 0;
   c->n_header_parts = c->header_parts_cap = 0;
+  arena__cleanup(&c->req.arena);
   return (uv_stream_t *)&c->tcp;
 }
 

@@ -21,7 +21,8 @@
 struct rest_publish {
   struct publish publish;
   struct http_request *req;
-  char *channel_id; /* as requested, qualifier included */
+  const char *channel_id; /* as requested, qualifier included (the
+                             request's, which outlives the publish) */
 };
 
 int rest_publish__decode(struct wire_value body, struct publish *p,
@@ -80,7 +81,6 @@ static void on_published(struct publish *p) {
     for (size_t i = 0; i < p->n_serials; i++) wire_writer__str(&w, p->serials[i]);
     reply__send(req, 201, &w, NULL);
   }
-  herald_free(rp->channel_id);
   publish__cleanup(p);
   herald_free(rp);
 }
@@ -105,7 +105,7 @@ void rest_publish__post(struct http_request *req) {
   }
   const char *ephemeral = http__param(req, "ephemeral");
   rp->req = req;
-  rp->channel_id = herald_xstrdup(req->segments[1]);
+  rp->channel_id = req->segments[1];
   p->ephemeral = ephemeral && !strcmp(ephemeral, "true");
   rest_publish__start(req, p, &name, on_published);
 }
