@@ -281,7 +281,8 @@ static int build_request(struct http_conn *c) {
 
 const char *http__header(const struct http_request *req, const char *name) {
   for (size_t i = 0; i < req->n_headers; i++)
-    if (!strcmp(req->headers[i].name, name)) return req->headers[i].value;
+    if (req->headers[i].name[0] == name[0] && !strcmp(req->headers[i].name, name))
+      return req->headers[i].value;
   return NULL;
 }
 
