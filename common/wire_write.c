@@ -7,6 +7,7 @@
 #include "alloc.h"
 #include "base64.h"
 #include "decimal.h"
+#include "json_string.h"
 #include "utf8.h"
 #include "wire.h"
 
@@ -77,15 +78,12 @@ static void text_put_string(struct wire_writer *w, const char *s, size_t len) {
     return;
   }
   text_put_char(w, '"');
-  size_t plain = 0; /* start of the run not written yet */
   for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    text_put(w, s + plain, i - plain);
-    text_put_escape(w, c);
-    plain = i + 1;
+    size_t plain = json_string__plain_len(s + i, len - i);
+    text_put(w, s + i, plain);
+    i += plain;
+    if (i < len) text_put_escape(w, (unsigned char)s[i]);
   }
-  text_put(w, s + plain, len - plain);
   text_put_char(w, '"');
 }
 
