@@ -77,9 +77,19 @@ static void text_put_string(struct wire_writer *w, const char *s, size_t len) {
     w->failed = true;
     return;
   }
+  size_t plain = json_string__plain_len(s, len);
+  if (plain == len) { /* the usual case: nothing to escape, one copy */
+    if (!text_reserve(w, len + 2)) return;
+    char *out = w->text + w->text_len;
+    out[0] = '"';
+    memcpy(out + 1, s, len);
+    out[len + 1] = '"';
+    w->text_len += len + 2;
+    return;
+  }
   text_put_char(w, '"');
   for (size_t i = 0; i < len; i++) {
-    size_t plain = json_string__plain_len(s + i, len - i);
+    plain = json_string__plain_len(s + i, len - i);
     text_put(w, s + i, plain);
     i += plain;
     if (i < len) text_put_escape(w, (unsigned char)s[i]);
