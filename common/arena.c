@@ -5,7 +5,6 @@
 
 #include "alloc.h"
 
-#define ARENA_CHUNK_SIZE 4096
 
 struct arena_chunk {
   struct arena_chunk *next;
@@ -13,6 +12,11 @@ struct arena_chunk {
   size_t size;
   _Alignas(16) unsigned char data[];
 };
+
+/* A chunk with its header takes 1 KiB: a request's arena (headers, path
+ * segments, parameters) usually fits, and glibc serves blocks this small
+ * from its per-thread cache; a 4 KiB block cost a malloc_consolidate. */
+#define ARENA_CHUNK_SIZE (1024 - sizeof(struct arena_chunk))
 
 void arena__init(struct arena *a) { a->chunks = NULL; }
 

@@ -504,7 +504,21 @@ static void dispatch(struct http_conn *c) {
   router__dispatch(&c->req);
 }
 
-static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+/* Feeds bytes to the parser, which stops after the end of a request;
+ * returns the bytes it took. */
+static size_t parse(struct http_conn *c, const char *data, size_t len) {
+  return http_parser_execute(&c->parser, &parser_settings, data, len);
+}
+
+/* Answers (and closes after) what the parser could not frame; true then.
+ * Called once the bytes parsed are consumed: the answer may free them. */
+static bool reject_if_malformed(struct http_conn *c) {
+  enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+  if (e == HPE_OK || e == HPE_PAUSED) return false;
+  if (c->head_error) reject(c, c->head_error, herald_strerror(c->head_error));
+  else reject(c, HERALD_E_BAD_REQUEST, http_errno_description(e));
+  return true;
+}
 
 /* Parses pending bytes and dispatches complete requests, one at a time. */
 static void process(struct http_conn *c) {
@@ -516,15 +530,8 @@ static void process(struct http_conn *c) {
       continue;
     }
     if (c->pending_len == 0 || c->close_after_response) break;
-    size_t n = http_parser_execute(&c->parser, &parser_settings, c->pending,
-                                   c->pending_len);
-    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-    pending_consume(c, n);
-    if (e != HPE_OK && e != HPE_PAUSED) {
-      if (c->head_error) reject(c, c->head_error, herald_strerror(c->head_error));
-      else reject(c, HERALD_E_BAD_REQUEST, http_errno_description(e));
-      break;
-    }
+    pending_consume(c, parse(c, c->pending, c->pending_len));
+    if (reject_if_malformed(c)) break;
     if (!c->message_complete) break; /* need more bytes */
   }
   c->processing = false;
@@ -538,6 +545,17 @@ static void process(struct http_conn *c) {
   else uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
   if (c->close_after_response && !c->in_flight && c->writes_pending == 0)
     close_conn(c);
+}
+
+/* New bytes from the socket. When nothing waits before them they are
+ * parsed where they are, up to the end of the first request (the usual
+ * case: no copy); what is left waits in pending for process(). */
+static void take_bytes(struct http_conn *c, const char *data, size_t len) {
+  bool parse_here = c->pending_len == 0 && !c->in_flight &&
+                    !c->message_complete && !c->close_after_response;
+  size_t parsed = parse_here ? parse(c, data, len) : 0;
+  if (parsed < len) pending_append(c, data + parsed, len - parsed);
+  if (parse_here) reject_if_malformed(c);
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
@@ -565,7 +583,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
       close_conn(c);
     return;
   }
-  if (nread > 0) pending_append(c, buf->base, (size_t)nread);
+  if (nread > 0) take_bytes(c, buf->base, (size_t)nread);
   release_read_buffer(c->worker, buf);
   if (nread < 0) {
     /* EOF or error: an answered-or-idle connection closes now; one with a
