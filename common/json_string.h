@@ -1,5 +1,5 @@
 /* json_string.h -- the characters a JSON string carries as they are: the
- * scan the JSON parser (json_parse.c) and writer (wire_write.c) share. */
+ * scan the JSON writer (wire_write.c) makes over every string. */
 #ifndef HERALD_JSON_STRING_H
 #define HERALD_JSON_STRING_H
 
