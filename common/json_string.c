@@ -20,7 +20,8 @@ static uint64_t has_byte_below(uint64_t word, uint8_t n) {
 
 static int plain(unsigned char c) { return c >= 0x20 && c != '"' && c != '\\'; }
 
-size_t json_string__plain_len(const char *s, size_t len) {
+size_t json_string__plain_len(const char *s, size_t len, bool *ascii) {
+  uint64_t high = 0; /* the top bits seen: non-ASCII bytes */
   size_t i = 0;
   for (; i + 8 <= len; i += 8) {
     uint64_t word;
@@ -28,7 +29,9 @@ size_t json_string__plain_len(const char *s, size_t len) {
     if (has_zero_byte(word ^ BYTES('"')) || has_zero_byte(word ^ BYTES('\\')) ||
         has_byte_below(word, 0x20))
       break;
+    high |= word & BYTES(0x80);
   }
-  while (i < len && plain((unsigned char)s[i])) i++;
+  for (; i < len && plain((unsigned char)s[i]); i++) high |= (unsigned char)s[i] & 0x80;
+  *ascii = high == 0;
   return i;
 }

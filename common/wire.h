@@ -1,16 +1,16 @@
 /* wire.h -- format-neutral reading and writing of JSON and MessagePack.
  *
  * Ably carries every body in one of two formats with the same structure.
- * The reader gives one view over a jansson tree or a msgpack-c object tree,
- * so a wire type (Message, TokenRequest, ...) is decoded by one function for
- * both formats; the only visible difference is that MessagePack has binary
- * strings. The writer writes either compact JSON text or packed MessagePack
+ * The reader gives one view over both (each parsed into a msgpack-c object
+ * tree), so a wire type (Message, TokenRequest, ...) is decoded by one
+ * function for both formats; the only visible difference is that
+ * MessagePack has binary strings. The writer writes either compact JSON text or packed MessagePack
  * through the same calls, so each wire type is encoded once too.
  *
  * Owns: a parsed document (struct wire_doc) and a writer's output. Values
  * (struct wire_value) are borrowed views valid while their document lives;
- * a MessagePack document also points into the bytes it was parsed from, so
- * those must outlive it too. */
+ * a document also points into the bytes it was parsed from, so those must
+ * outlive it too. */
 #ifndef HERALD_WIRE_H
 #define HERALD_WIRE_H
 
@@ -36,18 +36,18 @@ enum wire_kind {
   WIRE_MAP,
 };
 
+/* A value of a parsed document. Both formats are held as msgpack-c's object
+ * tree; format says which one the document was (JSON has no binary). */
 struct wire_value {
   enum wire_format format;
-  union {
-    const json_t *json;
-    const msgpack_object *mp;
-  } u;
+  const msgpack_object *mp; /* NULL: absent */
 };
 
 struct wire_doc {
   enum wire_format format;
-  json_t *json;
-  msgpack_unpacked mp;
+  msgpack_unpacked mp; /* JSON uses only mp.data: its tree is in json_zone */
+  msgpack_zone json_zone;
+  bool json_zone_live;
 };
 
 /* ---- Reading ---------------------------------------------------------- */

@@ -1,11 +1,14 @@
-/* wire_read.c -- the reading half of wire.h: one view over a parsed JSON
- * (jansson) or MessagePack (msgpack-c) document. */
+/* wire_read.c -- the reading half of wire.h: a JSON (json_parse.h) or
+ * MessagePack (msgpack-c) document, both as msgpack-c's object tree. */
 #include <string.h>
 
 #include "alloc.h"
 #include "base64.h"
+#include "json_parse.h"
 #include "utf8.h"
 #include "wire.h"
+
+#define JSON_ZONE_CHUNK_MAX (64 * 1024)
 
 /* MessagePack str values (and map keys) must be UTF-8, so that anything
  * accepted can later be written as JSON. */
@@ -27,62 +30,56 @@ static bool mp_strings_valid(const msgpack_object *o) {
   }
 }
 
+static int parse_json(struct wire_doc *doc, const char *data, size_t len,
+                      herald_error *err) {
+  char why[JSON_PARSE_ERROR_MAX];
+  /* The tree takes about the text's size; strings mostly stay in the text. */
+  if (!msgpack_zone_init(&doc->json_zone, len < JSON_ZONE_CHUNK_MAX
+                                              ? len + 256
+                                              : JSON_ZONE_CHUNK_MAX))
+    return herald_error_set(err, HERALD_E_INTERNAL, "out of memory");
+  doc->json_zone_live = true;
+  if (json_parse(data, len, &doc->json_zone, &doc->mp.data, why) == 0) return 0;
+  wire_doc__cleanup(doc);
+  return herald_error_set(err, HERALD_E_INVALID_REQUEST_BODY,
+                          "Unable to parse JSON body: %s", why);
+}
+
+static int parse_msgpack(struct wire_doc *doc, const char *data, size_t len,
+                         herald_error *err) {
+  msgpack_unpacked_init(&doc->mp);
+  size_t offset = 0;
+  if (msgpack_unpack_next(&doc->mp, data, len, &offset) ==
+          MSGPACK_UNPACK_SUCCESS &&
+      offset == len && mp_strings_valid(&doc->mp.data))
+    return 0;
+  msgpack_unpacked_destroy(&doc->mp);
+  return herald_error_set(err, HERALD_E_INVALID_REQUEST_BODY,
+                          "Unable to parse msgpack body");
+}
+
 int wire_doc__parse(struct wire_doc *doc, enum wire_format format,
                     const char *data, size_t len, herald_error *err) {
   memset(doc, 0, sizeof *doc);
   doc->format = format;
-  if (format == WIRE_JSON) {
-    json_error_t jerr;
-    doc->json = json_loadb(data, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-    if (!doc->json)
-      return herald_error_set(err, HERALD_E_INVALID_REQUEST_BODY,
-                              "Unable to parse JSON body: %s", jerr.text);
-    return 0;
-  }
-  msgpack_unpacked_init(&doc->mp);
-  size_t offset = 0;
-  if (msgpack_unpack_next(&doc->mp, data, len, &offset) !=
-          MSGPACK_UNPACK_SUCCESS ||
-      offset != len || !mp_strings_valid(&doc->mp.data)) {
-    msgpack_unpacked_destroy(&doc->mp);
-    memset(&doc->mp, 0, sizeof doc->mp);
-    return herald_error_set(err, HERALD_E_INVALID_REQUEST_BODY,
-                            "Unable to parse msgpack body");
-  }
-  return 0;
+  return format == WIRE_JSON ? parse_json(doc, data, len, err)
+                             : parse_msgpack(doc, data, len, err);
 }
 
 void wire_doc__cleanup(struct wire_doc *doc) {
-  if (doc->format == WIRE_JSON) json_decref(doc->json);
-  else if (doc->mp.zone) msgpack_unpacked_destroy(&doc->mp);
+  if (doc->mp.zone) msgpack_unpacked_destroy(&doc->mp);
+  if (doc->json_zone_live) msgpack_zone_destroy(&doc->json_zone);
   memset(doc, 0, sizeof *doc);
 }
 
 struct wire_value wire_doc__root(const struct wire_doc *doc) {
-  struct wire_value v = {.format = doc->format};
-  if (doc->format == WIRE_JSON) v.u.json = doc->json;
-  else v.u.mp = &doc->mp.data;
+  struct wire_value v = {.format = doc->format, .mp = &doc->mp.data};
   return v;
 }
 
-static enum wire_kind json_kind(const json_t *j) {
-  if (!j) return WIRE_ABSENT;
-  switch (json_typeof(j)) {
-  case JSON_OBJECT: return WIRE_MAP;
-  case JSON_ARRAY: return WIRE_ARRAY;
-  case JSON_STRING: return WIRE_STR;
-  case JSON_INTEGER: return WIRE_INT;
-  case JSON_REAL: return WIRE_FLOAT;
-  case JSON_TRUE:
-  case JSON_FALSE: return WIRE_BOOL;
-  case JSON_NULL: return WIRE_NIL;
-  }
-  return WIRE_ABSENT;
-}
-
-static enum wire_kind mp_kind(const msgpack_object *o) {
-  if (!o) return WIRE_ABSENT;
-  switch (o->type) {
+enum wire_kind wire_value__kind(struct wire_value v) {
+  if (!v.mp) return WIRE_ABSENT;
+  switch (v.mp->type) {
   case MSGPACK_OBJECT_NIL: return WIRE_NIL;
   case MSGPACK_OBJECT_BOOLEAN: return WIRE_BOOL;
   case MSGPACK_OBJECT_POSITIVE_INTEGER:
@@ -97,67 +94,40 @@ static enum wire_kind mp_kind(const msgpack_object *o) {
   }
 }
 
-enum wire_kind wire_value__kind(struct wire_value v) {
-  return v.format == WIRE_JSON ? json_kind(v.u.json) : mp_kind(v.u.mp);
-}
-
-static struct wire_value absent(enum wire_format format) {
-  struct wire_value v = {.format = format};
+static struct wire_value child(struct wire_value parent,
+                               const msgpack_object *o) {
+  struct wire_value v = {.format = parent.format, .mp = o};
   return v;
 }
 
 struct wire_value wire_value__get(struct wire_value map, const char *key) {
-  if (wire_value__kind(map) != WIRE_MAP) return absent(map.format);
-  struct wire_value v = {.format = map.format};
-  if (map.format == WIRE_JSON) {
-    v.u.json = json_object_get(map.u.json, key);
-    return v;
-  }
+  if (wire_value__kind(map) != WIRE_MAP) return child(map, NULL);
   size_t key_len = strlen(key);
-  const msgpack_object_map *m = &map.u.mp->via.map;
+  const msgpack_object_map *m = &map.mp->via.map;
   for (uint32_t i = 0; i < m->size; i++) {
     const msgpack_object *k = &m->ptr[i].key;
     if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == key_len &&
-        memcmp(k->via.str.ptr, key, key_len) == 0) {
-      v.u.mp = &m->ptr[i].val;
-      return v;
-    }
+        memcmp(k->via.str.ptr, key, key_len) == 0)
+      return child(map, &m->ptr[i].val);
   }
-  return v;
+  return child(map, NULL);
 }
 
 size_t wire_value__count(struct wire_value v) {
   switch (wire_value__kind(v)) {
-  case WIRE_ARRAY:
-    return v.format == WIRE_JSON ? json_array_size(v.u.json)
-                                 : v.u.mp->via.array.size;
-  case WIRE_MAP:
-    return v.format == WIRE_JSON ? json_object_size(v.u.json)
-                                 : v.u.mp->via.map.size;
+  case WIRE_ARRAY: return v.mp->via.array.size;
+  case WIRE_MAP: return v.mp->via.map.size;
   default: return 0;
   }
 }
 
 struct wire_value wire_value__at(struct wire_value array, size_t i) {
-  struct wire_value v = {.format = array.format};
-  if (array.format == WIRE_JSON) v.u.json = json_array_get(array.u.json, i);
-  else v.u.mp = &array.u.mp->via.array.ptr[i];
-  return v;
+  return child(array, &array.mp->via.array.ptr[i]);
 }
 
 struct wire_value wire_value__member(struct wire_value map, size_t i,
                                      const char **key, size_t *key_len) {
-  struct wire_value v = {.format = map.format};
-  if (map.format == WIRE_JSON) {
-    /* jansson has no indexed access; iterate to the i-th member. */
-    void *it = json_object_iter((json_t *)map.u.json);
-    while (i-- && it) it = json_object_iter_next((json_t *)map.u.json, it);
-    *key = it ? json_object_iter_key(it) : "";
-    *key_len = strlen(*key);
-    v.u.json = it ? json_object_iter_value(it) : NULL;
-    return v;
-  }
-  const msgpack_object_kv *kv = &map.u.mp->via.map.ptr[i];
+  const msgpack_object_kv *kv = &map.mp->via.map.ptr[i];
   if (kv->key.type == MSGPACK_OBJECT_STR) {
     *key = kv->key.via.str.ptr;
     *key_len = kv->key.via.str.size;
@@ -165,39 +135,34 @@ struct wire_value wire_value__member(struct wire_value map, size_t i,
     *key = "";
     *key_len = 0;
   }
-  v.u.mp = &kv->val;
-  return v;
+  return child(map, &kv->val);
 }
 
 const char *wire_value__bytes(struct wire_value v, size_t *len) {
   switch (wire_value__kind(v)) {
   case WIRE_STR:
-    if (v.format == WIRE_JSON) {
-      *len = json_string_length(v.u.json);
-      return json_string_value(v.u.json);
-    }
-    *len = v.u.mp->via.str.size;
-    return v.u.mp->via.str.ptr;
+    *len = v.mp->via.str.size;
+    return v.mp->via.str.ptr;
   case WIRE_BIN:
-    *len = v.u.mp->via.bin.size;
-    return v.u.mp->via.bin.ptr;
+    *len = v.mp->via.bin.size;
+    return v.mp->via.bin.ptr;
   default: return NULL;
   }
 }
 
 bool wire_value__int(struct wire_value v, int64_t *out) {
   enum wire_kind kind = wire_value__kind(v);
-  double real;
   if (kind == WIRE_INT) {
-    if (v.format == WIRE_JSON) *out = json_integer_value(v.u.json);
-    else if (v.u.mp->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-      if (v.u.mp->via.u64 > INT64_MAX) return false;
-      *out = (int64_t)v.u.mp->via.u64;
-    } else *out = v.u.mp->via.i64;
+    if (v.mp->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+      if (v.mp->via.u64 > INT64_MAX) return false;
+      *out = (int64_t)v.mp->via.u64;
+    } else {
+      *out = v.mp->via.i64;
+    }
     return true;
   }
   if (kind != WIRE_FLOAT) return false;
-  real = v.format == WIRE_JSON ? json_real_value(v.u.json) : v.u.mp->via.f64;
+  double real = v.mp->via.f64;
   /* Range first: converting an out-of-range double is undefined. */
   if (!(real >= -9223372036854775808.0 && real < 9223372036854775808.0) ||
       real != (double)(int64_t)real)
@@ -207,8 +172,7 @@ bool wire_value__int(struct wire_value v, int64_t *out) {
 }
 
 bool wire_value__bool(struct wire_value v) {
-  if (wire_value__kind(v) != WIRE_BOOL) return false;
-  return v.format == WIRE_JSON ? json_is_true(v.u.json) : v.u.mp->via.boolean;
+  return wire_value__kind(v) == WIRE_BOOL && v.mp->via.boolean;
 }
 
 static json_t *mp_to_json(const msgpack_object *o);
@@ -266,8 +230,7 @@ static json_t *mp_to_json(const msgpack_object *o) {
 
 json_t *wire_value__to_json(struct wire_value v) {
   if (wire_value__kind(v) == WIRE_ABSENT) return NULL;
-  if (v.format == WIRE_JSON) return json_deep_copy(v.u.json);
-  return mp_to_json(v.u.mp);
+  return mp_to_json(v.mp);
 }
 
 int wire_format__from_content_type(const char *type, size_t len) {

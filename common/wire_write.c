@@ -73,11 +73,12 @@ static void text_put_escape(struct wire_writer *w, unsigned char c) {
 /* A string: UTF-8 is kept as is, quotes, backslashes and control
  * characters are escaped; invalid UTF-8 fails the writer. */
 static void text_put_string(struct wire_writer *w, const char *s, size_t len) {
-  if (!utf8__valid(s, len)) {
+  bool ascii;
+  size_t plain = json_string__plain_len(s, len, &ascii);
+  if (!(plain == len && ascii) && !utf8__valid(s, len)) {
     w->failed = true;
     return;
   }
-  size_t plain = json_string__plain_len(s, len);
   if (plain == len) { /* the usual case: nothing to escape, one copy */
     if (!text_reserve(w, len + 2)) return;
     char *out = w->text + w->text_len;
@@ -89,7 +90,7 @@ static void text_put_string(struct wire_writer *w, const char *s, size_t len) {
   }
   text_put_char(w, '"');
   for (size_t i = 0; i < len; i++) {
-    plain = json_string__plain_len(s + i, len - i);
+    plain = json_string__plain_len(s + i, len - i, &ascii);
     text_put(w, s + i, plain);
     i += plain;
     if (i < len) text_put_escape(w, (unsigned char)s[i]);

@@ -306,30 +306,41 @@ void presence__leave_connection(struct server *s, struct app *app,
 }
 
 /* The ENTERs of one fixture channel {name, presence: [{clientId, data,
- * encoding}]}; items that do not decode are skipped. */
+ * encoding}]}; items that do not decode are skipped. The app definition is
+ * a jansson tree; messages decode from wire documents, so the items go
+ * through their JSON text (once per fixture channel, at start-up or when
+ * the app is created). */
 static void seed_channel(struct server *s, struct app *app,
                          const json_t *fixture, bool record) {
   const char *name = json_string_value(json_object_get(fixture, "name"));
   const json_t *items = json_object_get(fixture, "presence");
   if (!name || !json_array_size(items)) return;
-  struct publish *p = server_change(s, app, name, FIXTURE_CONNECTION_ID);
-  p->ephemeral = !record;
-  p->id_base = herald_xstrdup(FIXTURE_CONNECTION_ID ":0");
-  p->messages = herald_xcalloc(json_array_size(items), sizeof *p->messages);
-  size_t i;
-  const json_t *item;
-  json_array_foreach(items, i, item) {
-    struct wire_value v = {.format = WIRE_JSON, .u.json = item};
-    herald_error err;
-    struct message *m = NULL;
-    if (message__decode(v, &m, &err) || !m->client_id) {
-      message__unref(m);
-      continue;
+  char *text = json_dumps(items, JSON_COMPACT);
+  struct wire_doc doc;
+  herald_error err;
+  int rc = text ? wire_doc__parse(&doc, WIRE_JSON, text, strlen(text), &err)
+                : -1;
+  if (rc == 0) {
+    struct wire_value list = wire_doc__root(&doc);
+    size_t n = wire_value__count(list);
+    struct publish *p = server_change(s, app, name, FIXTURE_CONNECTION_ID);
+    p->ephemeral = !record;
+    p->id_base = herald_xstrdup(FIXTURE_CONNECTION_ID ":0");
+    p->messages = herald_xcalloc(n, sizeof *p->messages);
+    for (size_t i = 0; i < n; i++) {
+      struct message *m = NULL;
+      if (message__decode(wire_value__at(list, i), &m, &err) ||
+          !m->client_id) {
+        message__unref(m);
+        continue;
+      }
+      m->action = PRESENCE_ENTER;
+      p->messages[p->count++] = m;
     }
-    m->action = PRESENCE_ENTER;
-    p->messages[p->count++] = m;
+    channel__publish(p);
+    wire_doc__cleanup(&doc);
   }
-  channel__publish(p);
+  free(text);
 }
 
 void presence__seed_fixtures(struct server *s, struct app *app, bool record) {
