@@ -14,7 +14,7 @@ DEB_PACKAGES = build-essential cmake pkg-config libuv1-dev libhttp-parser-dev \
 NODE_PACKAGES = nodejs npm
 
 .PHONY: all deps npm-deps build run test unit-test integration-test \
-        sanitize-test bench clean
+        sanitize-test fuzz bench clean
 
 all: build
 
@@ -69,6 +69,27 @@ build-asan-configure:
 	@cmake -S . -B $(BUILD_DIR) $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(BUILD_DIR) -j$(JOBS) -- --no-print-directory
 
+# Fuzz targets (tests/fuzz/fuzz_<name>.c, libFuzzer + ASan + UBSan), each
+# run for FUZZ_SECONDS from the ably-common fixtures as seeds; the corpus
+# grows in build-fuzz/corpus_<name>, a crash leaves its input in build-fuzz/.
+FUZZ_PACKAGES = clang libclang-rt-14-dev
+FUZZ_SECONDS ?= 60
+FUZZ_SEEDS = ../shared/ably-common/test-resources
+FUZZ_TARGETS = json_parse
+FUZZ_SOURCES_json_parse = common/json_parse.c common/json_string.c \
+  common/utf8.c common/alloc.c common/hashmap.c -ljansson -lmsgpackc
+
+fuzz: deps
+	$(call install_missing,$(FUZZ_PACKAGES),)
+	@mkdir -p build-fuzz
+	$(foreach t,$(FUZZ_TARGETS),\
+	  clang -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all -Icommon -Iinclude tests/fuzz/fuzz_$(t).c \
+	    $(FUZZ_SOURCES_$(t)) -o build-fuzz/fuzz_$(t) && \
+	  mkdir -p build-fuzz/corpus_$(t) && \
+	  cd build-fuzz && ./fuzz_$(t) -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=4096 corpus_$(t) $(abspath $(FUZZ_SEEDS)) && cd .. ;)
+
 # Herald side by side with nchan (nginx module) in one run: scenarios, medians,
 # one table, bench/results/latest.{csv,md,png}. See docs/benchmarks.md.
 BENCH_PACKAGES = nginx libnginx-mod-nchan gnuplot-nox jq
@@ -78,4 +99,4 @@ bench: build
 	@BUILD_DIR=$(BUILD_DIR) bench/run-bench.sh
 
 clean:
-	rm -rf $(BUILD_DIR) build-asan
+	rm -rf $(BUILD_DIR) build-asan build-fuzz
