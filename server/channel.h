@@ -39,6 +39,8 @@ struct publish {
    * connection_id has on the channel. */
   bool presence;
   bool leave_connection;
+  size_t presence_members; /* presence__apply: the channel's member count
+                              after this change */
   /* Runs on origin when the publish is durable or has failed. */
   void (*done)(struct publish *p);
   /* Results. */

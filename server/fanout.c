@@ -10,6 +10,7 @@
 #include "alloc.h"
 #include "channel.h"
 #include "clock.h"
+#include "presence.h"
 #include "server.h"
 
 #define OWNED_IDLE_MS 1000 /* an unsubscribed channel's record outlives its
@@ -18,6 +19,7 @@
 /* On the owner: a channel some worker subscribes to (or did lately). */
 struct owned_channel {
   char position[SERIAL_MAX];
+  size_t presence_members; /* as of position */
   uint64_t workers; /* bit i: worker i has subscribers */
   int64_t last_ms;  /* of the last message or registration */
 };
@@ -30,6 +32,7 @@ struct local_channel {
   struct attachment *head;
   bool positioned; /* the owner answered the registration */
   char position[SERIAL_MAX];
+  size_t presence_members; /* as of position */
 };
 
 /* A registration (or its end) travelling to the owner, and its answer
@@ -39,6 +42,7 @@ struct fanout_note {
   int worker; /* the subscribing worker's index */
   bool subscribe;
   char position[SERIAL_MAX];
+  size_t presence_members;
   size_t key_len;
   char key[];
 };
@@ -71,6 +75,8 @@ static struct owned_channel *owned_get(struct realtime_worker *rw,
     oc = herald_xcalloc(1, sizeof *oc);
     oc->last_ms = clock__now_ms();
     channel__next_position(rw->worker->channels, oc->position);
+    oc->presence_members =
+        presence__count(channel__presence(rw->worker->channels), key, len);
     hashmap__put(&rw->owned, key, len, oc);
   }
   return oc;
@@ -91,6 +97,7 @@ static void note_on_owner(struct worker_task *task) {
   oc->workers |= bit;
   oc->last_ms = clock__now_ms();
   memcpy(note->position, oc->position, SERIAL_MAX);
+  note->presence_members = oc->presence_members;
   worker__post(&rw->worker->server->workers[note->worker], &note->task,
                on_position);
 }
@@ -132,7 +139,9 @@ void fanout__published(struct worker *owner, const struct publish *p) {
   for (size_t i = 0; i < p->count; i++) d->messages[i] = message__ref(p->messages[i]);
   d->count = p->count;
   d->channel_serial = d->messages[p->count - 1]->serial;
+  d->presence_members = p->presence ? p->presence_members : oc->presence_members;
   snprintf(oc->position, SERIAL_MAX, "%s", d->channel_serial);
+  oc->presence_members = d->presence_members;
   oc->last_ms = clock__now_ms();
   for (int i = 0; i < owner->server->n_workers; i++) {
     if (!(oc->workers & (UINT64_C(1) << i))) continue;
@@ -226,6 +235,7 @@ static void on_delivery(struct worker_task *task) {
     return;
   }
   snprintf(lc->position, SERIAL_MAX, "%s", d->channel_serial);
+  lc->presence_members = d->presence_members;
   struct frame *frames[FRAME_KINDS] = {0};
   for (struct attachment *a = lc->head; a; a = a->next) {
     if (a->state == ATTACHMENT_REPLAYING) {
@@ -258,6 +268,7 @@ static void on_position(struct worker_task *task) {
   if (lc) {
     lc->positioned = true;
     memcpy(lc->position, note->position, SERIAL_MAX);
+    lc->presence_members = note->presence_members;
     if (!lc->head) {
       post_note(lc, false);
       free_local(lc);
@@ -314,6 +325,10 @@ void fanout__unsubscribe(struct attachment *a) {
 
 const char *fanout__position(const struct attachment *a) {
   return a->local->position;
+}
+
+size_t fanout__presence_members(const struct attachment *a) {
+  return a->local->presence_members;
 }
 
 void fanout__cleanup(struct realtime_worker *rw) {

@@ -12,7 +12,9 @@
  * Ordering: owner -> worker posts are FIFO, so a worker holds every message
  * after the position it was told, and none before: a new attachment on a
  * registered channel starts at the channel's local position with no round
- * trip. */
+ * trip. The channel's presence member count travels with the position and
+ * every delivery, so a worker knows, with no round trip either, whether an
+ * ATTACHED must promise a presence SYNC (HAS_PRESENCE). */
 #ifndef HERALD_FANOUT_H
 #define HERALD_FANOUT_H
 
@@ -41,6 +43,7 @@ struct delivery {
   struct message **messages; /* or presence items */
   size_t count;
   const char *channel_serial; /* the last message's serial */
+  size_t presence_members; /* the channel's member count after it */
 };
 
 void delivery__unref(struct delivery *d);
@@ -91,6 +94,9 @@ void fanout__unsubscribe(struct attachment *a);
 
 /* The last serial a live attachment's channel delivered. */
 const char *fanout__position(const struct attachment *a);
+/* The channel's presence member count as of that position (as of the
+ * latest delivery while an attachment replays). */
+size_t fanout__presence_members(const struct attachment *a);
 
 /* On the owner, after a publish (or presence change) was appended: move
  * the channel's position and post it to every worker with subscribers. */

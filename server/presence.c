@@ -76,6 +76,12 @@ static struct presence_set *find_set(struct presence_table *t,
   return set;
 }
 
+size_t presence__count(struct presence_table *t, const char *key,
+                       size_t key_len) {
+  struct presence_set *set = hashmap__get(&t->sets, key, key_len);
+  return set ? set->members.count : 0;
+}
+
 static struct presence_set *get_set(struct presence_table *t,
                                     const char *app_id, const char *channel) {
   struct presence_set *set = find_set(t, app_id, channel);
@@ -210,6 +216,7 @@ void presence__apply(struct presence_table *t, struct publish *p) {
     else message__unref(p->messages[i]);
   }
   p->count = kept;
+  p->presence_members = set->members.count;
   drop_set_if_empty(t, p->app->id, p->channel);
 }
 

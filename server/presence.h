@@ -41,8 +41,14 @@ int presence__prepare(struct presence_table *t, struct publish *p,
  * in p only the events to broadcast and record: an ENTER of a present
  * member becomes UPDATE (nothing at all when it carries the member's
  * current id), an UPDATE of an absent one ENTER, a LEAVE of an absent one
- * nothing; a LEAVE without data carries the member's last data. */
+ * nothing; a LEAVE without data carries the member's last data.
+ * p->presence_members becomes the channel's member count after it. */
 void presence__apply(struct presence_table *t, struct publish *p);
+
+/* How many members the channel has; key is "<app id>\n<channel>", as
+ * fanout.h's channel keys. */
+size_t presence__count(struct presence_table *t, const char *key,
+                       size_t key_len);
 
 /* ---- From any worker ---------------------------------------------------------- */
 

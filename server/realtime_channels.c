@@ -111,8 +111,11 @@ static void send_attached(struct attachment *a, uint32_t state_flags,
     keys[n] = "echo";
     values[n++] = "false";
   }
-  /* With presence_subscribe, ATTACHED promises a SYNC (realtime.md 6.4). */
-  bool sync = a->modes & PM_FLAG_MODE_PRESENCE_SUBSCRIBE;
+  /* With presence_subscribe and members present, ATTACHED promises a SYNC
+   * (realtime.md 6.4). Without the flag the client takes the set to be
+   * empty as of this position, which it is: later changes arrive live. */
+  bool sync = (a->modes & PM_FLAG_MODE_PRESENCE_SUBSCRIBE) &&
+              fanout__presence_members(a) > 0;
   struct protocol_message pm = {.action = PM_ATTACHED,
                                 .channel = a->name,
                                 .flags = a->modes | state_flags |

@@ -1,7 +1,8 @@
 // Presence on the wire (spec/realtime.md §6), with a raw WebSocket client,
-// for what the SDK hides: the HAS_PRESENCE promise and the SYNC that keeps
-// it (always a presence array, "<syncId>:" on the last page), no flag and no
-// SYNC without presence_subscribe, the PRESENCE NACKs (90001 not attached,
+// for what the SDK hides: the HAS_PRESENCE promise when members are present
+// and the SYNC that keeps it (always a presence array, "<syncId>:" on the
+// last page), no flag and no SYNC on an empty channel or without
+// presence_subscribe, the PRESENCE NACKs (90001 not attached,
 // 91000 no clientId, 40012 a clientId the connection may not use), ACK of a
 // LEAVE of an absent member, and auto re-entry with the member's own id
 // (acknowledged, not broadcast), and a PRESENCE mixing items that change
@@ -39,11 +40,52 @@ function reply(c, msgSerial) {
     5000, `ACK/NACK of ${msgSerial}`);
 }
 
-test('ATTACHED with presence_subscribe sets HAS_PRESENCE and a SYNC with a presence array follows', async (t) => {
+/** Everything the server sent c before this call has arrived. */
+async function roundTrip(c, id) {
+  c.send({ action: 0, id });
+  await c.next((pm) => pm.action === 0 && pm.id === id, 5000, 'heartbeat echo');
+}
+
+test('HAS_PRESENCE and a SYNC exactly when members are present (a SYNC page always has a presence array)', async (t) => {
+  const channel = uniqueChannel('wsp-sync');
+  const early = await connect(t);
+  const emptyAttach = await attach(early, channel);
+  assert.equal(emptyAttach.flags & HAS_PRESENCE, 0, 'no members: no promise of a SYNC');
+  await roundTrip(early, 'marker-empty');
+  assert.ok(!early.frames.some((pm) => pm.action === 16), 'and no SYNC');
+
+  const bob = await connect(t, { clientId: 'bob' });
+  await attach(bob, channel, MODE_PRESENCE);
+  bob.send({ action: 14, channel, msgSerial: 0, presence: [{ action: 2, data: 'here' }] });
+  assert.equal((await reply(bob, 0)).action, 1);
+  await early.next((pm) => pm.action === 14 && pm.channel === channel, 5000, 'the ENTER, live');
+
+  // Several connections, so that some land on the worker that already has
+  // the channel (the count comes with deliveries) and some on the other
+  // (it comes with the owner's answer).
+  for (let i = 0; i < 4; i++) {
+    const late = await connect(t);
+    const attached = await attach(late, channel);
+    assert.ok(attached.flags & HAS_PRESENCE, `attach ${i}: flags ${attached.flags}`);
+    const sync = await late.next((pm) => pm.action === 16, 5000, 'SYNC');
+    assert.equal(sync.channel, channel);
+    assert.match(sync.channelSerial, /^[\w-]+:$/, 'one page: the last, with an empty cursor');
+    assert.deepEqual(sync.presence.map((m) => [m.clientId, m.data]), [['bob', 'here']]);
+  }
+
+  bob.send({ action: 14, channel, msgSerial: 1, presence: [{ action: 3 }] });
+  assert.equal((await reply(bob, 1)).action, 1);
+  await early.next((pm) => pm.action === 14 && pm.presence?.[0]?.action === 3, 5000, 'the LEAVE, live');
+  const after = await connect(t);
+  const attached = await attach(after, channel);
+  assert.equal(attached.flags & HAS_PRESENCE, 0, 'empty again: no flag');
+});
+
+test('a client SYNC request on an empty channel is answered with an empty last page', async (t) => {
   const c = await connect(t);
   const channel = uniqueChannel('wsp-empty');
-  const attached = await attach(c, channel);
-  assert.ok(attached.flags & HAS_PRESENCE, `flags ${attached.flags}`);
+  await attach(c, channel);
+  c.send({ action: 16, channel });
   const sync = await c.next((pm) => pm.action === 16, 5000, 'SYNC');
   assert.equal(sync.channel, channel);
   assert.deepEqual(sync.presence, [], 'an empty set is an empty last page');
@@ -55,9 +97,7 @@ test('without presence_subscribe: no HAS_PRESENCE, no SYNC', async (t) => {
   const channel = uniqueChannel('wsp-nosub');
   const attached = await attach(c, channel, MODE_SUBSCRIBE | MODE_PRESENCE);
   assert.equal(attached.flags & HAS_PRESENCE, 0);
-  // a marker round trip: everything the server sent before it has arrived
-  c.send({ action: 0, id: 'marker' });
-  await c.next((pm) => pm.action === 0 && pm.id === 'marker', 5000, 'heartbeat echo');
+  await roundTrip(c, 'marker');
   assert.ok(!c.frames.some((pm) => pm.action === 16), 'no SYNC');
 });
 
