@@ -52,7 +52,7 @@ struct delivery_task {
   struct delivery *delivery;
 };
 
-static char *channel_key(const char *app_id, const char *name, size_t *len) {
+char *fanout__channel_key(const char *app_id, const char *name, size_t *len) {
   size_t a = strlen(app_id), n = strlen(name);
   char *key = herald_xmalloc(a + 1 + n + 1);
   memcpy(key, app_id, a);
@@ -121,7 +121,7 @@ static void on_delivery(struct worker_task *task);
 void fanout__published(struct worker *owner, const struct publish *p) {
   struct realtime_worker *rw = owner->realtime;
   size_t key_len;
-  char *key = channel_key(p->app->id, p->channel, &key_len);
+  char *key = fanout__channel_key(p->app->id, p->channel, &key_len);
   struct owned_channel *oc = hashmap__get(&rw->owned, key, key_len);
   if (!oc || p->count == 0) {
     herald_free(key);
@@ -286,7 +286,7 @@ static void on_position(struct worker_task *task) {
 void fanout__subscribe(struct realtime_worker *rw, const char *app_id,
                        struct attachment *a) {
   size_t key_len;
-  char *key = channel_key(app_id, a->name, &key_len);
+  char *key = fanout__channel_key(app_id, a->name, &key_len);
   struct local_channel *lc = hashmap__get(&rw->subscribed, key, key_len);
   if (!lc) {
     lc = herald_xcalloc(1, sizeof *lc);
@@ -329,6 +329,21 @@ const char *fanout__position(const struct attachment *a) {
 
 size_t fanout__presence_members(const struct attachment *a) {
   return a->local->presence_members;
+}
+
+void fanout__count_attachments(struct realtime_worker *rw, const char *key,
+                               size_t key_len, struct occupancy *o) {
+  struct local_channel *lc = hashmap__get(&rw->subscribed, key, key_len);
+  for (struct attachment *a = lc ? lc->head : NULL; a; a = a->next) {
+    o->connections++;
+    o->publishers += (a->modes & PM_FLAG_MODE_PUBLISH) != 0;
+    o->subscribers += (a->modes & PM_FLAG_MODE_SUBSCRIBE) != 0;
+    o->presence_connections += (a->modes & PM_FLAG_MODE_PRESENCE) != 0;
+    o->presence_subscribers +=
+        (a->modes & PM_FLAG_MODE_PRESENCE_SUBSCRIBE) != 0;
+    o->object_publishers += (a->modes & PM_FLAG_MODE_OBJECT_PUBLISH) != 0;
+    o->object_subscribers += (a->modes & PM_FLAG_MODE_OBJECT_SUBSCRIBE) != 0;
+  }
 }
 
 void fanout__cleanup(struct realtime_worker *rw) {

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "message.h"
+#include "occupancy.h"
 #include "realtime.h"
 #include "serial.h"
 
@@ -94,6 +95,12 @@ void fanout__unsubscribe(struct attachment *a);
 
 /* The last serial a live attachment's channel delivered. */
 const char *fanout__position(const struct attachment *a);
+/* A channel's key in the owner's and the workers' maps: app id, '\n', base
+ * name (herald_malloc'd; *len without the NUL). */
+char *fanout__channel_key(const char *app_id, const char *name, size_t *len);
+/* Adds this worker's attachments to the channel with that key to *o. */
+void fanout__count_attachments(struct realtime_worker *rw, const char *key,
+                               size_t key_len, struct occupancy *o);
 /* The channel's presence member count as of that position (as of the
  * latest delivery while an attachment replays). */
 size_t fanout__presence_members(const struct attachment *a);

@@ -1,5 +1,6 @@
 /* rest_channels.c -- GET /channels/:channel (ChannelDetails, rest.md 11.1)
  * and GET /channels (enumeration of active channels, rest.md 11.2). */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -7,21 +8,15 @@
 #include "capability.h"
 #include "channel_name.h"
 #include "http.h"
+#include "occupancy.h"
 #include "pagination.h"
 #include "reply.h"
 #include "rest.h"
 #include "server.h"
 
-static const char *const occupancy_metrics[] = {
-    "connections",         "presenceConnections", "presenceMembers",
-    "presenceSubscribers", "publishers",          "subscribers",
-    "objectPublishers",    "objectSubscribers",
-};
-#define N_METRICS (sizeof occupancy_metrics / sizeof occupancy_metrics[0])
-
-/* Writes a ChannelDetails map. Occupancy counts realtime attachments and
- * presence members, which REST alone never creates. */
-static void write_details(struct wire_writer *w, const char *channel_id) {
+/* Writes a ChannelDetails map with the channel's occupancy. */
+static void write_details(struct wire_writer *w, const char *channel_id,
+                          const struct occupancy *o) {
   wire_writer__map(w, 2);
   wire_writer__kv_str(w, "channelId", channel_id);
   wire_writer__key(w, "status");
@@ -30,9 +25,46 @@ static void write_details(struct wire_writer *w, const char *channel_id) {
   wire_writer__key(w, "occupancy");
   wire_writer__map(w, 1);
   wire_writer__key(w, "metrics");
-  wire_writer__map(w, N_METRICS);
-  for (size_t i = 0; i < N_METRICS; i++)
-    wire_writer__kv_int(w, occupancy_metrics[i], 0);
+  wire_writer__map(w, 8);
+  wire_writer__kv_int(w, "connections", o->connections);
+  wire_writer__kv_int(w, "presenceConnections", o->presence_connections);
+  wire_writer__kv_int(w, "presenceMembers", o->presence_members);
+  wire_writer__kv_int(w, "presenceSubscribers", o->presence_subscribers);
+  wire_writer__kv_int(w, "publishers", o->publishers);
+  wire_writer__kv_int(w, "subscribers", o->subscribers);
+  wire_writer__kv_int(w, "objectPublishers", o->object_publishers);
+  wire_writer__kv_int(w, "objectSubscribers", o->object_subscribers);
+}
+
+/* The occupancy of some channels of the request's app, then done. */
+static void count_occupancy(struct http_request *req, struct occupancy_query *q,
+                            char *const *channels, size_t count,
+                            void (*done)(struct occupancy_query *q)) {
+  q->server = rest__server(req);
+  q->origin = req->worker;
+  q->app_id = req->auth.app->id;
+  q->channels = channels;
+  q->count = count;
+  q->done = done;
+  occupancy__query(q);
+}
+
+struct rest_status {
+  struct occupancy_query query;
+  struct http_request *req;
+  char *channel; /* base name */
+};
+
+static void on_status(struct occupancy_query *q) {
+  struct rest_status *rs = (struct rest_status *)q;
+  struct http_request *req = rs->req;
+  struct wire_writer w;
+  reply__writer(req, &w);
+  write_details(&w, req->segments[1], &q->results[0]);
+  reply__send(req, 200, &w, NULL);
+  occupancy__query_cleanup(q);
+  herald_free(rs->channel);
+  herald_free(rs);
 }
 
 /* GET /channels/:channel */
@@ -44,43 +76,63 @@ void rest_channels__status(struct http_request *req) {
     rest__fail(req, &err);
     return;
   }
-  struct wire_writer w;
-  reply__writer(req, &w);
-  write_details(&w, req->segments[1]);
-  reply__send(req, 200, &w, NULL);
+  struct rest_status *rs = herald_xcalloc(1, sizeof *rs);
+  rs->req = req;
+  rs->channel = channel_name__base_dup(&name);
+  count_occupancy(req, &rs->query, &rs->channel, 1, on_status);
 }
 
 struct rest_list {
   struct store_channels query;
+  struct occupancy_query occupancy; /* by value: the listed channels' */
   struct http_request *req;
   bool by_id;
   char limit_text[24];
 };
 
-static void on_channels(struct store_req *sreq) {
-  struct rest_list *rl = (struct rest_list *)sreq;
+/* The page of channels: ids, or ChannelDetails with their occupancy. */
+static void send_list(struct rest_list *rl, const struct occupancy *occupancy) {
   struct store_channels *c = &rl->query;
   struct http_request *req = rl->req;
-  if (sreq->rc) {
-    rest__fail(req, &sreq->err);
-  } else {
-    const struct page_param params[] = {{"limit", rl->limit_text},
-                                        {"prefix", c->prefix},
-                                        {"by", rl->by_id ? "id" : "value"}};
-    struct reply_links links;
-    pagination__links(req, "channels", params, 3, c->cursor, c->next_cursor,
-                      &links);
-    struct wire_writer w;
-    reply__writer(req, &w);
-    wire_writer__array(&w, c->count);
-    for (size_t i = 0; i < c->count; i++) {
-      if (rl->by_id) wire_writer__str(&w, c->names[i]);
-      else write_details(&w, c->names[i]);
-    }
-    reply__send(req, 200, &w, &links);
+  const struct page_param params[] = {{"limit", rl->limit_text},
+                                      {"prefix", c->prefix},
+                                      {"by", rl->by_id ? "id" : "value"}};
+  struct reply_links links;
+  pagination__links(req, "channels", params, 3, c->cursor, c->next_cursor,
+                    &links);
+  struct wire_writer w;
+  reply__writer(req, &w);
+  wire_writer__array(&w, c->count);
+  for (size_t i = 0; i < c->count; i++) {
+    if (rl->by_id) wire_writer__str(&w, c->names[i]);
+    else write_details(&w, c->names[i], &occupancy[i]);
   }
-  store__channels_cleanup(c);
+  reply__send(req, 200, &w, &links);
+}
+
+static void free_list(struct rest_list *rl) {
+  store__channels_cleanup(&rl->query);
   herald_free(rl);
+}
+
+static void on_list_occupancy(struct occupancy_query *q) {
+  struct rest_list *rl = (struct rest_list *)((char *)q -
+                                              offsetof(struct rest_list, occupancy));
+  send_list(rl, q->results);
+  occupancy__query_cleanup(q);
+  free_list(rl);
+}
+
+static void on_channels(struct store_req *sreq) {
+  struct rest_list *rl = (struct rest_list *)sreq;
+  if (!sreq->rc && !rl->by_id) { /* details need every worker's counts */
+    count_occupancy(rl->req, &rl->occupancy, rl->query.names, rl->query.count,
+                    on_list_occupancy);
+    return;
+  }
+  if (sreq->rc) rest__fail(rl->req, &sreq->err);
+  else send_list(rl, NULL);
+  free_list(rl);
 }
 
 /* GET /channels */

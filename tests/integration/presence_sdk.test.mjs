@@ -17,7 +17,7 @@ import {
 } from './lib/server.mjs';
 import { testAppSetupPostApps, ablyCommonFixture } from './lib/fixtures.mjs';
 import {
-  rtTest, Inbox, waitForState, withTimeout, killTransport, startTcpProxy,
+  rtTest, Inbox, waitForState, withTimeout, killTransport, startTcpProxy, closeClient,
 } from './lib/realtime.mjs';
 
 const ROOT = 'presapp.root:secretroot';
@@ -151,6 +151,42 @@ for (const proto of PROTOCOLS) {
       assert.equal(r.connectionId, bob.connection.id);
       assert.equal(r.data, 'hi');
       assert.equal(r.timestamp, members[0].timestamp);
+    });
+
+    rtTest('channel status: occupancy counts attachments by mode and presence members', async (scope) => {
+      const name = chan('occupancy');
+      const metrics = async () => (await rest().channels.get(name).status()).status.occupancy.metrics;
+      const zero = {
+        connections: 0, publishers: 0, subscribers: 0, presenceConnections: 0,
+        presenceSubscribers: 0, presenceMembers: 0, objectPublishers: 0, objectSubscribers: 0,
+      };
+      assert.deepEqual(await metrics(), zero, 'nobody on a fresh channel');
+
+      const alice = await connected(scope, { clientId: 'alice' });
+      await alice.channels.get(name).presence.enter('here'); // attaches with the default modes
+      const reader = await connected(scope);
+      const readerCh = reader.channels.get(name, { modes: ['subscribe'] });
+      await withTimeout(readerCh.attach(), 10000, `attach ${name}`);
+      // several more listeners, so that attachments sit on both workers
+      const leaves = new PresenceInbox();
+      for (let i = 0; i < 3; i++) {
+        const c = await connected(scope);
+        const ch = c.channels.get(name, { modes: ['presence_subscribe'] });
+        await withTimeout(i === 0 ? leaves.subscribe(ch) : ch.attach(), 10000, 'attach');
+      }
+      assert.deepEqual(await metrics(), {
+        ...zero, connections: 5, publishers: 1, subscribers: 2, presenceConnections: 1,
+        presenceSubscribers: 4, presenceMembers: 1,
+      });
+      await rest().channels.get(name).publish('m', 'listed'); // GET /channels lists channels with history
+      const [listed] = (await rest().request('get', '/channels', 3, { prefix: name, by: 'value' })).items;
+      assert.equal(listed.channelId, name);
+      assert.equal(listed.status.occupancy.metrics.connections, 5, 'GET /channels by value counts too');
+
+      await withTimeout(readerCh.detach(), 10000, 'detach');
+      await closeClient(alice); // CLOSE leaves at once
+      await leaves.waitFor('leave', 'alice'); // broadcast once the owner applied it
+      assert.deepEqual(await metrics(), { ...zero, connections: 3, presenceSubscribers: 3 });
     });
 
     rtTest('enterClient for several clientIds; REST filters by clientId and connectionId', async (scope) => {
