@@ -69,15 +69,17 @@ build-asan-configure:
 	@cmake -S . -B $(BUILD_DIR) $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(BUILD_DIR) -j$(JOBS) -- --no-print-directory
 
-# Fuzz targets (tests/fuzz/fuzz_<name>.c, libFuzzer + ASan + UBSan), each
-# run for FUZZ_SECONDS from the ably-common fixtures as seeds; the corpus
-# grows in build-fuzz/corpus_<name>, a crash leaves its input in build-fuzz/.
+# Fuzz targets (tests/fuzz/fuzz_<name>.c, libFuzzer + ASan + UBSan, linked
+# with common/), each run for FUZZ_SECONDS from the ably-common fixtures as
+# seeds, with tests/fuzz/<name>.dict as its dictionary if there is one; the corpus grows in build-fuzz/corpus_<name>, a crash leaves its
+# input in build-fuzz/. Allocations over 256 MiB return NULL (msgpack-c
+# reserves a container's declared size up front: see
+# tests/fuzz/fuzz_protocol_message.c).
 FUZZ_PACKAGES = clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 60
 FUZZ_SEEDS = ../shared/ably-common/test-resources
-FUZZ_TARGETS = json_parse
-FUZZ_SOURCES_json_parse = common/json_parse.c common/json_string.c \
-  common/utf8.c common/alloc.c common/hashmap.c -ljansson -lmsgpackc
+FUZZ_TARGETS = json_parse protocol_message base64
+FUZZ_SOURCES = $(wildcard common/*.c) -ljansson -lmsgpackc -lcrypto
 
 fuzz: deps
 	$(call install_missing,$(FUZZ_PACKAGES),)
@@ -85,9 +87,11 @@ fuzz: deps
 	$(foreach t,$(FUZZ_TARGETS),\
 	  clang -g -O1 -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all -Icommon -Iinclude tests/fuzz/fuzz_$(t).c \
-	    $(FUZZ_SOURCES_$(t)) -o build-fuzz/fuzz_$(t) && \
+	    $(FUZZ_SOURCES) -o build-fuzz/fuzz_$(t) && \
 	  mkdir -p build-fuzz/corpus_$(t) && \
-	  cd build-fuzz && ./fuzz_$(t) -max_total_time=$(FUZZ_SECONDS) \
+	  cd build-fuzz && ASAN_OPTIONS=allocator_may_return_null=1:max_allocation_size_mb=256 \
+	    ./fuzz_$(t) -max_total_time=$(FUZZ_SECONDS) -malloc_limit_mb=1000000 \
+	    $(if $(wildcard tests/fuzz/$(t).dict),-dict=../tests/fuzz/$(t).dict) \
 	    -max_len=4096 corpus_$(t) $(abspath $(FUZZ_SEEDS)) && cd .. ;)
 
 # Herald side by side with nchan (nginx module) in one run: scenarios, medians,
