@@ -624,6 +624,11 @@ describe('robustness', () => {
     { what: 'msgpack array', format: 'msgpack', data: mp([1, 2]), binary: true },
     { what: 'msgpack unknown action 99', format: 'msgpack', data: mp({ action: 99 }), binary: true },
     { what: 'text frame on a msgpack connection', format: 'msgpack', data: '{"action":0,"id":"x"}' },
+    // msgpack-c reserves a container's declared size up front: these ask for
+    // tens of gigabytes with a few bytes (tests/fuzz/fuzz_protocol_message.c)
+    { what: 'msgpack array32 of 4 billion', format: 'msgpack', data: Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff, 0x00]), binary: true },
+    { what: 'msgpack map32 of 4 billion in a message', format: 'msgpack',
+      data: Buffer.from([0x82, 0xa6, ...Buffer.from('action'), 0x0f, 0xa8, ...Buffer.from('messages'), 0xdf, 0xff, 0xff, 0xff, 0xf0]), binary: true },
   ];
   test('undecodable or unexpected frames → ERROR 40000 and close; server unaffected', async () => {
     for (const u of undecodable) {
