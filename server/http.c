@@ -634,7 +634,6 @@ void http__accept(struct worker *w, uv_stream_t *listener) {
     uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)herald_free);
     return;
   }
-  uv_tcp_nodelay(&c->tcp, 1);
   http_parser_init(&c->parser, HTTP_REQUEST);
   c->parser.data = c;
   arena__init(&c->req.arena);

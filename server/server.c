@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -77,7 +78,8 @@ static int resolve(const char *host, struct bind_plan *plan, herald_error *err) 
   return 0;
 }
 
-/* A bound, listening socket with SO_REUSEPORT; -errno on failure. */
+/* A bound, listening socket with SO_REUSEPORT and TCP_NODELAY; -errno on
+ * failure. */
 static int bind_socket(const struct sockaddr_storage *addr, socklen_t len) {
   int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
@@ -86,6 +88,9 @@ static int bind_socket(const struct sockaddr_storage *addr, socklen_t len) {
   setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   if (addr->ss_family == AF_INET6)
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  /* Replies and frames go out at once (no Nagle delay). Accepted sockets
+   * inherit the option on Linux, so no connection needs a setsockopt. */
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   /* Listening here, before the workers start, means connections queue from
    * the moment heraldd says it is listening. */
   if (bind(fd, (const struct sockaddr *)addr, len) != 0 || listen(fd, 1024)) {
