@@ -71,6 +71,9 @@ static const struct option_def options[] = {
     OPT("presence-grace-ms", OPT_INT64, presence_grace_ms, "15000",
         "realtime: how long presence members outlive an abrupt disconnect "
         "(a client's remainPresentFor may shorten it, to 1000 at least)"),
+    OPT("reattach-window-ms", OPT_INT64, reattach_window_ms, "15000",
+        "realtime: after a resume or recover, how long a channel has to be "
+        "attached again before the connection's members there leave"),
     OPT("presence-max-members", OPT_INT64, presence_max_members, "250",
         "presence members per channel, unless the app's "
         "limits.presence.maxMembers says otherwise"),

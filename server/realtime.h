@@ -126,7 +126,8 @@ void rt_presence__entered(struct rt_conn *c, const char *channel);
 void rt_presence__leave_channel(struct rt_conn *c, const char *channel);
 void rt_presence__leave_all(struct rt_conn *c);
 /* c lost its transport: its members leave after the grace period unless
- * it comes back first (then rt_presence__transport_back). */
+ * it comes back first (then rt_presence__transport_back: members on the
+ * channels it has not attached again within the re-attach window leave). */
 void rt_presence__transport_lost(struct rt_conn *c);
 void rt_presence__transport_back(struct rt_conn *c);
 /* c (newly homed here without a transport) keeps its grace deadline. */

@@ -1,7 +1,9 @@
 /* realtime_presence.c -- presence as a realtime connection sees it
  * (realtime.md 6.4, 6.7): the member set sent as SYNC pages, and a
  * connection's members leaving: at once on DETACH and CLOSE, after the
- * grace period when its transport drops and it does not come back.
+ * grace period when its transport drops and it does not come back, and on
+ * the channels it does not attach again within the re-attach window when
+ * it does come back (realtime.md 3.9).
  * Owns: struct rt_sync, each worker's grace timer. Changes themselves go
  * through realtime_publish.c; member sets live on owners (presence.h). */
 #include <stdio.h>
@@ -77,17 +79,39 @@ void rt_presence__transport_lost(struct rt_conn *c) {
 
 void rt_presence__transport_back(struct rt_conn *c) {
   c->presence_leave_at = 0;
+  if (!c->n_presence_channels) return;
+  c->presence_leave_at =
+      clock__now_ms() + c->server->cfg->reattach_window_ms;
+  rt_presence__rearm(c);
 }
 
-/* Members whose grace ran out leave; the timer follows the next deadline. */
+/* The re-attach window of a resumed connection is over: its members leave
+ * the channels it has not attached again. */
+static void leave_unattached(struct rt_conn *c) {
+  for (size_t i = c->n_presence_channels; i-- > 0;) {
+    uint32_t modes;
+    if (!rt_channels__attached(c, c->presence_channels[i], &modes))
+      leave_at(c, i);
+  }
+  c->presence_leave_at = 0;
+}
+
+/* Deadlines that passed: without a transport the grace period is over
+ * (every member leaves), with one the re-attach window; the timer follows
+ * the next deadline. */
 static void on_grace(uv_timer_t *timer) {
   struct realtime_worker *rw = timer->data;
   int64_t now = clock__now_ms(), next = 0;
   rw->presence_grace_at = 0;
   for (struct rt_conn *c = rw->conns; c; c = c->next) {
-    if (!c->presence_leave_at || c->transport) continue;
-    if (c->presence_leave_at <= now) rt_presence__leave_all(c);
-    else if (!next || c->presence_leave_at < next) next = c->presence_leave_at;
+    if (!c->presence_leave_at) continue;
+    if (c->presence_leave_at > now) {
+      if (!next || c->presence_leave_at < next) next = c->presence_leave_at;
+    } else if (c->transport) {
+      leave_unattached(c);
+    } else {
+      rt_presence__leave_all(c);
+    }
   }
   if (next) arm(rw, next);
 }

@@ -5,8 +5,8 @@
 // presence_subscribe, the PRESENCE NACKs (90001 not attached,
 // 91000 no clientId, 40012 a clientId the connection may not use), ACK of a
 // LEAVE of an absent member, and auto re-entry with the member's own id
-// (acknowledged, not broadcast), and a PRESENCE mixing items that change
-// nothing with items that do.
+// (acknowledged, not broadcast), a PRESENCE mixing items that change
+// nothing with items that do, and the re-attach window after a resume.
 
 import assert from 'node:assert/strict';
 import { startServer, before, after, test, uniqueChannel } from './lib/server.mjs';
@@ -15,6 +15,7 @@ import { rawRealtime } from './lib/realtime.mjs';
 const ROOT = 'wsp.root:secretroot';
 const CONFIG = { apps: [{ id: 'wsp', keys: [{ key: ROOT, capability: { '*': ['*'] } }] }] };
 const HAS_PRESENCE = 1;
+const REATTACH_WINDOW_MS = 1500;
 const MODE_SUBSCRIBE = 0x40000;
 const MODE_PRESENCE = 0x10000;
 
@@ -164,4 +165,42 @@ test('one PRESENCE with items that change nothing and items that do: only the ch
   assert.ok(ack.res[0].serials.every((s) => typeof s === 'string' && s.length > 0));
   const broadcast = await watcher.next((pm) => pm.action === 14, 5000, 'PRESENCE');
   assert.deepEqual(broadcast.presence.map((p) => [p.action, p.clientId]), [[2, 'c1'], [2, 'c2']]);
+});
+
+test('after a resume, members leave the channels not attached again within the re-attach window', async (t) => {
+  const server = await startServer({ config: CONFIG, env: { HERALD_KEY: null },
+    args: ['--reattach-window-ms', String(REATTACH_WINDOW_MS)] });
+  t.after(() => server.stop());
+  const open = async (params) => {
+    const c = rawRealtime(server.port, { key: ROOT, ...params });
+    t.after(() => c.close());
+    return { c, connected: await c.next((pm) => pm.action === 4, 5000, 'CONNECTED') };
+  };
+  const kept = uniqueChannel('wsp-kept');
+  const dropped = uniqueChannel('wsp-dropped');
+  const { c: observer } = await open({});
+  for (const channel of [kept, dropped]) await attach(observer, channel);
+
+  const { c: bob, connected } = await open({ clientId: 'bob' });
+  for (const [i, channel] of [kept, dropped].entries()) {
+    await attach(bob, channel, MODE_PRESENCE);
+    bob.send({ action: 14, channel, msgSerial: i, presence: [{ action: 2 }] });
+    assert.equal((await reply(bob, i)).action, 1);
+  }
+  bob.close(); // abrupt: the members stay for the grace period (15 s here)
+  const { c: back, connected: again } = await open({ clientId: 'bob', resume: connected.connectionDetails.connectionKey });
+  assert.equal(again.connectionId, connected.connectionId, 'resumed');
+  assert.equal(again.error, undefined);
+  await attach(back, kept, MODE_PRESENCE);
+  const resumedAt = Date.now();
+
+  const isLeave = (channel) => (pm) => pm.action === 14 && pm.channel === channel &&
+    pm.presence.some((m) => m.action === 3 && m.clientId === 'bob');
+  await observer.next(isLeave(dropped), 10000, 'the LEAVE on the channel not attached again');
+  assert.ok(Date.now() - resumedAt >= REATTACH_WINDOW_MS - 100, 'not before the window ended');
+  await roundTrip(observer, 'after-window');
+  assert.ok(!observer.frames.some(isLeave(kept)), 'no LEAVE on the channel attached again');
+  const members = await fetch(`http://127.0.0.1:${server.port}/channels/${encodeURIComponent(kept)}/presence`,
+    { headers: { authorization: `Basic ${Buffer.from(ROOT).toString('base64')}` } }).then((r) => r.json());
+  assert.deepEqual(members.map((m) => m.clientId), ['bob'], 'still present where it re-attached');
 });
