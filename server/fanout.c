@@ -331,6 +331,25 @@ size_t fanout__presence_members(const struct attachment *a) {
   return a->local->presence_members;
 }
 
+const char *fanout__key_channel(const char *key, size_t key_len,
+                                const char *app_id) {
+  size_t app_len = strlen(app_id);
+  if (key_len <= app_len || key[app_len] != '\n' || memcmp(key, app_id, app_len))
+    return NULL;
+  return key + app_len + 1;
+}
+
+void fanout__each_channel(struct realtime_worker *rw, const char *app_id,
+                          void (*fn)(const char *name, void *arg), void *arg) {
+  size_t bucket;
+  for (struct hashmap_entry *e = hashmap__first(&rw->subscribed, &bucket); e;
+       e = hashmap__next(&rw->subscribed, e, &bucket)) {
+    const struct local_channel *lc = e->value;
+    const char *name = fanout__key_channel(e->key, e->key_len, app_id);
+    if (name && lc->head) fn(name, arg);
+  }
+}
+
 void fanout__count_attachments(struct realtime_worker *rw, const char *key,
                                size_t key_len, struct occupancy *o) {
   struct local_channel *lc = hashmap__get(&rw->subscribed, key, key_len);

@@ -98,6 +98,13 @@ const char *fanout__position(const struct attachment *a);
 /* A channel's key in the owner's and the workers' maps: app id, '\n', base
  * name (herald_malloc'd; *len without the NUL). */
 char *fanout__channel_key(const char *app_id, const char *name, size_t *len);
+/* The base name in such a key when it is app_id's, else NULL. */
+const char *fanout__key_channel(const char *key, size_t key_len,
+                                const char *app_id);
+/* Calls fn with the base name of each of the app's channels this worker
+ * has attachments to. */
+void fanout__each_channel(struct realtime_worker *rw, const char *app_id,
+                          void (*fn)(const char *name, void *arg), void *arg);
 /* Adds this worker's attachments to the channel with that key to *o. */
 void fanout__count_attachments(struct realtime_worker *rw, const char *key,
                                size_t key_len, struct occupancy *o);

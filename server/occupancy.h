@@ -1,13 +1,13 @@
-/* occupancy.h -- who is on a channel right now: the occupancy metrics of
- * ChannelDetails (rest.md 11.1).
+/* occupancy.h -- who is on channels right now: the occupancy metrics of
+ * ChannelDetails (rest.md 11.1), and which channels of an app someone is
+ * on (for GET /channels, beside the channels with history).
  *
  * Attachments live on the workers their connections belong to, members on
- * the channel's owner, so a query visits every worker once (each counts its
- * attachments to the asked channels, the owner of a channel also its
- * members) and the counts are summed on the origin. Status requests are
- * rare; nothing is kept up to date for them on the hot path.
+ * the channel's owner, so a query visits every worker once and the parts
+ * are put together on the origin. Such requests are rare; nothing is kept
+ * up to date for them on the hot path.
  *
- * Owns: struct occupancy_query's results and visits. */
+ * Owns: the queries' results and their per-worker parts. */
 #ifndef HERALD_OCCUPANCY_H
 #define HERALD_OCCUPANCY_H
 
@@ -30,25 +30,50 @@ struct occupancy {
   long object_subscribers;
 };
 
-struct occupancy_visit;
-
-struct occupancy_query {
+/* Every worker visited once, then the origin (internal to the queries). */
+struct worker_round {
   struct server *server;
   struct worker *origin;
+  atomic_int pending;
+  struct worker_task done_task;
+  struct round_visit *visits; /* one per worker */
+  void (*visit)(struct worker_round *r, int index); /* on worker index */
+  void (*gathered)(struct worker_round *r);          /* on origin */
+};
+
+struct occupancy_query {
+  struct worker_round round; /* first: the query is its round */
   const char *app_id;
   char *const *channels; /* base names */
   size_t count;
   void (*done)(struct occupancy_query *q); /* on origin */
   /* Output: count entries, channels' order. */
   struct occupancy *results;
-  /* Internal. */
-  atomic_int pending;
-  struct worker_task done_task;
-  struct occupancy_visit *visits;
+  /* Internal: per worker, count entries. */
+  struct occupancy **parts;
 };
 
-/* Counts; done runs on origin once every worker has answered. */
+/* Counts; done runs on origin once every worker has answered. Set server,
+ * origin (in round), app_id, channels, count and done. */
 void occupancy__query(struct occupancy_query *q);
 void occupancy__query_cleanup(struct occupancy_query *q);
+
+/* The base names of an app's channels with an attachment or a presence
+ * member now, starting with prefix (if any), not before cursor (if any). */
+struct active_channels_query {
+  struct worker_round round; /* first: the query is its round */
+  const char *app_id;
+  const char *prefix;
+  const char *cursor;
+  void (*done)(struct active_channels_query *q); /* on origin */
+  /* Output: sorted, without repeats, herald_malloc'd. */
+  char **names;
+  size_t count;
+  /* Internal: per worker, the names it found. */
+  struct name_list *parts;
+};
+
+void occupancy__active_channels(struct active_channels_query *q);
+void occupancy__active_channels_cleanup(struct active_channels_query *q);
 
 #endif

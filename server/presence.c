@@ -9,6 +9,7 @@
 
 #include "alloc.h"
 #include "channel.h"
+#include "fanout.h"
 #include "msgid.h"
 #include "server.h"
 
@@ -74,6 +75,17 @@ static struct presence_set *find_set(struct presence_table *t,
   struct presence_set *set = hashmap__get(&t->sets, key, len);
   herald_free(key);
   return set;
+}
+
+void presence__each_channel(struct presence_table *t, const char *app_id,
+                            void (*fn)(const char *name, void *arg), void *arg) {
+  size_t bucket;
+  for (struct hashmap_entry *e = hashmap__first(&t->sets, &bucket); e;
+       e = hashmap__next(&t->sets, e, &bucket)) {
+    const struct presence_set *set = e->value;
+    const char *name = fanout__key_channel(e->key, e->key_len, app_id);
+    if (name && set->members.count) fn(name, arg);
+  }
 }
 
 size_t presence__count(struct presence_table *t, const char *key,

@@ -45,6 +45,10 @@ int presence__prepare(struct presence_table *t, struct publish *p,
  * p->presence_members becomes the channel's member count after it. */
 void presence__apply(struct presence_table *t, struct publish *p);
 
+/* Calls fn with the name of each of the app's channels with members. */
+void presence__each_channel(struct presence_table *t, const char *app_id,
+                            void (*fn)(const char *name, void *arg), void *arg);
+
 /* How many members the channel has; key is "<app id>\n<channel>", as
  * fanout.h's channel keys. */
 size_t presence__count(struct presence_table *t, const char *key,

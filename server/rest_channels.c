@@ -40,8 +40,8 @@ static void write_details(struct wire_writer *w, const char *channel_id,
 static void count_occupancy(struct http_request *req, struct occupancy_query *q,
                             char *const *channels, size_t count,
                             void (*done)(struct occupancy_query *q)) {
-  q->server = rest__server(req);
-  q->origin = req->worker;
+  q->round.server = rest__server(req);
+  q->round.origin = req->worker;
   q->app_id = req->auth.app->id;
   q->channels = channels;
   q->count = count;
@@ -82,36 +82,44 @@ void rest_channels__status(struct http_request *req) {
   count_occupancy(req, &rs->query, &rs->channel, 1, on_status);
 }
 
+/* GET /channels: the channels with history (the store) and those someone
+ * is on now (occupancy.h), merged into one page. */
 struct rest_list {
   struct store_channels query;
-  struct occupancy_query occupancy; /* by value: the listed channels' */
+  struct active_channels_query active;
+  struct occupancy_query occupancy; /* by value: the page's channels' */
   struct http_request *req;
   bool by_id;
   char limit_text[24];
+  /* The page: names borrowed from the two queries' results. */
+  char **names;
+  size_t count;
+  const char *next_cursor;
 };
 
 /* The page of channels: ids, or ChannelDetails with their occupancy. */
 static void send_list(struct rest_list *rl, const struct occupancy *occupancy) {
-  struct store_channels *c = &rl->query;
   struct http_request *req = rl->req;
   const struct page_param params[] = {{"limit", rl->limit_text},
-                                      {"prefix", c->prefix},
+                                      {"prefix", rl->query.prefix},
                                       {"by", rl->by_id ? "id" : "value"}};
   struct reply_links links;
-  pagination__links(req, "channels", params, 3, c->cursor, c->next_cursor,
-                    &links);
+  pagination__links(req, "channels", params, 3, rl->query.cursor,
+                    rl->next_cursor, &links);
   struct wire_writer w;
   reply__writer(req, &w);
-  wire_writer__array(&w, c->count);
-  for (size_t i = 0; i < c->count; i++) {
-    if (rl->by_id) wire_writer__str(&w, c->names[i]);
-    else write_details(&w, c->names[i], &occupancy[i]);
+  wire_writer__array(&w, rl->count);
+  for (size_t i = 0; i < rl->count; i++) {
+    if (rl->by_id) wire_writer__str(&w, rl->names[i]);
+    else write_details(&w, rl->names[i], &occupancy[i]);
   }
   reply__send(req, 200, &w, &links);
 }
 
 static void free_list(struct rest_list *rl) {
   store__channels_cleanup(&rl->query);
+  occupancy__active_channels_cleanup(&rl->active);
+  herald_free(rl->names);
   herald_free(rl);
 }
 
@@ -123,16 +131,59 @@ static void on_list_occupancy(struct occupancy_query *q) {
   free_list(rl);
 }
 
-static void on_channels(struct store_req *sreq) {
-  struct rest_list *rl = (struct rest_list *)sreq;
-  if (!sreq->rc && !rl->by_id) { /* details need every worker's counts */
-    count_occupancy(rl->req, &rl->occupancy, rl->query.names, rl->query.count,
+static int compare_names(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The page: the store's names and the active ones, sorted, without
+ * repeats, the first `limit`. Active names from the store's next page on
+ * wait for a later page, where the store's cursor brings them back. */
+static void merge_page(struct rest_list *rl) {
+  const struct store_channels *c = &rl->query;
+  const struct active_channels_query *a = &rl->active;
+  char **all = herald_xcalloc(c->count + a->count + 1, sizeof *all);
+  size_t n = 0;
+  for (size_t i = 0; i < c->count; i++) all[n++] = c->names[i];
+  for (size_t i = 0; i < a->count; i++)
+    if (!c->next_cursor || strcmp(a->names[i], c->next_cursor) < 0)
+      all[n++] = a->names[i];
+  qsort(all, n, sizeof *all, compare_names);
+  size_t kept = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!kept || strcmp(all[kept - 1], all[i])) all[kept++] = all[i];
+  rl->names = all;
+  rl->count = kept < c->limit ? kept : c->limit;
+  rl->next_cursor = kept > c->limit ? all[c->limit] : c->next_cursor;
+}
+
+static void on_active(struct active_channels_query *q) {
+  struct rest_list *rl = (struct rest_list *)((char *)q -
+                                              offsetof(struct rest_list, active));
+  merge_page(rl);
+  if (!rl->by_id) { /* details need every worker's counts */
+    count_occupancy(rl->req, &rl->occupancy, rl->names, rl->count,
                     on_list_occupancy);
     return;
   }
-  if (sreq->rc) rest__fail(rl->req, &sreq->err);
-  else send_list(rl, NULL);
+  send_list(rl, NULL);
   free_list(rl);
+}
+
+static void on_channels(struct store_req *sreq) {
+  struct rest_list *rl = (struct rest_list *)sreq;
+  if (sreq->rc) {
+    rest__fail(rl->req, &sreq->err);
+    free_list(rl);
+    return;
+  }
+  struct active_channels_query *a = &rl->active;
+  a->round.server = rest__server(rl->req);
+  a->round.origin = rl->req->worker;
+  a->app_id = rl->query.app_id;
+  a->prefix = rl->query.prefix;
+  a->cursor = rl->query.cursor;
+  a->done = on_active;
+  occupancy__active_channels(a);
 }
 
 /* GET /channels */

@@ -178,7 +178,6 @@ for (const proto of PROTOCOLS) {
         ...zero, connections: 5, publishers: 1, subscribers: 2, presenceConnections: 1,
         presenceSubscribers: 4, presenceMembers: 1,
       });
-      await rest().channels.get(name).publish('m', 'listed'); // GET /channels lists channels with history
       const [listed] = (await rest().request('get', '/channels', 3, { prefix: name, by: 'value' })).items;
       assert.equal(listed.channelId, name);
       assert.equal(listed.status.occupancy.metrics.connections, 5, 'GET /channels by value counts too');
@@ -187,6 +186,26 @@ for (const proto of PROTOCOLS) {
       await closeClient(alice); // CLOSE leaves at once
       await leaves.waitFor('leave', 'alice'); // broadcast once the owner applied it
       assert.deepEqual(await metrics(), { ...zero, connections: 3, presenceSubscribers: 3 });
+    });
+
+    rtTest('GET /channels: channels someone is on, merged with channels with history, in pages', async (scope) => {
+      const prefix = chan('enum') + '-';
+      const [a, b, c, d, e] = ['a', 'b', 'c', 'd', 'e'].map((x) => prefix + x);
+      for (const name of [a, c]) await rest().channels.get(name).publish('m', 'history');
+      const listener = await connected(scope);
+      await withTimeout(listener.channels.get(b).attach(), 10000, 'attach b');
+      const alice = await connected(scope, { clientId: 'alice' });
+      await alice.channels.get(d).presence.enter(); // an attachment and a member
+      await alice.channels.get(a).attach(); // active and with history: listed once
+      const pages = [];
+      let page = await rest().request('get', '/channels', 3, { prefix, limit: 2, by: 'id' });
+      for (;;) {
+        pages.push(page.items);
+        if (!page.hasNext()) break;
+        page = await page.next();
+      }
+      assert.deepEqual(pages, [[a, b], [c, d]], 'sorted, each once, two per page');
+      assert.ok(!pages.flat().includes(e), 'a channel nobody is on and without history is not listed');
     });
 
     rtTest('enterClient for several clientIds; REST filters by clientId and connectionId', async (scope) => {
