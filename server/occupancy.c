@@ -2,7 +2,6 @@
  * worker (see occupancy.h). */
 #include "occupancy.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -138,11 +137,8 @@ static void list_on_worker(struct worker_round *r, int index) {
                          take_name, l);
 }
 
-static int compare_names(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void merge_names(struct worker_round *r) {
+/* On origin: every worker's names in one array. */
+static void gather_names(struct worker_round *r) {
   struct active_channels_query *q = (struct active_channels_query *)r;
   size_t total = 0;
   for (int w = 0; w < r->server->n_workers; w++) total += q->parts[w].count;
@@ -155,20 +151,13 @@ static void merge_names(struct worker_round *r) {
   }
   herald_free(q->parts);
   q->parts = NULL;
-  qsort(q->names, q->count, sizeof *q->names, compare_names);
-  size_t kept = 0; /* a channel may be found on several workers */
-  for (size_t i = 0; i < q->count; i++) {
-    if (kept && !strcmp(q->names[kept - 1], q->names[i])) herald_free(q->names[i]);
-    else q->names[kept++] = q->names[i];
-  }
-  q->count = kept;
   q->done(q);
 }
 
 void occupancy__active_channels(struct active_channels_query *q) {
   q->parts = herald_xcalloc((size_t)q->round.server->n_workers, sizeof *q->parts);
   q->round.visit = list_on_worker;
-  q->round.gathered = merge_names;
+  q->round.gathered = gather_names;
   round_start(&q->round);
 }
 
