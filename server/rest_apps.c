@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "auth.h"
 #include "capability.h"
 #include "clock.h"
 #include "hmac.h"
@@ -29,16 +30,20 @@ struct app_creation {
   char *def_text;
 };
 
-static int check_admin(const struct http_request *req, herald_error *err) {
-  const struct config *cfg = rest__server(req)->cfg;
-  if (cfg->sandbox) return 0;
+/* Whether the request carries the configured admin key
+ * (Authorization: Bearer <admin key>). */
+static bool admin_presented(const struct http_request *req) {
+  const char *admin_key = rest__server(req)->cfg->admin_key;
   const char *authorization = http__header(req, "authorization");
   const char *given = authorization && !strncasecmp(authorization, "Bearer ", 7)
                           ? authorization + 7
                           : NULL;
-  if (cfg->admin_key && given && strlen(given) == strlen(cfg->admin_key) &&
-      hmac__equal(given, cfg->admin_key, strlen(given)))
-    return 0;
+  return admin_key && given && strlen(given) == strlen(admin_key) &&
+         hmac__equal(given, admin_key, strlen(given));
+}
+
+static int check_admin(const struct http_request *req, herald_error *err) {
+  if (rest__server(req)->cfg->sandbox || admin_presented(req)) return 0;
   return herald_error_set(err, HERALD_E_INVALID_CREDENTIALS,
                           "Creating apps needs the admin key (or a server in "
                           "sandbox mode)");
@@ -244,31 +249,56 @@ void rest_apps__create(struct http_request *req) {
 struct app_deletion {
   struct store_drop_app drop;
   struct http_request *req;
+  struct app *app; /* retained until the store let go of its id */
 };
 
 static void on_app_dropped(struct store_req *sreq) {
   struct app_deletion *d = (struct app_deletion *)sreq;
   if (sreq->rc) reply__error(d->req, &sreq->err);
   else reply__no_content(d->req);
+  apps__release(d->app);
   herald_free(d);
 }
 
-/* DELETE /apps/:appId, with a key of that app: the app stops answering at
- * once; its data is gone when the reply comes. */
+/* Who may delete app_id: the admin key; in sandbox mode also a key of
+ * that app with full capability, as SDK test suites delete their apps.
+ * Never a token: tokens are handed to untrusted clients. */
+static bool may_delete(struct http_request *req, const char *app_id) {
+  struct server *server = rest__server(req);
+  herald_error ignored;
+  if (admin_presented(req)) return true;
+  return server->cfg->sandbox &&
+         !auth__authenticate(req, &server->apps, &ignored) &&
+         !req->auth.via_token && !strcmp(req->auth.app->id, app_id) &&
+         capability__allows_all_channels(req->auth.capability,
+                                         CAPABILITY_OP_ALL);
+}
+
+/* DELETE /apps/:appId: the app stops answering at once; its data is gone
+ * when the reply comes. */
 void rest_apps__delete(struct http_request *req) {
-  const char *app_id = req->segments[1];
-  if (strcmp(req->auth.app->id, app_id) || req->auth.via_token) {
-    herald_error err;
-    herald_error_set(&err, HERALD_E_INVALID_CREDENTIALS,
-                     "Deleting an app needs a key of that app");
+  herald_error err;
+  struct apps *apps = &rest__server(req)->apps;
+  struct app *app = NULL;
+  int rc = 0;
+  if (!may_delete(req, req->segments[1]))
+    rc = herald_error_set(&err, HERALD_E_CAPABILITY_DENIED,
+                          "Deleting an app needs the admin key, or in "
+                          "sandbox mode a key of that app with full "
+                          "capability");
+  if (!rc && !(app = apps__find(apps, req->segments[1])))
+    rc = herald_error_set(&err, HERALD_E_NOT_FOUND, "No app %s",
+                          req->segments[1]);
+  if (rc) {
     reply__error(req, &err);
     return;
   }
-  apps__remove(&rest__server(req)->apps, app_id);
+  apps__remove(apps, app->id);
   struct app_deletion *d = herald_xcalloc(1, sizeof *d);
   d->req = req;
+  d->app = app;
   d->drop = (struct store_drop_app){
       .req = {.origin = req->worker, .done = on_app_dropped},
-      .app_id = req->auth.app->id};
+      .app_id = app->id};
   store__drop_app(rest__server(req)->store, &d->drop);
 }

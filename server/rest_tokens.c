@@ -62,7 +62,33 @@ static int check_freshness(struct server *server,
   return 0;
 }
 
+/* What a new token may not exceed: the key's powers, or for an unsigned
+ * request made with token credentials, the presenting token's, so a token
+ * never mints a stronger one (capability, clientId, lifetime). */
+struct token_ceiling {
+  const struct capability *capability;
+  const char *client_id; /* with !any_client_id: the only one (NULL: none) */
+  bool any_client_id;
+  int64_t expires;       /* ms; 0: none beyond the TTL maximum */
+};
+
+static struct token_ceiling token_ceiling(const struct http_request *req,
+                                          const struct key *key) {
+  const struct auth *a = &req->auth;
+  if (!a->via_token)
+    return (struct token_ceiling){.capability = key->capability,
+                                  .any_client_id = true};
+  return (struct token_ceiling){.capability = a->capability,
+                                .client_id = a->client_id,
+                                .any_client_id = a->any_client_id,
+                                .expires = a->token_expires};
+}
+
+/* The requested TTL, or the default, within the key's maximum and the
+ * ceiling's expiry: a default TTL is shortened to it, an explicit one
+ * beyond it is refused. */
 static int token_ttl(const struct token_request *tr, const struct key *key,
+                     const struct token_ceiling *ceiling, int64_t now,
                      int64_t *ttl, herald_error *err) {
   int64_t max = key->revocable_tokens ? REVOCABLE_TOKEN_MAX_TTL_MS
                                       : MAX_TOKEN_TTL_MS;
@@ -74,22 +100,49 @@ static int token_ttl(const struct token_request *tr, const struct key *key,
     return herald_error_set(err, HERALD_E_INVALID_PARAMETER_VALUE,
                             "ttl %lld exceeds the maximum of %lld ms",
                             (long long)*ttl, (long long)max);
+  if (!ceiling->expires || now + *ttl <= ceiling->expires) return 0;
+  if (tr->ttl)
+    return herald_error_set(err, HERALD_E_INVALID_PARAMETER_VALUE,
+                            "ttl %lld outlives the token presented, which "
+                            "expires in %lld ms", (long long)*ttl,
+                            (long long)(ceiling->expires - now));
+  *ttl = ceiling->expires - now;
   return 0;
 }
 
-/* The granted capability's canonical text: requested ∩ key, or the key's. */
+/* The new token's clientId (borrowed): the requested one if the ceiling
+ * allows it; a token-bound ceiling imposes its own. */
+static int token_client_id(const struct token_request *tr,
+                           const struct token_ceiling *ceiling,
+                           const char **out, herald_error *err) {
+  if (tr->client_id && !*tr->client_id)
+    return herald_error_set(err, HERALD_E_INVALID_CLIENT_ID,
+                            "A token's clientId may not be empty");
+  *out = tr->client_id;
+  if (ceiling->any_client_id) return 0;
+  if (tr->client_id &&
+      (!ceiling->client_id || strcmp(tr->client_id, ceiling->client_id)))
+    return herald_error_set(err, HERALD_E_INCOMPATIBLE_CREDENTIALS,
+                            "clientId '%s' is not that of the token "
+                            "presented", tr->client_id);
+  *out = ceiling->client_id;
+  return 0;
+}
+
+/* The granted capability's canonical text: requested ∩ ceiling, or the
+ * ceiling's. */
 static int token_capability(const struct token_request *tr,
-                            const struct key *key, char **out,
+                            const struct token_ceiling *ceiling, char **out,
                             herald_error *err) {
   if (!tr->capability) {
-    *out = capability__canonical(key->capability);
+    *out = capability__canonical(ceiling->capability);
     return 0;
   }
   struct capability *requested, *granted;
   int rc = capability__parse(tr->capability, strlen(tr->capability),
                              &requested, err);
   if (rc) return rc;
-  rc = capability__intersect(requested, key->capability, &granted, err);
+  rc = capability__intersect(requested, ceiling->capability, &granted, err);
   capability__free(requested);
   if (rc) return rc;
   *out = capability__canonical(granted);
@@ -115,18 +168,18 @@ static void reply_token_details(struct http_request *req,
 /* Checks tr for key and issues the token (auth.md 6, steps 3-9). */
 static int issue(struct http_request *req, const struct token_request *tr,
                  const struct key *key, herald_error *err) {
-  int64_t now = clock__now_ms(), ttl;
+  int64_t now = clock__now_ms(), ttl = 0;
+  const char *client_id = NULL;
   int rc = check_signature(req, tr, key, err);
+  struct token_ceiling ceiling = token_ceiling(req, key);
   if (!rc) rc = check_freshness(rest__server(req), tr, now, err);
-  if (!rc) rc = token_ttl(tr, key, &ttl, err);
-  if (!rc && tr->client_id && !*tr->client_id)
-    rc = herald_error_set(err, HERALD_E_INVALID_CLIENT_ID,
-                          "A token's clientId may not be empty");
+  if (!rc) rc = token_ttl(tr, key, &ceiling, now, &ttl, err);
+  if (!rc) rc = token_client_id(tr, &ceiling, &client_id, err);
   struct token_claims claims = {.key_name = key->name,
                                 .issued = now,
                                 .expires = now + ttl,
-                                .client_id = tr->client_id};
-  if (!rc) rc = token_capability(tr, key, &claims.capability, err);
+                                .client_id = (char *)client_id};
+  if (!rc) rc = token_capability(tr, &ceiling, &claims.capability, err);
   if (rc) return rc;
   char *token = token__sign(&claims, key->secret);
   if (!token)

