@@ -81,7 +81,7 @@ build-asan-configure:
 # tests/fuzz/fuzz_protocol_message.c).
 FUZZ_PACKAGES = clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 60
-FUZZ_SEEDS = ../shared/ably-common/test-resources
+FUZZ_SEEDS = tests/fixtures/ably-common/test-resources
 FUZZ_TARGETS = json_parse protocol_message base64
 FUZZ_SOURCES = $(wildcard common/*.c) -ljansson -lmsgpackc -lcrypto
 
