@@ -78,7 +78,7 @@ static int resolve(const char *host, struct bind_plan *plan, herald_error *err) 
   return 0;
 }
 
-/* A bound, listening socket with SO_REUSEPORT and TCP_NODELAY; -errno on
+/* A bound socket with SO_REUSEPORT and TCP_NODELAY; -errno on
  * failure. */
 static int bind_socket(const struct sockaddr_storage *addr, socklen_t len) {
   int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -91,9 +91,8 @@ static int bind_socket(const struct sockaddr_storage *addr, socklen_t len) {
   /* Replies and frames go out at once (no Nagle delay). Accepted sockets
    * inherit the option on Linux, so no connection needs a setsockopt. */
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  /* Listening here, before the workers start, means connections queue from
-   * the moment heraldd says it is listening. */
-  if (bind(fd, (const struct sockaddr *)addr, len) != 0 || listen(fd, 1024)) {
+  /* Bound only: each listens once every worker is ready (worker__start). */
+  if (bind(fd, (const struct sockaddr *)addr, len) != 0) {
     int e = -errno;
     close(fd);
     return e;
@@ -199,7 +198,12 @@ static int start_workers(struct server *s, herald_error *err) {
   int (*fds)[MAX_ADDRESSES] = herald_xcalloc((size_t)s->n_workers, sizeof *fds);
   rc = bind_all(s, &plan, fds, err);
   for (int i = 0; !rc && i < s->n_workers; i++) {
-    int e = worker__start(&s->workers[i], s, i, fds[i], plan.n);
+    int e = worker__init(&s->workers[i], s, i);
+    if (e) rc = herald_error_set(err, HERALD_E_INTERNAL,
+                                 "cannot set up worker %d: %s", i, uv_strerror(e));
+  }
+  for (int i = 0; !rc && i < s->n_workers; i++) {
+    int e = worker__start(&s->workers[i], fds[i], plan.n);
     if (e) rc = herald_error_set(err, HERALD_E_INTERNAL,
                                  "cannot start worker %d: %s", i, uv_strerror(e));
   }

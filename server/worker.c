@@ -59,8 +59,7 @@ static void run_thread(void *arg) {
   uv_loop_close(&w->loop);
 }
 
-int worker__start(struct worker *w, struct server *server, int index,
-                  const int *fds, int n_fds) {
+int worker__init(struct worker *w, struct server *server, int index) {
   memset(w, 0, sizeof *w);
   w->index = index;
   w->server = server;
@@ -74,6 +73,11 @@ int worker__start(struct worker *w, struct server *server, int index,
   w->inbox_signal.data = w;
   w->flusher = outbound__flusher_new(&w->loop);
   w->realtime = realtime__worker_new(w);
+  return 0;
+}
+
+int worker__start(struct worker *w, const int *fds, int n_fds) {
+  int rc;
   for (int i = 0; i < n_fds && i < WORKER_MAX_LISTENERS; i++) {
     if ((rc = listener__init(&w->listeners[i], w, fds[i])) != 0) return rc;
     w->n_listeners++;

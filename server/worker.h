@@ -49,10 +49,14 @@ struct worker {
   struct worker_task drain_task, exit_task;
 };
 
-/* Starts the worker's thread, which listens on the given bound sockets (the
- * worker takes ownership of the descriptors). Returns 0 or a negative errno. */
-int worker__start(struct worker *w, struct server *server, int index,
-                  const int *fds, int n_fds);
+/* Sets up the worker's loop, inbox and per-worker state. Every worker is
+ * initialised before any starts, so a post never finds one half made.
+ * 0 or a negative errno. */
+int worker__init(struct worker *w, struct server *server, int index);
+
+/* Listens on the given bound sockets (the worker takes ownership of the
+ * descriptors) and starts the worker's thread. 0 or a negative errno. */
+int worker__start(struct worker *w, const int *fds, int n_fds);
 
 /* Runs task->fn(task) on w's thread, soon. Safe from any thread. */
 void worker__post(struct worker *w, struct worker_task *task,
