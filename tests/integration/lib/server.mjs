@@ -24,6 +24,10 @@ export const before = nodeTest.before;
 export const after = nodeTest.after;
 
 // Default key added through HERALD_KEY (full capability {"*":["*"]}).
+// What AddressSanitizer, LeakSanitizer and UBSan print (make sanitize-test):
+// any of it in a server's stderr fails the test that stops that server.
+const SANITIZER_REPORT = /ERROR: (?:Address|Leak)Sanitizer[^\n]*|runtime error:[^\n]*/;
+
 export const DEFAULT_KEY = 'testapp.root:secretroot';
 
 const liveServers = new Set();
@@ -174,6 +178,11 @@ export async function startServer({ config, env = {}, args = [], timeoutMs = 150
     if (!keepData) await rm(dataDir, { recursive: true, force: true });
     // A graceful stop must end cleanly: under the sanitizers a leak report
     // makes the exit status non-zero, and that fails the test that stopped.
+    const report = stderr.match(SANITIZER_REPORT);
+    if (report) {
+      dumpLogs('printed a sanitizer report');
+      throw new Error(`heraldd printed a sanitizer report: ${report[0]}`);
+    }
     const graceful = signal === 'SIGTERM' || signal === 'SIGINT';
     if (graceful && unclean && expectCleanExit) {
       throw new Error(`heraldd did not exit cleanly after ${signal} (code=${info.code} signal=${info.signal}${info.timedOut ? ', timed out' : ''})`);
