@@ -87,7 +87,8 @@ void connection_registry__settle(struct connection_registry *r,
 bool connection_registry__remove(struct connection_registry *r,
                                  struct rt_conn *c, int64_t now, bool force) {
   uv_mutex_lock(&r->lock);
-  bool expired = force || (c->state == RT_DETACHED && now >= c->expires_at);
+  bool expired = c->state != RT_MOVING &&
+                 (force || (c->state == RT_DETACHED && now >= c->expires_at));
   if (expired) hashmap__remove(&r->by_id, c->id, RT_CONNECTION_ID_LEN);
   uv_mutex_unlock(&r->lock);
   return expired;

@@ -43,8 +43,9 @@ struct rt_conn *connection_registry__claim(struct connection_registry *r,
 void connection_registry__settle(struct connection_registry *r,
                                  struct rt_conn *c, enum rt_state state);
 
-/* Removes c if it is RT_DETACHED and expired at now (true), or
- * unconditionally when force (a CLOSE, a shutdown). */
+/* Removes c (true) if it is RT_DETACHED and expired at now, or when force
+ * (a CLOSE, a fatal error), but never once a resume claimed it: the claim
+ * then owns the connection, which goes on under its new transport. */
 bool connection_registry__remove(struct connection_registry *r,
                                  struct rt_conn *c, int64_t now, bool force);
 

@@ -129,15 +129,20 @@ static void free_conn(struct rt_conn *c) {
   herald_free(c);
 }
 
-/* The connection is over (CLOSE, a fatal error, expiry): it leaves the
- * registry now and memory once its publishes completed. */
-static void end(struct rt_conn *c) {
-  if (!connection_registry__remove(&c->server->connections, c, 0, true))
-    return; /* a resume claimed it in the meantime */
+/* c has left the registry: its members leave now, its memory once its
+ * publishes completed. */
+static void retire(struct rt_conn *c) {
   rt_presence__leave_all(c);
   unlink_home(c);
   c->ended = true;
   if (c->publishes_in_flight == 0) free_conn(c);
+}
+
+/* The connection is over (CLOSE, a fatal error), unless a resume claimed
+ * it in the meantime: then the claim owns it and it goes on elsewhere. */
+static void end(struct rt_conn *c) {
+  if (connection_registry__remove(&c->server->connections, c, 0, true))
+    retire(c);
 }
 
 /* Detaches the transport from the connection and returns it. */
@@ -624,12 +629,8 @@ static void on_tick(uv_timer_t *timer) {
     next = c->next;
     if (c->transport) tick_live(c, now, tick_ms);
     else if (c->state == RT_DETACHED &&
-             connection_registry__remove(&s->connections, c, now, false)) {
-      rt_presence__leave_all(c);
-      unlink_home(c);
-      c->ended = true;
-      if (c->publishes_in_flight == 0) free_conn(c);
-    }
+             connection_registry__remove(&s->connections, c, now, false))
+      retire(c);
   }
   fanout__sweep(rw, now);
 }
