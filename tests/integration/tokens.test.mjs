@@ -691,12 +691,16 @@ describe('presenting tokens over raw HTTP', () => {
     assert.deepEqual(hist.body.map((m) => m.clientId), ['hdr-alice', 'carol']);
   });
 
-  test('an unsigned TokenRequest with a token of that key as credentials → 200', async () => {
+  test('an unsigned TokenRequest with a token of that key as credentials → 200, within the token (auth_escalation.test.mjs has the rest)', async () => {
     const td = await getToken({ clientId: 'parent' });
-    const res = await requestTokenRaw(keyName, { keyName, timestamp: Date.now(), clientId: 'child' },
+    const res = await requestTokenRaw(keyName, { keyName, timestamp: Date.now(), clientId: 'parent' },
       { headers: { Authorization: bearer(td.token) } });
     assert.equal(res.status, 200, res.raw.toString());
-    assertTokenDetails(res.body, { keyName, capability: '{"*":["*"]}', clientId: 'child' });
+    // the default hour is cut to the presented token's remaining life
+    assertTokenDetails(res.body, { keyName, capability: '{"*":["*"]}', clientId: 'parent', ttl: td.expires - res.body.issued });
+    const child = await requestTokenRaw(keyName, { keyName, timestamp: Date.now(), clientId: 'child' },
+      { headers: { Authorization: bearer(td.token) } });
+    assertAblyError(assert, child, 401, 40102, 'another clientId than the token presented');
   });
 
   test('JWT lifetime over 24 h (1 h for a revocable key) → 400/40003', async () => {
