@@ -59,6 +59,15 @@ static void run_thread(void *arg) {
   uv_loop_close(&w->loop);
 }
 
+int worker__init_inbox(struct worker *w) {
+  int rc = uv_loop_init(&w->loop);
+  if (rc) return rc;
+  uv_mutex_init(&w->inbox_lock);
+  uv_async_init(&w->loop, &w->inbox_signal, on_inbox);
+  w->inbox_signal.data = w;
+  return 0;
+}
+
 int worker__init(struct worker *w, struct server *server, int index) {
   memset(w, 0, sizeof *w);
   w->index = index;
@@ -66,11 +75,8 @@ int worker__init(struct worker *w, struct server *server, int index) {
   w->channels = channel__table_new(server->node_id, index,
                                    store__last_serial_ms(server->store) + 1);
   w->read_buffer = herald_xmalloc(WORKER_READ_BUFFER_SIZE);
-  int rc = uv_loop_init(&w->loop);
+  int rc = worker__init_inbox(w);
   if (rc) return rc;
-  uv_mutex_init(&w->inbox_lock);
-  uv_async_init(&w->loop, &w->inbox_signal, on_inbox);
-  w->inbox_signal.data = w;
   w->flusher = outbound__flusher_new(&w->loop);
   w->realtime = realtime__worker_new(w);
   return 0;

@@ -54,6 +54,11 @@ struct worker {
  * 0 or a negative errno. */
 int worker__init(struct worker *w, struct server *server, int index);
 
+/* Only the loop and the inbox of w (zeroed): enough for worker__post to
+ * reach it. worker__init starts with this; the store's unit tests use it
+ * alone, to receive completions as a worker does. 0 or a negative errno. */
+int worker__init_inbox(struct worker *w);
+
 /* Listens on the given bound sockets (the worker takes ownership of the
  * descriptors) and starts the worker's thread. 0 or a negative errno. */
 int worker__start(struct worker *w, const int *fds, int n_fds);

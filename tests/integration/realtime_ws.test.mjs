@@ -16,7 +16,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { afterEach } from 'node:test';
 import {
-  startServer, test, describe, before, after, uniqueChannel, sleep, assertAblyError,
+  startServer, test, describe, before, after, uniqueChannel, eventually, assertAblyError,
+  parseHttpResponses,
 } from './lib/server.mjs';
 import { makeJwt } from './lib/auth.mjs';
 import { connect, open, show, encodePm, ACTION, FLAG, FRAME } from './lib/wsclient.mjs';
@@ -221,6 +222,31 @@ function tcp(s) {
 function upgradeRequest(s, query = `key=${encodeURIComponent(FULL_KEY)}&v=6&format=json`) {
   return `GET /?${query} HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`
     + 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+}
+
+/** A client-to-server text frame (masked, as a client's must be; the zero
+ * mask leaves the payload as it is). Payloads under 126 bytes. */
+function maskedTextFrame(text) {
+  const payload = Buffer.from(text);
+  return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
+}
+
+/** Resolves once what sock receives (from now on) includes `text`. */
+function receives(sock, text, what) {
+  let buf = '';
+  return withTimeout(new Promise((resolve) => {
+    sock.on('data', (d) => {
+      buf += d.toString('latin1');
+      if (buf.includes(text)) resolve();
+    });
+  }), 5000, what);
+}
+
+/** A channel's occupancy metrics (GET /channels/:channel). */
+async function occupancy(s, channel) {
+  const res = await s.request('GET', `/channels/${encodeURIComponent(channel)}`);
+  assert.equal(res.status, 200, `channel status ${channel}: ${res.raw}`);
+  return res.body.status.occupancy.metrics;
 }
 
 /** A raw TCP socket that completed the WebSocket upgrade (101 received). */
@@ -686,8 +712,13 @@ describe('robustness', () => {
     ];
     for (const bytes of partials) {
       const sock = await rawUpgraded(tuned);
-      sock.write(bytes);
-      await sleep(20);
+      // A whole HEARTBEAT first, in the same write: its answer shows the
+      // server has read the partial frame behind it (one small write is one
+      // segment on loopback, read at once).
+      const id = `mid-${bytes.length}`;
+      const answered = receives(sock, `"id":"${id}"`, 'HEARTBEAT answered before the partial frame');
+      sock.write(Buffer.concat([maskedTextFrame(JSON.stringify({ action: ACTION.HEARTBEAT, id })), bytes]));
+      await answered;
       sock.destroy();
       await assertHealthy(tuned, `partial frame ${bytes.toString('hex')}`);
     }
@@ -698,8 +729,17 @@ describe('robustness', () => {
       'TCP connect, nothing sent': async () => (await tcp(tuned)).destroy(),
       'half an upgrade request': async () => {
         const sock = await tcp(tuned);
-        sock.write(upgradeRequest(tuned).slice(0, 40));
-        await sleep(20);
+        // behind a GET /time in the same write: once /time is answered the
+        // server has read the half upgrade request too
+        let buf = Buffer.alloc(0);
+        const answered = withTimeout(new Promise((resolve) => {
+          sock.on('data', (d) => {
+            buf = Buffer.concat([buf, d]);
+            if (parseHttpResponses(buf).length) resolve();
+          });
+        }), 5000, 'GET /time before the half upgrade');
+        sock.write(`GET /time HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n${upgradeRequest(tuned).slice(0, 40)}`);
+        await answered;
         sock.destroy();
       },
       'full upgrade request, gone before the 101': async () => {
@@ -712,13 +752,17 @@ describe('robustness', () => {
       'connected, then gone': async () => (await wsOpen(tuned)).terminate(),
       'ATTACH sent, gone before ATTACHED': async () => {
         const c = await wsOpen(tuned);
-        await c.send({ action: ACTION.ATTACH, channel: uniqueChannel('gone') });
+        const channel = uniqueChannel('gone');
+        await c.send({ action: ACTION.ATTACH, channel });
         c.terminate();
+        return channel;
       },
       'attached, then gone': async () => {
         const c = await wsOpen(tuned);
-        await attach(c, uniqueChannel('gone'));
+        const channel = uniqueChannel('gone');
+        await attach(c, channel);
         c.terminate();
+        return channel;
       },
       'MESSAGE sent, gone before ACK': async () => {
         const c = await wsOpen(tuned);
@@ -731,6 +775,7 @@ describe('robustness', () => {
         await attach(c, channel);
         await c.send({ action: ACTION.DETACH, channel });
         c.terminate();
+        return channel;
       },
       'CLOSE sent, gone before CLOSED': async () => {
         const c = await wsOpen(tuned);
@@ -739,8 +784,15 @@ describe('robustness', () => {
       },
     };
     for (const [what, run] of Object.entries(stages)) {
-      await run();
-      await sleep(20);
+      // Where the client had a channel, the server has handled its going
+      // once the channel's occupancy is back to 0. Nothing announces that a
+      // socket without a channel was handled: the round trip on fresh
+      // connections follows at once (and the final stop checks a clean exit).
+      const channel = await run(); // the stages with a channel return its name
+      if (typeof channel === 'string') {
+        await eventually(async () => (await occupancy(tuned, channel)).connections === 0,
+          { timeoutMs: 5000, what: `${what}: occupancy of ${channel} back to 0` });
+      }
       await assertHealthy(tuned, what);
     }
   });
@@ -758,8 +810,17 @@ describe('robustness', () => {
     for (const o of nacks) assertErrorInfo(o.error, 42911, 429, `NACK serial ${o.msgSerial}`);
     assert.ok(c.isOpen(), 'connection stays open');
     await c.ping();
-    await sleep(1100);
-    await publishOk(c, channel, n, [{ name: 'later', data: 'ok' }]);
+    // The bucket refills at the configured rate; the server's own answer says
+    // when it has: publish again until ACKed, every refusal meanwhile a 42911.
+    let serial = n;
+    let later;
+    await eventually(async () => {
+      sendMessages(c, channel, serial, [{ name: 'later', data: 'ok' }]);
+      [later] = await outcomes(c, serial++, 1);
+      if (later.action === ACTION.NACK) assertErrorInfo(later.error, 42911, 429, 'NACK while the bucket refills');
+      return later.action === ACTION.ACK;
+    }, { timeoutMs: 5000, what: 'a publish ACKed once the rate allows again' });
+    assert.equal(later.res.serials.length, 1);
     const acked = out.filter((o) => o.action === ACTION.ACK).length + 1;
     assert.equal((await restHistory(tuned, channel)).length, acked, 'exactly the ACKed messages are stored');
   });
