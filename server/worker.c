@@ -73,6 +73,7 @@ int worker__start(struct worker *w, struct server *server, int index,
   uv_async_init(&w->loop, &w->inbox_signal, on_inbox);
   w->inbox_signal.data = w;
   w->flusher = outbound__flusher_new(&w->loop);
+  http__worker_init(w);
   w->realtime = realtime__worker_new(w);
   for (int i = 0; i < n_fds && i < WORKER_MAX_LISTENERS; i++) {
     if ((rc = listener__init(&w->listeners[i], w, fds[i])) != 0) return rc;
