@@ -71,7 +71,22 @@ static void run(const struct route *route, struct http_request *req) {
   route->handler(req);
 }
 
+/* Refuses a browser page whose Origin --allowed-origins does not list,
+ * before anything happens on its behalf: REST, preflight and WebSocket
+ * upgrade alike (a WebSocket handshake is not subject to CORS, so the
+ * server is the only one to check it). True when refused. */
+static bool refuse_origin(struct http_request *req) {
+  if (reply__origin_allowed(req)) return false;
+  herald_error err;
+  herald_error_set(&err, HERALD_E_FORBIDDEN, "Origin %s not allowed",
+                   http__header(req, "origin"));
+  reply__negotiate(req);
+  reply__error(req, &err);
+  return true;
+}
+
 void router__dispatch(struct http_request *req) {
+  if (refuse_origin(req)) return;
   if (websocket__requested(req)) { /* realtime, whatever the path */
     realtime__websocket(req);
     return;
