@@ -42,6 +42,7 @@ struct http_conn {
   bool close_after_response;
   bool closing;
   bool linger;  /* after an error reply: discard input until the peer closes */
+  uint8_t phase; /* enum conn_phase: which timeout applies */
   size_t lingered; /* bytes discarded while lingering */
   uv_shutdown_t shutdown_req;
   unsigned writes_pending;
@@ -49,8 +50,7 @@ struct http_conn {
   const char *strict_error; /* what http_strict found wrong, or NULL */
   struct http_strict strict;
   size_t body_cap;       /* bytes allocated for req.body */
-  struct deadline deadline; /* of the phase below (worker's http_deadlines) */
-  uint8_t phase;            /* enum conn_phase */
+  struct deadline deadline; /* of `phase` (worker's http_deadlines) */
   struct address_slot *unauthenticated; /* counted until it authenticates */
   struct http_upgrade *upgrade; /* set once another protocol took over */
   bool upgrade_started; /* it reads: http__upgrade_start was called */
@@ -86,7 +86,8 @@ static void set_phase(struct http_conn *c, enum conn_phase phase) {
       [PHASE_LINGER] = QUEUE_HEADER, [PHASE_NONE] = -1};
   struct deadline_timer *t = &c->worker->http_deadlines;
   c->phase = (uint8_t)phase;
-  if (queue_of[phase] < 0) deadline__disarm(&c->deadline);
+  if (queue_of[phase] < 0 || !t->queues[queue_of[phase]].duration_ms)
+    deadline__disarm(&c->deadline); /* no timeout, or configured as 0 */
   else deadline__arm(t, &c->deadline, &t->queues[queue_of[phase]]);
 }
 
