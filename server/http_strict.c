@@ -98,6 +98,19 @@ static int chunk_byte(struct http_strict *s, int state, char ch,
   }
 }
 
+/* How many bytes from p on leave an S_LINE line as it is: anything but
+ * CR and LF, and in a header name also but the colon and whitespace. */
+static size_t skip_plain(const struct http_strict *s, const char *p, size_t n) {
+  size_t i = 0;
+  if (s->in_name)
+    while (i < n && p[i] != ':' && p[i] != ' ' && p[i] != '\t' &&
+           p[i] != '\r' && p[i] != '\n')
+      i++;
+  else
+    while (i < n && p[i] != '\r' && p[i] != '\n') i++;
+  return i;
+}
+
 const char *http_strict__scan(struct http_strict *s, const char *data,
                               size_t len, bool chunked) {
   const char *why = NULL;
@@ -111,6 +124,10 @@ const char *http_strict__scan(struct http_strict *s, const char *data,
       i += n - 1;
       if (!s->chunk_left) s->state = S_DATA_CR;
       continue;
+    }
+    if (state == S_LINE) { /* the bulk of a head: no state change */
+      i += skip_plain(s, data + i, len - i);
+      if (i == len) break;
     }
     if (state == S_TRAILER_START) state = S_LINE_START, trailer = TRAILER;
     if (state <= S_EMPTY_CR)
