@@ -12,8 +12,8 @@
 
 #include "address_limit.h"
 #include "alloc.h"
-#include "http_strict.h"
 #include "decimal.h"
+#include "http_strict.h"
 #include "log.h"
 #include "reply.h"
 #include "router.h"
