@@ -42,12 +42,13 @@ struct http_conn {
   bool close_after_response;
   bool closing;
   bool linger;  /* after an error reply: discard input until the peer closes */
+  bool built;    /* req was built from the head before its body (precheck) */
   uint8_t phase; /* enum conn_phase: which timeout applies */
   size_t lingered; /* bytes discarded while lingering */
   uv_shutdown_t shutdown_req;
   unsigned writes_pending;
-  int head_error;        /* a limit hit while reading: its Ably code */
-  const char *strict_error; /* what http_strict found wrong, or NULL */
+  int head_error;        /* why the request is refused: its Ably code */
+  const char *head_message; /* and its message (static or req.arena), or NULL */
   struct http_strict strict;
   size_t body_cap;       /* bytes allocated for req.body */
   struct deadline deadline; /* of `phase` (worker's http_deadlines) */
@@ -76,6 +77,7 @@ enum { QUEUE_HEADER, QUEUE_BODY, QUEUE_IDLE, N_QUEUES };
 
 static void process(struct http_conn *c);
 static void close_conn(struct http_conn *c);
+static int precheck(struct http_conn *c);
 
 /* ---- Timeouts and the unauthenticated count ------------------------------ */
 
@@ -150,6 +152,8 @@ static int on_message_begin(http_parser *p) {
   c->target_len = 0;
   c->last_was_value = true;
   c->head_error = 0;
+  c->head_message = NULL;
+  c->built = false;
   /* A new connection's first request keeps the deadline of the accept. */
   if (c->phase != PHASE_NEW) set_phase(c, PHASE_HEAD);
   c->phase = PHASE_HEAD;
@@ -162,8 +166,11 @@ static int on_url(http_parser *p, const char *at, size_t len) {
   return head_append(c, at, len);
 }
 
+/* Trailer fields (after a chunked body) are not kept: the request was
+ * built from its head already. */
 static int on_header_field(http_parser *p, const char *at, size_t len) {
   struct http_conn *c = p->data;
+  if (p->flags & F_TRAILING) return 0;
   if (c->last_was_value && head_next_part(c)) return -1;
   c->last_was_value = false;
   return head_append(c, at, len);
@@ -171,6 +178,7 @@ static int on_header_field(http_parser *p, const char *at, size_t len) {
 
 static int on_header_value(http_parser *p, const char *at, size_t len) {
   struct http_conn *c = p->data;
+  if (p->flags & F_TRAILING) return 0;
   if (!c->last_was_value && head_next_part(c)) return -1;
   c->last_was_value = true;
   return head_append(c, at, len);
@@ -185,7 +193,9 @@ static int on_headers_complete(http_parser *p) {
     return -1;
   }
   set_phase(c, PHASE_BODY);
-  return 0;
+  bool body_follows = (p->flags & F_CHUNKED) ||
+                      ((p->flags & F_CONTENTLENGTH) && p->content_length > 0);
+  return body_follows ? precheck(c) : 0;
 }
 
 /* The body grows as its bytes arrive, never by what Content-Length
@@ -554,11 +564,33 @@ static void reject(struct http_conn *c, int code, const char *message,
   reply__error(&c->req, &err);
 }
 
+/* Sets the reason the request is refused (message: static, or copied into
+ * the request's arena); returns -1 for the parser callback. */
+static int refuse(struct http_conn *c, int code, const char *message) {
+  c->head_error = code;
+  c->head_message = message;
+  return -1;
+}
+
+/* When a body follows the head, the request is built at once and the
+ * router may refuse it before the body is read (router__precheck): a
+ * client without credentials never makes the server hold a body. */
+static int precheck(struct http_conn *c) {
+  herald_error err;
+  c->built = true;
+  if (build_request(c))
+    return refuse(c, HERALD_E_BAD_REQUEST, "Malformed request target");
+  if (router__precheck(&c->req, &err) == 0) return 0;
+  reply__negotiate(&c->req);
+  return refuse(c, err.code,
+                arena__strndup(&c->req.arena, err.message, strlen(err.message)));
+}
+
 static void dispatch(struct http_conn *c) {
   c->message_complete = false;
   c->in_flight = true;
   set_phase(c, PHASE_NONE); /* also after a pipelined predecessor's reply */
-  if (build_request(c)) {
+  if (!c->built && build_request(c)) {
     reject(c, HERALD_E_BAD_REQUEST, "Malformed request target", true);
     return;
   }
@@ -569,10 +601,13 @@ static void dispatch(struct http_conn *c) {
  * the strict checks; returns the bytes the parser took. */
 static size_t parse(struct http_conn *c, const char *data, size_t len) {
   size_t n = http_parser_execute(&c->parser, &parser_settings, data, len);
-  c->strict_error = http_strict__scan(&c->strict, data, n,
-                                      c->parser.flags & F_CHUNKED);
+  const char *malformed = http_strict__scan(&c->strict, data, n,
+                                            c->parser.flags & F_CHUNKED);
   if (c->message_complete) http_strict__reset(&c->strict);
-  if (c->strict_error) c->message_complete = false; /* never dispatched */
+  if (malformed && !c->head_error) {
+    refuse(c, HERALD_E_BAD_REQUEST, malformed);
+    c->message_complete = false; /* never dispatched */
+  }
   return n;
 }
 
@@ -580,14 +615,14 @@ static size_t parse(struct http_conn *c, const char *data, size_t len) {
  * Called once the bytes parsed are consumed: the answer may free them. */
 static bool reject_if_malformed(struct http_conn *c) {
   enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-  if (c->strict_error) {
-    reject(c, HERALD_E_BAD_REQUEST, c->strict_error, true);
-    return true;
-  }
-  if (e == HPE_OK || e == HPE_PAUSED) return false;
   if (c->head_error)
-    reject(c, c->head_error, herald_strerror(c->head_error), true);
-  else reject(c, HERALD_E_BAD_REQUEST, http_errno_description(e), true);
+    reject(c, c->head_error,
+           c->head_message ? c->head_message : herald_strerror(c->head_error),
+           true);
+  else if (e != HPE_OK && e != HPE_PAUSED)
+    reject(c, HERALD_E_BAD_REQUEST, http_errno_description(e), true);
+  else
+    return false;
   return true;
 }
 

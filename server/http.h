@@ -6,7 +6,9 @@
  * line + headers (431), body (413), framing stricter than http-parser's
  * (400, http_strict.h), timeouts for the head, the body (408) and idle
  * keep-alive (close), and a cap on each address's connections that have not
- * authenticated yet (429, address_limit.h). A handler answers with
+ * authenticated yet (429, address_limit.h). When a body follows, the
+ * router may refuse the request from its head before the body is read
+ * (router__precheck). A handler answers with
  * http__respond, now or later from a posted task. */
 #ifndef HERALD_HTTP_H
 #define HERALD_HTTP_H

@@ -167,6 +167,23 @@ describe('HTTP request bodies', () => {
     }
   });
 
+  test('a body for a route that needs credentials is refused (401) before it is read when they are wrong', async () => {
+    const srv = await startServer();
+    try {
+      const wrong = `Authorization: ${basicAuth('testapp.root:wrong')}\r\n`;
+      for (const auth of [wrong, '']) {
+        const res = await rawExchange(srv.port,
+          `POST /channels/${uniqueChannel()}/messages HTTP/1.1\r\nHost: x\r\n${auth}` +
+          'Content-Type: application/json\r\nContent-Length: 2000000\r\n\r\n{"name":',
+          { untilFn: (buf) => parseHttpResponses(buf).length > 0 });
+        assert.equal(res.why, 'until', `answered without the body: ${JSON.stringify(res.text)}`);
+        const [r] = parseHttpResponses(res.data);
+        assert.equal(r.status, 401, res.text);
+        assert.equal(JSON.parse(r.body).error.code, 40101, res.text);
+      }
+    } finally { await srv.stop(); }
+  });
+
   test('a 2 MiB body in 1-byte chunks is accepted whole', async () => {
     const srv = await startServer();
     try {
