@@ -26,6 +26,7 @@ static const char *const OBS_FOLD = "Obsolete line folding";
 static const char *const NAME_SPACE = "Whitespace in a header name";
 static const char *const CHUNK_END = "Chunk data not followed by CRLF";
 static const char *const CHUNK_SIZE = "Invalid chunk size";
+static const char *const FAILED = "Malformed request framing";
 
 void http_strict__reset(struct http_strict *s) {
   s->state = S_LINE_START;
@@ -117,7 +118,7 @@ const char *http_strict__scan(struct http_strict *s, const char *data,
   for (size_t i = 0; i < len && !why; i++) {
     int state = s->state & ~TRAILER, trailer = s->state & TRAILER;
     if (state == S_BODY) break;
-    if (state == S_FAILED) return CHUNK_SIZE; /* reported already */
+    if (state == S_FAILED) return FAILED; /* reported already */
     if (state == S_DATA) { /* skip the data */
       size_t n = len - i < s->chunk_left ? len - i : (size_t)s->chunk_left;
       s->chunk_left -= n;
