@@ -51,6 +51,22 @@ static const struct option_def options[] = {
         "largest request body in bytes"),
     OPT("max-header-size", OPT_INT64, max_header_size, "32768",
         "largest request line plus headers in bytes"),
+    OPT("http-header-timeout-ms", OPT_INT64, http_header_timeout_ms, "10000",
+        "HTTP: a request line and headers must arrive within this (from the "
+        "connection or the request's first byte), else 408 and close"),
+    OPT("http-body-timeout-ms", OPT_INT64, http_body_timeout_ms, "30000",
+        "HTTP: a request body must arrive within this of its headers, else "
+        "408 and close"),
+    OPT("http-idle-timeout-ms", OPT_INT64, http_idle_timeout_ms, "60000",
+        "HTTP: a keep-alive connection with no request is closed after this"),
+    OPT("max-unauthenticated-per-address", OPT_INT64,
+        max_unauthenticated_per_address, "256",
+        "HTTP: open connections one source address (IPv6: /64) may hold "
+        "before they authenticate or upgrade; more are refused (429). 0: no "
+        "limit"),
+    OPT("allowed-origins", OPT_STRING, allowed_origins, "*",
+        "comma-separated Origins browsers may call from (CORS and WebSocket "
+        "upgrades; others get 403), or * for any"),
     OPT("retention-ms", OPT_INT64, retention_ms, "120000",
         "history retention of channels in non-persisted namespaces"),
     OPT("persisted-retention-ms", OPT_INT64, persisted_retention_ms,

@@ -26,6 +26,11 @@ struct config {
   int64_t max_message_size;       /* bytes, one publish */
   int64_t max_body_size;          /* bytes, one request body */
   int64_t max_header_size;        /* bytes, request line + headers */
+  int64_t http_header_timeout_ms; /* a request's head must arrive in this */
+  int64_t http_body_timeout_ms;   /* its body, from the end of the head */
+  int64_t http_idle_timeout_ms;   /* keep-alive with no request */
+  int64_t max_unauthenticated_per_address; /* open connections; 0: no cap */
+  char *allowed_origins; /* CORS and WebSocket Origins: "*" or a list */
   int64_t retention_ms;           /* history of non-persisted channels */
   int64_t persisted_retention_ms; /* history of persisted namespaces */
   int64_t idempotency_window_ms;

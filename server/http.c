@@ -1,16 +1,19 @@
 /* http.c -- HTTP/1.1 connections: accept, read, frame with http-parser,
  * dispatch complete requests to the router one at a time, write responses,
- * keep-alive and pipelining, limits, graceful close.
+ * keep-alive and pipelining, limits, timeouts, graceful close.
  * Owns: struct http_conn and the struct http_request it is serving. */
 #include "http.h"
 
 #include <http_parser.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "address_limit.h"
 #include "alloc.h"
 #include "decimal.h"
+#include "http_strict.h"
 #include "log.h"
 #include "reply.h"
 #include "router.h"
@@ -39,13 +42,33 @@ struct http_conn {
   bool close_after_response;
   bool closing;
   bool linger;  /* after an error reply: discard input until the peer closes */
+  bool built;    /* req was built from the head before its body (precheck) */
+  uint8_t phase; /* enum conn_phase: which timeout applies */
   size_t lingered; /* bytes discarded while lingering */
   uv_shutdown_t shutdown_req;
   unsigned writes_pending;
-  int head_error;        /* a limit hit while reading: its Ably code */
+  int head_error;        /* why the request is refused: its Ably code */
+  const char *head_message; /* and its message (static or req.arena), or NULL */
+  struct http_strict strict;
+  size_t body_cap;       /* bytes allocated for req.body */
+  struct deadline deadline; /* of `phase` (worker's http_deadlines) */
+  struct address_slot *unauthenticated; /* counted until it authenticates */
   struct http_upgrade *upgrade; /* set once another protocol took over */
   bool upgrade_started; /* it reads: http__upgrade_start was called */
 };
+
+/* What the connection waits for, and so which timeout applies. */
+enum conn_phase {
+  PHASE_NEW,     /* accepted, no byte yet: the header timeout, from accept */
+  PHASE_HEAD,    /* a request's line and headers: the header timeout */
+  PHASE_BODY,    /* its body: the body timeout */
+  PHASE_IDLE,    /* keep-alive between requests: the idle timeout */
+  PHASE_LINGER,  /* after an error reply: the header timeout */
+  PHASE_NONE,    /* a request in flight, or upgraded: no timeout */
+};
+
+/* The worker's deadline queues (http__worker_init). */
+enum { QUEUE_HEADER, QUEUE_BODY, QUEUE_IDLE, N_QUEUES };
 
 #define MAX_HEADER_PARTS (2 * 128) /* 128 headers */
 #define HEAD_MAX 256 /* our status line, Content-Length and Connection */
@@ -54,6 +77,37 @@ struct http_conn {
 
 static void process(struct http_conn *c);
 static void close_conn(struct http_conn *c);
+static int precheck(struct http_conn *c);
+
+/* ---- Timeouts and the unauthenticated count ------------------------------ */
+
+static void set_phase(struct http_conn *c, enum conn_phase phase) {
+  static const int queue_of[] = {
+      [PHASE_NEW] = QUEUE_HEADER, [PHASE_HEAD] = QUEUE_HEADER,
+      [PHASE_BODY] = QUEUE_BODY,  [PHASE_IDLE] = QUEUE_IDLE,
+      [PHASE_LINGER] = QUEUE_HEADER, [PHASE_NONE] = -1};
+  struct deadline_timer *t = &c->worker->http_deadlines;
+  c->phase = (uint8_t)phase;
+  if (queue_of[phase] < 0 || !t->queues[queue_of[phase]].duration_ms)
+    deadline__disarm(&c->deadline); /* no timeout, or configured as 0 */
+  else deadline__arm(t, &c->deadline, &t->queues[queue_of[phase]]);
+}
+
+/* The connection authenticated or was upgraded: it no longer counts
+ * toward its address's cap. */
+static void stop_counting(struct http_conn *c) {
+  address_limit__release(&c->worker->server->unauthenticated,
+                         c->unauthenticated);
+  c->unauthenticated = NULL;
+}
+
+/* Growth for the connection's buffers: doubling from `first` until `need`
+ * fits, so n appends cost O(n) copying whatever their sizes. */
+static size_t grown_capacity(size_t cap, size_t need, size_t first) {
+  if (!cap) cap = first;
+  while (cap < need) cap *= 2;
+  return cap;
+}
 
 /* ---- Accumulating the head --------------------------------------------- */
 
@@ -64,8 +118,7 @@ static int head_append(struct http_conn *c, const char *at, size_t len) {
     return -1;
   }
   if (c->head_len + len + 1 > c->head_cap) {
-    size_t cap = c->head_cap ? c->head_cap * 2 : 1024;
-    while (cap < c->head_len + len + 1) cap *= 2;
+    size_t cap = grown_capacity(c->head_cap, c->head_len + len + 1, 1024);
     c->head = herald_realloc(c->head, cap);
     if (!c->head) abort();
     c->head_cap = cap;
@@ -99,6 +152,11 @@ static int on_message_begin(http_parser *p) {
   c->target_len = 0;
   c->last_was_value = true;
   c->head_error = 0;
+  c->head_message = NULL;
+  c->built = false;
+  /* A new connection's first request keeps the deadline of the accept. */
+  if (c->phase != PHASE_NEW) set_phase(c, PHASE_HEAD);
+  c->phase = PHASE_HEAD;
   return 0;
 }
 
@@ -108,8 +166,11 @@ static int on_url(http_parser *p, const char *at, size_t len) {
   return head_append(c, at, len);
 }
 
+/* Trailer fields (after a chunked body) are not kept: the request was
+ * built from its head already. */
 static int on_header_field(http_parser *p, const char *at, size_t len) {
   struct http_conn *c = p->data;
+  if (p->flags & F_TRAILING) return 0;
   if (c->last_was_value && head_next_part(c)) return -1;
   c->last_was_value = false;
   return head_append(c, at, len);
@@ -117,6 +178,7 @@ static int on_header_field(http_parser *p, const char *at, size_t len) {
 
 static int on_header_value(http_parser *p, const char *at, size_t len) {
   struct http_conn *c = p->data;
+  if (p->flags & F_TRAILING) return 0;
   if (!c->last_was_value && head_next_part(c)) return -1;
   c->last_was_value = true;
   return head_append(c, at, len);
@@ -130,9 +192,15 @@ static int on_headers_complete(http_parser *p) {
     c->head_error = HERALD_E_REQUEST_TOO_LARGE;
     return -1;
   }
-  return 0;
+  set_phase(c, PHASE_BODY);
+  bool body_follows = (p->flags & F_CHUNKED) ||
+                      ((p->flags & F_CONTENTLENGTH) && p->content_length > 0);
+  return body_follows ? precheck(c) : 0;
 }
 
+/* The body grows as its bytes arrive, never by what Content-Length
+ * declares (the bytes may never come) and geometrically, not by each
+ * chunk exactly (1-byte chunks would copy the body over and over). */
 static int on_body(http_parser *p, const char *at, size_t len) {
   struct http_conn *c = p->data;
   struct http_request *req = &c->req;
@@ -141,15 +209,11 @@ static int on_body(http_parser *p, const char *at, size_t len) {
     c->head_error = HERALD_E_REQUEST_TOO_LARGE;
     return -1;
   }
-  size_t want = req->body_len + len + 1;
-  if ((p->flags & F_CONTENTLENGTH) && !req->body)
-    want = (size_t)p->content_length + 1;
-  char *body = herald_realloc(req->body, want > req->body_len + len + 1
-                                             ? want
-                                             : req->body_len + len + 1);
-  if (!body) abort();
-  memcpy(body + req->body_len, at, len);
-  req->body = body;
+  if (req->body_len + len + 1 > c->body_cap) {
+    c->body_cap = grown_capacity(c->body_cap, req->body_len + len + 1, 1024);
+    req->body = herald_xrealloc(req->body, c->body_cap);
+  }
+  memcpy(req->body + req->body_len, at, len);
   req->body_len += len;
   req->body[req->body_len] = '\0';
   return 0;
@@ -158,6 +222,7 @@ static int on_body(http_parser *p, const char *at, size_t len) {
 static int on_message_complete(http_parser *p) {
   struct http_conn *c = p->data;
   c->message_complete = true;
+  set_phase(c, PHASE_NONE);
   http_parser_pause(p, 1);
   return 0;
 }
@@ -305,6 +370,7 @@ static void start_linger(struct http_conn *c) {
   herald_free(c->pending);
   c->pending = NULL;
   c->pending_len = c->pending_cap = 0;
+  set_phase(c, PHASE_LINGER);
   uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown);
   uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
 }
@@ -338,8 +404,10 @@ static void on_written(uv_write_t *w, int status) {
 
 static void end_request(struct http_conn *c) {
   struct http_request *req = &c->req;
+  if (req->auth.app) stop_counting(c);
   auth__release(&req->auth);
   herald_free(req->body);
+  c->body_cap = 0;
   struct arena arena = req->arena;
   arena__reset(&arena); /* a chunk stays for the next request */
   memset(req, 0, sizeof *req);
@@ -429,6 +497,7 @@ void http__respond(struct http_request *req, int status,
   };
   int sent = send_parts(c, parts, 4);
   end_request(c);
+  set_phase(c, PHASE_IDLE); /* also bounds a response the peer never reads */
   if (sent < 0) {
     close_conn(c);
     return;
@@ -460,8 +529,7 @@ static void release_read_buffer(struct worker *w, const uv_buf_t *buf) {
 
 static void pending_append(struct http_conn *c, const char *data, size_t len) {
   if (c->pending_len + len > c->pending_cap) {
-    size_t cap = c->pending_cap ? c->pending_cap : 4096;
-    while (cap < c->pending_len + len) cap *= 2;
+    size_t cap = grown_capacity(c->pending_cap, c->pending_len + len, 4096);
     c->pending = herald_realloc(c->pending, cap);
     if (!c->pending) abort();
     c->pending_cap = cap;
@@ -480,12 +548,14 @@ static void pending_consume(struct http_conn *c, size_t n) {
   }
 }
 
-/* Answers a request that could not be framed or built, then closes. */
-static void reject(struct http_conn *c, int code, const char *message) {
+/* Answers a request that could not be framed or built, then closes:
+ * after lingering (start_linger) when the peer may still be sending. */
+static void reject(struct http_conn *c, int code, const char *message,
+                   bool linger) {
   herald_error err;
   herald_error_set(&err, code, "%s", message);
   c->close_after_response = true;
-  c->linger = true;
+  c->linger = linger;
   c->in_flight = true;
   c->req.conn = c;
   c->req.worker = c->worker;
@@ -494,29 +564,65 @@ static void reject(struct http_conn *c, int code, const char *message) {
   reply__error(&c->req, &err);
 }
 
+/* Sets the reason the request is refused (message: static, or copied into
+ * the request's arena); returns -1 for the parser callback. */
+static int refuse(struct http_conn *c, int code, const char *message) {
+  c->head_error = code;
+  c->head_message = message;
+  return -1;
+}
+
+/* When a body follows the head, the request is built at once and the
+ * router may refuse it before the body is read (router__precheck): a
+ * client without credentials never makes the server hold a body. */
+static int precheck(struct http_conn *c) {
+  herald_error err;
+  c->built = true;
+  if (build_request(c))
+    return refuse(c, HERALD_E_BAD_REQUEST, "Malformed request target");
+  if (router__precheck(&c->req, &err) == 0) return 0;
+  reply__negotiate(&c->req);
+  return refuse(c, err.code,
+                arena__strndup(&c->req.arena, err.message, strlen(err.message)));
+}
+
 static void dispatch(struct http_conn *c) {
   c->message_complete = false;
   c->in_flight = true;
-  if (build_request(c)) {
-    reject(c, HERALD_E_BAD_REQUEST, "Malformed request target");
+  set_phase(c, PHASE_NONE); /* also after a pipelined predecessor's reply */
+  if (!c->built && build_request(c)) {
+    reject(c, HERALD_E_BAD_REQUEST, "Malformed request target", true);
     return;
   }
   router__dispatch(&c->req);
 }
 
-/* Feeds bytes to the parser, which stops after the end of a request;
- * returns the bytes it took. */
+/* Feeds bytes to the parser, which stops after the end of a request, and
+ * the strict checks; returns the bytes the parser took. */
 static size_t parse(struct http_conn *c, const char *data, size_t len) {
-  return http_parser_execute(&c->parser, &parser_settings, data, len);
+  size_t n = http_parser_execute(&c->parser, &parser_settings, data, len);
+  const char *malformed = http_strict__scan(&c->strict, data, n,
+                                            c->parser.flags & F_CHUNKED);
+  if (c->message_complete) http_strict__reset(&c->strict);
+  if (malformed && !c->head_error) {
+    refuse(c, HERALD_E_BAD_REQUEST, malformed);
+    c->message_complete = false; /* never dispatched */
+  }
+  return n;
 }
 
 /* Answers (and closes after) what the parser could not frame; true then.
  * Called once the bytes parsed are consumed: the answer may free them. */
 static bool reject_if_malformed(struct http_conn *c) {
   enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-  if (e == HPE_OK || e == HPE_PAUSED) return false;
-  if (c->head_error) reject(c, c->head_error, herald_strerror(c->head_error));
-  else reject(c, HERALD_E_BAD_REQUEST, http_errno_description(e));
+  if (c->head_error)
+    reject(c, c->head_error,
+           c->head_message ? c->head_message : herald_strerror(c->head_error),
+           true);
+  else if (e != HPE_OK && e != HPE_PAUSED)
+    reject(c, HERALD_E_BAD_REQUEST, http_errno_description(e), true);
+  else
+    return false;
   return true;
 }
 
@@ -608,6 +714,8 @@ static void on_closed(uv_handle_t *handle) {
   else w->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   w->n_conns--;
+  deadline__disarm(&c->deadline);
+  stop_counting(c);
   herald_free(c->pending);
   herald_free(c->head);
   herald_free(c->header_offsets);
@@ -625,6 +733,17 @@ static void close_conn(struct http_conn *c) {
   uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
+/* Counts c toward its source address; false when that address holds its
+ * cap of unauthenticated connections already. */
+static bool count_unauthenticated(struct http_conn *c) {
+  struct sockaddr_storage addr;
+  int len = sizeof addr;
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&addr, &len) != 0)
+    return true;
+  return address_limit__acquire(&c->worker->server->unauthenticated, &addr,
+                                &c->unauthenticated) == 0;
+}
+
 void http__accept(struct worker *w, uv_stream_t *listener) {
   struct http_conn *c = herald_xcalloc(1, sizeof *c);
   c->worker = w;
@@ -636,18 +755,51 @@ void http__accept(struct worker *w, uv_stream_t *listener) {
   }
   http_parser_init(&c->parser, HTTP_REQUEST);
   c->parser.data = c;
+  http_strict__reset(&c->strict);
   arena__init(&c->req.arena);
   c->next = w->conns;
   if (w->conns) w->conns->prev = c;
   w->conns = c;
   w->n_conns++;
+  set_phase(c, PHASE_NEW);
+  if (!count_unauthenticated(c)) {
+    reject(c, HERALD_E_RATE_LIMITED,
+           "Too many unauthenticated connections from this address", false);
+    return;
+  }
   if (w->draining) c->close_after_response = true;
   uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
+}
+
+/* A connection's phase timed out: a request begun gets 408, then the
+ * connection closes; an idle or lingering one just closes. */
+static void on_deadline(struct deadline *d) {
+  struct http_conn *c =
+      (struct http_conn *)((char *)d - offsetof(struct http_conn, deadline));
+  if (c->phase == PHASE_HEAD || c->phase == PHASE_BODY)
+    reject(c, HERALD_E_REQUEST_TIMEOUT,
+           c->phase == PHASE_HEAD ? "Request headers not received in time"
+                                  : "Request body not received in time",
+           false);
+  else
+    close_conn(c);
+}
+
+void http__worker_init(struct worker *w) {
+  const struct config *cfg = w->server->cfg;
+  const uint64_t durations[N_QUEUES] = {
+      [QUEUE_HEADER] = (uint64_t)cfg->http_header_timeout_ms,
+      [QUEUE_BODY] = (uint64_t)cfg->http_body_timeout_ms,
+      [QUEUE_IDLE] = (uint64_t)cfg->http_idle_timeout_ms};
+  deadline_timer__init(&w->http_deadlines, &w->loop, durations, N_QUEUES,
+                       on_deadline);
 }
 
 uv_stream_t *http__upgrade(struct http_request *req, struct http_upgrade *u) {
   struct http_conn *c = req->conn;
   end_request(c);
+  stop_counting(c);
+  set_phase(c, PHASE_NONE); /* the new protocol keeps its own time */
   c->upgrade = u;
   herald_free(c->head); /* the HTTP head is not needed any more */
   herald_free(c->header_offsets);

@@ -3,8 +3,13 @@
  * http-parser frames requests; a request is dispatched to the router once it
  * is complete, and the connection reads no further request until that one
  * is answered, so pipelined requests are answered in order. Limits: request
- * line + headers (431), body (413). A handler answers with http__respond,
- * now or later from a posted task. */
+ * line + headers (431), body (413), framing stricter than http-parser's
+ * (400, http_strict.h), timeouts for the head, the body (408) and idle
+ * keep-alive (close), and a cap on each address's connections that have not
+ * authenticated yet (429, address_limit.h). When a body follows, the
+ * router may refuse the request from its head before the body is read
+ * (router__precheck). A handler answers with
+ * http__respond, now or later from a posted task. */
 #ifndef HERALD_HTTP_H
 #define HERALD_HTTP_H
 
@@ -50,7 +55,12 @@ struct http_request {
   struct auth auth;
 };
 
-/* Accepts a connection from a listener of worker w. */
+/* Sets up worker w's HTTP timeouts (header, body, idle: config.h), before
+ * it accepts. */
+void http__worker_init(struct worker *w);
+
+/* Accepts a connection from a listener of worker w. It is refused (429)
+ * when its address holds its cap of unauthenticated connections. */
 void http__accept(struct worker *w, uv_stream_t *listener);
 
 /* A header's value (name in lower case), or NULL. */

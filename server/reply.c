@@ -5,10 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "alloc.h"
 #include "http.h"
 #include "log.h"
+#include "server.h"
+#include "worker.h"
 
 #define HEADERS_MAX 2048
 
@@ -62,6 +65,36 @@ static void add_lines(char *buf, size_t *len, const char *lines, size_t n) {
 #define CORS_EXPOSE                                                            \
   "Link, X-Ably-Errorcode, X-Ably-Errormessage, X-Ably-Serverid, Content-Type"
 
+/* Whether list (--allowed-origins: "*" or "https://a.example, ...") holds
+ * origin; scheme and host compare case-insensitively. */
+static bool origin_listed(const char *list, const char *origin) {
+  size_t origin_len = strlen(origin);
+  for (const char *p = list; *p;) {
+    p += strspn(p, " \t,");
+    size_t n = strcspn(p, ",");
+    size_t trimmed = n;
+    while (trimmed && (p[trimmed - 1] == ' ' || p[trimmed - 1] == '\t'))
+      trimmed--;
+    if ((trimmed == 1 && p[0] == '*') ||
+        (trimmed == origin_len && trimmed && !strncasecmp(p, origin, trimmed)))
+      return true;
+    p += n;
+  }
+  return false;
+}
+
+bool reply__origin_allowed(const struct http_request *req) {
+  const char *origin = http__header(req, "origin");
+  return !origin ||
+         origin_listed(req->worker->server->cfg->allowed_origins, origin);
+}
+
+/* The Origin is reflected with credentials allowed: ably-js sends
+ * fetch/XHR requests that carry an Authorization header with credentials
+ * "include" (withCredentials), and a browser reads such a response only
+ * with the exact origin and Allow-Credentials. Herald sets no cookies, so
+ * the page gains nothing it did not send itself. A disallowed Origin gets
+ * no CORS headers (and the router refuses its request with 403). */
 static void add_cors_headers(const struct http_request *req, char *buf,
                              size_t *len) {
   static const char any_origin[] = "Access-Control-Allow-Origin: *\r\n"
@@ -72,6 +105,7 @@ static void add_cors_headers(const struct http_request *req, char *buf,
     add_lines(buf, len, any_origin, sizeof any_origin - 1);
     return;
   }
+  if (!reply__origin_allowed(req)) return;
   add_header(buf, len, "Access-Control-Allow-Origin", origin);
   add_header(buf, len, "Vary", "Origin");
   add_header(buf, len, "Access-Control-Allow-Credentials", "true");

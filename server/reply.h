@@ -4,6 +4,7 @@
 #ifndef HERALD_REPLY_H
 #define HERALD_REPLY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "herald/errors.h"
@@ -64,5 +65,9 @@ void reply__no_content(struct http_request *req);
 
 /* Answers a CORS preflight (OPTIONS). */
 void reply__preflight(struct http_request *req);
+
+/* Whether the request may be served given its Origin header: true without
+ * one (not a browser), else when --allowed-origins is "*" or lists it. */
+bool reply__origin_allowed(const struct http_request *req);
 
 #endif

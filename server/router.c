@@ -61,9 +61,23 @@ static bool path_matches(const struct http_request *req, const char *pattern) {
   return i == req->n_segments;
 }
 
+/* The route for req's method and path, or NULL; *path_known tells whether
+ * some route has that path. */
+static const struct route *find_route(const struct http_request *req,
+                                      bool *path_known) {
+  *path_known = false;
+  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+    if (!path_matches(req, routes[i].pattern)) continue;
+    *path_known = true;
+    if (routes[i].method == req->method) return &routes[i];
+  }
+  return NULL;
+}
+
+/* req->auth is already filled when router__precheck authenticated it. */
 static void run(const struct route *route, struct http_request *req) {
   herald_error err;
-  if (route->auth == ROUTE_AUTHENTICATED &&
+  if (route->auth == ROUTE_AUTHENTICATED && !req->auth.app &&
       auth__authenticate(req, &rest__server(req)->apps, &err) != 0) {
     reply__error(req, &err);
     return;
@@ -71,7 +85,32 @@ static void run(const struct route *route, struct http_request *req) {
   route->handler(req);
 }
 
+/* Refuses a browser page whose Origin --allowed-origins does not list,
+ * before anything happens on its behalf: REST, preflight and WebSocket
+ * upgrade alike (a WebSocket handshake is not subject to CORS, so the
+ * server is the only one to check it). 0 or -40300. */
+static int check_origin(const struct http_request *req, herald_error *err) {
+  if (reply__origin_allowed(req)) return 0;
+  return herald_error_set(err, HERALD_E_FORBIDDEN, "Origin %s not allowed",
+                          http__header(req, "origin"));
+}
+
+int router__precheck(struct http_request *req, herald_error *err) {
+  int rc = check_origin(req, err);
+  if (rc) return rc;
+  bool path_known;
+  const struct route *route = find_route(req, &path_known);
+  if (!route || route->auth != ROUTE_AUTHENTICATED) return 0;
+  return auth__authenticate(req, &rest__server(req)->apps, err);
+}
+
 void router__dispatch(struct http_request *req) {
+  herald_error err;
+  if (check_origin(req, &err)) {
+    reply__negotiate(req);
+    reply__error(req, &err);
+    return;
+  }
   if (websocket__requested(req)) { /* realtime, whatever the path */
     realtime__websocket(req);
     return;
@@ -81,16 +120,12 @@ void router__dispatch(struct http_request *req) {
     reply__preflight(req);
     return;
   }
-  bool path_known = false;
-  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-    if (!path_matches(req, routes[i].pattern)) continue;
-    path_known = true;
-    if (routes[i].method == req->method) {
-      run(&routes[i], req);
-      return;
-    }
+  bool path_known;
+  const struct route *route = find_route(req, &path_known);
+  if (route) {
+    run(route, req);
+    return;
   }
-  herald_error err;
   if (path_known)
     herald_error_set(&err, HERALD_E_METHOD_NOT_ALLOWED, "Method %s not allowed",
                      http_method_str((enum http_method)req->method));

@@ -239,6 +239,7 @@ int server__run(struct server *s, const struct config *cfg) {
   }
   nonce_cache__init(&s->nonces, 2 * cfg->token_window_ms);
   connection_registry__init(&s->connections);
+  address_limit__init(&s->unauthenticated, cfg->max_unauthenticated_per_address);
   s->workers = herald_xcalloc((size_t)s->n_workers, sizeof *s->workers);
   init_main_loop(s);
   if (start_workers(s, &err)) {
@@ -262,6 +263,7 @@ int server__run(struct server *s, const struct config *cfg) {
   store__close(s->store);
   nonce_cache__cleanup(&s->nonces);
   connection_registry__cleanup(&s->connections);
+  address_limit__cleanup(&s->unauthenticated);
   apps__cleanup(&s->apps);
   herald_free(s->workers);
   herald_free(dev_key);

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <uv.h>
 
+#include "address_limit.h"
 #include "apps.h"
 #include "config.h"
 #include "connection_registry.h"
@@ -20,6 +21,7 @@ struct server {
   struct store *store;
   struct nonce_cache nonces; /* of signed TokenRequests */
   struct connection_registry connections; /* realtime, for resume */
+  struct address_limit unauthenticated;   /* HTTP connections per address */
   struct worker *workers;
   int n_workers;
   int port;          /* the bound port (resolved when --port 0) */

@@ -78,6 +78,7 @@ int worker__init(struct worker *w, struct server *server, int index) {
   int rc = worker__init_inbox(w);
   if (rc) return rc;
   w->flusher = outbound__flusher_new(&w->loop);
+  http__worker_init(w);
   w->realtime = realtime__worker_new(w);
   return 0;
 }

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "deadline.h"
 #include "listener.h"
 
 #define WORKER_MAX_LISTENERS 8
@@ -44,6 +45,7 @@ struct worker {
   bool read_buffer_busy;
   struct http_conn *conns; /* every open HTTP connection, for shutdown */
   size_t n_conns;
+  struct deadline_timer http_deadlines; /* their timeouts (http.c) */
   bool draining;
   bool drained_reported;
   struct worker_task drain_task, exit_task;

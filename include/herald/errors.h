@@ -56,6 +56,7 @@
   XX(FORBIDDEN, 40300, 403, "Forbidden")                                       \
   XX(NOT_FOUND, 40400, 404, "Not found")                                       \
   XX(METHOD_NOT_ALLOWED, 40500, 405, "Method not allowed")                     \
+  XX(REQUEST_TIMEOUT, 40800, 408, "Request timeout")                           \
   XX(CONFLICT, 40900, 409, "Conflict")                                         \
   XX(REQUEST_TOO_LARGE, 41300, 413, "Request entity too large")                \
   XX(HEADERS_TOO_LARGE, 43100, 431, "Request header fields too large")         \
