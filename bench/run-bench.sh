@@ -128,9 +128,11 @@ declare -A SRV_PID SRV_PORT SRV_KIND SRV_DIR
 start_herald() {
   local name=$1 storage=$2 dir pid port=""
   dir=$(mktemp -d "$WORK/$name.XXXX")
+  # Every bench client comes from 127.0.0.1, thousands of them connecting
+  # at once: no per-address cap on connections yet to authenticate.
   HERALD_KEY=$KEY "$HERALDD" --port 0 --bind 127.0.0.1 --threads 2 \
     --storage "$storage" --data-dir "$dir" --max-inbound-rate 1000000 \
-    --log-level warn >"$dir/heraldd.log" 2>&1 &
+    --max-unauthenticated-per-address 0 --log-level warn >"$dir/heraldd.log" 2>&1 &
   pid=$!
   STARTED+=("$pid")
   for _ in $(seq 100); do
