@@ -68,6 +68,8 @@ static const struct option_def options[] = {
     OPT("max-outbound-bytes", OPT_INT64, max_outbound_bytes, "1048576",
         "realtime: unsent bytes a subscriber may fall behind by before it "
         "is disconnected"),
+    OPT("max-channels-per-connection", OPT_INT64, max_channels_per_connection,
+        "200", "realtime: channels a connection may have attached at once"),
     OPT("presence-grace-ms", OPT_INT64, presence_grace_ms, "15000",
         "realtime: how long presence members outlive an abrupt disconnect "
         "(a client's remainPresentFor may shorten it, to 1000 at least)"),

@@ -58,8 +58,7 @@ enum attachment_state {
 };
 
 struct attachment {
-  struct rt_conn *conn;
-  struct attachment *next_in_conn;
+  struct rt_conn *conn; /* whose attachments map holds it by name */
   struct local_channel *local;
   struct attachment *prev, *next; /* the local channel's list */
   char *name; /* the channel's base name */

@@ -123,6 +123,7 @@ static void free_conn(struct rt_conn *c) {
   for (size_t i = 0; i < c->n_presence_channels; i++)
     herald_free(c->presence_channels[i]);
   herald_free(c->presence_channels);
+  hashmap__cleanup(&c->attachments);
   ack_queue__cleanup(&c->acks);
   auth__release(&c->auth);
   herald_free(c->identity);

@@ -66,7 +66,7 @@ struct rt_conn {
   bool handover_waiting; /* moves once publishes_in_flight drops to 0 */
   bool ended;  /* closed or expired: freed once publishes_in_flight is 0 */
   bool slow;   /* fell behind its outbound bound: disconnect at next tick */
-  struct attachment *attachments;
+  struct hashmap attachments; /* base name -> struct attachment */
   /* Presence: the channels it may have members on, and when, without a
    * transport, they leave (0: not due). */
   char **presence_channels;
