@@ -64,7 +64,7 @@ static const struct option_def options[] = {
     OPT("max-frame-size", OPT_INT64, max_frame_size, "524288",
         "realtime: largest inbound WebSocket message in bytes"),
     OPT("max-inbound-rate", OPT_INT64, max_inbound_rate, "250",
-        "realtime: publishes per second a connection may send"),
+        "realtime: messages per second a connection may publish"),
     OPT("max-outbound-bytes", OPT_INT64, max_outbound_bytes, "1048576",
         "realtime: unsent bytes a subscriber may fall behind by before it "
         "is disconnected"),

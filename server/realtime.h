@@ -59,7 +59,7 @@ struct rt_conn {
   int64_t last_sent_ms;    /* for heartbeats */
   bool auth_requested;     /* AUTH sent for the expiring token */
   bool resumed;            /* this transport continues a connection */
-  double inbound_allowance; /* publishes the rate limit still allows */
+  double inbound_allowance; /* messages the rate limit still allows */
   int64_t inbound_at_ms;
   struct ack_queue acks;
   size_t publishes_in_flight;
