@@ -72,7 +72,11 @@ bool rt_channels__attached(const struct rt_conn *c, const char *channel,
 }
 
 static void release_held(struct attachment *a) {
-  for (size_t i = 0; i < a->n_held; i++) delivery__unref(a->held[i]);
+  for (size_t i = 0; i < a->n_held; i++) {
+    rt__unhold(a->conn, a->held[i].frame->len);
+    frame__unref(a->held[i].frame);
+    delivery__unref(a->held[i].delivery);
+  }
   herald_free(a->held);
   a->held = NULL;
   a->n_held = a->cap_held = 0;
@@ -154,12 +158,9 @@ static void send_stored(struct attachment *a, struct message *m) {
 /* After a backlog: what arrived meanwhile, then live traffic. */
 static void go_live(struct attachment *a) {
   for (size_t i = 0; i < a->n_held; i++) {
-    struct delivery *d = a->held[i];
+    struct delivery *d = a->held[i].delivery;
     snprintf(a->position, SERIAL_MAX, "%s", d->channel_serial);
-    if (!attachment__wants_delivery(a, d)) continue;
-    struct frame *f = delivery__frame(d, a->conn->transport->kind);
-    rt__send_frame(a->conn, f);
-    frame__unref(f);
+    if (attachment__wants_delivery(a, d)) rt__send_frame(a->conn, a->held[i].frame);
   }
   release_held(a);
   a->state = ATTACHMENT_LIVE;
