@@ -1,11 +1,12 @@
 // Per-connection and per-name limits of the realtime and REST interfaces
 // (issue 15 items 5-7): channels attached per connection (90010), the
 // longest channel name (40010), the inbound rate counted in messages
-// (42911) and control frames (pongs) bounded by --max-outbound-bytes. (Live
-// messages held back during a replay: tests/unit/server/test_realtime_hold.c.)
+// (42911), control frames (pongs) bounded by --max-outbound-bytes, and live
+// messages held back during a resume's replay bounded by it too (80020).
 //
-// Two servers with shortened limits: `limited` (channels per connection,
-// inbound rate) and `outbound` (a small --max-outbound-bytes).
+// Servers with shortened limits: `limited` (channels per connection,
+// inbound rate), `outbound` (a small --max-outbound-bytes) and `stored`
+// (SQLite, so that a replay's history pages queue behind other appends).
 //
 // Run: HERALDD=/abs/build/heraldd node --test tests/integration/realtime_limits.test.mjs
 
@@ -17,24 +18,32 @@ import { afterEach } from 'node:test';
 import {
   Ably, startServer, test, before, after, uniqueChannel, assertAblyError, eventually,
 } from './lib/server.mjs';
-import { open, ACTION } from './lib/wsclient.mjs';
+import { open, ACTION, FLAG } from './lib/wsclient.mjs';
 
 const CHANNEL_LIMIT = 20;
 const INBOUND_RATE = 50;
 const OUTBOUND_BYTES = 256 * 1024;
+const REPLAY_OUTBOUND_BYTES = 1024 * 1024;
 const NAME_MAX = 2048; /* CHANNEL_NAME_MAX in common/channel_name.h */
 
 let limited;
 let outbound;
+let stored;
 before(async () => {
-  [limited, outbound] = await Promise.all([
+  [limited, outbound, stored] = await Promise.all([
     startServer({ args: ['--max-channels-per-connection', String(CHANNEL_LIMIT),
                          '--max-inbound-rate', String(INBOUND_RATE)] }),
     startServer({ args: ['--max-outbound-bytes', String(OUTBOUND_BYTES)] }),
+    // One worker: the subscriber's registration, its publishes and its
+    // replay's history reads are ordered on one thread; a short tick
+    // disconnects a slow subscriber within 250 ms.
+    startServer({ args: ['--storage', 'sqlite', '--threads', '1', '--max-idle-interval-ms', '1000',
+                         '--max-outbound-bytes', String(REPLAY_OUTBOUND_BYTES),
+                         '--max-inbound-rate', '100000'] }),
   ]);
 });
 after(async () => {
-  await Promise.all([limited, outbound].filter(Boolean).map((s) => s.stop()));
+  await Promise.all([limited, outbound, stored].filter(Boolean).map((s) => s.stop()));
 });
 
 const live = new Set();
@@ -241,4 +250,69 @@ test('a client that floods pings and never reads is closed once its unsent pongs
   const growth = peak - before;
   assert.ok(growth < 24 * 1024 * 1024, `server RSS grew by ${(growth / 1048576).toFixed(1)} MB`);
   await assertRoundTrip(outbound, 'after the ping flood');
+});
+
+// ------------------------------------------------ held live messages during a replay
+
+/** Keeps s's store busy with bulk appends to another channel until the
+ * returned stop() is called; resolves once the appends flow. */
+async function jamStore(s) {
+  let running = true;
+  const channel = uniqueChannel('jam');
+  const body = Array.from({ length: 1000 }, (_, i) => ({ name: 'jam', data: `j${i}` }));
+  const post = () => s.request('POST', `/channels/${channel}/messages`, { json: body });
+  let flowing;
+  const started = new Promise((r) => { flowing = r; });
+  const loops = Array.from({ length: 6 }, async () => {
+    while (running) {
+      await post();
+      flowing();
+    }
+  });
+  await started;
+  return async () => { running = false; await Promise.all(loops); };
+}
+
+test('live messages held back while a resume replays count toward --max-outbound-bytes: the subscriber is disconnected (80020) before the replay ends', async () => {
+  const channel = uniqueChannel('held');
+  // A message first, so that the attach position is a recent serial.
+  assert.equal((await stored.request('POST', `/channels/${channel}/messages`, { json: { name: 'old' } })).status, 201);
+  const first = await wsOpen(stored);
+  first.send({ action: ACTION.ATTACH, channel });
+  const attached = await first.next({ action: ACTION.ATTACHED, channel });
+  await first.terminate();
+  // 30 history pages of small messages: the subscriber reads them easily.
+  const pages = 100;
+  const backlog = Array.from({ length: pages * 100 }, (_, i) => ({ name: 'old', data: `${i}` }));
+  for (let i = 0; i < backlog.length; i += 1000) {
+    const res = await stored.request('POST', `/channels/${channel}/messages`, { json: backlog.slice(i, i + 1000) });
+    assert.equal(res.status, 201);
+  }
+  const lastOld = String(backlog.length - 1);
+  const stopJam = await jamStore(stored);
+  try {
+    const sub = await wsOpen(stored, { resume: first.connectionKey });
+    assert.equal(sub.connectionId, first.connectionId, 'resumed');
+    // The resume's ATTACH and, right behind it, live messages worth twice
+    // the bound (its own, echoed): they reach the channel after the
+    // attachment's position and before its first history page, and the
+    // pages queue behind the bulk appends.
+    sub.send({ action: ACTION.ATTACH, channel, channelSerial: attached.channelSerial });
+    const big = 'x'.repeat(60 * 1024);
+    const n = Math.ceil(2 * REPLAY_OUTBOUND_BYTES / big.length);
+    for (let s = 0; s < n; s++) {
+      sub.send({ action: ACTION.MESSAGE, channel, msgSerial: s, messages: [{ name: 'live', data: big }] });
+    }
+    const resumed = await sub.next({ action: ACTION.ATTACHED, channel });
+    assert.ok(resumed.flags & FLAG.RESUMED, `a resume: the replay runs (${JSON.stringify(resumed)})`);
+    const gone = await sub.next(ACTION.DISCONNECTED, 10000);
+    assertErrorInfo(gone.error, 80020, 429, 'DISCONNECTED');
+    const messages = sub.received.filter((pm) => pm.action === ACTION.MESSAGE).flatMap((pm) => pm.messages);
+    assert.equal(messages.filter((m) => m.name === 'live').length, 0, 'no held message was delivered');
+    assert.ok(!messages.some((m) => m.name === 'old' && m.data === lastOld),
+              `disconnected during the replay (${messages.length} of ${backlog.length} backlog messages arrived)`);
+  } finally {
+    await stopJam();
+  }
+  await assertRoundTrip(stored, 'after the slow subscriber');
 });
