@@ -55,6 +55,11 @@ static size_t parse_qualifier(const char *name, size_t len,
 
 int channel_name__parse(const char *name, size_t len, struct channel_name *out,
                         herald_error *err) {
+  if (len > CHANNEL_NAME_MAX)
+    return herald_error_set(err, HERALD_E_INVALID_CHANNEL_NAME,
+                            "invalid channel name: longer than %d bytes "
+                            "(channel = %.*s...)",
+                            CHANNEL_NAME_MAX, QUOTE_MAX, name);
   if (memchr(name, '\n', len) || memchr(name, '\r', len))
     return herald_error_set(err, HERALD_E_INVALID_CHANNEL_NAME,
                             "invalid channel name: must not contain a newline");

@@ -1,7 +1,8 @@
 /* channel_name.h -- channel name rules (shared/spec/messages.md section 8).
  *
  * A channel name is non-empty, does not start with ':', contains no CR or LF,
- * and starts with '[' only for a valid qualifier: "[meta]name",
+ * is at most CHANNEL_NAME_MAX bytes (qualifier included), and starts with
+ * '[' only for a valid qualifier: "[meta]name",
  * "[?params]name" or "[meta?params]name". The params qualifier does not
  * change the channel: history, presence and capabilities use the base name
  * ("[?rewind=1]foo" -> "foo", "[meta?x=y]log" -> "[meta]log"). */
@@ -11,6 +12,11 @@
 #include <stddef.h>
 
 #include "herald/errors.h"
+
+/* The longest channel name taken. Ably documents no limit but advises
+ * under 2048 characters (names travel in URLs); an unbounded name costs
+ * memory in every map that holds it. */
+#define CHANNEL_NAME_MAX 2048
 
 struct channel_name {
   const char *base;   /* the name after any qualifier: "log" for "[meta]log"
@@ -24,7 +30,7 @@ struct channel_name {
 
 /* Validates name[0..len) and fills *out with views into it. Returns 0, or
  * -40010 with err set ("invalid channel name: ..." / "Invalid qualifier in
- * channelId; ..."). */
+ * channelId; ..."), also for a name longer than CHANNEL_NAME_MAX. */
 int channel_name__parse(const char *name, size_t len, struct channel_name *out,
                         herald_error *err);
 

@@ -1,10 +1,28 @@
-/* hashmap.c -- chained string-keyed hash map (see hashmap.h). FNV-1a
- * hashing; the table doubles when the load factor passes 1. */
+/* hashmap.c -- chained string-keyed hash map (see hashmap.h). Keyed
+ * SipHash-2-4 hashing (libsodium); the table doubles when the load factor
+ * passes 1. */
 #include "hashmap.h"
 
+#include <sodium.h>
 #include <string.h>
 
 #include "alloc.h"
+
+_Static_assert(HASHMAP_SEED_BYTES == crypto_shorthash_KEYBYTES,
+               "the seed is a crypto_shorthash key");
+
+/* Written once before any thread starts, then only read. */
+static unsigned char hash_key[crypto_shorthash_KEYBYTES];
+
+int hashmap__seed_random(void) {
+  if (sodium_init() < 0) return -1;
+  randombytes_buf(hash_key, sizeof hash_key);
+  return 0;
+}
+
+void hashmap__seed(const unsigned char seed[HASHMAP_SEED_BYTES]) {
+  memcpy(hash_key, seed, sizeof hash_key);
+}
 
 void hashmap__init(struct hashmap *m) { memset(m, 0, sizeof *m); }
 
@@ -19,11 +37,10 @@ void hashmap__cleanup(struct hashmap *m) {
 }
 
 uint64_t hashmap__hash(const char *key, size_t len) {
-  uint64_t h = 14695981039346656037ull;
-  for (size_t i = 0; i < len; i++) {
-    h ^= (unsigned char)key[i];
-    h *= 1099511628211ull;
-  }
+  unsigned char out[crypto_shorthash_BYTES];
+  crypto_shorthash(out, (const unsigned char *)key, len, hash_key);
+  uint64_t h;
+  memcpy(&h, out, sizeof h);
   return h;
 }
 

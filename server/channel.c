@@ -48,6 +48,7 @@ struct presence_table *channel__presence(struct channel_table *t) {
   return t->presence;
 }
 
+/* Keyed (hashmap__hash): chosen names cannot pin channels on one worker. */
 struct worker *channel__owner(struct server *s, const char *app_id,
                               const char *name) {
   uint64_t h = hashmap__hash(app_id, strlen(app_id));

@@ -80,10 +80,12 @@ static const struct option_def options[] = {
     OPT("max-frame-size", OPT_INT64, max_frame_size, "524288",
         "realtime: largest inbound WebSocket message in bytes"),
     OPT("max-inbound-rate", OPT_INT64, max_inbound_rate, "250",
-        "realtime: publishes per second a connection may send"),
+        "realtime: messages per second a connection may publish"),
     OPT("max-outbound-bytes", OPT_INT64, max_outbound_bytes, "1048576",
         "realtime: unsent bytes a subscriber may fall behind by before it "
         "is disconnected"),
+    OPT("max-channels-per-connection", OPT_INT64, max_channels_per_connection,
+        "200", "realtime: channels a connection may have attached at once"),
     OPT("presence-grace-ms", OPT_INT64, presence_grace_ms, "15000",
         "realtime: how long presence members outlive an abrupt disconnect "
         "(a client's remainPresentFor may shorten it, to 1000 at least)"),

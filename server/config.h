@@ -37,8 +37,9 @@ struct config {
   int64_t max_idle_interval_ms;    /* realtime heartbeat interval */
   int64_t connection_state_ttl_ms; /* how long a dropped connection lives */
   int64_t max_frame_size;          /* bytes, one inbound WebSocket message */
-  int64_t max_inbound_rate;        /* publishes per second per connection */
+  int64_t max_inbound_rate;        /* messages per second per connection */
   int64_t max_outbound_bytes;      /* unsent bytes per subscriber */
+  int64_t max_channels_per_connection; /* attached at once */
   int64_t presence_grace_ms;    /* members outlive an abrupt drop this long */
   int64_t reattach_window_ms;   /* after a resume: re-attach or members leave */
   int64_t presence_max_members; /* per channel, unless the app says */

@@ -214,13 +214,16 @@ bool attachment__wants_delivery(const struct attachment *a,
   return false;
 }
 
-static void hold(struct attachment *a, struct delivery *d) {
+/* Keeps d and its frame f for a until its replay ends, unless that takes
+ * the connection past its outbound bound (it is then disconnected). */
+static void hold(struct attachment *a, struct delivery *d, struct frame *f) {
+  if (!rt__hold(a->conn, f->len)) return;
   if (a->n_held == a->cap_held) {
     a->cap_held = a->cap_held ? a->cap_held * 2 : 8;
     a->held = herald_xrealloc(a->held, a->cap_held * sizeof *a->held);
   }
   atomic_fetch_add(&d->refs, 1);
-  a->held[a->n_held++] = d;
+  a->held[a->n_held++] = (struct held_delivery){d, frame__ref(f)};
 }
 
 static void on_delivery(struct worker_task *task) {
@@ -238,15 +241,14 @@ static void on_delivery(struct worker_task *task) {
   lc->presence_members = d->presence_members;
   struct frame *frames[FRAME_KINDS] = {0};
   for (struct attachment *a = lc->head; a; a = a->next) {
-    if (a->state == ATTACHMENT_REPLAYING) {
-      hold(a, d);
-      continue;
-    }
-    if (a->state != ATTACHMENT_LIVE || !attachment__wants_delivery(a, d))
+    bool replaying = a->state == ATTACHMENT_REPLAYING;
+    if (!replaying &&
+        (a->state != ATTACHMENT_LIVE || !attachment__wants_delivery(a, d)))
       continue;
     enum frame_kind kind = a->conn->transport->kind;
     if (!frames[kind]) frames[kind] = delivery__frame(d, kind);
-    rt__send_frame(a->conn, frames[kind]);
+    if (replaying) hold(a, d, frames[kind]);
+    else rt__send_frame(a->conn, frames[kind]);
   }
   for (int k = 0; k < FRAME_KINDS; k++) frame__unref(frames[k]);
   delivery__unref(d);

@@ -58,8 +58,7 @@ enum attachment_state {
 };
 
 struct attachment {
-  struct rt_conn *conn;
-  struct attachment *next_in_conn;
+  struct rt_conn *conn; /* whose attachments map holds it by name */
   struct local_channel *local;
   struct attachment *prev, *next; /* the local channel's list */
   char *name; /* the channel's base name */
@@ -73,8 +72,16 @@ struct attachment {
   char *resume_from;  /* channelSerial to continue from, or NULL */
   char *rewind;       /* the rewind param, or NULL */
   struct replay *replay;
-  struct delivery **held; /* live deliveries during a replay */
+  struct held_delivery *held; /* live deliveries during a replay */
   size_t n_held, cap_held;
+};
+
+/* A live delivery held back while its attachment replays, with the frame
+ * it will be sent as (its bytes count toward the connection's outbound
+ * bound: rt__hold). */
+struct held_delivery {
+  struct delivery *delivery;
+  struct frame *frame;
 };
 
 /* Whether a takes a message published by connection `publisher` (NULL:

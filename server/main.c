@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "hashmap.h"
 #include "log.h"
 #include "server.h"
 
@@ -39,6 +40,10 @@ int main(int argc, char **argv) {
   struct config cfg;
   herald_error err;
   signal(SIGPIPE, SIG_IGN);
+  if (hashmap__seed_random() != 0) { /* before any map and any thread */
+    fprintf(stderr, "heraldd: cannot initialise libsodium\n");
+    return 1;
+  }
   raise_fd_limit();
   tune_allocator();
   if (config__load(&cfg, argc, argv, &err) != 0) {

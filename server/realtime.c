@@ -76,6 +76,19 @@ static void on_transport_backlog(void *owner) {
   outbound__discard_unsent(c->transport->out);
 }
 
+bool rt__hold(struct rt_conn *c, size_t bytes) {
+  if (!c->transport || c->slow) return false;
+  struct outbound *out = c->transport->out;
+  if (out->limit && out->bytes + c->held_bytes + bytes > out->limit) {
+    on_transport_backlog(c);
+    return false;
+  }
+  c->held_bytes += bytes;
+  return true;
+}
+
+void rt__unhold(struct rt_conn *c, size_t bytes) { c->held_bytes -= bytes; }
+
 void rt__send(struct rt_conn *c, const struct protocol_message *pm) {
   if (!c->transport || c->slow) return;
   struct frame *f = transport__pm_frame(c->transport->kind, pm);
@@ -123,6 +136,7 @@ static void free_conn(struct rt_conn *c) {
   for (size_t i = 0; i < c->n_presence_channels; i++)
     herald_free(c->presence_channels[i]);
   herald_free(c->presence_channels);
+  hashmap__cleanup(&c->attachments);
   ack_queue__cleanup(&c->acks);
   auth__release(&c->auth);
   herald_free(c->identity);

@@ -59,14 +59,15 @@ struct rt_conn {
   int64_t last_sent_ms;    /* for heartbeats */
   bool auth_requested;     /* AUTH sent for the expiring token */
   bool resumed;            /* this transport continues a connection */
-  double inbound_allowance; /* publishes the rate limit still allows */
+  double inbound_allowance; /* messages the rate limit still allows */
   int64_t inbound_at_ms;
   struct ack_queue acks;
   size_t publishes_in_flight;
   bool handover_waiting; /* moves once publishes_in_flight drops to 0 */
   bool ended;  /* closed or expired: freed once publishes_in_flight is 0 */
   bool slow;   /* fell behind its outbound bound: disconnect at next tick */
-  struct attachment *attachments;
+  size_t held_bytes; /* live frames held for replaying attachments */
+  struct hashmap attachments; /* base name -> struct attachment */
   /* Presence: the channels it may have members on, and when, without a
    * transport, they leave (0: not due). */
   char **presence_channels;
@@ -101,6 +102,11 @@ void realtime__worker_free(struct realtime_worker *rw);
 void rt__send(struct rt_conn *c, const struct protocol_message *pm);
 /* Queues a frame already built for the transport's kind. */
 void rt__send_frame(struct rt_conn *c, struct frame *f);
+/* Live frames of `bytes` held back for one of c's replaying attachments
+ * (fanout.h) count toward its outbound bound as if queued. rt__hold:
+ * false when c takes nothing more (it fell behind, now or before). */
+bool rt__hold(struct rt_conn *c, size_t bytes);
+void rt__unhold(struct rt_conn *c, size_t bytes);
 /* Sends a connection ERROR and closes the transport. */
 void rt__fail(struct rt_conn *c, const herald_error *err);
 /* Sends an ERROR for one channel. */

@@ -61,9 +61,7 @@ static uint32_t allowed_modes(const struct auth *auth, const char *name) {
 /* ---- Attachments ----------------------------------------------------------- */
 
 static struct attachment *find(const struct rt_conn *c, const char *name) {
-  for (struct attachment *a = c->attachments; a; a = a->next_in_conn)
-    if (!strcmp(a->name, name)) return a;
-  return NULL;
+  return hashmap__get(&c->attachments, name, strlen(name));
 }
 
 bool rt_channels__attached(const struct rt_conn *c, const char *channel,
@@ -74,16 +72,18 @@ bool rt_channels__attached(const struct rt_conn *c, const char *channel,
 }
 
 static void release_held(struct attachment *a) {
-  for (size_t i = 0; i < a->n_held; i++) delivery__unref(a->held[i]);
+  for (size_t i = 0; i < a->n_held; i++) {
+    rt__unhold(a->conn, a->held[i].frame->len);
+    frame__unref(a->held[i].frame);
+    delivery__unref(a->held[i].delivery);
+  }
   herald_free(a->held);
   a->held = NULL;
   a->n_held = a->cap_held = 0;
 }
 
 static void free_attachment(struct attachment *a) {
-  struct attachment **p = &a->conn->attachments;
-  while (*p != a) p = &(*p)->next_in_conn;
-  *p = a->next_in_conn;
+  hashmap__remove(&a->conn->attachments, a->name, strlen(a->name));
   fanout__unsubscribe(a);
   if (a->replay) a->replay->a = NULL;
   release_held(a);
@@ -93,8 +93,19 @@ static void free_attachment(struct attachment *a) {
   herald_free(a);
 }
 
+/* Calls fn on each of c's attachments; fn may free the one it is given. */
+static void each_attachment(struct rt_conn *c, void (*fn)(struct attachment *a)) {
+  size_t bucket;
+  struct hashmap_entry *e = hashmap__first(&c->attachments, &bucket);
+  while (e) {
+    struct hashmap_entry *next = hashmap__next(&c->attachments, e, &bucket);
+    fn(e->value);
+    e = next;
+  }
+}
+
 void rt_channels__detach_all(struct rt_conn *c) {
-  while (c->attachments) free_attachment(c->attachments);
+  each_attachment(c, free_attachment);
 }
 
 /* ---- Sending to an attachment -------------------------------------------------- */
@@ -147,12 +158,9 @@ static void send_stored(struct attachment *a, struct message *m) {
 /* After a backlog: what arrived meanwhile, then live traffic. */
 static void go_live(struct attachment *a) {
   for (size_t i = 0; i < a->n_held; i++) {
-    struct delivery *d = a->held[i];
+    struct delivery *d = a->held[i].delivery;
     snprintf(a->position, SERIAL_MAX, "%s", d->channel_serial);
-    if (!attachment__wants_delivery(a, d)) continue;
-    struct frame *f = delivery__frame(d, a->conn->transport->kind);
-    rt__send_frame(a->conn, f);
-    frame__unref(f);
+    if (attachment__wants_delivery(a, d)) rt__send_frame(a->conn, a->held[i].frame);
   }
   release_held(a);
   a->state = ATTACHMENT_LIVE;
@@ -380,6 +388,15 @@ void rt_channels__attach(struct rt_conn *c, const struct protocol_message *pm) {
       send_attached(a, PM_FLAG_RESUMED, fanout__position(a), NULL);
     return;
   }
+  if (c->attachments.count >=
+      (size_t)c->server->cfg->max_channels_per_connection) {
+    herald_free(base);
+    herald_error_set(&err, HERALD_E_TOO_MANY_CHANNELS,
+                     "Too many channels: a connection may attach %lld",
+                     (long long)c->server->cfg->max_channels_per_connection);
+    rt__channel_error(c, pm->channel, &err);
+    return;
+  }
   a = herald_xcalloc(1, sizeof *a);
   a->conn = c;
   a->name = base;
@@ -389,8 +406,7 @@ void rt_channels__attach(struct rt_conn *c, const struct protocol_message *pm) {
   a->rewind = rewind ? herald_xstrdup(rewind) : NULL;
   if (c->resumed && pm->channel_serial)
     a->resume_from = herald_xstrdup(pm->channel_serial);
-  a->next_in_conn = c->attachments;
-  c->attachments = a;
+  hashmap__put(&c->attachments, base, strlen(base), a);
   fanout__subscribe(c->worker->realtime, c->app->id, a);
 }
 
@@ -409,15 +425,16 @@ void rt_channels__detach(struct rt_conn *c, const struct protocol_message *pm) {
   rt__send(c, &reply);
 }
 
-void rt_channels__recheck(struct rt_conn *c) {
-  for (struct attachment *a = c->attachments, *next; a; a = next) {
-    next = a->next_in_conn;
-    a->modes &= allowed_modes(&c->auth, a->name);
-    if (a->modes) continue;
-    herald_error err;
-    herald_error_set(&err, HERALD_E_CAPABILITY_DENIED,
-                     "Channel denied access based on new capability");
-    rt__channel_error(c, a->name, &err);
-    free_attachment(a);
-  }
+/* Narrows a's modes to the connection's new credentials; none left: the
+ * channel fails. */
+static void recheck(struct attachment *a) {
+  a->modes &= allowed_modes(&a->conn->auth, a->name);
+  if (a->modes) return;
+  herald_error err;
+  herald_error_set(&err, HERALD_E_CAPABILITY_DENIED,
+                   "Channel denied access based on new capability");
+  rt__channel_error(a->conn, a->name, &err);
+  free_attachment(a);
 }
+
+void rt_channels__recheck(struct rt_conn *c) { each_attachment(c, recheck); }

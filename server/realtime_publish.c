@@ -68,15 +68,18 @@ void rt_publish__nack_unsupported(struct rt_conn *c,
 
 /* ---- Checks --------------------------------------------------------------- */
 
-/* A token bucket: max_inbound_rate publishes a second, bursts of as many. */
-static bool within_rate(struct rt_conn *c) {
+/* A token bucket of messages: max_inbound_rate a second, bursts of as
+ * many. A publish is taken while the bucket holds at least one and costs
+ * all its messages, so one bigger than the burst passes and leaves a debt
+ * the rate pays back before the next. */
+static bool within_rate(struct rt_conn *c, size_t messages) {
   double rate = (double)c->server->cfg->max_inbound_rate;
   int64_t now = (int64_t)uv_now(&c->worker->loop);
   c->inbound_allowance += (double)(now - c->inbound_at_ms) * rate / 1000.0;
   if (c->inbound_allowance > rate) c->inbound_allowance = rate;
   c->inbound_at_ms = now;
   if (c->inbound_allowance < 1.0) return false;
-  c->inbound_allowance -= 1.0;
+  c->inbound_allowance -= (double)(messages ? messages : 1);
   return true;
 }
 
@@ -186,7 +189,7 @@ static struct rt_publish *begin(struct rt_conn *c,
   rp->publish.count = *count;
   *items = NULL;
   *count = 0;
-  if (!within_rate(c)) {
+  if (!within_rate(c, rp->publish.count)) {
     herald_error_set(&err, HERALD_E_PUBLISH_RATE_EXCEEDED, NULL);
     refuse(rp, &err);
     return NULL;

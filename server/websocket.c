@@ -4,7 +4,8 @@
  * close handshake, size limit); data frames out are built with wslay's
  * frame API into shared frames and bypass the event queue, while wslay's
  * own control frames (pong, close) are copied into the same queue, so
- * everything leaves in order. */
+ * everything leaves in order, and count toward the queue's limit: a peer
+ * that sends pings and never reads is cut off once its pongs pass it. */
 #include "websocket.h"
 
 #include <openssl/evp.h>
@@ -240,6 +241,19 @@ static struct websocket *from_upgrade(struct http_upgrade *u) {
   return (struct websocket *)((char *)u - offsetof(struct websocket, upgrade));
 }
 
+/* Sends what wslay queued in answer to the peer (pongs, a close). Pongs
+ * that take the unsent bytes past the limit end the connection at once:
+ * a peer that does not read gets no goodbye. false when it ended. */
+static bool send_replies(struct websocket *ws, wslay_event_context_ptr ctx) {
+  size_t before = ws->out.bytes;
+  wslay_event_send(ctx);
+  if (!ws->out.limit || ws->out.bytes <= ws->out.limit ||
+      ws->out.bytes <= before)
+    return true;
+  ws_abort(&ws->transport);
+  return false;
+}
+
 static void on_read(struct http_upgrade *u, const char *data, size_t len) {
   struct websocket *ws = from_upgrade(u);
   if (!data) { /* the peer is gone */
@@ -252,7 +266,7 @@ static void on_read(struct http_upgrade *u, const char *data, size_t len) {
   ws->fed += len;
   int rc = wslay_event_recv(ctx);
   ws->input_len = 0;
-  if (rc == 0 && wslay_event_want_write(ctx)) wslay_event_send(ctx);
+  if (rc == 0 && wslay_event_want_write(ctx) && !send_replies(ws, ctx)) return;
   /* A protocol error, a close from the peer or a too-big message: wslay
    * stopped reading and queued its close frame; leave once it is sent. */
   if (rc != 0 || !wslay_event_get_read_enabled(ctx)) ws_close(&ws->transport);

@@ -77,6 +77,7 @@
      "Continuity lost as message delivery rate exceeded")                     \
   XX(CHANNEL_NOT_ATTACHED, 90001, 404, "Channel not attached")                 \
   XX(CONTINUITY_LOST, 90003, 404, "Unable to recover channel (messages expired)") \
+  XX(TOO_MANY_CHANNELS, 90010, 400, "Too many channels")                       \
   XX(PRESENCE_NO_CLIENT_ID, 91000, 400,                                        \
      "Cannot enter presence without a clientId")                              \
   XX(TOO_MANY_PRESENCE_MEMBERS, 91003, 400, "Too many presence members")

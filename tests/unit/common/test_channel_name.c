@@ -109,6 +109,19 @@ static void test_length_bounds_name(void **state) {
                    -HERALD_E_INVALID_CHANNEL_NAME);
 }
 
+/* CHANNEL_NAME_MAX bytes are taken, one more is not. */
+static void test_longest_name(void **state) {
+  static char text[CHANNEL_NAME_MAX + 1];
+  memset(text, 'x', sizeof text);
+  struct channel_name out;
+  herald_error err;
+  assert_int_equal(channel_name__parse(text, CHANNEL_NAME_MAX, &out, &err), 0);
+  assert_int_equal(out.base_len, CHANNEL_NAME_MAX);
+  assert_int_equal(channel_name__parse(text, CHANNEL_NAME_MAX + 1, &out, &err),
+                   -HERALD_E_INVALID_CHANNEL_NAME);
+  assert_non_null(strstr(err.message, "longer than 2048 bytes"));
+}
+
 static void test_invalid_names(void **state) {
   INVALID("", INVALID_NAME);
   INVALID(":foo", INVALID_NAME);
@@ -170,6 +183,7 @@ int main(void) {
       TEST(test_meta_names),
       TEST(test_params_names),
       TEST(test_length_bounds_name),
+      TEST(test_longest_name),
       TEST(test_invalid_names),
       TEST(test_invalid_qualifiers),
       TEST(test_error_message_names_channel),

@@ -1,7 +1,8 @@
 /* test_hashmap.c -- the string-keyed chained hash map (common/hashmap.h):
  * put/get/replace/remove, keys given by length (embedded NULs, prefixes of
  * one another, not NUL-terminated), growth to 10,000 entries, iteration
- * visiting each entry exactly once, and FNV-1a reference values. Every test
+ * visiting each entry exactly once, and the keyed hash: SipHash-2-4
+ * reference values, and other seeds giving other hashes. Every test
  * checks that the live allocation count returns to where it started. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -283,12 +284,42 @@ static void test_iteration_small(void **state) {
 
 /* ---- hash --------------------------------------------------------------- */
 
-static void test_fnv1a_vectors(void **state) {
+static const unsigned char zero_seed[HASHMAP_SEED_BYTES];
+
+/* The SipHash paper's key 00 01 .. 0f. */
+static void reference_seed(unsigned char seed[HASHMAP_SEED_BYTES]) {
+  for (int i = 0; i < HASHMAP_SEED_BYTES; i++) seed[i] = (unsigned char)i;
+}
+
+static void test_siphash_vectors(void **state) {
   (void)state;
-  assert_int_equal(hashmap__hash("", 0), 0xcbf29ce484222325ull);
-  assert_int_equal(hashmap__hash("a", 1), 0xaf63dc4c8601ec8cull);
-  assert_int_equal(hashmap__hash("foobar", 6), 0x85944171f73967e8ull);
+  unsigned char seed[HASHMAP_SEED_BYTES];
+  reference_seed(seed);
+  hashmap__seed(seed);
+  /* SipHash-2-4 test vectors (64-bit output, little-endian). */
+  assert_int_equal(hashmap__hash("", 0), 0x726fdb47dd0e0e31ull);
+  assert_int_equal(hashmap__hash("\x00", 1), 0x74f839c593dc67fdull);
   assert_int_not_equal(hashmap__hash("a\0b", 3), hashmap__hash("a", 1));
+  hashmap__seed(zero_seed);
+}
+
+/* The same names hash apart under another key, so collisions found for
+ * one process do not carry over to another. */
+static void test_seed_changes_hash(void **state) {
+  (void)state;
+  unsigned char seed[HASHMAP_SEED_BYTES];
+  reference_seed(seed);
+  hashmap__seed(seed);
+  uint64_t a = hashmap__hash("channel", 7), b = hashmap__hash("other", 5);
+  seed[0] ^= 1;
+  hashmap__seed(seed);
+  assert_int_not_equal(hashmap__hash("channel", 7), a);
+  assert_int_not_equal(hashmap__hash("other", 5), b);
+  assert_int_equal(hashmap__seed_random(), 0);
+  uint64_t r1 = hashmap__hash("channel", 7);
+  assert_int_equal(hashmap__seed_random(), 0);
+  assert_int_not_equal(hashmap__hash("channel", 7), r1);
+  hashmap__seed(zero_seed);
 }
 
 #define TEST(f) cmocka_unit_test_setup_teardown(f, leak_check__setup, leak_check__teardown)
@@ -304,7 +335,8 @@ int main(void) {
       TEST(test_growth),
       TEST(test_iteration_visits_each_once),
       TEST(test_iteration_small),
-      TEST(test_fnv1a_vectors),
+      TEST(test_siphash_vectors),
+      TEST(test_seed_changes_hash),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
