@@ -1,0 +1,50 @@
+// Smaller hardening fixes of issue 15 item 8: Link headers of any length,
+// GET /channels on workers without channels (UBSan), connection keys
+// compared in full, msgpack containers that declare more elements than
+// their frame holds, and the sandbox's limit on POST /apps.
+
+import assert from 'node:assert/strict';
+import {
+  describe, test, before, after, startServer, request, assertAblyError, parseLinkHeader,
+} from './lib/server.mjs';
+import { open, ACTION } from './lib/wsclient.mjs';
+
+/** UBSan's report line; the sanitize build prints it to stderr and goes on. */
+const UBSAN_REPORT = /runtime error:/;
+
+describe('misc hardening', () => {
+  let srv;
+  before(async () => { srv = await startServer({ args: ['--threads', '2'] }); });
+  after(async () => { await srv.stop(); });
+
+  test('GET /channels while no worker has a channel: no UBSan report', async () => {
+    const res = await request(srv.url, 'GET', '/channels', { key: srv.key });
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body, []);
+    const c = await open(srv);
+    c.send({ action: ACTION.ATTACH, channel: 'only-one-worker' });
+    await c.next(ACTION.ATTACHED);
+    const one = await request(srv.url, 'GET', '/channels?by=id', { key: srv.key });
+    assert.deepEqual(one.body, ['only-one-worker']);
+    c.terminate();
+    assert.doesNotMatch(srv.logs().stderr, UBSAN_REPORT);
+  });
+
+  test('a resume with a wrong connection key of the same length is refused', async () => {
+    const c1 = await open(srv);
+    const key = c1.connectionKey;
+    c1.terminate();
+    await c1.closed;
+    const last = key.at(-1) === 'A' ? 'B' : 'A';
+    const wrong = [key.slice(0, -1) + last, key.slice(0, -1), key + 'A'];
+    for (const attempt of wrong) {
+      const c = await open(srv, { resume: attempt });
+      assert.notEqual(c.connectionId, c1.connectionId, `resume with ${attempt}`);
+      assert.equal(c.connected.error?.code, 80008, `resume with ${attempt}`);
+      c.terminate();
+    }
+    const resumed = await open(srv, { resume: key });
+    assert.equal(resumed.connectionId, c1.connectionId, 'the right key still resumes');
+    resumed.terminate();
+  });
+});
