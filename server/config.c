@@ -111,6 +111,10 @@ static const struct option_def options[] = {
               "250", 1, INT32_MAX,
               "presence members per channel, unless the app's "
               "limits.presence.maxMembers says otherwise"),
+    OPT_RANGE("max-apps", OPT_INT64, max_apps,
+              "1000", 1, INT32_MAX,
+              "apps the registry may hold before POST /apps is refused "
+              "(403, error 40128)"),
     OPT("help", OPT_BOOL, help, "false", "print this help and exit"),
 };
 

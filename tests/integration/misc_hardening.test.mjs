@@ -68,3 +68,41 @@ describe('misc hardening', () => {
     });
   }
 });
+
+describe('POST /apps: --max-apps', () => {
+  const postApp = (srv) => request(srv.url, 'POST', '/apps', { key: null, json: { keys: [{}] } });
+  const canPublish = async (srv, key) =>
+    (await request(srv.url, 'POST', '/channels/c/messages', { key, json: { data: 'x' } })).status === 201;
+
+  test('the registry holds at most --max-apps apps; over it → 403/40128, none added', async () => {
+    // HERALD_KEY's app is the first of the three.
+    const srv = await startServer({ args: ['--sandbox', '--max-apps', '3'] });
+    const created = [];
+    for (let i = 0; i < 2; i++) {
+      const res = await postApp(srv);
+      assert.equal(res.status, 201, `app ${i + 1}: ${res.raw}`);
+      created.push(res.body);
+    }
+    const refused = await postApp(srv);
+    assertAblyError(assert, refused, 403, 40128, 'a fourth app');
+    assert.match(refused.body.error.message, /Maximum number of apps \(3\)/);
+    for (const app of created) assert.ok(await canPublish(srv, app.keys[0].keyStr), `${app.appId} still works`);
+    const del = await request(srv.url, 'DELETE', `/apps/${created[0].appId}`, { key: created[0].keys[0].keyStr });
+    assert.ok(del.status >= 200 && del.status < 300, `DELETE: ${del.status} ${del.raw}`);
+    assert.equal((await postApp(srv)).status, 201, 'room again after a DELETE');
+    await srv.stop();
+  });
+
+  test('stored apps over a lowered --max-apps still load; only new ones are refused', async () => {
+    const first = await startServer({ args: ['--sandbox', '--storage', 'sqlite'] });
+    const keys = [];
+    for (let i = 0; i < 2; i++) keys.push((await postApp(first)).body.keys[0].keyStr);
+    await first.stop({ keepData: true });
+    const second = await startServer({ args: ['--sandbox', '--storage', 'sqlite', '--data-dir', first.dataDir,
+      '--max-apps', '1'] });
+    for (const key of keys) assert.ok(await canPublish(second, key), `${key} loaded`);
+    assertAblyError(assert, await postApp(second), 403, 40128, 'over the lowered limit');
+    await second.stop();
+  });
+});
+
