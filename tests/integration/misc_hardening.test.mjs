@@ -106,3 +106,51 @@ describe('POST /apps: --max-apps', () => {
   });
 });
 
+// Cursors of GET /channels are channel names; the next engineer's maximum
+// channel name length is at least 2000 bytes. Each Link header carries two
+// of them (current and next), well past the 1.5 KB it was once cut at.
+describe('Link headers with long cursors', () => {
+  let srv;
+  before(async () => { srv = await startServer(); });
+  after(async () => { await srv.stop(); });
+  const LONG = 1990;
+  const names = [0, 1, 2, 3].map((i) => `long${i}-`.padEnd(LONG, 'abcdefghij'));
+
+  /** Follows rel="next" from `path` to the end; the items of every page. */
+  async function walk(path) {
+    const pages = [];
+    for (let next = path; next;) {
+      const res = await request(srv.url, 'GET', next, { key: srv.key });
+      assert.equal(res.status, 200, `${next.slice(0, 60)}…: ${res.raw.slice(0, 200)}`);
+      pages.push(res.body);
+      const rel = parseLinkHeader(res.headers.get('link'));
+      assert.ok(rel.first && rel.current, 'first and current links are complete');
+      const url = rel.next && new URL(rel.next, srv.url + next);
+      next = url && url.pathname + url.search;
+    }
+    return pages;
+  }
+
+  test('GET /channels?limit=1 pages through every channel with ~2 KB names', async () => {
+    for (const name of names)
+      assert.equal((await request(srv.url, 'POST', `/channels/${name}/messages`, { key: srv.key, json: { data: 'x' } })).status, 201);
+    const pages = await walk('/channels?limit=1&by=id');
+    assert.deepEqual(pages.flat().sort(), [...names].sort());
+    assert.equal(pages.length, names.length, 'one channel per page');
+    const sorted = [...names].sort();
+    const env = await request(srv.url, 'GET', `/channels?limit=1&by=id&envelope=json&cursor=${sorted[1]}`, { key: srv.key });
+    const rel = parseLinkHeader(env.body.headers.link);
+    assert.ok(rel.current.endsWith(`cursor=${sorted[1]}`), 'enveloped current link is whole');
+    assert.ok(rel.next.endsWith(`cursor=${sorted[2]}`), 'enveloped next link is whole');
+    assert.equal(env.body.rel.next, rel.next);
+  });
+
+  test('history of a ~2 KB channel name pages through every message with limit=1', async () => {
+    const channel = names[0];
+    for (let i = 1; i < 4; i++)
+      await request(srv.url, 'POST', `/channels/${channel}/messages`, { key: srv.key, json: { data: `m${i}` } });
+    const pages = await walk(`/channels/${channel}/messages?limit=1`);
+    assert.deepEqual(pages.flat().map((m) => m.data), ['m3', 'm2', 'm1', 'x']);
+  });
+});
+
