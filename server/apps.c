@@ -152,7 +152,7 @@ static struct app *find_app_locked(struct apps *apps, const char *id,
  * in (so HERALD_KEY can add a key to an app of the config file) when
  * merging is allowed, which is only at start-up: merging moves the key
  * array that requests point into. Without merging, an id that is taken
- * gives -40900 and a full registry -40128 (app is freed either way). */
+ * gives -40900 and a full registry -40128, and app is freed. */
 static int insert_app(struct apps *apps, struct app *app, bool merge,
                       herald_error *err) {
   pthread_rwlock_wrlock(&apps->lock);
@@ -420,11 +420,10 @@ int apps__load_stored(struct apps *apps, struct store *store,
   return rc;
 }
 
+static void release_app(struct app *app, void *ctx) { apps__release(app); }
+
 void apps__cleanup(struct apps *apps) {
-  size_t bucket;
-  for (struct hashmap_entry *e = hashmap__first(&apps->by_id, &bucket); e;
-       e = hashmap__next(&apps->by_id, e, &bucket))
-    apps__release(e->value);
+  apps__each(apps, release_app, NULL);
   hashmap__cleanup(&apps->by_id);
   pthread_rwlock_destroy(&apps->lock);
 }
