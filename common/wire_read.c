@@ -7,6 +7,7 @@
 #include "json_parse.h"
 #include "utf8.h"
 #include "wire.h"
+#include "wire_bounds.h"
 
 #define JSON_ZONE_CHUNK_MAX (64 * 1024)
 
@@ -49,7 +50,9 @@ static int parse_msgpack(struct wire_doc *doc, const char *data, size_t len,
                          herald_error *err) {
   msgpack_unpacked_init(&doc->mp);
   size_t offset = 0;
-  if (msgpack_unpack_next(&doc->mp, data, len, &offset) ==
+  /* Sizes checked first: msgpack-c reserves what a header declares. */
+  if (wire_bounds__msgpack(data, len) &&
+      msgpack_unpack_next(&doc->mp, data, len, &offset) ==
           MSGPACK_UNPACK_SUCCESS &&
       offset == len && mp_strings_valid(&doc->mp.data))
     return 0;

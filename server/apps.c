@@ -145,30 +145,35 @@ size_t apps__presence_max_members(const struct app *app,
 
 static struct app *find_app_locked(struct apps *apps, const char *id,
                                    size_t len) {
-  for (size_t i = 0; i < apps->count; i++)
-    if (strlen(apps->list[i]->id) == len && !memcmp(apps->list[i]->id, id, len))
-      return apps->list[i];
-  return NULL;
+  return hashmap__get(&apps->by_id, id, len);
 }
 
 /* Inserts app. One with the same id gets app's keys and namespaces merged
  * in (so HERALD_KEY can add a key to an app of the config file) when
  * merging is allowed, which is only at start-up: merging moves the key
- * array that requests point into. Returns false when the id is taken and
- * merging is not allowed. */
-static bool insert_app(struct apps *apps, struct app *app, bool merge) {
+ * array that requests point into. Without merging, an id that is taken
+ * gives -40900 and a full registry -40128, and app is freed. */
+static int insert_app(struct apps *apps, struct app *app, bool merge,
+                      herald_error *err) {
   pthread_rwlock_wrlock(&apps->lock);
   struct app *existing = find_app_locked(apps, app->id, strlen(app->id));
-  if (existing && !merge) {
+  int rc = 0;
+  if (existing && !merge)
+    rc = herald_error_set(err, HERALD_E_CONFLICT, "An app with id %s exists",
+                          app->id);
+  else if (!merge && apps->by_id.count >= apps->max_apps)
+    rc = herald_error_set(err, HERALD_E_APP_LIMIT_EXCEEDED,
+                          "Maximum number of apps (%zu) reached",
+                          apps->max_apps);
+  if (rc) {
     pthread_rwlock_unlock(&apps->lock);
     free_app(app);
-    return false;
+    return rc;
   }
   if (!existing) {
-    apps->list = herald_realloc(apps->list, (apps->count + 1) * sizeof *apps->list);
-    apps->list[apps->count++] = app;
+    hashmap__put(&apps->by_id, app->id, strlen(app->id), app);
     pthread_rwlock_unlock(&apps->lock);
-    return true;
+    return 0;
   }
   existing->keys = herald_realloc(
       existing->keys, (existing->n_keys + app->n_keys) * sizeof *app->keys);
@@ -184,13 +189,13 @@ static bool insert_app(struct apps *apps, struct app *app, bool merge) {
   pthread_rwlock_unlock(&apps->lock);
   app->n_keys = app->n_namespaces = 0; /* moved */
   free_app(app);
-  return true;
+  return 0;
 }
 
 int apps__add_json(struct apps *apps, const json_t *def, herald_error *err) {
   struct app *app;
   int rc = parse_app(def, &app, err);
-  if (!rc) insert_app(apps, app, true);
+  if (!rc) rc = insert_app(apps, app, true, err);
   return rc;
 }
 
@@ -198,9 +203,7 @@ int apps__add_new_json(struct apps *apps, const json_t *def,
                        herald_error *err) {
   struct app *app;
   int rc = parse_app(def, &app, err);
-  if (!rc && !insert_app(apps, app, false))
-    rc = herald_error_set(err, HERALD_E_CONFLICT, "An app with id %s exists",
-                          json_string_value(json_object_get(def, "id")));
+  if (!rc) rc = insert_app(apps, app, false, err);
   return rc;
 }
 
@@ -241,16 +244,20 @@ struct app *apps__find(struct apps *apps, const char *id) {
 }
 
 void apps__remove(struct apps *apps, const char *id) {
-  struct app *removed = NULL;
   pthread_rwlock_wrlock(&apps->lock);
-  for (size_t i = 0; i < apps->count; i++) {
-    if (strcmp(apps->list[i]->id, id)) continue;
-    removed = apps->list[i];
-    apps->list[i] = apps->list[--apps->count];
-    break;
-  }
+  struct app *removed = hashmap__remove(&apps->by_id, id, strlen(id));
   pthread_rwlock_unlock(&apps->lock);
   apps__release(removed);
+}
+
+void apps__each(struct apps *apps, void (*fn)(struct app *app, void *ctx),
+                void *ctx) {
+  pthread_rwlock_rdlock(&apps->lock);
+  size_t bucket;
+  for (struct hashmap_entry *e = hashmap__first(&apps->by_id, &bucket); e;
+       e = hashmap__next(&apps->by_id, e, &bucket))
+    fn(e->value, ctx);
+  pthread_rwlock_unlock(&apps->lock);
 }
 
 /* The rule of the channel's namespace, or NULL. */
@@ -332,6 +339,8 @@ int apps__init(struct apps *apps, const struct config *cfg, char **dev_key,
                herald_error *err) {
   memset(apps, 0, sizeof *apps);
   pthread_rwlock_init(&apps->lock, NULL);
+  hashmap__init(&apps->by_id);
+  apps->max_apps = (size_t)cfg->max_apps;
   apps->retention_ms = cfg->retention_ms;
   apps->persisted_retention_ms = cfg->persisted_retention_ms;
   *dev_key = NULL;
@@ -339,7 +348,7 @@ int apps__init(struct apps *apps, const struct config *cfg, char **dev_key,
   for (size_t i = 0; !rc && i < json_array_size(cfg->apps); i++)
     rc = apps__add_json(apps, json_array_get(cfg->apps, i), err);
   if (!rc && cfg->env_key) rc = add_key_string(apps, cfg->env_key, err);
-  if (!rc && apps->count == 0) {
+  if (!rc && apps->by_id.count == 0) {
     rc = ensure_dev_key(cfg->data_dir, dev_key, err);
     if (!rc) rc = add_key_string(apps, *dev_key, err);
   }
@@ -411,8 +420,10 @@ int apps__load_stored(struct apps *apps, struct store *store,
   return rc;
 }
 
+static void release_app(struct app *app, void *ctx) { apps__release(app); }
+
 void apps__cleanup(struct apps *apps) {
-  for (size_t i = 0; i < apps->count; i++) apps__release(apps->list[i]);
-  herald_free(apps->list);
+  apps__each(apps, release_app, NULL);
+  hashmap__cleanup(&apps->by_id);
   pthread_rwlock_destroy(&apps->lock);
 }

@@ -16,6 +16,7 @@
 
 #include "capability.h"
 #include "config.h"
+#include "hashmap.h"
 #include "herald/errors.h"
 #include "revocation.h"
 
@@ -51,8 +52,8 @@ struct app {
 
 struct apps {
   pthread_rwlock_t lock;
-  struct app **list;
-  size_t count;
+  struct hashmap by_id; /* app id -> struct app *, holding one reference */
+  size_t max_apps;      /* apps__add_new_json refuses beyond this many */
   int64_t retention_ms;
   int64_t persisted_retention_ms;
 };
@@ -72,7 +73,8 @@ void apps__cleanup(struct apps *apps);
 int apps__add_json(struct apps *apps, const json_t *def, herald_error *err);
 
 /* Adds an app while the server runs: as apps__add_json, but an app of the
- * same id is never merged into: -40900 instead. */
+ * same id is never merged into (-40900 instead), and a registry holding
+ * max_apps apps already takes no more (-40128). */
 int apps__add_new_json(struct apps *apps, const json_t *def,
                        herald_error *err);
 
@@ -104,6 +106,10 @@ struct app *apps__find(struct apps *apps, const char *id);
 
 /* Takes the app out of the registry (requests holding it finish first). */
 void apps__remove(struct apps *apps, const char *id);
+
+/* Calls fn for every app, under the registry's read lock. */
+void apps__each(struct apps *apps, void (*fn)(struct app *app, void *ctx),
+                void *ctx);
 
 struct app *apps__retain(struct app *app);
 void apps__release(struct app *app);

@@ -5,6 +5,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,16 +23,31 @@ struct option_def {
   size_t offset;
   const char *default_value;
   const char *help;
+  int64_t min, max; /* the valid range of an integer option */
 };
 
+/* An integer option with its valid range. */
+#define OPT_RANGE(name, type, field, def, lo, hi, help)                        \
+  {name, type, offsetof(struct config, field), def, help, lo, hi}
+/* Any other option; an integer one may then be 0 up to its type's maximum. */
 #define OPT(name, type, field, def, help)                                      \
-  {name, type, offsetof(struct config, field), def, help}
+  OPT_RANGE(name, type, field, def, 0, INT64_MAX, help)
+
+/* Durations: at most 100 years, so that now + a few of them never overflows
+ * an int64 of milliseconds. Sizes: at most 1 GiB (one request, frame or
+ * message held whole in memory). */
+#define MS_MAX INT64_C(3153600000000)
+#define BYTES_MAX (INT64_C(1) << 30)
 
 static const struct option_def options[] = {
-    OPT("port", OPT_INT, port, "8080", "TCP port to listen on (0: any free)"),
+    OPT_RANGE("port", OPT_INT, port,
+              "8080", 0, 65535,
+              "TCP port to listen on (0: any free)"),
     OPT("bind", OPT_STRING, bind, "localhost",
         "address or host name to listen on (every address it resolves to)"),
-    OPT("threads", OPT_INT, threads, "0", "I/O worker threads (0: one per core; at most 64)"),
+    OPT_RANGE("threads", OPT_INT, threads,
+              "0", 0, CONFIG_MAX_THREADS,
+              "I/O worker threads (0: one per core; at most 64)"),
     OPT("data-dir", OPT_STRING, data_dir, "./herald-data",
         "directory for stored data and the development app"),
     OPT("storage", OPT_STRING, storage, "sqlite",
@@ -41,64 +58,96 @@ static const struct option_def options[] = {
     OPT("admin-key", OPT_STRING, admin_key, NULL,
         "secret that lets POST /apps create apps outside sandbox mode "
         "(sent as Authorization: Bearer <secret>)"),
-    OPT("token-window-ms", OPT_INT64, token_window_ms, "120000",
-        "how far a TokenRequest timestamp may be from server time"),
+    OPT_RANGE("token-window-ms", OPT_INT64, token_window_ms,
+              "120000", 1, MS_MAX,
+              "how far a TokenRequest timestamp may be from server time"),
     OPT("log-level", OPT_STRING, log_level, "info",
         "debug, info, warn or error"),
-    OPT("max-message-size", OPT_INT64, max_message_size, "65536",
-        "largest publish in bytes (Ably's message size)"),
-    OPT("max-body-size", OPT_INT64, max_body_size, "2097152",
-        "largest request body in bytes"),
-    OPT("max-header-size", OPT_INT64, max_header_size, "32768",
-        "largest request line plus headers in bytes"),
-    OPT("http-header-timeout-ms", OPT_INT64, http_header_timeout_ms, "10000",
-        "HTTP: a request line and headers must arrive within this (from the "
-        "connection or the request's first byte), else 408 and close"),
-    OPT("http-body-timeout-ms", OPT_INT64, http_body_timeout_ms, "30000",
-        "HTTP: a request body must arrive within this of its headers, else "
-        "408 and close"),
-    OPT("http-idle-timeout-ms", OPT_INT64, http_idle_timeout_ms, "60000",
-        "HTTP: a keep-alive connection with no request is closed after this"),
-    OPT("max-unauthenticated-per-address", OPT_INT64,
-        max_unauthenticated_per_address, "256",
-        "HTTP: open connections one source address (IPv6: /64) may hold "
-        "before they authenticate or upgrade; more are refused (429). 0: no "
-        "limit"),
+    OPT_RANGE("max-message-size", OPT_INT64, max_message_size,
+              "65536", 1, BYTES_MAX,
+              "largest publish in bytes (Ably's message size)"),
+    OPT_RANGE("max-body-size", OPT_INT64, max_body_size,
+              "2097152", 1, BYTES_MAX,
+              "largest request body in bytes"),
+    OPT_RANGE("max-header-size", OPT_INT64, max_header_size,
+              "32768", 1, BYTES_MAX,
+              "largest request line plus headers in bytes"),
+    OPT_RANGE("http-header-timeout-ms", OPT_INT64, http_header_timeout_ms,
+              "10000", 0, MS_MAX,
+              "HTTP: a request line and headers must arrive within this (from "
+              "the connection or the request's first byte), else 408 and "
+              "close; 0: no limit"),
+    OPT_RANGE("http-body-timeout-ms", OPT_INT64, http_body_timeout_ms,
+              "30000", 0, MS_MAX,
+              "HTTP: a request body must arrive within this of its headers, "
+              "else 408 and close; 0: no limit"),
+    OPT_RANGE("http-idle-timeout-ms", OPT_INT64, http_idle_timeout_ms,
+              "60000", 0, MS_MAX,
+              "HTTP: a keep-alive connection with no request is closed after "
+              "this; 0: never"),
+    OPT_RANGE("max-unauthenticated-per-address", OPT_INT64,
+              max_unauthenticated_per_address, "256", 0, INT32_MAX,
+              "HTTP: open connections one source address (IPv6: /64) may "
+              "hold before they authenticate or upgrade; more are refused "
+              "(429). 0: no limit"),
     OPT("allowed-origins", OPT_STRING, allowed_origins, "*",
         "comma-separated Origins browsers may call from (CORS and WebSocket "
         "upgrades; others get 403), or * for any"),
-    OPT("retention-ms", OPT_INT64, retention_ms, "120000",
-        "history retention of channels in non-persisted namespaces"),
-    OPT("persisted-retention-ms", OPT_INT64, persisted_retention_ms,
-        "86400000", "history retention of persisted namespaces"),
-    OPT("idempotency-window-ms", OPT_INT64, idempotency_window_ms, "120000",
-        "how long client-supplied message ids are remembered"),
-    OPT("max-idle-interval-ms", OPT_INT64, max_idle_interval_ms, "15000",
-        "realtime: longest outbound silence before a heartbeat"),
-    OPT("connection-state-ttl-ms", OPT_INT64, connection_state_ttl_ms,
-        "120000", "realtime: how long a dropped connection can be resumed"),
-    OPT("max-frame-size", OPT_INT64, max_frame_size, "524288",
-        "realtime: largest inbound WebSocket message in bytes"),
-    OPT("max-inbound-rate", OPT_INT64, max_inbound_rate, "250",
-        "realtime: messages per second a connection may publish"),
-    OPT("max-outbound-bytes", OPT_INT64, max_outbound_bytes, "1048576",
-        "realtime: unsent bytes a subscriber may fall behind by before it "
-        "is disconnected"),
-    OPT("max-channels-per-connection", OPT_INT64, max_channels_per_connection,
-        "200", "realtime: channels a connection may have attached at once"),
-    OPT("presence-grace-ms", OPT_INT64, presence_grace_ms, "15000",
-        "realtime: how long presence members outlive an abrupt disconnect "
-        "(a client's remainPresentFor may shorten it, to 1000 at least)"),
-    OPT("reattach-window-ms", OPT_INT64, reattach_window_ms, "15000",
-        "realtime: after a resume or recover, how long a channel has to be "
-        "attached again before the connection's members there leave"),
-    OPT("presence-max-members", OPT_INT64, presence_max_members, "250",
-        "presence members per channel, unless the app's "
-        "limits.presence.maxMembers says otherwise"),
+    OPT_RANGE("retention-ms", OPT_INT64, retention_ms,
+              "120000", 1, MS_MAX,
+              "history retention of channels in non-persisted namespaces"),
+    OPT_RANGE("persisted-retention-ms", OPT_INT64, persisted_retention_ms,
+              "86400000", 1, MS_MAX,
+              "history retention of persisted namespaces"),
+    OPT_RANGE("idempotency-window-ms", OPT_INT64, idempotency_window_ms,
+              "120000", 0, MS_MAX,
+              "how long client-supplied message ids are remembered"),
+    OPT_RANGE("max-idle-interval-ms", OPT_INT64, max_idle_interval_ms,
+              "15000", 1, MS_MAX,
+              "realtime: longest outbound silence before a heartbeat"),
+    OPT_RANGE("connection-state-ttl-ms", OPT_INT64, connection_state_ttl_ms,
+              "120000", 1, MS_MAX,
+              "realtime: how long a dropped connection can be resumed"),
+    OPT_RANGE("max-frame-size", OPT_INT64, max_frame_size,
+              "524288", 1, BYTES_MAX,
+              "realtime: largest inbound WebSocket message in bytes"),
+    OPT_RANGE("max-inbound-rate", OPT_INT64, max_inbound_rate,
+              "250", 1, INT32_MAX,
+              "realtime: messages per second a connection may publish"),
+    OPT_RANGE("max-outbound-bytes", OPT_INT64, max_outbound_bytes,
+              "1048576", 1, BYTES_MAX,
+              "realtime: unsent bytes a subscriber may fall behind by "
+              "before it is disconnected"),
+    OPT_RANGE("max-channels-per-connection", OPT_INT64,
+              max_channels_per_connection, "200", 1, INT32_MAX,
+              "realtime: channels a connection may have attached at once"),
+    OPT_RANGE("presence-grace-ms", OPT_INT64, presence_grace_ms,
+              "15000", 0, MS_MAX,
+              "realtime: how long presence members outlive an abrupt "
+              "disconnect (a client's remainPresentFor may shorten it, to "
+              "1000 at least)"),
+    OPT_RANGE("reattach-window-ms", OPT_INT64, reattach_window_ms,
+              "15000", 0, MS_MAX,
+              "realtime: after a resume or recover, how long a channel has "
+              "to be attached again before the connection's members there "
+              "leave"),
+    OPT_RANGE("presence-max-members", OPT_INT64, presence_max_members,
+              "250", 1, INT32_MAX,
+              "presence members per channel, unless the app's "
+              "limits.presence.maxMembers says otherwise"),
+    OPT_RANGE("max-apps", OPT_INT64, max_apps,
+              "1000", 1, INT32_MAX,
+              "apps the registry may hold before POST /apps is refused "
+              "(403, error 40128)"),
     OPT("help", OPT_BOOL, help, "false", "print this help and exit"),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
+
+/* The table's maximum, within what the field's type holds. */
+static int64_t option_max(const struct option_def *opt) {
+  return opt->type == OPT_INT && opt->max > INT_MAX ? INT_MAX : opt->max;
+}
 
 static int set_from_text(struct config *cfg, const struct option_def *opt,
                          const char *text, herald_error *err) {
@@ -120,7 +169,12 @@ static int set_from_text(struct config *cfg, const struct option_def *opt,
   case OPT_INT64: {
     errno = 0;
     long long v = strtoll(text, &end, 10);
-    if (errno || end == text || *end || v < 0) break;
+    if (errno || end == text || *end) break;
+    if (v < opt->min || v > option_max(opt))
+      return herald_error_set(err, HERALD_E_BAD_REQUEST,
+                              "invalid value '%s' for option %s: must be "
+                              "%" PRId64 " to %" PRId64,
+                              text, opt->name, opt->min, option_max(opt));
     if (opt->type == OPT_INT) *(int *)field = (int)v;
     else *(int64_t *)field = v;
     return 0;
@@ -248,15 +302,13 @@ int config__load(struct config *cfg, int argc, char **argv, herald_error *err) {
   if (!rc && cfg->config_path) rc = load_file(cfg, cfg->config_path, err);
   if (!rc) rc = load_environment(cfg, err);
   if (!rc) rc = load_flags(cfg, argc, argv, false, err);
+  /* One per core, at most CONFIG_MAX_THREADS: channel owners track
+   * subscribing workers in a 64-bit set (fanout.c). */
   if (!rc && cfg->threads == 0) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     cfg->threads = cores > 0 ? (int)cores : 1;
+    if (cfg->threads > CONFIG_MAX_THREADS) cfg->threads = CONFIG_MAX_THREADS;
   }
-  /* Channel owners track subscribing workers in a 64-bit set (fanout.c). */
-  if (cfg->threads > CONFIG_MAX_THREADS) cfg->threads = CONFIG_MAX_THREADS;
-  if (!rc && cfg->port > 65535)
-    rc = herald_error_set(err, HERALD_E_BAD_REQUEST, "invalid port %d",
-                          cfg->port);
   return rc;
 }
 
@@ -269,16 +321,23 @@ void config__cleanup(struct config *cfg) {
   memset(cfg, 0, sizeof *cfg);
 }
 
+/* One --help line: help text, default and, for integers, the range. */
+static void print_option(const struct option_def *opt) {
+  printf("  --%-24s %s", opt->name, opt->help);
+  bool ranged = opt->type == OPT_INT || opt->type == OPT_INT64;
+  if (opt->default_value) printf(" [default: %s", opt->default_value);
+  if (ranged)
+    printf("%s%" PRId64 " to %" PRId64, opt->default_value ? "; " : " [",
+           opt->min, option_max(opt));
+  printf("%s\n", opt->default_value || ranged ? "]" : "");
+}
+
 void config__print_help(const char *program) {
   printf("usage: %s [--option value ...]\n\n"
          "Options (also \"name\": value in the --config file, or the\n"
          "environment variable HERALD_<NAME> with '-' as '_'):\n\n",
          program);
-  for (size_t i = 0; i < N_OPTIONS; i++)
-    printf("  --%-24s %s%s%s%s\n", options[i].name, options[i].help,
-           options[i].default_value ? " [default: " : "",
-           options[i].default_value ? options[i].default_value : "",
-           options[i].default_value ? "]" : "");
+  for (size_t i = 0; i < N_OPTIONS; i++) print_option(&options[i]);
   printf("\nHERALD_KEY=appId.keyId:secret adds that key with full capability.\n"
          "With no apps configured, a development app and key are created in\n"
          "the data directory on first start and reused afterwards.\n");

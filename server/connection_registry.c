@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "hmac.h"
 #include "msgid.h"
 
 #define KEY_SECRET_LEN 22
@@ -50,6 +51,13 @@ static bool same_identity(const struct rt_conn *c, const struct auth *a) {
   return !strcmp(c->identity, a->client_id);
 }
 
+/* Whether key is c's key, compared in constant time: the id part is
+ * public, the secret part is not to be guessed byte by byte. */
+static bool key_matches(const struct rt_conn *c, const char *key) {
+  size_t len = strlen(key);
+  return len == strlen(c->key) && hmac__equal(c->key, key, len);
+}
+
 struct rt_conn *connection_registry__claim(struct connection_registry *r,
                                            const char *key,
                                            const struct auth *auth,
@@ -62,7 +70,7 @@ struct rt_conn *connection_registry__claim(struct connection_registry *r,
   }
   uv_mutex_lock(&r->lock);
   struct rt_conn *c = hashmap__get(&r->by_id, key, RT_CONNECTION_ID_LEN);
-  if (!c || strcmp(c->key, key) || c->state == RT_MOVING) {
+  if (!c || !key_matches(c, key) || c->state == RT_MOVING) {
     herald_error_set(err, HERALD_E_CONNECTION_EXPIRED, NULL);
     c = NULL;
   } else if (!same_identity(c, auth)) {

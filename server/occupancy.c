@@ -144,8 +144,9 @@ static void gather_names(struct worker_round *r) {
   for (int w = 0; w < r->server->n_workers; w++) total += q->parts[w].count;
   q->names = herald_xcalloc(total ? total : 1, sizeof *q->names);
   for (int w = 0; w < r->server->n_workers; w++) {
-    memcpy(q->names + q->count, q->parts[w].names,
-           q->parts[w].count * sizeof *q->names);
+    if (q->parts[w].count) /* a worker with none has names == NULL */
+      memcpy(q->names + q->count, q->parts[w].names,
+             q->parts[w].count * sizeof *q->names);
     q->count += q->parts[w].count;
     herald_free(q->parts[w].names);
   }

@@ -112,23 +112,37 @@ static void add_cors_headers(const struct http_request *req, char *buf,
   add_header(buf, len, "Access-Control-Expose-Headers", CORS_EXPOSE);
 }
 
-/* The Link header value: one entry per present relation. */
-static void format_links(const struct reply_links *links, char *out,
-                         size_t size) {
+/* The Link header value, one entry per present relation, in the request
+ * arena: sized to its URLs, which carry cursors of any length. */
+static const char *format_links(struct http_request *req,
+                                const struct reply_links *links) {
   const struct {
     const char *rel;
     const char *url;
   } rels[] = {{"first", links->first},
               {"current", links->current},
               {"next", links->next}};
+  size_t size = 1;
+  for (size_t i = 0; i < 3; i++)
+    if (rels[i].url) size += strlen(rels[i].url) + strlen(rels[i].rel) + 12;
+  char *out = arena__alloc(&req->arena, size);
   size_t n = 0;
   out[0] = '\0';
-  for (size_t i = 0; i < 3; i++) {
-    if (!rels[i].url) continue;
-    int w = snprintf(out + n, size - n, "%s<%s>; rel=\"%s\"", n ? ", " : "",
-                     rels[i].url, rels[i].rel);
-    if (w > 0 && n + (size_t)w < size) n += (size_t)w;
-  }
+  for (size_t i = 0; i < 3; i++)
+    if (rels[i].url)
+      n += (size_t)sprintf(out + n, "%s<%s>; rel=\"%s\"", n ? ", " : "",
+                           rels[i].url, rels[i].rel);
+  return out;
+}
+
+/* "Link: <value>\r\n" followed by the other header lines, in the request
+ * arena (the fixed header buffer would cut a long Link short). */
+static const char *prepend_link(struct http_request *req, const char *value,
+                                const char *headers) {
+  size_t size = strlen("Link: \r\n") + strlen(value) + strlen(headers) + 1;
+  char *out = arena__alloc(&req->arena, size);
+  snprintf(out, size, "Link: %s\r\n%s", value, headers);
+  return out;
 }
 
 /* ASCII-only copy of an error message for the X-Ably-Errormessage header. */
@@ -176,9 +190,9 @@ static void send_document(struct http_request *req, int status,
                           struct wire_writer *body,
                           const struct reply_links *links,
                           const herald_error *err) {
-  char headers[HEADERS_MAX], link_value[1536] = "";
+  char headers[HEADERS_MAX];
   size_t len = 0;
-  if (count_links(links)) format_links(links, link_value, sizeof link_value);
+  const char *link_value = count_links(links) ? format_links(req, links) : NULL;
   struct wire_writer enveloped, *out = body;
   int http_status = status;
   if (req->envelope >= 0) {
@@ -187,7 +201,6 @@ static void send_document(struct http_request *req, int status,
     out = &enveloped;
     http_status = 200;
   } else {
-    if (link_value[0]) add_header(headers, &len, "Link", link_value);
     if (err) {
       char code[16], message[HERALD_ERROR_MESSAGE_MAX];
       snprintf(code, sizeof code, "%d", err->code);
@@ -199,6 +212,9 @@ static void send_document(struct http_request *req, int status,
   headers[len] = '\0';
   add_header(headers, &len, "Content-Type", wire_format__content_type(out->format));
   add_cors_headers(req, headers, &len);
+  const char *extra = link_value && req->envelope < 0
+                          ? prepend_link(req, link_value, headers)
+                          : headers;
   size_t body_len = 0;
   char *bytes = wire_writer__finish(out, &body_len);
   if (!bytes) {
@@ -209,7 +225,7 @@ static void send_document(struct http_request *req, int status,
     http__respond(req, 500, "Content-Type: application/json\r\n", internal,
                   sizeof internal - 1);
   } else {
-    http__respond(req, http_status, headers, bytes, body_len);
+    http__respond(req, http_status, extra, bytes, body_len);
   }
   herald_free(bytes);
   if (out == &enveloped) wire_writer__cleanup(&enveloped);

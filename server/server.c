@@ -211,13 +211,14 @@ static int start_workers(struct server *s, herald_error *err) {
   return rc;
 }
 
+static void restore_app_fixtures(struct app *app, void *server) {
+  presence__seed_fixtures(server, app, false);
+}
+
 /* Apps' presence fixtures are members again; their history, if any, is
  * in the store already. */
 static void restore_fixtures(struct server *s) {
-  pthread_rwlock_rdlock(&s->apps.lock);
-  for (size_t i = 0; i < s->apps.count; i++)
-    presence__seed_fixtures(s, s->apps.list[i], false);
-  pthread_rwlock_unlock(&s->apps.lock);
+  apps__each(&s->apps, restore_app_fixtures, s);
 }
 
 int server__run(struct server *s, const struct config *cfg) {

@@ -35,6 +35,7 @@
   XX(INCOMPATIBLE_CREDENTIALS, 40102, 401, "Invalid clientId for credentials") \
   XX(STALE_TIMESTAMP, 40104, 401, "Timestamp not current")                    \
   XX(NONCE_REPLAYED, 40105, 401, "Nonce value replayed")                       \
+  XX(APP_LIMIT_EXCEEDED, 40128, 403, "Maximum number of apps reached")         \
   XX(KEY_REVOKED, 40131, 401, "Key revoked")                                   \
   XX(WRONG_REVOCATION_KEY, 40133, 401,                                         \
      "Tokens may only be revoked with the key that issued them")             \

@@ -9,12 +9,9 @@
  * parses and decodes again.
  *
  * msgpack-c reserves a container's declared size before it reads the
- * elements, so five bytes (an array32 header) can ask for gigabytes. In
- * heraldd that is address space only: the mapping is never touched, the
- * elements are missing, and the frame is refused as unparsable (40001) in
- * microseconds. Under ASan the same request costs its shadow memory, so
- * `make fuzz` caps allocations at 256 MiB and lets bigger ones return NULL
- * (msgpack-c's NOMEM, the same 40001). */
+ * elements, so five bytes (an array32 header) could ask for gigabytes;
+ * wire_doc__parse refuses such a header first (common/wire_bounds.c), so
+ * `make fuzz` runs with libFuzzer's default malloc limit. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

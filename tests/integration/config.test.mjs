@@ -61,6 +61,52 @@ describe('configuration', () => {
     assert.match(err, /invalid value 'many' for option threads/);
   });
 
+  // Each out-of-range value, from each source, stops heraldd before it
+  // listens, with a message that names the option and its range.
+  const OUT_OF_RANGE = [
+    ['threads', '4294967297', /option threads: must be 0 to 64/],
+    ['threads', '65', /option threads: must be 0 to 64/],
+    ['port', '70000', /option port: must be 0 to 65535/],
+    ['port', '-1', /option port: must be 0 to 65535/],
+    ['token-window-ms', '9223372036854775807', /option token-window-ms: must be 1 to /],
+    ['connection-state-ttl-ms', '0', /option connection-state-ttl-ms: must be 1 to /],
+    ['max-frame-size', '0', /option max-frame-size: must be 1 to /],
+    ['max-body-size', '-5', /option max-body-size: must be 1 to /],
+    ['retention-ms', '99999999999999999999', /invalid value '99999999999999999999' for option retention-ms/],
+  ];
+  const envName = (option) => `HERALD_${option.toUpperCase().replaceAll('-', '_')}`;
+  for (const [option, value, message] of OUT_OF_RANGE) {
+    const sources = {
+      flag: { args: [`--${option}`, value] },
+      env: { env: { [envName(option)]: value } },
+      file: { config: { [option]: /^-?\d{1,15}$/.test(value) ? Number(value) : value } },
+    };
+    for (const [source, opts] of Object.entries(sources)) {
+      test(`--${option} ${value} (${source}) is refused at start, naming the option`, async () => {
+        const srv = startServer({ ...opts, quiet: true });
+        const failure = await srv.then(() => null, (e) => e);
+        assert.ok(failure, 'heraldd must not start');
+        assert.match(failure.message, /exited before listening \(code=2/);
+        assert.match(failure.message, message);
+      });
+    }
+  }
+
+  test('integer options at the ends of their ranges start', async () => {
+    const srv = await startServer({ args: ['--threads', '64', '--token-window-ms', '3153600000000',
+      '--max-inbound-rate', '2147483647', '--max-frame-size', '1073741824', '--idempotency-window-ms', '0',
+      '--presence-grace-ms', '0', '--retention-ms', '1'] });
+    assert.match(srv.logs().stdout, /\(64 threads/);
+    const res = await request(srv.url, 'GET', '/time');
+    assert.equal(res.status, 200);
+    await srv.stop();
+    const low = await startServer({ config: { 'max-message-size': 1, 'max-header-size': 1024 },
+      env: { HERALD_PORT: '0', HERALD_PRESENCE_MAX_MEMBERS: '1' } });
+    const big = await request(low.url, 'POST', '/channels/c/messages', { key: low.key, json: { data: 'xy' } });
+    assert.equal(big.status, 413, 'max-message-size 1 is in force');
+    await low.stop();
+  });
+
   test('namespace retention-ms trims history, other namespaces keep theirs', async () => {
     const config = { apps: [{ id: 'retapp', keys: [{ key: 'retapp.k:secret' }],
       namespaces: [{ id: 'short', 'retention-ms': 200 }] }] };
