@@ -12,9 +12,7 @@ int byte_buf__append(struct byte_buf *b, const void *data, size_t len,
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + len) cap *= 2;
     if (cap > max) cap = max;
-    char *grown = herald_realloc(b->data, cap);
-    if (!grown) return -1;
-    b->data = grown;
+    b->data = herald_xrealloc(b->data, cap);
     b->cap = cap;
   }
   memcpy(b->data + b->len, data, len);

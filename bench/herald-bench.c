@@ -111,8 +111,8 @@ static int prepare_run(struct bench_run *run) {
   }
   if (run->opt.idle) run->opt.publishers = 0;
   run->channel_subscribers =
-      herald_calloc((size_t)run->opt.channels, sizeof(_Atomic uint32_t));
-  return run->channel_subscribers ? 0 : bench__refuse("out of memory");
+      herald_xcalloc((size_t)run->opt.channels, sizeof(_Atomic uint32_t));
+  return 0;
 }
 
 /* ---- The run, from the main thread --------------------------------------- */
@@ -318,8 +318,7 @@ static void interrupt_cb(uv_signal_t *signal, int signum) {
 
 static int start_workers(struct controller *c) {
   c->n_workers = c->run.opt.threads;
-  c->workers = herald_calloc((size_t)c->n_workers, sizeof *c->workers);
-  if (!c->workers) return bench__refuse("out of memory");
+  c->workers = herald_xcalloc((size_t)c->n_workers, sizeof *c->workers);
   for (int i = 0; i < c->n_workers; i++)
     if (worker__init(&c->workers[i], &c->run, i))
       return bench__refuse("out of memory");
@@ -390,8 +389,7 @@ static void report(struct controller *c) {
   const struct bench_options *opt = &c->run.opt;
   struct totals t;
   sum_stats(c, &t);
-  struct histogram *latency = herald_malloc(sizeof *latency);
-  if (!latency) return;
+  struct histogram *latency = herald_xmalloc(sizeof *latency);
   histogram__init(latency);
   for (int i = 0; i < c->n_workers; i++)
     histogram__merge(latency, &c->workers[i].latency);

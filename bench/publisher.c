@@ -20,12 +20,8 @@ int publisher__init(struct publisher *pub, struct peer *peer, double rate,
   pub->rate = rate;
   pub->size = size;
   pub->measured_first = pub->measured_end = NOT_YET;
-  pub->send_ns = herald_calloc(PUBLISHER_MAX_UNSETTLED, sizeof *pub->send_ns);
-  pub->payload = herald_malloc(size);
-  if (!pub->send_ns || !pub->payload) {
-    publisher__cleanup(pub);
-    return -1;
-  }
+  pub->send_ns = herald_xcalloc(PUBLISHER_MAX_UNSETTLED, sizeof *pub->send_ns);
+  pub->payload = herald_xmalloc(size);
   memset(pub->payload, 'x', size);
   return 0;
 }

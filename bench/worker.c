@@ -59,11 +59,10 @@ int worker__init(struct worker *w, struct bench_run *run, int index) {
   size_t n_subscribers = share(opt->subscribers, opt->threads, index);
   w->n_publishers = opt->idle ? 0 : share(opt->publishers, opt->threads, index);
   w->n_peers = n_subscribers + w->n_publishers;
-  w->peers = herald_calloc(w->n_peers, sizeof *w->peers);
-  w->publishers = herald_calloc(w->n_publishers, sizeof *w->publishers);
+  w->peers = herald_xcalloc(w->n_peers, sizeof *w->peers);
+  w->publishers = herald_xcalloc(w->n_publishers, sizeof *w->publishers);
   histogram__init(&w->latency);
-  if (!w->peers || !w->publishers ||
-      ably__init(&w->codec, run->protocol->format) ||
+  if (ably__init(&w->codec, run->protocol->format) ||
       place_peers(w, n_subscribers, w->n_publishers))
     return -1;
   uv_loop_init(&w->loop);

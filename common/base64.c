@@ -84,8 +84,7 @@ size_t base64__decode_to(const char *text, size_t len, unsigned char *out) {
 }
 
 unsigned char *base64__decode(const char *text, size_t len, size_t *out_len) {
-  unsigned char *bytes = herald_malloc(base64__decoded_max(len) + 1);
-  if (!bytes) return NULL;
+  unsigned char *bytes = herald_xmalloc(base64__decoded_max(len) + 1);
   size_t n = base64__decode_to(text, len, bytes);
   if (n == (size_t)-1) {
     herald_free(bytes);

@@ -28,9 +28,9 @@ size_t base64__decoded_max(size_t len);
  * lone character in the last group. */
 size_t base64__decode_to(const char *text, size_t len, unsigned char *out);
 
-/* Decodes text[0..len) leniently into a new herald_malloc'd buffer, with a
- * NUL after the last byte; *out_len receives the byte count. Returns NULL when the text is not base64 or on
- * allocation failure. */
+/* Decodes text[0..len) leniently into a new herald_xmalloc'd buffer, with a
+ * NUL after the last byte; *out_len receives the byte count. Returns NULL
+ * when the text is not base64. */
 unsigned char *base64__decode(const char *text, size_t len, size_t *out_len);
 
 /* Whether text is strict standard base64: only [A-Za-z0-9+/], '=' padding

@@ -1,6 +1,6 @@
 /* capability.c -- Ably capabilities: parsing, matching, canonical text and
  * intersection (see capability.h and shared/spec/auth.md section 9).
- * Owns: every struct capability, each laid out in one herald_malloc block
+ * Owns: every struct capability, each laid out in one herald_xmalloc block
  * (header, entries sorted by resource, pre-split segments, resource bytes)
  * that never changes after it is built, so matching allocates nothing and
  * needs no locks. */
@@ -211,8 +211,7 @@ static void layout_entry(struct capability_entry *e, const struct grant *g,
   }
 }
 
-/* Copies merged grants (sorted, distinct, non-empty) into one new block.
- * Returns NULL on allocation failure. */
+/* Copies merged grants (sorted, distinct, non-empty) into one new block. */
 static struct capability *layout(const struct grant *grants, size_t count) {
   size_t segment_total = 0, text_total = 0;
   for (size_t i = 0; i < count; i++) {
@@ -224,8 +223,7 @@ static struct capability *layout(const struct grant *grants, size_t count) {
   size_t head =
       sizeof(struct capability) + count * sizeof(struct capability_entry);
   size_t text_at = head + segment_total * sizeof(struct capability_segment);
-  struct capability *cap = herald_malloc(text_at + text_total);
-  if (!cap) return NULL;
+  struct capability *cap = herald_xmalloc(text_at + text_total);
   cap->count = count;
   struct capability_segment *segments =
       (struct capability_segment *)((char *)cap + head);
@@ -296,8 +294,7 @@ static int parse_object(const json_t *root, struct capability **out,
   if (count == 0)
     return herald_error_set(err, HERALD_E_BAD_REQUEST,
                             "Invalid capability: no resources");
-  struct grant *grants = herald_malloc(count * sizeof *grants);
-  if (!grants) return herald_error_set(err, HERALD_E_INTERNAL, "Out of memory");
+  struct grant *grants = herald_xmalloc(count * sizeof *grants);
   size_t n = 0;
   const char *resource;
   const json_t *list;
@@ -308,10 +305,7 @@ static int parse_object(const json_t *root, struct capability **out,
     rc = parse_ops(resource, list, &g->ops, err);
     if (rc) break;
   }
-  if (!rc) {
-    *out = layout(grants, merge_grants(grants, n));
-    if (!*out) rc = herald_error_set(err, HERALD_E_INTERNAL, "Out of memory");
-  }
+  if (!rc) *out = layout(grants, merge_grants(grants, n));
   herald_free(grants);
   return rc;
 }
@@ -441,8 +435,7 @@ static size_t render(const struct capability *cap, char *out) {
 
 char *capability__canonical(const struct capability *cap) {
   size_t len = render(cap, NULL);
-  char *text = herald_malloc(len + 1);
-  if (!text) return NULL;
+  char *text = herald_xmalloc(len + 1);
   render(cap, text);
   text[len] = '\0';
   return text;
@@ -480,8 +473,7 @@ int capability__intersect(const struct capability *requested,
                           const struct capability *key, struct capability **out,
                           herald_error *err) {
   size_t count = collect(requested, key, NULL);
-  struct grant *grants = herald_malloc(count * sizeof *grants);
-  if (!grants) return herald_error_set(err, HERALD_E_INTERNAL, "Out of memory");
+  struct grant *grants = herald_xmalloc(count * sizeof *grants);
   count = merge_grants(grants, collect(requested, key, grants));
   int rc = 0;
   if (count == 0) {
@@ -489,11 +481,7 @@ int capability__intersect(const struct capability *requested,
                           "Requested capability has no intersection with the "
                           "key's capability");
   } else {
-    struct capability *cap = layout(grants, count);
-    if (cap)
-      *out = cap;
-    else
-      rc = herald_error_set(err, HERALD_E_INTERNAL, "Out of memory");
+    *out = layout(grants, count);
   }
   herald_free(grants);
   return rc;

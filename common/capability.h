@@ -75,8 +75,7 @@ bool capability__allows(const struct capability *cap, const char *name,
  * "[*]*"): the rule for app-wide operations such as stats and enumeration. */
 bool capability__allows_all_channels(const struct capability *cap, unsigned op);
 
-/* The canonical JSON text, allocated with herald_malloc (NULL on allocation
- * failure). */
+/* The canonical JSON text (herald_xmalloc'd). */
 char *capability__canonical(const struct capability *cap);
 
 /* requested ∩ key, as auth.md section 9.5. Returns 0 with *out set, or

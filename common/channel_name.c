@@ -86,8 +86,7 @@ int channel_name__parse(const char *name, size_t len, struct channel_name *out,
 
 char *channel_name__base_dup(const struct channel_name *name) {
   size_t prefix = name->is_meta ? strlen(META_PREFIX) : 0;
-  char *text = herald_malloc(prefix + name->base_len + 1);
-  if (!text) return NULL;
+  char *text = herald_xmalloc(prefix + name->base_len + 1);
   memcpy(text, META_PREFIX, prefix);
   memcpy(text + prefix, name->base, name->base_len);
   text[prefix + name->base_len] = '\0';

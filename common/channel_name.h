@@ -34,9 +34,8 @@ struct channel_name {
 int channel_name__parse(const char *name, size_t len, struct channel_name *out,
                         herald_error *err);
 
-/* Writes the base name (with "[meta]" kept for metachannels) into a new
- * NUL-terminated string allocated with herald_malloc, or returns NULL on
- * allocation failure. */
+/* The base name (with "[meta]" kept for metachannels) as a new
+ * NUL-terminated string (herald_xmalloc'd). */
 char *channel_name__base_dup(const struct channel_name *name);
 
 /* The namespace of a base name: its length up to the first ':' (the whole

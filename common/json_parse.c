@@ -45,9 +45,8 @@ static bool push(struct parser *ps, const msgpack_object *v) {
     size_t cap = ps->cap * 2;
     msgpack_object *grown =
         ps->scratch == ps->scratch_inline
-            ? herald_malloc(cap * sizeof *grown)
-            : herald_realloc(ps->scratch, cap * sizeof *grown);
-    if (!grown) return fail(ps, "out of memory");
+            ? herald_xmalloc(cap * sizeof *grown)
+            : herald_xrealloc(ps->scratch, cap * sizeof *grown);
     if (ps->scratch == ps->scratch_inline)
       memcpy(grown, ps->scratch_inline, sizeof ps->scratch_inline);
     ps->scratch = grown;
@@ -59,7 +58,7 @@ static bool push(struct parser *ps, const msgpack_object *v) {
 
 static void *zone_alloc(struct parser *ps, size_t size) {
   void *p = size ? msgpack_zone_malloc(ps->zone, size) : NULL;
-  if (size && !p) fail(ps, "out of memory");
+  if (size && !p) herald_oom("msgpack zone");
   return p;
 }
 
@@ -186,7 +185,6 @@ static size_t text_to_quote(const char *s, const char *end) {
 static bool escaped_string(struct parser *ps, const char *first_run,
                            size_t first_len, msgpack_object *out) {
   char *buf = zone_alloc(ps, text_to_quote(first_run, ps->end));
-  if (!buf) return false;
   memcpy(buf, first_run, first_len);
   size_t n = first_len;
   while (*ps->p == '\\') {
@@ -254,8 +252,7 @@ static bool integer(struct parser *ps, const char *s, msgpack_object *out) {
 /* A real's text into *out (strtod wants it NUL-terminated). */
 static bool real(struct parser *ps, const char *s, msgpack_object *out) {
   size_t len = (size_t)(ps->p - s);
-  char local[NUMBER_TEXT_MAX], *text = len < sizeof local ? local : herald_malloc(len + 1);
-  if (!text) return fail(ps, "out of memory");
+  char local[NUMBER_TEXT_MAX], *text = len < sizeof local ? local : herald_xmalloc(len + 1);
   memcpy(text, s, len);
   text[len] = '\0';
   errno = 0;
@@ -312,11 +309,8 @@ static size_t merge_repeated_keys(struct parser *ps, msgpack_object *kv,
   uint32_t small[64], *slots = small; /* kept pair index + 1; 0: free */
   size_t size = 64;
   while (size < 2 * n) size *= 2;
-  if (size > 64 && !(slots = herald_calloc(size, sizeof *slots))) {
-    fail(ps, "out of memory");
-    return 0;
-  }
-  if (slots == small) memset(small, 0, sizeof small);
+  if (size > 64) slots = herald_xcalloc(size, sizeof *slots);
+  else memset(small, 0, sizeof small);
   size_t kept = 0;
   for (size_t i = 0; i < n; i++) {
     const msgpack_object *key = &kv[2 * i];
@@ -341,7 +335,7 @@ _Static_assert(sizeof(msgpack_object_kv) == 2 * sizeof(msgpack_object),
                "msgpack_object_kv is two objects");
 
 /* Moves the n objects pushed since `base` into the zone, contiguous, and
- * pops them; NULL (failed) when memory ran out. */
+ * pops them (NULL when n is 0). */
 static void *move_to_zone(struct parser *ps, size_t base, size_t n) {
   void *moved = zone_alloc(ps, n * sizeof(msgpack_object));
   if (moved) memcpy(moved, ps->scratch + base, n * sizeof(msgpack_object));

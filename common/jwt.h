@@ -15,7 +15,7 @@
 #include "herald/errors.h"
 
 struct jwt {
-  /* Each herald_malloc'd, NULL when absent. */
+  /* Each herald_xmalloc'd, NULL when absent. */
   char *alg;             /* header alg */
   char *kid;             /* header kid: the signing key's name */
   char *embedded_token;  /* x-ably-token (header, else claim) */

@@ -50,7 +50,7 @@ int message__decode(struct wire_value v, struct message **out,
                     herald_error *err);
 
 /* Decodes a publish body: one Message or an array of them (at least one, at
- * most max_count, else -40034). On success *out is a herald_malloc'd array
+ * most max_count, else -40034). On success *out is a herald_xmalloc'd array
  * of *count messages. */
 int message__decode_list(struct wire_value body, size_t max_count,
                          struct message ***out, size_t *count,

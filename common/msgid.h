@@ -13,7 +13,7 @@
 #include "message.h"
 
 /* Checks the client-supplied ids of a publish. On success *key is the
- * idempotency key (herald_malloc'd), or NULL when no message has an id.
+ * idempotency key (herald_xmalloc'd), or NULL when no message has an id.
  * Returns 0, or -40031 with err set. */
 int msgid__publish_key(struct message *const *messages, size_t count,
                        char **key, herald_error *err);

@@ -6,23 +6,18 @@
 #include "alloc.h"
 #include "base64.h"
 
-static int set_owned(struct payload *p, enum payload_type type, char *data,
-                     size_t len, herald_error *err) {
-  if (!data)
-    return herald_error_set(err, HERALD_E_INTERNAL, "Out of memory");
+static void set_owned(struct payload *p, enum payload_type type, char *data,
+                      size_t len) {
   p->type = type;
   p->data = data;
   p->len = len;
-  return 0;
 }
 
 /* Appends "/suffix" to the current encoding (or sets it to "suffix"). */
-static int push_encoding(struct payload *p, const char *suffix,
-                         herald_error *err) {
+static void push_encoding(struct payload *p, const char *suffix) {
   size_t old_len = p->encoding ? strlen(p->encoding) : 0;
   size_t suffix_len = strlen(suffix);
-  char *enc = herald_malloc(old_len + suffix_len + 2);
-  if (!enc) return herald_error_set(err, HERALD_E_INTERNAL, "Out of memory");
+  char *enc = herald_xmalloc(old_len + suffix_len + 2);
   if (old_len) {
     memcpy(enc, p->encoding, old_len);
     enc[old_len++] = '/';
@@ -30,13 +25,11 @@ static int push_encoding(struct payload *p, const char *suffix,
   memcpy(enc + old_len, suffix, suffix_len + 1);
   herald_free(p->encoding);
   p->encoding = enc;
-  return 0;
 }
 
 /* A string whose encoding ends with base64 is stored as the decoded bytes
  * with that step removed; text that does not decode is kept verbatim. */
-static int decode_string(struct payload *p, const char *s, size_t len,
-                         herald_error *err) {
+static void decode_string(struct payload *p, const char *s, size_t len) {
   size_t enc_len = p->encoding ? strlen(p->encoding) : 0;
   const size_t b64 = sizeof "base64" - 1;
   bool ends_base64 =
@@ -52,10 +45,11 @@ static int decode_string(struct payload *p, const char *s, size_t len,
         herald_free(p->encoding);
         p->encoding = NULL;
       }
-      return set_owned(p, PAYLOAD_BINARY, (char *)bytes, bytes_len, err);
+      set_owned(p, PAYLOAD_BINARY, (char *)bytes, bytes_len);
+      return;
     }
   }
-  return set_owned(p, PAYLOAD_STRING, herald_strndup(s, len), len, err);
+  set_owned(p, PAYLOAD_STRING, herald_xstrndup(s, len), len);
 }
 
 /* A JSON object or array given as data is stored as its compact text with
@@ -68,9 +62,10 @@ static int decode_structured(struct payload *p, struct wire_value data,
   if (!text)
     return herald_error_set(err, HERALD_E_INVALID_DATA,
                             "Unable to encode message data");
-  int rc = set_owned(p, PAYLOAD_STRING, herald_strdup(text), strlen(text), err);
+  set_owned(p, PAYLOAD_STRING, herald_xstrdup(text), strlen(text));
   free(text); /* from jansson's allocator */
-  return rc ? rc : push_encoding(p, "json", err);
+  push_encoding(p, "json");
+  return 0;
 }
 
 int payload__decode(struct wire_value map, struct payload *out,
@@ -84,8 +79,7 @@ int payload__decode(struct wire_value map, struct payload *out,
     if (memchr(s, '\0', len))
       return herald_error_set(err, HERALD_E_INVALID_REQUEST_BODY,
                               "Invalid message encoding: contains NUL");
-    if (len && !(out->encoding = herald_strndup(s, len)))
-      return herald_error_set(err, HERALD_E_INTERNAL, "Out of memory");
+    if (len) out->encoding = herald_xstrndup(s, len);
   } else if (enc_kind != WIRE_ABSENT && enc_kind != WIRE_NIL) {
     return herald_error_set(err, HERALD_E_INVALID_REQUEST_BODY,
                             "Invalid message encoding: must be a string");
@@ -99,11 +93,11 @@ int payload__decode(struct wire_value map, struct payload *out,
   case WIRE_NIL: break;
   case WIRE_STR:
     bytes = wire_value__bytes(data, &len);
-    rc = decode_string(out, bytes, len, err);
+    decode_string(out, bytes, len);
     break;
   case WIRE_BIN:
     bytes = wire_value__bytes(data, &len);
-    rc = set_owned(out, PAYLOAD_BINARY, herald_strndup(bytes, len), len, err);
+    set_owned(out, PAYLOAD_BINARY, herald_xstrndup(bytes, len), len);
     break;
   case WIRE_MAP:
   case WIRE_ARRAY: rc = decode_structured(out, data, err); break;
@@ -130,11 +124,7 @@ static void write_json_binary(const struct payload *p, struct wire_writer *w) {
     return;
   }
   size_t len = strlen(p->encoding);
-  char *enc = herald_malloc(len + sizeof "/base64");
-  if (!enc) {
-    w->failed = true;
-    return;
-  }
+  char *enc = herald_xmalloc(len + sizeof "/base64");
   memcpy(enc, p->encoding, len);
   memcpy(enc + len, "/base64", sizeof "/base64");
   wire_writer__str(w, enc);

@@ -17,7 +17,7 @@ enum payload_type { PAYLOAD_NONE, PAYLOAD_STRING, PAYLOAD_BINARY };
 
 struct payload {
   enum payload_type type;
-  char *data; /* herald_malloc'd, NUL-terminated for convenience */
+  char *data; /* herald_xmalloc'd, NUL-terminated for convenience */
   size_t len;
   char *encoding; /* NULL when absent */
 };

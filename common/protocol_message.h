@@ -82,7 +82,7 @@ struct publish_result {
 struct protocol_message {
   int action;
   uint32_t flags;
-  /* Text fields: NULL when absent. Decoded ones are herald_malloc'd and
+  /* Text fields: NULL when absent. Decoded ones are herald_xmalloc'd and
    * freed by protocol_message__cleanup; for encoding they are borrowed. */
   char *id;
   char *channel;

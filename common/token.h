@@ -23,7 +23,7 @@ struct token_claims {
   char *client_id;  /* NULL: anonymous; "*": wildcard */
 };
 
-/* The token string for claims, signed with secret (herald_malloc'd), or
+/* The token string for claims, signed with secret (herald_xmalloc'd), or
  * NULL when the claims cannot form a token (key_name not "<appId>.<keyId>",
  * capability or client_id not UTF-8). */
 char *token__sign(const struct token_claims *claims, const char *secret);
@@ -33,7 +33,7 @@ char *token__sign(const struct token_claims *claims, const char *secret);
 bool token__key_name(const char *text, size_t len, size_t *key_name_len);
 
 /* Verifies text with secret and decodes its claims into *out (fields
- * herald_malloc'd). Returns 0; -40145 when the text is not a well-formed
+ * herald_xmalloc'd). Returns 0; -40145 when the text is not a well-formed
  * token; -40143 when the signature does not match (forged, or signed by
  * a key that has since changed). Expiry is the caller's check. */
 int token__verify(const char *text, size_t len, const char *secret,

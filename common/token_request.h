@@ -14,7 +14,7 @@
 #include "wire.h"
 
 struct token_request {
-  /* Each herald_malloc'd, NULL when absent. ttl and timestamp are decimal
+  /* Each herald_xmalloc'd, NULL when absent. ttl and timestamp are decimal
    * text (a JSON number rendered without exponent, or a string as given);
    * capability is JSON text (an object is rendered compactly). */
   char *key_name;

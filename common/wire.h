@@ -96,11 +96,9 @@ struct wire_writer {
   bool key_pending; /* JSON: a key was written, its value comes next */
   bool failed;
   size_t roots; /* top-level values written: a document has exactly one */
-  /* JSON: the text written so far. */
+  /* The bytes written so far: JSON text, or MessagePack the packer wrote. */
   char *text;
   size_t text_len, text_cap;
-  /* MessagePack: packed bytes. */
-  msgpack_sbuffer sbuf;
   msgpack_packer packer;
 };
 
@@ -136,8 +134,8 @@ void wire_writer__kv_bool(struct wire_writer *w, const char *key, bool v);
 void wire_writer__error_info(struct wire_writer *w, const herald_error *err);
 
 /* The encoded bytes, written as one document: JSON text (compact) or packed
- * MessagePack. Returns a buffer allocated with herald_malloc, or NULL when a
- * write failed (allocation, invalid UTF-8). The writer is done after it:
+ * MessagePack. Returns a buffer allocated with herald_xmalloc, or NULL when
+ * a write failed (invalid UTF-8, a misuse of the calls). The writer is done after it:
  * nothing more can be written to it or embedded from it. */
 char *wire_writer__finish(struct wire_writer *w, size_t *len);
 

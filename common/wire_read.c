@@ -38,7 +38,7 @@ static int parse_json(struct wire_doc *doc, const char *data, size_t len,
   if (!msgpack_zone_init(&doc->json_zone, len < JSON_ZONE_CHUNK_MAX
                                               ? len + 256
                                               : JSON_ZONE_CHUNK_MAX))
-    return herald_error_set(err, HERALD_E_INTERNAL, "out of memory");
+    herald_oom("msgpack zone");
   doc->json_zone_live = true;
   if (json_parse(data, len, &doc->json_zone, &doc->mp.data, why) == 0) return 0;
   wire_doc__cleanup(doc);
@@ -186,7 +186,7 @@ static json_t *mp_map_to_json(const msgpack_object_map *m) {
     const msgpack_object *k = &m->ptr[i].key;
     json_t *val = mp_to_json(&m->ptr[i].val);
     char *key = k->type == MSGPACK_OBJECT_STR
-                    ? herald_strndup(k->via.str.ptr, k->via.str.size)
+                    ? herald_xstrndup(k->via.str.ptr, k->via.str.size)
                     : NULL;
     if (!val || !key || json_object_set_new(obj, key, val) != 0) {
       if (!key) json_decref(val);
@@ -210,8 +210,7 @@ static json_t *mp_to_json(const msgpack_object *o) {
   case MSGPACK_OBJECT_FLOAT64: return json_real(o->via.f64);
   case MSGPACK_OBJECT_STR: return json_stringn(o->via.str.ptr, o->via.str.size);
   case MSGPACK_OBJECT_BIN: {
-    char *text = herald_malloc(base64__encoded_size(o->via.bin.size));
-    if (!text) return NULL;
+    char *text = herald_xmalloc(base64__encoded_size(o->via.bin.size));
     base64__encode(o->via.bin.ptr, o->via.bin.size, text);
     json_t *s = json_string(text);
     herald_free(text);

@@ -11,44 +11,41 @@
 #include "utf8.h"
 #include "wire.h"
 
+/* ---- The bytes written ---------------------------------------------------- */
+
+/* Room for n more bytes. */
+static void text_reserve(struct wire_writer *w, size_t n) {
+  if (w->text_len + n <= w->text_cap) return;
+  size_t cap = w->text_cap ? w->text_cap : 256;
+  while (cap < w->text_len + n) cap *= 2;
+  w->text = herald_xrealloc(w->text, cap);
+  w->text_cap = cap;
+}
+
+static void text_put(struct wire_writer *w, const char *s, size_t n) {
+  text_reserve(w, n);
+  memcpy(w->text + w->text_len, s, n);
+  w->text_len += n;
+}
+
+/* msgpack-c's packer writes into the same buffer. */
+static int pack_write(void *data, const char *buf, size_t len) {
+  text_put(data, buf, len);
+  return 0;
+}
+
 void wire_writer__init(struct wire_writer *w, enum wire_format format) {
   memset(w, 0, sizeof *w);
   w->format = format;
-  if (format == WIRE_MSGPACK) {
-    msgpack_sbuffer_init(&w->sbuf);
-    msgpack_packer_init(&w->packer, &w->sbuf, msgpack_sbuffer_write);
-  }
+  if (format == WIRE_MSGPACK) msgpack_packer_init(&w->packer, w, pack_write);
 }
 
 void wire_writer__cleanup(struct wire_writer *w) {
-  if (w->format == WIRE_JSON) herald_free(w->text);
-  else msgpack_sbuffer_destroy(&w->sbuf);
+  herald_free(w->text);
   memset(w, 0, sizeof *w);
 }
 
 /* ---- JSON text ----------------------------------------------------------- */
-
-/* Room for n more bytes of text; false (and the writer failed) when memory
- * ran out. */
-static bool text_reserve(struct wire_writer *w, size_t n) {
-  if (w->text_len + n <= w->text_cap) return true;
-  size_t cap = w->text_cap ? w->text_cap : 256;
-  while (cap < w->text_len + n) cap *= 2;
-  char *text = herald_realloc(w->text, cap);
-  if (!text) {
-    w->failed = true;
-    return false;
-  }
-  w->text = text;
-  w->text_cap = cap;
-  return true;
-}
-
-static void text_put(struct wire_writer *w, const char *s, size_t n) {
-  if (!text_reserve(w, n)) return;
-  memcpy(w->text + w->text_len, s, n);
-  w->text_len += n;
-}
 
 static void text_put_char(struct wire_writer *w, char c) { text_put(w, &c, 1); }
 
@@ -80,7 +77,7 @@ static void text_put_string(struct wire_writer *w, const char *s, size_t len) {
     return;
   }
   if (plain == len) { /* the usual case: nothing to escape, one copy */
-    if (!text_reserve(w, len + 2)) return;
+    text_reserve(w, len + 2);
     char *out = w->text + w->text_len;
     out[0] = '"';
     memcpy(out + 1, s, len);
@@ -206,8 +203,8 @@ void wire_writer__bin(struct wire_writer *w, const void *bytes, size_t len) {
   if (w->format == WIRE_MSGPACK) {
     msgpack_pack_bin(&w->packer, len);
     msgpack_pack_bin_body(&w->packer, bytes, len);
-  } else if (text_reserve(w, base64__encoded_size(len) + 2)) {
-    /* base64 text needs no escaping */
+  } else { /* base64 text needs no escaping */
+    text_reserve(w, base64__encoded_size(len) + 2);
     w->text[w->text_len++] = '"';
     w->text_len += base64__encode(bytes, len, w->text + w->text_len);
     w->text[w->text_len++] = '"';
@@ -275,10 +272,11 @@ static void pack_json(msgpack_packer *pk, const json_t *v) {
 static void text_put_json(struct wire_writer *w, const json_t *value) {
   const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
   size_t need = json_dumpb(value, NULL, 0, flags);
-  if (need == 0 || !text_reserve(w, need)) {
+  if (need == 0) {
     w->failed = true;
     return;
   }
+  text_reserve(w, need);
   w->text_len += json_dumpb(value, w->text + w->text_len, need, flags);
 }
 
@@ -297,8 +295,7 @@ void wire_writer__embed(struct wire_writer *w, const struct wire_writer *inner) 
   }
   begin_value(w);
   /* Both formats are streams: a written value is embedded by its bytes. */
-  if (w->format == WIRE_JSON) text_put(w, inner->text, inner->text_len);
-  else msgpack_sbuffer_write(&w->sbuf, inner->sbuf.data, inner->sbuf.size);
+  text_put(w, inner->text, inner->text_len);
   after_value(w);
 }
 
@@ -319,18 +316,10 @@ void wire_writer__kv_bool(struct wire_writer *w, const char *key, bool v) {
 
 char *wire_writer__finish(struct wire_writer *w, size_t *len) {
   if (w->failed || w->depth != 0 || w->roots != 1) return NULL;
-  char *out;
-  if (w->format == WIRE_MSGPACK) {
-    out = herald_malloc(w->sbuf.size);
-    if (!out) return NULL;
-    memcpy(out, w->sbuf.data, w->sbuf.size);
-    *len = w->sbuf.size;
-  } else { /* the text is handed over */
-    out = w->text;
-    *len = w->text_len;
-    w->text = NULL;
-    w->text_len = w->text_cap = 0;
-  }
+  char *out = w->text; /* handed over */
+  *len = w->text_len;
+  w->text = NULL;
+  w->text_len = w->text_cap = 0;
   w->failed = true; /* done: nothing more can be written or embedded */
   return out;
 }

@@ -175,12 +175,12 @@ static int insert_app(struct apps *apps, struct app *app, bool merge,
     pthread_rwlock_unlock(&apps->lock);
     return 0;
   }
-  existing->keys = herald_realloc(
+  existing->keys = herald_xrealloc(
       existing->keys, (existing->n_keys + app->n_keys) * sizeof *app->keys);
   memcpy(existing->keys + existing->n_keys, app->keys,
          app->n_keys * sizeof *app->keys);
   existing->n_keys += app->n_keys;
-  existing->namespaces = herald_realloc(
+  existing->namespaces = herald_xrealloc(
       existing->namespaces,
       (existing->n_namespaces + app->n_namespaces) * sizeof *app->namespaces);
   memcpy(existing->namespaces + existing->n_namespaces, app->namespaces,

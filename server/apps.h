@@ -61,7 +61,7 @@ struct apps {
 /* Builds the registry from the configuration: the file's apps, HERALD_KEY,
  * and, when neither names an app, the development app kept in the data
  * directory (created on first start). *dev_key receives that app's key
- * string (herald_malloc'd) when the development app is in use, else NULL. */
+ * string (herald_xmalloc'd) when the development app is in use, else NULL. */
 int apps__init(struct apps *apps, const struct config *cfg, char **dev_key,
                herald_error *err);
 void apps__cleanup(struct apps *apps);
@@ -96,7 +96,7 @@ int apps__find_key(struct apps *apps, const char *key_name, size_t len,
 int apps__load_stored(struct apps *apps, struct store *store,
                       herald_error *err);
 
-/* The record key and JSON value that persist a revocation (herald_malloc'd
+/* The record key and JSON value that persist a revocation (herald_xmalloc'd
  * and json_dumps'd respectively). */
 char *apps__revocation_key(const char *key_name, const char *target);
 char *apps__revocation_value(int64_t issued_before, int64_t applies_at);

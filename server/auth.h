@@ -23,7 +23,7 @@ struct auth {
   const struct key *key;
   const struct capability *capability; /* the key's, or owned_capability */
   struct capability *owned_capability; /* a token's; freed on release */
-  char *client_id;    /* the identity, or NULL (herald_malloc'd) */
+  char *client_id;    /* the identity, or NULL (herald_xmalloc'd) */
   bool any_client_id; /* may act as any clientId: Basic, or a "*" token */
   bool via_token;     /* authenticated by an Ably token or JWT */
   int64_t token_issued, token_expires; /* ms, when via_token */
@@ -58,7 +58,7 @@ int auth__check(const struct auth *a, const char *name, size_t len,
 
 /* Applies the publish clientId rule (auth.md section 10) to a message's
  * clientId: fills it from the identity when absent (*client_id set to a
- * new herald_malloc'd copy), keeps it when permitted, else -40012. */
+ * new herald_xmalloc'd copy), keeps it when permitted, else -40012. */
 int auth__publish_client_id(const struct auth *a, char **client_id,
                             herald_error *err);
 

@@ -27,12 +27,12 @@ struct publish {
   struct server *server;
   struct worker *origin;
   struct app *app; /* retained by the caller for the publish's life */
-  char *channel;   /* base name, herald_malloc'd */
+  char *channel;   /* base name, herald_xmalloc'd */
   struct message **messages;
   size_t count;
-  char *idempotency_key; /* herald_malloc'd, or NULL */
-  char *connection_id;   /* herald_malloc'd */
-  char *id_base; /* herald_malloc'd base of assigned ids, or NULL: random */
+  char *idempotency_key; /* herald_xmalloc'd, or NULL */
+  char *connection_id;   /* herald_xmalloc'd */
+  char *id_base; /* herald_xmalloc'd base of assigned ids, or NULL: random */
   bool ephemeral;
   /* A presence change (presence.h): messages are PresenceMessages. With
    * leave_connection, count is 0 and the owner makes one LEAVE per member

@@ -103,7 +103,7 @@ void fanout__unsubscribe(struct attachment *a);
 /* The last serial a live attachment's channel delivered. */
 const char *fanout__position(const struct attachment *a);
 /* A channel's key in the owner's and the workers' maps: app id, '\n', base
- * name (herald_malloc'd; *len without the NUL). */
+ * name (herald_xmalloc'd; *len without the NUL). */
 char *fanout__channel_key(const char *app_id, const char *name, size_t *len);
 /* The base name in such a key when it is app_id's, else NULL. */
 const char *fanout__key_channel(const char *key, size_t key_len,

@@ -119,8 +119,7 @@ static int head_append(struct http_conn *c, const char *at, size_t len) {
   }
   if (c->head_len + len + 1 > c->head_cap) {
     size_t cap = grown_capacity(c->head_cap, c->head_len + len + 1, 1024);
-    c->head = herald_realloc(c->head, cap);
-    if (!c->head) abort();
+    c->head = herald_xrealloc(c->head, cap);
     c->head_cap = cap;
   }
   memcpy(c->head + c->head_len, at, len);
@@ -530,8 +529,7 @@ static void release_read_buffer(struct worker *w, const uv_buf_t *buf) {
 static void pending_append(struct http_conn *c, const char *data, size_t len) {
   if (c->pending_len + len > c->pending_cap) {
     size_t cap = grown_capacity(c->pending_cap, c->pending_len + len, 4096);
-    c->pending = herald_realloc(c->pending, cap);
-    if (!c->pending) abort();
+    c->pending = herald_xrealloc(c->pending, cap);
     c->pending_cap = cap;
   }
   memcpy(c->pending + c->pending_len, data, len);

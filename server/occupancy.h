@@ -66,7 +66,7 @@ struct active_channels_query {
   const char *prefix;
   const char *cursor;
   void (*done)(struct active_channels_query *q); /* on origin */
-  /* Output, herald_malloc'd: in no order, and a channel found on several
+  /* Output, herald_xmalloc'd: in no order, and a channel found on several
    * workers is there once per worker (GET /channels sorts and merges). */
   char **names;
   size_t count;

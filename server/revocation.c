@@ -48,7 +48,7 @@ void revocations__add(struct revocations *r, const char *key_name,
   forget_expired(r, applies_at);
   struct revocation *rv = find(r, key_name, target);
   if (!rv) {
-    r->list = herald_realloc(r->list, (r->count + 1) * sizeof *r->list);
+    r->list = herald_xrealloc(r->list, (r->count + 1) * sizeof *r->list);
     rv = &r->list[r->count++];
     rv->key_name = herald_xstrdup(key_name);
     rv->target = herald_xstrdup(target);

@@ -63,8 +63,8 @@ struct store_append {
   bool durable;   /* acknowledge only once on disk (namespace default) */
   /* Outputs for a duplicate: the first publish's result. */
   bool duplicate;
-  char *original_message_id;  /* herald_malloc'd */
-  char **original_serials;    /* herald_malloc'd array of herald_malloc'd */
+  char *original_message_id;  /* herald_xmalloc'd */
+  char **original_serials;    /* herald_xmalloc'd array of herald_xmalloc'd */
   size_t original_count;
 };
 
@@ -82,7 +82,7 @@ struct store_history {
   size_t limit;
   const char *cursor; /* serial of the first message of this page, or NULL */
   /* Outputs. */
-  struct message **messages; /* references; herald_malloc'd array */
+  struct message **messages; /* references; herald_xmalloc'd array */
   size_t count;
   char *next_cursor; /* serial starting the next page, or NULL at the end */
 };
@@ -95,7 +95,7 @@ struct store_channels {
   const char *prefix;
   const char *cursor;
   size_t limit;
-  char **names; /* herald_malloc'd array of herald_malloc'd */
+  char **names; /* herald_xmalloc'd array of herald_xmalloc'd */
   size_t count;
   char *next_cursor;
 };

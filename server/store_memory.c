@@ -122,7 +122,7 @@ static struct mem_channel *get_channel(struct mem_store *s, const char *app_id,
 static void push_message(struct mem_channel *ch, struct message *m) {
   if (ch->count == ch->capacity) {
     ch->capacity = ch->capacity ? ch->capacity * 2 : 16;
-    ch->msgs = herald_realloc(ch->msgs, ch->capacity * sizeof *ch->msgs);
+    ch->msgs = herald_xrealloc(ch->msgs, ch->capacity * sizeof *ch->msgs);
   }
   ch->msgs[ch->count++] = message__ref(m);
 }

@@ -80,7 +80,7 @@ void websocket__thread_cleanup(void) {
 struct frame *websocket__frame(bool binary, const char *payload, size_t len) {
   wslay_frame_context_ptr ctx = builder;
   if (!ctx && wslay_frame_context_init(&builder, &sink_callbacks, &sink))
-    abort();
+    herald_oom("wslay frame context");
   ctx = builder;
   sink.frame = frame__new(len + 10); /* 10: the largest server frame header */
   sink.len = 0;
@@ -91,6 +91,7 @@ struct frame *websocket__frame(bool binary, const char *payload, size_t len) {
       .data = (const uint8_t *)payload,
       .data_length = len,
   };
+  /* The sink takes every byte, so a short send is a broken invariant. */
   if (wslay_frame_send(ctx, &iocb) != (ssize_t)len) abort();
   sink.frame->len = sink.len;
   return sink.frame;
@@ -174,7 +175,7 @@ static const struct wslay_event_callbacks event_callbacks = {
 static wslay_event_context_ptr context(struct websocket *ws) {
   if (!ws->ctx) {
     if (wslay_event_context_server_init(&ws->ctx, &event_callbacks, ws))
-      abort();
+      herald_oom("wslay event context");
     /* A backstop: on_frame_start refuses big messages before this. */
     wslay_event_config_set_max_recv_msg_length(ws->ctx, 2 * ws->max_message);
     ws->fed = ws->framed = 0;
@@ -313,13 +314,13 @@ bool websocket__requested(const struct http_request *req) {
 static void accept_key(const char *key, char out[32]) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int digest_len = 0;
-  if (!sha1 && !(sha1 = EVP_MD_fetch(NULL, "SHA1", NULL))) abort();
-  if (!sha1_ctx && !(sha1_ctx = EVP_MD_CTX_new())) abort();
+  if (!sha1 && !(sha1 = EVP_MD_fetch(NULL, "SHA1", NULL))) herald_oom("SHA-1");
+  if (!sha1_ctx && !(sha1_ctx = EVP_MD_CTX_new())) herald_oom("SHA-1");
   if (!EVP_DigestInit_ex2(sha1_ctx, sha1, NULL) ||
       !EVP_DigestUpdate(sha1_ctx, key, strlen(key)) ||
       !EVP_DigestUpdate(sha1_ctx, WEBSOCKET_GUID, sizeof WEBSOCKET_GUID - 1) ||
       !EVP_DigestFinal_ex(sha1_ctx, digest, &digest_len))
-    abort();
+    herald_oom("SHA-1");
   base64__encode(digest, digest_len, out);
 }
 

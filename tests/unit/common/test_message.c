@@ -276,7 +276,7 @@ static void check_msgpack_fixture(const json_t *item) {
   if (strcmp(type, "string") == 0 || strcmp(type, "binary") == 0) {
     const char *unit = json_string_value(data);
     size_t unit_len = strlen(unit);
-    char *expected = herald_malloc(unit_len * repeat + 1);
+    char *expected = herald_xmalloc(unit_len * repeat + 1);
     for (size_t i = 0; i < repeat; i++)
       memcpy(expected + i * unit_len, unit, unit_len);
     assert_payload_is(&m->payload,

@@ -180,10 +180,10 @@ static void test_binary_data_nul_terminated(void **state) {
 #endif
   bool all_terminated = true;
   for (size_t len = BASE; len <= BASE + 2; len++) {
-    char *text = herald_malloc(base64__encoded_size(len));
+    char *text = herald_xmalloc(base64__encoded_size(len));
     base64__encode(bytes, len, text);
     size_t body_len = strlen(text) + 64;
-    char *body = herald_malloc(body_len);
+    char *body = herald_xmalloc(body_len);
     snprintf(body, body_len, "{\"data\":\"%s\",\"encoding\":\"base64\"}",
              text);
     struct payload p;

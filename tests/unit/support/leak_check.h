@@ -1,5 +1,5 @@
 /* leak_check.h -- cmocka setup/teardown pair that fails a test which leaves
- * allocations made through herald_malloc (common/alloc.h) unfreed. */
+ * allocations made through herald_xmalloc (common/alloc.h) unfreed. */
 #ifndef HERALD_LEAK_CHECK_H
 #define HERALD_LEAK_CHECK_H
 
