@@ -412,6 +412,38 @@ static void test_discard_before_any_write_drops_all(void **state) {
   free(s.data);
 }
 
+/* A queue released while dirty (its connection went before the turn's
+ * end) leaves the flusher's list: the turn writes the others only. */
+static void test_cleanup_of_dirty_queue_unlinks_it(void **state) {
+  (void)state;
+  struct conn gone, stays[2];
+  struct stream s[2] = {{0}};
+  conn_open(&stays[0]);
+  conn_open(&gone);
+  conn_open(&stays[1]);
+  push(&stays[0], pattern_frame(100, 20), &s[0]);
+  push(&gone, pattern_frame(100, 21), NULL);
+  push(&stays[1], pattern_frame(100, 22), &s[1]);
+  outbound__cleanup(&gone.out); /* no write started: nothing in flight */
+  assert_false(gone.out.dirty);
+  turn();
+  assert_false(stays[0].out.dirty); /* the turn reached both */
+  assert_false(stays[1].out.dirty);
+  assert_true(peer_got_nothing(&gone));
+  for (int i = 0; i < 2; i++) {
+    peer_start(&stays[i]);
+    run_until_sent(&stays[i]);
+    conn_close(&stays[i]);
+    assert_peer_got(&stays[i], &s[i]);
+    peer_free(&stays[i]);
+    free(s[i].data);
+  }
+  outbound__init(&gone.out, (uv_stream_t *)&gone.pipe, flusher);
+  conn_close(&gone);
+  assert_int_equal(gone.peer.len, 0);
+  peer_free(&gone);
+}
+
 /* ---- A dead peer ---------------------------------------------------------------- */
 
 static void test_write_to_closed_peer_fails_queue(void **state) {
@@ -593,6 +625,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_discard_keeps_frame_in_flight,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_discard_before_any_write_drops_all,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cleanup_of_dirty_queue_unlinks_it,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_write_to_closed_peer_fails_queue,
                                       setup, teardown),
