@@ -75,6 +75,20 @@ void outbound__push(struct outbound *o, struct frame *f) {
   mark_dirty(o);
 }
 
+void outbound__push_part(struct outbound *o, const void *data, size_t len,
+                         bool more) {
+  struct frame *f = o->partial;
+  size_t at = f ? f->len : 0;
+  f = herald_xrealloc(f, sizeof *f + at + len);
+  if (!at) f->refs = 1;
+  memcpy(f->data + at, data, len);
+  f->len = at + len;
+  o->partial = more ? f : NULL;
+  if (more) return;
+  outbound__push(o, f);
+  frame__unref(f);
+}
+
 /* Releases n frames from the head. */
 static void pop(struct outbound *o, size_t n) {
   for (size_t i = 0; i < n; i++) {
@@ -180,6 +194,7 @@ void outbound__cleanup(struct outbound *o) {
   }
   o->offset = 0;
   pop(o, o->count);
+  if (o->partial) frame__unref(o->partial);
   herald_free(o->ring);
   memset(o, 0, sizeof *o);
 }

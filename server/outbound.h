@@ -39,6 +39,7 @@ struct outbound {
   bool dirty;
   bool failed; /* a write failed: the peer is gone */
   size_t limit; /* unsent bytes the peer may fall behind by (0: no limit) */
+  struct frame *partial; /* parts of a frame still being handed over */
   struct outbound *next_dirty;
   /* Set by the owner: a write failed, the queue became empty, and more
    * than limit bytes stayed unsent after a write (the peer falls behind). */
@@ -51,6 +52,12 @@ void outbound__init(struct outbound *o, uv_stream_t *stream,
                     struct outbound_flusher *flusher);
 /* Queues a reference to f; it is written at the end of this loop turn. */
 void outbound__push(struct outbound *o, struct frame *f);
+/* Appends data to the frame being handed over in parts (wslay sends a
+ * control frame's header and payload separately); the frame is queued
+ * whole once the last part (more false) arrives, so that a discard can
+ * never keep one half of it. */
+void outbound__push_part(struct outbound *o, const void *data, size_t len,
+                         bool more);
 /* Drops queued frames that no write has started on (a subscriber that fell
  * behind); a frame already partly written stays, so framing stays whole. */
 void outbound__discard_unsent(struct outbound *o);

@@ -117,10 +117,7 @@ static ssize_t on_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
 static ssize_t on_send(wslay_event_context_ptr ctx, const uint8_t *data,
                        size_t len, int flags, void *user_data) {
   struct websocket *ws = user_data;
-  struct frame *f = frame__new(len);
-  memcpy(f->data, data, len);
-  outbound__push(&ws->out, f);
-  frame__unref(f);
+  outbound__push_part(&ws->out, data, len, flags & WSLAY_MSG_MORE);
   return (ssize_t)len;
 }
 

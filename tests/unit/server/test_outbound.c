@@ -10,10 +10,9 @@
  * reads when it should be slow); a test that needs the socket buffer full
  * pushes a frame much bigger than it before starting the peer.
  *
- * Two tests marked KNOWN BUG show that discard_unsent can split one wslay
- * control frame, which websocket.c queues as two frames (header, payload):
- * the peer then receives a corrupt stream. They are skipped unless
- * HERALD_KNOWN_BUGS is set in the environment. */
+ * wslay hands a control frame over in two parts (header, payload); two
+ * tests show that a discard can no longer split one, which corrupted the
+ * peer's stream while websocket.c queued the parts as two frames. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -51,7 +50,7 @@ struct conn {
   struct outbound out;
   struct peer peer;
   int empties, overflows, errors;
-  size_t wslay_pushes; /* frames wslay_sink queued */
+  size_t wslay_parts; /* parts wslay_sink was handed */
   bool slow; /* as realtime.c's owner: discard once, then ignore */
 };
 
@@ -465,20 +464,17 @@ static void test_write_to_closed_peer_fails_queue(void **state) {
   peer_free(&c);
 }
 
-/* ---- KNOWN BUG: discard_unsent splits a wslay control frame ------------------ */
+/* ---- A wslay control frame stays whole ----------------------------------- */
 
 /* wslay's event API sends a control frame through its send callback in two
- * calls, header then payload; websocket.c (on_send) queues each as its own
- * frame. This sink does the same. */
+ * calls, header then payload (WSLAY_MSG_MORE on the first); websocket.c's
+ * on_send hands them to outbound__push_part, as this sink does. */
 static ssize_t wslay_sink(wslay_event_context_ptr ctx, const uint8_t *data,
                           size_t len, int flags, void *user_data) {
   (void)ctx;
-  (void)flags;
   struct conn *c = user_data;
-  struct frame *f = frame__new(len);
-  memcpy(f->data, data, len);
-  c->wslay_pushes++;
-  push(c, f, NULL);
+  c->wslay_parts++;
+  outbound__push_part(&c->out, data, len, flags & WSLAY_MSG_MORE);
   return (ssize_t)len;
 }
 
@@ -493,18 +489,18 @@ static ssize_t wslay_no_input(wslay_event_context_ptr ctx, uint8_t *buf,
 }
 
 /* Queues a close frame (code 1000, "bye") as websocket.c would: returns the
- * number of frames wslay pushed for it. */
+ * number of parts wslay handed over for it. */
 static size_t queue_wslay_close(struct conn *c) {
   struct wslay_event_callbacks callbacks = {.recv_callback = wslay_no_input,
                                             .send_callback = wslay_sink};
   wslay_event_context_ptr ctx;
   assert_int_equal(wslay_event_context_server_init(&ctx, &callbacks, c), 0);
-  c->wslay_pushes = 0;
+  c->wslay_parts = 0;
   wslay_event_queue_close(ctx, WSLAY_CODE_NORMAL_CLOSURE,
                           (const uint8_t *)"bye", 3);
   wslay_event_send(ctx);
   wslay_event_context_free(ctx);
-  return c->wslay_pushes;
+  return c->wslay_parts;
 }
 
 /* Whether buf is a sequence of whole, well-formed server WebSocket frames
@@ -547,15 +543,12 @@ static void test_wslay_close_arrives_whole(void **state) {
   peer_free(&c);
 }
 
-static bool known_bugs_wanted(void) { return getenv("HERALD_KNOWN_BUGS"); }
-
 /* A data frame that fills the socket is being written; wslay queues a
- * close whose header push takes the queue past the limit; the owner
- * discards (the header goes) and the payload, pushed next, stays. Once the
- * peer reads, it receives the close's payload with no header. */
-static void test_KNOWN_BUG_backlog_discard_splits_wslay_close(void **state) {
+ * close that takes the queue past the limit and the owner discards. When
+ * the parts were queued one by one, the header went and the payload,
+ * pushed next, stayed: the peer received a payload with no header. */
+static void test_backlog_discard_keeps_wslay_close_whole(void **state) {
   (void)state;
-  if (!known_bugs_wanted()) skip();
   struct conn c;
   conn_open(&c);
   c.out.on_overflow = on_overflow_discard;
@@ -570,22 +563,19 @@ static void test_KNOWN_BUG_backlog_discard_splits_wslay_close(void **state) {
   peer_start(&c);
   run_until_sent(&c);
   conn_close(&c);
-  /* Fails: the stream ends with the 5 payload bytes of a close frame whose
-   * 2-byte header was discarded. */
   bool whole = whole_ws_frames((unsigned char *)c.peer.buf, c.peer.len);
   peer_free(&c);
   assert_true(whole);
 }
 
-/* A close frame's header is the 256th frame queued, the last one a
- * vectored write takes; its payload waits for the next write. A discard
- * while that write is in flight (realtime.c's tick for a slow subscriber)
- * drops the payload: the header's length then swallows the bytes of the
- * frame queued after it (the DISCONNECTED the tick sends). */
-static void test_KNOWN_BUG_discard_splits_wslay_close_at_write_batch(
+/* A close frame is the 256th frame queued, the last one a vectored write
+ * takes. When its parts were two frames, the payload waited for the next
+ * write, a discard while the first was in flight (realtime.c's tick for a
+ * slow subscriber) dropped it, and the header's length swallowed the frame
+ * queued after it. */
+static void test_discard_at_write_batch_keeps_wslay_close_whole(
     void **state) {
   (void)state;
-  if (!known_bugs_wanted()) skip();
   struct conn c;
   conn_open(&c);
   char *payload = herald_xcalloc(1, BIG);
@@ -594,14 +584,12 @@ static void test_KNOWN_BUG_discard_splits_wslay_close_at_write_batch(
   for (int i = 0; i < 254; i++) push(&c, websocket__frame(false, "x", 1), NULL);
   assert_int_equal(queue_wslay_close(&c), 2);
   turn();
-  assert_int_equal(c.out.in_write, 256); /* ...up to the close's header */
+  assert_int_equal(c.out.in_write, 256); /* ...up to the whole close */
   outbound__discard_unsent(&c.out);
   push(&c, websocket__frame(false, "goodbye", 7), NULL);
   peer_start(&c);
   run_until_sent(&c);
   conn_close(&c);
-  /* Fails: the close header announces 5 bytes; what follows is the
-   * "goodbye" frame, so the peer's framing is lost. */
   bool whole = whole_ws_frames((unsigned char *)c.peer.buf, c.peer.len);
   peer_free(&c);
   assert_true(whole);
@@ -633,9 +621,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_wslay_close_arrives_whole, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(
-          test_KNOWN_BUG_backlog_discard_splits_wslay_close, setup, teardown),
+          test_backlog_discard_keeps_wslay_close_whole, setup, teardown),
       cmocka_unit_test_setup_teardown(
-          test_KNOWN_BUG_discard_splits_wslay_close_at_write_batch, setup,
+          test_discard_at_write_batch_keeps_wslay_close_whole, setup,
           teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
