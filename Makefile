@@ -14,7 +14,7 @@ DEB_PACKAGES = build-essential cmake pkg-config libuv1-dev libhttp-parser-dev \
 NODE_PACKAGES = nodejs npm
 
 .PHONY: all deps npm-deps build run test unit-test integration-test \
-        sanitize-test fuzz bench clean
+        sanitize-test fuzz fuzz-ci fuzz-build bench clean
 
 all: build
 
@@ -73,28 +73,64 @@ build-asan-configure:
 	@cmake -S . -B $(BUILD_DIR) $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(BUILD_DIR) -j$(JOBS) -- --no-print-directory
 
-# Fuzz targets (tests/fuzz/fuzz_<name>.c, libFuzzer + ASan + UBSan, linked
-# with common/), each run for FUZZ_SECONDS from the ably-common fixtures as
-# seeds, with tests/fuzz/<name>.dict as its dictionary if there is one; the corpus grows in build-fuzz/corpus_<name>, a crash leaves its
-# input in build-fuzz/. libFuzzer's default malloc limit applies: no input
-# may make the parsers allocate more than that.
+# Fuzz targets (tests/fuzz/fuzz_<name>.c, libFuzzer + ASan + UBSan; see
+# tests/fuzz/README.md). common/ and server/ (but main.c) are compiled once
+# with the same sanitizers into build-fuzz/libherald_fuzz.a, which every
+# target links. `make fuzz` runs each target for FUZZ_SECONDS; `make
+# fuzz-ci` for FUZZ_CI_SECONDS, as .ci/run does. Seeds: the checked-in
+# corpus tests/fuzz/corpus/<name>/ and the ably-common fixtures; the
+# dictionary is tests/fuzz/<name>.dict if there is one. New inputs go to
+# build-fuzz/corpus_<name>, a crash leaves its input in build-fuzz/.
+# libFuzzer's default malloc limit applies: no input may make the parsers
+# allocate more than that (msgpack sizes are checked first: wire_bounds.c).
 FUZZ_PACKAGES = clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 60
+FUZZ_CI_SECONDS ?= 4
 FUZZ_SEEDS = tests/fixtures/ably-common/test-resources
-FUZZ_TARGETS = json_parse protocol_message base64
-FUZZ_SOURCES = $(wildcard common/*.c) -ljansson -lmsgpackc -lcrypto
+FUZZ_TARGETS = json_parse protocol_message base64 http_decode jwt token \
+  token_request capability websocket config
+FUZZ_CFLAGS = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
+  -D_GNU_SOURCE -Iinclude -Icommon -Iserver
+FUZZ_LIBS = -ljansson -lmsgpackc -lcrypto -lsodium -luv -lsqlite3 -lwslay \
+  -lhttp_parser -lpthread
+FUZZ_OBJECTS = $(patsubst %.c,build-fuzz/obj/%.o,$(wildcard common/*.c) \
+  $(filter-out server/main.c,$(wildcard server/*.c)))
+
+# $(call fuzz_run,NAME,SECONDS): runs one target from build-fuzz/, its
+# output in build-fuzz/fuzz_NAME.log; prints the execution count, or the
+# log's end when it fails.
+fuzz_run = (cd build-fuzz && mkdir -p corpus_$(1) && \
+  if ./fuzz_$(1) -max_total_time=$(2) \
+    -max_len=4096 -print_final_stats=1 -artifact_prefix=$(1)- \
+    $(if $(wildcard tests/fuzz/$(1).dict),-dict=../tests/fuzz/$(1).dict) \
+    corpus_$(1) ../tests/fuzz/corpus/$(1) ../$(FUZZ_SEEDS) \
+    >fuzz_$(1).log 2>&1; \
+  then grep -h 'number_of_executed_units' fuzz_$(1).log; \
+  else tail -n 60 fuzz_$(1).log; exit 1; fi)
 
 fuzz: deps
 	$(call install_missing,$(FUZZ_PACKAGES),)
-	@mkdir -p build-fuzz
-	$(foreach t,$(FUZZ_TARGETS),\
-	  clang -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all -Icommon -Iinclude tests/fuzz/fuzz_$(t).c \
-	    $(FUZZ_SOURCES) -o build-fuzz/fuzz_$(t) && \
-	  mkdir -p build-fuzz/corpus_$(t) && \
-	  cd build-fuzz && ./fuzz_$(t) -max_total_time=$(FUZZ_SECONDS) \
-	    $(if $(wildcard tests/fuzz/$(t).dict),-dict=../tests/fuzz/$(t).dict) \
-	    -max_len=4096 corpus_$(t) $(abspath $(FUZZ_SEEDS)) && cd .. ;)
+	@$(MAKE) --no-print-directory -j$(JOBS) fuzz-build
+	@$(foreach t,$(FUZZ_TARGETS),echo "fuzz_$(t): $(FUZZ_SECONDS) s" && \
+	  $(call fuzz_run,$(t),$(FUZZ_SECONDS)) && ) true
+
+fuzz-ci:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_CI_SECONDS)
+
+fuzz-build: $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
+
+build-fuzz/obj/%.o: %.c
+	@mkdir -p $(@D)
+	@clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+build-fuzz/libherald_fuzz.a: $(FUZZ_OBJECTS)
+	@rm -f $@ && ar rcs $@ $^
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libherald_fuzz.a
+	@clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP $< \
+	  build-fuzz/libherald_fuzz.a $(FUZZ_LIBS) -o $@
+
+-include $(wildcard build-fuzz/obj/*/*.d build-fuzz/*.d)
 
 # Herald side by side with nchan (nginx module) in one run: scenarios, medians,
 # one table, bench/results/latest.{csv,md,png}. See docs/benchmarks.md.
