@@ -153,8 +153,9 @@ static void on_message(wslay_event_context_ptr ctx,
                        void *user_data) {
   struct websocket *ws = user_data;
   if (wslay_is_ctrl_frame(arg->opcode) || ws->closing || ws->rejected) return;
-  ws->transport.on_message(ws->transport.owner, (const char *)arg->msg,
-                           arg->msg_length);
+  /* wslay hands an empty message over as (NULL, 0); parsers get "". */
+  const char *msg = arg->msg ? (const char *)arg->msg : "";
+  ws->transport.on_message(ws->transport.owner, msg, arg->msg_length);
 }
 
 static const struct wslay_event_callbacks event_callbacks = {

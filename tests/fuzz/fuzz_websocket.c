@@ -105,10 +105,11 @@ struct record {
 
 static void on_message(void *owner, const char *data, size_t len) {
   struct record *r = owner;
+  if (!data) fail("a message was delivered as NULL");
   if (len > MAX_MESSAGE) fail("a message over the limit was delivered");
   if (r->len + sizeof len + len > MAX_RECORD) fail("record full");
   memcpy(r->bytes + r->len, &len, sizeof len);
-  if (len) memcpy(r->bytes + r->len + sizeof len, data, len); /* wslay: NULL, 0 */
+  memcpy(r->bytes + r->len + sizeof len, data, len);
   r->len += sizeof len + len;
   r->messages++;
 }
