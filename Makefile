@@ -87,8 +87,8 @@ FUZZ_PACKAGES = clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 60
 FUZZ_CI_SECONDS ?= 4
 FUZZ_SEEDS = tests/fixtures/ably-common/test-resources
-FUZZ_TARGETS = json_parse protocol_message base64 http_decode jwt token \
-  token_request capability websocket config
+FUZZ_TARGETS = json_parse protocol_message base64 http_decode http_strict jwt token \
+  token_request capability websocket config wire_bounds
 FUZZ_CFLAGS = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
   -D_GNU_SOURCE -Iinclude -Icommon -Iserver
 FUZZ_LIBS = -ljansson -lmsgpackc -lcrypto -lsodium -luv -lsqlite3 -lwslay \

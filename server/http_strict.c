@@ -24,6 +24,7 @@ static const char *const BARE_LF = "Line ending without CR";
 static const char *const BARE_CR = "CR not followed by LF";
 static const char *const OBS_FOLD = "Obsolete line folding";
 static const char *const NAME_SPACE = "Whitespace in a header name";
+static const char *const NAME_EMPTY = "Header line without a name";
 static const char *const CHUNK_END = "Chunk data not followed by CRLF";
 static const char *const CHUNK_SIZE = "Invalid chunk size";
 static const char *const FAILED = "Malformed request framing";
@@ -52,6 +53,7 @@ static int line_byte(struct http_strict *s, int state, int trailer, char ch,
     if (ch == '\n') return *why = BARE_LF, S_FAILED;
     if (ch == ' ' || ch == '\t') return *why = OBS_FOLD, S_FAILED;
     s->in_name = s->line_seen || trailer; /* the request line has no name */
+    if (s->in_name && ch == ':') return *why = NAME_EMPTY, S_FAILED;
     s->line_seen = true;
     return S_LINE | trailer;
   case S_LINE:

@@ -2,7 +2,8 @@
  * out (it is built without HTTP_PARSER_STRICT): every line of the head, of
  * a chunk size and of the trailers ends in CRLF (no bare LF or CR), no
  * obs-fold continuation line, no whitespace in a header name (before the
- * colon), and chunk data is followed by CRLF. Each of these is a
+ * colon) and no header line without one, and chunk data is followed by
+ * CRLF. Each of these is a
  * request-smuggling vector when a proxy in front frames differently.
  *
  * The scanner reads the same bytes as the parser, after it: http.c feeds

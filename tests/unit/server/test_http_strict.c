@@ -31,6 +31,8 @@ static const struct strict_case cases[] = {
     {"GET / HTTP/1.1\r\nX: a\r\n\tb\r\n\r\n", false, "Obsolete line folding"},
     {"POST / HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n", true,
      "Whitespace in a header name"},
+    {"GET / HTTP/1.1\r\n: b\r\nHost: x\r\n\r\n", false,
+     "Header line without a name"}, /* found by fuzz_http_strict */
     {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\naXX0\r\n\r\n",
      true, "Chunk data not followed by CRLF"},
     {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\na\r\n0\r\n\r\n",
