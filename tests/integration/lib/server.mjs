@@ -28,6 +28,10 @@ export const after = nodeTest.after;
 // any of it in a server's stderr fails the test that stops that server.
 const SANITIZER_REPORT = /ERROR: (?:Address|Leak)Sanitizer[^\n]*|runtime error:[^\n]*/;
 
+// Set by make sanitize-test: ASan keeps freed memory in quarantine (up to
+// 256 MB), so a bound on the server's RSS measures ASan, not Herald.
+export const SANITIZED = process.env.HERALD_SANITIZED === '1';
+
 export const DEFAULT_KEY = 'testapp.root:secretroot';
 
 const liveServers = new Set();
