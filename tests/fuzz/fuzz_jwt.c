@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "fuzz_input.h"
 #include "base64.h"
 #include "hmac.h"
 #include "jwt.h"
@@ -77,23 +78,13 @@ static char *sign(const json_t *header, const json_t *claims, size_t *len) {
   return token;
 }
 
-/* The next NUL-terminated piece of data (the last one may end without). */
-static char *next_piece(const uint8_t **data, size_t *size) {
-  const uint8_t *nul = memchr(*data, 0, *size);
-  size_t n = nul ? (size_t)(nul - *data) : *size;
-  char *piece = herald_xstrndup((const char *)*data, n);
-  *data += nul ? n + 1 : n;
-  *size -= nul ? n + 1 : n;
-  return piece;
-}
-
 static bool same(const char *a, const char *b) {
   return a && b && strcmp(a, b) == 0;
 }
 
 static void check_signed(const uint8_t *data, size_t size) {
-  char *kid = next_piece(&data, &size), *client_id = next_piece(&data, &size);
-  char *capability = next_piece(&data, &size);
+  char *kid = fuzz_input__next_piece(&data, &size), *client_id = fuzz_input__next_piece(&data, &size);
+  char *capability = fuzz_input__next_piece(&data, &size);
   json_t *header = json_pack("{s:s, s:s, s:s}", "typ", "JWT", "alg", "HS256",
                              "kid", kid);
   json_t *claims = json_pack("{s:I, s:I, s:s, s:s}", "iat", (json_int_t)size,

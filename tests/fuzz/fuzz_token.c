@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "fuzz_input.h"
 #include "token.h"
 
 static const char secret[] = "fuzz-secret";
@@ -42,16 +43,6 @@ static void check_as_token(const uint8_t *data, size_t size) {
   } else if (rc != -HERALD_E_INVALID_TOKEN) {
     fail("an unexpected error code");
   }
-}
-
-/* The next NUL-terminated piece of data (the last one may end without). */
-static char *next_piece(const uint8_t **data, size_t *size) {
-  const uint8_t *nul = memchr(*data, 0, *size);
-  size_t n = nul ? (size_t)(nul - *data) : *size;
-  char *piece = herald_xstrndup((const char *)*data, n);
-  *data += nul ? n + 1 : n;
-  *size -= nul ? n + 1 : n;
-  return piece;
 }
 
 static bool same(const char *a, const char *b) {
@@ -96,9 +87,9 @@ static void check_signed(const uint8_t *data, size_t size) {
     size -= 8;
   }
   in.expires = in.issued ^ (int64_t)size;
-  in.key_name = next_piece(&data, &size);
-  in.capability = next_piece(&data, &size);
-  in.client_id = size ? next_piece(&data, &size) : NULL;
+  in.key_name = fuzz_input__next_piece(&data, &size);
+  in.capability = fuzz_input__next_piece(&data, &size);
+  in.client_id = size ? fuzz_input__next_piece(&data, &size) : NULL;
   char *token = token__sign(&in, secret);
   if (token) {
     check_verifies(token, &in);
