@@ -96,7 +96,7 @@ FUZZ_CFLAGS = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
 FUZZ_LIBS = -ljansson -lmsgpackc -lcrypto -lsodium -luv -lsqlite3 -lwslay \
   -lhttp_parser -lpthread
 FUZZ_OBJECTS = $(patsubst %.c,build-fuzz/obj/%.o,$(wildcard common/*.c) \
-  $(filter-out server/main.c,$(wildcard server/*.c)))
+  $(filter-out server/main.c,$(wildcard server/*.c server/*/*.c)))
 
 # $(call fuzz_run,NAME,SECONDS): runs one target from build-fuzz/, its
 # output in build-fuzz/fuzz_NAME.log; prints the execution count, or the
@@ -132,7 +132,7 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libherald_fuzz.a
 	@clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP $< \
 	  build-fuzz/libherald_fuzz.a $(FUZZ_LIBS) -o $@
 
--include $(wildcard build-fuzz/obj/*/*.d build-fuzz/*.d)
+-include $(wildcard build-fuzz/obj/*/*.d build-fuzz/obj/*/*/*.d build-fuzz/*.d)
 
 # Herald side by side with nchan (nginx module) in one run: scenarios, medians,
 # one table, bench/results/latest.{csv,md,png}. See docs/benchmarks.md.

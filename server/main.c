@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
+#include "core/config.h"
 #include "hashmap.h"
-#include "log.h"
+#include "core/log.h"
 #include "server.h"
 
 static enum log_level parse_level(const char *name) {

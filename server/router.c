@@ -4,13 +4,13 @@
 #include <http_parser.h>
 #include <string.h>
 
-#include "auth.h"
-#include "http.h"
-#include "realtime.h"
-#include "reply.h"
-#include "rest.h"
+#include "auth/auth.h"
+#include "transport/http.h"
+#include "realtime/realtime.h"
+#include "rest/reply.h"
+#include "rest/rest.h"
 #include "server.h"
-#include "websocket.h"
+#include "transport/websocket.h"
 
 enum route_auth { ROUTE_PUBLIC, ROUTE_AUTHENTICATED };
 

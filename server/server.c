@@ -14,10 +14,10 @@
 #include <unistd.h>
 
 #include "alloc.h"
-#include "log.h"
+#include "core/log.h"
 #include "msgid.h"
-#include "presence.h"
-#include "store.h"
+#include "channel/presence.h"
+#include "store/store.h"
 
 #define MAX_ADDRESSES 4
 #define DRAIN_DEADLINE_MS 10000

@@ -6,12 +6,12 @@
 #include <stdatomic.h>
 #include <uv.h>
 
-#include "address_limit.h"
-#include "apps.h"
-#include "config.h"
-#include "connection_registry.h"
-#include "nonce_cache.h"
-#include "worker.h"
+#include "transport/address_limit.h"
+#include "auth/apps.h"
+#include "core/config.h"
+#include "realtime/connection_registry.h"
+#include "auth/nonce_cache.h"
+#include "core/worker.h"
 
 struct store;
 

@@ -21,9 +21,9 @@
 #include <unistd.h>
 
 #include "alloc.h"
-#include "apps.h"
-#include "config.h"
-#include "log.h"
+#include "auth/apps.h"
+#include "core/config.h"
+#include "core/log.h"
 
 #define MAX_FLAGS 64
 

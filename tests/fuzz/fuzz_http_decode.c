@@ -23,7 +23,7 @@
 #include "alloc.h"
 #include "arena.h"
 #include "channel_name.h"
-#include "http.h"
+#include "transport/http.h"
 
 static void fail(const char *what) {
   fprintf(stderr, "http decode: %s\n", what);

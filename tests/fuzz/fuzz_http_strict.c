@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "http_strict.h"
+#include "transport/http_strict.h"
 
 static bool blank(char c) { return c == ' ' || c == '\t'; }
 

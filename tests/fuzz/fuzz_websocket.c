@@ -33,11 +33,11 @@
 #include <uv.h>
 
 #include "alloc.h"
-#include "http.h"
-#include "outbound.h"
+#include "transport/http.h"
+#include "transport/outbound.h"
 #include "utf8.h"
-#include "websocket.h"
-#include "worker.h"
+#include "transport/websocket.h"
+#include "core/worker.h"
 
 #define MAX_MESSAGE 512 /* small, so that inputs reach the limit */
 #define MAX_RECORD (64 * 1024)

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "ack_queue.h"
+#include "realtime/ack_queue.h"
 #include "leak_check.h"
 
 /* What flush emitted, as text: "A0x2[s0,s1] N2(40160)". */

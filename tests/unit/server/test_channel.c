@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "channel.h"
+#include "channel/channel.h"
 #include "hashmap.h"
 #include "server.h"
 

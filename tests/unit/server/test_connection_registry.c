@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "apps.h"
-#include "connection_registry.h"
+#include "auth/apps.h"
+#include "realtime/connection_registry.h"
 #include "leak_check.h"
 
 static struct app app_a, app_b;

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "deadline.h"
+#include "core/deadline.h"
 #include "leak_check.h"
 
 struct item {

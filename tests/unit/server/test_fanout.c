@@ -23,16 +23,16 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "apps.h"
-#include "channel.h"
+#include "auth/apps.h"
+#include "channel/channel.h"
 #include "clock.h"
-#include "fanout.h"
+#include "channel/fanout.h"
 #include "leak_check.h"
-#include "outbound.h"
-#include "realtime.h"
+#include "transport/outbound.h"
+#include "realtime/realtime.h"
 #include "server.h"
-#include "transport.h"
-#include "websocket.h"
+#include "transport/transport.h"
+#include "transport/websocket.h"
 
 #define N_WORKERS 2
 #define MAX_SENT 256

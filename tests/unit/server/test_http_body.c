@@ -9,7 +9,7 @@
 #include <cmocka.h>
 #include <malloc.h>
 
-#include "../../../server/http.c"
+#include "../../../server/transport/http.c"
 #include "leak_check.h"
 
 #define MIB (1024 * 1024)

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "http_strict.h"
+#include "transport/http_strict.h"
 #include "leak_check.h"
 
 struct strict_case {

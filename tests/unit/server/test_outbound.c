@@ -30,8 +30,8 @@
 
 #include "alloc.h"
 #include "leak_check.h"
-#include "outbound.h"
-#include "websocket.h"
+#include "transport/outbound.h"
+#include "transport/websocket.h"
 
 #define BIG (4u << 20) /* far more than a socket buffer takes */
 

@@ -7,8 +7,8 @@
 #include <cmocka.h>
 
 #include "alloc.h"
-#include "http.h"
-#include "pagination.h"
+#include "transport/http.h"
+#include "rest/pagination.h"
 
 /* A request with the given query parameters (name, value pairs). */
 static void make_request(struct http_request *req, struct http_param *params,

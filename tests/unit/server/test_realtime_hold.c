@@ -10,9 +10,9 @@
 
 #include <cmocka.h>
 
-#include "outbound.h"
-#include "realtime.h"
-#include "transport.h"
+#include "transport/outbound.h"
+#include "realtime/realtime.h"
+#include "transport/transport.h"
 
 struct fixture {
   struct outbound out;

@@ -21,7 +21,7 @@
 #include "clock.h"
 #include "leak_check.h"
 #include "serial.h"
-#include "store.h"
+#include "store/store.h"
 
 #define RETENTION_MS (60 * 60 * 1000)
 #define WINDOW_MS (60 * 1000)

@@ -1,0 +1,218 @@
+/* channel.c -- channel ownership by hash and the publish pipeline (messages
+ * and presence changes alike).
+ * Owns: each worker's serial clock and member sets (struct channel_table).
+ * Does not own: messages (refcounted, message.h) or history (store.h). */
+#include "channel/channel.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "channel/fanout.h"
+#include "hashmap.h"
+#include "msgid.h"
+#include "channel/presence.h"
+#include "serial.h"
+#include "server.h"
+
+#define ID_BASE_LEN 12
+
+/* The serial clock of one owner worker. Serials are unique across all
+ * channels (the node part names this process and worker) and, since a
+ * channel always has the same owner, they grow in publish order within each
+ * channel. */
+struct channel_table {
+  int64_t serial_ms; /* time part of the last serial issued */
+  unsigned serial_seq;
+  char serial_node[24];
+  struct presence_table *presence;
+};
+
+struct channel_table *channel__table_new(const char *node_id, int worker,
+                                        int64_t serial_floor_ms) {
+  struct channel_table *t = herald_xcalloc(1, sizeof *t);
+  t->serial_ms = serial_floor_ms;
+  snprintf(t->serial_node, sizeof t->serial_node, "%s%d", node_id, worker);
+  t->presence = presence__table_new();
+  return t;
+}
+
+void channel__table_free(struct channel_table *t) {
+  if (!t) return;
+  presence__table_free(t->presence);
+  herald_free(t);
+}
+
+struct presence_table *channel__presence(struct channel_table *t) {
+  return t->presence;
+}
+
+/* Keyed (hashmap__hash): chosen names cannot pin channels on one worker. */
+struct worker *channel__owner(struct server *s, const char *app_id,
+                              const char *name) {
+  uint64_t h = hashmap__hash(app_id, strlen(app_id));
+  h ^= hashmap__hash(name, strlen(name)) * 31;
+  return &s->workers[h % (uint64_t)s->n_workers];
+}
+
+/* ---- Stamping (on the owner) ------------------------------------------- */
+
+/* Advances the serial clock: serials sort in publish order even when the
+ * wall clock steps back, since their time part never decreases. */
+static void next_serial_time(struct channel_table *t, int64_t now) {
+  if (now > t->serial_ms) {
+    t->serial_ms = now;
+    t->serial_seq = 0;
+  } else if (++t->serial_seq > 999) {
+    t->serial_ms++;
+    t->serial_seq = 0;
+  }
+}
+
+/* The publish's message id: the idempotency base for client ids, else the
+ * origin's base (a realtime "<connectionId>:<msgSerial>") or a fresh random
+ * one, which the messages' ids are built from. */
+static void assign_ids(struct publish *p) {
+  if (!p->idempotency_key) {
+    if (p->id_base) {
+      p->assigned_id_base = p->id_base;
+      p->id_base = NULL;
+    } else {
+      p->assigned_id_base = herald_xmalloc(ID_BASE_LEN + 1);
+      msgid__random(p->assigned_id_base, ID_BASE_LEN);
+    }
+    msgid__assign(p->messages, p->count, p->assigned_id_base);
+    p->message_id = p->assigned_id_base;
+  } else {
+    p->message_id = p->idempotency_key;
+  }
+}
+
+static void stamp(struct publish *p, struct channel_table *t) {
+  int64_t now = clock__now_ms();
+  next_serial_time(t, now);
+  assign_ids(p);
+  p->own_serials = herald_xcalloc(p->count, sizeof *p->own_serials);
+  for (size_t i = 0; i < p->count; i++) {
+    struct message *m = p->messages[i];
+    char serial[SERIAL_MAX];
+    serial__format(serial, t->serial_ms, t->serial_seq, t->serial_node, i);
+    m->serial = herald_xstrdup(serial);
+    p->own_serials[i] = m->serial;
+    m->timestamp = now;
+    if (!p->presence) m->action = 0;
+    herald_free(m->connection_id);
+    m->connection_id = herald_xstrdup(p->connection_id);
+  }
+}
+
+void channel__next_position(const struct channel_table *t, char *out) {
+  /* The next serial is (serial_ms, seq + 1) or later; past 999 the clock
+   * moves to the next millisecond (next_serial_time). */
+  if (t->serial_seq < 999) serial__floor(out, t->serial_ms, t->serial_seq + 1);
+  else serial__floor(out, t->serial_ms + 1, 0);
+}
+
+/* ---- The pipeline ------------------------------------------------------- */
+
+static void reply_on_origin(struct worker_task *task) {
+  struct publish *p = (struct publish *)task;
+  p->done(p);
+}
+
+static void on_appended(struct store_req *req) {
+  struct publish *p = (struct publish *)((char *)req -
+                                         offsetof(struct publish, append));
+  struct store_append *a = &p->append;
+  p->rc = req->rc;
+  p->err = req->err;
+  if (!p->rc && a->duplicate) {
+    p->message_id = a->original_message_id;
+    p->serials = a->original_serials;
+    p->n_serials = a->original_count;
+  } else if (!p->rc) {
+    p->serials = p->own_serials;
+    p->n_serials = p->count;
+    fanout__published(worker__self(), p);
+  }
+  worker__post(p->origin, &p->task, reply_on_origin);
+}
+
+static void append(struct publish *p, struct worker *self) {
+  struct store_append *a = &p->append;
+  memset(a, 0, sizeof *a);
+  a->req.origin = self;
+  a->req.done = on_appended;
+  a->app_id = p->app->id;
+  a->channel = p->channel;
+  a->stream = p->presence ? STORE_PRESENCE : STORE_MESSAGES;
+  a->messages = p->messages;
+  a->count = p->count;
+  a->message_id = p->message_id;
+  a->idempotency_key = p->idempotency_key;
+  a->idempotency_window_ms = p->server->cfg->idempotency_window_ms;
+  a->retention_ms = apps__retention_ms(&p->server->apps, p->app, p->channel);
+  a->ephemeral = p->ephemeral;
+  a->durable = apps__durable(p->app, p->channel);
+  store__append(p->server->store, a);
+}
+
+static void publish_on_owner(struct worker_task *task) {
+  struct publish *p = (struct publish *)task;
+  struct worker *self = worker__self();
+  struct presence_table *members = self->channels->presence;
+  if (p->presence) {
+    size_t max = apps__presence_max_members(p->app, p->server->cfg);
+    p->rc = presence__prepare(members, p, max, &p->err);
+    if (p->rc) {
+      worker__post(p->origin, &p->task, reply_on_origin);
+      return;
+    }
+  }
+  if (p->count) stamp(p, self->channels);
+  if (p->presence) {
+    presence__apply(members, p);
+    /* the kept items' serials, in place of every stamped item's */
+    for (size_t i = 0; i < p->count; i++) p->own_serials[i] = p->messages[i]->serial;
+  }
+  if (p->count == 0) { /* a presence change nobody sees */
+    worker__post(p->origin, &p->task, reply_on_origin);
+    return;
+  }
+  append(p, self);
+}
+
+int publish__check_messages(struct publish *p, const struct auth *auth,
+                            size_t max_size, herald_error *err) {
+  if (p->count == 0)
+    return herald_error_set(err, HERALD_E_BAD_REQUEST, "No messages to publish");
+  size_t total = 0;
+  for (size_t i = 0; i < p->count; i++) {
+    int rc = auth__publish_client_id(auth, &p->messages[i]->client_id, err);
+    if (rc) return rc;
+    total += message__size(p->messages[i]);
+  }
+  if (total > max_size)
+    return herald_error_set(err, HERALD_E_MESSAGE_TOO_LARGE,
+                            "Maximum message length exceeded (size was %zu "
+                            "bytes, limit is %zu bytes)", total, max_size);
+  return msgid__publish_key(p->messages, p->count, &p->idempotency_key, err);
+}
+
+void channel__publish(struct publish *p) {
+  struct worker *owner = channel__owner(p->server, p->app->id, p->channel);
+  worker__post(owner, &p->task, publish_on_owner);
+}
+
+void publish__cleanup(struct publish *p) {
+  message__free_list(p->messages, p->count);
+  store__append_cleanup(&p->append);
+  herald_free(p->own_serials); /* the strings belong to the messages */
+  herald_free(p->channel);
+  herald_free(p->idempotency_key);
+  herald_free(p->connection_id);
+  herald_free(p->assigned_id_base);
+  herald_free(p->id_base);
+  memset(p, 0, sizeof *p);
+}

@@ -1,0 +1,88 @@
+/* channel.h -- channel ownership and the publish pipeline.
+ *
+ * Every channel (app id + base name) is owned by one worker, chosen by hash.
+ * Only the owner stamps a channel's messages (id, timestamp, serial), so
+ * serials need no lock. A publish travels: origin worker (decoded, checked)
+ * -> owner (stamped, appended to the store) -> store completion on the
+ * owner, which fans the messages out (fanout.h) -> origin (reply). Each hop
+ * is a posted task. */
+#ifndef HERALD_CHANNEL_H
+#define HERALD_CHANNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth/apps.h"
+#include "auth/auth.h"
+#include "message.h"
+#include "store/store.h"
+#include "core/worker.h"
+
+struct server;
+
+/* One publish of one or more messages to one channel, atomically. */
+struct publish {
+  struct worker_task task;
+  struct server *server;
+  struct worker *origin;
+  struct app *app; /* retained by the caller for the publish's life */
+  char *channel;   /* base name, herald_xmalloc'd */
+  struct message **messages;
+  size_t count;
+  char *idempotency_key; /* herald_xmalloc'd, or NULL */
+  char *connection_id;   /* herald_xmalloc'd */
+  char *id_base; /* herald_xmalloc'd base of assigned ids, or NULL: random */
+  bool ephemeral;
+  /* A presence change (presence.h): messages are PresenceMessages. With
+   * leave_connection, count is 0 and the owner makes one LEAVE per member
+   * connection_id has on the channel. */
+  bool presence;
+  bool leave_connection;
+  size_t presence_members; /* presence__apply: the channel's member count
+                              after this change */
+  /* Runs on origin when the publish is durable or has failed. */
+  void (*done)(struct publish *p);
+  /* Results. */
+  int rc;
+  herald_error err;
+  const char *message_id;  /* valid until publish__cleanup */
+  char *const *serials;
+  size_t n_serials;
+  /* Internal. */
+  struct store_append append;
+  char *assigned_id_base;
+  char **own_serials;
+};
+
+/* Applies the publish rules to p's decoded messages, whatever the
+ * transport: at least one, the clientId rule for auth, the size limit and
+ * the id rules (sets p->idempotency_key). 0 or a negative Ably code. */
+int publish__check_messages(struct publish *p, const struct auth *auth,
+                            size_t max_size, herald_error *err);
+
+/* Starts the publish; p->done runs exactly once on p->origin. */
+void channel__publish(struct publish *p);
+
+/* Frees what the publish owns (messages, strings, results). */
+void publish__cleanup(struct publish *p);
+
+/* The worker owning app_id's channel `name`. */
+struct worker *channel__owner(struct server *s, const char *app_id,
+                              const char *name);
+
+/* The position after every serial t issued so far and before every one it
+ * will issue (serial__floor), for channels it owns. */
+void channel__next_position(const struct channel_table *t, char *out);
+
+/* Per-worker state of the channels a worker owns. Serials it issues are
+ * later than serial_floor_ms (the newest stored serial, so that serials keep
+ * growing across restarts). */
+struct channel_table *channel__table_new(const char *node_id, int worker,
+                                        int64_t serial_floor_ms);
+void channel__table_free(struct channel_table *t);
+
+/* The member sets of the channels t's worker owns (presence.h). */
+struct presence_table *channel__presence(struct channel_table *t);
+
+#endif

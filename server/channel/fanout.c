@@ -1,0 +1,383 @@
+/* fanout.c -- channel positions on owners, subscriptions on workers, and
+ * deliveries encoded once per frame kind (see fanout.h).
+ * Owns: struct owned_channel (owner side), struct local_channel (worker
+ * side), struct delivery. Attachments belong to realtime_channels.c. */
+#include "channel/fanout.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "channel/channel.h"
+#include "clock.h"
+#include "channel/presence.h"
+#include "server.h"
+
+#define OWNED_IDLE_MS 1000 /* an unsubscribed channel's record outlives its
+                              last message by this much */
+
+/* On the owner: a channel some worker subscribes to (or did lately). */
+struct owned_channel {
+  char position[SERIAL_MAX];
+  size_t presence_members; /* as of position */
+  uint64_t workers; /* bit i: worker i has subscribers */
+  int64_t last_ms;  /* of the last message or registration */
+};
+
+/* On a worker: its attachments to one channel. */
+struct local_channel {
+  struct realtime_worker *rw;
+  char *key;
+  size_t key_len;
+  struct attachment *head;
+  bool positioned; /* the owner answered the registration */
+  char position[SERIAL_MAX];
+  size_t presence_members; /* as of position */
+};
+
+/* A registration (or its end) travelling to the owner, and its answer
+ * travelling back. */
+struct fanout_note {
+  struct worker_task task;
+  int worker; /* the subscribing worker's index */
+  bool subscribe;
+  char position[SERIAL_MAX];
+  size_t presence_members;
+  size_t key_len;
+  char key[];
+};
+
+struct delivery_task {
+  struct worker_task task;
+  struct delivery *delivery;
+};
+
+char *fanout__channel_key(const char *app_id, const char *name, size_t *len) {
+  size_t a = strlen(app_id), n = strlen(name);
+  char *key = herald_xmalloc(a + 1 + n + 1);
+  memcpy(key, app_id, a);
+  key[a] = '\n';
+  memcpy(key + a + 1, name, n + 1);
+  *len = a + 1 + n;
+  return key;
+}
+
+static struct realtime_worker *self_rw(void) {
+  return worker__self()->realtime;
+}
+
+/* ---- Owner side ------------------------------------------------------------ */
+
+static struct owned_channel *owned_get(struct realtime_worker *rw,
+                                       const char *key, size_t len) {
+  struct owned_channel *oc = hashmap__get(&rw->owned, key, len);
+  if (!oc) {
+    oc = herald_xcalloc(1, sizeof *oc);
+    oc->last_ms = clock__now_ms();
+    channel__next_position(rw->worker->channels, oc->position);
+    oc->presence_members =
+        presence__count(channel__presence(rw->worker->channels), key, len);
+    hashmap__put(&rw->owned, key, len, oc);
+  }
+  return oc;
+}
+
+static void on_position(struct worker_task *task);
+
+static void note_on_owner(struct worker_task *task) {
+  struct fanout_note *note = (struct fanout_note *)task;
+  struct realtime_worker *rw = self_rw();
+  struct owned_channel *oc = owned_get(rw, note->key, note->key_len);
+  uint64_t bit = UINT64_C(1) << note->worker;
+  if (!note->subscribe) {
+    oc->workers &= ~bit;
+    herald_free(note);
+    return;
+  }
+  oc->workers |= bit;
+  oc->last_ms = clock__now_ms();
+  memcpy(note->position, oc->position, SERIAL_MAX);
+  note->presence_members = oc->presence_members;
+  worker__post(&rw->worker->server->workers[note->worker], &note->task,
+               on_position);
+}
+
+static void post_note(struct local_channel *lc, bool subscribe) {
+  struct server *s = lc->rw->worker->server;
+  struct fanout_note *note = herald_xcalloc(1, sizeof *note + lc->key_len + 1);
+  note->worker = lc->rw->worker->index;
+  note->subscribe = subscribe;
+  note->key_len = lc->key_len;
+  memcpy(note->key, lc->key, lc->key_len);
+  const char *newline = memchr(lc->key, '\n', lc->key_len);
+  char *app_id = herald_xstrndup(lc->key, (size_t)(newline - lc->key));
+  struct worker *owner = channel__owner(s, app_id, newline + 1);
+  herald_free(app_id);
+  worker__post(owner, &note->task, note_on_owner);
+}
+
+static void on_delivery(struct worker_task *task);
+
+void fanout__published(struct worker *owner, const struct publish *p) {
+  struct realtime_worker *rw = owner->realtime;
+  size_t key_len;
+  char *key = fanout__channel_key(p->app->id, p->channel, &key_len);
+  struct owned_channel *oc = hashmap__get(&rw->owned, key, key_len);
+  if (!oc || p->count == 0) {
+    herald_free(key);
+    return;
+  }
+  struct delivery *d = herald_xcalloc(1, sizeof *d);
+  atomic_init(&d->refs, 1);
+  d->action = p->presence ? PM_PRESENCE : PM_MESSAGE;
+  d->key = key;
+  d->channel = key + strlen(p->app->id) + 1;
+  d->pm_id = herald_xstrdup(p->message_id);
+  d->connection_id = herald_xstrdup(p->connection_id);
+  d->timestamp = p->messages[0]->timestamp;
+  d->messages = herald_xmalloc(p->count * sizeof *d->messages);
+  for (size_t i = 0; i < p->count; i++) d->messages[i] = message__ref(p->messages[i]);
+  d->count = p->count;
+  d->channel_serial = d->messages[p->count - 1]->serial;
+  d->presence_members = p->presence ? p->presence_members : oc->presence_members;
+  snprintf(oc->position, SERIAL_MAX, "%s", d->channel_serial);
+  oc->presence_members = d->presence_members;
+  oc->last_ms = clock__now_ms();
+  for (int i = 0; i < owner->server->n_workers; i++) {
+    if (!(oc->workers & (UINT64_C(1) << i))) continue;
+    struct delivery_task *dt = herald_xmalloc(sizeof *dt);
+    atomic_fetch_add(&d->refs, 1);
+    dt->delivery = d;
+    worker__post(&owner->server->workers[i], &dt->task, on_delivery);
+  }
+  delivery__unref(d);
+}
+
+void fanout__sweep(struct realtime_worker *rw, int64_t now) {
+  size_t bucket;
+  struct hashmap_entry *e = hashmap__first(&rw->owned, &bucket);
+  while (e) {
+    struct hashmap_entry *next = hashmap__next(&rw->owned, e, &bucket);
+    struct owned_channel *oc = e->value;
+    if (!oc->workers && now - oc->last_ms > OWNED_IDLE_MS) {
+      hashmap__remove(&rw->owned, e->key, e->key_len);
+      herald_free(oc);
+    }
+    e = next;
+  }
+}
+
+/* ---- Deliveries -------------------------------------------------------------- */
+
+void delivery__unref(struct delivery *d) {
+  if (!d || atomic_fetch_sub(&d->refs, 1) != 1) return;
+  message__free_list(d->messages, d->count);
+  herald_free(d->key);
+  herald_free(d->pm_id);
+  herald_free(d->connection_id);
+  herald_free(d);
+}
+
+struct frame *delivery__frame(const struct delivery *d, enum frame_kind kind) {
+  struct protocol_message pm = {
+      .action = d->action,
+      .channel = (char *)d->channel,
+      .channel_serial = (char *)d->channel_serial,
+      .id = d->pm_id,
+      .connection_id = d->connection_id,
+      .timestamp = d->timestamp,
+  };
+  if (d->action == PM_PRESENCE) {
+    pm.presence = d->messages;
+    pm.n_presence = d->count;
+  } else {
+    pm.messages = d->messages;
+    pm.n_messages = d->count;
+  }
+  struct frame *f = transport__pm_frame(kind, &pm);
+  if (!f) abort(); /* stored messages always encode */
+  return f;
+}
+
+bool attachment__wants(const struct attachment *a, const char *publisher) {
+  if (!(a->modes & PM_FLAG_MODE_SUBSCRIBE)) return false;
+  bool echo = a->echo && a->conn->echo;
+  return echo || !publisher || strcmp(publisher, a->conn->id) != 0;
+}
+
+bool attachment__wants_delivery(const struct attachment *a,
+                                const struct delivery *d) {
+  if (d->action != PM_PRESENCE) return attachment__wants(a, d->connection_id);
+  if (a->modes & PM_FLAG_MODE_PRESENCE_SUBSCRIBE) return true;
+  for (size_t i = 0; i < d->count; i++)
+    if (!strcmp(d->messages[i]->connection_id, a->conn->id)) return true;
+  return false;
+}
+
+/* Keeps d and its frame f for a until its replay ends, unless that takes
+ * the connection past its outbound bound (it is then disconnected). */
+static void hold(struct attachment *a, struct delivery *d, struct frame *f) {
+  if (!rt__hold(a->conn, f->len)) return;
+  if (a->n_held == a->cap_held) {
+    a->cap_held = a->cap_held ? a->cap_held * 2 : 8;
+    a->held = herald_xrealloc(a->held, a->cap_held * sizeof *a->held);
+  }
+  atomic_fetch_add(&d->refs, 1);
+  a->held[a->n_held++] = (struct held_delivery){d, frame__ref(f)};
+}
+
+static void on_delivery(struct worker_task *task) {
+  struct delivery_task *dt = (struct delivery_task *)task;
+  struct delivery *d = dt->delivery;
+  herald_free(dt);
+  struct realtime_worker *rw = self_rw();
+  size_t key_len = strlen(d->key);
+  struct local_channel *lc = hashmap__get(&rw->subscribed, d->key, key_len);
+  if (!lc || !lc->positioned) { /* unsubscribed, or from before we asked */
+    delivery__unref(d);
+    return;
+  }
+  snprintf(lc->position, SERIAL_MAX, "%s", d->channel_serial);
+  lc->presence_members = d->presence_members;
+  struct frame *frames[FRAME_KINDS] = {0};
+  for (struct attachment *a = lc->head; a; a = a->next) {
+    bool replaying = a->state == ATTACHMENT_REPLAYING;
+    if (!replaying &&
+        (a->state != ATTACHMENT_LIVE || !attachment__wants_delivery(a, d)))
+      continue;
+    enum frame_kind kind = a->conn->transport->kind;
+    if (!frames[kind]) frames[kind] = delivery__frame(d, kind);
+    if (replaying) hold(a, d, frames[kind]);
+    else rt__send_frame(a->conn, frames[kind]);
+  }
+  for (int k = 0; k < FRAME_KINDS; k++) frame__unref(frames[k]);
+  delivery__unref(d);
+}
+
+/* ---- Worker side ----------------------------------------------------------- */
+
+static void free_local(struct local_channel *lc) {
+  hashmap__remove(&lc->rw->subscribed, lc->key, lc->key_len);
+  herald_free(lc->key);
+  herald_free(lc);
+}
+
+static void on_position(struct worker_task *task) {
+  struct fanout_note *note = (struct fanout_note *)task;
+  struct realtime_worker *rw = self_rw();
+  struct local_channel *lc = hashmap__get(&rw->subscribed, note->key,
+                                          note->key_len);
+  if (lc) {
+    lc->positioned = true;
+    memcpy(lc->position, note->position, SERIAL_MAX);
+    lc->presence_members = note->presence_members;
+    if (!lc->head) {
+      post_note(lc, false);
+      free_local(lc);
+    } else {
+      for (struct attachment *a = lc->head, *next; a; a = next) {
+        next = a->next;
+        snprintf(a->position, SERIAL_MAX, "%s", lc->position);
+        rt_channels__positioned(a);
+      }
+    }
+  }
+  herald_free(note);
+}
+
+void fanout__subscribe(struct realtime_worker *rw, const char *app_id,
+                       struct attachment *a) {
+  size_t key_len;
+  char *key = fanout__channel_key(app_id, a->name, &key_len);
+  struct local_channel *lc = hashmap__get(&rw->subscribed, key, key_len);
+  if (!lc) {
+    lc = herald_xcalloc(1, sizeof *lc);
+    lc->rw = rw;
+    lc->key = key;
+    lc->key_len = key_len;
+    hashmap__put(&rw->subscribed, key, key_len, lc);
+    post_note(lc, true);
+  } else {
+    herald_free(key);
+  }
+  a->local = lc;
+  a->state = ATTACHMENT_WAITING;
+  a->prev = NULL;
+  a->next = lc->head;
+  if (lc->head) lc->head->prev = a;
+  lc->head = a;
+  if (lc->positioned) {
+    snprintf(a->position, SERIAL_MAX, "%s", lc->position);
+    rt_channels__positioned(a);
+  }
+}
+
+void fanout__unsubscribe(struct attachment *a) {
+  struct local_channel *lc = a->local;
+  if (!lc) return;
+  if (a->prev) a->prev->next = a->next;
+  else lc->head = a->next;
+  if (a->next) a->next->prev = a->prev;
+  a->local = NULL;
+  if (!lc->head && lc->positioned) {
+    post_note(lc, false);
+    free_local(lc);
+  }
+}
+
+const char *fanout__position(const struct attachment *a) {
+  return a->local->position;
+}
+
+size_t fanout__presence_members(const struct attachment *a) {
+  return a->local->presence_members;
+}
+
+const char *fanout__key_channel(const char *key, size_t key_len,
+                                const char *app_id) {
+  size_t app_len = strlen(app_id);
+  if (key_len <= app_len || key[app_len] != '\n' || memcmp(key, app_id, app_len))
+    return NULL;
+  return key + app_len + 1;
+}
+
+void fanout__each_channel(struct realtime_worker *rw, const char *app_id,
+                          void (*fn)(const char *name, void *arg), void *arg) {
+  size_t bucket;
+  for (struct hashmap_entry *e = hashmap__first(&rw->subscribed, &bucket); e;
+       e = hashmap__next(&rw->subscribed, e, &bucket)) {
+    const struct local_channel *lc = e->value;
+    const char *name = fanout__key_channel(e->key, e->key_len, app_id);
+    if (name && lc->head) fn(name, arg);
+  }
+}
+
+void fanout__count_attachments(struct realtime_worker *rw, const char *key,
+                               size_t key_len, struct occupancy *o) {
+  struct local_channel *lc = hashmap__get(&rw->subscribed, key, key_len);
+  for (struct attachment *a = lc ? lc->head : NULL; a; a = a->next) {
+    o->connections++;
+    o->publishers += (a->modes & PM_FLAG_MODE_PUBLISH) != 0;
+    o->subscribers += (a->modes & PM_FLAG_MODE_SUBSCRIBE) != 0;
+    o->presence_connections += (a->modes & PM_FLAG_MODE_PRESENCE) != 0;
+    o->presence_subscribers +=
+        (a->modes & PM_FLAG_MODE_PRESENCE_SUBSCRIBE) != 0;
+    o->object_publishers += (a->modes & PM_FLAG_MODE_OBJECT_PUBLISH) != 0;
+    o->object_subscribers += (a->modes & PM_FLAG_MODE_OBJECT_SUBSCRIBE) != 0;
+  }
+}
+
+void fanout__cleanup(struct realtime_worker *rw) {
+  size_t bucket;
+  for (struct hashmap_entry *e = hashmap__first(&rw->owned, &bucket); e;
+       e = hashmap__next(&rw->owned, e, &bucket))
+    herald_free(e->value);
+  for (struct hashmap_entry *e = hashmap__first(&rw->subscribed, &bucket); e;
+       e = hashmap__next(&rw->subscribed, e, &bucket)) {
+    struct local_channel *lc = e->value;
+    herald_free(lc->key);
+    herald_free(lc);
+  }
+  hashmap__cleanup(&rw->owned);
+  hashmap__cleanup(&rw->subscribed);
+}

@@ -1,0 +1,170 @@
+/* occupancy.c -- occupancy metrics and active channels, gathered from every
+ * worker (see occupancy.h). */
+#include "channel/occupancy.h"
+
+#include <string.h>
+
+#include "alloc.h"
+#include "channel/channel.h"
+#include "channel/fanout.h"
+#include "channel/presence.h"
+#include "server.h"
+
+/* ---- A round of the workers -------------------------------------------------- */
+
+struct round_visit {
+  struct worker_task task;
+  struct worker_round *round;
+  int index;
+};
+
+static void round_done(struct worker_task *task) {
+  struct worker_round *r =
+      (struct worker_round *)((char *)task -
+                              offsetof(struct worker_round, done_task));
+  herald_free(r->visits);
+  r->visits = NULL;
+  r->gathered(r);
+}
+
+static void round_visit(struct worker_task *task) {
+  struct round_visit *v = (struct round_visit *)task;
+  struct worker_round *r = v->round;
+  r->visit(r, v->index);
+  if (atomic_fetch_sub(&r->pending, 1) == 1)
+    worker__post(r->origin, &r->done_task, round_done);
+}
+
+/* Runs r->visit on every worker, then r->gathered on r->origin. */
+static void round_start(struct worker_round *r) {
+  int n = r->server->n_workers;
+  r->visits = herald_xcalloc((size_t)n, sizeof *r->visits);
+  atomic_init(&r->pending, n);
+  for (int w = 0; w < n; w++) {
+    r->visits[w].round = r;
+    r->visits[w].index = w;
+  }
+  for (int w = 0; w < n; w++)
+    worker__post(&r->server->workers[w], &r->visits[w].task, round_visit);
+}
+
+/* ---- Occupancy metrics ------------------------------------------------------- */
+
+static void add(struct occupancy *sum, const struct occupancy *part) {
+  sum->connections += part->connections;
+  sum->publishers += part->publishers;
+  sum->subscribers += part->subscribers;
+  sum->presence_connections += part->presence_connections;
+  sum->presence_subscribers += part->presence_subscribers;
+  sum->presence_members += part->presence_members;
+  sum->object_publishers += part->object_publishers;
+  sum->object_subscribers += part->object_subscribers;
+}
+
+/* On worker index: its attachments, and the members of the channels it
+ * owns. */
+static void count_on_worker(struct worker_round *r, int index) {
+  struct occupancy_query *q = (struct occupancy_query *)r;
+  struct worker *self = &r->server->workers[index];
+  struct occupancy *counts = q->parts[index];
+  for (size_t i = 0; i < q->count; i++) {
+    size_t key_len;
+    char *key = fanout__channel_key(q->app_id, q->channels[i], &key_len);
+    fanout__count_attachments(self->realtime, key, key_len, &counts[i]);
+    if (channel__owner(r->server, q->app_id, q->channels[i]) == self)
+      counts[i].presence_members = (long)presence__count(
+          channel__presence(self->channels), key, key_len);
+    herald_free(key);
+  }
+}
+
+static void sum_counts(struct worker_round *r) {
+  struct occupancy_query *q = (struct occupancy_query *)r;
+  for (int w = 0; w < r->server->n_workers; w++) {
+    for (size_t i = 0; i < q->count; i++) add(&q->results[i], &q->parts[w][i]);
+    herald_free(q->parts[w]);
+  }
+  herald_free(q->parts);
+  q->parts = NULL;
+  q->done(q);
+}
+
+void occupancy__query(struct occupancy_query *q) {
+  int n = q->round.server->n_workers;
+  size_t slots = q->count ? q->count : 1;
+  q->results = herald_xcalloc(slots, sizeof *q->results);
+  q->parts = herald_xcalloc((size_t)n, sizeof *q->parts);
+  for (int w = 0; w < n; w++) q->parts[w] = herald_xcalloc(slots, sizeof **q->parts);
+  q->round.visit = count_on_worker;
+  q->round.gathered = sum_counts;
+  round_start(&q->round);
+}
+
+void occupancy__query_cleanup(struct occupancy_query *q) {
+  herald_free(q->results);
+  q->results = NULL;
+}
+
+/* ---- Active channels --------------------------------------------------------- */
+
+struct name_list {
+  char **names;
+  size_t count, cap;
+  const struct active_channels_query *query; /* for the filter */
+};
+
+static void take_name(const char *name, void *arg) {
+  struct name_list *l = arg;
+  const struct active_channels_query *q = l->query;
+  if (q->prefix && strncmp(name, q->prefix, strlen(q->prefix))) return;
+  if (q->cursor && strcmp(name, q->cursor) < 0) return;
+  if (l->count == l->cap) {
+    l->cap = l->cap ? 2 * l->cap : 16;
+    l->names = herald_xrealloc(l->names, l->cap * sizeof *l->names);
+  }
+  l->names[l->count++] = herald_xstrdup(name);
+}
+
+/* On worker index: channels with its attachments, and those it owns with
+ * presence members. */
+static void list_on_worker(struct worker_round *r, int index) {
+  struct active_channels_query *q = (struct active_channels_query *)r;
+  struct worker *self = &r->server->workers[index];
+  struct name_list *l = &q->parts[index];
+  l->query = q;
+  fanout__each_channel(self->realtime, q->app_id, take_name, l);
+  presence__each_channel(channel__presence(self->channels), q->app_id,
+                         take_name, l);
+}
+
+/* On origin: every worker's names in one array. */
+static void gather_names(struct worker_round *r) {
+  struct active_channels_query *q = (struct active_channels_query *)r;
+  size_t total = 0;
+  for (int w = 0; w < r->server->n_workers; w++) total += q->parts[w].count;
+  q->names = herald_xcalloc(total ? total : 1, sizeof *q->names);
+  for (int w = 0; w < r->server->n_workers; w++) {
+    if (q->parts[w].count) /* a worker with none has names == NULL */
+      memcpy(q->names + q->count, q->parts[w].names,
+             q->parts[w].count * sizeof *q->names);
+    q->count += q->parts[w].count;
+    herald_free(q->parts[w].names);
+  }
+  herald_free(q->parts);
+  q->parts = NULL;
+  q->done(q);
+}
+
+void occupancy__active_channels(struct active_channels_query *q) {
+  q->parts = herald_xcalloc((size_t)q->round.server->n_workers, sizeof *q->parts);
+  q->round.visit = list_on_worker;
+  q->round.gathered = gather_names;
+  round_start(&q->round);
+}
+
+void occupancy__active_channels_cleanup(struct active_channels_query *q) {
+  for (size_t i = 0; i < q->count; i++) herald_free(q->names[i]);
+  herald_free(q->names);
+  q->names = NULL;
+  q->count = 0;
+}

@@ -1,0 +1,80 @@
+/* occupancy.h -- who is on channels right now: the occupancy metrics of
+ * ChannelDetails (rest.md 11.1), and which channels of an app someone is
+ * on (for GET /channels, beside the channels with history).
+ *
+ * Attachments live on the workers their connections belong to, members on
+ * the channel's owner, so a query visits every worker once and the parts
+ * are put together on the origin. Such requests are rare; nothing is kept
+ * up to date for them on the hot path.
+ *
+ * Owns: the queries' results and their per-worker parts. */
+#ifndef HERALD_OCCUPANCY_H
+#define HERALD_OCCUPANCY_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "core/worker.h"
+
+struct server;
+
+/* Ably's occupancy metrics of one channel. */
+struct occupancy {
+  long connections;          /* attachments */
+  long publishers;           /* ... with the publish mode */
+  long subscribers;          /* ... with the subscribe mode */
+  long presence_connections; /* ... with the presence mode */
+  long presence_subscribers; /* ... with the presence_subscribe mode */
+  long presence_members;
+  long object_publishers;
+  long object_subscribers;
+};
+
+/* Every worker visited once, then the origin (internal to the queries). */
+struct worker_round {
+  struct server *server;
+  struct worker *origin;
+  atomic_int pending;
+  struct worker_task done_task;
+  struct round_visit *visits; /* one per worker */
+  void (*visit)(struct worker_round *r, int index); /* on worker index */
+  void (*gathered)(struct worker_round *r);          /* on origin */
+};
+
+struct occupancy_query {
+  struct worker_round round; /* first: the query is its round */
+  const char *app_id;
+  char *const *channels; /* base names */
+  size_t count;
+  void (*done)(struct occupancy_query *q); /* on origin */
+  /* Output: count entries, channels' order. */
+  struct occupancy *results;
+  /* Internal: per worker, count entries. */
+  struct occupancy **parts;
+};
+
+/* Counts; done runs on origin once every worker has answered. Set server,
+ * origin (in round), app_id, channels, count and done. */
+void occupancy__query(struct occupancy_query *q);
+void occupancy__query_cleanup(struct occupancy_query *q);
+
+/* The base names of an app's channels with an attachment or a presence
+ * member now, starting with prefix (if any), not before cursor (if any). */
+struct active_channels_query {
+  struct worker_round round; /* first: the query is its round */
+  const char *app_id;
+  const char *prefix;
+  const char *cursor;
+  void (*done)(struct active_channels_query *q); /* on origin */
+  /* Output, herald_xmalloc'd: in no order, and a channel found on several
+   * workers is there once per worker (GET /channels sorts and merges). */
+  char **names;
+  size_t count;
+  /* Internal: per worker, the names it found. */
+  struct name_list *parts;
+};
+
+void occupancy__active_channels(struct active_channels_query *q);
+void occupancy__active_channels_cleanup(struct active_channels_query *q);
+
+#endif

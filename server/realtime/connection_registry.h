@@ -1,0 +1,52 @@
+/* connection_registry.h -- every realtime connection of the server by id,
+ * so that a resume arriving on any worker finds the connection it names.
+ *
+ * The registry lock guards the registry itself and each connection's
+ * state, claim and key; everything else of a connection belongs to its
+ * home worker's thread. A resume claims a connection (state RT_MOVING),
+ * which keeps it from expiring while it travels to the new transport. */
+#ifndef HERALD_CONNECTION_REGISTRY_H
+#define HERALD_CONNECTION_REGISTRY_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "hashmap.h"
+#include "realtime/realtime.h"
+
+struct connection_registry {
+  uv_mutex_t lock;
+  struct hashmap by_id;
+};
+
+void connection_registry__init(struct connection_registry *r);
+void connection_registry__cleanup(struct connection_registry *r);
+
+/* Gives c a fresh id (unique here) and key, and registers it as RT_LIVE. */
+void connection_registry__add(struct connection_registry *r, struct rt_conn *c);
+
+/* Gives c a fresh key (the old one stops working), under the lock. */
+void connection_registry__rekey(struct connection_registry *r,
+                                struct rt_conn *c);
+
+/* Claims the connection named by key for resume, which must come from the
+ * same app and identity. Returns it (now RT_MOVING, claim set), or NULL
+ * with err: 80018 malformed key, 80008 unknown or expired, 80011
+ * incompatible credentials. */
+struct rt_conn *connection_registry__claim(struct connection_registry *r,
+                                           const char *key,
+                                           const struct auth *auth,
+                                           struct rt_resume *claim,
+                                           herald_error *err);
+
+/* Sets c's state under the lock. */
+void connection_registry__settle(struct connection_registry *r,
+                                 struct rt_conn *c, enum rt_state state);
+
+/* Removes c (true) if it is RT_DETACHED and expired at now, or when force
+ * (a CLOSE, a fatal error), but never once a resume claimed it: the claim
+ * then owns the connection, which goes on under its new transport. */
+bool connection_registry__remove(struct connection_registry *r,
+                                 struct rt_conn *c, int64_t now, bool force);
+
+#endif

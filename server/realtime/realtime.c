@@ -1,0 +1,679 @@
+/* realtime.c -- realtime connections: connect and resume, CONNECTED,
+ * heartbeats, token expiry and in-band AUTH, CLOSE and DISCONNECT, and the
+ * dispatch of every ProtocolMessage a client sends (realtime.md 3).
+ * Owns: struct rt_conn, struct realtime_worker and their lifetimes.
+ * Channels: realtime_channels.c; publishing: realtime_publish.c. */
+#include "realtime/realtime.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "realtime/connection_registry.h"
+#include "channel/fanout.h"
+#include "core/log.h"
+#include "rest/rest.h"
+#include "server.h"
+#include "transport/websocket.h"
+
+#define RT_ACKS_REMEMBERED 256
+#define RT_MIN_VERSION 2
+#define RT_MAX_VERSION 6
+#define RT_MAX_MESSAGES_PER_PM 1000
+#define RT_AUTH_LEAD_MAX_MS 30000
+#define RT_MAX_OUTBOUND_RATE 100 /* advertised only */
+#define RT_TICK_MAX_MS 1000
+#define RT_PRESENCE_GRACE_MIN_MS 1000 /* the least remainPresentFor gives */
+
+/* A new transport waiting for the connection it resumes, which may have to
+ * travel from another worker first. */
+struct rt_resume {
+  struct worker_task task;
+  struct rt_conn *conn;
+  struct worker *target;       /* the new transport's worker */
+  struct transport *transport; /* NULL once it closed while waiting */
+  struct auth auth;
+  bool echo;
+  int64_t idle_interval_ms;
+  int64_t remain_present_ms;
+};
+
+/* What the connect request asked for, copied out of the request. */
+struct connect_params {
+  bool echo;
+  int64_t idle_interval_ms;
+  int64_t remain_present_ms;
+  char *resume_key; /* resume= or recover= */
+};
+
+static const struct config *cfg_of(const struct rt_conn *c) {
+  return c->server->cfg;
+}
+
+/* ---- Sending ----------------------------------------------------------- */
+
+/* Queues pm on t whatever its owner's state (for goodbyes). */
+static void send_on(struct transport *t, const struct protocol_message *pm) {
+  struct frame *f = transport__pm_frame(t->kind, pm);
+  if (!f) return;
+  outbound__push(t->out, f);
+  frame__unref(f);
+}
+
+void rt__send_frame(struct rt_conn *c, struct frame *f) {
+  if (!c->transport || c->slow) return;
+  outbound__push(c->transport->out, f);
+  c->last_sent_ms = (int64_t)uv_now(&c->worker->loop);
+}
+
+/* The subscriber fell behind: it gets nothing more, and is disconnected at
+ * the next tick (it can resume and catch up from history). */
+static void on_transport_backlog(void *owner) {
+  struct rt_conn *c = owner;
+  if (!c || c->slow) return;
+  c->slow = true;
+  outbound__discard_unsent(c->transport->out);
+}
+
+bool rt__hold(struct rt_conn *c, size_t bytes) {
+  if (!c->transport || c->slow) return false;
+  struct outbound *out = c->transport->out;
+  if (out->limit && out->bytes + c->held_bytes + bytes > out->limit) {
+    on_transport_backlog(c);
+    return false;
+  }
+  c->held_bytes += bytes;
+  return true;
+}
+
+void rt__unhold(struct rt_conn *c, size_t bytes) { c->held_bytes -= bytes; }
+
+void rt__send(struct rt_conn *c, const struct protocol_message *pm) {
+  if (!c->transport || c->slow) return;
+  struct frame *f = transport__pm_frame(c->transport->kind, pm);
+  if (!f) return;
+  rt__send_frame(c, f);
+  frame__unref(f);
+}
+
+void rt__channel_error(struct rt_conn *c, const char *channel,
+                       const herald_error *err) {
+  struct protocol_message pm = {.action = PM_ERROR,
+                                .channel = (char *)channel,
+                                .has_error = true,
+                                .error = *err};
+  rt__send(c, &pm);
+}
+
+static void send_error_and_close(struct transport *t, const herald_error *err) {
+  struct protocol_message pm = {.action = PM_ERROR, .has_error = true,
+                                .error = *err};
+  send_on(t, &pm);
+  t->close(t);
+}
+
+/* ---- Lifetime ------------------------------------------------------------ */
+
+static void link_home(struct rt_conn *c, struct worker *w) {
+  struct realtime_worker *rw = w->realtime;
+  c->worker = w;
+  c->prev = NULL;
+  c->next = rw->conns;
+  if (rw->conns) rw->conns->prev = c;
+  rw->conns = c;
+}
+
+static void unlink_home(struct rt_conn *c) {
+  struct realtime_worker *rw = c->worker->realtime;
+  if (c->prev) c->prev->next = c->next;
+  else rw->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  c->prev = c->next = NULL;
+}
+
+static void free_conn(struct rt_conn *c) {
+  for (size_t i = 0; i < c->n_presence_channels; i++)
+    herald_free(c->presence_channels[i]);
+  herald_free(c->presence_channels);
+  hashmap__cleanup(&c->attachments);
+  ack_queue__cleanup(&c->acks);
+  auth__release(&c->auth);
+  herald_free(c->identity);
+  herald_free(c);
+}
+
+/* c has left the registry: its members leave now, its memory once its
+ * publishes completed. */
+static void retire(struct rt_conn *c) {
+  rt_presence__leave_all(c);
+  unlink_home(c);
+  c->ended = true;
+  if (c->publishes_in_flight == 0) free_conn(c);
+}
+
+/* The connection is over (CLOSE, a fatal error), unless a resume claimed
+ * it in the meantime: then the claim owns it and it goes on elsewhere. */
+static void end(struct rt_conn *c) {
+  if (connection_registry__remove(&c->server->connections, c, 0, true))
+    retire(c);
+}
+
+/* Detaches the transport from the connection and returns it. */
+static struct transport *unbind(struct rt_conn *c) {
+  struct transport *t = c->transport;
+  if (!t) return NULL;
+  t->owner = NULL;
+  c->transport = NULL;
+  c->slow = false;
+  ack_queue__transport_lost(&c->acks);
+  rt_channels__detach_all(c);
+  rt_presence__transport_lost(c);
+  return t;
+}
+
+/* No transport: resumable for connectionStateTtl. */
+static void become_detached(struct rt_conn *c) {
+  if (c->state != RT_LIVE) return; /* RT_MOVING: the resume decides */
+  c->expires_at = clock__now_ms() + cfg_of(c)->connection_state_ttl_ms;
+  connection_registry__settle(&c->server->connections, c, RT_DETACHED);
+}
+
+/* Drops the transport (state kept for resume), after sending pm if any. */
+static void drop_transport(struct rt_conn *c,
+                           const struct protocol_message *pm) {
+  if (pm) rt__send(c, pm);
+  struct transport *t = unbind(c);
+  if (t) t->close(t);
+  become_detached(c);
+}
+
+void rt__fail(struct rt_conn *c, const herald_error *err) {
+  struct transport *t = unbind(c);
+  if (t) send_error_and_close(t, err);
+  end(c);
+}
+
+/* ---- Transport events ---------------------------------------------------- */
+
+static void on_message(void *owner, const char *data, size_t len);
+
+static void on_transport_closed(void *owner) {
+  struct rt_conn *c = owner;
+  if (!c) return;
+  unbind(c);
+  become_detached(c);
+}
+
+static void on_transport_drain(void *owner) {
+  struct rt_conn *c = owner;
+  if (!c) return;
+  herald_error err;
+  /* Not a 5xx: that would send SDKs to fallback hosts, which self-hosted
+   * clients do not have; they reconnect here. */
+  herald_error_set(&err, HERALD_E_DISCONNECTED, "Server is shutting down");
+  struct protocol_message pm = {.action = PM_DISCONNECTED, .has_error = true,
+                                .error = err};
+  drop_transport(c, &pm);
+}
+
+static void ignore_event(void *owner) {}
+static void ignore_message(void *owner, const char *data, size_t len) {}
+
+/* A transport nobody owns yet (or any more) only closes. */
+static void orphan(struct transport *t) {
+  t->owner = NULL;
+  t->on_message = ignore_message;
+  t->on_closed = ignore_event;
+  t->on_drain = ignore_event;
+  t->on_backlog = ignore_event;
+}
+
+static void bind_transport(struct rt_conn *c, struct transport *t) {
+  c->transport = t;
+  t->owner = c;
+  t->on_message = on_message;
+  t->on_closed = on_transport_closed;
+  t->on_drain = on_transport_drain;
+  t->on_backlog = on_transport_backlog;
+  t->out->limit = (size_t)cfg_of(c)->max_outbound_bytes;
+  c->last_sent_ms = (int64_t)uv_now(&c->worker->loop);
+  c->auth_requested = false;
+  c->slow = false;
+  c->inbound_allowance = (double)cfg_of(c)->max_inbound_rate;
+  c->inbound_at_ms = c->last_sent_ms;
+}
+
+/* ---- CONNECTED -------------------------------------------------------------- */
+
+static void send_connected(struct rt_conn *c, const herald_error *err) {
+  const struct config *cfg = cfg_of(c);
+  struct connection_details d = {
+      .client_id = c->auth.client_id ? c->auth.client_id
+                   : c->auth.via_token && c->auth.any_client_id ? "*"
+                                                                : NULL,
+      .connection_key = c->key,
+      .connection_state_ttl = cfg->connection_state_ttl_ms,
+      .max_idle_interval = c->idle_interval_ms,
+      .max_message_size = cfg->max_message_size,
+      .max_frame_size = cfg->max_frame_size,
+      .max_inbound_rate = cfg->max_inbound_rate,
+      .max_outbound_rate = RT_MAX_OUTBOUND_RATE,
+      .server_id = c->server->node_id,
+      .site_code = "local",
+  };
+  struct protocol_message pm = {.action = PM_CONNECTED,
+                                .connection_id = c->id,
+                                .connection_key = c->key,
+                                .connection_details = &d};
+  if (err) {
+    pm.has_error = true;
+    pm.error = *err;
+  }
+  rt__send(c, &pm);
+}
+
+/* A new connection on transport t; err: why a resume failed, or NULL. */
+static void open_connection(struct server *s, struct transport *t,
+                            struct auth *auth, const struct connect_params *p,
+                            const herald_error *err) {
+  struct rt_conn *c = herald_xcalloc(1, sizeof *c);
+  c->server = s;
+  c->auth = *auth;
+  memset(auth, 0, sizeof *auth);
+  c->app = c->auth.app;
+  c->identity = c->auth.client_id ? herald_xstrdup(c->auth.client_id) : NULL;
+  c->echo = p->echo;
+  c->idle_interval_ms = p->idle_interval_ms;
+  c->remain_present_ms = p->remain_present_ms;
+  ack_queue__init(&c->acks, RT_ACKS_REMEMBERED);
+  connection_registry__add(&s->connections, c);
+  link_home(c, worker__self());
+  bind_transport(c, t);
+  send_connected(c, err);
+  t->start(t);
+}
+
+/* ---- Resume ------------------------------------------------------------------ */
+
+static void free_resume(struct rt_resume *r) {
+  auth__release(&r->auth);
+  herald_free(r);
+}
+
+static void resume_transport_closed(void *owner) {
+  struct rt_resume *r = owner;
+  r->transport = NULL;
+}
+
+/* On the target worker: the connection has arrived. */
+static void arrive(struct worker_task *task) {
+  struct rt_resume *r = (struct rt_resume *)task;
+  struct rt_conn *c = r->conn;
+  struct connection_registry *reg = &c->server->connections;
+  link_home(c, r->target);
+  if (!r->transport) { /* the new transport left meanwhile */
+    c->expires_at = clock__now_ms() + cfg_of(c)->connection_state_ttl_ms;
+    connection_registry__settle(reg, c, RT_DETACHED);
+    rt_presence__rearm(c);
+    free_resume(r);
+    return;
+  }
+  auth__release(&c->auth);
+  c->auth = r->auth;
+  memset(&r->auth, 0, sizeof r->auth);
+  c->echo = r->echo;
+  c->idle_interval_ms = r->idle_interval_ms;
+  c->remain_present_ms = r->remain_present_ms;
+  rt_presence__transport_back(c);
+  connection_registry__rekey(reg, c);
+  connection_registry__settle(reg, c, RT_LIVE);
+  struct transport *t = r->transport;
+  bind_transport(c, t);
+  c->resumed = true;
+  send_connected(c, NULL);
+  free_resume(r);
+  t->start(t);
+}
+
+/* On the connection's home: let go of it, once its publishes completed. */
+static void release(struct rt_conn *c) {
+  struct transport *old = unbind(c);
+  if (old) old->close(old);
+  if (c->publishes_in_flight) {
+    c->handover_waiting = true;
+    return;
+  }
+  struct rt_resume *r = c->claim;
+  unlink_home(c);
+  if (r->target == c->worker) arrive(&r->task);
+  else worker__post(r->target, &r->task, arrive);
+}
+
+static void release_task(struct worker_task *task) {
+  release(((struct rt_resume *)task)->conn);
+}
+
+static void resume(struct server *s, struct transport *t, struct auth *auth,
+                   const struct connect_params *p) {
+  struct rt_resume *r = herald_xcalloc(1, sizeof *r);
+  r->target = worker__self();
+  r->transport = t;
+  r->echo = p->echo;
+  r->idle_interval_ms = p->idle_interval_ms;
+  r->remain_present_ms = p->remain_present_ms;
+  herald_error err;
+  r->conn = connection_registry__claim(&s->connections, p->resume_key, auth,
+                                       r, &err);
+  if (!r->conn) {
+    herald_free(r);
+    open_connection(s, t, auth, p, &err);
+    return;
+  }
+  r->auth = *auth;
+  memset(auth, 0, sizeof *auth);
+  orphan(t);
+  t->owner = r;
+  t->on_closed = resume_transport_closed;
+  if (r->conn->worker == r->target) release(r->conn);
+  else worker__post(r->conn->worker, &r->task, release_task);
+}
+
+void rt__publish_settled(struct rt_conn *c) {
+  c->publishes_in_flight--;
+  if (c->publishes_in_flight) return;
+  if (c->ended) free_conn(c);
+  else if (c->handover_waiting) {
+    c->handover_waiting = false;
+    release(c);
+  }
+}
+
+/* ---- Connect ----------------------------------------------------------------- */
+
+static int parse_params(struct http_request *req, struct connect_params *p,
+                        herald_error *err) {
+  const struct config *cfg = rest__server(req)->cfg;
+  const char *v = http__param(req, "v");
+  char *end = NULL;
+  long version = v ? strtol(v, &end, 10) : 0;
+  if (!v || *end || version < RT_MIN_VERSION || version > RT_MAX_VERSION)
+    return herald_error_set(err, HERALD_E_UNSUPPORTED_VERSION,
+                            "Unsupported protocol version '%s' (2 to 6 are)",
+                            v ? v : "");
+  const char *echo = http__param(req, "echo");
+  p->echo = !echo || strcmp(echo, "false");
+  p->idle_interval_ms = cfg->max_idle_interval_ms;
+  const char *hb = http__param(req, "heartbeatInterval");
+  if (hb) {
+    long long ms = strtoll(hb, &end, 10);
+    if (*end || ms <= 0)
+      return herald_error_set(err, HERALD_E_INVALID_PARAMETER_VALUE,
+                              "Invalid heartbeatInterval '%s'", hb);
+    p->idle_interval_ms = ms;
+  }
+  const char *remain = http__param(req, "remainPresentFor");
+  p->remain_present_ms = cfg->presence_grace_ms;
+  if (remain) { /* may shorten the grace period, to a floor */
+    long long ms = strtoll(remain, &end, 10);
+    int64_t floor = RT_PRESENCE_GRACE_MIN_MS < cfg->presence_grace_ms
+                        ? RT_PRESENCE_GRACE_MIN_MS
+                        : cfg->presence_grace_ms;
+    if (*end || ms < 0)
+      return herald_error_set(err, HERALD_E_INVALID_PARAMETER_VALUE,
+                              "Invalid remainPresentFor '%s'", remain);
+    if (ms < p->remain_present_ms)
+      p->remain_present_ms = ms > floor ? ms : floor;
+  }
+  const char *key = http__param(req, "resume");
+  if (!key) key = http__param(req, "recover");
+  p->resume_key = key ? herald_xstrdup(key) : NULL;
+  return 0;
+}
+
+static int authenticate(struct http_request *req, struct auth *a,
+                        herald_error *err) {
+  struct apps *apps = &rest__server(req)->apps;
+  const char *key = http__param(req, "key");
+  const char *token = http__param(req, "access_token");
+  if (!token) token = http__param(req, "accessToken");
+  int rc;
+  if (key) rc = auth__with_key(a, apps, key, strlen(key), err);
+  else if (token)
+    rc = auth__with_token(a, apps, token, strlen(token), clock__now_ms(), err);
+  else
+    return herald_error_set(err, HERALD_E_INVALID_CREDENTIALS,
+                            "No key or token given (key or access_token "
+                            "parameter)");
+  const char *client_id = http__param(req, "clientId");
+  if (!rc && client_id) rc = auth__assume_client_id(a, client_id, err);
+  return rc;
+}
+
+/* The ERROR a too big message gets: the same for every connection of a
+ * format, so each worker builds it once (a new reference each call). */
+static struct frame *too_big_frame(struct worker *w, enum wire_format format) {
+  struct frame **built = &w->realtime->too_big[format];
+  if (!*built) {
+    herald_error err;
+    herald_error_set(&err, HERALD_E_MESSAGE_TOO_LARGE,
+                     "Maximum frame size exceeded (limit is %lld bytes)",
+                     (long long)w->server->cfg->max_frame_size);
+    struct protocol_message pm = {.action = PM_ERROR, .has_error = true,
+                                  .error = err};
+    *built = transport__pm_frame(transport__ws_kind(format), &pm);
+  }
+  return *built ? frame__ref(*built) : NULL;
+}
+
+void realtime__websocket(struct http_request *req) {
+  struct server *s = rest__server(req);
+  herald_error err;
+  const char *format_name = http__param(req, "format");
+  enum wire_format format =
+      format_name && !strcmp(format_name, "msgpack") ? WIRE_MSGPACK : WIRE_JSON;
+  struct connect_params p = {0};
+  struct auth auth = {0};
+  int rc = 0;
+  if (format_name && strcmp(format_name, "msgpack") && strcmp(format_name, "json"))
+    rc = herald_error_set(&err, HERALD_E_BAD_REQUEST,
+                          "Unsupported format (json or msgpack)");
+  if (!rc) rc = parse_params(req, &p, &err);
+  if (!rc) rc = authenticate(req, &auth, &err);
+  struct transport *t = websocket__accept(req, format,
+                                          (size_t)s->cfg->max_frame_size,
+                                          too_big_frame(req->worker, format));
+  if (!t) {
+    auth__release(&auth);
+    herald_free(p.resume_key);
+    return;
+  }
+  orphan(t);
+  if (rc) {
+    auth__release(&auth);
+    send_error_and_close(t, &err);
+  } else if (p.resume_key) {
+    resume(s, t, &auth, &p);
+  } else {
+    open_connection(s, t, &auth, &p, NULL);
+  }
+  herald_free(p.resume_key);
+}
+
+/* ---- In-band AUTH ------------------------------------------------------------ */
+
+static void reauthenticate(struct rt_conn *c, const struct protocol_message *pm) {
+  herald_error err;
+  struct auth fresh = {0};
+  const char *token = pm->access_token;
+  int rc = token ? auth__with_token(&fresh, &c->server->apps, token,
+                                    strlen(token), clock__now_ms(), &err)
+                 : herald_error_set(&err, HERALD_E_INVALID_CREDENTIALS,
+                                    "AUTH without auth.accessToken");
+  if (!rc && fresh.app != c->app)
+    rc = herald_error_set(&err, HERALD_E_INCOMPATIBLE_CREDENTIALS,
+                          "New token is for another app");
+  if (!rc && c->identity) rc = auth__assume_client_id(&fresh, c->identity, &err);
+  else if (!rc && fresh.client_id)
+    rc = herald_error_set(&err, HERALD_E_INCOMPATIBLE_CREDENTIALS,
+                          "Connection has no clientId; the new token names one");
+  if (rc) {
+    auth__release(&fresh);
+    rt__fail(c, &err);
+    return;
+  }
+  auth__release(&c->auth);
+  c->auth = fresh;
+  c->auth_requested = false;
+  send_connected(c, NULL);
+  rt_channels__recheck(c);
+}
+
+/* ---- Dispatch --------------------------------------------------------------- */
+
+static void heartbeat(struct rt_conn *c, const char *id) {
+  struct protocol_message pm = {.action = PM_HEARTBEAT, .id = (char *)id};
+  rt__send(c, &pm);
+}
+
+static void close_connection(struct rt_conn *c) {
+  struct protocol_message pm = {.action = PM_CLOSED};
+  rt__send(c, &pm);
+  struct transport *t = unbind(c);
+  if (t) t->close(t);
+  end(c);
+}
+
+static void handle(struct rt_conn *c, struct protocol_message *pm) {
+  herald_error err;
+  switch (pm->action) {
+  case PM_HEARTBEAT: heartbeat(c, pm->id); break;
+  case PM_CLOSE: close_connection(c); break;
+  case PM_DISCONNECT: drop_transport(c, NULL); break;
+  case PM_ATTACH: rt_channels__attach(c, pm); break;
+  case PM_DETACH: rt_channels__detach(c, pm); break;
+  case PM_MESSAGE: rt_publish__message(c, pm); break;
+  case PM_PRESENCE: rt_publish__presence(c, pm); break;
+  case PM_SYNC: rt_presence__client_sync(c, pm); break;
+  case PM_OBJECT:
+  case PM_ANNOTATION: rt_publish__nack_unsupported(c, pm); break;
+  case PM_AUTH: reauthenticate(c, pm); break;
+  case PM_ACTIVATE: break;
+  default:
+    herald_error_set(&err, HERALD_E_BAD_REQUEST,
+                     "Unexpected ProtocolMessage action %d", pm->action);
+    rt__fail(c, &err);
+  }
+}
+
+static void on_message(void *owner, const char *data, size_t len) {
+  struct rt_conn *c = owner;
+  if (!c || !c->transport) return;
+  herald_error err;
+  struct wire_doc doc;
+  struct protocol_message pm;
+  int rc = wire_doc__parse(&doc, c->transport->format, data, len, &err);
+  if (rc) {
+    herald_error_set(&err, HERALD_E_BAD_REQUEST,
+                     "Invalid protocol message: not a %s document",
+                     c->transport->format == WIRE_JSON ? "JSON" : "MessagePack");
+    rt__fail(c, &err);
+    return;
+  }
+  rc = protocol_message__decode(wire_doc__root(&doc), RT_MAX_MESSAGES_PER_PM,
+                                &pm, &err);
+  wire_doc__cleanup(&doc);
+  bool publish = pm.action == PM_MESSAGE || pm.action == PM_PRESENCE;
+  if (rc && !(publish && pm.has_msg_serial)) {
+    char reason[HERALD_ERROR_MESSAGE_MAX];
+    snprintf(reason, sizeof reason, "%s", err.message);
+    herald_error_set(&err, HERALD_E_BAD_REQUEST, "Invalid protocol message: %s",
+                     reason);
+    rt__fail(c, &err);
+    return;
+  }
+  if (rc) rt_publish__reject(c, &pm, &err);
+  else handle(c, &pm);
+  protocol_message__cleanup(&pm);
+}
+
+/* ---- The tick: heartbeats, token expiry, slow subscribers, expiry ----------- */
+
+static void tick_live(struct rt_conn *c, int64_t now, int64_t tick_ms) {
+  struct protocol_message pm = {.action = PM_DISCONNECTED, .has_error = true};
+  if (c->slow) {
+    c->slow = false; /* so that the goodbye can be queued */
+    outbound__discard_unsent(c->transport->out);
+    herald_error_set(&pm.error, HERALD_E_OUTBOUND_RATE_EXCEEDED,
+                     "Subscriber too slow: outbound buffer limit exceeded");
+    drop_transport(c, &pm);
+    return;
+  }
+  if (c->auth.via_token && now >= c->auth.token_expires) {
+    herald_error_set(&pm.error, HERALD_E_TOKEN_EXPIRED, "Token expired");
+    drop_transport(c, &pm);
+    return;
+  }
+  if (c->auth.via_token && !c->auth_requested) {
+    /* Ask for a new token ahead of expiry: 30 s, or half a short life. */
+    int64_t life = c->auth.token_expires - c->auth.token_issued;
+    int64_t lead = life / 2 < RT_AUTH_LEAD_MAX_MS ? life / 2 : RT_AUTH_LEAD_MAX_MS;
+    if (now >= c->auth.token_expires - lead - tick_ms) {
+      struct protocol_message auth = {.action = PM_AUTH};
+      rt__send(c, &auth);
+      c->auth_requested = true;
+    }
+  }
+  if ((int64_t)uv_now(&c->worker->loop) - c->last_sent_ms >=
+      c->idle_interval_ms - tick_ms)
+    heartbeat(c, NULL);
+}
+
+static int64_t tick_interval(const struct config *cfg) {
+  int64_t ms = cfg->max_idle_interval_ms / 4;
+  if (ms > RT_TICK_MAX_MS) ms = RT_TICK_MAX_MS;
+  return ms < 10 ? 10 : ms;
+}
+
+static void on_tick(uv_timer_t *timer) {
+  struct realtime_worker *rw = timer->data;
+  struct server *s = rw->worker->server;
+  int64_t now = clock__now_ms(), tick_ms = tick_interval(s->cfg);
+  for (struct rt_conn *c = rw->conns, *next; c; c = next) {
+    next = c->next;
+    if (c->transport) tick_live(c, now, tick_ms);
+    else if (c->state == RT_DETACHED &&
+             connection_registry__remove(&s->connections, c, now, false))
+      retire(c);
+  }
+  fanout__sweep(rw, now);
+}
+
+/* ---- Per worker ------------------------------------------------------------- */
+
+struct realtime_worker *realtime__worker_new(struct worker *w) {
+  struct realtime_worker *rw = herald_xcalloc(1, sizeof *rw);
+  rw->worker = w;
+  hashmap__init(&rw->subscribed);
+  hashmap__init(&rw->owned);
+  uv_timer_init(&w->loop, &rw->tick);
+  rw->tick.data = rw;
+  int64_t ms = tick_interval(w->server->cfg);
+  uv_timer_start(&rw->tick, on_tick, (uint64_t)ms, (uint64_t)ms);
+  rt_presence__worker_init(rw);
+  return rw;
+}
+
+void realtime__worker_free(struct realtime_worker *rw) {
+  if (!rw) return;
+  while (rw->conns) {
+    struct rt_conn *c = rw->conns;
+    rw->conns = c->next;
+    connection_registry__remove(&c->worker->server->connections, c, 0, true);
+    free_conn(c);
+  }
+  fanout__cleanup(rw);
+  frame__unref(rw->too_big[WIRE_JSON]);
+  frame__unref(rw->too_big[WIRE_MSGPACK]);
+  herald_free(rw);
+}

@@ -1,0 +1,158 @@
+/* realtime.h -- Ably's realtime protocol over a transport (realtime.md
+ * sections 3-5): connections, their channels and their publishes.
+ *
+ * A realtime connection (struct rt_conn) is Ably's "connection": an id, a
+ * key, credentials and the ACK state, bound to at most one transport at a
+ * time. It lives on one worker; when its transport drops it is kept for
+ * connectionStateTtl so a client can resume it, and a resume that arrives
+ * on another worker moves it there (connection_registry.c).
+ *
+ * Files: realtime.c (connect, resume, heartbeats, auth, dispatch),
+ * realtime_channels.c (ATTACH/DETACH, replay), realtime_publish.c
+ * (MESSAGE and PRESENCE, ACK/NACK), realtime_presence.c (SYNC, leaving),
+ * fanout.c (subscriptions and delivery). */
+#ifndef HERALD_REALTIME_H
+#define HERALD_REALTIME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "realtime/ack_queue.h"
+#include "auth/auth.h"
+#include "hashmap.h"
+#include "transport/http.h"
+#include "protocol_message.h"
+#include "transport/transport.h"
+#include "core/worker.h"
+
+#define RT_CONNECTION_ID_LEN 10
+#define RT_CONNECTION_KEY_MAX 40
+
+struct attachment;
+struct server;
+
+enum rt_state {
+  RT_LIVE,     /* bound to a transport */
+  RT_DETACHED, /* no transport; resumable until expires_at */
+  RT_MOVING,   /* being handed to another worker for a resume */
+};
+
+struct rt_conn {
+  struct server *server;
+  struct worker *worker; /* home: only this thread touches the rest */
+  struct rt_conn *prev, *next; /* the home worker's list */
+  /* Guarded by the registry lock. */
+  enum rt_state state;
+  struct rt_resume *claim; /* the resume waiting for this connection */
+  char id[RT_CONNECTION_ID_LEN + 1];
+  char key[RT_CONNECTION_KEY_MAX];
+  /* Fixed for the connection's life. */
+  const struct app *app;
+  char *identity; /* the clientId it was created with, or NULL */
+  /* The rest: home thread only. */
+  struct transport *transport;
+  struct auth auth;
+  bool echo;
+  int64_t idle_interval_ms;
+  int64_t expires_at;      /* RT_DETACHED: when the state is dropped */
+  int64_t last_sent_ms;    /* for heartbeats */
+  bool auth_requested;     /* AUTH sent for the expiring token */
+  bool resumed;            /* this transport continues a connection */
+  double inbound_allowance; /* messages the rate limit still allows */
+  int64_t inbound_at_ms;
+  struct ack_queue acks;
+  size_t publishes_in_flight;
+  bool handover_waiting; /* moves once publishes_in_flight drops to 0 */
+  bool ended;  /* closed or expired: freed once publishes_in_flight is 0 */
+  bool slow;   /* fell behind its outbound bound: disconnect at next tick */
+  size_t held_bytes; /* live frames held for replaying attachments */
+  struct hashmap attachments; /* base name -> struct attachment */
+  /* Presence: the channels it may have members on, and when, without a
+   * transport, they leave (0: not due). */
+  char **presence_channels;
+  size_t n_presence_channels;
+  int64_t remain_present_ms;
+  int64_t presence_leave_at;
+  unsigned syncs; /* SYNCs started, for sync ids */
+};
+
+/* Per-worker realtime state. */
+struct realtime_worker {
+  struct worker *worker;
+  struct hashmap subscribed; /* key -> struct local_channel (fanout.c) */
+  struct hashmap owned;      /* key -> struct owned_channel (fanout.c) */
+  struct rt_conn *conns;     /* connections homed here */
+  uv_timer_t tick;
+  uv_timer_t presence_grace; /* due at the earliest presence_leave_at */
+  int64_t presence_grace_at;
+  struct frame *too_big[2]; /* by wire format: see too_big_frame */
+};
+
+/* The route: a WebSocket upgrade carrying Ably's connect parameters. */
+void realtime__websocket(struct http_request *req);
+
+/* Per-worker set-up and tear-down, on the worker's thread. */
+struct realtime_worker *realtime__worker_new(struct worker *w);
+void realtime__worker_free(struct realtime_worker *rw);
+
+/* ---- Shared by the realtime files ---------------------------------------- */
+
+/* Encodes pm for the connection's transport and queues it. */
+void rt__send(struct rt_conn *c, const struct protocol_message *pm);
+/* Queues a frame already built for the transport's kind. */
+void rt__send_frame(struct rt_conn *c, struct frame *f);
+/* Live frames of `bytes` held back for one of c's replaying attachments
+ * (fanout.h) count toward its outbound bound as if queued. rt__hold:
+ * false when c takes nothing more (it fell behind, now or before). */
+bool rt__hold(struct rt_conn *c, size_t bytes);
+void rt__unhold(struct rt_conn *c, size_t bytes);
+/* Sends a connection ERROR and closes the transport. */
+void rt__fail(struct rt_conn *c, const herald_error *err);
+/* Sends an ERROR for one channel. */
+void rt__channel_error(struct rt_conn *c, const char *channel,
+                       const herald_error *err);
+
+/* A publish of c completed (its ACK is queued); may free or move c. */
+void rt__publish_settled(struct rt_conn *c);
+
+/* realtime_publish.c */
+void rt_publish__message(struct rt_conn *c, struct protocol_message *pm);
+/* NACKs a MESSAGE that did not decode. */
+void rt_publish__reject(struct rt_conn *c, const struct protocol_message *pm,
+                        const herald_error *err);
+void rt_publish__nack_unsupported(struct rt_conn *c,
+                                  const struct protocol_message *pm);
+void rt_publish__presence(struct rt_conn *c, struct protocol_message *pm);
+
+/* realtime_presence.c */
+/* c sent a presence change on channel: it may have members there. */
+void rt_presence__entered(struct rt_conn *c, const char *channel);
+/* c's members leave channel (DETACH), or every channel (the end of c). */
+void rt_presence__leave_channel(struct rt_conn *c, const char *channel);
+void rt_presence__leave_all(struct rt_conn *c);
+/* c lost its transport: its members leave after the grace period unless
+ * it comes back first (then rt_presence__transport_back: members on the
+ * channels it has not attached again within the re-attach window leave). */
+void rt_presence__transport_lost(struct rt_conn *c);
+void rt_presence__transport_back(struct rt_conn *c);
+/* c (newly homed here without a transport) keeps its grace deadline. */
+void rt_presence__rearm(struct rt_conn *c);
+/* Sends channel's members to c as SYNC pages (after ATTACHED, or when
+ * the client asks). */
+void rt_presence__sync(struct rt_conn *c, const char *channel);
+void rt_presence__client_sync(struct rt_conn *c,
+                              const struct protocol_message *pm);
+void rt_presence__worker_init(struct realtime_worker *rw);
+
+/* realtime_channels.c */
+void rt_channels__attach(struct rt_conn *c, const struct protocol_message *pm);
+void rt_channels__detach(struct rt_conn *c, const struct protocol_message *pm);
+/* Granted modes of the connection on a channel, 0 when not attached. */
+bool rt_channels__attached(const struct rt_conn *c, const char *channel,
+                           uint32_t *modes);
+/* Re-checks every attachment against new credentials. */
+void rt_channels__recheck(struct rt_conn *c);
+void rt_channels__detach_all(struct rt_conn *c);
+
+#endif

@@ -1,0 +1,440 @@
+/* realtime_channels.c -- ATTACH, DETACH and what an attachment receives
+ * before live traffic: nothing (a fresh attach), the messages missed since
+ * a channelSerial (resume), or a rewind backlog (realtime.md 5).
+ * Owns: struct attachment (declared in fanout.h) and struct replay. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "capability.h"
+#include "channel_name.h"
+#include "clock.h"
+#include "channel/fanout.h"
+#include "server.h"
+#include "store/store.h"
+
+#define DEFAULT_MODES                                                          \
+  (PM_FLAG_MODE_PRESENCE | PM_FLAG_MODE_PUBLISH | PM_FLAG_MODE_SUBSCRIBE |     \
+   PM_FLAG_MODE_PRESENCE_SUBSCRIBE | PM_FLAG_MODE_ANNOTATION_PUBLISH)
+#define REWIND_MAX 100  /* messages a rewind delivers at most */
+#define REPLAY_PAGE 100 /* messages read per history query of a resume */
+
+/* A history read for an attachment's backlog. */
+struct replay {
+  struct store_history query;
+  struct attachment *a; /* NULL once the attachment is gone */
+  char *channel;
+  char *cursor;
+  bool resume;        /* else a rewind */
+  size_t rewind_count; /* 0 for a rewind by time */
+  int64_t rewind_from_ms;
+  bool started;       /* ATTACHED sent */
+  char last[SERIAL_MAX]; /* the last serial sent */
+};
+
+/* ---- Modes ------------------------------------------------------------------ */
+
+/* The channel modes the credentials allow on a channel (realtime.md 3.7). */
+static uint32_t allowed_modes(const struct auth *auth, const char *name) {
+  static const struct {
+    unsigned op;
+    uint32_t modes;
+  } map[] = {
+      {CAPABILITY_OP_SUBSCRIBE, PM_FLAG_MODE_SUBSCRIBE |
+                                    PM_FLAG_MODE_PRESENCE_SUBSCRIBE |
+                                    PM_FLAG_MODE_OBJECT_SUBSCRIBE},
+      {CAPABILITY_OP_PUBLISH, PM_FLAG_MODE_PUBLISH},
+      {CAPABILITY_OP_PRESENCE, PM_FLAG_MODE_PRESENCE},
+      {CAPABILITY_OP_ANNOTATION_PUBLISH, PM_FLAG_MODE_ANNOTATION_PUBLISH},
+      {CAPABILITY_OP_ANNOTATION_SUBSCRIBE, PM_FLAG_MODE_ANNOTATION_SUBSCRIBE},
+      {CAPABILITY_OP_OBJECT_PUBLISH, PM_FLAG_MODE_OBJECT_PUBLISH},
+      {CAPABILITY_OP_OBJECT_SUBSCRIBE, PM_FLAG_MODE_OBJECT_SUBSCRIBE},
+  };
+  uint32_t modes = 0;
+  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+    if (auth__check(auth, name, strlen(name), map[i].op, NULL) == 0)
+      modes |= map[i].modes;
+  return modes;
+}
+
+/* ---- Attachments ----------------------------------------------------------- */
+
+static struct attachment *find(const struct rt_conn *c, const char *name) {
+  return hashmap__get(&c->attachments, name, strlen(name));
+}
+
+bool rt_channels__attached(const struct rt_conn *c, const char *channel,
+                           uint32_t *modes) {
+  const struct attachment *a = find(c, channel);
+  if (a) *modes = a->modes;
+  return a != NULL;
+}
+
+static void release_held(struct attachment *a) {
+  for (size_t i = 0; i < a->n_held; i++) {
+    rt__unhold(a->conn, a->held[i].frame->len);
+    frame__unref(a->held[i].frame);
+    delivery__unref(a->held[i].delivery);
+  }
+  herald_free(a->held);
+  a->held = NULL;
+  a->n_held = a->cap_held = 0;
+}
+
+static void free_attachment(struct attachment *a) {
+  hashmap__remove(&a->conn->attachments, a->name, strlen(a->name));
+  fanout__unsubscribe(a);
+  if (a->replay) a->replay->a = NULL;
+  release_held(a);
+  herald_free(a->name);
+  herald_free(a->resume_from);
+  herald_free(a->rewind);
+  herald_free(a);
+}
+
+/* Calls fn on each of c's attachments; fn may free the one it is given. */
+static void each_attachment(struct rt_conn *c, void (*fn)(struct attachment *a)) {
+  size_t bucket;
+  struct hashmap_entry *e = hashmap__first(&c->attachments, &bucket);
+  while (e) {
+    struct hashmap_entry *next = hashmap__next(&c->attachments, e, &bucket);
+    fn(e->value);
+    e = next;
+  }
+}
+
+void rt_channels__detach_all(struct rt_conn *c) {
+  each_attachment(c, free_attachment);
+}
+
+/* ---- Sending to an attachment -------------------------------------------------- */
+
+static void send_attached(struct attachment *a, uint32_t state_flags,
+                          const char *channel_serial, const herald_error *err) {
+  char *keys[2], *values[2];
+  size_t n = 0;
+  if (a->rewind) {
+    keys[n] = "rewind";
+    values[n++] = a->rewind;
+  }
+  if (!a->echo) {
+    keys[n] = "echo";
+    values[n++] = "false";
+  }
+  /* With presence_subscribe and members present, ATTACHED promises a SYNC
+   * (realtime.md 6.4). Without the flag the client takes the set to be
+   * empty as of this position, which it is: later changes arrive live. */
+  bool sync = (a->modes & PM_FLAG_MODE_PRESENCE_SUBSCRIBE) &&
+              fanout__presence_members(a) > 0;
+  struct protocol_message pm = {.action = PM_ATTACHED,
+                                .channel = a->name,
+                                .flags = a->modes | state_flags |
+                                         (sync ? PM_FLAG_HAS_PRESENCE : 0),
+                                .channel_serial = (char *)channel_serial,
+                                .param_keys = keys,
+                                .param_values = values,
+                                .n_params = n};
+  if (err) {
+    pm.has_error = true;
+    pm.error = *err;
+  }
+  rt__send(a->conn, &pm);
+  if (sync) rt_presence__sync(a->conn, a->name);
+}
+
+/* A stored message as its own MESSAGE, every item field explicit. */
+static void send_stored(struct attachment *a, struct message *m) {
+  snprintf(a->position, SERIAL_MAX, "%s", m->serial);
+  if (!attachment__wants(a, m->connection_id)) return;
+  struct protocol_message pm = {.action = PM_MESSAGE,
+                                .channel = a->name,
+                                .channel_serial = m->serial,
+                                .messages = &m,
+                                .n_messages = 1};
+  rt__send(a->conn, &pm);
+}
+
+/* After a backlog: what arrived meanwhile, then live traffic. */
+static void go_live(struct attachment *a) {
+  for (size_t i = 0; i < a->n_held; i++) {
+    struct delivery *d = a->held[i].delivery;
+    snprintf(a->position, SERIAL_MAX, "%s", d->channel_serial);
+    if (attachment__wants_delivery(a, d)) rt__send_frame(a->conn, a->held[i].frame);
+  }
+  release_held(a);
+  a->state = ATTACHMENT_LIVE;
+}
+
+/* ---- Backlogs ---------------------------------------------------------------- */
+
+static void on_history(struct store_req *req);
+
+static void query(struct replay *r, struct server *s, const char *app_id) {
+  struct store_history *h = &r->query;
+  store__history_cleanup(h);
+  memset(h, 0, sizeof *h);
+  h->req.origin = worker__self();
+  h->req.done = on_history;
+  h->app_id = app_id;
+  h->channel = r->channel;
+  h->end = INT64_MAX;
+  h->cursor = r->cursor;
+  if (r->resume) {
+    h->direction = STORE_FORWARDS;
+    h->limit = REPLAY_PAGE;
+  } else {
+    h->direction = STORE_BACKWARDS;
+    h->start = r->rewind_from_ms;
+    h->limit = (r->rewind_count ? r->rewind_count : REWIND_MAX) + 1;
+  }
+  store__history(s->store, h);
+}
+
+static void start_replay(struct attachment *a, bool resume, size_t count,
+                         int64_t from_ms) {
+  struct replay *r = herald_xcalloc(1, sizeof *r);
+  r->a = a;
+  r->channel = herald_xstrdup(a->name);
+  r->resume = resume;
+  r->rewind_count = count;
+  r->rewind_from_ms = from_ms;
+  r->cursor = herald_xstrdup(resume ? a->resume_from : a->position);
+  a->replay = r;
+  a->state = ATTACHMENT_REPLAYING;
+  query(r, a->conn->server, a->conn->app->id);
+}
+
+static void end_replay(struct replay *r) {
+  if (r->a) {
+    r->a->replay = NULL;
+    go_live(r->a);
+  }
+  store__history_cleanup(&r->query);
+  herald_free(r->channel);
+  herald_free(r->cursor);
+  herald_free(r);
+}
+
+/* A page of a resume: messages after the resume point, up to the position
+ * the attachment started live from. */
+static bool resume_page(struct replay *r) {
+  struct attachment *a = r->a;
+  struct store_history *h = &r->query;
+  const char *until = a->position; /* live traffic starts after it */
+  size_t first = 0;
+  if (!r->started && h->count && !strcmp(h->messages[0]->serial, r->cursor))
+    first = 1;
+  bool backlog = first < h->count && strcmp(h->messages[first]->serial, until) <= 0;
+  if (!r->started) {
+    send_attached(a, PM_FLAG_RESUMED | (backlog ? PM_FLAG_HAS_BACKLOG : 0),
+                  a->resume_from, NULL);
+    r->started = true;
+  }
+  char live_from[SERIAL_MAX];
+  snprintf(live_from, SERIAL_MAX, "%s", until);
+  for (size_t i = first; i < h->count; i++) {
+    if (strcmp(h->messages[i]->serial, live_from) > 0) return false;
+    send_stored(a, h->messages[i]);
+  }
+  snprintf(a->position, SERIAL_MAX, "%s", live_from);
+  if (!h->next_cursor) return false;
+  herald_free(r->cursor);
+  r->cursor = herald_xstrdup(h->next_cursor);
+  return true;
+}
+
+/* A rewind: up to N (or since a time) messages before the position, oldest
+ * first; ATTACHED names the position just before the first of them. */
+static void rewind_backlog(struct replay *r) {
+  struct attachment *a = r->a;
+  struct store_history *h = &r->query;
+  size_t want = r->rewind_count ? r->rewind_count : REWIND_MAX;
+  size_t n = h->count < want ? h->count : want;
+  char anchor[SERIAL_MAX];
+  int64_t ms;
+  if (h->count > want) snprintf(anchor, SERIAL_MAX, "%s", h->messages[want]->serial);
+  else if (!r->rewind_count) serial__floor(anchor, r->rewind_from_ms, 0);
+  else if (n && serial__position(h->messages[n - 1]->serial, &ms))
+    serial__floor(anchor, ms, 0);
+  else snprintf(anchor, SERIAL_MAX, "%s", a->position);
+  char live_from[SERIAL_MAX];
+  snprintf(live_from, SERIAL_MAX, "%s", a->position);
+  send_attached(a, n ? PM_FLAG_HAS_BACKLOG : 0, anchor, NULL);
+  for (size_t i = n; i-- > 0;) send_stored(a, h->messages[i]);
+  snprintf(a->position, SERIAL_MAX, "%s", live_from);
+}
+
+static void on_history(struct store_req *req) {
+  struct replay *r = (struct replay *)req;
+  struct attachment *a = r->a;
+  if (!a) {
+    end_replay(r);
+    return;
+  }
+  if (req->rc) {
+    a->replay = NULL;
+    r->a = NULL;
+    rt__channel_error(a->conn, a->name, &req->err);
+    free_attachment(a);
+    end_replay(r);
+    return;
+  }
+  if (r->resume) {
+    if (resume_page(r)) {
+      query(r, a->conn->server, a->conn->app->id);
+      return;
+    }
+  } else {
+    rewind_backlog(r);
+  }
+  end_replay(r);
+}
+
+/* ---- Attach ------------------------------------------------------------------ */
+
+/* "10" (messages) or "30s" / "2m" (time). Returns false when invalid. */
+static bool parse_rewind(const char *text, size_t *count, int64_t *ms) {
+  char *end;
+  long long v = strtoll(text, &end, 10);
+  if (end == text || v < 0) return false;
+  *count = 0;
+  *ms = 0;
+  if (!*end) {
+    *count = v > REWIND_MAX ? REWIND_MAX : (size_t)v;
+    return *count > 0;
+  }
+  if (!strcmp(end, "s")) *ms = v * 1000;
+  else if (!strcmp(end, "m")) *ms = v * 60000;
+  else return false;
+  return true;
+}
+
+/* The continuity decision of realtime.md 5.4, once a has its position. */
+void rt_channels__positioned(struct attachment *a) {
+  struct rt_conn *c = a->conn;
+  if (a->resume_from) {
+    int64_t ms;
+    int64_t oldest = clock__now_ms() -
+                     apps__retention_ms(&c->server->apps, c->app, a->name);
+    if (serial__position(a->resume_from, &ms) && ms >= oldest) {
+      start_replay(a, true, 0, 0);
+      return;
+    }
+    herald_error err;
+    herald_error_set(&err, HERALD_E_CONTINUITY_LOST, NULL);
+    send_attached(a, 0, a->position, &err);
+    a->state = ATTACHMENT_LIVE;
+    return;
+  }
+  size_t count;
+  int64_t ms;
+  if (a->rewind && parse_rewind(a->rewind, &count, &ms)) {
+    start_replay(a, false, count, ms ? clock__now_ms() - ms : 0);
+    return;
+  }
+  send_attached(a, 0, a->position, NULL);
+  a->state = ATTACHMENT_LIVE;
+}
+
+static const char *param(const struct protocol_message *pm, const char *key) {
+  for (size_t i = 0; i < pm->n_params; i++)
+    if (!strcmp(pm->param_keys[i], key)) return pm->param_values[i];
+  return NULL;
+}
+
+static int check_attach(struct rt_conn *c, const struct protocol_message *pm,
+                        struct channel_name *name, uint32_t *modes,
+                        herald_error *err) {
+  if (!pm->channel)
+    return herald_error_set(err, HERALD_E_INVALID_CHANNEL_NAME,
+                            "ATTACH without a channel");
+  int rc = channel_name__parse(pm->channel, strlen(pm->channel), name, err);
+  if (rc) return rc;
+  const char *rewind = param(pm, "rewind");
+  size_t count;
+  int64_t ms;
+  if (rewind && !parse_rewind(rewind, &count, &ms))
+    return herald_error_set(err, HERALD_E_BAD_REQUEST,
+                            "Invalid rewind parameter '%s'", rewind);
+  char *base = channel_name__base_dup(name);
+  uint32_t requested = pm->flags & PM_FLAG_MODES ? pm->flags & PM_FLAG_MODES
+                                                 : DEFAULT_MODES;
+  *modes = requested & allowed_modes(&c->auth, base);
+  herald_free(base);
+  if (!*modes)
+    return herald_error_set(err, HERALD_E_CAPABILITY_DENIED,
+                            "Channel denied access based on given capability");
+  return 0;
+}
+
+void rt_channels__attach(struct rt_conn *c, const struct protocol_message *pm) {
+  herald_error err;
+  struct channel_name name;
+  uint32_t modes;
+  if (check_attach(c, pm, &name, &modes, &err)) {
+    rt__channel_error(c, pm->channel, &err);
+    return;
+  }
+  char *base = channel_name__base_dup(&name);
+  const char *echo_param = param(pm, "echo");
+  bool echo = !echo_param || strcmp(echo_param, "false");
+  struct attachment *a = find(c, base);
+  if (a) { /* already attached: new modes and params apply */
+    herald_free(base);
+    a->modes = modes;
+    a->echo = echo;
+    if (a->state == ATTACHMENT_LIVE)
+      send_attached(a, PM_FLAG_RESUMED, fanout__position(a), NULL);
+    return;
+  }
+  if (c->attachments.count >=
+      (size_t)c->server->cfg->max_channels_per_connection) {
+    herald_free(base);
+    herald_error_set(&err, HERALD_E_TOO_MANY_CHANNELS,
+                     "Too many channels: a connection may attach %lld",
+                     (long long)c->server->cfg->max_channels_per_connection);
+    rt__channel_error(c, pm->channel, &err);
+    return;
+  }
+  a = herald_xcalloc(1, sizeof *a);
+  a->conn = c;
+  a->name = base;
+  a->modes = modes;
+  a->echo = echo;
+  const char *rewind = param(pm, "rewind");
+  a->rewind = rewind ? herald_xstrdup(rewind) : NULL;
+  if (c->resumed && pm->channel_serial)
+    a->resume_from = herald_xstrdup(pm->channel_serial);
+  hashmap__put(&c->attachments, base, strlen(base), a);
+  fanout__subscribe(c->worker->realtime, c->app->id, a);
+}
+
+void rt_channels__detach(struct rt_conn *c, const struct protocol_message *pm) {
+  if (!pm->channel) return;
+  struct channel_name name;
+  herald_error err;
+  if (!channel_name__parse(pm->channel, strlen(pm->channel), &name, &err)) {
+    char *base = channel_name__base_dup(&name);
+    struct attachment *a = find(c, base);
+    if (a) free_attachment(a);
+    rt_presence__leave_channel(c, base);
+    herald_free(base);
+  }
+  struct protocol_message reply = {.action = PM_DETACHED, .channel = pm->channel};
+  rt__send(c, &reply);
+}
+
+/* Narrows a's modes to the connection's new credentials; none left: the
+ * channel fails. */
+static void recheck(struct attachment *a) {
+  a->modes &= allowed_modes(&a->conn->auth, a->name);
+  if (a->modes) return;
+  herald_error err;
+  herald_error_set(&err, HERALD_E_CAPABILITY_DENIED,
+                   "Channel denied access based on new capability");
+  rt__channel_error(a->conn, a->name, &err);
+  free_attachment(a);
+}
+
+void rt_channels__recheck(struct rt_conn *c) { each_attachment(c, recheck); }

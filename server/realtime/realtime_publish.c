@@ -1,0 +1,254 @@
+/* realtime_publish.c -- MESSAGE and PRESENCE from a realtime client:
+ * checks, the publish through the channel's owner, and ACK/NACK in
+ * msgSerial order (realtime.md 4, 6.1-6.2). A resent msgSerial is
+ * answered, never republished (ack_queue.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "capability.h"
+#include "channel/channel.h"
+#include "channel_name.h"
+#include "realtime/realtime.h"
+#include "server.h"
+
+struct rt_publish {
+  struct publish publish;
+  struct rt_conn *conn;
+  int64_t msg_serial;
+};
+
+/* ---- Answers ------------------------------------------------------------- */
+
+static void emit(void *ctx, const struct ack_entry *first, size_t count,
+                 const herald_error *err) {
+  struct rt_conn *c = ctx;
+  struct protocol_message pm = {.action = err ? PM_NACK : PM_ACK,
+                                .has_msg_serial = true,
+                                .msg_serial = first->msg_serial,
+                                .count = (int64_t)count};
+  struct publish_result res[count];
+  if (err) {
+    pm.has_error = true;
+    pm.error = *err;
+  } else {
+    for (size_t i = 0; i < count; i++)
+      res[i] = (struct publish_result){(const char *const *)first[i].serials,
+                                       first[i].n_serials};
+    pm.res = res;
+    pm.n_res = count;
+  }
+  rt__send(c, &pm);
+}
+
+static void flush_acks(struct rt_conn *c) {
+  if (c->transport) ack_queue__flush(&c->acks, emit, c);
+}
+
+/* Answers msg_serial with err (unless it is a resend, answered as before). */
+static void nack(struct rt_conn *c, int64_t msg_serial, const herald_error *err) {
+  if (ack_queue__receive(&c->acks, msg_serial) == ACK_NEW)
+    ack_queue__complete(&c->acks, msg_serial, NULL, 0, err);
+  flush_acks(c);
+}
+
+void rt_publish__reject(struct rt_conn *c, const struct protocol_message *pm,
+                        const herald_error *err) {
+  nack(c, pm->msg_serial, err);
+}
+
+void rt_publish__nack_unsupported(struct rt_conn *c,
+                                  const struct protocol_message *pm) {
+  herald_error err;
+  herald_error_set(&err, HERALD_E_BAD_REQUEST,
+                   "Annotations and objects are not supported");
+  if (pm->has_msg_serial) nack(c, pm->msg_serial, &err);
+  else rt__fail(c, &err);
+}
+
+/* ---- Checks --------------------------------------------------------------- */
+
+/* A token bucket of messages: max_inbound_rate a second, bursts of as
+ * many. A publish is taken while the bucket holds at least one and costs
+ * all its messages, so one bigger than the burst passes and leaves a debt
+ * the rate pays back before the next. */
+static bool within_rate(struct rt_conn *c, size_t messages) {
+  double rate = (double)c->server->cfg->max_inbound_rate;
+  int64_t now = (int64_t)uv_now(&c->worker->loop);
+  c->inbound_allowance += (double)(now - c->inbound_at_ms) * rate / 1000.0;
+  if (c->inbound_allowance > rate) c->inbound_allowance = rate;
+  c->inbound_at_ms = now;
+  if (c->inbound_allowance < 1.0) return false;
+  c->inbound_allowance -= (double)(messages ? messages : 1);
+  return true;
+}
+
+/* The channel pm names (its base name parsed into *name) and whether c
+ * has it attached, with which modes. */
+static int find_channel(struct rt_conn *c, const struct protocol_message *pm,
+                        struct channel_name *name, bool *attached,
+                        uint32_t *modes, herald_error *err) {
+  if (!pm->channel)
+    return herald_error_set(err, HERALD_E_INVALID_CHANNEL_NAME,
+                            "%s without a channel",
+                            pm->action == PM_PRESENCE ? "PRESENCE" : "MESSAGE");
+  int rc = channel_name__parse(pm->channel, strlen(pm->channel), name, err);
+  if (rc) return rc;
+  char *base = channel_name__base_dup(name);
+  *modes = 0;
+  *attached = rt_channels__attached(c, base, modes);
+  herald_free(base);
+  return 0;
+}
+
+/* A message: publish capability, and the publish mode if attached. */
+static int check_channel(struct rt_conn *c, const struct protocol_message *pm,
+                         struct channel_name *name, herald_error *err) {
+  bool attached;
+  uint32_t modes;
+  int rc = find_channel(c, pm, name, &attached, &modes, err);
+  if (!rc) rc = auth__check(&c->auth, name->base, name->base_len,
+                            CAPABILITY_OP_PUBLISH, err);
+  if (!rc && attached && !(modes & PM_FLAG_MODE_PUBLISH))
+    rc = herald_error_set(err, HERALD_E_MODE_NOT_GRANTED,
+                          "Channel attached without the publish mode");
+  return rc;
+}
+
+/* A presence change: on an attached channel, with the presence capability
+ * and mode, each item with a clientId the connection may
+ * use (realtime.md 6.2 steps 1-3), within the message size limit. */
+static int check_presence(struct rt_conn *c, const struct protocol_message *pm,
+                          struct publish *p, struct channel_name *name,
+                          herald_error *err) {
+  bool attached;
+  uint32_t modes;
+  int rc = find_channel(c, pm, name, &attached, &modes, err);
+  if (rc) return rc;
+  if (!attached)
+    return herald_error_set(err, HERALD_E_CHANNEL_NOT_ATTACHED,
+                            "Channel %s is not currently attached",
+                            pm->channel);
+  rc = auth__check(&c->auth, name->base, name->base_len,
+                   CAPABILITY_OP_PRESENCE, err);
+  if (!rc && !(modes & PM_FLAG_MODE_PRESENCE))
+    rc = herald_error_set(err, HERALD_E_MODE_NOT_GRANTED,
+                          "Channel attached without the presence mode");
+  size_t total = 0;
+  for (size_t i = 0; !rc && i < p->count; i++) {
+    rc = auth__publish_client_id(&c->auth, &p->messages[i]->client_id, err);
+    if (!rc && !p->messages[i]->client_id)
+      rc = herald_error_set(err, HERALD_E_PRESENCE_NO_CLIENT_ID, NULL);
+    total += message__size(p->messages[i]);
+  }
+  size_t max_size = (size_t)c->server->cfg->max_message_size;
+  if (!rc && total > max_size)
+    rc = herald_error_set(err, HERALD_E_MESSAGE_TOO_LARGE,
+                          "Maximum message length exceeded (size was %zu "
+                          "bytes, limit is %zu bytes)", total, max_size);
+  return rc;
+}
+
+/* ---- Publishing ------------------------------------------------------------ */
+
+static void on_published(struct publish *p) {
+  struct rt_publish *rp = (struct rt_publish *)p;
+  struct rt_conn *c = rp->conn;
+  ack_queue__complete(&c->acks, rp->msg_serial, p->serials, p->n_serials,
+                      p->rc ? &p->err : NULL);
+  if (!c->ended) flush_acks(c);
+  publish__cleanup(p);
+  herald_free(rp);
+  rt__publish_settled(c);
+}
+
+static void refuse(struct rt_publish *rp, const herald_error *err);
+
+/* A publish for msgSerial pm->msg_serial taking pm's items (*items,
+ * *count), or NULL when it is answered already: no msgSerial fails the
+ * connection, a resend is answered as before, a publish over the rate is
+ * NACKed. */
+static struct rt_publish *begin(struct rt_conn *c,
+                                const struct protocol_message *pm,
+                                struct message ***items, size_t *count) {
+  herald_error err;
+  if (!pm->has_msg_serial) {
+    herald_error_set(&err, HERALD_E_BAD_REQUEST, "%s without msgSerial",
+                     pm->action == PM_PRESENCE ? "PRESENCE" : "MESSAGE");
+    rt__fail(c, &err);
+    return NULL;
+  }
+  if (ack_queue__receive(&c->acks, pm->msg_serial) == ACK_DUPLICATE) {
+    flush_acks(c);
+    return NULL;
+  }
+  struct rt_publish *rp = herald_xcalloc(1, sizeof *rp);
+  rp->conn = c;
+  rp->msg_serial = pm->msg_serial;
+  rp->publish.messages = *items;
+  rp->publish.count = *count;
+  *items = NULL;
+  *count = 0;
+  if (!within_rate(c, rp->publish.count)) {
+    herald_error_set(&err, HERALD_E_PUBLISH_RATE_EXCEEDED, NULL);
+    refuse(rp, &err);
+    return NULL;
+  }
+  return rp;
+}
+
+/* NACKs a publish that failed its checks. */
+static void refuse(struct rt_publish *rp, const herald_error *err) {
+  struct rt_conn *c = rp->conn;
+  publish__cleanup(&rp->publish);
+  ack_queue__complete(&c->acks, rp->msg_serial, NULL, 0, err);
+  herald_free(rp);
+  flush_acks(c);
+}
+
+/* Sends a checked publish to the channel's owner; ids are
+ * "<connectionId>:<msgSerial>:<index>". */
+static void start(struct rt_publish *rp, const struct channel_name *name) {
+  struct rt_conn *c = rp->conn;
+  struct publish *p = &rp->publish;
+  p->server = c->server;
+  p->origin = c->worker;
+  p->app = c->auth.app;
+  p->channel = channel_name__base_dup(name);
+  p->connection_id = herald_xstrdup(c->id);
+  p->id_base = herald_xmalloc(RT_CONNECTION_ID_LEN + 24);
+  snprintf(p->id_base, RT_CONNECTION_ID_LEN + 24, "%s:%lld", c->id,
+           (long long)rp->msg_serial);
+  p->done = on_published;
+  c->publishes_in_flight++;
+  channel__publish(p);
+}
+
+void rt_publish__message(struct rt_conn *c, struct protocol_message *pm) {
+  struct rt_publish *rp = begin(c, pm, &pm->messages, &pm->n_messages);
+  if (!rp) return;
+  herald_error err;
+  struct channel_name name;
+  int rc = check_channel(c, pm, &name, &err);
+  if (!rc)
+    rc = publish__check_messages(&rp->publish, &c->auth,
+                                 (size_t)c->server->cfg->max_message_size, &err);
+  if (rc) refuse(rp, &err);
+  else start(rp, &name);
+}
+
+void rt_publish__presence(struct rt_conn *c, struct protocol_message *pm) {
+  struct rt_publish *rp = begin(c, pm, &pm->presence, &pm->n_presence);
+  if (!rp) return;
+  rp->publish.presence = true;
+  herald_error err;
+  struct channel_name name;
+  if (check_presence(c, pm, &rp->publish, &name, &err)) {
+    refuse(rp, &err);
+    return;
+  }
+  char *base = channel_name__base_dup(&name);
+  rt_presence__entered(c, base);
+  herald_free(base);
+  start(rp, &name);
+}

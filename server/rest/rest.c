@@ -1,0 +1,62 @@
+/* rest.c -- helpers shared by the REST handlers (see rest.h). */
+#include "rest/rest.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "auth/auth.h"
+#include "channel_name.h"
+#include "hashmap.h"
+#include "transport/http.h"
+#include "rest/reply.h"
+#include "core/worker.h"
+
+struct server *rest__server(const struct http_request *req) {
+  return req->worker->server;
+}
+
+int rest__channel(struct http_request *req, size_t i, unsigned op,
+                  struct channel_name *name, herald_error *err) {
+  return rest__named_channel(req, req->segments[i], op, name, err);
+}
+
+int rest__named_channel(const struct http_request *req, const char *raw,
+                        unsigned op, struct channel_name *name,
+                        herald_error *err) {
+  int rc = channel_name__parse(raw, strlen(raw), name, err);
+  if (rc) return rc;
+  return auth__check(&req->auth, raw, strlen(raw), op, err);
+}
+
+int rest__batch_channel(struct hashmap *distinct, const char *name,
+                        size_t len, herald_error *err) {
+  if (distinct->count < REST_BATCH_MAX_CHANNELS)
+    hashmap__put(distinct, name, len, distinct);
+  else if (!hashmap__get(distinct, name, len))
+    return herald_error_set(err, HERALD_E_BAD_REQUEST,
+                            "A batch request may address at most %d "
+                            "distinct channels", REST_BATCH_MAX_CHANNELS);
+  return 0;
+}
+
+int rest__parse_body(const struct http_request *req, struct wire_doc *doc,
+                     herald_error *err) {
+  const char *type = http__header(req, "content-type");
+  int format = WIRE_JSON;
+  if (type && strncasecmp(type, "text/plain", 10))
+    format = wire_format__from_content_type(type, strlen(type));
+  if (format < 0)
+    return herald_error_set(err, HERALD_E_INVALID_REQUEST_BODY,
+                            "Unsupported content type '%s'", type);
+  return wire_doc__parse(doc, (enum wire_format)format,
+                         req->body ? req->body : "", req->body_len, err);
+}
+
+void rest__fail(struct http_request *req, const herald_error *err) {
+  herald_error internal;
+  if (!err) {
+    herald_error_set(&internal, HERALD_E_INTERNAL, NULL);
+    err = &internal;
+  }
+  reply__error(req, err);
+}

@@ -1,0 +1,111 @@
+/* rest_publish.c -- the REST publish path: POST /channels/:channel/messages
+ * (decode and check a publish, messages.md section 2, hand it to the
+ * channel's owner, answer 201 {channel, messageId, serials} once it is
+ * durable), and the steps batch publish (rest_batch_publish.c) shares. */
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "capability.h"
+#include "channel/channel.h"
+#include "channel_name.h"
+#include "transport/http.h"
+#include "msgid.h"
+#include "rest/reply.h"
+#include "rest/rest.h"
+#include "server.h"
+
+#define MAX_MESSAGES_PER_PUBLISH 1000
+#define REST_CONNECTION_ID_LEN 10
+
+struct rest_publish {
+  struct publish publish;
+  struct http_request *req;
+  const char *channel_id; /* as requested, qualifier included (the
+                             request's, which outlives the publish) */
+};
+
+int rest_publish__decode(struct wire_value body, struct publish *p,
+                         herald_error *err) {
+  return message__decode_list(body, MAX_MESSAGES_PER_PUBLISH, &p->messages,
+                              &p->count, err);
+}
+
+int rest_publish__check(const struct http_request *req, struct publish *p,
+                        herald_error *err) {
+  return publish__check_messages(
+      p, &req->auth, (size_t)rest__server(req)->cfg->max_message_size, err);
+}
+
+/* A REST publish is a connection of its own that sends one ProtocolMessage:
+ * its messages get ids "<connectionId>:0:<index>", as Ably assigns them. */
+void rest_publish__start(struct http_request *req, struct publish *p,
+                         const struct channel_name *name,
+                         void (*done)(struct publish *p)) {
+  char connection_id[REST_CONNECTION_ID_LEN + 1];
+  msgid__random(connection_id, REST_CONNECTION_ID_LEN);
+  p->server = rest__server(req);
+  p->origin = req->worker;
+  p->app = req->auth.app;
+  p->channel = channel_name__base_dup(name);
+  p->connection_id = herald_xstrdup(connection_id);
+  p->id_base = herald_xmalloc(REST_CONNECTION_ID_LEN + 3);
+  snprintf(p->id_base, REST_CONNECTION_ID_LEN + 3, "%s:0", connection_id);
+  p->done = done;
+  channel__publish(p);
+}
+
+static int decode_body(struct http_request *req, struct publish *p,
+                       herald_error *err) {
+  struct wire_doc doc;
+  int rc = rest__parse_body(req, &doc, err);
+  if (rc) return rc;
+  rc = rest_publish__decode(wire_doc__root(&doc), p, err);
+  wire_doc__cleanup(&doc);
+  return rc ? rc : rest_publish__check(req, p, err);
+}
+
+static void on_published(struct publish *p) {
+  struct rest_publish *rp = (struct rest_publish *)p;
+  struct http_request *req = rp->req;
+  if (p->rc) {
+    rest__fail(req, &p->err);
+  } else {
+    struct wire_writer w;
+    reply__writer(req, &w);
+    wire_writer__map(&w, 3);
+    wire_writer__kv_str(&w, "channel", rp->channel_id);
+    wire_writer__kv_str(&w, "messageId", p->message_id);
+    wire_writer__key(&w, "serials");
+    wire_writer__array(&w, p->n_serials);
+    for (size_t i = 0; i < p->n_serials; i++) wire_writer__str(&w, p->serials[i]);
+    reply__send(req, 201, &w, NULL);
+  }
+  publish__cleanup(p);
+  herald_free(rp);
+}
+
+/* POST /channels/:channel/messages */
+void rest_publish__post(struct http_request *req) {
+  herald_error err;
+  struct channel_name name;
+  int rc = rest__channel(req, 1, CAPABILITY_OP_PUBLISH, &name, &err);
+  const char *force_nack = http__param(req, "_forceNack");
+  if (!rc && force_nack && !strcmp(force_nack, "true"))
+    rc = herald_error_set(&err, HERALD_E_FORCED_NACK,
+                          "Forced nack requested by _forceNack");
+  struct rest_publish *rp = herald_xcalloc(1, sizeof *rp);
+  struct publish *p = &rp->publish;
+  if (!rc) rc = decode_body(req, p, &err);
+  if (rc) {
+    publish__cleanup(p);
+    herald_free(rp);
+    rest__fail(req, &err);
+    return;
+  }
+  const char *ephemeral = http__param(req, "ephemeral");
+  rp->req = req;
+  rp->channel_id = req->segments[1];
+  p->ephemeral = ephemeral && !strcmp(ephemeral, "true");
+  rest_publish__start(req, p, &name, on_published);
+}

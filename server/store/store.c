@@ -1,0 +1,96 @@
+/* store.c -- engine selection and the request plumbing every engine shares
+ * (see store.h). */
+#include "store/store.h"
+
+#include <string.h>
+
+#include "alloc.h"
+
+extern const struct store_ops store_memory_ops;
+extern const struct store_ops store_sqlite_ops;
+
+static const struct store_ops *const engines[] = {&store_sqlite_ops,
+                                                  &store_memory_ops};
+
+int store__open(struct store **out, const struct config *cfg,
+                herald_error *err) {
+  for (size_t i = 0; i < sizeof engines / sizeof engines[0]; i++)
+    if (!strcmp(engines[i]->name, cfg->storage))
+      return engines[i]->open(out, cfg, err);
+  return herald_error_set(err, HERALD_E_BAD_REQUEST,
+                          "unknown storage engine '%s'", cfg->storage);
+}
+
+void store__close(struct store *s) {
+  if (s) s->ops->close(s);
+}
+
+int64_t store__last_serial_ms(struct store *s) {
+  return s->ops->last_serial_ms ? s->ops->last_serial_ms(s) : 0;
+}
+
+void store__append(struct store *s, struct store_append *a) {
+  a->req.op = STORE_OP_APPEND;
+  s->ops->append(s, a);
+}
+
+void store__history(struct store *s, struct store_history *h) {
+  h->req.op = STORE_OP_HISTORY;
+  s->ops->history(s, h);
+}
+
+void store__channels(struct store *s, struct store_channels *c) {
+  c->req.op = STORE_OP_CHANNELS;
+  s->ops->channels(s, c);
+}
+
+void store__put_record(struct store *s, struct store_record *r) {
+  r->req.op = STORE_OP_PUT_RECORD;
+  s->ops->put_record(s, r);
+}
+
+void store__drop_app(struct store *s, struct store_drop_app *d) {
+  d->req.op = STORE_OP_DROP_APP;
+  s->ops->drop_app(s, d);
+}
+
+int store__load_records(struct store *s, const char *kind, store_record_fn fn,
+                        void *ctx, herald_error *err) {
+  return s->ops->load_records(s, kind, fn, ctx, err);
+}
+
+static void run_done(struct worker_task *task) {
+  struct store_req *req = (struct store_req *)task;
+  req->done(req);
+}
+
+void store__complete(struct store_req *req) {
+  if (!req->origin) req->done(req);
+  else worker__post(req->origin, &req->task, run_done);
+}
+
+static void free_strings(char **list, size_t count) {
+  for (size_t i = 0; list && i < count; i++) herald_free(list[i]);
+  herald_free(list);
+}
+
+void store__append_cleanup(struct store_append *a) {
+  herald_free(a->original_message_id);
+  free_strings(a->original_serials, a->original_count);
+  a->original_message_id = NULL;
+  a->original_serials = NULL;
+}
+
+void store__history_cleanup(struct store_history *h) {
+  message__free_list(h->messages, h->count);
+  herald_free(h->next_cursor);
+  h->messages = NULL;
+  h->next_cursor = NULL;
+}
+
+void store__channels_cleanup(struct store_channels *c) {
+  free_strings(c->names, c->count);
+  herald_free(c->next_cursor);
+  c->names = NULL;
+  c->next_cursor = NULL;
+}

@@ -1,0 +1,171 @@
+/* store.h -- the storage interface: one set of asynchronous operations,
+ * several engines (store_memory.c now; SQLite and Redis behind the same ops).
+ *
+ * Every operation is a request struct the caller embeds in its own state.
+ * The caller fills the inputs and calls store__<op>; the engine does the
+ * work (on its own thread, for engines that have one) and then runs
+ * req->done on the worker named by req->origin, exactly once. A publish is
+ * acknowledged only from that callback, i.e. after the engine made it
+ * durable. */
+#ifndef HERALD_STORE_H
+#define HERALD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "herald/errors.h"
+#include "message.h"
+#include "core/worker.h"
+
+struct store;
+
+enum store_op {
+  STORE_OP_APPEND,
+  STORE_OP_HISTORY,
+  STORE_OP_CHANNELS,
+  STORE_OP_PUT_RECORD,
+  STORE_OP_DROP_APP,
+  STORE_OP_LOAD_RECORDS, /* engine-internal: a synchronous load */
+};
+
+/* The header shared by every request. */
+struct store_req {
+  struct worker_task task; /* how the completion reaches origin */
+  enum store_op op;        /* set by store.c */
+  struct store_req *queued_next; /* for engines that queue requests */
+  struct worker *origin; /* NULL: done runs on the engine's own thread */
+  void *engine;          /* the engine's, for such engine-side requests */
+  void (*done)(struct store_req *req);
+  int rc;           /* 0, or a negative Ably code with err set */
+  herald_error err;
+};
+
+/* A channel keeps two histories: its messages and its presence events
+ * (ENTER/UPDATE/LEAVE). Their serials come from one sequence. */
+enum store_stream { STORE_MESSAGES, STORE_PRESENCE };
+
+/* Append one publish (already stamped) to a channel's history, atomically,
+ * unless its idempotency key was seen within the window. */
+struct store_append {
+  struct store_req req;
+  const char *app_id;
+  const char *channel;
+  enum store_stream stream;
+  struct message *const *messages;
+  size_t count;
+  const char *message_id;      /* the publish's id base, for replies */
+  const char *idempotency_key; /* NULL: no client-supplied ids */
+  int64_t idempotency_window_ms;
+  int64_t retention_ms;
+  bool ephemeral; /* do not keep in history */
+  bool durable;   /* acknowledge only once on disk (namespace default) */
+  /* Outputs for a duplicate: the first publish's result. */
+  bool duplicate;
+  char *original_message_id;  /* herald_xmalloc'd */
+  char **original_serials;    /* herald_xmalloc'd array of herald_xmalloc'd */
+  size_t original_count;
+};
+
+enum store_direction { STORE_BACKWARDS, STORE_FORWARDS };
+
+/* A page of history: messages with start <= timestamp <= end, newest first
+ * (backwards) or oldest first (forwards), from the cursor on. */
+struct store_history {
+  struct store_req req;
+  const char *app_id;
+  const char *channel;
+  enum store_stream stream;
+  int64_t start, end;
+  enum store_direction direction;
+  size_t limit;
+  const char *cursor; /* serial of the first message of this page, or NULL */
+  /* Outputs. */
+  struct message **messages; /* references; herald_xmalloc'd array */
+  size_t count;
+  char *next_cursor; /* serial starting the next page, or NULL at the end */
+};
+
+/* A page of the app's active channels (those with retained messages), in
+ * name order, names starting with prefix, from cursor (inclusive) on. */
+struct store_channels {
+  struct store_req req;
+  const char *app_id;
+  const char *prefix;
+  const char *cursor;
+  size_t limit;
+  char **names; /* herald_xmalloc'd array of herald_xmalloc'd */
+  size_t count;
+  char *next_cursor;
+};
+
+/* Control-plane records of an app, kept durably: apps created through the
+ * API (kind "app"), token revocations (kind "revocation"), and whatever
+ * later state needs the same treatment. Put replaces the record of
+ * (app, kind, key); a NULL value deletes it. Records with expires > 0
+ * vanish after that time (ms). */
+struct store_record {
+  struct store_req req;
+  const char *app_id;
+  const char *kind;
+  const char *key;
+  const char *value; /* JSON text, or NULL to delete */
+  int64_t expires;
+};
+
+/* Deletes everything stored for an app: records, history, idempotency. */
+struct store_drop_app {
+  struct store_req req;
+  const char *app_id;
+};
+
+/* Receives each live record of a kind while records are loaded. */
+typedef void (*store_record_fn)(void *ctx, const char *app_id,
+                                const char *key, const char *value);
+
+struct store_ops {
+  const char *name;
+  /* The time part of the newest serial stored, so serials keep growing
+   * across restarts (0 for engines that keep nothing). */
+  int64_t (*last_serial_ms)(struct store *s);
+  int (*open)(struct store **out, const struct config *cfg, herald_error *err);
+  void (*close)(struct store *s);
+  void (*append)(struct store *s, struct store_append *a);
+  void (*history)(struct store *s, struct store_history *h);
+  void (*channels)(struct store *s, struct store_channels *c);
+  void (*put_record)(struct store *s, struct store_record *r);
+  void (*drop_app)(struct store *s, struct store_drop_app *d);
+  /* Synchronous, at start-up before any request: every live record of
+   * kind, in (app, key) order. */
+  int (*load_records)(struct store *s, const char *kind, store_record_fn fn,
+                      void *ctx, herald_error *err);
+};
+
+struct store {
+  const struct store_ops *ops;
+};
+
+/* Opens the engine named by cfg->storage. */
+int store__open(struct store **out, const struct config *cfg,
+                herald_error *err);
+void store__close(struct store *s);
+int64_t store__last_serial_ms(struct store *s);
+
+void store__append(struct store *s, struct store_append *a);
+void store__history(struct store *s, struct store_history *h);
+void store__channels(struct store *s, struct store_channels *c);
+void store__put_record(struct store *s, struct store_record *r);
+void store__drop_app(struct store *s, struct store_drop_app *d);
+int store__load_records(struct store *s, const char *kind, store_record_fn fn,
+                        void *ctx, herald_error *err);
+
+/* For engines: hand a finished request back to its origin worker. */
+void store__complete(struct store_req *req);
+
+/* Releases the outputs of finished requests. */
+void store__append_cleanup(struct store_append *a);
+void store__history_cleanup(struct store_history *h);
+void store__channels_cleanup(struct store_channels *c);
+
+#endif

@@ -1,0 +1,701 @@
+/* store_sqlite.c -- the SQLite storage engine, heraldd's embedded default.
+ *
+ * One storage thread owns the connection (WAL mode). Workers queue requests
+ * to it; each time it wakes it takes every queued request and runs them in
+ * one transaction (group commit), so many publishes share one fsync. Only
+ * after COMMIT are the requests completed, which is when a publish is
+ * acknowledged: nothing acknowledged is lost, even to kill -9.
+ *
+ * Batches that hold only appends of non-durable namespaces commit with
+ * synchronous=NORMAL: no fsync, still safe from a process crash, but the
+ * last batches may be lost if the machine loses power.
+ *
+ * Owns: the database file <data-dir>/herald.db, the storage thread and its
+ * queue. Expired history and idempotency records are deleted in small
+ * chunks between batches, so trimming never stalls publishes. */
+#include <errno.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "core/log.h"
+#include "store/store.h"
+
+extern const struct store_ops store_sqlite_ops;
+
+#define TRIM_INTERVAL_MS 1000
+#define TRIM_CHUNK 500
+
+/* Schema migrations: migrations[i] takes the schema from version i to i+1.
+ * The database's PRAGMA user_version is its current version. */
+static const char *const migrations[] = {
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "CREATE TABLE messages("
+    "  app TEXT NOT NULL, channel TEXT NOT NULL, serial TEXT NOT NULL,"
+    "  timestamp INTEGER NOT NULL, expires INTEGER NOT NULL,"
+    "  id TEXT, name TEXT, client_id TEXT, connection_id TEXT,"
+    "  encoding TEXT, data_type INTEGER NOT NULL, data BLOB, extras TEXT,"
+    "  action INTEGER NOT NULL,"
+    "  PRIMARY KEY(app, channel, serial)) WITHOUT ROWID;"
+    "CREATE INDEX messages_by_expiry ON messages(expires);"
+    "CREATE TABLE idempotency("
+    "  app TEXT NOT NULL, channel TEXT NOT NULL, key TEXT NOT NULL,"
+    "  expires INTEGER NOT NULL, message_id TEXT NOT NULL,"
+    "  serials TEXT NOT NULL,"
+    "  PRIMARY KEY(app, channel, key)) WITHOUT ROWID;"
+    "CREATE INDEX idempotency_by_expiry ON idempotency(expires);",
+    /* 2: control-plane records (apps made through the API, revocations). */
+    "CREATE TABLE records("
+    "  app TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,"
+    "  value TEXT NOT NULL, expires INTEGER NOT NULL,"
+    "  PRIMARY KEY(app, kind, key)) WITHOUT ROWID;"
+    "CREATE INDEX records_by_expiry ON records(expires);",
+    /* 3: presence history beside message history (enum store_stream). */
+    "ALTER TABLE messages ADD COLUMN stream INTEGER NOT NULL DEFAULT 0;",
+};
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+
+enum statement {
+  SQL_INSERT_MESSAGE,
+  SQL_FIND_IDEMPOTENCY,
+  SQL_INSERT_IDEMPOTENCY,
+  SQL_HISTORY_BACKWARDS,
+  SQL_HISTORY_FORWARDS,
+  SQL_CHANNELS,
+  SQL_SET_LAST_SERIAL,
+  SQL_TRIM_MESSAGES,
+  SQL_TRIM_IDEMPOTENCY,
+  SQL_TRIM_RECORDS,
+  SQL_PUT_RECORD,
+  SQL_DELETE_RECORD,
+  SQL_LOAD_RECORDS,
+  SQL_DROP_APP_MESSAGES,
+  SQL_DROP_APP_IDEMPOTENCY,
+  SQL_DROP_APP_RECORDS,
+  SQL_SAVEPOINT,
+  SQL_RELEASE,
+  SQL_ROLLBACK_TO,
+  SQL_SYNC_FULL,
+  SQL_SYNC_NORMAL,
+  SQL_BEGIN,
+  SQL_COMMIT,
+  SQL_ROLLBACK,
+  SQL_COUNT
+};
+
+#define MESSAGE_COLUMNS                                                        \
+  "serial, timestamp, id, name, client_id, connection_id, encoding, "         \
+  "data_type, data, extras, action"
+
+static const char *const statement_sql[SQL_COUNT] = {
+    [SQL_INSERT_MESSAGE] =
+        "INSERT OR IGNORE INTO messages(app, channel, expires, " MESSAGE_COLUMNS
+        ", stream) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [SQL_FIND_IDEMPOTENCY] =
+        "SELECT message_id, serials FROM idempotency "
+        "WHERE app = ? AND channel = ? AND key = ? AND expires > ?",
+    [SQL_INSERT_IDEMPOTENCY] =
+        "INSERT OR REPLACE INTO idempotency(app, channel, key, expires, "
+        "message_id, serials) VALUES(?,?,?,?,?,?)",
+    [SQL_HISTORY_BACKWARDS] =
+        "SELECT " MESSAGE_COLUMNS " FROM messages WHERE app = ? AND channel = ?"
+        " AND timestamp BETWEEN ? AND ? AND expires > ? AND serial <= ?"
+        " AND stream = ?"
+        " ORDER BY serial DESC LIMIT ?",
+    [SQL_HISTORY_FORWARDS] =
+        "SELECT " MESSAGE_COLUMNS " FROM messages WHERE app = ? AND channel = ?"
+        " AND timestamp BETWEEN ? AND ? AND expires > ? AND serial >= ?"
+        " AND stream = ?"
+        " ORDER BY serial ASC LIMIT ?",
+    [SQL_CHANNELS] =
+        "SELECT DISTINCT channel FROM messages WHERE app = ? AND expires > ?"
+        " AND stream = 0"
+        " AND channel >= ? AND substr(channel, 1, length(?)) = ?"
+        " ORDER BY channel LIMIT ?",
+    [SQL_SET_LAST_SERIAL] =
+        "INSERT INTO meta(key, value) VALUES('last_serial_ms', ?)"
+        " ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)",
+    [SQL_TRIM_MESSAGES] =
+        "DELETE FROM messages WHERE (app, channel, serial) IN (SELECT app,"
+        " channel, serial FROM messages WHERE expires <= ? LIMIT ?)",
+    [SQL_TRIM_IDEMPOTENCY] =
+        "DELETE FROM idempotency WHERE (app, channel, key) IN (SELECT app,"
+        " channel, key FROM idempotency WHERE expires <= ? LIMIT ?)",
+    /* Records that never expire have expires = 0. */
+    [SQL_TRIM_RECORDS] =
+        "DELETE FROM records WHERE (app, kind, key) IN (SELECT app, kind, key"
+        " FROM records WHERE expires BETWEEN 1 AND ? LIMIT ?)",
+    [SQL_PUT_RECORD] = "INSERT OR REPLACE INTO records VALUES(?,?,?,?,?)",
+    [SQL_DELETE_RECORD] =
+        "DELETE FROM records WHERE app = ? AND kind = ? AND key = ?",
+    [SQL_LOAD_RECORDS] =
+        "SELECT app, key, value FROM records WHERE kind = ?"
+        " AND (expires = 0 OR expires > ?) ORDER BY app, key",
+    [SQL_DROP_APP_MESSAGES] = "DELETE FROM messages WHERE app = ?",
+    [SQL_DROP_APP_IDEMPOTENCY] = "DELETE FROM idempotency WHERE app = ?",
+    [SQL_DROP_APP_RECORDS] = "DELETE FROM records WHERE app = ?",
+    [SQL_SAVEPOINT] = "SAVEPOINT publish",
+    [SQL_RELEASE] = "RELEASE publish",
+    [SQL_ROLLBACK_TO] = "ROLLBACK TO publish",
+    [SQL_SYNC_FULL] = "PRAGMA synchronous=FULL",
+    [SQL_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
+    [SQL_BEGIN] = "BEGIN IMMEDIATE",
+    [SQL_COMMIT] = "COMMIT",
+    [SQL_ROLLBACK] = "ROLLBACK",
+};
+
+struct sqlite_store {
+  struct store base;
+  sqlite3 *db;
+  sqlite3_stmt *stmt[SQL_COUNT];
+  uv_thread_t thread;
+  uv_mutex_t lock;
+  uv_cond_t wake;
+  uv_cond_t loaded; /* signalled when a synchronous load finished */
+  struct store_req *queue_head, *queue_tail;
+  bool stopping;
+  int64_t last_trim_ms;
+  bool trim_backlog; /* the last trim filled a chunk: more may be expired */
+  int64_t last_serial_ms;
+};
+
+/* ---- Statement helpers ------------------------------------------------- */
+
+static sqlite3_stmt *prepare(struct sqlite_store *s, enum statement which) {
+  sqlite3_stmt *st = s->stmt[which];
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return st;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *text) {
+  if (text) sqlite3_bind_text(st, i, text, -1, SQLITE_STATIC);
+  else sqlite3_bind_null(st, i);
+}
+
+static char *column_dup(sqlite3_stmt *st, int i) {
+  const unsigned char *text = sqlite3_column_text(st, i);
+  return text ? herald_xstrdup((const char *)text) : NULL;
+}
+
+static int fail(struct store_req *req, struct sqlite_store *s,
+                const char *what) {
+  log_error("sqlite: %s: %s", what, sqlite3_errmsg(s->db));
+  return req->rc = herald_error_set(&req->err, HERALD_E_INTERNAL,
+                                    "Storage error");
+}
+
+/* ---- append -------------------------------------------------------------- */
+
+/* Fills the duplicate outputs when the publish's key was seen in the
+ * window. Returns true for a duplicate. */
+static bool find_duplicate(struct sqlite_store *s, struct store_append *a,
+                           int64_t now) {
+  sqlite3_stmt *st = prepare(s, SQL_FIND_IDEMPOTENCY);
+  bind_text(st, 1, a->app_id);
+  bind_text(st, 2, a->channel);
+  bind_text(st, 3, a->idempotency_key);
+  sqlite3_bind_int64(st, 4, now);
+  if (sqlite3_step(st) != SQLITE_ROW) return false;
+  json_t *serials = json_loads((const char *)sqlite3_column_text(st, 1), 0, NULL);
+  a->duplicate = true;
+  a->original_message_id = column_dup(st, 0);
+  a->original_count = json_array_size(serials);
+  a->original_serials = herald_xcalloc(a->original_count + 1, sizeof(char *));
+  for (size_t i = 0; i < a->original_count; i++)
+    a->original_serials[i] =
+        herald_xstrdup(json_string_value(json_array_get(serials, i)));
+  json_decref(serials);
+  return true;
+}
+
+static int remember_key(struct sqlite_store *s, struct store_append *a,
+                        int64_t now) {
+  json_t *serials = json_array();
+  for (size_t i = 0; i < a->count; i++)
+    json_array_append_new(serials, json_string(a->messages[i]->serial));
+  char *text = json_dumps(serials, JSON_COMPACT);
+  json_decref(serials);
+  sqlite3_stmt *st = prepare(s, SQL_INSERT_IDEMPOTENCY);
+  bind_text(st, 1, a->app_id);
+  bind_text(st, 2, a->channel);
+  bind_text(st, 3, a->idempotency_key);
+  sqlite3_bind_int64(st, 4, now + a->idempotency_window_ms);
+  bind_text(st, 5, a->message_id);
+  bind_text(st, 6, text);
+  int rc = sqlite3_step(st);
+  free(text);
+  return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int insert_message(struct sqlite_store *s, const struct store_append *a,
+                          const struct message *m) {
+  sqlite3_stmt *st = prepare(s, SQL_INSERT_MESSAGE);
+  char *extras = m->extras ? json_dumps(m->extras, JSON_COMPACT) : NULL;
+  bind_text(st, 1, a->app_id);
+  bind_text(st, 2, a->channel);
+  sqlite3_bind_int64(st, 3, m->timestamp + a->retention_ms);
+  bind_text(st, 4, m->serial);
+  sqlite3_bind_int64(st, 5, m->timestamp);
+  bind_text(st, 6, m->id);
+  bind_text(st, 7, m->name);
+  bind_text(st, 8, m->client_id);
+  bind_text(st, 9, m->connection_id);
+  bind_text(st, 10, m->payload.encoding);
+  sqlite3_bind_int(st, 11, m->payload.type);
+  if (m->payload.type == PAYLOAD_NONE) sqlite3_bind_null(st, 12);
+  else sqlite3_bind_blob(st, 12, m->payload.data, (int)m->payload.len,
+                         SQLITE_STATIC);
+  bind_text(st, 13, extras);
+  sqlite3_bind_int(st, 14, m->action);
+  sqlite3_bind_int(st, 15, a->stream);
+  int rc = sqlite3_step(st);
+  free(extras);
+  return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Runs a statement without results (prepared once, like every other:
+ * sqlite3_exec would parse it on every call); its result code. */
+static int run_statement(struct sqlite_store *s, enum statement which) {
+  return sqlite3_step(prepare(s, which));
+}
+
+/* The append's writes, all or none: 0 or -1. */
+static int write_append(struct sqlite_store *s, struct store_append *a,
+                        int64_t now) {
+  int rc = a->idempotency_key ? remember_key(s, a, now) : 0;
+  for (size_t i = 0; !rc && !a->ephemeral && i < a->count; i++)
+    rc = insert_message(s, a, a->messages[i]);
+  return rc;
+}
+
+/* Runs one append inside the batch transaction so that a failure undoes
+ * this publish only (all or none of its messages): in a savepoint of its
+ * own when it writes more than one row; a single statement is undone by
+ * SQLite by itself, and so needs none (a savepoint cost as much again as
+ * the insert). */
+static void run_append(struct sqlite_store *s, struct store_append *a,
+                       int64_t now) {
+  if (a->idempotency_key && find_duplicate(s, a, now)) return;
+  size_t writes = (a->idempotency_key ? 1 : 0) + (a->ephemeral ? 0 : a->count);
+  if (writes > 1) run_statement(s, SQL_SAVEPOINT);
+  int rc = write_append(s, a, now);
+  if (rc) {
+    fail(&a->req, s, "append");
+    if (writes > 1) run_statement(s, SQL_ROLLBACK_TO);
+  }
+  if (writes > 1) run_statement(s, SQL_RELEASE);
+  if (!rc && a->count) {
+    int64_t ms = strtoll(a->messages[a->count - 1]->serial, NULL, 10);
+    if (ms > s->last_serial_ms) s->last_serial_ms = ms;
+  }
+}
+
+/* ---- history and channels ------------------------------------------------ */
+
+static struct message *row_to_message(sqlite3_stmt *st) {
+  struct message *m = message__new();
+  m->serial = column_dup(st, 0);
+  m->timestamp = sqlite3_column_int64(st, 1);
+  m->id = column_dup(st, 2);
+  m->name = column_dup(st, 3);
+  m->client_id = column_dup(st, 4);
+  m->connection_id = column_dup(st, 5);
+  m->payload.encoding = column_dup(st, 6);
+  m->payload.type = (enum payload_type)sqlite3_column_int(st, 7);
+  if (m->payload.type != PAYLOAD_NONE) {
+    const void *data = sqlite3_column_blob(st, 8);
+    m->payload.len = (size_t)sqlite3_column_bytes(st, 8);
+    m->payload.data = herald_xstrndup(data ? data : "", m->payload.len);
+  }
+  const unsigned char *extras = sqlite3_column_text(st, 9);
+  if (extras) m->extras = json_loads((const char *)extras, 0, NULL);
+  m->action = sqlite3_column_int(st, 10);
+  return m;
+}
+
+static void run_history(struct sqlite_store *s, struct store_history *h,
+                        int64_t now) {
+  bool forwards = h->direction == STORE_FORWARDS;
+  sqlite3_stmt *st =
+      prepare(s, forwards ? SQL_HISTORY_FORWARDS : SQL_HISTORY_BACKWARDS);
+  bind_text(st, 1, h->app_id);
+  bind_text(st, 2, h->channel);
+  sqlite3_bind_int64(st, 3, h->start);
+  sqlite3_bind_int64(st, 4, h->end);
+  sqlite3_bind_int64(st, 5, now);
+  /* Without a cursor, bound the serial by values every serial passes. */
+  bind_text(st, 6, h->cursor ? h->cursor : forwards ? "" : "\x7f");
+  sqlite3_bind_int(st, 7, h->stream);
+  sqlite3_bind_int64(st, 8, (sqlite3_int64)h->limit + 1);
+  h->messages = herald_xcalloc(h->limit, sizeof *h->messages);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (h->count == h->limit) {
+      h->next_cursor = column_dup(st, 0);
+      break;
+    }
+    h->messages[h->count++] = row_to_message(st);
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) fail(&h->req, s, "history");
+}
+
+static void run_channels(struct sqlite_store *s, struct store_channels *c,
+                         int64_t now) {
+  sqlite3_stmt *st = prepare(s, SQL_CHANNELS);
+  const char *prefix = c->prefix ? c->prefix : "";
+  bind_text(st, 1, c->app_id);
+  sqlite3_bind_int64(st, 2, now);
+  bind_text(st, 3, c->cursor ? c->cursor : "");
+  bind_text(st, 4, prefix);
+  bind_text(st, 5, prefix);
+  sqlite3_bind_int64(st, 6, (sqlite3_int64)c->limit + 1);
+  c->names = herald_xcalloc(c->limit + 1, sizeof *c->names);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (c->count == c->limit) {
+      c->next_cursor = column_dup(st, 0);
+      break;
+    }
+    c->names[c->count++] = column_dup(st, 0);
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) fail(&c->req, s, "channels");
+}
+
+/* ---- records and apps ------------------------------------------------------ */
+
+static void run_put_record(struct sqlite_store *s, struct store_record *r) {
+  sqlite3_stmt *st = prepare(s, r->value ? SQL_PUT_RECORD : SQL_DELETE_RECORD);
+  bind_text(st, 1, r->app_id);
+  bind_text(st, 2, r->kind);
+  bind_text(st, 3, r->key);
+  if (r->value) {
+    bind_text(st, 4, r->value);
+    sqlite3_bind_int64(st, 5, r->expires);
+  }
+  if (sqlite3_step(st) != SQLITE_DONE) fail(&r->req, s, "record");
+}
+
+static void run_drop_app(struct sqlite_store *s, struct store_drop_app *d) {
+  static const enum statement drops[] = {
+      SQL_DROP_APP_MESSAGES, SQL_DROP_APP_IDEMPOTENCY, SQL_DROP_APP_RECORDS};
+  for (size_t i = 0; i < sizeof drops / sizeof drops[0]; i++) {
+    sqlite3_stmt *st = prepare(s, drops[i]);
+    bind_text(st, 1, d->app_id);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+      fail(&d->req, s, "dropping an app");
+      return;
+    }
+  }
+}
+
+/* A synchronous records query, run by the storage thread like any request
+ * and waited for by the caller. */
+struct store_load {
+  struct store_req req;
+  const char *kind;
+  store_record_fn fn;
+  void *ctx;
+  bool finished;
+};
+
+static void run_load(struct sqlite_store *s, struct store_load *l,
+                     int64_t now) {
+  sqlite3_stmt *st = prepare(s, SQL_LOAD_RECORDS);
+  bind_text(st, 1, l->kind);
+  sqlite3_bind_int64(st, 2, now);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    l->fn(l->ctx, (const char *)sqlite3_column_text(st, 0),
+          (const char *)sqlite3_column_text(st, 1),
+          (const char *)sqlite3_column_text(st, 2));
+  if (rc != SQLITE_DONE) fail(&l->req, s, "loading records");
+}
+
+/* ---- The storage thread ---------------------------------------------------- */
+
+/* Deletes one chunk of expired rows per table. While chunks come back
+ * full, the storage thread trims again after every batch (and does not
+ * sleep), so trimming keeps pace with the publish rate in small steps. */
+static void trim_expired(struct sqlite_store *s, int64_t now) {
+  static const enum statement trims[] = {
+      SQL_TRIM_MESSAGES, SQL_TRIM_IDEMPOTENCY, SQL_TRIM_RECORDS};
+  s->last_trim_ms = now;
+  s->trim_backlog = false;
+  for (size_t i = 0; i < sizeof trims / sizeof trims[0]; i++) {
+    sqlite3_stmt *st = prepare(s, trims[i]);
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int(st, 2, TRIM_CHUNK);
+    if (sqlite3_step(st) != SQLITE_DONE)
+      log_warn("sqlite: trimming: %s", sqlite3_errmsg(s->db));
+    else if (sqlite3_changes(s->db) == TRIM_CHUNK)
+      s->trim_backlog = true;
+  }
+}
+
+/* Whether the batch holds a write that must reach the disk before it is
+ * acknowledged: anything but an append to a non-durable namespace. */
+static bool needs_fsync(const struct store_req *batch) {
+  for (const struct store_req *r = batch; r; r = r->queued_next)
+    if ((r->op == STORE_OP_APPEND &&
+         ((const struct store_append *)r)->durable) ||
+        r->op == STORE_OP_PUT_RECORD || r->op == STORE_OP_DROP_APP)
+      return true;
+  return false;
+}
+
+static void run_request(struct sqlite_store *s, struct store_req *r,
+                        int64_t now) {
+  switch (r->op) {
+  case STORE_OP_APPEND: run_append(s, (struct store_append *)r, now); break;
+  case STORE_OP_HISTORY: run_history(s, (struct store_history *)r, now); break;
+  case STORE_OP_CHANNELS:
+    run_channels(s, (struct store_channels *)r, now);
+    break;
+  case STORE_OP_PUT_RECORD: run_put_record(s, (struct store_record *)r); break;
+  case STORE_OP_DROP_APP: run_drop_app(s, (struct store_drop_app *)r); break;
+  case STORE_OP_LOAD_RECORDS: run_load(s, (struct store_load *)r, now); break;
+  }
+}
+
+/* Whether a request changes what is stored (and so fails with its batch). */
+static bool is_write(const struct store_req *r) {
+  return r->op == STORE_OP_APPEND || r->op == STORE_OP_PUT_RECORD ||
+         r->op == STORE_OP_DROP_APP;
+}
+
+static void run_batch(struct sqlite_store *s, struct store_req *batch) {
+  int64_t now = clock__now_ms();
+  run_statement(s, needs_fsync(batch) ? SQL_SYNC_FULL : SQL_SYNC_NORMAL);
+  run_statement(s, SQL_BEGIN);
+  for (struct store_req *r = batch; r; r = r->queued_next) {
+    r->rc = 0;
+    run_request(s, r, now);
+  }
+  sqlite3_stmt *st = prepare(s, SQL_SET_LAST_SERIAL);
+  sqlite3_bind_int64(st, 1, s->last_serial_ms);
+  sqlite3_step(st);
+  bool committed = run_statement(s, SQL_COMMIT) == SQLITE_DONE;
+  for (struct store_req *r = batch, *next; r; r = next) {
+    next = r->queued_next;
+    if (!committed && is_write(r)) fail(r, s, "commit");
+    store__complete(r);
+  }
+  if (!committed) run_statement(s, SQL_ROLLBACK);
+}
+
+/* Takes every queued request, waiting up to the next trim when idle. */
+static struct store_req *take_batch(struct sqlite_store *s) {
+  uv_mutex_lock(&s->lock);
+  if (!s->queue_head && !s->stopping && !s->trim_backlog)
+    uv_cond_timedwait(&s->wake, &s->lock, TRIM_INTERVAL_MS * 1000000ull);
+  struct store_req *batch = s->queue_head;
+  s->queue_head = s->queue_tail = NULL;
+  uv_mutex_unlock(&s->lock);
+  return batch;
+}
+
+static void storage_thread(void *arg) {
+  struct sqlite_store *s = arg;
+  for (;;) {
+    struct store_req *batch = take_batch(s);
+    if (batch) run_batch(s, batch);
+    int64_t now = clock__now_ms();
+    if (s->trim_backlog || now - s->last_trim_ms >= TRIM_INTERVAL_MS)
+      trim_expired(s, now);
+    uv_mutex_lock(&s->lock);
+    bool done = s->stopping && !s->queue_head;
+    uv_mutex_unlock(&s->lock);
+    if (done) break;
+  }
+}
+
+static void enqueue(struct store *base, struct store_req *req) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
+  req->queued_next = NULL;
+  uv_mutex_lock(&s->lock);
+  if (s->queue_tail) s->queue_tail->queued_next = req;
+  else s->queue_head = req;
+  s->queue_tail = req;
+  uv_cond_signal(&s->wake);
+  uv_mutex_unlock(&s->lock);
+}
+
+static void sqlite_append(struct store *s, struct store_append *a) {
+  enqueue(s, &a->req);
+}
+
+static void sqlite_history(struct store *s, struct store_history *h) {
+  enqueue(s, &h->req);
+}
+
+static void sqlite_channels(struct store *s, struct store_channels *c) {
+  enqueue(s, &c->req);
+}
+
+static void sqlite_put_record(struct store *s, struct store_record *r) {
+  enqueue(s, &r->req);
+}
+
+static void sqlite_drop_app(struct store *s, struct store_drop_app *d) {
+  enqueue(s, &d->req);
+}
+
+static void finish_load(struct store_req *req) {
+  struct sqlite_store *s = req->engine;
+  uv_mutex_lock(&s->lock);
+  ((struct store_load *)req)->finished = true;
+  uv_cond_broadcast(&s->loaded);
+  uv_mutex_unlock(&s->lock);
+}
+
+static int sqlite_load_records(struct store *base, const char *kind,
+                               store_record_fn fn, void *ctx,
+                               herald_error *err) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
+  struct store_load load = {.req = {.op = STORE_OP_LOAD_RECORDS,
+                                    .done = finish_load,
+                                    .engine = s},
+                            .kind = kind, .fn = fn, .ctx = ctx};
+  enqueue(base, &load.req);
+  uv_mutex_lock(&s->lock);
+  while (!load.finished) uv_cond_wait(&s->loaded, &s->lock);
+  uv_mutex_unlock(&s->lock);
+  if (load.req.rc && err) *err = load.req.err;
+  return load.req.rc;
+}
+
+/* ---- Opening: schema, migrations, statements -------------------------------- */
+
+static int migrate(struct sqlite_store *s, const char *path, herald_error *err) {
+  sqlite3_stmt *st;
+  int version = 0;
+  if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) ==
+      SQLITE_OK) {
+    if (sqlite3_step(st) == SQLITE_ROW) version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+  }
+  if (version > SCHEMA_VERSION)
+    return herald_error_set(err, HERALD_E_INTERNAL,
+                            "%s has schema version %d, newer than this heraldd "
+                            "supports (%d): upgrade heraldd or use another "
+                            "--data-dir", path, version, SCHEMA_VERSION);
+  for (int v = version; v < SCHEMA_VERSION; v++) {
+    char bump[64];
+    snprintf(bump, sizeof bump, "PRAGMA user_version=%d", v + 1);
+    if (sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(s->db, migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(s->db, bump, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+      return herald_error_set(err, HERALD_E_INTERNAL,
+                              "migrating %s to schema %d: %s", path, v + 1,
+                              sqlite3_errmsg(s->db));
+  }
+  return 0;
+}
+
+static int load_last_serial(struct sqlite_store *s) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db,
+                         "SELECT value FROM meta WHERE key = 'last_serial_ms'",
+                         -1, &st, NULL) != SQLITE_OK)
+    return -1;
+  if (sqlite3_step(st) == SQLITE_ROW) s->last_serial_ms = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return 0;
+}
+
+static int open_database(struct sqlite_store *s, const char *data_dir,
+                         herald_error *err) {
+  char path[4096];
+  if (mkdir(data_dir, 0700) != 0 && errno != EEXIST)
+    return herald_error_set(err, HERALD_E_INTERNAL,
+                            "cannot create data directory %s: %s", data_dir,
+                            strerror(errno));
+  snprintf(path, sizeof path, "%s/herald.db", data_dir);
+  if (sqlite3_open_v2(path, &s->db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                          SQLITE_OPEN_NOMUTEX,
+                      NULL) != SQLITE_OK)
+    return herald_error_set(err, HERALD_E_INTERNAL, "cannot open %s: %s", path,
+                            sqlite3_errmsg(s->db));
+  sqlite3_busy_timeout(s->db, 5000);
+  if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) !=
+      SQLITE_OK)
+    return herald_error_set(err, HERALD_E_INTERNAL, "cannot use WAL for %s: %s",
+                            path, sqlite3_errmsg(s->db));
+  int rc = migrate(s, path, err);
+  if (rc) return rc;
+  for (int i = 0; i < SQL_COUNT; i++)
+    if (sqlite3_prepare_v3(s->db, statement_sql[i], -1,
+                           SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
+                           NULL) != SQLITE_OK)
+      return herald_error_set(err, HERALD_E_INTERNAL,
+                              "preparing statement %d: %s", i,
+                              sqlite3_errmsg(s->db));
+  if (load_last_serial(s))
+    return herald_error_set(err, HERALD_E_INTERNAL, "reading %s: %s", path,
+                            sqlite3_errmsg(s->db));
+  return 0;
+}
+
+static void release(struct sqlite_store *s) {
+  for (int i = 0; i < SQL_COUNT; i++) sqlite3_finalize(s->stmt[i]);
+  sqlite3_close(s->db);
+  uv_cond_destroy(&s->wake);
+  uv_cond_destroy(&s->loaded);
+  uv_mutex_destroy(&s->lock);
+  herald_free(s);
+}
+
+static int sqlite_open(struct store **out, const struct config *cfg,
+                       herald_error *err) {
+  struct sqlite_store *s = herald_xcalloc(1, sizeof *s);
+  s->base.ops = &store_sqlite_ops;
+  uv_mutex_init(&s->lock);
+  uv_cond_init(&s->wake);
+  uv_cond_init(&s->loaded);
+  int rc = open_database(s, cfg->data_dir, err);
+  if (!rc && uv_thread_create(&s->thread, storage_thread, s) != 0)
+    rc = herald_error_set(err, HERALD_E_INTERNAL,
+                          "cannot start the storage thread");
+  if (rc) {
+    release(s);
+    return rc;
+  }
+  *out = &s->base;
+  return 0;
+}
+
+/* Finishes every queued request, then closes the database. */
+static void sqlite_close(struct store *base) {
+  struct sqlite_store *s = (struct sqlite_store *)base;
+  uv_mutex_lock(&s->lock);
+  s->stopping = true;
+  uv_cond_signal(&s->wake);
+  uv_mutex_unlock(&s->lock);
+  uv_thread_join(&s->thread);
+  release(s);
+}
+
+static int64_t sqlite_last_serial_ms(struct store *base) {
+  return ((struct sqlite_store *)base)->last_serial_ms;
+}
+
+const struct store_ops store_sqlite_ops = {
+    .name = "sqlite",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .last_serial_ms = sqlite_last_serial_ms,
+    .append = sqlite_append,
+    .history = sqlite_history,
+    .channels = sqlite_channels,
+    .put_record = sqlite_put_record,
+    .drop_app = sqlite_drop_app,
+    .load_records = sqlite_load_records,
+};

@@ -1,0 +1,106 @@
+/* http.h -- HTTP/1.1 connections and requests on a worker.
+ *
+ * http-parser frames requests; a request is dispatched to the router once it
+ * is complete, and the connection reads no further request until that one
+ * is answered, so pipelined requests are answered in order. Limits: request
+ * line + headers (431), body (413), framing stricter than http-parser's
+ * (400, http_strict.h), timeouts for the head, the body (408) and idle
+ * keep-alive (close), and a cap on each address's connections that have not
+ * authenticated yet (429, address_limit.h). When a body follows, the
+ * router may refuse the request from its head before the body is read
+ * (router__precheck). A handler answers with
+ * http__respond, now or later from a posted task. */
+#ifndef HERALD_HTTP_H
+#define HERALD_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "arena.h"
+#include "auth/auth.h"
+#include "wire.h"
+
+struct worker;
+struct http_conn;
+
+struct http_header {
+  const char *name; /* lower-case */
+  const char *value;
+};
+
+struct http_param {
+  const char *name; /* percent-decoded */
+  const char *value;
+};
+
+struct http_request {
+  struct http_conn *conn;
+  struct worker *worker;
+  struct arena arena; /* freed when the request ends */
+  int method;         /* enum http_method of http-parser */
+  const char *target; /* the raw request target */
+  const char **segments; /* percent-decoded path segments */
+  size_t n_segments;
+  struct http_param *params;
+  size_t n_params;
+  struct http_header *headers;
+  size_t n_headers;
+  char *body;
+  size_t body_len;
+  /* Filled by reply.c and auth.c as the request is handled. */
+  enum wire_format format; /* response format */
+  int envelope;            /* -1, or the wire_format of the envelope */
+  int version;             /* X-Ably-Version (or v=); 0 when absent */
+  struct auth auth;
+};
+
+/* Sets up worker w's HTTP timeouts (header, body, idle: config.h), before
+ * it accepts. */
+void http__worker_init(struct worker *w);
+
+/* Accepts a connection from a listener of worker w. It is refused (429)
+ * when its address holds its cap of unauthenticated connections. */
+void http__accept(struct worker *w, uv_stream_t *listener);
+
+/* A header's value (name in lower case), or NULL. */
+const char *http__header(const struct http_request *req, const char *name);
+/* A query parameter's decoded value, or NULL. */
+const char *http__param(const struct http_request *req, const char *name);
+
+/* Sends the response: status, extra header lines ("Name: value\r\n" each,
+ * may be NULL) and body. The request ends here; its memory is released. */
+void http__respond(struct http_request *req, int status,
+                   const char *extra_headers, const char *body,
+                   size_t body_len);
+
+/* A protocol that takes a connection over after an upgrade (WebSocket).
+ * The HTTP layer keeps the socket and its read loop; from the upgrade on it
+ * only passes bytes through and closes. */
+struct http_upgrade {
+  /* Bytes from the peer; data NULL once the peer is gone (EOF or error). */
+  void (*on_read)(struct http_upgrade *u, const char *data, size_t len);
+  /* The server is stopping: say goodbye, then http__close. */
+  void (*on_drain)(struct http_upgrade *u);
+  /* The socket is closed: release everything. Runs exactly once. */
+  void (*on_closed)(struct http_upgrade *u);
+};
+
+/* Hands req's connection to u; the request ends here. Returns the stream to
+ * write to. Reading starts with http__upgrade_start, which first passes on
+ * the bytes the peer sent after the request. */
+uv_stream_t *http__upgrade(struct http_request *req, struct http_upgrade *u);
+void http__upgrade_start(uv_stream_t *stream);
+
+/* Closes an upgraded connection; u->on_closed follows. */
+void http__close(uv_stream_t *stream);
+
+/* Closes every idle connection of w and marks the others to close after
+ * their current request (graceful shutdown). */
+void http__drain(struct worker *w);
+
+/* Percent-decodes src[0..len) into an arena string ('+' stays '+').
+ * Returns NULL on a malformed escape or an encoded NUL. */
+char *http__percent_decode(struct arena *a, const char *src, size_t len);
+
+#endif
