@@ -1,15 +1,16 @@
-/* router.c -- the route table and dispatch (see router.h). */
+/* router.c -- the route table and dispatch, the HTTP layer's handlers
+ * (see router.h). */
 #include "router.h"
 
 #include <http_parser.h>
 #include <string.h>
 
 #include "auth/auth.h"
-#include "transport/http.h"
 #include "realtime/realtime.h"
 #include "rest/reply.h"
 #include "rest/rest.h"
 #include "server.h"
+#include "transport/http.h"
 #include "transport/websocket.h"
 
 enum route_auth { ROUTE_PUBLIC, ROUTE_AUTHENTICATED };
@@ -74,11 +75,13 @@ static const struct route *find_route(const struct http_request *req,
   return NULL;
 }
 
-/* req->auth is already filled when router__precheck authenticated it. */
+/* The request's credentials are there already when precheck authenticated
+ * it. */
 static void run(const struct route *route, struct http_request *req) {
   herald_error err;
-  if (route->auth == ROUTE_AUTHENTICATED && !req->auth.app &&
-      auth__authenticate(req, &rest__server(req)->apps, &err) != 0) {
+  struct auth *auth = rest__auth(req);
+  if (route->auth == ROUTE_AUTHENTICATED && !auth->app &&
+      auth__authenticate(req, rest__context(req)->apps, auth, &err) != 0) {
     reply__error(req, &err);
     return;
   }
@@ -95,16 +98,32 @@ static int check_origin(const struct http_request *req, herald_error *err) {
                           http__header(req, "origin"));
 }
 
-int router__precheck(struct http_request *req, herald_error *err) {
-  int rc = check_origin(req, err);
-  if (rc) return rc;
-  bool path_known;
-  const struct route *route = find_route(req, &path_known);
-  if (!route || route->auth != ROUTE_AUTHENTICATED) return 0;
-  return auth__authenticate(req, &rest__server(req)->apps, err);
+/* Every request is the REST layer's from its first handler on, whatever
+ * answers it, so that replies find their context. */
+static struct server *begin(struct http_request *req) {
+  struct server *s = req->context;
+  rest__begin(&s->rest, req);
+  return s;
 }
 
-void router__dispatch(struct http_request *req) {
+static int precheck(struct http_request *req, herald_error *err) {
+  struct server *s = begin(req);
+  int rc = check_origin(req, err);
+  bool path_known;
+  const struct route *route = rc ? NULL : find_route(req, &path_known);
+  if (route && route->auth == ROUTE_AUTHENTICATED)
+    rc = auth__authenticate(req, s->rest.apps, rest__auth(req), err);
+  if (rc) reply__negotiate(req); /* the refusal is answered in its format */
+  return rc;
+}
+
+static void answer_error(struct http_request *req, const herald_error *err) {
+  begin(req);
+  reply__error(req, err);
+}
+
+static void dispatch(struct http_request *req) {
+  struct server *s = begin(req);
   herald_error err;
   if (check_origin(req, &err)) {
     reply__negotiate(req);
@@ -112,7 +131,7 @@ void router__dispatch(struct http_request *req) {
     return;
   }
   if (websocket__requested(req)) { /* realtime, whatever the path */
-    realtime__websocket(req);
+    realtime__websocket(&s->realtime, req);
     return;
   }
   reply__negotiate(req);
@@ -132,4 +151,12 @@ void router__dispatch(struct http_request *req) {
   else
     herald_error_set(&err, HERALD_E_NOT_FOUND, "No such resource");
   reply__error(req, &err);
+}
+
+struct http_handlers router__handlers(struct server *s) {
+  return (struct http_handlers){.context = s,
+                                .precheck = precheck,
+                                .dispatch = dispatch,
+                                .error = answer_error,
+                                .end = rest__end};
 }

@@ -7,17 +7,16 @@
 #ifndef HERALD_ROUTER_H
 #define HERALD_ROUTER_H
 
-#include "herald/errors.h"
+#include "transport/http.h"
 
-struct http_request;
+struct server;
 
-void router__dispatch(struct http_request *req);
-
-/* Called once a request's head is in, when a body follows and before it is
- * read: refuses what the router would refuse whatever the body says (a
- * disallowed Origin, a route that needs credentials the request lacks), so
- * nobody without credentials makes the server buffer a body. 0, or -code
- * with err set (the request is then answered with it, unread). */
-int router__precheck(struct http_request *req, herald_error *err);
+/* The HTTP layer's handlers for s: dispatch (the routes, the WebSocket
+ * upgrade), precheck, error (an Ably error body) and end. The precheck
+ * refuses what the router would refuse whatever the body says (a
+ * disallowed Origin, a route that needs credentials the request lacks),
+ * so nobody without credentials makes the server buffer a body. drained
+ * is left to the caller. */
+struct http_handlers router__handlers(struct server *s);
 
 #endif

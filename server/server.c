@@ -1,7 +1,8 @@
-/* server.c -- heraldd's lifecycle: storage and apps, binding the listening
- * sockets (every address the bind name resolves to, one SO_REUSEPORT socket
- * per worker and address), starting the workers, and the graceful stop on
- * SIGINT/SIGTERM. */
+/* server.c -- heraldd's composition and lifecycle: storage and apps, the
+ * layers' process state, binding the listening sockets (every address the
+ * bind name resolves to, one SO_REUSEPORT socket per worker and address),
+ * each worker's share of every layer, starting the workers, and the
+ * graceful stop on SIGINT/SIGTERM. */
 #include "server.h"
 
 #include <errno.h>
@@ -14,10 +15,13 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "channel/presence.h"
 #include "core/log.h"
 #include "msgid.h"
-#include "channel/presence.h"
+#include "router.h"
 #include "store/store.h"
+#include "transport/outbound.h"
+#include "transport/websocket.h"
 
 #define MAX_ADDRESSES 4
 #define DRAIN_DEADLINE_MS 10000
@@ -106,7 +110,7 @@ static int bind_all(struct server *s, struct bind_plan *plan,
                     int fds[][MAX_ADDRESSES], herald_error *err) {
   int port = s->cfg->port;
   for (int a = 0; a < plan->n; a++) {
-    for (int w = 0; w < s->n_workers; w++) {
+    for (int w = 0; w < s->pool.n; w++) {
       set_port(&plan->addrs[a], port);
       int fd = bind_socket(&plan->addrs[a], plan->lens[a]);
       if (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL) {
@@ -143,7 +147,7 @@ static int bind_all(struct server *s, struct bind_plan *plan,
 
 static void finish_stop(struct server *s) {
   uv_timer_stop(&s->drain_deadline);
-  for (int i = 0; i < s->n_workers; i++) worker__exit(&s->workers[i]);
+  for (int i = 0; i < s->pool.n; i++) worker__exit(&s->pool.workers[i]);
   uv_close((uv_handle_t *)&s->drained_signal, NULL);
   uv_close((uv_handle_t *)&s->drain_deadline, NULL);
   uv_close((uv_handle_t *)&s->sigint, NULL);
@@ -152,7 +156,7 @@ static void finish_stop(struct server *s) {
 
 static void on_drained(uv_async_t *handle) {
   struct server *s = handle->data;
-  if (atomic_load(&s->workers_drained) == s->n_workers) finish_stop(s);
+  if (atomic_load(&s->workers_drained) == s->pool.n) finish_stop(s);
 }
 
 static void on_drain_deadline(uv_timer_t *timer) {
@@ -161,9 +165,15 @@ static void on_drain_deadline(uv_timer_t *timer) {
   finish_stop(timer->data);
 }
 
-void server__worker_drained(struct server *s) {
+/* The HTTP layer's report, on worker w's thread: w has drained. */
+static void worker_drained(void *server, struct worker *w) {
+  struct server *s = server;
   atomic_fetch_add(&s->workers_drained, 1);
   uv_async_send(&s->drained_signal);
+}
+
+static void drain_on_worker(struct worker_task *task) {
+  http__drain(worker__self());
 }
 
 static void on_signal(uv_signal_t *handle, int signum) {
@@ -173,7 +183,8 @@ static void on_signal(uv_signal_t *handle, int signum) {
   log_info("received %s: finishing in-flight requests",
            signum == SIGINT ? "SIGINT" : "SIGTERM");
   uv_timer_start(&s->drain_deadline, on_drain_deadline, DRAIN_DEADLINE_MS, 0);
-  for (int i = 0; i < s->n_workers; i++) worker__drain(&s->workers[i]);
+  for (int i = 0; i < s->pool.n; i++)
+    worker__post(&s->pool.workers[i], &s->drain_tasks[i], drain_on_worker);
 }
 
 /* ---- Running ----------------------------------------------------------------- */
@@ -191,28 +202,67 @@ static void init_main_loop(struct server *s) {
   uv_signal_start(&s->sigterm, on_signal, SIGTERM);
 }
 
+/* The layers' process state, bottom up. */
+static void init_layers(struct server *s) {
+  const struct config *cfg = s->cfg;
+  nonce_cache__init(&s->nonces, 2 * cfg->token_window_ms);
+  s->channels = (struct channels){.pool = &s->pool, .store = s->store,
+                                  .apps = &s->apps, .cfg = cfg,
+                                  .node_id = s->node_id};
+  realtime__init(&s->realtime, &s->channels, cfg);
+  s->rest = (struct rest){.cfg = cfg, .apps = &s->apps, .store = s->store,
+                          .nonces = &s->nonces, .channels = &s->channels};
+  struct http_handlers handlers = router__handlers(s);
+  handlers.drained = worker_drained;
+  http__server_init(&s->http, cfg, &handlers);
+}
+
+static void cleanup_layers(struct server *s) {
+  http__server_cleanup(&s->http);
+  realtime__cleanup(&s->realtime);
+  nonce_cache__cleanup(&s->nonces);
+}
+
+/* Worker w's share of every layer, bottom up (it is torn down top down,
+ * worker__at_exit), listening on its sockets fds. */
+static int compose_worker(struct server *s, struct worker *w, const int *fds,
+                          int n_fds) {
+  outbound__worker_init(w);
+  websocket__worker_init(w);
+  channel__worker_init(&s->channels, w);
+  realtime__worker_init(&s->realtime, w);
+  return http__worker_init(&s->http, w, fds, n_fds);
+}
+
+/* err for a worker step that failed with e (0: it did not). */
+static int check_step(int e, const char *step, int i, herald_error *err) {
+  if (!e) return 0;
+  return herald_error_set(err, HERALD_E_INTERNAL, "cannot %s worker %d: %s",
+                          step, i, uv_strerror(e));
+}
+
+/* Every worker can be posted to before any is composed, and every one is
+ * composed before any starts. */
 static int start_workers(struct server *s, herald_error *err) {
   struct bind_plan plan;
   int rc = resolve(s->cfg->bind, &plan, err);
   if (rc) return rc;
-  int (*fds)[MAX_ADDRESSES] = herald_xcalloc((size_t)s->n_workers, sizeof *fds);
+  int (*fds)[MAX_ADDRESSES] = herald_xcalloc((size_t)s->pool.n, sizeof *fds);
   rc = bind_all(s, &plan, fds, err);
-  for (int i = 0; !rc && i < s->n_workers; i++) {
-    int e = worker__init(&s->workers[i], s, i);
-    if (e) rc = herald_error_set(err, HERALD_E_INTERNAL,
-                                 "cannot set up worker %d: %s", i, uv_strerror(e));
-  }
-  for (int i = 0; !rc && i < s->n_workers; i++) {
-    int e = worker__start(&s->workers[i], fds[i], plan.n);
-    if (e) rc = herald_error_set(err, HERALD_E_INTERNAL,
-                                 "cannot start worker %d: %s", i, uv_strerror(e));
-  }
+  s->rest.port = s->port;
+  struct worker *w = s->pool.workers;
+  for (int i = 0; !rc && i < s->pool.n; i++)
+    rc = check_step(worker__init(&w[i], &s->pool, i), "set up", i, err);
+  for (int i = 0; !rc && i < s->pool.n; i++)
+    rc = check_step(compose_worker(s, &w[i], fds[i], plan.n), "set up", i, err);
+  for (int i = 0; !rc && i < s->pool.n; i++)
+    rc = check_step(worker__start(&w[i]), "start", i, err);
   herald_free(fds);
   return rc;
 }
 
 static void restore_app_fixtures(struct app *app, void *server) {
-  presence__seed_fixtures(server, app, false);
+  presence__seed_fixtures(&((struct server *)server)->channels, app, false);
 }
 
 /* Apps' presence fixtures are members again; their history, if any, is
@@ -226,7 +276,7 @@ int server__run(struct server *s, const struct config *cfg) {
   char *dev_key = NULL;
   memset(s, 0, sizeof *s);
   s->cfg = cfg;
-  s->n_workers = cfg->threads;
+  s->pool.n = cfg->threads;
   msgid__random(s->node_id, 6);
   int rc = apps__init(&s->apps, cfg, &dev_key, &err);
   if (!rc) rc = store__open(&s->store, cfg, &err);
@@ -238,10 +288,9 @@ int server__run(struct server *s, const struct config *cfg) {
     herald_free(dev_key);
     return 1;
   }
-  nonce_cache__init(&s->nonces, 2 * cfg->token_window_ms);
-  connection_registry__init(&s->connections);
-  address_limit__init(&s->unauthenticated, cfg->max_unauthenticated_per_address);
-  s->workers = herald_xcalloc((size_t)s->n_workers, sizeof *s->workers);
+  init_layers(s);
+  s->pool.workers = herald_xcalloc((size_t)s->pool.n, sizeof *s->pool.workers);
+  s->drain_tasks = herald_xcalloc((size_t)s->pool.n, sizeof *s->drain_tasks);
   init_main_loop(s);
   if (start_workers(s, &err)) {
     log_error("%s", err.message);
@@ -249,7 +298,7 @@ int server__run(struct server *s, const struct config *cfg) {
   }
   restore_fixtures(s);
   printf("heraldd: listening on http://%s:%d (%d threads, %s storage)\n",
-         strchr(cfg->bind, ':') ? "[::]" : cfg->bind, s->port, s->n_workers,
+         strchr(cfg->bind, ':') ? "[::]" : cfg->bind, s->port, s->pool.n,
          cfg->storage);
   if (dev_key) {
     printf("heraldd: development key: %s\n"
@@ -260,13 +309,12 @@ int server__run(struct server *s, const struct config *cfg) {
   }
   fflush(stdout);
   uv_run(s->main_loop, UV_RUN_DEFAULT);
-  for (int i = 0; i < s->n_workers; i++) worker__join(&s->workers[i]);
+  for (int i = 0; i < s->pool.n; i++) worker__join(&s->pool.workers[i]);
   store__close(s->store);
-  nonce_cache__cleanup(&s->nonces);
-  connection_registry__cleanup(&s->connections);
-  address_limit__cleanup(&s->unauthenticated);
+  cleanup_layers(s);
   apps__cleanup(&s->apps);
-  herald_free(s->workers);
+  herald_free(s->pool.workers);
+  herald_free(s->drain_tasks);
   herald_free(dev_key);
   uv_loop_close(s->main_loop);
   log_info("stopped");

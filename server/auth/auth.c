@@ -70,7 +70,8 @@ static int authenticate_basic(struct auth *a, struct apps *apps,
 }
 
 /* X-Ably-ClientId: base64 of the UTF-8 clientId (auth.md 10). */
-static int apply_client_id_header(struct http_request *req, herald_error *err) {
+static int apply_client_id_header(struct http_request *req, struct auth *a,
+                                  herald_error *err) {
   const char *header = http__header(req, "x-ably-clientid");
   if (!header) return 0;
   size_t len;
@@ -80,37 +81,39 @@ static int apply_client_id_header(struct http_request *req, herald_error *err) {
     return herald_error_set(err, HERALD_E_INVALID_CLIENT_ID,
                             "Invalid X-Ably-ClientId header");
   }
-  int rc = auth__assume_client_id(&req->auth, (const char *)decoded, err);
+  int rc = auth__assume_client_id(a, (const char *)decoded, err);
   herald_free(decoded);
   return rc;
 }
 
 static int authenticate_credentials(struct http_request *req,
-                                    struct apps *apps, herald_error *err) {
+                                    struct apps *apps, struct auth *a,
+                                    herald_error *err) {
   const char *authorization = http__header(req, "authorization");
   const char *key = http__param(req, "key");
   const char *token = http__param(req, "access_token");
   if (!token) token = http__param(req, "accessToken");
   if (authorization && !strncasecmp(authorization, "Basic ", 6))
-    return authenticate_basic(&req->auth, apps, authorization + 6, err);
+    return authenticate_basic(a, apps, authorization + 6, err);
   if (authorization && !strncasecmp(authorization, "Bearer ", 7))
-    return auth__with_token(&req->auth, apps, authorization + 7,
+    return auth__with_token(a, apps, authorization + 7,
                             strlen(authorization + 7), clock__now_ms(), err);
   if (authorization)
     return herald_error_set(err, HERALD_E_INVALID_CREDENTIAL,
                             "Unsupported Authorization scheme");
-  if (key) return auth__with_key(&req->auth, apps, key, strlen(key), err);
+  if (key) return auth__with_key(a, apps, key, strlen(key), err);
   if (token)
-    return auth__with_token(&req->auth, apps, token, strlen(token),
+    return auth__with_token(a, apps, token, strlen(token),
                             clock__now_ms(), err);
   return herald_error_set(err, HERALD_E_INVALID_CREDENTIALS,
                           "No authentication information provided");
 }
 
 int auth__authenticate(struct http_request *req, struct apps *apps,
-                       herald_error *err) {
-  int rc = authenticate_credentials(req, apps, err);
-  if (!rc) rc = apply_client_id_header(req, err);
+                       struct auth *a, herald_error *err) {
+  int rc = authenticate_credentials(req, apps, a, err);
+  if (!rc) rc = apply_client_id_header(req, a, err);
+  if (a->app) http__authenticated(req); /* its credentials were good */
   return rc;
 }
 

@@ -46,9 +46,11 @@ int auth__with_token(struct auth *a, struct apps *apps, const char *credential,
 int auth__assume_client_id(struct auth *a, const char *client_id,
                            herald_error *err);
 
-/* Authenticates an HTTP request, filling req->auth. No credentials: 40101. */
+/* Authenticates an HTTP request, filling *a; its connection then stops
+ * counting as unauthenticated (http__authenticated). No credentials:
+ * 40101. */
 int auth__authenticate(struct http_request *req, struct apps *apps,
-                       herald_error *err);
+                       struct auth *a, herald_error *err);
 
 void auth__release(struct auth *a);
 

@@ -14,7 +14,6 @@
 #include "msgid.h"
 #include "channel/presence.h"
 #include "serial.h"
-#include "server.h"
 
 #define ID_BASE_LEN 12
 
@@ -48,12 +47,28 @@ struct presence_table *channel__presence(struct channel_table *t) {
   return t->presence;
 }
 
+static int slot = -1;
+
+static void free_table(void *t) { channel__table_free(t); }
+
+void channel__worker_init(struct channels *ch, struct worker *w) {
+  struct channel_table *t = channel__table_new(
+      ch->node_id, w->index, store__last_serial_ms(ch->store) + 1);
+  w->locals[worker__slot(&slot)] = t;
+  worker__at_exit(w, free_table, t);
+  fanout__worker_init(ch, w);
+}
+
+struct channel_table *channel__table(struct worker *w) {
+  return w->locals[slot];
+}
+
 /* Keyed (hashmap__hash): chosen names cannot pin channels on one worker. */
-struct worker *channel__owner(struct server *s, const char *app_id,
+struct worker *channel__owner(const struct channels *ch, const char *app_id,
                               const char *name) {
   uint64_t h = hashmap__hash(app_id, strlen(app_id));
   h ^= hashmap__hash(name, strlen(name)) * 31;
-  return &s->workers[h % (uint64_t)s->n_workers];
+  return &ch->pool->workers[h % (uint64_t)ch->pool->n];
 }
 
 /* ---- Stamping (on the owner) ------------------------------------------- */
@@ -151,26 +166,27 @@ static void append(struct publish *p, struct worker *self) {
   a->count = p->count;
   a->message_id = p->message_id;
   a->idempotency_key = p->idempotency_key;
-  a->idempotency_window_ms = p->server->cfg->idempotency_window_ms;
-  a->retention_ms = apps__retention_ms(&p->server->apps, p->app, p->channel);
+  a->idempotency_window_ms = p->channels->cfg->idempotency_window_ms;
+  a->retention_ms = apps__retention_ms(p->channels->apps, p->app, p->channel);
   a->ephemeral = p->ephemeral;
   a->durable = apps__durable(p->app, p->channel);
-  store__append(p->server->store, a);
+  store__append(p->channels->store, a);
 }
 
 static void publish_on_owner(struct worker_task *task) {
   struct publish *p = (struct publish *)task;
   struct worker *self = worker__self();
-  struct presence_table *members = self->channels->presence;
+  struct channel_table *table = channel__table(self);
+  struct presence_table *members = table->presence;
   if (p->presence) {
-    size_t max = apps__presence_max_members(p->app, p->server->cfg);
+    size_t max = apps__presence_max_members(p->app, p->channels->cfg);
     p->rc = presence__prepare(members, p, max, &p->err);
     if (p->rc) {
       worker__post(p->origin, &p->task, reply_on_origin);
       return;
     }
   }
-  if (p->count) stamp(p, self->channels);
+  if (p->count) stamp(p, table);
   if (p->presence) {
     presence__apply(members, p);
     /* the kept items' serials, in place of every stamped item's */
@@ -201,7 +217,7 @@ int publish__check_messages(struct publish *p, const struct auth *auth,
 }
 
 void channel__publish(struct publish *p) {
-  struct worker *owner = channel__owner(p->server, p->app->id, p->channel);
+  struct worker *owner = channel__owner(p->channels, p->app->id, p->channel);
   worker__post(owner, &p->task, publish_on_owner);
 }
 

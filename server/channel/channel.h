@@ -15,16 +15,26 @@
 
 #include "auth/apps.h"
 #include "auth/auth.h"
+#include "core/config.h"
+#include "core/worker.h"
 #include "message.h"
 #include "store/store.h"
-#include "core/worker.h"
 
-struct server;
+struct channel_table;
+
+/* What the channel layer needs of the process (server.c makes it). */
+struct channels {
+  struct worker_pool *pool; /* the workers that own channels */
+  struct store *store;
+  struct apps *apps;
+  const struct config *cfg;
+  const char *node_id; /* this process, in serials */
+};
 
 /* One publish of one or more messages to one channel, atomically. */
 struct publish {
   struct worker_task task;
-  struct server *server;
+  struct channels *channels;
   struct worker *origin;
   struct app *app; /* retained by the caller for the publish's life */
   char *channel;   /* base name, herald_xmalloc'd */
@@ -68,7 +78,7 @@ void channel__publish(struct publish *p);
 void publish__cleanup(struct publish *p);
 
 /* The worker owning app_id's channel `name`. */
-struct worker *channel__owner(struct server *s, const char *app_id,
+struct worker *channel__owner(const struct channels *ch, const char *app_id,
                               const char *name);
 
 /* The position after every serial t issued so far and before every one it
@@ -81,6 +91,12 @@ void channel__next_position(const struct channel_table *t, char *out);
 struct channel_table *channel__table_new(const char *node_id, int worker,
                                         int64_t serial_floor_ms);
 void channel__table_free(struct channel_table *t);
+
+/* Gives worker w its channel table and its fan-out state (fanout.h), both
+ * freed when w ends; before w starts. */
+void channel__worker_init(struct channels *ch, struct worker *w);
+/* Worker w's table. */
+struct channel_table *channel__table(struct worker *w);
 
 /* The member sets of the channels t's worker owns (presence.h). */
 struct presence_table *channel__presence(struct channel_table *t);

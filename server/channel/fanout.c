@@ -1,17 +1,16 @@
 /* fanout.c -- channel positions on owners, subscriptions on workers, and
  * deliveries encoded once per frame kind (see fanout.h).
- * Owns: struct owned_channel (owner side), struct local_channel (worker
- * side), struct delivery. Attachments belong to realtime_channels.c. */
+ * Owns: struct fanout_worker (a worker's fan-out state), struct
+ * owned_channel (owner side), struct local_channel (worker side), struct
+ * delivery. Subscribers belong to their implementations. */
 #include "channel/fanout.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
-#include "channel/channel.h"
-#include "clock.h"
 #include "channel/presence.h"
-#include "server.h"
+#include "clock.h"
 
 #define OWNED_IDLE_MS 1000 /* an unsubscribed channel's record outlives its
                               last message by this much */
@@ -24,12 +23,20 @@ struct owned_channel {
   int64_t last_ms;  /* of the last message or registration */
 };
 
-/* On a worker: its attachments to one channel. */
+/* A worker's fan-out state (in its slot). */
+struct fanout_worker {
+  struct worker *worker;
+  struct channels *channels;
+  struct hashmap subscribed; /* key -> struct local_channel */
+  struct hashmap owned;      /* key -> struct owned_channel */
+};
+
+/* On a worker: its subscribers to one channel. */
 struct local_channel {
-  struct realtime_worker *rw;
+  struct fanout_worker *fw;
   char *key;
   size_t key_len;
-  struct attachment *head;
+  struct subscriber *head;
   bool positioned; /* the owner answered the registration */
   char position[SERIAL_MAX];
   size_t presence_members; /* as of position */
@@ -62,22 +69,29 @@ char *fanout__channel_key(const char *app_id, const char *name, size_t *len) {
   return key;
 }
 
-static struct realtime_worker *self_rw(void) {
-  return worker__self()->realtime;
+static int slot = -1;
+
+static struct fanout_worker *state_of(struct worker *w) {
+  return w->locals[slot];
+}
+
+static struct fanout_worker *self_state(void) {
+  return state_of(worker__self());
 }
 
 /* ---- Owner side ------------------------------------------------------------ */
 
-static struct owned_channel *owned_get(struct realtime_worker *rw,
+static struct owned_channel *owned_get(struct fanout_worker *fw,
                                        const char *key, size_t len) {
-  struct owned_channel *oc = hashmap__get(&rw->owned, key, len);
+  struct owned_channel *oc = hashmap__get(&fw->owned, key, len);
   if (!oc) {
+    struct channel_table *table = channel__table(fw->worker);
     oc = herald_xcalloc(1, sizeof *oc);
     oc->last_ms = clock__now_ms();
-    channel__next_position(rw->worker->channels, oc->position);
+    channel__next_position(table, oc->position);
     oc->presence_members =
-        presence__count(channel__presence(rw->worker->channels), key, len);
-    hashmap__put(&rw->owned, key, len, oc);
+        presence__count(channel__presence(table), key, len);
+    hashmap__put(&fw->owned, key, len, oc);
   }
   return oc;
 }
@@ -86,8 +100,8 @@ static void on_position(struct worker_task *task);
 
 static void note_on_owner(struct worker_task *task) {
   struct fanout_note *note = (struct fanout_note *)task;
-  struct realtime_worker *rw = self_rw();
-  struct owned_channel *oc = owned_get(rw, note->key, note->key_len);
+  struct fanout_worker *fw = self_state();
+  struct owned_channel *oc = owned_get(fw, note->key, note->key_len);
   uint64_t bit = UINT64_C(1) << note->worker;
   if (!note->subscribe) {
     oc->workers &= ~bit;
@@ -98,20 +112,19 @@ static void note_on_owner(struct worker_task *task) {
   oc->last_ms = clock__now_ms();
   memcpy(note->position, oc->position, SERIAL_MAX);
   note->presence_members = oc->presence_members;
-  worker__post(&rw->worker->server->workers[note->worker], &note->task,
+  worker__post(&fw->worker->pool->workers[note->worker], &note->task,
                on_position);
 }
 
 static void post_note(struct local_channel *lc, bool subscribe) {
-  struct server *s = lc->rw->worker->server;
   struct fanout_note *note = herald_xcalloc(1, sizeof *note + lc->key_len + 1);
-  note->worker = lc->rw->worker->index;
+  note->worker = lc->fw->worker->index;
   note->subscribe = subscribe;
   note->key_len = lc->key_len;
   memcpy(note->key, lc->key, lc->key_len);
   const char *newline = memchr(lc->key, '\n', lc->key_len);
   char *app_id = herald_xstrndup(lc->key, (size_t)(newline - lc->key));
-  struct worker *owner = channel__owner(s, app_id, newline + 1);
+  struct worker *owner = channel__owner(lc->fw->channels, app_id, newline + 1);
   herald_free(app_id);
   worker__post(owner, &note->task, note_on_owner);
 }
@@ -119,10 +132,10 @@ static void post_note(struct local_channel *lc, bool subscribe) {
 static void on_delivery(struct worker_task *task);
 
 void fanout__published(struct worker *owner, const struct publish *p) {
-  struct realtime_worker *rw = owner->realtime;
+  struct fanout_worker *fw = state_of(owner);
   size_t key_len;
   char *key = fanout__channel_key(p->app->id, p->channel, &key_len);
-  struct owned_channel *oc = hashmap__get(&rw->owned, key, key_len);
+  struct owned_channel *oc = hashmap__get(&fw->owned, key, key_len);
   if (!oc || p->count == 0) {
     herald_free(key);
     return;
@@ -143,24 +156,25 @@ void fanout__published(struct worker *owner, const struct publish *p) {
   snprintf(oc->position, SERIAL_MAX, "%s", d->channel_serial);
   oc->presence_members = d->presence_members;
   oc->last_ms = clock__now_ms();
-  for (int i = 0; i < owner->server->n_workers; i++) {
+  for (int i = 0; i < owner->pool->n; i++) {
     if (!(oc->workers & (UINT64_C(1) << i))) continue;
     struct delivery_task *dt = herald_xmalloc(sizeof *dt);
     atomic_fetch_add(&d->refs, 1);
     dt->delivery = d;
-    worker__post(&owner->server->workers[i], &dt->task, on_delivery);
+    worker__post(&owner->pool->workers[i], &dt->task, on_delivery);
   }
   delivery__unref(d);
 }
 
-void fanout__sweep(struct realtime_worker *rw, int64_t now) {
+void fanout__sweep(struct worker *w, int64_t now) {
+  struct fanout_worker *fw = state_of(w);
   size_t bucket;
-  struct hashmap_entry *e = hashmap__first(&rw->owned, &bucket);
+  struct hashmap_entry *e = hashmap__first(&fw->owned, &bucket);
   while (e) {
-    struct hashmap_entry *next = hashmap__next(&rw->owned, e, &bucket);
+    struct hashmap_entry *next = hashmap__next(&fw->owned, e, &bucket);
     struct owned_channel *oc = e->value;
     if (!oc->workers && now - oc->last_ms > OWNED_IDLE_MS) {
-      hashmap__remove(&rw->owned, e->key, e->key_len);
+      hashmap__remove(&fw->owned, e->key, e->key_len);
       herald_free(oc);
     }
     e = next;
@@ -199,40 +213,13 @@ struct frame *delivery__frame(const struct delivery *d, enum frame_kind kind) {
   return f;
 }
 
-bool attachment__wants(const struct attachment *a, const char *publisher) {
-  if (!(a->modes & PM_FLAG_MODE_SUBSCRIBE)) return false;
-  bool echo = a->echo && a->conn->echo;
-  return echo || !publisher || strcmp(publisher, a->conn->id) != 0;
-}
-
-bool attachment__wants_delivery(const struct attachment *a,
-                                const struct delivery *d) {
-  if (d->action != PM_PRESENCE) return attachment__wants(a, d->connection_id);
-  if (a->modes & PM_FLAG_MODE_PRESENCE_SUBSCRIBE) return true;
-  for (size_t i = 0; i < d->count; i++)
-    if (!strcmp(d->messages[i]->connection_id, a->conn->id)) return true;
-  return false;
-}
-
-/* Keeps d and its frame f for a until its replay ends, unless that takes
- * the connection past its outbound bound (it is then disconnected). */
-static void hold(struct attachment *a, struct delivery *d, struct frame *f) {
-  if (!rt__hold(a->conn, f->len)) return;
-  if (a->n_held == a->cap_held) {
-    a->cap_held = a->cap_held ? a->cap_held * 2 : 8;
-    a->held = herald_xrealloc(a->held, a->cap_held * sizeof *a->held);
-  }
-  atomic_fetch_add(&d->refs, 1);
-  a->held[a->n_held++] = (struct held_delivery){d, frame__ref(f)};
-}
-
 static void on_delivery(struct worker_task *task) {
   struct delivery_task *dt = (struct delivery_task *)task;
   struct delivery *d = dt->delivery;
   herald_free(dt);
-  struct realtime_worker *rw = self_rw();
+  struct fanout_worker *fw = self_state();
   size_t key_len = strlen(d->key);
-  struct local_channel *lc = hashmap__get(&rw->subscribed, d->key, key_len);
+  struct local_channel *lc = hashmap__get(&fw->subscribed, d->key, key_len);
   if (!lc || !lc->positioned) { /* unsubscribed, or from before we asked */
     delivery__unref(d);
     return;
@@ -240,15 +227,10 @@ static void on_delivery(struct worker_task *task) {
   snprintf(lc->position, SERIAL_MAX, "%s", d->channel_serial);
   lc->presence_members = d->presence_members;
   struct frame *frames[FRAME_KINDS] = {0};
-  for (struct attachment *a = lc->head; a; a = a->next) {
-    bool replaying = a->state == ATTACHMENT_REPLAYING;
-    if (!replaying &&
-        (a->state != ATTACHMENT_LIVE || !attachment__wants_delivery(a, d)))
-      continue;
-    enum frame_kind kind = a->conn->transport->kind;
-    if (!frames[kind]) frames[kind] = delivery__frame(d, kind);
-    if (replaying) hold(a, d, frames[kind]);
-    else rt__send_frame(a->conn, frames[kind]);
+  for (struct subscriber *s = lc->head; s; s = s->next) {
+    if (!s->ops->wants(s, d)) continue;
+    if (!frames[s->kind]) frames[s->kind] = delivery__frame(d, s->kind);
+    s->ops->deliver(s, d, frames[s->kind]);
   }
   for (int k = 0; k < FRAME_KINDS; k++) frame__unref(frames[k]);
   delivery__unref(d);
@@ -257,15 +239,15 @@ static void on_delivery(struct worker_task *task) {
 /* ---- Worker side ----------------------------------------------------------- */
 
 static void free_local(struct local_channel *lc) {
-  hashmap__remove(&lc->rw->subscribed, lc->key, lc->key_len);
+  hashmap__remove(&lc->fw->subscribed, lc->key, lc->key_len);
   herald_free(lc->key);
   herald_free(lc);
 }
 
 static void on_position(struct worker_task *task) {
   struct fanout_note *note = (struct fanout_note *)task;
-  struct realtime_worker *rw = self_rw();
-  struct local_channel *lc = hashmap__get(&rw->subscribed, note->key,
+  struct fanout_worker *fw = self_state();
+  struct local_channel *lc = hashmap__get(&fw->subscribed, note->key,
                                           note->key_len);
   if (lc) {
     lc->positioned = true;
@@ -275,62 +257,61 @@ static void on_position(struct worker_task *task) {
       post_note(lc, false);
       free_local(lc);
     } else {
-      for (struct attachment *a = lc->head, *next; a; a = next) {
-        next = a->next;
-        snprintf(a->position, SERIAL_MAX, "%s", lc->position);
-        rt_channels__positioned(a);
+      for (struct subscriber *s = lc->head, *next; s; s = next) {
+        next = s->next;
+        snprintf(s->position, SERIAL_MAX, "%s", lc->position);
+        s->ops->positioned(s);
       }
     }
   }
   herald_free(note);
 }
 
-void fanout__subscribe(struct realtime_worker *rw, const char *app_id,
-                       struct attachment *a) {
+void fanout__subscribe(const char *app_id, struct subscriber *s) {
+  struct fanout_worker *fw = self_state();
   size_t key_len;
-  char *key = fanout__channel_key(app_id, a->name, &key_len);
-  struct local_channel *lc = hashmap__get(&rw->subscribed, key, key_len);
+  char *key = fanout__channel_key(app_id, s->name, &key_len);
+  struct local_channel *lc = hashmap__get(&fw->subscribed, key, key_len);
   if (!lc) {
     lc = herald_xcalloc(1, sizeof *lc);
-    lc->rw = rw;
+    lc->fw = fw;
     lc->key = key;
     lc->key_len = key_len;
-    hashmap__put(&rw->subscribed, key, key_len, lc);
+    hashmap__put(&fw->subscribed, key, key_len, lc);
     post_note(lc, true);
   } else {
     herald_free(key);
   }
-  a->local = lc;
-  a->state = ATTACHMENT_WAITING;
-  a->prev = NULL;
-  a->next = lc->head;
-  if (lc->head) lc->head->prev = a;
-  lc->head = a;
+  s->local = lc;
+  s->prev = NULL;
+  s->next = lc->head;
+  if (lc->head) lc->head->prev = s;
+  lc->head = s;
   if (lc->positioned) {
-    snprintf(a->position, SERIAL_MAX, "%s", lc->position);
-    rt_channels__positioned(a);
+    snprintf(s->position, SERIAL_MAX, "%s", lc->position);
+    s->ops->positioned(s);
   }
 }
 
-void fanout__unsubscribe(struct attachment *a) {
-  struct local_channel *lc = a->local;
+void fanout__unsubscribe(struct subscriber *s) {
+  struct local_channel *lc = s->local;
   if (!lc) return;
-  if (a->prev) a->prev->next = a->next;
-  else lc->head = a->next;
-  if (a->next) a->next->prev = a->prev;
-  a->local = NULL;
+  if (s->prev) s->prev->next = s->next;
+  else lc->head = s->next;
+  if (s->next) s->next->prev = s->prev;
+  s->local = NULL;
   if (!lc->head && lc->positioned) {
     post_note(lc, false);
     free_local(lc);
   }
 }
 
-const char *fanout__position(const struct attachment *a) {
-  return a->local->position;
+const char *fanout__position(const struct subscriber *s) {
+  return s->local->position;
 }
 
-size_t fanout__presence_members(const struct attachment *a) {
-  return a->local->presence_members;
+size_t fanout__presence_members(const struct subscriber *s) {
+  return s->local->presence_members;
 }
 
 const char *fanout__key_channel(const char *key, size_t key_len,
@@ -341,21 +322,22 @@ const char *fanout__key_channel(const char *key, size_t key_len,
   return key + app_len + 1;
 }
 
-void fanout__each_channel(struct realtime_worker *rw, const char *app_id,
+void fanout__each_channel(struct worker *w, const char *app_id,
                           void (*fn)(const char *name, void *arg), void *arg) {
+  struct fanout_worker *fw = state_of(w);
   size_t bucket;
-  for (struct hashmap_entry *e = hashmap__first(&rw->subscribed, &bucket); e;
-       e = hashmap__next(&rw->subscribed, e, &bucket)) {
+  for (struct hashmap_entry *e = hashmap__first(&fw->subscribed, &bucket); e;
+       e = hashmap__next(&fw->subscribed, e, &bucket)) {
     const struct local_channel *lc = e->value;
     const char *name = fanout__key_channel(e->key, e->key_len, app_id);
     if (name && lc->head) fn(name, arg);
   }
 }
 
-void fanout__count_attachments(struct realtime_worker *rw, const char *key,
+void fanout__count_subscribers(struct worker *w, const char *key,
                                size_t key_len, struct occupancy *o) {
-  struct local_channel *lc = hashmap__get(&rw->subscribed, key, key_len);
-  for (struct attachment *a = lc ? lc->head : NULL; a; a = a->next) {
+  struct local_channel *lc = hashmap__get(&state_of(w)->subscribed, key, key_len);
+  for (struct subscriber *a = lc ? lc->head : NULL; a; a = a->next) {
     o->connections++;
     o->publishers += (a->modes & PM_FLAG_MODE_PUBLISH) != 0;
     o->subscribers += (a->modes & PM_FLAG_MODE_SUBSCRIBE) != 0;
@@ -367,17 +349,29 @@ void fanout__count_attachments(struct realtime_worker *rw, const char *key,
   }
 }
 
-void fanout__cleanup(struct realtime_worker *rw) {
+static void free_state(void *arg) {
+  struct fanout_worker *fw = arg;
   size_t bucket;
-  for (struct hashmap_entry *e = hashmap__first(&rw->owned, &bucket); e;
-       e = hashmap__next(&rw->owned, e, &bucket))
+  for (struct hashmap_entry *e = hashmap__first(&fw->owned, &bucket); e;
+       e = hashmap__next(&fw->owned, e, &bucket))
     herald_free(e->value);
-  for (struct hashmap_entry *e = hashmap__first(&rw->subscribed, &bucket); e;
-       e = hashmap__next(&rw->subscribed, e, &bucket)) {
+  for (struct hashmap_entry *e = hashmap__first(&fw->subscribed, &bucket); e;
+       e = hashmap__next(&fw->subscribed, e, &bucket)) {
     struct local_channel *lc = e->value;
     herald_free(lc->key);
     herald_free(lc);
   }
-  hashmap__cleanup(&rw->owned);
-  hashmap__cleanup(&rw->subscribed);
+  hashmap__cleanup(&fw->owned);
+  hashmap__cleanup(&fw->subscribed);
+  herald_free(fw);
+}
+
+void fanout__worker_init(struct channels *ch, struct worker *w) {
+  struct fanout_worker *fw = herald_xcalloc(1, sizeof *fw);
+  fw->worker = w;
+  fw->channels = ch;
+  hashmap__init(&fw->subscribed);
+  hashmap__init(&fw->owned);
+  w->locals[worker__slot(&slot)] = fw;
+  worker__at_exit(w, free_state, fw);
 }

@@ -8,7 +8,6 @@
 #include "channel/channel.h"
 #include "channel/fanout.h"
 #include "channel/presence.h"
-#include "server.h"
 
 /* ---- A round of the workers -------------------------------------------------- */
 
@@ -37,7 +36,7 @@ static void round_visit(struct worker_task *task) {
 
 /* Runs r->visit on every worker, then r->gathered on r->origin. */
 static void round_start(struct worker_round *r) {
-  int n = r->server->n_workers;
+  int n = r->channels->pool->n;
   r->visits = herald_xcalloc((size_t)n, sizeof *r->visits);
   atomic_init(&r->pending, n);
   for (int w = 0; w < n; w++) {
@@ -45,7 +44,7 @@ static void round_start(struct worker_round *r) {
     r->visits[w].index = w;
   }
   for (int w = 0; w < n; w++)
-    worker__post(&r->server->workers[w], &r->visits[w].task, round_visit);
+    worker__post(&r->channels->pool->workers[w], &r->visits[w].task, round_visit);
 }
 
 /* ---- Occupancy metrics ------------------------------------------------------- */
@@ -65,22 +64,22 @@ static void add(struct occupancy *sum, const struct occupancy *part) {
  * owns. */
 static void count_on_worker(struct worker_round *r, int index) {
   struct occupancy_query *q = (struct occupancy_query *)r;
-  struct worker *self = &r->server->workers[index];
+  struct worker *self = &r->channels->pool->workers[index];
   struct occupancy *counts = q->parts[index];
   for (size_t i = 0; i < q->count; i++) {
     size_t key_len;
     char *key = fanout__channel_key(q->app_id, q->channels[i], &key_len);
-    fanout__count_attachments(self->realtime, key, key_len, &counts[i]);
-    if (channel__owner(r->server, q->app_id, q->channels[i]) == self)
+    fanout__count_subscribers(self, key, key_len, &counts[i]);
+    if (channel__owner(r->channels, q->app_id, q->channels[i]) == self)
       counts[i].presence_members = (long)presence__count(
-          channel__presence(self->channels), key, key_len);
+          channel__presence(channel__table(self)), key, key_len);
     herald_free(key);
   }
 }
 
 static void sum_counts(struct worker_round *r) {
   struct occupancy_query *q = (struct occupancy_query *)r;
-  for (int w = 0; w < r->server->n_workers; w++) {
+  for (int w = 0; w < r->channels->pool->n; w++) {
     for (size_t i = 0; i < q->count; i++) add(&q->results[i], &q->parts[w][i]);
     herald_free(q->parts[w]);
   }
@@ -90,7 +89,7 @@ static void sum_counts(struct worker_round *r) {
 }
 
 void occupancy__query(struct occupancy_query *q) {
-  int n = q->round.server->n_workers;
+  int n = q->round.channels->pool->n;
   size_t slots = q->count ? q->count : 1;
   q->results = herald_xcalloc(slots, sizeof *q->results);
   q->parts = herald_xcalloc((size_t)n, sizeof *q->parts);
@@ -129,11 +128,11 @@ static void take_name(const char *name, void *arg) {
  * presence members. */
 static void list_on_worker(struct worker_round *r, int index) {
   struct active_channels_query *q = (struct active_channels_query *)r;
-  struct worker *self = &r->server->workers[index];
+  struct worker *self = &r->channels->pool->workers[index];
   struct name_list *l = &q->parts[index];
   l->query = q;
-  fanout__each_channel(self->realtime, q->app_id, take_name, l);
-  presence__each_channel(channel__presence(self->channels), q->app_id,
+  fanout__each_channel(self, q->app_id, take_name, l);
+  presence__each_channel(channel__presence(channel__table(self)), q->app_id,
                          take_name, l);
 }
 
@@ -141,9 +140,9 @@ static void list_on_worker(struct worker_round *r, int index) {
 static void gather_names(struct worker_round *r) {
   struct active_channels_query *q = (struct active_channels_query *)r;
   size_t total = 0;
-  for (int w = 0; w < r->server->n_workers; w++) total += q->parts[w].count;
+  for (int w = 0; w < r->channels->pool->n; w++) total += q->parts[w].count;
   q->names = herald_xcalloc(total ? total : 1, sizeof *q->names);
-  for (int w = 0; w < r->server->n_workers; w++) {
+  for (int w = 0; w < r->channels->pool->n; w++) {
     if (q->parts[w].count) /* a worker with none has names == NULL */
       memcpy(q->names + q->count, q->parts[w].names,
              q->parts[w].count * sizeof *q->names);
@@ -156,7 +155,7 @@ static void gather_names(struct worker_round *r) {
 }
 
 void occupancy__active_channels(struct active_channels_query *q) {
-  q->parts = herald_xcalloc((size_t)q->round.server->n_workers, sizeof *q->parts);
+  q->parts = herald_xcalloc((size_t)q->round.channels->pool->n, sizeof *q->parts);
   q->round.visit = list_on_worker;
   q->round.gathered = gather_names;
   round_start(&q->round);

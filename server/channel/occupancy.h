@@ -16,7 +16,7 @@
 
 #include "core/worker.h"
 
-struct server;
+struct channels;
 
 /* Ably's occupancy metrics of one channel. */
 struct occupancy {
@@ -32,7 +32,7 @@ struct occupancy {
 
 /* Every worker visited once, then the origin (internal to the queries). */
 struct worker_round {
-  struct server *server;
+  struct channels *channels;
   struct worker *origin;
   atomic_int pending;
   struct worker_task done_task;
@@ -53,7 +53,7 @@ struct occupancy_query {
   struct occupancy **parts;
 };
 
-/* Counts; done runs on origin once every worker has answered. Set server,
+/* Counts; done runs on origin once every worker has answered. Set channels,
  * origin (in round), app_id, channels, count and done. */
 void occupancy__query(struct occupancy_query *q);
 void occupancy__query_cleanup(struct occupancy_query *q);

@@ -11,7 +11,6 @@
 #include "channel/channel.h"
 #include "channel/fanout.h"
 #include "msgid.h"
-#include "server.h"
 
 #define FIXTURE_CONNECTION_ID "fixtures"
 #define SYNTHESIZED_BASE_LEN 12
@@ -272,7 +271,7 @@ static void collect_page(const struct presence_set *set,
 static void query_on_owner(struct worker_task *task) {
   struct presence_query *q = (struct presence_query *)task;
   struct presence_set *set =
-      find_set(channel__presence(worker__self()->channels), q->app_id,
+      find_set(channel__presence(channel__table(worker__self())), q->app_id,
                q->channel);
   if (set) collect_page(set, q);
   worker__post(q->origin, &q->task, answer_on_origin);
@@ -282,7 +281,7 @@ void presence__query(struct presence_query *q) {
   q->members = NULL;
   q->count = 0;
   q->next_cursor = NULL;
-  worker__post(channel__owner(q->server, q->app_id, q->channel), &q->task,
+  worker__post(channel__owner(q->channels, q->app_id, q->channel), &q->task,
                query_on_owner);
 }
 
@@ -302,11 +301,11 @@ static void free_server_change(struct publish *p) {
   herald_free(p);
 }
 
-static struct publish *server_change(struct server *s, struct app *app,
+static struct publish *server_change(struct channels *s, struct app *app,
                                      const char *channel,
                                      const char *connection_id) {
   struct publish *p = herald_xcalloc(1, sizeof *p);
-  p->server = s;
+  p->channels = s;
   p->origin = channel__owner(s, app->id, channel);
   p->app = apps__retain(app);
   p->channel = herald_xstrdup(channel);
@@ -316,7 +315,7 @@ static struct publish *server_change(struct server *s, struct app *app,
   return p;
 }
 
-void presence__leave_connection(struct server *s, struct app *app,
+void presence__leave_connection(struct channels *s, struct app *app,
                                 const char *channel,
                                 const char *connection_id) {
   struct publish *p = server_change(s, app, channel, connection_id);
@@ -329,7 +328,7 @@ void presence__leave_connection(struct server *s, struct app *app,
  * a jansson tree; messages decode from wire documents, so the items go
  * through their JSON text (once per fixture channel, at start-up or when
  * the app is created). */
-static void seed_channel(struct server *s, struct app *app,
+static void seed_channel(struct channels *s, struct app *app,
                          const json_t *fixture, bool record) {
   const char *name = json_string_value(json_object_get(fixture, "name"));
   const json_t *items = json_object_get(fixture, "presence");
@@ -362,7 +361,7 @@ static void seed_channel(struct server *s, struct app *app,
   free(text);
 }
 
-void presence__seed_fixtures(struct server *s, struct app *app, bool record) {
+void presence__seed_fixtures(struct channels *s, struct app *app, bool record) {
   size_t i;
   const json_t *fixture;
   json_array_foreach(app->fixtures, i, fixture)

@@ -22,7 +22,7 @@
 
 struct app;
 struct publish;
-struct server;
+struct channels;
 
 /* ---- On the owner ---------------------------------------------------------- */
 
@@ -60,7 +60,7 @@ size_t presence__count(struct presence_table *t, const char *key,
  * (run on the owner; done runs once on origin). */
 struct presence_query {
   struct worker_task task;
-  struct server *server;
+  struct channels *channels;
   struct worker *origin;
   const char *app_id;
   const char *channel;       /* base name */
@@ -80,13 +80,13 @@ void presence__query_cleanup(struct presence_query *q);
 /* Removes every member connection_id has on a channel, broadcasting a
  * synthesized LEAVE for each (a detach, a close, or the end of the presence
  * grace period after an abrupt disconnect). Fire and forget. */
-void presence__leave_connection(struct server *s, struct app *app,
+void presence__leave_connection(struct channels *s, struct app *app,
                                 const char *channel,
                                 const char *connection_id);
 
 /* Enters the app's presence fixtures (the "channels" of its POST /apps
  * body): recorded in presence history too when record is true (the app is
  * new), else only made members again (a restart). */
-void presence__seed_fixtures(struct server *s, struct app *app, bool record);
+void presence__seed_fixtures(struct channels *s, struct app *app, bool record);
 
 #endif

@@ -1,19 +1,10 @@
-/* worker.c -- I/O worker threads: loop, inbox and shutdown phases (see
- * worker.h); listening is listener.c. */
+/* worker.c -- I/O worker threads: loop, inbox, per-worker slots and the
+ * end of the thread (see worker.h). */
 #include "core/worker.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include "alloc.h"
-#include "channel/channel.h"
-#include "transport/http.h"
-#include "transport/outbound.h"
-#include "realtime/realtime.h"
-#include "server.h"
-#include "store/store.h"
-#include "transport/websocket.h"
 
 static _Thread_local struct worker *current_worker;
 
@@ -47,19 +38,12 @@ static void on_inbox(uv_async_t *handle) {
   }
 }
 
-static void run_thread(void *arg) {
-  struct worker *w = arg;
-  current_worker = w;
-  uv_run(&w->loop, UV_RUN_DEFAULT);
-  realtime__worker_free(w->realtime);
-  websocket__thread_cleanup();
-  outbound__flusher_free(w->flusher);
-  channel__table_free(w->channels);
-  herald_free(w->read_buffer);
-  uv_loop_close(&w->loop);
-}
+/* ---- Life ---------------------------------------------------------------- */
 
-int worker__init_inbox(struct worker *w) {
+int worker__init(struct worker *w, struct worker_pool *pool, int index) {
+  memset(w, 0, sizeof *w);
+  w->index = index;
+  w->pool = pool;
   int rc = uv_loop_init(&w->loop);
   if (rc) return rc;
   uv_mutex_init(&w->inbox_lock);
@@ -68,52 +52,32 @@ int worker__init_inbox(struct worker *w) {
   return 0;
 }
 
-int worker__init(struct worker *w, struct server *server, int index) {
-  memset(w, 0, sizeof *w);
-  w->index = index;
-  w->server = server;
-  w->channels = channel__table_new(server->node_id, index,
-                                   store__last_serial_ms(server->store) + 1);
-  w->read_buffer = herald_xmalloc(WORKER_READ_BUFFER_SIZE);
-  int rc = worker__init_inbox(w);
-  if (rc) return rc;
-  w->flusher = outbound__flusher_new(&w->loop);
-  http__worker_init(w);
-  w->realtime = realtime__worker_new(w);
-  return 0;
+int worker__slot(int *slot) {
+  static atomic_int taken;
+  if (*slot < 0) *slot = atomic_fetch_add(&taken, 1);
+  if (*slot >= WORKER_SLOTS) abort(); /* raise WORKER_SLOTS */
+  return *slot;
 }
 
-int worker__start(struct worker *w, const int *fds, int n_fds) {
-  int rc;
-  for (int i = 0; i < n_fds && i < WORKER_MAX_LISTENERS; i++) {
-    if ((rc = listener__init(&w->listeners[i], w, fds[i])) != 0) return rc;
-    w->n_listeners++;
+void worker__at_exit(struct worker *w, void (*fn)(void *arg), void *arg) {
+  if (w->n_at_exit == WORKER_AT_EXIT) abort(); /* raise WORKER_AT_EXIT */
+  w->at_exit[w->n_at_exit++] = (struct worker_exit_hook){fn, arg};
+}
+
+static void run_thread(void *arg) {
+  struct worker *w = arg;
+  current_worker = w;
+  uv_run(&w->loop, UV_RUN_DEFAULT);
+  while (w->n_at_exit > 0) {
+    struct worker_exit_hook *h = &w->at_exit[--w->n_at_exit];
+    h->fn(h->arg);
   }
+  uv_loop_close(&w->loop);
+}
+
+int worker__start(struct worker *w) {
   return uv_thread_create(&w->thread, run_thread, w);
 }
-
-/* ---- Shutdown ------------------------------------------------------------ */
-
-static void report_if_drained(struct worker *w) {
-  if (w->draining && w->n_conns == 0 && !w->drained_reported) {
-    w->drained_reported = true;
-    server__worker_drained(w->server);
-  }
-}
-
-static void drain_on_worker(struct worker_task *task) {
-  struct worker *w = worker__self();
-  w->draining = true;
-  for (int i = 0; i < w->n_listeners; i++) listener__stop(&w->listeners[i]);
-  http__drain(w);
-  report_if_drained(w);
-}
-
-void worker__drain(struct worker *w) {
-  worker__post(w, &w->drain_task, drain_on_worker);
-}
-
-void worker__conn_closed(struct worker *w) { report_if_drained(w); }
 
 static void close_any(uv_handle_t *handle, void *arg) {
   if (!uv_is_closing(handle)) uv_close(handle, NULL);

@@ -6,6 +6,7 @@
 
 #include "hmac.h"
 #include "msgid.h"
+#include "realtime/realtime.h"
 
 #define KEY_SECRET_LEN 22
 

@@ -12,7 +12,17 @@
 #include <uv.h>
 
 #include "hashmap.h"
-#include "realtime/realtime.h"
+#include "herald/errors.h"
+
+struct auth;
+struct rt_conn;
+struct rt_resume;
+
+enum rt_state {
+  RT_LIVE,     /* bound to a transport */
+  RT_DETACHED, /* no transport; resumable until expires_at */
+  RT_MOVING,   /* being handed to another worker for a resume */
+};
 
 struct connection_registry {
   uv_mutex_t lock;

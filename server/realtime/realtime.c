@@ -10,11 +10,9 @@
 
 #include "alloc.h"
 #include "clock.h"
-#include "realtime/connection_registry.h"
 #include "channel/fanout.h"
 #include "core/log.h"
-#include "rest/rest.h"
-#include "server.h"
+#include "realtime/connection_registry.h"
 #include "transport/websocket.h"
 
 #define RT_ACKS_REMEMBERED 256
@@ -48,7 +46,7 @@ struct connect_params {
 };
 
 static const struct config *cfg_of(const struct rt_conn *c) {
-  return c->server->cfg;
+  return c->realtime->cfg;
 }
 
 /* ---- Sending ----------------------------------------------------------- */
@@ -116,7 +114,7 @@ static void send_error_and_close(struct transport *t, const herald_error *err) {
 /* ---- Lifetime ------------------------------------------------------------ */
 
 static void link_home(struct rt_conn *c, struct worker *w) {
-  struct realtime_worker *rw = w->realtime;
+  struct realtime_worker *rw = realtime__worker(w);
   c->worker = w;
   c->prev = NULL;
   c->next = rw->conns;
@@ -125,7 +123,7 @@ static void link_home(struct rt_conn *c, struct worker *w) {
 }
 
 static void unlink_home(struct rt_conn *c) {
-  struct realtime_worker *rw = c->worker->realtime;
+  struct realtime_worker *rw = realtime__worker(c->worker);
   if (c->prev) c->prev->next = c->next;
   else rw->conns = c->next;
   if (c->next) c->next->prev = c->prev;
@@ -155,7 +153,7 @@ static void retire(struct rt_conn *c) {
 /* The connection is over (CLOSE, a fatal error), unless a resume claimed
  * it in the meantime: then the claim owns it and it goes on elsewhere. */
 static void end(struct rt_conn *c) {
-  if (connection_registry__remove(&c->server->connections, c, 0, true))
+  if (connection_registry__remove(&c->realtime->connections, c, 0, true))
     retire(c);
 }
 
@@ -176,7 +174,7 @@ static struct transport *unbind(struct rt_conn *c) {
 static void become_detached(struct rt_conn *c) {
   if (c->state != RT_LIVE) return; /* RT_MOVING: the resume decides */
   c->expires_at = clock__now_ms() + cfg_of(c)->connection_state_ttl_ms;
-  connection_registry__settle(&c->server->connections, c, RT_DETACHED);
+  connection_registry__settle(&c->realtime->connections, c, RT_DETACHED);
 }
 
 /* Drops the transport (state kept for resume), after sending pm if any. */
@@ -259,7 +257,7 @@ static void send_connected(struct rt_conn *c, const herald_error *err) {
       .max_frame_size = cfg->max_frame_size,
       .max_inbound_rate = cfg->max_inbound_rate,
       .max_outbound_rate = RT_MAX_OUTBOUND_RATE,
-      .server_id = c->server->node_id,
+      .server_id = c->realtime->channels->node_id,
       .site_code = "local",
   };
   struct protocol_message pm = {.action = PM_CONNECTED,
@@ -274,11 +272,11 @@ static void send_connected(struct rt_conn *c, const herald_error *err) {
 }
 
 /* A new connection on transport t; err: why a resume failed, or NULL. */
-static void open_connection(struct server *s, struct transport *t,
+static void open_connection(struct realtime *s, struct transport *t,
                             struct auth *auth, const struct connect_params *p,
                             const herald_error *err) {
   struct rt_conn *c = herald_xcalloc(1, sizeof *c);
-  c->server = s;
+  c->realtime = s;
   c->auth = *auth;
   memset(auth, 0, sizeof *auth);
   c->app = c->auth.app;
@@ -310,7 +308,7 @@ static void resume_transport_closed(void *owner) {
 static void arrive(struct worker_task *task) {
   struct rt_resume *r = (struct rt_resume *)task;
   struct rt_conn *c = r->conn;
-  struct connection_registry *reg = &c->server->connections;
+  struct connection_registry *reg = &c->realtime->connections;
   link_home(c, r->target);
   if (!r->transport) { /* the new transport left meanwhile */
     c->expires_at = clock__now_ms() + cfg_of(c)->connection_state_ttl_ms;
@@ -354,7 +352,7 @@ static void release_task(struct worker_task *task) {
   release(((struct rt_resume *)task)->conn);
 }
 
-static void resume(struct server *s, struct transport *t, struct auth *auth,
+static void resume(struct realtime *s, struct transport *t, struct auth *auth,
                    const struct connect_params *p) {
   struct rt_resume *r = herald_xcalloc(1, sizeof *r);
   r->target = worker__self();
@@ -391,9 +389,9 @@ void rt__publish_settled(struct rt_conn *c) {
 
 /* ---- Connect ----------------------------------------------------------------- */
 
-static int parse_params(struct http_request *req, struct connect_params *p,
-                        herald_error *err) {
-  const struct config *cfg = rest__server(req)->cfg;
+static int parse_params(const struct realtime *rt, struct http_request *req,
+                        struct connect_params *p, herald_error *err) {
+  const struct config *cfg = rt->cfg;
   const char *v = http__param(req, "v");
   char *end = NULL;
   long version = v ? strtol(v, &end, 10) : 0;
@@ -431,9 +429,9 @@ static int parse_params(struct http_request *req, struct connect_params *p,
   return 0;
 }
 
-static int authenticate(struct http_request *req, struct auth *a,
-                        herald_error *err) {
-  struct apps *apps = &rest__server(req)->apps;
+static int authenticate(const struct realtime *rt, struct http_request *req,
+                        struct auth *a, herald_error *err) {
+  struct apps *apps = rt->channels->apps;
   const char *key = http__param(req, "key");
   const char *token = http__param(req, "access_token");
   if (!token) token = http__param(req, "accessToken");
@@ -453,12 +451,13 @@ static int authenticate(struct http_request *req, struct auth *a,
 /* The ERROR a too big message gets: the same for every connection of a
  * format, so each worker builds it once (a new reference each call). */
 static struct frame *too_big_frame(struct worker *w, enum wire_format format) {
-  struct frame **built = &w->realtime->too_big[format];
+  struct realtime_worker *rw = realtime__worker(w);
+  struct frame **built = &rw->too_big[format];
   if (!*built) {
     herald_error err;
     herald_error_set(&err, HERALD_E_MESSAGE_TOO_LARGE,
                      "Maximum frame size exceeded (limit is %lld bytes)",
-                     (long long)w->server->cfg->max_frame_size);
+                     (long long)rw->realtime->cfg->max_frame_size);
     struct protocol_message pm = {.action = PM_ERROR, .has_error = true,
                                   .error = err};
     *built = transport__pm_frame(transport__ws_kind(format), &pm);
@@ -466,8 +465,7 @@ static struct frame *too_big_frame(struct worker *w, enum wire_format format) {
   return *built ? frame__ref(*built) : NULL;
 }
 
-void realtime__websocket(struct http_request *req) {
-  struct server *s = rest__server(req);
+void realtime__websocket(struct realtime *s, struct http_request *req) {
   herald_error err;
   const char *format_name = http__param(req, "format");
   enum wire_format format =
@@ -478,8 +476,8 @@ void realtime__websocket(struct http_request *req) {
   if (format_name && strcmp(format_name, "msgpack") && strcmp(format_name, "json"))
     rc = herald_error_set(&err, HERALD_E_BAD_REQUEST,
                           "Unsupported format (json or msgpack)");
-  if (!rc) rc = parse_params(req, &p, &err);
-  if (!rc) rc = authenticate(req, &auth, &err);
+  if (!rc) rc = parse_params(s, req, &p, &err);
+  if (!rc) rc = authenticate(s, req, &auth, &err);
   struct transport *t = websocket__accept(req, format,
                                           (size_t)s->cfg->max_frame_size,
                                           too_big_frame(req->worker, format));
@@ -506,7 +504,7 @@ static void reauthenticate(struct rt_conn *c, const struct protocol_message *pm)
   herald_error err;
   struct auth fresh = {0};
   const char *token = pm->access_token;
-  int rc = token ? auth__with_token(&fresh, &c->server->apps, token,
+  int rc = token ? auth__with_token(&fresh, c->realtime->channels->apps, token,
                                     strlen(token), clock__now_ms(), &err)
                  : herald_error_set(&err, HERALD_E_INVALID_CREDENTIALS,
                                     "AUTH without auth.accessToken");
@@ -637,7 +635,7 @@ static int64_t tick_interval(const struct config *cfg) {
 
 static void on_tick(uv_timer_t *timer) {
   struct realtime_worker *rw = timer->data;
-  struct server *s = rw->worker->server;
+  struct realtime *s = rw->realtime;
   int64_t now = clock__now_ms(), tick_ms = tick_interval(s->cfg);
   for (struct rt_conn *c = rw->conns, *next; c; c = next) {
     next = c->next;
@@ -646,34 +644,50 @@ static void on_tick(uv_timer_t *timer) {
              connection_registry__remove(&s->connections, c, now, false))
       retire(c);
   }
-  fanout__sweep(rw, now);
+  fanout__sweep(rw->worker, now);
 }
 
 /* ---- Per worker ------------------------------------------------------------- */
 
-struct realtime_worker *realtime__worker_new(struct worker *w) {
-  struct realtime_worker *rw = herald_xcalloc(1, sizeof *rw);
-  rw->worker = w;
-  hashmap__init(&rw->subscribed);
-  hashmap__init(&rw->owned);
-  uv_timer_init(&w->loop, &rw->tick);
-  rw->tick.data = rw;
-  int64_t ms = tick_interval(w->server->cfg);
-  uv_timer_start(&rw->tick, on_tick, (uint64_t)ms, (uint64_t)ms);
-  rt_presence__worker_init(rw);
-  return rw;
-}
+static int slot = -1;
 
-void realtime__worker_free(struct realtime_worker *rw) {
-  if (!rw) return;
+static void free_worker_state(void *arg) {
+  struct realtime_worker *rw = arg;
   while (rw->conns) {
     struct rt_conn *c = rw->conns;
     rw->conns = c->next;
-    connection_registry__remove(&c->worker->server->connections, c, 0, true);
+    connection_registry__remove(&rw->realtime->connections, c, 0, true);
     free_conn(c);
   }
-  fanout__cleanup(rw);
   frame__unref(rw->too_big[WIRE_JSON]);
   frame__unref(rw->too_big[WIRE_MSGPACK]);
   herald_free(rw);
+}
+
+void realtime__worker_init(struct realtime *rt, struct worker *w) {
+  struct realtime_worker *rw = herald_xcalloc(1, sizeof *rw);
+  rw->realtime = rt;
+  rw->worker = w;
+  w->locals[worker__slot(&slot)] = rw;
+  worker__at_exit(w, free_worker_state, rw);
+  uv_timer_init(&w->loop, &rw->tick);
+  rw->tick.data = rw;
+  int64_t ms = tick_interval(rt->cfg);
+  uv_timer_start(&rw->tick, on_tick, (uint64_t)ms, (uint64_t)ms);
+  rt_presence__worker_init(rw);
+}
+
+struct realtime_worker *realtime__worker(struct worker *w) {
+  return w->locals[slot];
+}
+
+void realtime__init(struct realtime *rt, struct channels *channels,
+                    const struct config *cfg) {
+  rt->channels = channels;
+  rt->cfg = cfg;
+  connection_registry__init(&rt->connections);
+}
+
+void realtime__cleanup(struct realtime *rt) {
+  connection_registry__cleanup(&rt->connections);
 }

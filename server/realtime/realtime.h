@@ -18,28 +18,30 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "realtime/ack_queue.h"
 #include "auth/auth.h"
-#include "hashmap.h"
-#include "transport/http.h"
-#include "protocol_message.h"
-#include "transport/transport.h"
+#include "channel/channel.h"
 #include "core/worker.h"
+#include "hashmap.h"
+#include "protocol_message.h"
+#include "realtime/ack_queue.h"
+#include "realtime/connection_registry.h"
+#include "transport/http.h"
+#include "transport/transport.h"
 
 #define RT_CONNECTION_ID_LEN 10
 #define RT_CONNECTION_KEY_MAX 40
 
 struct attachment;
-struct server;
 
-enum rt_state {
-  RT_LIVE,     /* bound to a transport */
-  RT_DETACHED, /* no transport; resumable until expires_at */
-  RT_MOVING,   /* being handed to another worker for a resume */
+/* The realtime layer of the process (server.c makes it). */
+struct realtime {
+  struct channels *channels; /* with the store, the apps and the config */
+  const struct config *cfg;
+  struct connection_registry connections; /* every connection, for resume */
 };
 
 struct rt_conn {
-  struct server *server;
+  struct realtime *realtime;
   struct worker *worker; /* home: only this thread touches the rest */
   struct rt_conn *prev, *next; /* the home worker's list */
   /* Guarded by the registry lock. */
@@ -79,9 +81,8 @@ struct rt_conn {
 
 /* Per-worker realtime state. */
 struct realtime_worker {
+  struct realtime *realtime;
   struct worker *worker;
-  struct hashmap subscribed; /* key -> struct local_channel (fanout.c) */
-  struct hashmap owned;      /* key -> struct owned_channel (fanout.c) */
   struct rt_conn *conns;     /* connections homed here */
   uv_timer_t tick;
   uv_timer_t presence_grace; /* due at the earliest presence_leave_at */
@@ -89,12 +90,18 @@ struct realtime_worker {
   struct frame *too_big[2]; /* by wire format: see too_big_frame */
 };
 
-/* The route: a WebSocket upgrade carrying Ably's connect parameters. */
-void realtime__websocket(struct http_request *req);
+void realtime__init(struct realtime *rt, struct channels *channels,
+                    const struct config *cfg);
+void realtime__cleanup(struct realtime *rt);
 
-/* Per-worker set-up and tear-down, on the worker's thread. */
-struct realtime_worker *realtime__worker_new(struct worker *w);
-void realtime__worker_free(struct realtime_worker *rw);
+/* Gives worker w its realtime state (its connections, its timers), freed
+ * when w ends; before w starts. */
+void realtime__worker_init(struct realtime *rt, struct worker *w);
+/* Worker w's realtime state. */
+struct realtime_worker *realtime__worker(struct worker *w);
+
+/* The route: a WebSocket upgrade carrying Ably's connect parameters. */
+void realtime__websocket(struct realtime *rt, struct http_request *req);
 
 /* ---- Shared by the realtime files ---------------------------------------- */
 

@@ -1,17 +1,17 @@
 /* realtime_channels.c -- ATTACH, DETACH and what an attachment receives
  * before live traffic: nothing (a fresh attach), the messages missed since
  * a channelSerial (resume), or a rewind backlog (realtime.md 5).
- * Owns: struct attachment (declared in fanout.h) and struct replay. */
+ * Owns: struct attachment (a subscriber of fanout.h) and struct replay. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "capability.h"
+#include "channel/fanout.h"
 #include "channel_name.h"
 #include "clock.h"
-#include "channel/fanout.h"
-#include "server.h"
+#include "realtime/realtime.h"
 #include "store/store.h"
 
 #define DEFAULT_MODES                                                          \
@@ -19,6 +19,35 @@
    PM_FLAG_MODE_PRESENCE_SUBSCRIBE | PM_FLAG_MODE_ANNOTATION_PUBLISH)
 #define REWIND_MAX 100  /* messages a rewind delivers at most */
 #define REPLAY_PAGE 100 /* messages read per history query of a resume */
+
+enum attachment_state {
+  ATTACHMENT_WAITING,   /* for the channel's position */
+  ATTACHMENT_REPLAYING, /* history being sent; live messages are held */
+  ATTACHMENT_LIVE,
+};
+
+/* A live delivery held back while its attachment replays, with the frame
+ * it will be sent as (its bytes count toward the connection's outbound
+ * bound: rt__hold). */
+struct held_delivery {
+  struct delivery *delivery;
+  struct frame *frame;
+};
+
+/* A connection's attachment to a channel: a subscriber of the channel's
+ * fan-out (its name, modes and position are sub's). */
+struct attachment {
+  struct subscriber sub;
+  struct rt_conn *conn; /* whose attachments map holds it by name */
+  bool echo; /* false: the connection's own messages are not delivered */
+  enum attachment_state state;
+  /* What the attach asked for. */
+  char *resume_from;  /* channelSerial to continue from, or NULL */
+  char *rewind;       /* the rewind param, or NULL */
+  struct replay *replay;
+  struct held_delivery *held; /* live deliveries during a replay */
+  size_t n_held, cap_held;
+};
 
 /* A history read for an attachment's backlog. */
 struct replay {
@@ -58,6 +87,60 @@ static uint32_t allowed_modes(const struct auth *auth, const char *name) {
   return modes;
 }
 
+/* ---- What an attachment takes ----------------------------------------------- */
+
+/* Whether a takes a message published by connection `publisher` (NULL:
+ * unknown): it subscribes, and echo is on or the message is not its own. */
+static bool wants_message(const struct attachment *a, const char *publisher) {
+  if (!(a->sub.modes & PM_FLAG_MODE_SUBSCRIBE)) return false;
+  bool echo = a->echo && a->conn->echo;
+  return echo || !publisher || strcmp(publisher, a->conn->id) != 0;
+}
+
+/* Whether a takes d: a message as wants_message says; a presence change
+ * with the presence_subscribe mode, or when it concerns a's own
+ * connection's members (RTP17a). */
+static bool wants_delivery(const struct attachment *a,
+                           const struct delivery *d) {
+  if (d->action != PM_PRESENCE) return wants_message(a, d->connection_id);
+  if (a->sub.modes & PM_FLAG_MODE_PRESENCE_SUBSCRIBE) return true;
+  for (size_t i = 0; i < d->count; i++)
+    if (!strcmp(d->messages[i]->connection_id, a->conn->id)) return true;
+  return false;
+}
+
+/* Fan-out's question: a replaying attachment holds every delivery (they
+ * are filtered when it goes live), a live one takes what it wants. */
+static bool on_wants(const struct subscriber *s, const struct delivery *d) {
+  const struct attachment *a = (const struct attachment *)s;
+  return a->state == ATTACHMENT_REPLAYING ||
+         (a->state == ATTACHMENT_LIVE && wants_delivery(a, d));
+}
+
+/* Keeps d and its frame f for a until its replay ends, unless that takes
+ * the connection past its outbound bound (it is then disconnected). */
+static void hold(struct attachment *a, struct delivery *d, struct frame *f) {
+  if (!rt__hold(a->conn, f->len)) return;
+  if (a->n_held == a->cap_held) {
+    a->cap_held = a->cap_held ? a->cap_held * 2 : 8;
+    a->held = herald_xrealloc(a->held, a->cap_held * sizeof *a->held);
+  }
+  atomic_fetch_add(&d->refs, 1);
+  a->held[a->n_held++] = (struct held_delivery){d, frame__ref(f)};
+}
+
+static void on_deliver(struct subscriber *s, struct delivery *d,
+                       struct frame *f) {
+  struct attachment *a = (struct attachment *)s;
+  if (a->state == ATTACHMENT_REPLAYING) hold(a, d, f);
+  else rt__send_frame(a->conn, f);
+}
+
+static void on_positioned(struct subscriber *s);
+
+static const struct subscriber_ops attachment_ops = {
+    .wants = on_wants, .deliver = on_deliver, .positioned = on_positioned};
+
 /* ---- Attachments ----------------------------------------------------------- */
 
 static struct attachment *find(const struct rt_conn *c, const char *name) {
@@ -67,7 +150,7 @@ static struct attachment *find(const struct rt_conn *c, const char *name) {
 bool rt_channels__attached(const struct rt_conn *c, const char *channel,
                            uint32_t *modes) {
   const struct attachment *a = find(c, channel);
-  if (a) *modes = a->modes;
+  if (a) *modes = a->sub.modes;
   return a != NULL;
 }
 
@@ -83,11 +166,11 @@ static void release_held(struct attachment *a) {
 }
 
 static void free_attachment(struct attachment *a) {
-  hashmap__remove(&a->conn->attachments, a->name, strlen(a->name));
-  fanout__unsubscribe(a);
+  hashmap__remove(&a->conn->attachments, a->sub.name, strlen(a->sub.name));
+  fanout__unsubscribe(&a->sub);
   if (a->replay) a->replay->a = NULL;
   release_held(a);
-  herald_free(a->name);
+  herald_free(a->sub.name);
   herald_free(a->resume_from);
   herald_free(a->rewind);
   herald_free(a);
@@ -125,11 +208,11 @@ static void send_attached(struct attachment *a, uint32_t state_flags,
   /* With presence_subscribe and members present, ATTACHED promises a SYNC
    * (realtime.md 6.4). Without the flag the client takes the set to be
    * empty as of this position, which it is: later changes arrive live. */
-  bool sync = (a->modes & PM_FLAG_MODE_PRESENCE_SUBSCRIBE) &&
-              fanout__presence_members(a) > 0;
+  bool sync = (a->sub.modes & PM_FLAG_MODE_PRESENCE_SUBSCRIBE) &&
+              fanout__presence_members(&a->sub) > 0;
   struct protocol_message pm = {.action = PM_ATTACHED,
-                                .channel = a->name,
-                                .flags = a->modes | state_flags |
+                                .channel = a->sub.name,
+                                .flags = a->sub.modes | state_flags |
                                          (sync ? PM_FLAG_HAS_PRESENCE : 0),
                                 .channel_serial = (char *)channel_serial,
                                 .param_keys = keys,
@@ -140,15 +223,15 @@ static void send_attached(struct attachment *a, uint32_t state_flags,
     pm.error = *err;
   }
   rt__send(a->conn, &pm);
-  if (sync) rt_presence__sync(a->conn, a->name);
+  if (sync) rt_presence__sync(a->conn, a->sub.name);
 }
 
 /* A stored message as its own MESSAGE, every item field explicit. */
 static void send_stored(struct attachment *a, struct message *m) {
-  snprintf(a->position, SERIAL_MAX, "%s", m->serial);
-  if (!attachment__wants(a, m->connection_id)) return;
+  snprintf(a->sub.position, SERIAL_MAX, "%s", m->serial);
+  if (!wants_message(a, m->connection_id)) return;
   struct protocol_message pm = {.action = PM_MESSAGE,
-                                .channel = a->name,
+                                .channel = a->sub.name,
                                 .channel_serial = m->serial,
                                 .messages = &m,
                                 .n_messages = 1};
@@ -159,8 +242,8 @@ static void send_stored(struct attachment *a, struct message *m) {
 static void go_live(struct attachment *a) {
   for (size_t i = 0; i < a->n_held; i++) {
     struct delivery *d = a->held[i].delivery;
-    snprintf(a->position, SERIAL_MAX, "%s", d->channel_serial);
-    if (attachment__wants_delivery(a, d)) rt__send_frame(a->conn, a->held[i].frame);
+    snprintf(a->sub.position, SERIAL_MAX, "%s", d->channel_serial);
+    if (wants_delivery(a, d)) rt__send_frame(a->conn, a->held[i].frame);
   }
   release_held(a);
   a->state = ATTACHMENT_LIVE;
@@ -170,7 +253,7 @@ static void go_live(struct attachment *a) {
 
 static void on_history(struct store_req *req);
 
-static void query(struct replay *r, struct server *s, const char *app_id) {
+static void query(struct replay *r, struct realtime *s, const char *app_id) {
   struct store_history *h = &r->query;
   store__history_cleanup(h);
   memset(h, 0, sizeof *h);
@@ -188,21 +271,21 @@ static void query(struct replay *r, struct server *s, const char *app_id) {
     h->start = r->rewind_from_ms;
     h->limit = (r->rewind_count ? r->rewind_count : REWIND_MAX) + 1;
   }
-  store__history(s->store, h);
+  store__history(s->channels->store, h);
 }
 
 static void start_replay(struct attachment *a, bool resume, size_t count,
                          int64_t from_ms) {
   struct replay *r = herald_xcalloc(1, sizeof *r);
   r->a = a;
-  r->channel = herald_xstrdup(a->name);
+  r->channel = herald_xstrdup(a->sub.name);
   r->resume = resume;
   r->rewind_count = count;
   r->rewind_from_ms = from_ms;
-  r->cursor = herald_xstrdup(resume ? a->resume_from : a->position);
+  r->cursor = herald_xstrdup(resume ? a->resume_from : a->sub.position);
   a->replay = r;
   a->state = ATTACHMENT_REPLAYING;
-  query(r, a->conn->server, a->conn->app->id);
+  query(r, a->conn->realtime, a->conn->app->id);
 }
 
 static void end_replay(struct replay *r) {
@@ -221,7 +304,7 @@ static void end_replay(struct replay *r) {
 static bool resume_page(struct replay *r) {
   struct attachment *a = r->a;
   struct store_history *h = &r->query;
-  const char *until = a->position; /* live traffic starts after it */
+  const char *until = a->sub.position; /* live traffic starts after it */
   size_t first = 0;
   if (!r->started && h->count && !strcmp(h->messages[0]->serial, r->cursor))
     first = 1;
@@ -237,7 +320,7 @@ static bool resume_page(struct replay *r) {
     if (strcmp(h->messages[i]->serial, live_from) > 0) return false;
     send_stored(a, h->messages[i]);
   }
-  snprintf(a->position, SERIAL_MAX, "%s", live_from);
+  snprintf(a->sub.position, SERIAL_MAX, "%s", live_from);
   if (!h->next_cursor) return false;
   herald_free(r->cursor);
   r->cursor = herald_xstrdup(h->next_cursor);
@@ -257,12 +340,12 @@ static void rewind_backlog(struct replay *r) {
   else if (!r->rewind_count) serial__floor(anchor, r->rewind_from_ms, 0);
   else if (n && serial__position(h->messages[n - 1]->serial, &ms))
     serial__floor(anchor, ms, 0);
-  else snprintf(anchor, SERIAL_MAX, "%s", a->position);
+  else snprintf(anchor, SERIAL_MAX, "%s", a->sub.position);
   char live_from[SERIAL_MAX];
-  snprintf(live_from, SERIAL_MAX, "%s", a->position);
+  snprintf(live_from, SERIAL_MAX, "%s", a->sub.position);
   send_attached(a, n ? PM_FLAG_HAS_BACKLOG : 0, anchor, NULL);
   for (size_t i = n; i-- > 0;) send_stored(a, h->messages[i]);
-  snprintf(a->position, SERIAL_MAX, "%s", live_from);
+  snprintf(a->sub.position, SERIAL_MAX, "%s", live_from);
 }
 
 static void on_history(struct store_req *req) {
@@ -275,14 +358,14 @@ static void on_history(struct store_req *req) {
   if (req->rc) {
     a->replay = NULL;
     r->a = NULL;
-    rt__channel_error(a->conn, a->name, &req->err);
+    rt__channel_error(a->conn, a->sub.name, &req->err);
     free_attachment(a);
     end_replay(r);
     return;
   }
   if (r->resume) {
     if (resume_page(r)) {
-      query(r, a->conn->server, a->conn->app->id);
+      query(r, a->conn->realtime, a->conn->app->id);
       return;
     }
   } else {
@@ -311,19 +394,20 @@ static bool parse_rewind(const char *text, size_t *count, int64_t *ms) {
 }
 
 /* The continuity decision of realtime.md 5.4, once a has its position. */
-void rt_channels__positioned(struct attachment *a) {
+static void on_positioned(struct subscriber *s) {
+  struct attachment *a = (struct attachment *)s;
   struct rt_conn *c = a->conn;
   if (a->resume_from) {
     int64_t ms;
     int64_t oldest = clock__now_ms() -
-                     apps__retention_ms(&c->server->apps, c->app, a->name);
+                     apps__retention_ms(c->realtime->channels->apps, c->app, a->sub.name);
     if (serial__position(a->resume_from, &ms) && ms >= oldest) {
       start_replay(a, true, 0, 0);
       return;
     }
     herald_error err;
     herald_error_set(&err, HERALD_E_CONTINUITY_LOST, NULL);
-    send_attached(a, 0, a->position, &err);
+    send_attached(a, 0, a->sub.position, &err);
     a->state = ATTACHMENT_LIVE;
     return;
   }
@@ -333,7 +417,7 @@ void rt_channels__positioned(struct attachment *a) {
     start_replay(a, false, count, ms ? clock__now_ms() - ms : 0);
     return;
   }
-  send_attached(a, 0, a->position, NULL);
+  send_attached(a, 0, a->sub.position, NULL);
   a->state = ATTACHMENT_LIVE;
 }
 
@@ -382,32 +466,34 @@ void rt_channels__attach(struct rt_conn *c, const struct protocol_message *pm) {
   struct attachment *a = find(c, base);
   if (a) { /* already attached: new modes and params apply */
     herald_free(base);
-    a->modes = modes;
+    a->sub.modes = modes;
     a->echo = echo;
     if (a->state == ATTACHMENT_LIVE)
-      send_attached(a, PM_FLAG_RESUMED, fanout__position(a), NULL);
+      send_attached(a, PM_FLAG_RESUMED, fanout__position(&a->sub), NULL);
     return;
   }
   if (c->attachments.count >=
-      (size_t)c->server->cfg->max_channels_per_connection) {
+      (size_t)c->realtime->cfg->max_channels_per_connection) {
     herald_free(base);
     herald_error_set(&err, HERALD_E_TOO_MANY_CHANNELS,
                      "Too many channels: a connection may attach %lld",
-                     (long long)c->server->cfg->max_channels_per_connection);
+                     (long long)c->realtime->cfg->max_channels_per_connection);
     rt__channel_error(c, pm->channel, &err);
     return;
   }
   a = herald_xcalloc(1, sizeof *a);
+  a->sub.ops = &attachment_ops;
+  a->sub.kind = c->transport->kind; /* attachments end with the transport */
+  a->sub.name = base;
+  a->sub.modes = modes;
   a->conn = c;
-  a->name = base;
-  a->modes = modes;
   a->echo = echo;
   const char *rewind = param(pm, "rewind");
   a->rewind = rewind ? herald_xstrdup(rewind) : NULL;
   if (c->resumed && pm->channel_serial)
     a->resume_from = herald_xstrdup(pm->channel_serial);
   hashmap__put(&c->attachments, base, strlen(base), a);
-  fanout__subscribe(c->worker->realtime, c->app->id, a);
+  fanout__subscribe(c->app->id, &a->sub);
 }
 
 void rt_channels__detach(struct rt_conn *c, const struct protocol_message *pm) {
@@ -428,12 +514,12 @@ void rt_channels__detach(struct rt_conn *c, const struct protocol_message *pm) {
 /* Narrows a's modes to the connection's new credentials; none left: the
  * channel fails. */
 static void recheck(struct attachment *a) {
-  a->modes &= allowed_modes(&a->conn->auth, a->name);
-  if (a->modes) return;
+  a->sub.modes &= allowed_modes(&a->conn->auth, a->sub.name);
+  if (a->sub.modes) return;
   herald_error err;
   herald_error_set(&err, HERALD_E_CAPABILITY_DENIED,
                    "Channel denied access based on new capability");
-  rt__channel_error(a->conn, a->name, &err);
+  rt__channel_error(a->conn, a->sub.name, &err);
   free_attachment(a);
 }
 

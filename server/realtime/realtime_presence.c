@@ -14,7 +14,7 @@
 #include "clock.h"
 #include "channel/fanout.h"
 #include "channel/presence.h"
-#include "server.h"
+#include "realtime/realtime.h"
 
 #define SYNC_PAGE 100 /* members per SYNC ProtocolMessage */
 
@@ -36,7 +36,7 @@ void rt_presence__entered(struct rt_conn *c, const char *channel) {
 }
 
 static void leave_at(struct rt_conn *c, size_t i) {
-  presence__leave_connection(c->server, c->auth.app, c->presence_channels[i],
+  presence__leave_connection(c->realtime->channels, c->auth.app, c->presence_channels[i],
                              c->id);
   herald_free(c->presence_channels[i]);
   c->presence_channels[i] = c->presence_channels[--c->n_presence_channels];
@@ -68,7 +68,7 @@ static void arm(struct realtime_worker *rw, int64_t at) {
 }
 
 void rt_presence__rearm(struct rt_conn *c) {
-  if (c->presence_leave_at) arm(c->worker->realtime, c->presence_leave_at);
+  if (c->presence_leave_at) arm(realtime__worker(c->worker), c->presence_leave_at);
 }
 
 void rt_presence__transport_lost(struct rt_conn *c) {
@@ -81,7 +81,7 @@ void rt_presence__transport_back(struct rt_conn *c) {
   c->presence_leave_at = 0;
   if (!c->n_presence_channels) return;
   c->presence_leave_at =
-      clock__now_ms() + c->server->cfg->reattach_window_ms;
+      clock__now_ms() + c->realtime->cfg->reattach_window_ms;
   rt_presence__rearm(c);
 }
 
@@ -172,7 +172,7 @@ void rt_presence__sync(struct rt_conn *c, const char *channel) {
   s->conn = c;
   s->channel = herald_xstrdup(channel);
   struct presence_query *q = &s->query;
-  q->server = c->server;
+  q->channels = c->realtime->channels;
   q->origin = c->worker;
   q->app_id = c->app->id;
   q->channel = s->channel;

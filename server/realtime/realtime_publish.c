@@ -10,7 +10,6 @@
 #include "channel/channel.h"
 #include "channel_name.h"
 #include "realtime/realtime.h"
-#include "server.h"
 
 struct rt_publish {
   struct publish publish;
@@ -73,7 +72,7 @@ void rt_publish__nack_unsupported(struct rt_conn *c,
  * all its messages, so one bigger than the burst passes and leaves a debt
  * the rate pays back before the next. */
 static bool within_rate(struct rt_conn *c, size_t messages) {
-  double rate = (double)c->server->cfg->max_inbound_rate;
+  double rate = (double)c->realtime->cfg->max_inbound_rate;
   int64_t now = (int64_t)uv_now(&c->worker->loop);
   c->inbound_allowance += (double)(now - c->inbound_at_ms) * rate / 1000.0;
   if (c->inbound_allowance > rate) c->inbound_allowance = rate;
@@ -141,7 +140,7 @@ static int check_presence(struct rt_conn *c, const struct protocol_message *pm,
       rc = herald_error_set(err, HERALD_E_PRESENCE_NO_CLIENT_ID, NULL);
     total += message__size(p->messages[i]);
   }
-  size_t max_size = (size_t)c->server->cfg->max_message_size;
+  size_t max_size = (size_t)c->realtime->cfg->max_message_size;
   if (!rc && total > max_size)
     rc = herald_error_set(err, HERALD_E_MESSAGE_TOO_LARGE,
                           "Maximum message length exceeded (size was %zu "
@@ -211,7 +210,7 @@ static void refuse(struct rt_publish *rp, const herald_error *err) {
 static void start(struct rt_publish *rp, const struct channel_name *name) {
   struct rt_conn *c = rp->conn;
   struct publish *p = &rp->publish;
-  p->server = c->server;
+  p->channels = c->realtime->channels;
   p->origin = c->worker;
   p->app = c->auth.app;
   p->channel = channel_name__base_dup(name);
@@ -232,7 +231,7 @@ void rt_publish__message(struct rt_conn *c, struct protocol_message *pm) {
   int rc = check_channel(c, pm, &name, &err);
   if (!rc)
     rc = publish__check_messages(&rp->publish, &c->auth,
-                                 (size_t)c->server->cfg->max_message_size, &err);
+                                 (size_t)c->realtime->cfg->max_message_size, &err);
   if (rc) refuse(rp, &err);
   else start(rp, &name);
 }

@@ -10,8 +10,8 @@
 #include "alloc.h"
 #include "transport/http.h"
 #include "core/log.h"
-#include "server.h"
 #include "core/worker.h"
+#include "rest/rest.h"
 
 #define HEADERS_MAX 2048
 
@@ -86,7 +86,7 @@ static bool origin_listed(const char *list, const char *origin) {
 bool reply__origin_allowed(const struct http_request *req) {
   const char *origin = http__header(req, "origin");
   return !origin ||
-         origin_listed(req->worker->server->cfg->allowed_origins, origin);
+         origin_listed(rest__context(req)->cfg->allowed_origins, origin);
 }
 
 /* The Origin is reflected with credentials allowed: ably-js sends

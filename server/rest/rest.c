@@ -11,8 +11,31 @@
 #include "rest/reply.h"
 #include "core/worker.h"
 
-struct server *rest__server(const struct http_request *req) {
-  return req->worker->server;
+/* What the REST layer keeps of a request (req->data). */
+struct rest_request {
+  struct rest *rest;
+  struct auth auth;
+};
+
+void rest__begin(struct rest *r, struct http_request *req) {
+  if (req->data) return; /* begun at the precheck already */
+  struct rest_request *rr = arena__alloc(&req->arena, sizeof *rr);
+  memset(rr, 0, sizeof *rr);
+  rr->rest = r;
+  req->data = rr;
+}
+
+void rest__end(struct http_request *req) {
+  struct rest_request *rr = req->data;
+  if (rr) auth__release(&rr->auth);
+}
+
+struct rest *rest__context(const struct http_request *req) {
+  return ((struct rest_request *)req->data)->rest;
+}
+
+struct auth *rest__auth(const struct http_request *req) {
+  return &((struct rest_request *)req->data)->auth;
 }
 
 int rest__channel(struct http_request *req, size_t i, unsigned op,
@@ -25,7 +48,7 @@ int rest__named_channel(const struct http_request *req, const char *raw,
                         herald_error *err) {
   int rc = channel_name__parse(raw, strlen(raw), name, err);
   if (rc) return rc;
-  return auth__check(&req->auth, raw, strlen(raw), op, err);
+  return auth__check(rest__auth(req), raw, strlen(raw), op, err);
 }
 
 int rest__batch_channel(struct hashmap *distinct, const char *name,

@@ -6,11 +6,16 @@
 
 #include <stddef.h>
 
+#include "auth/apps.h"
+#include "auth/auth.h"
+#include "auth/nonce_cache.h"
+#include "channel/channel.h"
+#include "core/config.h"
 #include "herald/errors.h"
+#include "store/store.h"
 #include "wire.h"
 
 struct http_request;
-struct server;
 struct channel_name;
 struct publish;
 struct hashmap;
@@ -29,8 +34,25 @@ void rest_tokens__revoke(struct http_request *req);
 void rest_apps__create(struct http_request *req);
 void rest_apps__delete(struct http_request *req);
 
-/* The server of the request's worker. */
-struct server *rest__server(const struct http_request *req);
+/* What the REST layer needs of the process (server.c makes it). */
+struct rest {
+  const struct config *cfg;
+  struct apps *apps;
+  struct store *store;
+  struct nonce_cache *nonces; /* of signed TokenRequests */
+  struct channels *channels;
+  int port; /* the bound port, for the apps' connection details */
+};
+
+/* Hands req to the REST layer (before its handler or precheck runs):
+ * req->data records r and the request's credentials, empty until
+ * authenticated (rest__auth); rest__end releases them when it ends. */
+void rest__begin(struct rest *r, struct http_request *req);
+void rest__end(struct http_request *req);
+
+/* The REST layer a request was handed to, and the request's credentials. */
+struct rest *rest__context(const struct http_request *req);
+struct auth *rest__auth(const struct http_request *req);
 
 /* Parses the channel named by path segment i and checks `op` on it.
  * Returns 0 with *name filled, or a negative code with err set. */

@@ -16,7 +16,6 @@
 #include "channel/presence.h"
 #include "rest/reply.h"
 #include "rest/rest.h"
-#include "server.h"
 #include "store/store.h"
 
 #define ID_LEN 6
@@ -33,7 +32,7 @@ struct app_creation {
 /* Whether the request carries the configured admin key
  * (Authorization: Bearer <admin key>). */
 static bool admin_presented(const struct http_request *req) {
-  const char *admin_key = rest__server(req)->cfg->admin_key;
+  const char *admin_key = rest__context(req)->cfg->admin_key;
   const char *authorization = http__header(req, "authorization");
   const char *given = authorization && !strncasecmp(authorization, "Bearer ", 7)
                           ? authorization + 7
@@ -43,7 +42,7 @@ static bool admin_presented(const struct http_request *req) {
 }
 
 static int check_admin(const struct http_request *req, herald_error *err) {
-  if (rest__server(req)->cfg->sandbox || admin_presented(req)) return 0;
+  if (rest__context(req)->cfg->sandbox || admin_presented(req)) return 0;
   return herald_error_set(err, HERALD_E_INVALID_CREDENTIALS,
                           "Creating apps needs the admin key (or a server in "
                           "sandbox mode)");
@@ -157,7 +156,7 @@ static int build_app(struct app_creation *c, json_t *body, herald_error *err) {
       (json_int_t)now, "modified", (json_int_t)now, "keys", reply_keys,
       "namespaces", namespaces, "connections", "channels",
       channels ? json_incref(channels) : json_array(), "endpoint",
-      request_host(c->req), "port", rest__server(c->req)->port, "tls", 0);
+      request_host(c->req), "port", rest__context(c->req)->port, "tls", 0);
   return rc;
 }
 
@@ -172,11 +171,11 @@ static void on_app_stored(struct store_req *sreq) {
   struct app_creation *c = (struct app_creation *)sreq;
   struct http_request *req = c->req;
   if (sreq->rc) {
-    apps__remove(&rest__server(req)->apps, c->record.app_id);
+    apps__remove(rest__context(req)->apps, c->record.app_id);
     reply__error(req, &sreq->err);
   } else {
-    struct app *app = apps__find(&rest__server(req)->apps, c->record.app_id);
-    if (app) presence__seed_fixtures(rest__server(req), app, true);
+    struct app *app = apps__find(rest__context(req)->apps, c->record.app_id);
+    if (app) presence__seed_fixtures(rest__context(req)->channels, app, true);
     apps__release(app);
     struct wire_writer w;
     reply__writer(req, &w);
@@ -205,7 +204,7 @@ static int parse_json_body(const struct http_request *req, json_t **out,
  * (a random id that is taken is drawn again). */
 static int create_app(struct app_creation *c, json_t *body,
                       herald_error *err) {
-  struct apps *apps = &rest__server(c->req)->apps;
+  struct apps *apps = rest__context(c->req)->apps;
   int rc;
   do {
     json_decref(c->def);
@@ -243,7 +242,7 @@ void rest_apps__create(struct http_request *req) {
       .kind = APPS_RECORD_APP,
       .key = app_id,
       .value = c->def_text};
-  store__put_record(rest__server(req)->store, &c->record);
+  store__put_record(rest__context(req)->store, &c->record);
 }
 
 struct app_deletion {
@@ -264,13 +263,13 @@ static void on_app_dropped(struct store_req *sreq) {
  * that app with full capability, as SDK test suites delete their apps.
  * Never a token: tokens are handed to untrusted clients. */
 static bool may_delete(struct http_request *req, const char *app_id) {
-  struct server *server = rest__server(req);
+  struct rest *r = rest__context(req);
   herald_error ignored;
   if (admin_presented(req)) return true;
-  return server->cfg->sandbox &&
-         !auth__authenticate(req, &server->apps, &ignored) &&
-         !req->auth.via_token && !strcmp(req->auth.app->id, app_id) &&
-         capability__allows_all_channels(req->auth.capability,
+  return r->cfg->sandbox &&
+         !auth__authenticate(req, r->apps, rest__auth(req), &ignored) &&
+         !rest__auth(req)->via_token && !strcmp(rest__auth(req)->app->id, app_id) &&
+         capability__allows_all_channels(rest__auth(req)->capability,
                                          CAPABILITY_OP_ALL);
 }
 
@@ -278,7 +277,7 @@ static bool may_delete(struct http_request *req, const char *app_id) {
  * when the reply comes. */
 void rest_apps__delete(struct http_request *req) {
   herald_error err;
-  struct apps *apps = &rest__server(req)->apps;
+  struct apps *apps = rest__context(req)->apps;
   struct app *app = NULL;
   int rc = 0;
   if (!may_delete(req, req->segments[1]))
@@ -300,5 +299,5 @@ void rest_apps__delete(struct http_request *req) {
   d->drop = (struct store_drop_app){
       .req = {.origin = req->worker, .done = on_app_dropped},
       .app_id = app->id};
-  store__drop_app(rest__server(req)->store, &d->drop);
+  store__drop_app(rest__context(req)->store, &d->drop);
 }

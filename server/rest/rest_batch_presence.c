@@ -131,9 +131,9 @@ static void start_item(struct presence_batch *b, struct presence_item *it) {
     return;
   it->base = channel_name__base_dup(&name);
   struct presence_query *q = &it->query;
-  q->server = rest__server(b->req);
+  q->channels = rest__context(b->req)->channels;
   q->origin = b->req->worker;
-  q->app_id = b->req->auth.app->id;
+  q->app_id = rest__auth(b->req)->app->id;
   q->channel = it->base;
   q->done = on_members;
   b->pending++;

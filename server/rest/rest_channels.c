@@ -12,7 +12,6 @@
 #include "rest/pagination.h"
 #include "rest/reply.h"
 #include "rest/rest.h"
-#include "server.h"
 
 /* Writes a ChannelDetails map with the channel's occupancy. */
 static void write_details(struct wire_writer *w, const char *channel_id,
@@ -40,9 +39,9 @@ static void write_details(struct wire_writer *w, const char *channel_id,
 static void count_occupancy(struct http_request *req, struct occupancy_query *q,
                             char *const *channels, size_t count,
                             void (*done)(struct occupancy_query *q)) {
-  q->round.server = rest__server(req);
+  q->round.channels = rest__context(req)->channels;
   q->round.origin = req->worker;
-  q->app_id = req->auth.app->id;
+  q->app_id = rest__auth(req)->app->id;
   q->channels = channels;
   q->count = count;
   q->done = done;
@@ -177,7 +176,7 @@ static void on_channels(struct store_req *sreq) {
     return;
   }
   struct active_channels_query *a = &rl->active;
-  a->round.server = rest__server(rl->req);
+  a->round.channels = rest__context(rl->req)->channels;
   a->round.origin = rl->req->worker;
   a->app_id = rl->query.app_id;
   a->prefix = rl->query.prefix;
@@ -192,7 +191,7 @@ void rest_channels__list(struct http_request *req) {
   struct page_query page;
   const char *by = http__param(req, "by");
   int rc = 0;
-  if (!capability__allows_all_channels(req->auth.capability,
+  if (!capability__allows_all_channels(rest__auth(req)->capability,
                                        CAPABILITY_OP_CHANNEL_METADATA))
     rc = herald_error_set(&err, HERALD_E_CAPABILITY_DENIED, NULL);
   if (!rc) rc = pagination__parse(req, &page, &err);
@@ -210,9 +209,9 @@ void rest_channels__list(struct http_request *req) {
   struct store_channels *c = &rl->query;
   c->req.origin = req->worker;
   c->req.done = on_channels;
-  c->app_id = req->auth.app->id;
+  c->app_id = rest__auth(req)->app->id;
   c->prefix = http__param(req, "prefix");
   c->cursor = page.cursor;
   c->limit = page.limit;
-  store__channels(rest__server(req)->store, c);
+  store__channels(rest__context(req)->store, c);
 }

@@ -12,7 +12,6 @@
 #include "rest/reply.h"
 #include "rest/rest.h"
 #include "serial.h"
-#include "server.h"
 
 struct rest_history {
   struct store_history query;
@@ -81,14 +80,14 @@ static void get_history(struct http_request *req, enum store_stream stream,
   h->stream = stream;
   h->req.origin = req->worker;
   h->req.done = on_history;
-  h->app_id = req->auth.app->id;
+  h->app_id = rest__auth(req)->app->id;
   h->channel = rh->channel;
   h->start = page.start;
   h->end = page.end;
   h->direction = page.direction;
   h->limit = page.limit;
   h->cursor = page.cursor ? page.cursor : until;
-  store__history(rest__server(req)->store, h);
+  store__history(rest__context(req)->store, h);
 }
 
 /* GET /channels/:channel/messages */

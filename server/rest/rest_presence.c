@@ -11,7 +11,6 @@
 #include "channel/presence.h"
 #include "rest/reply.h"
 #include "rest/rest.h"
-#include "server.h"
 
 struct rest_presence {
   struct presence_query query;
@@ -54,9 +53,9 @@ void rest_presence__get(struct http_request *req) {
   rp->channel = channel_name__base_dup(&name);
   snprintf(rp->limit_text, sizeof rp->limit_text, "%zu", page.limit);
   struct presence_query *q = &rp->query;
-  q->server = rest__server(req);
+  q->channels = rest__context(req)->channels;
   q->origin = req->worker;
-  q->app_id = req->auth.app->id;
+  q->app_id = rest__auth(req)->app->id;
   q->channel = rp->channel;
   q->client_id = http__param(req, "clientId");
   q->connection_id = http__param(req, "connectionId");

@@ -13,7 +13,6 @@
 #include "msgid.h"
 #include "rest/reply.h"
 #include "rest/rest.h"
-#include "server.h"
 
 #define MAX_MESSAGES_PER_PUBLISH 1000
 #define REST_CONNECTION_ID_LEN 10
@@ -34,7 +33,7 @@ int rest_publish__decode(struct wire_value body, struct publish *p,
 int rest_publish__check(const struct http_request *req, struct publish *p,
                         herald_error *err) {
   return publish__check_messages(
-      p, &req->auth, (size_t)rest__server(req)->cfg->max_message_size, err);
+      p, rest__auth(req), (size_t)rest__context(req)->cfg->max_message_size, err);
 }
 
 /* A REST publish is a connection of its own that sends one ProtocolMessage:
@@ -44,9 +43,9 @@ void rest_publish__start(struct http_request *req, struct publish *p,
                          void (*done)(struct publish *p)) {
   char connection_id[REST_CONNECTION_ID_LEN + 1];
   msgid__random(connection_id, REST_CONNECTION_ID_LEN);
-  p->server = rest__server(req);
+  p->channels = rest__context(req)->channels;
   p->origin = req->worker;
-  p->app = req->auth.app;
+  p->app = rest__auth(req)->app;
   p->channel = channel_name__base_dup(name);
   p->connection_id = herald_xstrdup(connection_id);
   p->id_base = herald_xmalloc(REST_CONNECTION_ID_LEN + 3);

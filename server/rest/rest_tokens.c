@@ -11,7 +11,6 @@
 #include "transport/http.h"
 #include "rest/reply.h"
 #include "rest/rest.h"
-#include "server.h"
 #include "store/store.h"
 #include "token.h"
 #include "token_request.h"
@@ -34,8 +33,8 @@ static int check_signature(struct http_request *req,
                               "Invalid TokenRequest: MAC does not match");
     return 0;
   }
-  int rc = auth__authenticate(req, &rest__server(req)->apps, err);
-  if (!rc && req->auth.key != key)
+  int rc = auth__authenticate(req, rest__context(req)->apps, rest__auth(req), err);
+  if (!rc && rest__auth(req)->key != key)
     rc = herald_error_set(err, HERALD_E_INVALID_CREDENTIALS,
                           "An unsigned TokenRequest needs the credentials "
                           "of key %s", key->name);
@@ -43,7 +42,7 @@ static int check_signature(struct http_request *req,
 }
 
 /* Timestamp window and nonce replay (auth.md 6, steps 4-5). */
-static int check_freshness(struct server *server,
+static int check_freshness(struct rest *r,
                            const struct token_request *tr, int64_t now,
                            herald_error *err) {
   int64_t timestamp;
@@ -52,11 +51,11 @@ static int check_freshness(struct server *server,
     return herald_error_set(err, HERALD_E_INVALID_REQUEST_BODY,
                             "Invalid TokenRequest timestamp");
   int64_t skew = now > timestamp ? now - timestamp : timestamp - now;
-  if (skew > server->cfg->token_window_ms)
+  if (skew > r->cfg->token_window_ms)
     return herald_error_set(err, HERALD_E_STALE_TIMESTAMP,
                             "Timestamp not current");
   if (tr->mac &&
-      !nonce_cache__first_use(&server->nonces, tr->key_name, tr->nonce, now))
+      !nonce_cache__first_use(r->nonces, tr->key_name, tr->nonce, now))
     return herald_error_set(err, HERALD_E_NONCE_REPLAYED,
                             "Nonce value replayed");
   return 0;
@@ -74,7 +73,7 @@ struct token_ceiling {
 
 static struct token_ceiling token_ceiling(const struct http_request *req,
                                           const struct key *key) {
-  const struct auth *a = &req->auth;
+  const struct auth *a = rest__auth(req);
   if (!a->via_token)
     return (struct token_ceiling){.capability = key->capability,
                                   .any_client_id = true};
@@ -172,7 +171,7 @@ static int issue(struct http_request *req, const struct token_request *tr,
   const char *client_id = NULL;
   int rc = check_signature(req, tr, key, err);
   struct token_ceiling ceiling = token_ceiling(req, key);
-  if (!rc) rc = check_freshness(rest__server(req), tr, now, err);
+  if (!rc) rc = check_freshness(rest__context(req), tr, now, err);
   if (!rc) rc = token_ttl(tr, key, &ceiling, now, &ttl, err);
   if (!rc) rc = token_client_id(tr, &ceiling, &client_id, err);
   struct token_claims claims = {.key_name = key->name,
@@ -217,7 +216,7 @@ void rest_tokens__request(struct http_request *req) {
   const struct key *key;
   int rc = decode_token_request(req, &tr, &err);
   if (!rc)
-    rc = apps__find_key(&rest__server(req)->apps, tr.key_name,
+    rc = apps__find_key(rest__context(req)->apps, tr.key_name,
                         strlen(tr.key_name), &app, &key, &err);
   if (!rc) rc = issue(req, &tr, key, &err);
   if (rc) reply__error(req, &err);
@@ -372,8 +371,8 @@ static bool accept_target(struct revoke_job *job, struct revoke_target *t) {
     job->failures++;
     return false;
   }
-  struct app *app = req->auth.app;
-  const char *key_name = req->auth.key->name;
+  struct app *app = rest__auth(req)->app;
+  const char *key_name = rest__auth(req)->key->name;
   revocations__add(&app->revocations, key_name, t->target, job->issued_before,
                    job->applies_at);
   t->record_key = apps__revocation_key(key_name, t->target);
@@ -393,7 +392,7 @@ static bool accept_target(struct revoke_job *job, struct revoke_target *t) {
 void rest_tokens__revoke(struct http_request *req) {
   herald_error err;
   struct revoke_job *job;
-  int rc = revoke_caller_check(&req->auth, req->segments[1], &err);
+  int rc = revoke_caller_check(rest__auth(req), req->segments[1], &err);
   if (!rc) rc = decode_revocations(req, &job, &err);
   if (rc) {
     reply__error(req, &err);
@@ -405,7 +404,7 @@ void rest_tokens__revoke(struct http_request *req) {
     finish_revocations(job);
     return;
   }
-  struct store *store = rest__server(req)->store;
+  struct store *store = rest__context(req)->store;
   for (size_t i = 0; i < job->n_targets; i++)
     if (job->targets[i].record_key)
       store__put_record(store, &job->targets[i].record);

@@ -1,7 +1,8 @@
 /* http.c -- HTTP/1.1 connections: accept, read, frame with http-parser,
- * dispatch complete requests to the router one at a time, write responses,
- * keep-alive and pipelining, limits, timeouts, graceful close.
- * Owns: struct http_conn and the struct http_request it is serving. */
+ * hand complete requests to the layer above one at a time, write
+ * responses, keep-alive and pipelining, limits, timeouts, graceful close.
+ * Owns: struct http_worker (a worker's listeners and connections), struct
+ * http_conn and the struct http_request it is serving. */
 #include "transport/http.h"
 
 #include <http_parser.h>
@@ -10,20 +11,42 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "transport/address_limit.h"
 #include "alloc.h"
+#include "core/deadline.h"
+#include "core/log.h"
+#include "core/worker.h"
 #include "decimal.h"
 #include "transport/http_strict.h"
-#include "core/log.h"
-#include "rest/reply.h"
-#include "router.h"
-#include "server.h"
-#include "core/worker.h"
+#include "transport/listener.h"
+
+#define HTTP_MAX_LISTENERS 8
+#define HTTP_READ_BUFFER_SIZE (64 * 1024)
+
+/* A worker's HTTP state (in its slot). */
+struct http_worker {
+  struct http_server *server;
+  struct worker *worker;
+  struct listener listeners[HTTP_MAX_LISTENERS];
+  int n_listeners;
+  char *read_buffer; /* shared by this worker's connections */
+  bool read_buffer_busy;
+  struct http_conn *conns; /* every open connection, for shutdown */
+  size_t n_conns;
+  struct deadline_timer deadlines; /* their timeouts */
+  bool draining;
+  bool drained_reported;
+};
+
+static int slot = -1;
+
+static struct http_worker *worker_state(struct worker *w) {
+  return w->locals[slot];
+}
 
 struct http_conn {
   uv_tcp_t tcp;
-  struct worker *worker;
-  struct http_conn *prev, *next; /* the worker's list */
+  struct http_worker *hw;
+  struct http_conn *prev, *next; /* hw's list */
   http_parser parser;
   /* Bytes received and not yet parsed. */
   char *pending;
@@ -51,7 +74,7 @@ struct http_conn {
   const char *head_message; /* and its message (static or req.arena), or NULL */
   struct http_strict strict;
   size_t body_cap;       /* bytes allocated for req.body */
-  struct deadline deadline; /* of `phase` (worker's http_deadlines) */
+  struct deadline deadline; /* of `phase` (hw->deadlines) */
   struct address_slot *unauthenticated; /* counted until it authenticates */
   struct http_upgrade *upgrade; /* set once another protocol took over */
   bool upgrade_started; /* it reads: http__upgrade_start was called */
@@ -67,7 +90,7 @@ enum conn_phase {
   PHASE_NONE,    /* a request in flight, or upgraded: no timeout */
 };
 
-/* The worker's deadline queues (http__worker_init). */
+/* A worker's deadline queues (http__worker_init). */
 enum { QUEUE_HEADER, QUEUE_BODY, QUEUE_IDLE, N_QUEUES };
 
 #define MAX_HEADER_PARTS (2 * 128) /* 128 headers */
@@ -86,7 +109,7 @@ static void set_phase(struct http_conn *c, enum conn_phase phase) {
       [PHASE_NEW] = QUEUE_HEADER, [PHASE_HEAD] = QUEUE_HEADER,
       [PHASE_BODY] = QUEUE_BODY,  [PHASE_IDLE] = QUEUE_IDLE,
       [PHASE_LINGER] = QUEUE_HEADER, [PHASE_NONE] = -1};
-  struct deadline_timer *t = &c->worker->http_deadlines;
+  struct deadline_timer *t = &c->hw->deadlines;
   c->phase = (uint8_t)phase;
   if (queue_of[phase] < 0 || !t->queues[queue_of[phase]].duration_ms)
     deadline__disarm(&c->deadline); /* no timeout, or configured as 0 */
@@ -96,8 +119,7 @@ static void set_phase(struct http_conn *c, enum conn_phase phase) {
 /* The connection authenticated or was upgraded: it no longer counts
  * toward its address's cap. */
 static void stop_counting(struct http_conn *c) {
-  address_limit__release(&c->worker->server->unauthenticated,
-                         c->unauthenticated);
+  address_limit__release(&c->hw->server->unauthenticated, c->unauthenticated);
   c->unauthenticated = NULL;
 }
 
@@ -112,7 +134,7 @@ static size_t grown_capacity(size_t cap, size_t need, size_t first) {
 /* ---- Accumulating the head --------------------------------------------- */
 
 static int head_append(struct http_conn *c, const char *at, size_t len) {
-  size_t limit = (size_t)c->worker->server->cfg->max_header_size;
+  size_t limit = (size_t)c->hw->server->cfg->max_header_size;
   if (c->head_len + len + 1 > limit) {
     c->head_error = HERALD_E_HEADERS_TOO_LARGE;
     return -1;
@@ -186,7 +208,7 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
 static int on_headers_complete(http_parser *p) {
   struct http_conn *c = p->data;
   if (head_next_part(c)) return -1;
-  uint64_t limit = (uint64_t)c->worker->server->cfg->max_body_size;
+  uint64_t limit = (uint64_t)c->hw->server->cfg->max_body_size;
   if ((p->flags & F_CONTENTLENGTH) && p->content_length > limit) {
     c->head_error = HERALD_E_REQUEST_TOO_LARGE;
     return -1;
@@ -203,7 +225,7 @@ static int on_headers_complete(http_parser *p) {
 static int on_body(http_parser *p, const char *at, size_t len) {
   struct http_conn *c = p->data;
   struct http_request *req = &c->req;
-  size_t limit = (size_t)c->worker->server->cfg->max_body_size;
+  size_t limit = (size_t)c->hw->server->cfg->max_body_size;
   if (req->body_len + len > limit) {
     c->head_error = HERALD_E_REQUEST_TOO_LARGE;
     return -1;
@@ -328,7 +350,8 @@ static void build_headers(struct http_conn *c) {
 static int build_request(struct http_conn *c) {
   struct http_request *req = &c->req;
   req->conn = c;
-  req->worker = c->worker;
+  req->worker = c->hw->worker;
+  req->context = c->hw->server->handlers.context;
   req->method = c->parser.method;
   req->envelope = -1;
   c->head[c->target_len] = '\0';
@@ -403,8 +426,8 @@ static void on_written(uv_write_t *w, int status) {
 
 static void end_request(struct http_conn *c) {
   struct http_request *req = &c->req;
-  if (req->auth.app) stop_counting(c);
-  auth__release(&req->auth);
+  struct http_handlers *h = &c->hw->server->handlers;
+  if (h->end) h->end(req);
   herald_free(req->body);
   c->body_cap = 0;
   struct arena arena = req->arena;
@@ -509,20 +532,20 @@ void http__respond(struct http_request *req, int status,
 
 static void alloc_cb(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
   struct http_conn *c = handle->data;
-  struct worker *w = c->worker;
+  struct http_worker *hw = c->hw;
   /* Reads are consumed synchronously in on_read, so one buffer per worker
    * serves every connection; fall back to the heap if it is ever busy. */
-  if (!w->read_buffer_busy) {
-    w->read_buffer_busy = true;
-    *buf = uv_buf_init(w->read_buffer, WORKER_READ_BUFFER_SIZE);
+  if (!hw->read_buffer_busy) {
+    hw->read_buffer_busy = true;
+    *buf = uv_buf_init(hw->read_buffer, HTTP_READ_BUFFER_SIZE);
   } else {
-    *buf = uv_buf_init(herald_xmalloc(WORKER_READ_BUFFER_SIZE),
-                       WORKER_READ_BUFFER_SIZE);
+    *buf = uv_buf_init(herald_xmalloc(HTTP_READ_BUFFER_SIZE),
+                       HTTP_READ_BUFFER_SIZE);
   }
 }
 
-static void release_read_buffer(struct worker *w, const uv_buf_t *buf) {
-  if (buf->base == w->read_buffer) w->read_buffer_busy = false;
+static void release_read_buffer(struct http_worker *hw, const uv_buf_t *buf) {
+  if (buf->base == hw->read_buffer) hw->read_buffer_busy = false;
   else herald_free(buf->base);
 }
 
@@ -556,10 +579,11 @@ static void reject(struct http_conn *c, int code, const char *message,
   c->linger = linger;
   c->in_flight = true;
   c->req.conn = c;
-  c->req.worker = c->worker;
+  c->req.worker = c->hw->worker;
+  c->req.context = c->hw->server->handlers.context;
   c->req.envelope = -1;
   if (!c->req.arena.chunks) arena__init(&c->req.arena);
-  reply__error(&c->req, &err);
+  c->hw->server->handlers.error(&c->req, &err);
 }
 
 /* Sets the reason the request is refused (message: static, or copied into
@@ -571,15 +595,14 @@ static int refuse(struct http_conn *c, int code, const char *message) {
 }
 
 /* When a body follows the head, the request is built at once and the
- * router may refuse it before the body is read (router__precheck): a
+ * layer above may refuse it before the body is read (handlers.precheck): a
  * client without credentials never makes the server hold a body. */
 static int precheck(struct http_conn *c) {
   herald_error err;
   c->built = true;
   if (build_request(c))
     return refuse(c, HERALD_E_BAD_REQUEST, "Malformed request target");
-  if (router__precheck(&c->req, &err) == 0) return 0;
-  reply__negotiate(&c->req);
+  if (c->hw->server->handlers.precheck(&c->req, &err) == 0) return 0;
   return refuse(c, err.code,
                 arena__strndup(&c->req.arena, err.message, strlen(err.message)));
 }
@@ -592,7 +615,7 @@ static void dispatch(struct http_conn *c) {
     reject(c, HERALD_E_BAD_REQUEST, "Malformed request target", true);
     return;
   }
-  router__dispatch(&c->req);
+  c->hw->server->handlers.dispatch(&c->req);
 }
 
 /* Feeds bytes to the parser, which stops after the end of a request, and
@@ -669,26 +692,26 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
      * is not stopped at the upgrade): keep the bytes for it and pause; an
      * EOF is read again once reading resumes. */
     if (nread > 0) pending_append(c, buf->base, (size_t)nread);
-    release_read_buffer(c->worker, buf);
+    release_read_buffer(c->hw, buf);
     uv_read_stop(stream);
     return;
   }
   if (c->upgrade) {
     if (nread > 0) c->upgrade->on_read(c->upgrade, buf->base, (size_t)nread);
-    release_read_buffer(c->worker, buf);
+    release_read_buffer(c->hw, buf);
     if (nread < 0) c->upgrade->on_read(c->upgrade, NULL, 0);
     return;
   }
   if (c->linger) {
-    release_read_buffer(c->worker, buf);
+    release_read_buffer(c->hw, buf);
     c->lingered += nread > 0 ? (size_t)nread : 0;
     if (nread < 0 ||
-        c->lingered > 2 * (size_t)c->worker->server->cfg->max_body_size)
+        c->lingered > 2 * (size_t)c->hw->server->cfg->max_body_size)
       close_conn(c);
     return;
   }
   if (nread > 0) take_bytes(c, buf->base, (size_t)nread);
-  release_read_buffer(c->worker, buf);
+  release_read_buffer(c->hw, buf);
   if (nread < 0) {
     /* EOF or error: an answered-or-idle connection closes now; one with a
      * request in flight closes when it is answered. */
@@ -705,13 +728,20 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
 
 /* ---- Connection lifetime -------------------------------------------------- */
 
+static void report_if_drained(struct http_worker *hw) {
+  if (hw->draining && hw->n_conns == 0 && !hw->drained_reported) {
+    hw->drained_reported = true;
+    hw->server->handlers.drained(hw->server->handlers.context, hw->worker);
+  }
+}
+
 static void on_closed(uv_handle_t *handle) {
   struct http_conn *c = handle->data;
-  struct worker *w = c->worker;
+  struct http_worker *hw = c->hw;
   if (c->prev) c->prev->next = c->next;
-  else w->conns = c->next;
+  else hw->conns = c->next;
   if (c->next) c->next->prev = c->prev;
-  w->n_conns--;
+  hw->n_conns--;
   deadline__disarm(&c->deadline);
   stop_counting(c);
   herald_free(c->pending);
@@ -720,7 +750,7 @@ static void on_closed(uv_handle_t *handle) {
   arena__cleanup(&c->req.arena);
   if (c->upgrade) c->upgrade->on_closed(c->upgrade);
   herald_free(c);
-  worker__conn_closed(w);
+  report_if_drained(hw);
 }
 
 static void close_conn(struct http_conn *c) {
@@ -738,14 +768,17 @@ static bool count_unauthenticated(struct http_conn *c) {
   int len = sizeof addr;
   if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&addr, &len) != 0)
     return true;
-  return address_limit__acquire(&c->worker->server->unauthenticated, &addr,
+  return address_limit__acquire(&c->hw->server->unauthenticated, &addr,
                                 &c->unauthenticated) == 0;
 }
 
-void http__accept(struct worker *w, uv_stream_t *listener) {
+/* A listener's connection: refused (429) when its address holds its cap of
+ * unauthenticated connections. */
+static void accept_conn(void *arg, uv_stream_t *listener) {
+  struct http_worker *hw = arg;
   struct http_conn *c = herald_xcalloc(1, sizeof *c);
-  c->worker = w;
-  uv_tcp_init(&w->loop, &c->tcp);
+  c->hw = hw;
+  uv_tcp_init(&hw->worker->loop, &c->tcp);
   c->tcp.data = c;
   if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
     uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)herald_free);
@@ -755,17 +788,17 @@ void http__accept(struct worker *w, uv_stream_t *listener) {
   c->parser.data = c;
   http_strict__reset(&c->strict);
   arena__init(&c->req.arena);
-  c->next = w->conns;
-  if (w->conns) w->conns->prev = c;
-  w->conns = c;
-  w->n_conns++;
+  c->next = hw->conns;
+  if (hw->conns) hw->conns->prev = c;
+  hw->conns = c;
+  hw->n_conns++;
   set_phase(c, PHASE_NEW);
   if (!count_unauthenticated(c)) {
     reject(c, HERALD_E_RATE_LIMITED,
            "Too many unauthenticated connections from this address", false);
     return;
   }
-  if (w->draining) c->close_after_response = true;
+  if (hw->draining) c->close_after_response = true;
   uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
 }
 
@@ -783,14 +816,55 @@ static void on_deadline(struct deadline *d) {
     close_conn(c);
 }
 
-void http__worker_init(struct worker *w) {
-  const struct config *cfg = w->server->cfg;
+/* ---- The service and its workers ---------------------------------------- */
+
+void http__server_init(struct http_server *hs, const struct config *cfg,
+                       const struct http_handlers *handlers) {
+  hs->cfg = cfg;
+  hs->handlers = *handlers;
+  address_limit__init(&hs->unauthenticated,
+                      cfg->max_unauthenticated_per_address);
+}
+
+void http__server_cleanup(struct http_server *hs) {
+  address_limit__cleanup(&hs->unauthenticated);
+}
+
+static void free_worker_state(void *arg) {
+  struct http_worker *hw = arg;
+  herald_free(hw->read_buffer);
+  herald_free(hw);
+}
+
+int http__worker_init(struct http_server *hs, struct worker *w,
+                      const int *fds, int n_fds) {
+  struct http_worker *hw = herald_xcalloc(1, sizeof *hw);
+  hw->server = hs;
+  hw->worker = w;
+  hw->read_buffer = herald_xmalloc(HTTP_READ_BUFFER_SIZE);
+  w->locals[worker__slot(&slot)] = hw;
+  worker__at_exit(w, free_worker_state, hw);
+  const struct config *cfg = hs->cfg;
   const uint64_t durations[N_QUEUES] = {
       [QUEUE_HEADER] = (uint64_t)cfg->http_header_timeout_ms,
       [QUEUE_BODY] = (uint64_t)cfg->http_body_timeout_ms,
       [QUEUE_IDLE] = (uint64_t)cfg->http_idle_timeout_ms};
-  deadline_timer__init(&w->http_deadlines, &w->loop, durations, N_QUEUES,
+  deadline_timer__init(&hw->deadlines, &w->loop, durations, N_QUEUES,
                        on_deadline);
+  for (int i = 0; i < n_fds && i < HTTP_MAX_LISTENERS; i++) {
+    int rc = listener__init(&hw->listeners[i], w, fds[i], accept_conn, hw);
+    if (rc) return rc;
+    hw->n_listeners++;
+  }
+  return 0;
+}
+
+void http__authenticated(struct http_request *req) {
+  stop_counting(req->conn);
+}
+
+void http__fail(struct http_request *req, const herald_error *err) {
+  req->conn->hw->server->handlers.error(req, err);
 }
 
 uv_stream_t *http__upgrade(struct http_request *req, struct http_upgrade *u) {
@@ -827,7 +901,10 @@ void http__upgrade_start(uv_stream_t *stream) {
 void http__close(uv_stream_t *stream) { close_conn(stream->data); }
 
 void http__drain(struct worker *w) {
-  for (struct http_conn *c = w->conns, *next; c; c = next) {
+  struct http_worker *hw = worker_state(w);
+  hw->draining = true;
+  for (int i = 0; i < hw->n_listeners; i++) listener__stop(&hw->listeners[i]);
+  for (struct http_conn *c = hw->conns, *next; c; c = next) {
     next = c->next;
     if (c->upgrade) {
       c->upgrade->on_drain(c->upgrade);
@@ -837,4 +914,5 @@ void http__drain(struct worker *w) {
     if (!c->in_flight && c->writes_pending == 0 && c->pending_len == 0)
       close_conn(c);
   }
+  report_if_drained(hw);
 }

@@ -1,15 +1,17 @@
 /* http.h -- HTTP/1.1 connections and requests on a worker.
  *
- * http-parser frames requests; a request is dispatched to the router once it
- * is complete, and the connection reads no further request until that one
- * is answered, so pipelined requests are answered in order. Limits: request
- * line + headers (431), body (413), framing stricter than http-parser's
- * (400, http_strict.h), timeouts for the head, the body (408) and idle
- * keep-alive (close), and a cap on each address's connections that have not
- * authenticated yet (429, address_limit.h). When a body follows, the
- * router may refuse the request from its head before the body is read
- * (router__precheck). A handler answers with
- * http__respond, now or later from a posted task. */
+ * http-parser frames requests; a request is handed to the layer above
+ * (struct http_handlers: the router) once it is complete, and the
+ * connection reads no further request until that one is answered, so
+ * pipelined requests are answered in order. Limits: request line + headers
+ * (431), body (413), framing stricter than http-parser's (400,
+ * http_strict.h), timeouts for the head, the body (408) and idle keep-alive
+ * (close), and a cap on each address's connections that have not
+ * authenticated yet (429, address_limit.h). When a body follows, the layer
+ * above may refuse the request from its head before the body is read
+ * (handlers.precheck). A handler answers with http__respond, now or later
+ * from a posted task; a refusal of the HTTP layer's own is answered through
+ * handlers.error, so every error has the layer above's format. */
 #ifndef HERALD_HTTP_H
 #define HERALD_HTTP_H
 
@@ -18,7 +20,9 @@
 #include <uv.h>
 
 #include "arena.h"
-#include "auth/auth.h"
+#include "core/config.h"
+#include "herald/errors.h"
+#include "transport/address_limit.h"
 #include "wire.h"
 
 struct worker;
@@ -37,6 +41,8 @@ struct http_param {
 struct http_request {
   struct http_conn *conn;
   struct worker *worker;
+  void *context; /* handlers.context */
+  void *data;    /* the layer above's, released by handlers.end */
   struct arena arena; /* freed when the request ends */
   int method;         /* enum http_method of http-parser */
   const char *target; /* the raw request target */
@@ -48,20 +54,52 @@ struct http_request {
   size_t n_headers;
   char *body;
   size_t body_len;
-  /* Filled by reply.c and auth.c as the request is handled. */
+  /* Filled by the layer above as the request is handled. */
   enum wire_format format; /* response format */
   int envelope;            /* -1, or the wire_format of the envelope */
   int version;             /* X-Ably-Version (or v=); 0 when absent */
-  struct auth auth;
 };
 
-/* Sets up worker w's HTTP timeouts (header, body, idle: config.h), before
- * it accepts. */
-void http__worker_init(struct worker *w);
+/* What the layer above does with requests. */
+struct http_handlers {
+  void *context; /* each request's initial req->context */
+  /* The head is in and a body follows: 0 to read the body, or -code with
+   * err set to answer err (through error) without reading it. */
+  int (*precheck)(struct http_request *req, herald_error *err);
+  /* A complete request: answer it with http__respond. */
+  void (*dispatch)(struct http_request *req);
+  /* Answers a request the HTTP layer refuses (or one whose upgrade
+   * failed) with err. */
+  void (*error)(struct http_request *req, const herald_error *err);
+  /* The request ends, answered or not: release req->data. */
+  void (*end)(struct http_request *req);
+  /* Every connection of draining worker w is closed (on w's thread). */
+  void (*drained)(void *context, struct worker *w);
+};
 
-/* Accepts a connection from a listener of worker w. It is refused (429)
- * when its address holds its cap of unauthenticated connections. */
-void http__accept(struct worker *w, uv_stream_t *listener);
+/* The process's HTTP service, shared by its workers. */
+struct http_server {
+  const struct config *cfg; /* sizes and timeouts */
+  struct http_handlers handlers;
+  struct address_limit unauthenticated; /* connections per address */
+};
+
+void http__server_init(struct http_server *hs, const struct config *cfg,
+                       const struct http_handlers *handlers);
+void http__server_cleanup(struct http_server *hs);
+
+/* Makes hs accept on worker w: listens on the given bound sockets (w takes
+ * ownership of the descriptors) once w's loop runs. Before worker__start.
+ * 0 or a negative errno. */
+int http__worker_init(struct http_server *hs, struct worker *w,
+                      const int *fds, int n_fds);
+
+/* The request's credentials are good: its connection no longer counts
+ * toward its address's cap of unauthenticated connections. */
+void http__authenticated(struct http_request *req);
+
+/* Answers req with err through handlers.error. */
+void http__fail(struct http_request *req, const herald_error *err);
 
 /* A header's value (name in lower case), or NULL. */
 const char *http__header(const struct http_request *req, const char *name);
@@ -95,8 +133,9 @@ void http__upgrade_start(uv_stream_t *stream);
 /* Closes an upgraded connection; u->on_closed follows. */
 void http__close(uv_stream_t *stream);
 
-/* Closes every idle connection of w and marks the others to close after
- * their current request (graceful shutdown). */
+/* On w's thread: stops accepting, closes every idle connection of w and
+ * marks the others to close after their current request (graceful
+ * shutdown); handlers.drained follows once none is left. */
 void http__drain(struct worker *w);
 
 /* Percent-decodes src[0..len) into an arena string ('+' stays '+').

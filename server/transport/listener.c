@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "transport/http.h"
 #include "core/log.h"
 #include "core/worker.h"
 
@@ -30,8 +29,12 @@ static int listen_on(struct listener *l, int fd) {
 
 static int duplicate(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
 
-int listener__init(struct listener *l, struct worker *w, int fd) {
+int listener__init(struct listener *l, struct worker *w, int fd,
+                   void (*hand_over)(void *arg, uv_stream_t *stream),
+                   void *arg) {
   l->worker = w;
+  l->hand_over = hand_over;
+  l->arg = arg;
   l->socket_fd = fd;
   l->backoff_ms = BACKOFF_FIRST_MS;
   uv_timer_init(&w->loop, &l->backoff);
@@ -124,5 +127,5 @@ static void on_connection(uv_stream_t *stream, int status) {
     l->warned = false;
     l->backoff_ms = BACKOFF_FIRST_MS;
   }
-  http__accept(l->worker, stream);
+  l->hand_over(l->arg, stream);
 }

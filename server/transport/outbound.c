@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "core/worker.h"
 
 #define OUTBOUND_IOV_MAX 256
 
@@ -219,3 +220,17 @@ struct outbound_flusher *outbound__flusher_new(uv_loop_t *loop) {
 }
 
 void outbound__flusher_free(struct outbound_flusher *f) { herald_free(f); }
+
+static int slot = -1;
+
+static void free_flusher(void *f) { outbound__flusher_free(f); }
+
+void outbound__worker_init(struct worker *w) {
+  struct outbound_flusher *f = outbound__flusher_new(&w->loop);
+  w->locals[worker__slot(&slot)] = f;
+  worker__at_exit(w, free_flusher, f);
+}
+
+struct outbound_flusher *outbound__flusher(struct worker *w) {
+  return w->locals[slot];
+}

@@ -26,6 +26,7 @@ struct frame *frame__ref(struct frame *f);
 void frame__unref(struct frame *f);
 
 struct outbound_flusher;
+struct worker;
 
 struct outbound {
   uv_stream_t *stream;
@@ -70,5 +71,10 @@ void outbound__cleanup(struct outbound *o);
 /* One per worker: writes the dirty queues at the end of each loop turn. */
 struct outbound_flusher *outbound__flusher_new(uv_loop_t *loop);
 void outbound__flusher_free(struct outbound_flusher *f);
+
+/* Gives worker w its flusher (freed when w ends), before w starts. */
+void outbound__worker_init(struct worker *w);
+/* The flusher of worker w. */
+struct outbound_flusher *outbound__flusher(struct worker *w);
 
 #endif

@@ -15,8 +15,6 @@
 
 #include "alloc.h"
 #include "base64.h"
-#include "rest/reply.h"
-#include "server.h"
 #include "core/worker.h"
 
 #define WEBSOCKET_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -67,6 +65,12 @@ static _Thread_local struct frame_sink sink;
 /* And the handshake's SHA-1 (accept_key). */
 static _Thread_local EVP_MD *sha1;
 static _Thread_local EVP_MD_CTX *sha1_ctx;
+
+static void cleanup_on_exit(void *unused) { websocket__thread_cleanup(); }
+
+void websocket__worker_init(struct worker *w) {
+  worker__at_exit(w, cleanup_on_exit, NULL);
+}
 
 void websocket__thread_cleanup(void) {
   if (builder) wslay_frame_context_free(builder);
@@ -360,7 +364,7 @@ struct transport *websocket__accept(struct http_request *req,
   herald_error err;
   if (check_handshake(req, &err)) {
     frame__unref(too_big);
-    reply__error(req, &err);
+    http__fail(req, &err);
     return NULL;
   }
   char accept[32];
@@ -377,7 +381,7 @@ struct transport *websocket__accept(struct http_request *req,
   ws->transport.close = ws_close;
   ws->transport.abort = ws_abort;
   uv_stream_t *stream = http__upgrade(req, &ws->upgrade);
-  outbound__init(&ws->out, stream, w->flusher);
+  outbound__init(&ws->out, stream, outbound__flusher(w));
   ws->out.on_error = on_write_error;
   ws->out.on_overflow = on_overflow;
   struct frame *f = switching_protocols(accept);

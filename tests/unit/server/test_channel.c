@@ -1,4 +1,4 @@
-/* test_channel.c -- channel ownership (server/channel.h): owners spread
+/* test_channel.c -- channel ownership (server/channel/channel.h): owners spread
  * over the workers, and names chosen to share one owner under one hash
  * key spread again under another (the key is per process, so a client
  * cannot pick names that pin every channel on one worker). */
@@ -13,16 +13,16 @@
 
 #include "channel/channel.h"
 #include "hashmap.h"
-#include "server.h"
 
 #define WORKERS 4
 #define NAMES 1000
 
 static struct worker workers[WORKERS];
-static struct server server = {.workers = workers, .n_workers = WORKERS};
+static struct worker_pool pool = {.workers = workers, .n = WORKERS};
+static struct channels channels = {.pool = &pool};
 
 static int owner_index(const char *name) {
-  return (int)(channel__owner(&server, "app", name) - workers);
+  return (int)(channel__owner(&channels, "app", name) - workers);
 }
 
 static void seed_with(unsigned char first) {

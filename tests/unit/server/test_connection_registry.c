@@ -1,5 +1,5 @@
 /* test_connection_registry.c -- realtime connections by id
- * (server/connection_registry.c): keys, resume claims and who may remove a
+ * (server/realtime/connection_registry.c): keys, resume claims and who may remove a
  * connection. The connections are bare struct rt_conn: the registry reads
  * only their id, key, state, claim, app, identity and expiry. */
 #include <setjmp.h>
@@ -12,6 +12,7 @@
 
 #include "auth/apps.h"
 #include "realtime/connection_registry.h"
+#include "realtime/realtime.h"
 #include "leak_check.h"
 
 static struct app app_a, app_b;

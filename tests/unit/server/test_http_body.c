@@ -16,8 +16,8 @@
 
 struct fixture {
   struct config cfg;
-  struct server server;
-  struct worker worker;
+  struct http_server server;
+  struct http_worker worker;
   struct http_conn conn;
 };
 
@@ -27,7 +27,7 @@ static void fixture_init(struct fixture *f, unsigned flags,
   f->cfg.max_body_size = 4 * MIB;
   f->server.cfg = &f->cfg;
   f->worker.server = &f->server;
-  f->conn.worker = &f->worker;
+  f->conn.hw = &f->worker;
   f->conn.parser.data = &f->conn;
   f->conn.parser.flags = (uint8_t)flags;
   f->conn.parser.content_length = content_length;

@@ -74,7 +74,7 @@ static int setup(void **state) {
   f.cfg.storage = (char *)engine->storage;
   f.cfg.data_dir = f.dir;
   open_store(&f);
-  assert_int_equal(worker__init_inbox(&f.worker), 0);
+  assert_int_equal(worker__init(&f.worker, NULL, 0), 0);
   f.next_ms = clock__now_ms() - 60000;
   running = &f;
   *state = &f;
