@@ -13,7 +13,7 @@ DEB_PACKAGES = build-essential cmake pkg-config libuv1-dev libhttp-parser-dev \
 # node/npm is installed already (a NodeSource nodejs bundles its own npm).
 NODE_PACKAGES = nodejs npm
 
-.PHONY: all deps npm-deps build run test unit-test integration-test \
+.PHONY: all deps npm-deps build run test check-layers unit-test integration-test \
         sanitize-test fuzz fuzz-ci fuzz-build bench clean
 
 all: build
@@ -50,7 +50,11 @@ build: deps
 run: build
 	@$(BUILD_DIR)/heraldd --port $(PORT) --data-dir $(DATA_DIR) $(ARGS)
 
-test: build npm-deps unit-test integration-test
+test: build npm-deps check-layers unit-test integration-test
+
+# No #include in server/ goes up its layers (docs/architecture.md, "Layers").
+check-layers:
+	@tools/check-layers && echo "layers: no include goes up"
 
 unit-test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "core/config.h"
-#include "hashmap.h"
 #include "core/log.h"
+#include "hashmap.h"
 #include "server.h"
 
 static enum log_level parse_level(const char *name) {

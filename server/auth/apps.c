@@ -23,7 +23,7 @@ static void free_app(struct app *app) {
   herald_free(app->keys);
   herald_free(app->namespaces);
   json_decref(app->fixtures);
-  revocations__cleanup(&app->revocations);
+  revocation__cleanup(&app->revocations);
   herald_free(app->id);
   herald_free(app);
 }
@@ -109,7 +109,7 @@ static int parse_app(const json_t *def, struct app **out, herald_error *err) {
   const json_t *namespaces = json_object_get(def, "namespaces");
   struct app *app = herald_xcalloc(1, sizeof *app);
   atomic_init(&app->refs, 1);
-  revocations__init(&app->revocations);
+  revocation__init(&app->revocations);
   app->id = herald_xstrdup(id);
   app->keys = herald_xcalloc(json_array_size(keys), sizeof *app->keys);
   app->namespaces =
@@ -399,7 +399,7 @@ static void load_revocation(void *ctx, const char *app_id, const char *key,
   struct app *app = apps__find(l->apps, app_id);
   if (app && space && v) {
     char *key_name = herald_xstrndup(key, (size_t)(space - key));
-    revocations__add(
+    revocation__add(
         &app->revocations, key_name, space + 1,
         json_integer_value(json_object_get(v, "issuedBefore")),
         json_integer_value(json_object_get(v, "appliesAt")));

@@ -14,11 +14,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/revocation.h"
 #include "capability.h"
 #include "core/config.h"
 #include "hashmap.h"
 #include "herald/errors.h"
-#include "auth/revocation.h"
 
 struct store;
 

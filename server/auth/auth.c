@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "auth/token_auth.h"
 #include "base64.h"
 #include "capability.h"
 #include "clock.h"
@@ -96,14 +97,14 @@ static int authenticate_credentials(struct http_request *req,
   if (authorization && !strncasecmp(authorization, "Basic ", 6))
     return authenticate_basic(a, apps, authorization + 6, err);
   if (authorization && !strncasecmp(authorization, "Bearer ", 7))
-    return auth__with_token(a, apps, authorization + 7,
+    return token_auth__authenticate(a, apps, authorization + 7,
                             strlen(authorization + 7), clock__now_ms(), err);
   if (authorization)
     return herald_error_set(err, HERALD_E_INVALID_CREDENTIAL,
                             "Unsupported Authorization scheme");
   if (key) return auth__with_key(a, apps, key, strlen(key), err);
   if (token)
-    return auth__with_token(a, apps, token, strlen(token),
+    return token_auth__authenticate(a, apps, token, strlen(token),
                             clock__now_ms(), err);
   return herald_error_set(err, HERALD_E_INVALID_CREDENTIALS,
                           "No authentication information provided");

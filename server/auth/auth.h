@@ -5,7 +5,7 @@
  * sections 9-11. The credential functions are transport-neutral (REST
  * requests and realtime connections share them); auth__authenticate is
  * the HTTP front: Authorization header, ?key= / ?access_token= /
- * ?accessToken=, X-Ably-ClientId. Token and JWT validation: token_auth.c. */
+ * ?accessToken=, X-Ably-ClientId. Token and JWT validation: token_auth.h. */
 #ifndef HERALD_AUTH_H
 #define HERALD_AUTH_H
 
@@ -33,11 +33,6 @@ struct auth {
  * unreadable, -40400 unknown app (404) or key (401), -40101 wrong secret. */
 int auth__with_key(struct auth *a, struct apps *apps, const char *key,
                    size_t len, herald_error *err);
-
-/* Authenticates with a token credential as presented (base64 of the token
- * as SDKs send it, or raw): an Ably token or an Ably JWT, at time now. */
-int auth__with_token(struct auth *a, struct apps *apps, const char *credential,
-                     size_t len, int64_t now, herald_error *err);
 
 /* Makes the authenticated identity client_id (X-Ably-ClientId, a realtime
  * clientId param): allowed for a Basic credential or when it is the

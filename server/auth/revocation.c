@@ -5,7 +5,7 @@
 
 #include "alloc.h"
 
-void revocations__init(struct revocations *r) {
+void revocation__init(struct revocations *r) {
   memset(r, 0, sizeof *r);
   pthread_mutex_init(&r->lock, NULL);
 }
@@ -15,7 +15,7 @@ static void free_revocation(struct revocation *rv) {
   herald_free(rv->target);
 }
 
-void revocations__cleanup(struct revocations *r) {
+void revocation__cleanup(struct revocations *r) {
   for (size_t i = 0; i < r->count; i++) free_revocation(&r->list[i]);
   herald_free(r->list);
   pthread_mutex_destroy(&r->lock);
@@ -41,7 +41,7 @@ static struct revocation *find(struct revocations *r, const char *key_name,
   return NULL;
 }
 
-void revocations__add(struct revocations *r, const char *key_name,
+void revocation__add(struct revocations *r, const char *key_name,
                       const char *target, int64_t issued_before,
                       int64_t applies_at) {
   pthread_mutex_lock(&r->lock);
@@ -74,7 +74,7 @@ static bool target_matches(const char *target, const char *client_id,
   return false;
 }
 
-bool revocations__revoked(struct revocations *r, const char *key_name,
+bool revocation__revoked(struct revocations *r, const char *key_name,
                           const char *client_id, const char *revocation_key,
                           int64_t issued, int64_t now) {
   bool revoked = false;

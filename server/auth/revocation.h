@@ -30,18 +30,18 @@ struct revocations {
   size_t count;
 };
 
-void revocations__init(struct revocations *r);
-void revocations__cleanup(struct revocations *r);
+void revocation__init(struct revocations *r);
+void revocation__cleanup(struct revocations *r);
 
 /* Records a revocation; one for the same key and target is replaced when
  * this one reaches further (a later issuedBefore). */
-void revocations__add(struct revocations *r, const char *key_name,
+void revocation__add(struct revocations *r, const char *key_name,
                       const char *target, int64_t issued_before,
                       int64_t applies_at);
 
 /* Whether a token of key_name, issued at `issued`, with the given clientId
  * and revocation key (either may be NULL), is revoked at `now`. */
-bool revocations__revoked(struct revocations *r, const char *key_name,
+bool revocation__revoked(struct revocations *r, const char *key_name,
                           const char *client_id, const char *revocation_key,
                           int64_t issued, int64_t now);
 

@@ -1,10 +1,10 @@
-/* token_auth.c -- authenticating with a token credential (auth.md sections
- * 3, 7, 8, 11, 12): Herald's signed Ably tokens, Ably JWTs, and outer JWTs
- * that embed either. Part of auth.h's interface (auth__with_token). */
+/* token_auth.c -- authenticating with a token credential (see
+ * token_auth.h). */
+#include "auth/token_auth.h"
+
 #include <string.h>
 
 #include "alloc.h"
-#include "auth/auth.h"
 #include "base64.h"
 #include "capability.h"
 #include "jwt.h"
@@ -77,7 +77,7 @@ static int accept_grant(struct auth *a, struct grant *g, int64_t now,
   if (g->expires <= now)
     rc = herald_error_set(err, HERALD_E_TOKEN_EXPIRED, "Token expired");
   else if (g->key->revocable_tokens &&
-           revocations__revoked(&g->app->revocations, g->key->name,
+           revocation__revoked(&g->app->revocations, g->key->name,
                                 g->client_id, g->revocation_key, g->issued,
                                 now))
     rc = herald_error_set(err, HERALD_E_TOKEN_REVOKED, "Token revoked");
@@ -201,8 +201,9 @@ static int authenticate_text(struct auth *a, struct apps *apps,
                           "Invalid token: neither an Ably token nor a JWT");
 }
 
-int auth__with_token(struct auth *a, struct apps *apps, const char *credential,
-                     size_t len, int64_t now, herald_error *err) {
+int token_auth__authenticate(struct auth *a, struct apps *apps,
+                             const char *credential, size_t len, int64_t now,
+                             herald_error *err) {
   size_t text_len;
   char *text = credential_text(credential, len, &text_len);
   int rc = authenticate_text(a, apps, text, text_len, now, false, err);

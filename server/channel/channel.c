@@ -8,11 +8,11 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "clock.h"
 #include "channel/fanout.h"
+#include "channel/presence.h"
+#include "clock.h"
 #include "hashmap.h"
 #include "msgid.h"
-#include "channel/presence.h"
 #include "serial.h"
 
 #define ID_BASE_LEN 12
@@ -199,20 +199,46 @@ static void publish_on_owner(struct worker_task *task) {
   append(p, self);
 }
 
-int publish__check_messages(struct publish *p, const struct auth *auth,
-                            size_t max_size, herald_error *err) {
-  if (p->count == 0)
-    return herald_error_set(err, HERALD_E_BAD_REQUEST, "No messages to publish");
+void channel__publish_init(struct publish *p, const struct publisher *from,
+                           char *channel, void (*done)(struct publish *p)) {
+  p->channels = from->channels;
+  p->origin = from->origin;
+  p->app = from->app;
+  p->channel = channel;
+  p->connection_id = herald_xstrdup(from->connection_id);
+  if (from->msg_serial >= 0) {
+    int len = snprintf(NULL, 0, "%s:%lld", from->connection_id, from->msg_serial);
+    p->id_base = herald_xmalloc((size_t)len + 1);
+    snprintf(p->id_base, (size_t)len + 1, "%s:%lld", from->connection_id,
+             from->msg_serial);
+  }
+  p->done = done;
+}
+
+int channel__check_items(struct publish *p, const struct auth *auth,
+                         size_t max_size, herald_error *err) {
   size_t total = 0;
   for (size_t i = 0; i < p->count; i++) {
-    int rc = auth__publish_client_id(auth, &p->messages[i]->client_id, err);
+    struct message *m = p->messages[i];
+    int rc = auth__publish_client_id(auth, &m->client_id, err);
+    if (!rc && p->presence && !m->client_id)
+      rc = herald_error_set(err, HERALD_E_PRESENCE_NO_CLIENT_ID, NULL);
     if (rc) return rc;
-    total += message__size(p->messages[i]);
+    total += message__size(m);
   }
   if (total > max_size)
     return herald_error_set(err, HERALD_E_MESSAGE_TOO_LARGE,
                             "Maximum message length exceeded (size was %zu "
                             "bytes, limit is %zu bytes)", total, max_size);
+  return 0;
+}
+
+int channel__check_publish(struct publish *p, const struct auth *auth,
+                           size_t max_size, herald_error *err) {
+  if (p->count == 0)
+    return herald_error_set(err, HERALD_E_BAD_REQUEST, "No messages to publish");
+  int rc = channel__check_items(p, auth, max_size, err);
+  if (rc) return rc;
   return msgid__publish_key(p->messages, p->count, &p->idempotency_key, err);
 }
 
@@ -221,7 +247,7 @@ void channel__publish(struct publish *p) {
   worker__post(owner, &p->task, publish_on_owner);
 }
 
-void publish__cleanup(struct publish *p) {
+void channel__publish_cleanup(struct publish *p) {
   message__free_list(p->messages, p->count);
   store__append_cleanup(&p->append);
   herald_free(p->own_serials); /* the strings belong to the messages */

@@ -56,7 +56,7 @@ struct publish {
   /* Results. */
   int rc;
   herald_error err;
-  const char *message_id;  /* valid until publish__cleanup */
+  const char *message_id;  /* valid until channel__publish_cleanup */
   char *const *serials;
   size_t n_serials;
   /* Internal. */
@@ -65,17 +65,39 @@ struct publish {
   char **own_serials;
 };
 
+/* Who a publish is from, and where its result goes. */
+struct publisher {
+  struct channels *channels;
+  struct worker *origin; /* done runs here */
+  struct app *app;       /* retained by the caller for the publish's life */
+  const char *connection_id;
+  /* The messages' ids are "<connection_id>:<msg_serial>:<index>", as Ably
+   * assigns them; below 0: random ids. */
+  long long msg_serial;
+};
+
+/* Addresses p (its items decoded already) from `from` to channel (a base
+ * name, herald_xmalloc'd: p takes it); done runs on from->origin. */
+void channel__publish_init(struct publish *p, const struct publisher *from,
+                           char *channel, void (*done)(struct publish *p));
+
 /* Applies the publish rules to p's decoded messages, whatever the
- * transport: at least one, the clientId rule for auth, the size limit and
- * the id rules (sets p->idempotency_key). 0 or a negative Ably code. */
-int publish__check_messages(struct publish *p, const struct auth *auth,
-                            size_t max_size, herald_error *err);
+ * transport: at least one, the item rules of channel__check_items and the
+ * id rules (sets p->idempotency_key). 0 or a negative Ably code. */
+int channel__check_publish(struct publish *p, const struct auth *auth,
+                           size_t max_size, herald_error *err);
+
+/* The rules every item of p obeys, messages and presence items alike: the
+ * clientId rule for auth (a presence item must end up with a clientId),
+ * and their total size at most max_size. 0 or a negative Ably code. */
+int channel__check_items(struct publish *p, const struct auth *auth,
+                         size_t max_size, herald_error *err);
 
 /* Starts the publish; p->done runs exactly once on p->origin. */
 void channel__publish(struct publish *p);
 
 /* Frees what the publish owns (messages, strings, results). */
-void publish__cleanup(struct publish *p);
+void channel__publish_cleanup(struct publish *p);
 
 /* The worker owning app_id's channel `name`. */
 struct worker *channel__owner(const struct channels *ch, const char *app_id,

@@ -1,8 +1,8 @@
 /* fanout.c -- channel positions on owners, subscriptions on workers, and
  * deliveries encoded once per frame kind (see fanout.h).
  * Owns: struct fanout_worker (a worker's fan-out state), struct
- * owned_channel (owner side), struct local_channel (worker side), struct
- * delivery. Subscribers belong to their implementations. */
+ * owned_channel (owner side), struct local_channel (worker side).
+ * Subscribers belong to their implementations. */
 #include "channel/fanout.h"
 
 #include <stdio.h>
@@ -140,27 +140,16 @@ void fanout__published(struct worker *owner, const struct publish *p) {
     herald_free(key);
     return;
   }
-  struct delivery *d = herald_xcalloc(1, sizeof *d);
-  atomic_init(&d->refs, 1);
-  d->action = p->presence ? PM_PRESENCE : PM_MESSAGE;
-  d->key = key;
-  d->channel = key + strlen(p->app->id) + 1;
-  d->pm_id = herald_xstrdup(p->message_id);
-  d->connection_id = herald_xstrdup(p->connection_id);
-  d->timestamp = p->messages[0]->timestamp;
-  d->messages = herald_xmalloc(p->count * sizeof *d->messages);
-  for (size_t i = 0; i < p->count; i++) d->messages[i] = message__ref(p->messages[i]);
-  d->count = p->count;
-  d->channel_serial = d->messages[p->count - 1]->serial;
-  d->presence_members = p->presence ? p->presence_members : oc->presence_members;
+  struct delivery *d = delivery__new(
+      p, key, strlen(p->app->id),
+      p->presence ? p->presence_members : oc->presence_members);
   snprintf(oc->position, SERIAL_MAX, "%s", d->channel_serial);
   oc->presence_members = d->presence_members;
   oc->last_ms = clock__now_ms();
   for (int i = 0; i < owner->pool->n; i++) {
     if (!(oc->workers & (UINT64_C(1) << i))) continue;
     struct delivery_task *dt = herald_xmalloc(sizeof *dt);
-    atomic_fetch_add(&d->refs, 1);
-    dt->delivery = d;
+    dt->delivery = delivery__ref(d);
     worker__post(&owner->pool->workers[i], &dt->task, on_delivery);
   }
   delivery__unref(d);
@@ -182,36 +171,6 @@ void fanout__sweep(struct worker *w, int64_t now) {
 }
 
 /* ---- Deliveries -------------------------------------------------------------- */
-
-void delivery__unref(struct delivery *d) {
-  if (!d || atomic_fetch_sub(&d->refs, 1) != 1) return;
-  message__free_list(d->messages, d->count);
-  herald_free(d->key);
-  herald_free(d->pm_id);
-  herald_free(d->connection_id);
-  herald_free(d);
-}
-
-struct frame *delivery__frame(const struct delivery *d, enum frame_kind kind) {
-  struct protocol_message pm = {
-      .action = d->action,
-      .channel = (char *)d->channel,
-      .channel_serial = (char *)d->channel_serial,
-      .id = d->pm_id,
-      .connection_id = d->connection_id,
-      .timestamp = d->timestamp,
-  };
-  if (d->action == PM_PRESENCE) {
-    pm.presence = d->messages;
-    pm.n_presence = d->count;
-  } else {
-    pm.messages = d->messages;
-    pm.n_messages = d->count;
-  }
-  struct frame *f = transport__pm_frame(kind, &pm);
-  if (!f) abort(); /* stored messages always encode */
-  return f;
-}
 
 static void on_delivery(struct worker_task *task) {
   struct delivery_task *dt = (struct delivery_task *)task;

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "channel/channel.h"
+#include "channel/delivery.h"
 #include "channel/occupancy.h"
 #include "message.h"
 #include "serial.h"
@@ -35,27 +36,6 @@
 
 struct local_channel;
 struct publish;
-
-/* One published ProtocolMessage (a MESSAGE or a PRESENCE), as every
- * subscriber receives it. Shared by the workers it is posted to;
- * immutable. */
-struct delivery {
-  atomic_int refs;
-  int action;          /* PM_MESSAGE or PM_PRESENCE */
-  char *key; /* the channel's key: app id, '\n', base name */
-  const char *channel; /* the base name, inside key */
-  char *pm_id;
-  char *connection_id; /* the publisher's */
-  int64_t timestamp;
-  struct message **messages; /* or presence items */
-  size_t count;
-  const char *channel_serial; /* the last message's serial */
-  size_t presence_members; /* the channel's member count after it */
-};
-
-void delivery__unref(struct delivery *d);
-/* The delivery's ProtocolMessage as a frame of kind (a new one). */
-struct frame *delivery__frame(const struct delivery *d, enum frame_kind kind);
 
 struct subscriber;
 

@@ -297,28 +297,31 @@ void presence__query_cleanup(struct presence_query *q) {
 
 static void free_server_change(struct publish *p) {
   apps__release(p->app);
-  publish__cleanup(p);
+  channel__publish_cleanup(p);
   herald_free(p);
 }
 
+/* A presence change of connection_id's on channel, made by the server
+ * (msg_serial: as struct publisher's). */
 static struct publish *server_change(struct channels *s, struct app *app,
                                      const char *channel,
-                                     const char *connection_id) {
+                                     const char *connection_id,
+                                     long long msg_serial) {
   struct publish *p = herald_xcalloc(1, sizeof *p);
-  p->channels = s;
-  p->origin = channel__owner(s, app->id, channel);
-  p->app = apps__retain(app);
-  p->channel = herald_xstrdup(channel);
-  p->connection_id = herald_xstrdup(connection_id);
+  struct publisher from = {.channels = s,
+                           .origin = channel__owner(s, app->id, channel),
+                           .app = apps__retain(app),
+                           .connection_id = connection_id,
+                           .msg_serial = msg_serial};
+  channel__publish_init(p, &from, herald_xstrdup(channel), free_server_change);
   p->presence = true;
-  p->done = free_server_change;
   return p;
 }
 
 void presence__leave_connection(struct channels *s, struct app *app,
                                 const char *channel,
                                 const char *connection_id) {
-  struct publish *p = server_change(s, app, channel, connection_id);
+  struct publish *p = server_change(s, app, channel, connection_id, -1);
   p->leave_connection = true;
   channel__publish(p);
 }
@@ -341,9 +344,8 @@ static void seed_channel(struct channels *s, struct app *app,
   if (rc == 0) {
     struct wire_value list = wire_doc__root(&doc);
     size_t n = wire_value__count(list);
-    struct publish *p = server_change(s, app, name, FIXTURE_CONNECTION_ID);
+    struct publish *p = server_change(s, app, name, FIXTURE_CONNECTION_ID, 0);
     p->ephemeral = !record;
-    p->id_base = herald_xstrdup(FIXTURE_CONNECTION_ID ":0");
     p->messages = herald_xcalloc(n, sizeof *p->messages);
     for (size_t i = 0; i < n; i++) {
       struct message *m = NULL;

@@ -16,9 +16,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/worker.h"
 #include "herald/errors.h"
 #include "message.h"
-#include "core/worker.h"
 
 struct app;
 struct publish;

@@ -6,7 +6,7 @@
 
 static void on_timer(uv_timer_t *timer);
 
-void deadline_timer__init(struct deadline_timer *t, uv_loop_t *loop,
+void deadline__timer_init(struct deadline_timer *t, uv_loop_t *loop,
                           const uint64_t *durations_ms, size_t n,
                           void (*expired_cb)(struct deadline *d)) {
   memset(t, 0, sizeof *t);

@@ -41,7 +41,7 @@ struct deadline_timer {
 
 /* Sets up t on loop with one queue per duration (at most
  * DEADLINE_MAX_QUEUES); queue i is t->queues[i]. */
-void deadline_timer__init(struct deadline_timer *t, uv_loop_t *loop,
+void deadline__timer_init(struct deadline_timer *t, uv_loop_t *loop,
                           const uint64_t *durations_ms, size_t n,
                           void (*expired_cb)(struct deadline *d));
 

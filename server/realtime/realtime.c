@@ -9,8 +9,9 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "clock.h"
+#include "auth/token_auth.h"
 #include "channel/fanout.h"
+#include "clock.h"
 #include "core/log.h"
 #include "realtime/connection_registry.h"
 #include "transport/websocket.h"
@@ -59,7 +60,7 @@ static void send_on(struct transport *t, const struct protocol_message *pm) {
   frame__unref(f);
 }
 
-void rt__send_frame(struct rt_conn *c, struct frame *f) {
+void realtime__send_frame(struct rt_conn *c, struct frame *f) {
   if (!c->transport || c->slow) return;
   outbound__push(c->transport->out, f);
   c->last_sent_ms = (int64_t)uv_now(&c->worker->loop);
@@ -74,7 +75,7 @@ static void on_transport_backlog(void *owner) {
   outbound__discard_unsent(c->transport->out);
 }
 
-bool rt__hold(struct rt_conn *c, size_t bytes) {
+bool realtime__hold(struct rt_conn *c, size_t bytes) {
   if (!c->transport || c->slow) return false;
   struct outbound *out = c->transport->out;
   if (out->limit && out->bytes + c->held_bytes + bytes > out->limit) {
@@ -85,23 +86,23 @@ bool rt__hold(struct rt_conn *c, size_t bytes) {
   return true;
 }
 
-void rt__unhold(struct rt_conn *c, size_t bytes) { c->held_bytes -= bytes; }
+void realtime__unhold(struct rt_conn *c, size_t bytes) { c->held_bytes -= bytes; }
 
-void rt__send(struct rt_conn *c, const struct protocol_message *pm) {
+void realtime__send(struct rt_conn *c, const struct protocol_message *pm) {
   if (!c->transport || c->slow) return;
   struct frame *f = transport__pm_frame(c->transport->kind, pm);
   if (!f) return;
-  rt__send_frame(c, f);
+  realtime__send_frame(c, f);
   frame__unref(f);
 }
 
-void rt__channel_error(struct rt_conn *c, const char *channel,
+void realtime__channel_error(struct rt_conn *c, const char *channel,
                        const herald_error *err) {
   struct protocol_message pm = {.action = PM_ERROR,
                                 .channel = (char *)channel,
                                 .has_error = true,
                                 .error = *err};
-  rt__send(c, &pm);
+  realtime__send(c, &pm);
 }
 
 static void send_error_and_close(struct transport *t, const herald_error *err) {
@@ -144,7 +145,7 @@ static void free_conn(struct rt_conn *c) {
 /* c has left the registry: its members leave now, its memory once its
  * publishes completed. */
 static void retire(struct rt_conn *c) {
-  rt_presence__leave_all(c);
+  realtime_presence__leave_all(c);
   unlink_home(c);
   c->ended = true;
   if (c->publishes_in_flight == 0) free_conn(c);
@@ -165,8 +166,8 @@ static struct transport *unbind(struct rt_conn *c) {
   c->transport = NULL;
   c->slow = false;
   ack_queue__transport_lost(&c->acks);
-  rt_channels__detach_all(c);
-  rt_presence__transport_lost(c);
+  realtime_channels__detach_all(c);
+  realtime_presence__transport_lost(c);
   return t;
 }
 
@@ -180,13 +181,13 @@ static void become_detached(struct rt_conn *c) {
 /* Drops the transport (state kept for resume), after sending pm if any. */
 static void drop_transport(struct rt_conn *c,
                            const struct protocol_message *pm) {
-  if (pm) rt__send(c, pm);
+  if (pm) realtime__send(c, pm);
   struct transport *t = unbind(c);
   if (t) t->close(t);
   become_detached(c);
 }
 
-void rt__fail(struct rt_conn *c, const herald_error *err) {
+void realtime__fail(struct rt_conn *c, const herald_error *err) {
   struct transport *t = unbind(c);
   if (t) send_error_and_close(t, err);
   end(c);
@@ -268,7 +269,7 @@ static void send_connected(struct rt_conn *c, const herald_error *err) {
     pm.has_error = true;
     pm.error = *err;
   }
-  rt__send(c, &pm);
+  realtime__send(c, &pm);
 }
 
 /* A new connection on transport t; err: why a resume failed, or NULL. */
@@ -313,7 +314,7 @@ static void arrive(struct worker_task *task) {
   if (!r->transport) { /* the new transport left meanwhile */
     c->expires_at = clock__now_ms() + cfg_of(c)->connection_state_ttl_ms;
     connection_registry__settle(reg, c, RT_DETACHED);
-    rt_presence__rearm(c);
+    realtime_presence__rearm(c);
     free_resume(r);
     return;
   }
@@ -323,7 +324,7 @@ static void arrive(struct worker_task *task) {
   c->echo = r->echo;
   c->idle_interval_ms = r->idle_interval_ms;
   c->remain_present_ms = r->remain_present_ms;
-  rt_presence__transport_back(c);
+  realtime_presence__transport_back(c);
   connection_registry__rekey(reg, c);
   connection_registry__settle(reg, c, RT_LIVE);
   struct transport *t = r->transport;
@@ -377,7 +378,7 @@ static void resume(struct realtime *s, struct transport *t, struct auth *auth,
   else worker__post(r->conn->worker, &r->task, release_task);
 }
 
-void rt__publish_settled(struct rt_conn *c) {
+void realtime__publish_settled(struct rt_conn *c) {
   c->publishes_in_flight--;
   if (c->publishes_in_flight) return;
   if (c->ended) free_conn(c);
@@ -438,7 +439,7 @@ static int authenticate(const struct realtime *rt, struct http_request *req,
   int rc;
   if (key) rc = auth__with_key(a, apps, key, strlen(key), err);
   else if (token)
-    rc = auth__with_token(a, apps, token, strlen(token), clock__now_ms(), err);
+    rc = token_auth__authenticate(a, apps, token, strlen(token), clock__now_ms(), err);
   else
     return herald_error_set(err, HERALD_E_INVALID_CREDENTIALS,
                             "No key or token given (key or access_token "
@@ -460,7 +461,7 @@ static struct frame *too_big_frame(struct worker *w, enum wire_format format) {
                      (long long)rw->realtime->cfg->max_frame_size);
     struct protocol_message pm = {.action = PM_ERROR, .has_error = true,
                                   .error = err};
-    *built = transport__pm_frame(transport__ws_kind(format), &pm);
+    *built = transport__pm_frame(websocket__kind(format), &pm);
   }
   return *built ? frame__ref(*built) : NULL;
 }
@@ -504,7 +505,7 @@ static void reauthenticate(struct rt_conn *c, const struct protocol_message *pm)
   herald_error err;
   struct auth fresh = {0};
   const char *token = pm->access_token;
-  int rc = token ? auth__with_token(&fresh, c->realtime->channels->apps, token,
+  int rc = token ? token_auth__authenticate(&fresh, c->realtime->channels->apps, token,
                                     strlen(token), clock__now_ms(), &err)
                  : herald_error_set(&err, HERALD_E_INVALID_CREDENTIALS,
                                     "AUTH without auth.accessToken");
@@ -517,26 +518,26 @@ static void reauthenticate(struct rt_conn *c, const struct protocol_message *pm)
                           "Connection has no clientId; the new token names one");
   if (rc) {
     auth__release(&fresh);
-    rt__fail(c, &err);
+    realtime__fail(c, &err);
     return;
   }
   auth__release(&c->auth);
   c->auth = fresh;
   c->auth_requested = false;
   send_connected(c, NULL);
-  rt_channels__recheck(c);
+  realtime_channels__recheck(c);
 }
 
 /* ---- Dispatch --------------------------------------------------------------- */
 
 static void heartbeat(struct rt_conn *c, const char *id) {
   struct protocol_message pm = {.action = PM_HEARTBEAT, .id = (char *)id};
-  rt__send(c, &pm);
+  realtime__send(c, &pm);
 }
 
 static void close_connection(struct rt_conn *c) {
   struct protocol_message pm = {.action = PM_CLOSED};
-  rt__send(c, &pm);
+  realtime__send(c, &pm);
   struct transport *t = unbind(c);
   if (t) t->close(t);
   end(c);
@@ -548,19 +549,19 @@ static void handle(struct rt_conn *c, struct protocol_message *pm) {
   case PM_HEARTBEAT: heartbeat(c, pm->id); break;
   case PM_CLOSE: close_connection(c); break;
   case PM_DISCONNECT: drop_transport(c, NULL); break;
-  case PM_ATTACH: rt_channels__attach(c, pm); break;
-  case PM_DETACH: rt_channels__detach(c, pm); break;
-  case PM_MESSAGE: rt_publish__message(c, pm); break;
-  case PM_PRESENCE: rt_publish__presence(c, pm); break;
-  case PM_SYNC: rt_presence__client_sync(c, pm); break;
+  case PM_ATTACH: realtime_channels__attach(c, pm); break;
+  case PM_DETACH: realtime_channels__detach(c, pm); break;
+  case PM_MESSAGE: realtime_publish__message(c, pm); break;
+  case PM_PRESENCE: realtime_publish__presence(c, pm); break;
+  case PM_SYNC: realtime_presence__client_sync(c, pm); break;
   case PM_OBJECT:
-  case PM_ANNOTATION: rt_publish__nack_unsupported(c, pm); break;
+  case PM_ANNOTATION: realtime_publish__nack_unsupported(c, pm); break;
   case PM_AUTH: reauthenticate(c, pm); break;
   case PM_ACTIVATE: break;
   default:
     herald_error_set(&err, HERALD_E_BAD_REQUEST,
                      "Unexpected ProtocolMessage action %d", pm->action);
-    rt__fail(c, &err);
+    realtime__fail(c, &err);
   }
 }
 
@@ -575,7 +576,7 @@ static void on_message(void *owner, const char *data, size_t len) {
     herald_error_set(&err, HERALD_E_BAD_REQUEST,
                      "Invalid protocol message: not a %s document",
                      c->transport->format == WIRE_JSON ? "JSON" : "MessagePack");
-    rt__fail(c, &err);
+    realtime__fail(c, &err);
     return;
   }
   rc = protocol_message__decode(wire_doc__root(&doc), RT_MAX_MESSAGES_PER_PM,
@@ -587,10 +588,10 @@ static void on_message(void *owner, const char *data, size_t len) {
     snprintf(reason, sizeof reason, "%s", err.message);
     herald_error_set(&err, HERALD_E_BAD_REQUEST, "Invalid protocol message: %s",
                      reason);
-    rt__fail(c, &err);
+    realtime__fail(c, &err);
     return;
   }
-  if (rc) rt_publish__reject(c, &pm, &err);
+  if (rc) realtime_publish__reject(c, &pm, &err);
   else handle(c, &pm);
   protocol_message__cleanup(&pm);
 }
@@ -618,7 +619,7 @@ static void tick_live(struct rt_conn *c, int64_t now, int64_t tick_ms) {
     int64_t lead = life / 2 < RT_AUTH_LEAD_MAX_MS ? life / 2 : RT_AUTH_LEAD_MAX_MS;
     if (now >= c->auth.token_expires - lead - tick_ms) {
       struct protocol_message auth = {.action = PM_AUTH};
-      rt__send(c, &auth);
+      realtime__send(c, &auth);
       c->auth_requested = true;
     }
   }
@@ -674,7 +675,7 @@ void realtime__worker_init(struct realtime *rt, struct worker *w) {
   rw->tick.data = rw;
   int64_t ms = tick_interval(rt->cfg);
   uv_timer_start(&rw->tick, on_tick, (uint64_t)ms, (uint64_t)ms);
-  rt_presence__worker_init(rw);
+  realtime_presence__worker_init(rw);
 }
 
 struct realtime_worker *realtime__worker(struct worker *w) {

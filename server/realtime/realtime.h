@@ -106,60 +106,60 @@ void realtime__websocket(struct realtime *rt, struct http_request *req);
 /* ---- Shared by the realtime files ---------------------------------------- */
 
 /* Encodes pm for the connection's transport and queues it. */
-void rt__send(struct rt_conn *c, const struct protocol_message *pm);
+void realtime__send(struct rt_conn *c, const struct protocol_message *pm);
 /* Queues a frame already built for the transport's kind. */
-void rt__send_frame(struct rt_conn *c, struct frame *f);
+void realtime__send_frame(struct rt_conn *c, struct frame *f);
 /* Live frames of `bytes` held back for one of c's replaying attachments
- * (fanout.h) count toward its outbound bound as if queued. rt__hold:
+ * (fanout.h) count toward its outbound bound as if queued. realtime__hold:
  * false when c takes nothing more (it fell behind, now or before). */
-bool rt__hold(struct rt_conn *c, size_t bytes);
-void rt__unhold(struct rt_conn *c, size_t bytes);
+bool realtime__hold(struct rt_conn *c, size_t bytes);
+void realtime__unhold(struct rt_conn *c, size_t bytes);
 /* Sends a connection ERROR and closes the transport. */
-void rt__fail(struct rt_conn *c, const herald_error *err);
+void realtime__fail(struct rt_conn *c, const herald_error *err);
 /* Sends an ERROR for one channel. */
-void rt__channel_error(struct rt_conn *c, const char *channel,
+void realtime__channel_error(struct rt_conn *c, const char *channel,
                        const herald_error *err);
 
 /* A publish of c completed (its ACK is queued); may free or move c. */
-void rt__publish_settled(struct rt_conn *c);
+void realtime__publish_settled(struct rt_conn *c);
 
 /* realtime_publish.c */
-void rt_publish__message(struct rt_conn *c, struct protocol_message *pm);
+void realtime_publish__message(struct rt_conn *c, struct protocol_message *pm);
 /* NACKs a MESSAGE that did not decode. */
-void rt_publish__reject(struct rt_conn *c, const struct protocol_message *pm,
+void realtime_publish__reject(struct rt_conn *c, const struct protocol_message *pm,
                         const herald_error *err);
-void rt_publish__nack_unsupported(struct rt_conn *c,
+void realtime_publish__nack_unsupported(struct rt_conn *c,
                                   const struct protocol_message *pm);
-void rt_publish__presence(struct rt_conn *c, struct protocol_message *pm);
+void realtime_publish__presence(struct rt_conn *c, struct protocol_message *pm);
 
 /* realtime_presence.c */
 /* c sent a presence change on channel: it may have members there. */
-void rt_presence__entered(struct rt_conn *c, const char *channel);
+void realtime_presence__entered(struct rt_conn *c, const char *channel);
 /* c's members leave channel (DETACH), or every channel (the end of c). */
-void rt_presence__leave_channel(struct rt_conn *c, const char *channel);
-void rt_presence__leave_all(struct rt_conn *c);
+void realtime_presence__leave_channel(struct rt_conn *c, const char *channel);
+void realtime_presence__leave_all(struct rt_conn *c);
 /* c lost its transport: its members leave after the grace period unless
- * it comes back first (then rt_presence__transport_back: members on the
+ * it comes back first (then realtime_presence__transport_back: members on the
  * channels it has not attached again within the re-attach window leave). */
-void rt_presence__transport_lost(struct rt_conn *c);
-void rt_presence__transport_back(struct rt_conn *c);
+void realtime_presence__transport_lost(struct rt_conn *c);
+void realtime_presence__transport_back(struct rt_conn *c);
 /* c (newly homed here without a transport) keeps its grace deadline. */
-void rt_presence__rearm(struct rt_conn *c);
+void realtime_presence__rearm(struct rt_conn *c);
 /* Sends channel's members to c as SYNC pages (after ATTACHED, or when
  * the client asks). */
-void rt_presence__sync(struct rt_conn *c, const char *channel);
-void rt_presence__client_sync(struct rt_conn *c,
+void realtime_presence__sync(struct rt_conn *c, const char *channel);
+void realtime_presence__client_sync(struct rt_conn *c,
                               const struct protocol_message *pm);
-void rt_presence__worker_init(struct realtime_worker *rw);
+void realtime_presence__worker_init(struct realtime_worker *rw);
 
 /* realtime_channels.c */
-void rt_channels__attach(struct rt_conn *c, const struct protocol_message *pm);
-void rt_channels__detach(struct rt_conn *c, const struct protocol_message *pm);
+void realtime_channels__attach(struct rt_conn *c, const struct protocol_message *pm);
+void realtime_channels__detach(struct rt_conn *c, const struct protocol_message *pm);
 /* Granted modes of the connection on a channel, 0 when not attached. */
-bool rt_channels__attached(const struct rt_conn *c, const char *channel,
+bool realtime_channels__attached(const struct rt_conn *c, const char *channel,
                            uint32_t *modes);
 /* Re-checks every attachment against new credentials. */
-void rt_channels__recheck(struct rt_conn *c);
-void rt_channels__detach_all(struct rt_conn *c);
+void realtime_channels__recheck(struct rt_conn *c);
+void realtime_channels__detach_all(struct rt_conn *c);
 
 #endif

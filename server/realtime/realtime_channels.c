@@ -28,7 +28,7 @@ enum attachment_state {
 
 /* A live delivery held back while its attachment replays, with the frame
  * it will be sent as (its bytes count toward the connection's outbound
- * bound: rt__hold). */
+ * bound: realtime__hold). */
 struct held_delivery {
   struct delivery *delivery;
   struct frame *frame;
@@ -120,20 +120,19 @@ static bool on_wants(const struct subscriber *s, const struct delivery *d) {
 /* Keeps d and its frame f for a until its replay ends, unless that takes
  * the connection past its outbound bound (it is then disconnected). */
 static void hold(struct attachment *a, struct delivery *d, struct frame *f) {
-  if (!rt__hold(a->conn, f->len)) return;
+  if (!realtime__hold(a->conn, f->len)) return;
   if (a->n_held == a->cap_held) {
     a->cap_held = a->cap_held ? a->cap_held * 2 : 8;
     a->held = herald_xrealloc(a->held, a->cap_held * sizeof *a->held);
   }
-  atomic_fetch_add(&d->refs, 1);
-  a->held[a->n_held++] = (struct held_delivery){d, frame__ref(f)};
+  a->held[a->n_held++] = (struct held_delivery){delivery__ref(d), frame__ref(f)};
 }
 
 static void on_deliver(struct subscriber *s, struct delivery *d,
                        struct frame *f) {
   struct attachment *a = (struct attachment *)s;
   if (a->state == ATTACHMENT_REPLAYING) hold(a, d, f);
-  else rt__send_frame(a->conn, f);
+  else realtime__send_frame(a->conn, f);
 }
 
 static void on_positioned(struct subscriber *s);
@@ -147,7 +146,7 @@ static struct attachment *find(const struct rt_conn *c, const char *name) {
   return hashmap__get(&c->attachments, name, strlen(name));
 }
 
-bool rt_channels__attached(const struct rt_conn *c, const char *channel,
+bool realtime_channels__attached(const struct rt_conn *c, const char *channel,
                            uint32_t *modes) {
   const struct attachment *a = find(c, channel);
   if (a) *modes = a->sub.modes;
@@ -156,7 +155,7 @@ bool rt_channels__attached(const struct rt_conn *c, const char *channel,
 
 static void release_held(struct attachment *a) {
   for (size_t i = 0; i < a->n_held; i++) {
-    rt__unhold(a->conn, a->held[i].frame->len);
+    realtime__unhold(a->conn, a->held[i].frame->len);
     frame__unref(a->held[i].frame);
     delivery__unref(a->held[i].delivery);
   }
@@ -187,7 +186,7 @@ static void each_attachment(struct rt_conn *c, void (*fn)(struct attachment *a))
   }
 }
 
-void rt_channels__detach_all(struct rt_conn *c) {
+void realtime_channels__detach_all(struct rt_conn *c) {
   each_attachment(c, free_attachment);
 }
 
@@ -222,8 +221,8 @@ static void send_attached(struct attachment *a, uint32_t state_flags,
     pm.has_error = true;
     pm.error = *err;
   }
-  rt__send(a->conn, &pm);
-  if (sync) rt_presence__sync(a->conn, a->sub.name);
+  realtime__send(a->conn, &pm);
+  if (sync) realtime_presence__sync(a->conn, a->sub.name);
 }
 
 /* A stored message as its own MESSAGE, every item field explicit. */
@@ -235,7 +234,7 @@ static void send_stored(struct attachment *a, struct message *m) {
                                 .channel_serial = m->serial,
                                 .messages = &m,
                                 .n_messages = 1};
-  rt__send(a->conn, &pm);
+  realtime__send(a->conn, &pm);
 }
 
 /* After a backlog: what arrived meanwhile, then live traffic. */
@@ -243,7 +242,7 @@ static void go_live(struct attachment *a) {
   for (size_t i = 0; i < a->n_held; i++) {
     struct delivery *d = a->held[i].delivery;
     snprintf(a->sub.position, SERIAL_MAX, "%s", d->channel_serial);
-    if (wants_delivery(a, d)) rt__send_frame(a->conn, a->held[i].frame);
+    if (wants_delivery(a, d)) realtime__send_frame(a->conn, a->held[i].frame);
   }
   release_held(a);
   a->state = ATTACHMENT_LIVE;
@@ -358,7 +357,7 @@ static void on_history(struct store_req *req) {
   if (req->rc) {
     a->replay = NULL;
     r->a = NULL;
-    rt__channel_error(a->conn, a->sub.name, &req->err);
+    realtime__channel_error(a->conn, a->sub.name, &req->err);
     free_attachment(a);
     end_replay(r);
     return;
@@ -452,12 +451,12 @@ static int check_attach(struct rt_conn *c, const struct protocol_message *pm,
   return 0;
 }
 
-void rt_channels__attach(struct rt_conn *c, const struct protocol_message *pm) {
+void realtime_channels__attach(struct rt_conn *c, const struct protocol_message *pm) {
   herald_error err;
   struct channel_name name;
   uint32_t modes;
   if (check_attach(c, pm, &name, &modes, &err)) {
-    rt__channel_error(c, pm->channel, &err);
+    realtime__channel_error(c, pm->channel, &err);
     return;
   }
   char *base = channel_name__base_dup(&name);
@@ -478,7 +477,7 @@ void rt_channels__attach(struct rt_conn *c, const struct protocol_message *pm) {
     herald_error_set(&err, HERALD_E_TOO_MANY_CHANNELS,
                      "Too many channels: a connection may attach %lld",
                      (long long)c->realtime->cfg->max_channels_per_connection);
-    rt__channel_error(c, pm->channel, &err);
+    realtime__channel_error(c, pm->channel, &err);
     return;
   }
   a = herald_xcalloc(1, sizeof *a);
@@ -496,7 +495,7 @@ void rt_channels__attach(struct rt_conn *c, const struct protocol_message *pm) {
   fanout__subscribe(c->app->id, &a->sub);
 }
 
-void rt_channels__detach(struct rt_conn *c, const struct protocol_message *pm) {
+void realtime_channels__detach(struct rt_conn *c, const struct protocol_message *pm) {
   if (!pm->channel) return;
   struct channel_name name;
   herald_error err;
@@ -504,11 +503,11 @@ void rt_channels__detach(struct rt_conn *c, const struct protocol_message *pm) {
     char *base = channel_name__base_dup(&name);
     struct attachment *a = find(c, base);
     if (a) free_attachment(a);
-    rt_presence__leave_channel(c, base);
+    realtime_presence__leave_channel(c, base);
     herald_free(base);
   }
   struct protocol_message reply = {.action = PM_DETACHED, .channel = pm->channel};
-  rt__send(c, &reply);
+  realtime__send(c, &reply);
 }
 
 /* Narrows a's modes to the connection's new credentials; none left: the
@@ -519,8 +518,8 @@ static void recheck(struct attachment *a) {
   herald_error err;
   herald_error_set(&err, HERALD_E_CAPABILITY_DENIED,
                    "Channel denied access based on new capability");
-  rt__channel_error(a->conn, a->sub.name, &err);
+  realtime__channel_error(a->conn, a->sub.name, &err);
   free_attachment(a);
 }
 
-void rt_channels__recheck(struct rt_conn *c) { each_attachment(c, recheck); }
+void realtime_channels__recheck(struct rt_conn *c) { each_attachment(c, recheck); }

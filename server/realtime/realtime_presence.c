@@ -10,10 +10,10 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "channel_name.h"
-#include "clock.h"
 #include "channel/fanout.h"
 #include "channel/presence.h"
+#include "channel_name.h"
+#include "clock.h"
 #include "realtime/realtime.h"
 
 #define SYNC_PAGE 100 /* members per SYNC ProtocolMessage */
@@ -27,7 +27,7 @@ static size_t find_channel(const struct rt_conn *c, const char *channel) {
   return i;
 }
 
-void rt_presence__entered(struct rt_conn *c, const char *channel) {
+void realtime_presence__entered(struct rt_conn *c, const char *channel) {
   if (find_channel(c, channel) < c->n_presence_channels) return;
   c->presence_channels =
       herald_xrealloc(c->presence_channels,
@@ -42,12 +42,12 @@ static void leave_at(struct rt_conn *c, size_t i) {
   c->presence_channels[i] = c->presence_channels[--c->n_presence_channels];
 }
 
-void rt_presence__leave_channel(struct rt_conn *c, const char *channel) {
+void realtime_presence__leave_channel(struct rt_conn *c, const char *channel) {
   size_t i = find_channel(c, channel);
   if (i < c->n_presence_channels) leave_at(c, i);
 }
 
-void rt_presence__leave_all(struct rt_conn *c) {
+void realtime_presence__leave_all(struct rt_conn *c) {
   while (c->n_presence_channels) leave_at(c, c->n_presence_channels - 1);
   herald_free(c->presence_channels);
   c->presence_channels = NULL;
@@ -67,22 +67,22 @@ static void arm(struct realtime_worker *rw, int64_t at) {
                  (uint64_t)(wait > 0 ? wait : 0), 0);
 }
 
-void rt_presence__rearm(struct rt_conn *c) {
+void realtime_presence__rearm(struct rt_conn *c) {
   if (c->presence_leave_at) arm(realtime__worker(c->worker), c->presence_leave_at);
 }
 
-void rt_presence__transport_lost(struct rt_conn *c) {
+void realtime_presence__transport_lost(struct rt_conn *c) {
   if (!c->n_presence_channels) return;
   c->presence_leave_at = clock__now_ms() + c->remain_present_ms;
-  rt_presence__rearm(c);
+  realtime_presence__rearm(c);
 }
 
-void rt_presence__transport_back(struct rt_conn *c) {
+void realtime_presence__transport_back(struct rt_conn *c) {
   c->presence_leave_at = 0;
   if (!c->n_presence_channels) return;
   c->presence_leave_at =
       clock__now_ms() + c->realtime->cfg->reattach_window_ms;
-  rt_presence__rearm(c);
+  realtime_presence__rearm(c);
 }
 
 /* The re-attach window of a resumed connection is over: its members leave
@@ -90,7 +90,7 @@ void rt_presence__transport_back(struct rt_conn *c) {
 static void leave_unattached(struct rt_conn *c) {
   for (size_t i = c->n_presence_channels; i-- > 0;) {
     uint32_t modes;
-    if (!rt_channels__attached(c, c->presence_channels[i], &modes))
+    if (!realtime_channels__attached(c, c->presence_channels[i], &modes))
       leave_at(c, i);
   }
   c->presence_leave_at = 0;
@@ -110,13 +110,13 @@ static void on_grace(uv_timer_t *timer) {
     } else if (c->transport) {
       leave_unattached(c);
     } else {
-      rt_presence__leave_all(c);
+      realtime_presence__leave_all(c);
     }
   }
   if (next) arm(rw, next);
 }
 
-void rt_presence__worker_init(struct realtime_worker *rw) {
+void realtime_presence__worker_init(struct realtime_worker *rw) {
   uv_timer_init(&rw->worker->loop, &rw->presence_grace);
   rw->presence_grace.data = rw;
 }
@@ -148,7 +148,7 @@ static void send_pages(struct rt_conn *c, const char *channel,
                                   .channel_serial = cursor,
                                   .presence = members + first,
                                   .n_presence = n};
-    rt__send(c, &pm);
+    realtime__send(c, &pm);
     page++;
   } while (page * SYNC_PAGE < count);
 }
@@ -158,16 +158,16 @@ static void on_members(struct presence_query *q) {
   struct rt_conn *c = s->conn;
   uint32_t modes = 0;
   if (!c->ended && c->transport &&
-      rt_channels__attached(c, s->channel, &modes) &&
+      realtime_channels__attached(c, s->channel, &modes) &&
       (modes & PM_FLAG_MODE_PRESENCE_SUBSCRIBE))
     send_pages(c, s->channel, q->members, q->count);
   presence__query_cleanup(q);
   herald_free(s->channel);
   herald_free(s);
-  rt__publish_settled(c); /* may free c */
+  realtime__publish_settled(c); /* may free c */
 }
 
-void rt_presence__sync(struct rt_conn *c, const char *channel) {
+void realtime_presence__sync(struct rt_conn *c, const char *channel) {
   struct rt_sync *s = herald_xcalloc(1, sizeof *s);
   s->conn = c;
   s->channel = herald_xstrdup(channel);
@@ -181,7 +181,7 @@ void rt_presence__sync(struct rt_conn *c, const char *channel) {
   presence__query(q);
 }
 
-void rt_presence__client_sync(struct rt_conn *c,
+void realtime_presence__client_sync(struct rt_conn *c,
                               const struct protocol_message *pm) {
   struct channel_name name;
   herald_error err;
@@ -190,8 +190,8 @@ void rt_presence__client_sync(struct rt_conn *c,
     return;
   char *base = channel_name__base_dup(&name);
   uint32_t modes = 0;
-  if (rt_channels__attached(c, base, &modes) &&
+  if (realtime_channels__attached(c, base, &modes) &&
       (modes & PM_FLAG_MODE_PRESENCE_SUBSCRIBE))
-    rt_presence__sync(c, base);
+    realtime_presence__sync(c, base);
   herald_free(base);
 }

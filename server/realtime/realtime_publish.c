@@ -37,7 +37,7 @@ static void emit(void *ctx, const struct ack_entry *first, size_t count,
     pm.res = res;
     pm.n_res = count;
   }
-  rt__send(c, &pm);
+  realtime__send(c, &pm);
 }
 
 static void flush_acks(struct rt_conn *c) {
@@ -51,18 +51,18 @@ static void nack(struct rt_conn *c, int64_t msg_serial, const herald_error *err)
   flush_acks(c);
 }
 
-void rt_publish__reject(struct rt_conn *c, const struct protocol_message *pm,
+void realtime_publish__reject(struct rt_conn *c, const struct protocol_message *pm,
                         const herald_error *err) {
   nack(c, pm->msg_serial, err);
 }
 
-void rt_publish__nack_unsupported(struct rt_conn *c,
+void realtime_publish__nack_unsupported(struct rt_conn *c,
                                   const struct protocol_message *pm) {
   herald_error err;
   herald_error_set(&err, HERALD_E_BAD_REQUEST,
                    "Annotations and objects are not supported");
   if (pm->has_msg_serial) nack(c, pm->msg_serial, &err);
-  else rt__fail(c, &err);
+  else realtime__fail(c, &err);
 }
 
 /* ---- Checks --------------------------------------------------------------- */
@@ -95,7 +95,7 @@ static int find_channel(struct rt_conn *c, const struct protocol_message *pm,
   if (rc) return rc;
   char *base = channel_name__base_dup(name);
   *modes = 0;
-  *attached = rt_channels__attached(c, base, modes);
+  *attached = realtime_channels__attached(c, base, modes);
   herald_free(base);
   return 0;
 }
@@ -133,18 +133,9 @@ static int check_presence(struct rt_conn *c, const struct protocol_message *pm,
   if (!rc && !(modes & PM_FLAG_MODE_PRESENCE))
     rc = herald_error_set(err, HERALD_E_MODE_NOT_GRANTED,
                           "Channel attached without the presence mode");
-  size_t total = 0;
-  for (size_t i = 0; !rc && i < p->count; i++) {
-    rc = auth__publish_client_id(&c->auth, &p->messages[i]->client_id, err);
-    if (!rc && !p->messages[i]->client_id)
-      rc = herald_error_set(err, HERALD_E_PRESENCE_NO_CLIENT_ID, NULL);
-    total += message__size(p->messages[i]);
-  }
-  size_t max_size = (size_t)c->realtime->cfg->max_message_size;
-  if (!rc && total > max_size)
-    rc = herald_error_set(err, HERALD_E_MESSAGE_TOO_LARGE,
-                          "Maximum message length exceeded (size was %zu "
-                          "bytes, limit is %zu bytes)", total, max_size);
+  if (!rc)
+    rc = channel__check_items(p, &c->auth,
+                              (size_t)c->realtime->cfg->max_message_size, err);
   return rc;
 }
 
@@ -156,9 +147,9 @@ static void on_published(struct publish *p) {
   ack_queue__complete(&c->acks, rp->msg_serial, p->serials, p->n_serials,
                       p->rc ? &p->err : NULL);
   if (!c->ended) flush_acks(c);
-  publish__cleanup(p);
+  channel__publish_cleanup(p);
   herald_free(rp);
-  rt__publish_settled(c);
+  realtime__publish_settled(c);
 }
 
 static void refuse(struct rt_publish *rp, const herald_error *err);
@@ -174,7 +165,7 @@ static struct rt_publish *begin(struct rt_conn *c,
   if (!pm->has_msg_serial) {
     herald_error_set(&err, HERALD_E_BAD_REQUEST, "%s without msgSerial",
                      pm->action == PM_PRESENCE ? "PRESENCE" : "MESSAGE");
-    rt__fail(c, &err);
+    realtime__fail(c, &err);
     return NULL;
   }
   if (ack_queue__receive(&c->acks, pm->msg_serial) == ACK_DUPLICATE) {
@@ -199,7 +190,7 @@ static struct rt_publish *begin(struct rt_conn *c,
 /* NACKs a publish that failed its checks. */
 static void refuse(struct rt_publish *rp, const herald_error *err) {
   struct rt_conn *c = rp->conn;
-  publish__cleanup(&rp->publish);
+  channel__publish_cleanup(&rp->publish);
   ack_queue__complete(&c->acks, rp->msg_serial, NULL, 0, err);
   herald_free(rp);
   flush_acks(c);
@@ -210,33 +201,30 @@ static void refuse(struct rt_publish *rp, const herald_error *err) {
 static void start(struct rt_publish *rp, const struct channel_name *name) {
   struct rt_conn *c = rp->conn;
   struct publish *p = &rp->publish;
-  p->channels = c->realtime->channels;
-  p->origin = c->worker;
-  p->app = c->auth.app;
-  p->channel = channel_name__base_dup(name);
-  p->connection_id = herald_xstrdup(c->id);
-  p->id_base = herald_xmalloc(RT_CONNECTION_ID_LEN + 24);
-  snprintf(p->id_base, RT_CONNECTION_ID_LEN + 24, "%s:%lld", c->id,
-           (long long)rp->msg_serial);
-  p->done = on_published;
+  struct publisher from = {.channels = c->realtime->channels,
+                           .origin = c->worker,
+                           .app = c->auth.app,
+                           .connection_id = c->id,
+                           .msg_serial = (long long)rp->msg_serial};
+  channel__publish_init(p, &from, channel_name__base_dup(name), on_published);
   c->publishes_in_flight++;
   channel__publish(p);
 }
 
-void rt_publish__message(struct rt_conn *c, struct protocol_message *pm) {
+void realtime_publish__message(struct rt_conn *c, struct protocol_message *pm) {
   struct rt_publish *rp = begin(c, pm, &pm->messages, &pm->n_messages);
   if (!rp) return;
   herald_error err;
   struct channel_name name;
   int rc = check_channel(c, pm, &name, &err);
   if (!rc)
-    rc = publish__check_messages(&rp->publish, &c->auth,
+    rc = channel__check_publish(&rp->publish, &c->auth,
                                  (size_t)c->realtime->cfg->max_message_size, &err);
   if (rc) refuse(rp, &err);
   else start(rp, &name);
 }
 
-void rt_publish__presence(struct rt_conn *c, struct protocol_message *pm) {
+void realtime_publish__presence(struct rt_conn *c, struct protocol_message *pm) {
   struct rt_publish *rp = begin(c, pm, &pm->presence, &pm->n_presence);
   if (!rp) return;
   rp->publish.presence = true;
@@ -247,7 +235,7 @@ void rt_publish__presence(struct rt_conn *c, struct protocol_message *pm) {
     return;
   }
   char *base = channel_name__base_dup(&name);
-  rt_presence__entered(c, base);
+  realtime_presence__entered(c, base);
   herald_free(base);
   start(rp, &name);
 }

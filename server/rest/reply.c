@@ -8,10 +8,10 @@
 #include <strings.h>
 
 #include "alloc.h"
-#include "transport/http.h"
 #include "core/log.h"
 #include "core/worker.h"
 #include "rest/rest.h"
+#include "transport/http.h"
 
 #define HEADERS_MAX 2048
 
@@ -238,6 +238,11 @@ void reply__send(struct http_request *req, int status, struct wire_writer *w,
 }
 
 void reply__error(struct http_request *req, const herald_error *err) {
+  herald_error internal;
+  if (!err) {
+    herald_error_set(&internal, HERALD_E_INTERNAL, NULL);
+    err = &internal;
+  }
   if (err->status >= 500) log_error("%d %d %s", err->status, err->code, err->message);
   else log_debug("%d %d %s", err->status, err->code, err->message);
   struct wire_writer w;

@@ -33,7 +33,7 @@ void reply__send(struct http_request *req, int status, struct wire_writer *w,
                  const struct reply_links *links);
 
 /* Answers with an Ably error: {"error":{message,code,statusCode,href}}
- * plus X-Ably-Errorcode/X-Ably-Errormessage. */
+ * plus X-Ably-Errorcode/X-Ably-Errormessage; a 500 when err is NULL. */
 void reply__error(struct http_request *req, const herald_error *err);
 
 /* Writes a BatchResult {successCount, failureCount, results} (rest.md

@@ -6,10 +6,9 @@
 
 #include "auth/auth.h"
 #include "channel_name.h"
+#include "core/worker.h"
 #include "hashmap.h"
 #include "transport/http.h"
-#include "rest/reply.h"
-#include "core/worker.h"
 
 /* What the REST layer keeps of a request (req->data). */
 struct rest_request {
@@ -73,13 +72,4 @@ int rest__parse_body(const struct http_request *req, struct wire_doc *doc,
                             "Unsupported content type '%s'", type);
   return wire_doc__parse(doc, (enum wire_format)format,
                          req->body ? req->body : "", req->body_len, err);
-}
-
-void rest__fail(struct http_request *req, const herald_error *err) {
-  herald_error internal;
-  if (!err) {
-    herald_error_set(&internal, HERALD_E_INTERNAL, NULL);
-    err = &internal;
-  }
-  reply__error(req, err);
 }

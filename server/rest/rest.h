@@ -86,7 +86,7 @@ int rest__batch_channel(struct hashmap *distinct, const char *name,
  * messages: 0, or a negative code for an invalid body. */
 int rest_publish__decode(struct wire_value body, struct publish *p,
                          herald_error *err);
-/* publish__check_messages for the request's credentials and the server's
+/* channel__check_publish for the request's credentials and the server's
  * message size limit. */
 int rest_publish__check(const struct http_request *req, struct publish *p,
                         herald_error *err);
@@ -95,8 +95,5 @@ int rest_publish__check(const struct http_request *req, struct publish *p,
 void rest_publish__start(struct http_request *req, struct publish *p,
                          const struct channel_name *name,
                          void (*done)(struct publish *p));
-
-/* Answers err, or 500 when err is NULL. */
-void rest__fail(struct http_request *req, const herald_error *err);
 
 #endif

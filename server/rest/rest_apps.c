@@ -9,14 +9,14 @@
 #include "alloc.h"
 #include "auth/auth.h"
 #include "capability.h"
+#include "channel/presence.h"
 #include "clock.h"
 #include "hmac.h"
-#include "transport/http.h"
 #include "msgid.h"
-#include "channel/presence.h"
 #include "rest/reply.h"
 #include "rest/rest.h"
 #include "store/store.h"
+#include "transport/http.h"
 
 #define ID_LEN 6
 #define SECRET_LEN 24

@@ -11,12 +11,12 @@
 
 #include "alloc.h"
 #include "capability.h"
+#include "channel/presence.h"
 #include "channel_name.h"
 #include "hashmap.h"
-#include "transport/http.h"
-#include "channel/presence.h"
 #include "rest/reply.h"
 #include "rest/rest.h"
+#include "transport/http.h"
 
 /* One channel's presence lookup. */
 struct presence_item {

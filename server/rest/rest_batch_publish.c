@@ -14,9 +14,9 @@
 #include "channel/channel.h"
 #include "channel_name.h"
 #include "hashmap.h"
-#include "transport/http.h"
 #include "rest/reply.h"
 #include "rest/rest.h"
+#include "transport/http.h"
 
 /* One spec's publish to one of its channels. */
 struct batch_item {
@@ -127,7 +127,7 @@ static struct batch *batch_new(struct http_request *req,
 static void batch_free(struct batch *b) {
   for (size_t i = 0; i < b->n_items; i++) {
     herald_free(b->items[i].channel);
-    publish__cleanup(&b->items[i].publish);
+    channel__publish_cleanup(&b->items[i].publish);
   }
   herald_free(b->items);
   herald_free(b->specs);
@@ -146,7 +146,7 @@ static int check_messages(struct batch *b, struct wire_value body,
     int rc = rest_publish__decode(wire_value__get(spec, "messages"), &probe,
                                   err);
     if (!rc) rest_publish__check(b->req, &probe, &b->specs[s].rejected);
-    publish__cleanup(&probe);
+    channel__publish_cleanup(&probe);
     if (rc) return rc;
   }
   return 0;

@@ -6,12 +6,12 @@
 
 #include "alloc.h"
 #include "capability.h"
-#include "channel_name.h"
-#include "transport/http.h"
 #include "channel/occupancy.h"
+#include "channel_name.h"
 #include "rest/pagination.h"
 #include "rest/reply.h"
 #include "rest/rest.h"
+#include "transport/http.h"
 
 /* Writes a ChannelDetails map with the channel's occupancy. */
 static void write_details(struct wire_writer *w, const char *channel_id,
@@ -72,7 +72,7 @@ void rest_channels__status(struct http_request *req) {
   struct channel_name name;
   int rc = rest__channel(req, 1, CAPABILITY_OP_CHANNEL_METADATA, &name, &err);
   if (rc) {
-    rest__fail(req, &err);
+    reply__error(req, &err);
     return;
   }
   struct rest_status *rs = herald_xcalloc(1, sizeof *rs);
@@ -171,7 +171,7 @@ static void on_active(struct active_channels_query *q) {
 static void on_channels(struct store_req *sreq) {
   struct rest_list *rl = (struct rest_list *)sreq;
   if (sreq->rc) {
-    rest__fail(rl->req, &sreq->err);
+    reply__error(rl->req, &sreq->err);
     free_list(rl);
     return;
   }
@@ -199,7 +199,7 @@ void rest_channels__list(struct http_request *req) {
     rc = herald_error_set(&err, HERALD_E_INVALID_PARAMETER_VALUE,
                           "Invalid by '%s': must be id or value", by);
   if (rc) {
-    rest__fail(req, &err);
+    reply__error(req, &err);
     return;
   }
   struct rest_list *rl = herald_xcalloc(1, sizeof *rl);

@@ -7,11 +7,11 @@
 #include "alloc.h"
 #include "capability.h"
 #include "channel_name.h"
-#include "transport/http.h"
 #include "rest/pagination.h"
 #include "rest/reply.h"
 #include "rest/rest.h"
 #include "serial.h"
+#include "transport/http.h"
 
 struct rest_history {
   struct store_history query;
@@ -26,7 +26,7 @@ static void on_history(struct store_req *sreq) {
   struct store_history *h = &rh->query;
   struct http_request *req = rh->req;
   if (sreq->rc) {
-    rest__fail(req, &sreq->err);
+    reply__error(req, &sreq->err);
   } else {
     struct wire_writer w;
     struct page_param params[4];
@@ -68,7 +68,7 @@ static void get_history(struct http_request *req, enum store_stream stream,
                           "Invalid from_serial (a channelSerial, with "
                           "direction backwards)");
   if (rc) {
-    rest__fail(req, &err);
+    reply__error(req, &err);
     return;
   }
   struct rest_history *rh = herald_xcalloc(1, sizeof *rh);

@@ -5,12 +5,12 @@
 
 #include "alloc.h"
 #include "capability.h"
-#include "channel_name.h"
-#include "transport/http.h"
-#include "rest/pagination.h"
 #include "channel/presence.h"
+#include "channel_name.h"
+#include "rest/pagination.h"
 #include "rest/reply.h"
 #include "rest/rest.h"
+#include "transport/http.h"
 
 struct rest_presence {
   struct presence_query query;
@@ -45,7 +45,7 @@ void rest_presence__get(struct http_request *req) {
   int rc = rest__channel(req, 1, CAPABILITY_OP_SUBSCRIBE, &name, &err);
   if (!rc) rc = pagination__parse(req, &page, &err);
   if (rc) {
-    rest__fail(req, &err);
+    reply__error(req, &err);
     return;
   }
   struct rest_presence *rp = herald_xcalloc(1, sizeof *rp);

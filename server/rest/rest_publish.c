@@ -9,10 +9,10 @@
 #include "capability.h"
 #include "channel/channel.h"
 #include "channel_name.h"
-#include "transport/http.h"
 #include "msgid.h"
 #include "rest/reply.h"
 #include "rest/rest.h"
+#include "transport/http.h"
 
 #define MAX_MESSAGES_PER_PUBLISH 1000
 #define REST_CONNECTION_ID_LEN 10
@@ -32,7 +32,7 @@ int rest_publish__decode(struct wire_value body, struct publish *p,
 
 int rest_publish__check(const struct http_request *req, struct publish *p,
                         herald_error *err) {
-  return publish__check_messages(
+  return channel__check_publish(
       p, rest__auth(req), (size_t)rest__context(req)->cfg->max_message_size, err);
 }
 
@@ -43,14 +43,12 @@ void rest_publish__start(struct http_request *req, struct publish *p,
                          void (*done)(struct publish *p)) {
   char connection_id[REST_CONNECTION_ID_LEN + 1];
   msgid__random(connection_id, REST_CONNECTION_ID_LEN);
-  p->channels = rest__context(req)->channels;
-  p->origin = req->worker;
-  p->app = rest__auth(req)->app;
-  p->channel = channel_name__base_dup(name);
-  p->connection_id = herald_xstrdup(connection_id);
-  p->id_base = herald_xmalloc(REST_CONNECTION_ID_LEN + 3);
-  snprintf(p->id_base, REST_CONNECTION_ID_LEN + 3, "%s:0", connection_id);
-  p->done = done;
+  struct publisher from = {.channels = rest__context(req)->channels,
+                           .origin = req->worker,
+                           .app = rest__auth(req)->app,
+                           .connection_id = connection_id,
+                           .msg_serial = 0};
+  channel__publish_init(p, &from, channel_name__base_dup(name), done);
   channel__publish(p);
 }
 
@@ -68,7 +66,7 @@ static void on_published(struct publish *p) {
   struct rest_publish *rp = (struct rest_publish *)p;
   struct http_request *req = rp->req;
   if (p->rc) {
-    rest__fail(req, &p->err);
+    reply__error(req, &p->err);
   } else {
     struct wire_writer w;
     reply__writer(req, &w);
@@ -80,7 +78,7 @@ static void on_published(struct publish *p) {
     for (size_t i = 0; i < p->n_serials; i++) wire_writer__str(&w, p->serials[i]);
     reply__send(req, 201, &w, NULL);
   }
-  publish__cleanup(p);
+  channel__publish_cleanup(p);
   herald_free(rp);
 }
 
@@ -97,9 +95,9 @@ void rest_publish__post(struct http_request *req) {
   struct publish *p = &rp->publish;
   if (!rc) rc = decode_body(req, p, &err);
   if (rc) {
-    publish__cleanup(p);
+    channel__publish_cleanup(p);
     herald_free(rp);
-    rest__fail(req, &err);
+    reply__error(req, &err);
     return;
   }
   const char *ephemeral = http__param(req, "ephemeral");

@@ -1,8 +1,8 @@
 /* rest_time.c -- GET /time: the server's clock, as [milliseconds]. */
 #include "clock.h"
-#include "transport/http.h"
 #include "rest/reply.h"
 #include "rest/rest.h"
+#include "transport/http.h"
 
 /* GET /time */
 void rest_time__get(struct http_request *req) {

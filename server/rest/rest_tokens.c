@@ -8,12 +8,12 @@
 #include "auth/auth.h"
 #include "capability.h"
 #include "clock.h"
-#include "transport/http.h"
 #include "rest/reply.h"
 #include "rest/rest.h"
 #include "store/store.h"
 #include "token.h"
 #include "token_request.h"
+#include "transport/http.h"
 
 #define DEFAULT_TOKEN_TTL_MS (60 * 60 * 1000LL)
 #define MAX_TOKEN_TTL_MS (24 * 60 * 60 * 1000LL)
@@ -373,7 +373,7 @@ static bool accept_target(struct revoke_job *job, struct revoke_target *t) {
   }
   struct app *app = rest__auth(req)->app;
   const char *key_name = rest__auth(req)->key->name;
-  revocations__add(&app->revocations, key_name, t->target, job->issued_before,
+  revocation__add(&app->revocations, key_name, t->target, job->issued_before,
                    job->applies_at);
   t->record_key = apps__revocation_key(key_name, t->target);
   t->record_value = apps__revocation_value(job->issued_before, job->applies_at);

@@ -1,16 +1,16 @@
-/* store.c -- engine selection and the request plumbing every engine shares
- * (see store.h). */
+/* store.c -- engine selection and the interface's calls and cleanups (see
+ * store.h); completing a request is store_req.c's. */
 #include "store/store.h"
 
 #include <string.h>
 
 #include "alloc.h"
 
-extern const struct store_ops store_memory_ops;
-extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_memory__ops;
+extern const struct store_ops store_sqlite__ops;
 
-static const struct store_ops *const engines[] = {&store_sqlite_ops,
-                                                  &store_memory_ops};
+static const struct store_ops *const engines[] = {&store_sqlite__ops,
+                                                  &store_memory__ops};
 
 int store__open(struct store **out, const struct config *cfg,
                 herald_error *err) {
@@ -57,16 +57,6 @@ void store__drop_app(struct store *s, struct store_drop_app *d) {
 int store__load_records(struct store *s, const char *kind, store_record_fn fn,
                         void *ctx, herald_error *err) {
   return s->ops->load_records(s, kind, fn, ctx, err);
-}
-
-static void run_done(struct worker_task *task) {
-  struct store_req *req = (struct store_req *)task;
-  req->done(req);
-}
-
-void store__complete(struct store_req *req) {
-  if (!req->origin) req->done(req);
-  else worker__post(req->origin, &req->task, run_done);
 }
 
 static void free_strings(char **list, size_t count) {

@@ -15,9 +15,9 @@
 #include <stdint.h>
 
 #include "core/config.h"
+#include "core/worker.h"
 #include "herald/errors.h"
 #include "message.h"
-#include "core/worker.h"
 
 struct store;
 
@@ -160,8 +160,9 @@ void store__drop_app(struct store *s, struct store_drop_app *d);
 int store__load_records(struct store *s, const char *kind, store_record_fn fn,
                         void *ctx, herald_error *err);
 
-/* For engines: hand a finished request back to its origin worker. */
-void store__complete(struct store_req *req);
+/* For engines: hand a finished request back to its origin worker
+ * (store_req.c). */
+void store_req__complete(struct store_req *req);
 
 /* Releases the outputs of finished requests. */
 void store__append_cleanup(struct store_append *a);

@@ -14,7 +14,7 @@
 #include "hashmap.h"
 #include "store/store.h"
 
-extern const struct store_ops store_memory_ops;
+extern const struct store_ops store_memory__ops;
 
 /* One history of a channel: its messages or its presence events. */
 struct mem_channel {
@@ -177,7 +177,7 @@ static void mem_append(struct store *base, struct store_append *a) {
   }
   pthread_mutex_unlock(&s->lock);
   a->req.rc = 0;
-  store__complete(&a->req);
+  store_req__complete(&a->req);
 }
 
 /* ---- history ----------------------------------------------------------- */
@@ -243,7 +243,7 @@ static void mem_history(struct store *base, struct store_history *h) {
   pthread_mutex_unlock(&s->lock);
   herald_free(key);
   h->req.rc = 0;
-  store__complete(&h->req);
+  store_req__complete(&h->req);
 }
 
 /* ---- channels ---------------------------------------------------------- */
@@ -276,7 +276,7 @@ static void mem_channels(struct store *base, struct store_channels *c) {
   for (size_t i = c->limit + 1; i < n; i++) herald_free(names[i]);
   c->names = names;
   c->req.rc = 0;
-  store__complete(&c->req);
+  store_req__complete(&c->req);
 }
 
 /* ---- records and apps --------------------------------------------------- */
@@ -292,7 +292,7 @@ static void free_channel(struct mem_channel *ch) {
 /* Nothing outlives the process here, so there is nothing to keep. */
 static void mem_put_record(struct store *base, struct store_record *r) {
   r->req.rc = 0;
-  store__complete(&r->req);
+  store_req__complete(&r->req);
 }
 
 static int mem_load_records(struct store *base, const char *kind,
@@ -317,7 +317,7 @@ static void mem_drop_app(struct store *base, struct store_drop_app *d) {
   }
   pthread_mutex_unlock(&s->lock);
   d->req.rc = 0;
-  store__complete(&d->req);
+  store_req__complete(&d->req);
 }
 
 /* ---- open / close ------------------------------------------------------ */
@@ -325,7 +325,7 @@ static void mem_drop_app(struct store *base, struct store_drop_app *d) {
 static int mem_open(struct store **out, const struct config *cfg,
                     herald_error *err) {
   struct mem_store *s = herald_xcalloc(1, sizeof *s);
-  s->base.ops = &store_memory_ops;
+  s->base.ops = &store_memory__ops;
   pthread_mutex_init(&s->lock, NULL);
   hashmap__init(&s->channels);
   hashmap__init(&s->idempotency);
@@ -346,7 +346,7 @@ static void mem_close(struct store *base) {
   herald_free(s);
 }
 
-const struct store_ops store_memory_ops = {
+const struct store_ops store_memory__ops = {
     .name = "memory",
     .open = mem_open,
     .close = mem_close,

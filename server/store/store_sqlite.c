@@ -26,7 +26,7 @@
 #include "core/log.h"
 #include "store/store.h"
 
-extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_sqlite__ops;
 
 #define TRIM_INTERVAL_MS 1000
 #define TRIM_CHUNK 500
@@ -484,7 +484,7 @@ static void run_batch(struct sqlite_store *s, struct store_req *batch) {
   for (struct store_req *r = batch, *next; r; r = next) {
     next = r->queued_next;
     if (!committed && is_write(r)) fail(r, s, "commit");
-    store__complete(r);
+    store_req__complete(r);
   }
   if (!committed) run_statement(s, SQL_ROLLBACK);
 }
@@ -656,7 +656,7 @@ static void release(struct sqlite_store *s) {
 static int sqlite_open(struct store **out, const struct config *cfg,
                        herald_error *err) {
   struct sqlite_store *s = herald_xcalloc(1, sizeof *s);
-  s->base.ops = &store_sqlite_ops;
+  s->base.ops = &store_sqlite__ops;
   uv_mutex_init(&s->lock);
   uv_cond_init(&s->wake);
   uv_cond_init(&s->loaded);
@@ -687,7 +687,7 @@ static int64_t sqlite_last_serial_ms(struct store *base) {
   return ((struct sqlite_store *)base)->last_serial_ms;
 }
 
-const struct store_ops store_sqlite_ops = {
+const struct store_ops store_sqlite__ops = {
     .name = "sqlite",
     .open = sqlite_open,
     .close = sqlite_close,

@@ -849,7 +849,7 @@ int http__worker_init(struct http_server *hs, struct worker *w,
       [QUEUE_HEADER] = (uint64_t)cfg->http_header_timeout_ms,
       [QUEUE_BODY] = (uint64_t)cfg->http_body_timeout_ms,
       [QUEUE_IDLE] = (uint64_t)cfg->http_idle_timeout_ms};
-  deadline_timer__init(&hw->deadlines, &w->loop, durations, N_QUEUES,
+  deadline__timer_init(&hw->deadlines, &w->loop, durations, N_QUEUES,
                        on_deadline);
   for (int i = 0; i < n_fds && i < HTTP_MAX_LISTENERS; i++) {
     int rc = listener__init(&hw->listeners[i], w, fds[i], accept_conn, hw);

@@ -1,4 +1,5 @@
-/* outbound.c -- shared frames and coalesced writes (see outbound.h). */
+/* outbound.c -- queues of shared frames and coalesced writes (see
+ * outbound.h). */
 #include "transport/outbound.h"
 
 #include <stdlib.h>
@@ -8,22 +9,6 @@
 #include "core/worker.h"
 
 #define OUTBOUND_IOV_MAX 256
-
-struct frame *frame__new(size_t len) {
-  struct frame *f = herald_xmalloc(sizeof *f + len);
-  f->refs = 1;
-  f->len = len;
-  return f;
-}
-
-struct frame *frame__ref(struct frame *f) {
-  f->refs++;
-  return f;
-}
-
-void frame__unref(struct frame *f) {
-  if (f && --f->refs == 0) herald_free(f);
-}
 
 struct outbound_flusher {
   uv_check_t check;

@@ -1,12 +1,11 @@
-/* outbound.h -- what a connection has yet to send: a queue of frames that
- * may be shared by many connections, written with coalesced writes.
+/* outbound.h -- what a connection has yet to send: a queue of frames
+ * (frame.h) that may be shared by many connections, written with coalesced
+ * writes.
  *
- * A frame is built once (one encoding of one message for one kind of
- * transport) and queued, by reference, on every subscriber that takes it
+ * A frame is queued, by reference, on every subscriber that takes it
  * (DESIGN.md section 4). Queued frames are not written at once: a queue
  * that received frames is marked dirty, and at the end of the loop turn
- * (uv_check) each dirty queue leaves in one vectored write. Frames are
- * single-threaded: built and shared within one worker. */
+ * (uv_check) each dirty queue leaves in one vectored write. */
 #ifndef HERALD_OUTBOUND_H
 #define HERALD_OUTBOUND_H
 
@@ -14,16 +13,7 @@
 #include <stddef.h>
 #include <uv.h>
 
-struct frame {
-  unsigned refs;
-  size_t len;
-  char data[];
-};
-
-/* A frame of len bytes (to be filled in) with one reference. */
-struct frame *frame__new(size_t len);
-struct frame *frame__ref(struct frame *f);
-void frame__unref(struct frame *f);
+#include "transport/frame.h"
 
 struct outbound_flusher;
 struct worker;

@@ -27,7 +27,3 @@ struct frame *transport__pm_frame(enum frame_kind kind,
   herald_free(bytes);
   return f;
 }
-
-enum frame_kind transport__ws_kind(enum wire_format format) {
-  return format == WIRE_MSGPACK ? FRAME_WS_MSGPACK : FRAME_WS_JSON;
-}

@@ -10,8 +10,8 @@
 
 #include <stddef.h>
 
-#include "transport/outbound.h"
 #include "protocol_message.h"
+#include "transport/outbound.h"
 #include "wire.h"
 
 enum frame_kind { FRAME_WS_JSON, FRAME_WS_MSGPACK, FRAME_KINDS };
@@ -37,8 +37,5 @@ struct transport {
 /* pm encoded for kind, as a new frame; NULL if it does not encode. */
 struct frame *transport__pm_frame(enum frame_kind kind,
                                   const struct protocol_message *pm);
-
-/* The frame kind a WebSocket of that format takes. */
-enum frame_kind transport__ws_kind(enum wire_format format);
 
 #endif

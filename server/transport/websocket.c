@@ -81,6 +81,10 @@ void websocket__thread_cleanup(void) {
   sha1 = NULL;
 }
 
+enum frame_kind websocket__kind(enum wire_format format) {
+  return format == WIRE_MSGPACK ? FRAME_WS_MSGPACK : FRAME_WS_JSON;
+}
+
 struct frame *websocket__frame(bool binary, const char *payload, size_t len) {
   wslay_frame_context_ptr ctx = builder;
   if (!ctx && wslay_frame_context_init(&builder, &sink_callbacks, &sink))
@@ -374,7 +378,7 @@ struct transport *websocket__accept(struct http_request *req,
   ws->max_message = max_message;
   ws->too_big = too_big;
   ws->upgrade = (struct http_upgrade){on_read, on_drain, on_closed};
-  ws->transport.kind = transport__ws_kind(format);
+  ws->transport.kind = websocket__kind(format);
   ws->transport.format = format;
   ws->transport.out = &ws->out;
   ws->transport.start = ws_start;

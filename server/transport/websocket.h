@@ -25,6 +25,9 @@ struct transport *websocket__accept(struct http_request *req,
                                     size_t max_message,
                                     struct frame *too_big);
 
+/* The frame kind a WebSocket of that format takes. */
+enum frame_kind websocket__kind(enum wire_format format);
+
 /* A data frame (binary or text) carrying payload. */
 struct frame *websocket__frame(bool binary, const char *payload, size_t len);
 

@@ -1,6 +1,6 @@
 /* fuzz_config.c -- libFuzzer target for heraldd's configuration file
- * (server/config.c config__load with --config, then the file's "apps"
- * through server/apps.c apps__init), as `heraldd --config FILE` reads it.
+ * (server/core/config.c config__load with --config, then the file's "apps"
+ * through server/auth/apps.c apps__init), as `heraldd --config FILE` reads it.
  * The input is the file (written to a memfd, read by path); no HERALD_*
  * variable is set.
  *

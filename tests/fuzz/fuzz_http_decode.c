@@ -1,5 +1,5 @@
 /* fuzz_http_decode.c -- libFuzzer target for the decoding of a request
- * target: server/http.c's http__percent_decode (every path segment, query
+ * target: server/transport/http.c's http__percent_decode (every path segment, query
  * name and query value goes through it) and, on what it yields,
  * channel_name__parse, as rest__channel reads a decoded path segment.
  *

@@ -1,4 +1,4 @@
-/* fuzz_http_strict.c -- libFuzzer target for server/http_strict.c, the
+/* fuzz_http_strict.c -- libFuzzer target for server/transport/http_strict.c, the
  * hand-written scanner for the framing rules Debian's http-parser leaves
  * out (CRLF only, no obs-fold, header names present and without
  * whitespace, CRLF after chunk data).

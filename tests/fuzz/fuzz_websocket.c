@@ -1,5 +1,5 @@
 /* fuzz_websocket.c -- libFuzzer target for WebSocket input as heraldd
- * receives it: server/websocket.c (wslay's event API with websocket.c's own
+ * receives it: server/transport/websocket.c (wslay's event API with websocket.c's own
  * callbacks, limit and context release) behind a completed handshake,
  * given the bytes a client sends.
  *

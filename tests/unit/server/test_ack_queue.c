@@ -1,5 +1,5 @@
 /* test_ack_queue.c -- ACK/NACK order and resend deduplication
- * (server/ack_queue.c). */
+ * (server/realtime/ack_queue.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* test_deadline.c -- deadline queues behind one timer (server/deadline.c):
+/* test_deadline.c -- deadline queues behind one timer (server/core/deadline.c):
  * expiry order across queues, disarming, re-arming to the back. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,7 +33,7 @@ static void test_expiry_order_disarm_and_rearm(void **state) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   const uint64_t durations[] = {30, 10};
-  deadline_timer__init(&timer, &loop, durations, 2, on_expired);
+  deadline__timer_init(&timer, &loop, durations, 2, on_expired);
   struct item a = {.name = 'a'}, b = {.name = 'b'}, c = {.name = 'c'},
               d = {.name = 'd'};
   deadline__arm(&timer, &a.d, &timer.queues[0]); /* 30 ms */

@@ -1,4 +1,4 @@
-/* test_http_strict.c -- the strict framing checks (server/http_strict.c),
+/* test_http_strict.c -- the strict framing checks (server/transport/http_strict.c),
  * fed whole and split at every byte (the state carries across reads). */
 #include <setjmp.h>
 #include <stdarg.h>

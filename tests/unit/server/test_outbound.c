@@ -1,4 +1,4 @@
-/* test_outbound.c -- per-connection outbound queues (server/outbound.c)
+/* test_outbound.c -- per-connection outbound queues (server/transport/outbound.c)
  * over a real libuv loop and real Unix socket pairs, so every write really
  * happens: frames leave at the end of the loop turn, in order and intact;
  * a frame shared by many queues is written by each and freed once; a write

@@ -1,4 +1,4 @@
-/* test_pagination.c -- page parameters and Link URLs (server/pagination.c). */
+/* test_pagination.c -- page parameters and Link URLs (server/rest/pagination.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

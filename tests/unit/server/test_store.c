@@ -1,5 +1,5 @@
 /* test_store.c -- the storage engines through the one store interface
- * (server/store.h): every case runs against each engine (memory, SQLite),
+ * (server/store/store.h): every case runs against each engine (memory, SQLite),
  * and each request completes as in the server, posted to the worker named
  * by req.origin, here a worker with only its loop and inbox, run by the
  * test until the completion arrives. Each case opens a fresh store (SQLite

@@ -1,0 +1,62 @@
+/* delivery.c -- published messages as subscribers receive them (see
+ * delivery.h). */
+#include "channel/delivery.h"
+
+#include <stdlib.h>
+
+#include "alloc.h"
+#include "channel/channel.h"
+
+struct delivery *delivery__new(const struct publish *p, char *key,
+                               size_t app_id_len, size_t presence_members) {
+  struct delivery *d = herald_xcalloc(1, sizeof *d);
+  atomic_init(&d->refs, 1);
+  d->action = p->presence ? PM_PRESENCE : PM_MESSAGE;
+  d->key = key;
+  d->channel = key + app_id_len + 1;
+  d->pm_id = herald_xstrdup(p->message_id);
+  d->connection_id = herald_xstrdup(p->connection_id);
+  d->timestamp = p->messages[0]->timestamp;
+  d->messages = herald_xmalloc(p->count * sizeof *d->messages);
+  for (size_t i = 0; i < p->count; i++) d->messages[i] = message__ref(p->messages[i]);
+  d->count = p->count;
+  d->channel_serial = d->messages[p->count - 1]->serial;
+  d->presence_members = presence_members;
+  return d;
+}
+
+struct delivery *delivery__ref(struct delivery *d) {
+  atomic_fetch_add(&d->refs, 1);
+  return d;
+}
+
+void delivery__unref(struct delivery *d) {
+  if (!d || atomic_fetch_sub(&d->refs, 1) != 1) return;
+  message__free_list(d->messages, d->count);
+  herald_free(d->key);
+  herald_free(d->pm_id);
+  herald_free(d->connection_id);
+  herald_free(d);
+}
+
+struct frame *delivery__frame(const struct delivery *d, enum frame_kind kind) {
+  struct protocol_message pm = {
+      .action = d->action,
+      .channel = (char *)d->channel,
+      .channel_serial = (char *)d->channel_serial,
+      .id = d->pm_id,
+      .connection_id = d->connection_id,
+      .timestamp = d->timestamp,
+  };
+  if (d->action == PM_PRESENCE) {
+    pm.presence = d->messages;
+    pm.n_presence = d->count;
+  } else {
+    pm.messages = d->messages;
+    pm.n_messages = d->count;
+  }
+  struct frame *f = transport__pm_frame(kind, &pm);
+  if (!f) abort(); /* stored messages always encode */
+  return f;
+}
+

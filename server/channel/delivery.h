@@ -1,0 +1,43 @@
+/* delivery.h -- one published ProtocolMessage (a MESSAGE or a PRESENCE)
+ * as every subscriber receives it: made once on the channel's owner,
+ * shared by the workers it is posted to (fanout.h), immutable, counted
+ * across threads. */
+#ifndef HERALD_DELIVERY_H
+#define HERALD_DELIVERY_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "message.h"
+#include "transport/transport.h"
+
+struct publish;
+
+struct delivery {
+  atomic_int refs;
+  int action;          /* PM_MESSAGE or PM_PRESENCE */
+  char *key; /* the channel's key: app id, '\n', base name */
+  const char *channel; /* the base name, inside key */
+  char *pm_id;
+  char *connection_id; /* the publisher's */
+  int64_t timestamp;
+  struct message **messages; /* or presence items */
+  size_t count;
+  const char *channel_serial; /* the last message's serial */
+  size_t presence_members; /* the channel's member count after it */
+};
+
+/* The delivery of p (appended, count > 0) to the channel with that key
+ * (taken over; app_id_len: the length of its app id part), after which
+ * the channel has presence_members members. One reference. */
+struct delivery *delivery__new(const struct publish *p, char *key,
+                               size_t app_id_len, size_t presence_members);
+struct delivery *delivery__ref(struct delivery *d);
+/* Drops a reference (d may be NULL); the last frees d. */
+void delivery__unref(struct delivery *d);
+
+/* The delivery's ProtocolMessage as a frame of kind (a new one). */
+struct frame *delivery__frame(const struct delivery *d, enum frame_kind kind);
+
+#endif
