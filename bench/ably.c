@@ -52,7 +52,7 @@ int ably__encode_attach(struct ably_codec *c, const char *channel,
   if (c->format == ABLY_FORMAT_JSON) {
     char json[512];
     int n = snprintf(json, sizeof json, "{\"action\":%d,\"channel\":\"%s\"}",
-                     ABLY_ACTION_ATTACH, channel);
+                     PM_ATTACH, channel);
     if (n < 0 || (size_t)n >= sizeof json) return -1;
     return finish(c, append(c, json, (size_t)n), out);
   }
@@ -60,7 +60,7 @@ int ably__encode_attach(struct ably_codec *c, const char *channel,
   msgpack_packer_init(&pk, c, pack_write);
   msgpack_pack_map(&pk, 2);
   pack_key(&pk, "action");
-  msgpack_pack_int(&pk, ABLY_ACTION_ATTACH);
+  msgpack_pack_int(&pk, PM_ATTACH);
   pack_key(&pk, "channel");
   int rc = msgpack_pack_str(&pk, strlen(channel));
   rc |= msgpack_pack_str_body(&pk, channel, strlen(channel));
@@ -78,7 +78,7 @@ int ably__encode_message(struct ably_codec *c, const char *channel,
     int n = snprintf(head, sizeof head,
                      "{\"action\":%d,\"channel\":\"%s\",\"msgSerial\":%" PRId64
                      ",\"messages\":[{\"name\":\"b\",\"data\":\"",
-                     ABLY_ACTION_MESSAGE, channel, msg_serial);
+                     PM_MESSAGE, channel, msg_serial);
     if (n < 0 || (size_t)n >= sizeof head) return -1;
     int rc = append(c, head, (size_t)n);
     rc |= append(c, data.p, data.len);
@@ -89,7 +89,7 @@ int ably__encode_message(struct ably_codec *c, const char *channel,
   msgpack_packer_init(&pk, c, pack_write);
   int rc = msgpack_pack_map(&pk, 4);
   pack_key(&pk, "action");
-  msgpack_pack_int(&pk, ABLY_ACTION_MESSAGE);
+  msgpack_pack_int(&pk, PM_MESSAGE);
   pack_key(&pk, "channel");
   pack_str(&pk, channel, strlen(channel));
   pack_key(&pk, "msgSerial");
@@ -109,14 +109,14 @@ int ably__encode_close(struct ably_codec *c, struct span *out) {
   c->out.len = 0;
   if (c->format == ABLY_FORMAT_JSON) {
     char json[32];
-    int n = snprintf(json, sizeof json, "{\"action\":%d}", ABLY_ACTION_CLOSE);
+    int n = snprintf(json, sizeof json, "{\"action\":%d}", PM_CLOSE);
     return finish(c, append(c, json, (size_t)n), out);
   }
   msgpack_packer pk;
   msgpack_packer_init(&pk, c, pack_write);
   msgpack_pack_map(&pk, 1);
   pack_key(&pk, "action");
-  return finish(c, msgpack_pack_int(&pk, ABLY_ACTION_CLOSE), out);
+  return finish(c, msgpack_pack_int(&pk, PM_CLOSE), out);
 }
 
 /* ---- One reader over both formats ---------------------------------------- */

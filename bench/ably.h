@@ -13,29 +13,16 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "protocol_message.h" /* the actions, enum pm_action */
 
 enum ably_format { ABLY_FORMAT_JSON, ABLY_FORMAT_MSGPACK };
-
-enum ably_action {
-  ABLY_ACTION_HEARTBEAT = 0,
-  ABLY_ACTION_ACK = 1,
-  ABLY_ACTION_NACK = 2,
-  ABLY_ACTION_CONNECTED = 4,
-  ABLY_ACTION_DISCONNECTED = 6,
-  ABLY_ACTION_CLOSE = 7,
-  ABLY_ACTION_CLOSED = 8,
-  ABLY_ACTION_ERROR = 9,
-  ABLY_ACTION_ATTACH = 10,
-  ABLY_ACTION_ATTACHED = 11,
-  ABLY_ACTION_MESSAGE = 15,
-};
 
 #define ABLY_PM_MAX_DATA 16
 
 /* A decoded ProtocolMessage; spans point into the frame or the codec's
  * zone and are valid until the next decode. Absent numbers are -1. */
 struct ably_pm {
-  int64_t action;
+  int64_t action; /* an enum pm_action */
   int64_t msg_serial;
   int64_t count;
   int64_t error_code;

@@ -125,13 +125,13 @@ static void on_disconnected(struct peer *p, const struct ably_pm *pm) {
 typedef void (*pm_handler)(struct peer *p, const struct ably_pm *pm);
 
 static const pm_handler handlers[] = {
-    [ABLY_ACTION_ACK] = on_ack,
-    [ABLY_ACTION_NACK] = on_nack,
-    [ABLY_ACTION_CONNECTED] = on_connected,
-    [ABLY_ACTION_DISCONNECTED] = on_disconnected,
-    [ABLY_ACTION_ERROR] = on_error,
-    [ABLY_ACTION_ATTACHED] = on_attached,
-    [ABLY_ACTION_MESSAGE] = on_message,
+    [PM_ACK] = on_ack,
+    [PM_NACK] = on_nack,
+    [PM_CONNECTED] = on_connected,
+    [PM_DISCONNECTED] = on_disconnected,
+    [PM_ERROR] = on_error,
+    [PM_ATTACHED] = on_attached,
+    [PM_MESSAGE] = on_message,
 };
 
 /* ---- WebSocket events ---------------------------------------------------- */
