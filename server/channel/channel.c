@@ -11,6 +11,7 @@
 #include "channel/fanout.h"
 #include "channel/presence.h"
 #include "clock.h"
+#include "decimal.h"
 #include "hashmap.h"
 #include "msgid.h"
 #include "serial.h"
@@ -206,11 +207,13 @@ void channel__publish_init(struct publish *p, const struct publisher *from,
   p->app = from->app;
   p->channel = channel;
   p->connection_id = herald_xstrdup(from->connection_id);
-  if (from->msg_serial >= 0) {
-    int len = snprintf(NULL, 0, "%s:%lld", from->connection_id, from->msg_serial);
-    p->id_base = herald_xmalloc((size_t)len + 1);
-    snprintf(p->id_base, (size_t)len + 1, "%s:%lld", from->connection_id,
-             from->msg_serial);
+  if (from->msg_serial >= 0) { /* "<connection_id>:<msg_serial>", no printf */
+    size_t n = strlen(from->connection_id);
+    p->id_base = herald_xmalloc(n + 1 + DECIMAL_MAX + 1);
+    memcpy(p->id_base, from->connection_id, n);
+    p->id_base[n] = ':';
+    n += 1 + decimal__write(p->id_base + n + 1, (uint64_t)from->msg_serial, 1);
+    p->id_base[n] = '\0';
   }
   p->done = done;
 }

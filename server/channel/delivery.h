@@ -40,4 +40,19 @@ void delivery__unref(struct delivery *d);
 /* The delivery's ProtocolMessage as a frame of kind (a new one). */
 struct frame *delivery__frame(const struct delivery *d, enum frame_kind kind);
 
+/* One delivery's frames on one worker, one per kind, each built the first
+ * time a subscriber of that kind takes it (delivery__frame_of): a kind
+ * nobody takes is never encoded. */
+struct delivery_frames {
+  const struct delivery *delivery;
+  struct frame *by_kind[FRAME_KINDS];
+};
+
+/* The delivery as a frame of kind, shared (take a reference to keep it). */
+static inline struct frame *delivery__frame_of(struct delivery_frames *fr,
+                                               enum frame_kind kind) {
+  if (!fr->by_kind[kind]) fr->by_kind[kind] = delivery__frame(fr->delivery, kind);
+  return fr->by_kind[kind];
+}
+
 #endif

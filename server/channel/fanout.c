@@ -185,13 +185,10 @@ static void on_delivery(struct worker_task *task) {
   }
   snprintf(lc->position, SERIAL_MAX, "%s", d->channel_serial);
   lc->presence_members = d->presence_members;
-  struct frame *frames[FRAME_KINDS] = {0};
-  for (struct subscriber *s = lc->head; s; s = s->next) {
-    if (!s->ops->wants(s, d)) continue;
-    if (!frames[s->kind]) frames[s->kind] = delivery__frame(d, s->kind);
-    s->ops->deliver(s, d, frames[s->kind]);
-  }
-  for (int k = 0; k < FRAME_KINDS; k++) frame__unref(frames[k]);
+  struct delivery_frames frames = {.delivery = d};
+  for (struct subscriber *s = lc->head; s; s = s->next)
+    s->ops->deliver(s, d, &frames);
+  for (int k = 0; k < FRAME_KINDS; k++) frame__unref(frames.by_kind[k]);
   delivery__unref(d);
 }
 

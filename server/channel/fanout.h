@@ -6,8 +6,8 @@
  * subscribers (struct local_channel) and registers with the owner when the
  * first one arrives; the owner answers with the channel's position, and
  * from then on posts every published message to that worker once. The
- * worker encodes a delivered message once per frame kind and hands the
- * same frame to every subscriber of that kind that wants it.
+ * worker offers a delivered message to each of its subscribers, and
+ * encodes it once per frame kind some subscriber takes.
  *
  * A subscriber is anything that takes a channel's messages: a realtime
  * attachment (realtime_channels.c) today, an SSE stream or a webhook rule
@@ -40,11 +40,12 @@ struct publish;
 struct subscriber;
 
 struct subscriber_ops {
-  /* Whether s takes d (no frame is built for a subscriber that does not). */
-  bool (*wants)(const struct subscriber *s, const struct delivery *d);
-  /* Hands s the delivery d, encoded as f for s->kind (f is shared: take a
-   * reference to keep it). */
-  void (*deliver)(struct subscriber *s, struct delivery *d, struct frame *f);
+  /* Offers s the delivery d. A subscriber that takes it gets it encoded
+   * for its transport from frames (delivery__frame_of), so each kind is
+   * built once for every subscriber of the worker, and none for a kind
+   * nobody takes. One indirect call per subscriber and message. */
+  void (*deliver)(struct subscriber *s, struct delivery *d,
+                  struct delivery_frames *frames);
   /* s's channel position is known (s->position): from now on it is
    * handed every message after it. */
   void (*positioned)(struct subscriber *s);
@@ -52,7 +53,6 @@ struct subscriber_ops {
 
 struct subscriber {
   const struct subscriber_ops *ops;
-  enum frame_kind kind; /* what its messages are encoded as */
   char *name;     /* the channel's base name */
   uint32_t modes; /* PM_FLAG_MODE_*: counted by occupancy */
   /* Until positioned: the position it was told, then it may follow its
@@ -62,7 +62,7 @@ struct subscriber {
   struct subscriber *prev, *next; /* the local channel's list */
 };
 
-/* Links s (ops, kind, name and modes set) into the calling worker's
+/* Links s (ops, name and modes set) into the calling worker's
  * channel and, once the channel's position is known, calls
  * s->ops->positioned(s). */
 void fanout__subscribe(const char *app_id, struct subscriber *s);

@@ -91,7 +91,8 @@ static uint32_t allowed_modes(const struct auth *auth, const char *name) {
 
 /* Whether a takes a message published by connection `publisher` (NULL:
  * unknown): it subscribes, and echo is on or the message is not its own. */
-static bool wants_message(const struct attachment *a, const char *publisher) {
+static inline bool wants_message(const struct attachment *a,
+                                 const char *publisher) {
   if (!(a->sub.modes & PM_FLAG_MODE_SUBSCRIBE)) return false;
   bool echo = a->echo && a->conn->echo;
   return echo || !publisher || strcmp(publisher, a->conn->id) != 0;
@@ -100,21 +101,13 @@ static bool wants_message(const struct attachment *a, const char *publisher) {
 /* Whether a takes d: a message as wants_message says; a presence change
  * with the presence_subscribe mode, or when it concerns a's own
  * connection's members (RTP17a). */
-static bool wants_delivery(const struct attachment *a,
-                           const struct delivery *d) {
+static inline bool wants_delivery(const struct attachment *a,
+                                  const struct delivery *d) {
   if (d->action != PM_PRESENCE) return wants_message(a, d->connection_id);
   if (a->sub.modes & PM_FLAG_MODE_PRESENCE_SUBSCRIBE) return true;
   for (size_t i = 0; i < d->count; i++)
     if (!strcmp(d->messages[i]->connection_id, a->conn->id)) return true;
   return false;
-}
-
-/* Fan-out's question: a replaying attachment holds every delivery (they
- * are filtered when it goes live), a live one takes what it wants. */
-static bool on_wants(const struct subscriber *s, const struct delivery *d) {
-  const struct attachment *a = (const struct attachment *)s;
-  return a->state == ATTACHMENT_REPLAYING ||
-         (a->state == ATTACHMENT_LIVE && wants_delivery(a, d));
 }
 
 /* Keeps d and its frame f for a until its replay ends, unless that takes
@@ -128,17 +121,22 @@ static void hold(struct attachment *a, struct delivery *d, struct frame *f) {
   a->held[a->n_held++] = (struct held_delivery){delivery__ref(d), frame__ref(f)};
 }
 
+/* Fan-out's offer: a replaying attachment holds every delivery (they are
+ * filtered when it goes live), a live one sends what it wants. */
 static void on_deliver(struct subscriber *s, struct delivery *d,
-                       struct frame *f) {
+                       struct delivery_frames *frames) {
   struct attachment *a = (struct attachment *)s;
-  if (a->state == ATTACHMENT_REPLAYING) hold(a, d, f);
-  else realtime__send_frame(a->conn, f);
+  enum frame_kind kind = a->conn->transport->kind; /* attachments end with it */
+  if (a->state == ATTACHMENT_REPLAYING)
+    hold(a, d, delivery__frame_of(frames, kind));
+  else if (a->state == ATTACHMENT_LIVE && wants_delivery(a, d))
+    realtime__send_frame(a->conn, delivery__frame_of(frames, kind));
 }
 
 static void on_positioned(struct subscriber *s);
 
 static const struct subscriber_ops attachment_ops = {
-    .wants = on_wants, .deliver = on_deliver, .positioned = on_positioned};
+    .deliver = on_deliver, .positioned = on_positioned};
 
 /* ---- Attachments ----------------------------------------------------------- */
 
@@ -482,7 +480,6 @@ void realtime_channels__attach(struct rt_conn *c, const struct protocol_message 
   }
   a = herald_xcalloc(1, sizeof *a);
   a->sub.ops = &attachment_ops;
-  a->sub.kind = c->transport->kind; /* attachments end with the transport */
   a->sub.name = base;
   a->sub.modes = modes;
   a->conn = c;

@@ -17,8 +17,8 @@
  * fanout__published on the owner, as channel.c does once a publish was
  * stamped and appended.
  *
- * The subscribers are the test's own struct subscriber_ops: wants answers a
- * flag the test sets per subscriber, deliver records (subscriber, frame
+ * The subscribers are the test's own struct subscriber_ops: deliver takes an
+ * offer when a flag the test sets says so and records (subscriber, frame
  * reference, worker, serial, presence member count), positioned records the
  * position and member count it was told. They come from a pool the fixture
  * owns, so that teardown can unsubscribe what a failed test left. Echo,
@@ -112,8 +112,9 @@ struct frame *__wrap_transport__pm_frame(enum frame_kind kind,
 struct test_sub {
   struct subscriber sub; /* first: the ops cast back */
   struct worker *worker; /* where it subscribed */
-  bool wants;            /* what its wants answers */
-  int wants_calls;
+  enum frame_kind kind;  /* what it takes deliveries as */
+  bool wants;            /* whether it takes what it is offered */
+  int offers;
   int positioned_calls;
   char told_position[SERIAL_MAX]; /* s->position when positioned ran */
   size_t told_members;            /* fanout__presence_members then */
@@ -133,18 +134,13 @@ static struct {
 static int n_delivered;
 static int positioned_calls;
 
-static bool test_wants(const struct subscriber *s, const struct delivery *d) {
-  struct test_sub *t = (struct test_sub *)s;
-  assert_string_equal(d->channel, s->name);
-  t->wants_calls++;
-  return t->wants;
-}
-
 static void test_deliver(struct subscriber *s, struct delivery *d,
-                         struct frame *f) {
+                         struct delivery_frames *frames) {
   struct test_sub *t = (struct test_sub *)s;
-  assert_true(t->wants); /* only what it said it wants */
   assert_string_equal(d->channel, s->name);
+  t->offers++;
+  if (!t->wants) return;
+  struct frame *f = delivery__frame_of(frames, t->kind);
   assert_true(n_delivered < MAX_RECORDS);
   delivered[n_delivered].to = t;
   delivered[n_delivered].frame = frame__ref(f);
@@ -165,7 +161,6 @@ static void test_positioned(struct subscriber *s) {
 }
 
 static const struct subscriber_ops test_ops = {
-    .wants = test_wants,
     .deliver = test_deliver,
     .positioned = test_positioned};
 
@@ -180,7 +175,7 @@ static struct test_sub *new_sub(enum frame_kind kind, const char *channel) {
   struct test_sub *t = &subs[n_subs++];
   memset(t, 0, sizeof *t);
   t->sub.ops = &test_ops;
-  t->sub.kind = kind;
+  t->kind = kind;
   t->sub.name = (char *)channel;
   t->sub.modes = PM_FLAG_MODE_SUBSCRIBE;
   t->wants = true;
@@ -441,8 +436,8 @@ static void test_publish_without_subscribers_sends_nothing(void **state) {
   assert_int_equal(n_delivered, 0);
 }
 
-/* Each subscriber is asked whether it wants the delivery; one that says no
- * gets nothing, and a kind nobody on a worker wants is not encoded there. */
+/* Each subscriber is offered the delivery; one that does not take it
+ * gets nothing, and a kind nobody on a worker takes is not encoded there. */
 static void test_unwanted_deliveries_not_encoded(void **state) {
   (void)state;
   struct test_sub *json_yes, *json_no, *msgpack_no, *far_msgpack_no;
@@ -458,10 +453,10 @@ static void test_unwanted_deliveries_not_encoded(void **state) {
   pump();
   publish("150-0");
   pump();
-  assert_int_equal(json_yes->wants_calls, 1);
-  assert_int_equal(json_no->wants_calls, 1);
-  assert_int_equal(msgpack_no->wants_calls, 1);
-  assert_int_equal(far_msgpack_no->wants_calls, 1);
+  assert_int_equal(json_yes->offers, 1);
+  assert_int_equal(json_no->offers, 1);
+  assert_int_equal(msgpack_no->offers, 1);
+  assert_int_equal(far_msgpack_no->offers, 1);
   assert_int_equal(n_delivered, 1);
   assert_int_equal(delivered_to(json_yes), 1);
   assert_int_equal(n_encoded, 1); /* JSON on worker 0; no msgpack anywhere */
@@ -480,7 +475,7 @@ static void test_unwanted_deliveries_not_encoded(void **state) {
   assert_int_equal(encoded[e].kind, FRAME_WS_MSGPACK);
   assert_ptr_equal(encoded[e].worker, &workers[0]);
   assert_string_equal(encoded[e].serial, "150-1");
-  assert_int_equal(far_msgpack_no->wants_calls, 2);
+  assert_int_equal(far_msgpack_no->offers, 2);
   unsubscribe(json_yes);
   unsubscribe(json_no);
   unsubscribe(msgpack_no);
