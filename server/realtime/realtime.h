@@ -8,9 +8,9 @@
  * on another worker moves it there (connection_registry.c).
  *
  * Files: realtime.c (connect, resume, heartbeats, auth, dispatch),
- * realtime_channels.c (ATTACH/DETACH, replay), realtime_publish.c
- * (MESSAGE and PRESENCE, ACK/NACK), realtime_presence.c (SYNC, leaving),
- * fanout.c (subscriptions and delivery). */
+ * realtime_channels.c (ATTACH/DETACH, replay; an attachment is a
+ * subscriber of channel/fanout.h), realtime_publish.c (MESSAGE and
+ * PRESENCE, ACK/NACK), realtime_presence.c (SYNC, leaving). */
 #ifndef HERALD_REALTIME_H
 #define HERALD_REALTIME_H
 
