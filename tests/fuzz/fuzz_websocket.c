@@ -42,8 +42,7 @@
 #define MAX_MESSAGE 512 /* small, so that inputs reach the limit */
 #define MAX_RECORD (64 * 1024)
 
-static uv_loop_t loop;
-static struct worker worker;
+static struct worker worker; /* its loop runs the connection */
 
 static void fail(const char *what) {
   fprintf(stderr, "websocket: %s\n", what);
@@ -72,8 +71,7 @@ const char *http__param(const struct http_request *req, const char *name) {
   return NULL;
 }
 
-void http__respond(struct http_request *req, int status, const char *extra_headers,
-                   const char *body, size_t body_len) {
+void http__fail(struct http_request *req, const herald_error *err) {
   fail("the handshake was refused");
 }
 
@@ -119,8 +117,8 @@ static void ignore(void *owner) {}
 /* ---- One connection --------------------------------------------------------- */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
-  uv_loop_init(&loop);
-  worker.flusher = outbound__flusher_new(&loop);
+  if (worker__init(&worker, NULL, 0)) fail("worker__init");
+  outbound__worker_init(&worker);
   return 0;
 }
 
@@ -135,7 +133,7 @@ static struct transport *open_conn(enum wire_format format, struct record *r) {
   int fds[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds)) fail("socketpair");
   memset(&conn, 0, sizeof conn);
-  uv_pipe_init(&loop, &conn.pipe, 0);
+  uv_pipe_init(&worker.loop, &conn.pipe, 0);
   uv_pipe_open(&conn.pipe, fds[0]);
   conn.peer = fds[1];
   struct http_header headers[] = {
@@ -168,7 +166,7 @@ static void feed(const uint8_t *data, size_t size, size_t chunk) {
     conn.upgrade->on_read(conn.upgrade, (const char *)data + at, n);
     at += n;
     if (conn.transport->out->dirty) {
-      uv_run(&loop, UV_RUN_NOWAIT);
+      uv_run(&worker.loop, UV_RUN_NOWAIT);
       drain_peer();
     }
   }
@@ -178,15 +176,15 @@ static bool run(enum wire_format format, const uint8_t *data, size_t size,
                 size_t chunk, struct record *r) {
   memset(r, 0, sizeof *r);
   open_conn(format, r);
-  uv_run(&loop, UV_RUN_NOWAIT); /* the 101 response */
+  uv_run(&worker.loop, UV_RUN_NOWAIT); /* the 101 response */
   feed(data, size, chunk);
   /* A close the server began ends after its close frame is written:
    * flushed at the next loop turn, its write completed at the one after. */
-  for (int i = 0; i < 3; i++) uv_run(&loop, UV_RUN_NOWAIT);
+  for (int i = 0; i < 3; i++) uv_run(&worker.loop, UV_RUN_NOWAIT);
   bool closed_by_server = conn.closing;
   if (!conn.closing) conn.upgrade->on_read(conn.upgrade, NULL, 0);
-  while (!conn.closed) uv_run(&loop, UV_RUN_NOWAIT);
-  uv_run(&loop, UV_RUN_NOWAIT); /* the close timer's close */
+  while (!conn.closed) uv_run(&worker.loop, UV_RUN_NOWAIT);
+  uv_run(&worker.loop, UV_RUN_NOWAIT); /* the close timer's close */
   close(conn.peer);
   return closed_by_server;
 }
