@@ -23,7 +23,6 @@
 #ifndef HERALD_FANOUT_H
 #define HERALD_FANOUT_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 

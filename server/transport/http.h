@@ -62,7 +62,7 @@ struct http_request {
 
 /* What the layer above does with requests. */
 struct http_handlers {
-  void *context; /* each request's initial req->context */
+  void *context; /* every request's req->context */
   /* The head is in and a body follows: 0 to read the body, or -code with
    * err set to answer err (through error) without reading it. */
   int (*precheck)(struct http_request *req, herald_error *err);

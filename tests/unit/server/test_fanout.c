@@ -799,7 +799,7 @@ static void test_each_channel_lists_subscribed_channels(void **state) {
 }
 
 /* fanout__count_subscribers adds a worker's subscribers to one channel to
- * an occupancy, by their modes; others channels', the departed and the
+ * an occupancy, by their modes; other channels', the departed and the
  * presence member count are not its to add. */
 static void test_count_subscribers_by_mode(void **state) {
   (void)state;
