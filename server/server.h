@@ -16,8 +16,6 @@
 #include "rest/rest.h"
 #include "transport/http.h"
 
-struct store;
-
 /* The layers of one process, each given what it needs of the others. */
 struct server {
   const struct config *cfg;

@@ -34,8 +34,6 @@
 #include "transport/transport.h"
 
 struct local_channel;
-struct publish;
-
 struct subscriber;
 
 struct subscriber_ops {

@@ -9,7 +9,6 @@
 
 #include "alloc.h"
 #include "core/log.h"
-#include "core/worker.h"
 #include "rest/rest.h"
 #include "transport/http.h"
 

@@ -6,7 +6,6 @@
 
 #include "auth/auth.h"
 #include "channel_name.h"
-#include "core/worker.h"
 #include "hashmap.h"
 #include "transport/http.h"
 
