@@ -52,17 +52,10 @@ static const struct config *cfg_of(const struct rt_conn *c) {
 
 /* ---- Sending ----------------------------------------------------------- */
 
-/* Queues pm on t whatever its owner's state (for goodbyes). */
-static void send_on(struct transport *t, const struct protocol_message *pm) {
-  struct frame *f = transport__pm_frame(t->kind, pm);
-  if (!f) return;
-  outbound__push(t->out, f);
-  frame__unref(f);
-}
-
-void realtime__send_frame(struct rt_conn *c, struct frame *f) {
+void realtime__send_frame(struct rt_conn *c, struct frame *f,
+                          const char *channel, const char *serial) {
   if (!c->transport || c->slow) return;
-  outbound__push(c->transport->out, f);
+  c->transport->send_frame(c->transport, f, channel, serial);
   c->last_sent_ms = (int64_t)uv_now(&c->worker->loop);
 }
 
@@ -90,10 +83,8 @@ void realtime__unhold(struct rt_conn *c, size_t bytes) { c->held_bytes -= bytes;
 
 void realtime__send(struct rt_conn *c, const struct protocol_message *pm) {
   if (!c->transport || c->slow) return;
-  struct frame *f = transport__pm_frame(c->transport->kind, pm);
-  if (!f) return;
-  realtime__send_frame(c, f);
-  frame__unref(f);
+  c->transport->send(c->transport, pm);
+  c->last_sent_ms = (int64_t)uv_now(&c->worker->loop);
 }
 
 void realtime__channel_error(struct rt_conn *c, const char *channel,
@@ -108,7 +99,7 @@ void realtime__channel_error(struct rt_conn *c, const char *channel,
 static void send_error_and_close(struct transport *t, const herald_error *err) {
   struct protocol_message pm = {.action = PM_ERROR, .has_error = true,
                                 .error = *err};
-  send_on(t, &pm);
+  t->send(t, &pm); /* whatever its owner's state: a goodbye */
   t->close(t);
 }
 
@@ -171,8 +162,13 @@ static struct transport *unbind(struct rt_conn *c) {
   return t;
 }
 
-/* No transport: resumable for connectionStateTtl. */
+/* No transport: resumable for connectionStateTtl, or over if it is a
+ * stream's. */
 static void become_detached(struct rt_conn *c) {
+  if (c->ephemeral) {
+    end(c);
+    return;
+  }
   if (c->state != RT_LIVE) return; /* RT_MOVING: the resume decides */
   c->expires_at = clock__now_ms() + cfg_of(c)->connection_state_ttl_ms;
   connection_registry__settle(&c->realtime->connections, c, RT_DETACHED);
@@ -195,7 +191,8 @@ void realtime__fail(struct rt_conn *c, const herald_error *err) {
 
 /* ---- Transport events ---------------------------------------------------- */
 
-static void on_message(void *owner, const char *data, size_t len);
+static void on_message(void *owner, const char *data, size_t len,
+                       bool batch);
 
 static void on_transport_closed(void *owner) {
   struct rt_conn *c = owner;
@@ -217,7 +214,8 @@ static void on_transport_drain(void *owner) {
 }
 
 static void ignore_event(void *owner) {}
-static void ignore_message(void *owner, const char *data, size_t len) {}
+static void ignore_message(void *owner, const char *data, size_t len,
+                           bool batch) {}
 
 /* A transport nobody owns yet (or any more) only closes. */
 static void orphan(struct transport *t) {
@@ -273,9 +271,10 @@ static void send_connected(struct rt_conn *c, const herald_error *err) {
 }
 
 /* A new connection on transport t; err: why a resume failed, or NULL. */
-static void open_connection(struct realtime *s, struct transport *t,
-                            struct auth *auth, const struct connect_params *p,
-                            const herald_error *err) {
+static struct rt_conn *open_connection(struct realtime *s, struct transport *t,
+                                       struct auth *auth,
+                                       const struct connect_params *p,
+                                       const herald_error *err) {
   struct rt_conn *c = herald_xcalloc(1, sizeof *c);
   c->realtime = s;
   c->auth = *auth;
@@ -291,6 +290,18 @@ static void open_connection(struct realtime *s, struct transport *t,
   bind_transport(c, t);
   send_connected(c, err);
   t->start(t);
+  return c;
+}
+
+struct rt_conn *realtime__open_stream(struct realtime *rt, struct transport *t,
+                                      struct auth *auth,
+                                      int64_t idle_interval_ms) {
+  struct connect_params p = {.echo = true,
+                             .idle_interval_ms = idle_interval_ms};
+  orphan(t);
+  struct rt_conn *c = open_connection(rt, t, auth, &p, NULL);
+  c->ephemeral = true;
+  return c;
 }
 
 /* ---- Resume ------------------------------------------------------------------ */
@@ -466,6 +477,30 @@ static struct frame *too_big_frame(struct worker *w, enum wire_format format) {
   return *built ? frame__ref(*built) : NULL;
 }
 
+/* Goes on with a transport accepted for a connect request whose checks
+ * gave rc (err): a new connection, a resumed one, or the error. */
+static void connect_on(struct realtime *s, struct transport *t, int rc,
+                       const herald_error *err, struct auth *auth,
+                       const struct connect_params *p) {
+  orphan(t);
+  if (rc) {
+    auth__release(auth);
+    send_error_and_close(t, err);
+  } else if (p->resume_key) {
+    resume(s, t, auth, p);
+  } else {
+    open_connection(s, t, auth, p, NULL);
+  }
+}
+
+/* The checks every connect request passes, whatever its transport. */
+static int check_connect(const struct realtime *s, struct http_request *req,
+                         struct connect_params *p, struct auth *auth,
+                         herald_error *err) {
+  int rc = parse_params(s, req, p, err);
+  return rc ? rc : authenticate(s, req, auth, err);
+}
+
 void realtime__websocket(struct realtime *s, struct http_request *req) {
   herald_error err;
   const char *format_name = http__param(req, "format");
@@ -477,25 +512,12 @@ void realtime__websocket(struct realtime *s, struct http_request *req) {
   if (format_name && strcmp(format_name, "msgpack") && strcmp(format_name, "json"))
     rc = herald_error_set(&err, HERALD_E_BAD_REQUEST,
                           "Unsupported format (json or msgpack)");
-  if (!rc) rc = parse_params(s, req, &p, &err);
-  if (!rc) rc = authenticate(s, req, &auth, &err);
+  if (!rc) rc = check_connect(s, req, &p, &auth, &err);
   struct transport *t = websocket__accept(req, format,
                                           (size_t)s->cfg->max_frame_size,
                                           too_big_frame(req->worker, format));
-  if (!t) {
-    auth__release(&auth);
-    herald_free(p.resume_key);
-    return;
-  }
-  orphan(t);
-  if (rc) {
-    auth__release(&auth);
-    send_error_and_close(t, &err);
-  } else if (p.resume_key) {
-    resume(s, t, &auth, &p);
-  } else {
-    open_connection(s, t, &auth, &p, NULL);
-  }
+  if (t) connect_on(s, t, rc, &err, &auth, &p);
+  else auth__release(&auth);
   herald_free(p.resume_key);
 }
 
@@ -565,23 +587,11 @@ static void handle(struct rt_conn *c, struct protocol_message *pm) {
   }
 }
 
-static void on_message(void *owner, const char *data, size_t len) {
-  struct rt_conn *c = owner;
-  if (!c || !c->transport) return;
+/* Decodes and handles one ProtocolMessage (c may be gone after it). */
+static void take(struct rt_conn *c, struct wire_value v) {
   herald_error err;
-  struct wire_doc doc;
   struct protocol_message pm;
-  int rc = wire_doc__parse(&doc, c->transport->format, data, len, &err);
-  if (rc) {
-    herald_error_set(&err, HERALD_E_BAD_REQUEST,
-                     "Invalid protocol message: not a %s document",
-                     c->transport->format == WIRE_JSON ? "JSON" : "MessagePack");
-    realtime__fail(c, &err);
-    return;
-  }
-  rc = protocol_message__decode(wire_doc__root(&doc), RT_MAX_MESSAGES_PER_PM,
-                                &pm, &err);
-  wire_doc__cleanup(&doc);
+  int rc = protocol_message__decode(v, RT_MAX_MESSAGES_PER_PM, &pm, &err);
   bool publish = pm.action == PM_MESSAGE || pm.action == PM_PRESENCE;
   if (rc && !(publish && pm.has_msg_serial)) {
     char reason[HERALD_ERROR_MESSAGE_MAX];
@@ -594,6 +604,35 @@ static void on_message(void *owner, const char *data, size_t len) {
   if (rc) realtime_publish__reject(c, &pm, &err);
   else handle(c, &pm);
   protocol_message__cleanup(&pm);
+}
+
+static void on_message(void *owner, const char *data, size_t len,
+                       bool batch) {
+  struct rt_conn *c = owner;
+  if (!c || !c->transport) return;
+  struct transport *t = c->transport; /* outlives this call */
+  herald_error err;
+  struct wire_doc doc;
+  if (wire_doc__parse(&doc, c->transport->format, data, len, &err)) {
+    herald_error_set(&err, HERALD_E_BAD_REQUEST,
+                     "Invalid protocol message: not a %s document",
+                     c->transport->format == WIRE_JSON ? "JSON" : "MessagePack");
+    realtime__fail(c, &err);
+    return;
+  }
+  struct wire_value root = wire_doc__root(&doc);
+  if (!batch) take(c, root);
+  else if (wire_value__kind(root) != WIRE_ARRAY) {
+    herald_error_set(&err, HERALD_E_BAD_REQUEST,
+                     "Invalid request body: not an array of ProtocolMessages");
+    realtime__fail(c, &err);
+  } else {
+    /* Until one of them ends c's hold on t (c may be gone then). */
+    size_t n = wire_value__count(root);
+    for (size_t i = 0; i < n && t->owner == owner; i++)
+      take(c, wire_value__at(root, i));
+  }
+  wire_doc__cleanup(&doc);
 }
 
 /* ---- The tick: heartbeats, token expiry, slow subscribers, expiry ----------- */

@@ -61,6 +61,7 @@ struct rt_conn {
   int64_t last_sent_ms;    /* for heartbeats */
   bool auth_requested;     /* AUTH sent for the expiring token */
   bool resumed;            /* this transport continues a connection */
+  bool ephemeral;          /* a stream's: it ends with its transport */
   double inbound_allowance; /* messages the rate limit still allows */
   int64_t inbound_at_ms;
   struct ack_queue acks;
@@ -103,12 +104,23 @@ struct realtime_worker *realtime__worker(struct worker *w);
 /* The route: a WebSocket upgrade carrying Ably's connect parameters. */
 void realtime__websocket(struct realtime *rt, struct http_request *req);
 
+/* A connection for a subscribe-only stream on transport t (SSE): for the
+ * credentials auth (taken over), heartbeats after idle_interval_ms of
+ * silence, over when t closes. It attaches with realtime_channels__attach;
+ * with `resumed` set first, an ATTACH's channelSerial is the position
+ * to continue after. */
+struct rt_conn *realtime__open_stream(struct realtime *rt, struct transport *t,
+                                      struct auth *auth,
+                                      int64_t idle_interval_ms);
+
 /* ---- Shared by the realtime files ---------------------------------------- */
 
 /* Encodes pm for the connection's transport and queues it. */
 void realtime__send(struct rt_conn *c, const struct protocol_message *pm);
-/* Queues a frame already built for the transport's kind. */
-void realtime__send_frame(struct rt_conn *c, struct frame *f);
+/* Queues a frame already built for the transport's kind; channel and
+ * serial as for transport->send_frame. */
+void realtime__send_frame(struct rt_conn *c, struct frame *f,
+                          const char *channel, const char *serial);
 /* Live frames of `bytes` held back for one of c's replaying attachments
  * (fanout.h) count toward its outbound bound as if queued. realtime__hold:
  * false when c takes nothing more (it fell behind, now or before). */

@@ -130,7 +130,8 @@ static void on_deliver(struct subscriber *s, struct delivery *d,
   if (a->state == ATTACHMENT_REPLAYING)
     hold(a, d, delivery__frame_of(frames, kind));
   else if (a->state == ATTACHMENT_LIVE && wants_delivery(a, d))
-    realtime__send_frame(a->conn, delivery__frame_of(frames, kind));
+    realtime__send_frame(a->conn, delivery__frame_of(frames, kind), d->channel,
+                         d->channel_serial);
 }
 
 static void on_positioned(struct subscriber *s);
@@ -240,7 +241,9 @@ static void go_live(struct attachment *a) {
   for (size_t i = 0; i < a->n_held; i++) {
     struct delivery *d = a->held[i].delivery;
     snprintf(a->sub.position, SERIAL_MAX, "%s", d->channel_serial);
-    if (wants_delivery(a, d)) realtime__send_frame(a->conn, a->held[i].frame);
+    if (wants_delivery(a, d))
+      realtime__send_frame(a->conn, a->held[i].frame, d->channel,
+                           d->channel_serial);
   }
   release_held(a);
   a->state = ATTACHMENT_LIVE;

@@ -163,7 +163,7 @@ static void on_message(wslay_event_context_ptr ctx,
   if (wslay_is_ctrl_frame(arg->opcode) || ws->closing || ws->rejected) return;
   /* wslay hands an empty message over as (NULL, 0); parsers get "". */
   const char *msg = arg->msg ? (const char *)arg->msg : "";
-  ws->transport.on_message(ws->transport.owner, msg, arg->msg_length);
+  ws->transport.on_message(ws->transport.owner, msg, arg->msg_length, false);
 }
 
 static const struct wslay_event_callbacks event_callbacks = {
@@ -384,6 +384,8 @@ struct transport *websocket__accept(struct http_request *req,
   ws->transport.start = ws_start;
   ws->transport.close = ws_close;
   ws->transport.abort = ws_abort;
+  ws->transport.send = transport__send;
+  ws->transport.send_frame = transport__send_frame;
   uv_stream_t *stream = http__upgrade(req, &ws->upgrade);
   outbound__init(&ws->out, stream, outbound__flusher(w));
   ws->out.on_error = on_write_error;

@@ -101,7 +101,8 @@ struct record {
   size_t messages;
 };
 
-static void on_message(void *owner, const char *data, size_t len) {
+static void on_message(void *owner, const char *data, size_t len,
+                       bool batch) {
   struct record *r = owner;
   if (!data) fail("a message was delivered as NULL");
   if (len > MAX_MESSAGE) fail("a message over the limit was delivered");
@@ -254,7 +255,7 @@ static bool expect(enum wire_format format, const uint8_t *data, size_t size,
     if (len > MAX_MESSAGE ||
         (format == WIRE_JSON && !utf8__valid((const char *)data + at, len)))
       return true;
-    on_message(r, (const char *)data + at, len);
+    on_message(r, (const char *)data + at, len, false);
     at += len + 1;
   }
   return false;
