@@ -15,6 +15,29 @@
 
 enum route_auth { ROUTE_PUBLIC, ROUTE_AUTHENTICATED };
 
+/* ---- Comet: the realtime layer's connect, the transport's requests ---- */
+
+static struct realtime *realtime_of(struct http_request *req) {
+  return &((struct server *)req->context)->realtime;
+}
+
+static void comet_connect(struct http_request *req) {
+  realtime__comet(realtime_of(req), req);
+}
+
+static void comet_serve(struct http_request *req, enum comet_request what) {
+  comet__serve(&realtime_of(req)->comets, req->segments[1], what, req);
+}
+
+static void comet_recv(struct http_request *req) { comet_serve(req, COMET_RECV); }
+static void comet_send(struct http_request *req) { comet_serve(req, COMET_SEND); }
+static void comet_close(struct http_request *req) {
+  comet_serve(req, COMET_CLOSE);
+}
+static void comet_disconnect(struct http_request *req) {
+  comet_serve(req, COMET_DISCONNECT);
+}
+
 struct route {
   int method;
   const char *pattern; /* "/channels/:channel/messages" */
@@ -43,6 +66,13 @@ static const struct route routes[] = {
      ROUTE_AUTHENTICATED},
     {HTTP_POST, "/apps", rest_apps__create, ROUTE_PUBLIC},
     {HTTP_DELETE, "/apps/:app", rest_apps__delete, ROUTE_PUBLIC},
+    /* Comet: the connect authenticates itself; later requests name their
+     * connection by its key, which is the credential. */
+    {HTTP_GET, "/comet/connect", comet_connect, ROUTE_PUBLIC},
+    {HTTP_GET, "/comet/:key/recv", comet_recv, ROUTE_PUBLIC},
+    {HTTP_POST, "/comet/:key/send", comet_send, ROUTE_PUBLIC},
+    {HTTP_GET, "/comet/:key/close", comet_close, ROUTE_PUBLIC},
+    {HTTP_GET, "/comet/:key/disconnect", comet_disconnect, ROUTE_PUBLIC},
 };
 
 /* Whether the request's segments match pattern segment by segment. */

@@ -172,7 +172,10 @@ static void worker_drained(void *server, struct worker *w) {
   uv_async_send(&s->drained_signal);
 }
 
+/* Realtime connections first: those on HTTP requests (comet polls) are
+ * answered, so the HTTP layer finds them done. */
 static void drain_on_worker(struct worker_task *task) {
+  realtime__drain(worker__self());
   http__drain(worker__self());
 }
 

@@ -73,6 +73,7 @@
      "Unable to recover connection (connection expired)")                    \
   XX(RESUME_INCOMPATIBLE_AUTH, 80011, 401,                                     \
      "Unable to recover connection (incompatible credentials)")              \
+  XX(TRANSPORT_GONE, 80016, 410, "Connection replaced or transport gone")     \
   XX(INVALID_CONNECTION_KEY, 80018, 400, "Invalid connection key")             \
   XX(OUTBOUND_RATE_EXCEEDED, 80020, 429,                                       \
      "Continuity lost as message delivery rate exceeded")                     \

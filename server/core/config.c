@@ -108,6 +108,14 @@ static const struct option_def options[] = {
     OPT_RANGE("connection-state-ttl-ms", OPT_INT64, connection_state_ttl_ms,
               "120000", 1, MS_MAX,
               "realtime: how long a dropped connection can be resumed"),
+    OPT_RANGE("comet-stream-ms", OPT_INT64, comet_stream_ms,
+              "60000", 1, MS_MAX,
+              "comet: a streaming recv is ended after this (the client "
+              "asks again)"),
+    OPT_RANGE("comet-recv-grace-ms", OPT_INT64, comet_recv_grace_ms,
+              "10000", 0, MS_MAX,
+              "comet: a connection without a recv for its heartbeat "
+              "interval plus this is lost (the client resumes)"),
     OPT_RANGE("max-frame-size", OPT_INT64, max_frame_size,
               "524288", 1, BYTES_MAX,
               "realtime: largest inbound WebSocket message in bytes"),

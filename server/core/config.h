@@ -36,6 +36,8 @@ struct config {
   int64_t idempotency_window_ms;
   int64_t max_idle_interval_ms;    /* realtime heartbeat interval */
   int64_t connection_state_ttl_ms; /* how long a dropped connection lives */
+  int64_t comet_stream_ms;     /* a streaming comet recv's longest life */
+  int64_t comet_recv_grace_ms; /* comet: no recv for idle + this: lost */
   int64_t max_frame_size;          /* bytes, one inbound WebSocket message */
   int64_t max_inbound_rate;        /* messages per second per connection */
   int64_t max_outbound_bytes;      /* unsent bytes per subscriber */

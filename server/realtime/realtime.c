@@ -521,6 +521,22 @@ void realtime__websocket(struct realtime *s, struct http_request *req) {
   herald_free(p.resume_key);
 }
 
+/* Comet is JSON only; stream=false is the polling of browsers. */
+void realtime__comet(struct realtime *s, struct http_request *req) {
+  herald_error err;
+  struct connect_params p = {0};
+  struct auth auth = {0};
+  int rc = check_connect(s, req, &p, &auth, &err);
+  const char *stream = http__param(req, "stream");
+  struct comet_options o = {.stream = !stream || strcmp(stream, "false"),
+                            .idle_ms = p.idle_interval_ms,
+                            .grace_ms = s->cfg->comet_recv_grace_ms,
+                            .stream_ms = s->cfg->comet_stream_ms};
+  if (rc) o.idle_ms = s->cfg->max_idle_interval_ms;
+  connect_on(s, comet__accept(&s->comets, req, &o), rc, &err, &auth, &p);
+  herald_free(p.resume_key);
+}
+
 /* ---- In-band AUTH ------------------------------------------------------------ */
 
 static void reauthenticate(struct rt_conn *c, const struct protocol_message *pm) {
@@ -721,13 +737,23 @@ struct realtime_worker *realtime__worker(struct worker *w) {
   return w->locals[slot];
 }
 
+void realtime__drain(struct worker *w) {
+  struct realtime_worker *rw = realtime__worker(w);
+  for (struct rt_conn *c = rw->conns, *next; c; c = next) {
+    next = c->next;
+    if (c->transport) on_transport_drain(c);
+  }
+}
+
 void realtime__init(struct realtime *rt, struct channels *channels,
                     const struct config *cfg) {
   rt->channels = channels;
   rt->cfg = cfg;
   connection_registry__init(&rt->connections);
+  comet__registry_init(&rt->comets, cfg->allowed_origins);
 }
 
 void realtime__cleanup(struct realtime *rt) {
+  comet__registry_cleanup(&rt->comets);
   connection_registry__cleanup(&rt->connections);
 }

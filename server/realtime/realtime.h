@@ -25,6 +25,7 @@
 #include "protocol_message.h"
 #include "realtime/ack_queue.h"
 #include "realtime/connection_registry.h"
+#include "transport/comet.h"
 #include "transport/http.h"
 #include "transport/transport.h"
 
@@ -38,6 +39,7 @@ struct realtime {
   struct channels *channels; /* with the store, the apps and the config */
   const struct config *cfg;
   struct connection_registry connections; /* every connection, for resume */
+  struct comet_registry comets; /* comet transports, by connection key */
 };
 
 struct rt_conn {
@@ -101,8 +103,14 @@ void realtime__worker_init(struct realtime *rt, struct worker *w);
 /* Worker w's realtime state. */
 struct realtime_worker *realtime__worker(struct worker *w);
 
-/* The route: a WebSocket upgrade carrying Ably's connect parameters. */
+/* The routes: a WebSocket upgrade carrying Ably's connect parameters, and
+ * a comet connect (GET /comet/connect) with the same parameters. */
 void realtime__websocket(struct realtime *rt, struct http_request *req);
+void realtime__comet(struct realtime *rt, struct http_request *req);
+
+/* On w's thread, as the server stops: every connection homed on w is told
+ * (DISCONNECTED) and loses its transport. */
+void realtime__drain(struct worker *w);
 
 /* A connection for a subscribe-only stream on transport t (SSE): for the
  * credentials auth (taken over), heartbeats after idle_interval_ms of

@@ -5,14 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "alloc.h"
 #include "core/log.h"
 #include "rest/rest.h"
 #include "transport/http.h"
+#include "transport/http_headers.h"
 
-#define HEADERS_MAX 2048
 
 void reply__negotiate(struct http_request *req) {
   const char *accept = http__header(req, "accept");
@@ -38,77 +37,14 @@ void reply__writer(const struct http_request *req, struct wire_writer *w) {
   wire_writer__init(w, req->format);
 }
 
-/* Appends one "Name: value\r\n" line and a NUL, when it fits; values are
- * cut at CR/LF. */
-static void add_header(char *buf, size_t *len, const char *name,
-                       const char *value) {
-  size_t name_len = strlen(name), value_len = strcspn(value, "\r\n");
-  size_t line_len = name_len + 2 + value_len + 2;
-  if (*len + line_len >= HEADERS_MAX) return;
-  char *p = buf + *len;
-  memcpy(p, name, name_len);
-  memcpy(p + name_len, ": ", 2);
-  memcpy(p + name_len + 2, value, value_len);
-  memcpy(p + name_len + 2 + value_len, "\r\n\0", 3);
-  *len += line_len;
-}
-
-/* Appends whole header lines and a NUL, when they fit. */
-static void add_lines(char *buf, size_t *len, const char *lines, size_t n) {
-  if (*len + n >= HEADERS_MAX) return;
-  memcpy(buf + *len, lines, n);
-  *len += n;
-  buf[*len] = '\0';
-}
-
-#define CORS_EXPOSE                                                            \
-  "Link, X-Ably-Errorcode, X-Ably-Errormessage, X-Ably-Serverid, Content-Type"
-
-/* Whether list (--allowed-origins: "*" or "https://a.example, ...") holds
- * origin; scheme and host compare case-insensitively. */
-static bool origin_listed(const char *list, const char *origin) {
-  size_t origin_len = strlen(origin);
-  for (const char *p = list; *p;) {
-    p += strspn(p, " \t,");
-    size_t n = strcspn(p, ",");
-    size_t trimmed = n;
-    while (trimmed && (p[trimmed - 1] == ' ' || p[trimmed - 1] == '\t'))
-      trimmed--;
-    if ((trimmed == 1 && p[0] == '*') ||
-        (trimmed == origin_len && trimmed && !strncasecmp(p, origin, trimmed)))
-      return true;
-    p += n;
-  }
-  return false;
-}
-
 bool reply__origin_allowed(const struct http_request *req) {
-  const char *origin = http__header(req, "origin");
-  return !origin ||
-         origin_listed(rest__context(req)->cfg->allowed_origins, origin);
+  return http_headers__origin_allowed(req,
+                                      rest__context(req)->cfg->allowed_origins);
 }
 
-/* The Origin is reflected with credentials allowed: ably-js sends
- * fetch/XHR requests that carry an Authorization header with credentials
- * "include" (withCredentials), and a browser reads such a response only
- * with the exact origin and Allow-Credentials. Herald sets no cookies, so
- * the page gains nothing it did not send itself. A disallowed Origin gets
- * no CORS headers (and the router refuses its request with 403). */
-static void add_cors_headers(const struct http_request *req, char *buf,
-                             size_t *len) {
-  static const char any_origin[] = "Access-Control-Allow-Origin: *\r\n"
-                                   "Access-Control-Expose-Headers: " CORS_EXPOSE
-                                   "\r\n";
-  const char *origin = http__header(req, "origin");
-  if (!origin) { /* the usual answer: one constant */
-    add_lines(buf, len, any_origin, sizeof any_origin - 1);
-    return;
-  }
-  if (!reply__origin_allowed(req)) return;
-  add_header(buf, len, "Access-Control-Allow-Origin", origin);
-  add_header(buf, len, "Vary", "Origin");
-  add_header(buf, len, "Access-Control-Allow-Credentials", "true");
-  add_header(buf, len, "Access-Control-Expose-Headers", CORS_EXPOSE);
+static void add_cors_headers(const struct http_request *req,
+                             struct http_headers *h) {
+  http_headers__cors(h, req, rest__context(req)->cfg->allowed_origins);
 }
 
 /* The Link header value, one entry per present relation, in the request
@@ -189,8 +125,8 @@ static void send_document(struct http_request *req, int status,
                           struct wire_writer *body,
                           const struct reply_links *links,
                           const herald_error *err) {
-  char headers[HEADERS_MAX];
-  size_t len = 0;
+  struct http_headers headers;
+  http_headers__init(&headers);
   const char *link_value = count_links(links) ? format_links(req, links) : NULL;
   struct wire_writer enveloped, *out = body;
   int http_status = status;
@@ -204,16 +140,16 @@ static void send_document(struct http_request *req, int status,
       char code[16], message[HERALD_ERROR_MESSAGE_MAX];
       snprintf(code, sizeof code, "%d", err->code);
       ascii_message(err->message, message, sizeof message);
-      add_header(headers, &len, "X-Ably-Errorcode", code);
-      add_header(headers, &len, "X-Ably-Errormessage", message);
+      http_headers__add(&headers, "X-Ably-Errorcode", code);
+      http_headers__add(&headers, "X-Ably-Errormessage", message);
     }
   }
-  headers[len] = '\0';
-  add_header(headers, &len, "Content-Type", wire_format__content_type(out->format));
-  add_cors_headers(req, headers, &len);
+  http_headers__add(&headers, "Content-Type",
+                    wire_format__content_type(out->format));
+  add_cors_headers(req, &headers);
   const char *extra = link_value && req->envelope < 0
-                          ? prepend_link(req, link_value, headers)
-                          : headers;
+                          ? prepend_link(req, link_value, headers.buf)
+                          : headers.buf;
   size_t body_len = 0;
   char *bytes = wire_writer__finish(out, &body_len);
   if (!bytes) {
@@ -303,28 +239,15 @@ void reply__batch(struct http_request *req, int status,
 }
 
 void reply__no_content(struct http_request *req) {
-  char headers[HEADERS_MAX];
-  size_t len = 0;
-  headers[0] = '\0';
-  add_cors_headers(req, headers, &len);
-  http__respond(req, 204, headers, NULL, 0);
+  struct http_headers headers;
+  http_headers__init(&headers);
+  add_cors_headers(req, &headers);
+  http__respond(req, 204, headers.buf, NULL, 0);
 }
 
 void reply__preflight(struct http_request *req) {
-  char headers[HEADERS_MAX];
-  size_t len = 0;
-  const char *origin = http__header(req, "origin");
-  const char *asked = http__header(req, "access-control-request-headers");
-  headers[0] = '\0';
-  add_header(headers, &len, "Access-Control-Allow-Origin", origin ? origin : "*");
-  add_header(headers, &len, "Vary", "Origin");
-  add_header(headers, &len, "Access-Control-Allow-Credentials", "true");
-  add_header(headers, &len, "Access-Control-Allow-Methods",
-             "GET, POST, PUT, PATCH, DELETE, OPTIONS");
-  add_header(headers, &len, "Access-Control-Allow-Headers",
-             asked ? asked
-                   : "authorization, content-type, accept, x-ably-version, "
-                     "ably-agent, x-ably-clientid, x-ably-lib");
-  add_header(headers, &len, "Access-Control-Max-Age", "86400");
-  http__respond(req, 204, headers, NULL, 0);
+  struct http_headers headers;
+  http_headers__init(&headers);
+  http_headers__preflight(&headers, req);
+  http__respond(req, 204, headers.buf, NULL, 0);
 }

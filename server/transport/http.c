@@ -1,15 +1,18 @@
 /* http.c -- HTTP/1.1 connections: accept, read, frame with http-parser,
  * hand complete requests to the layer above one at a time, write
- * responses, keep-alive and pipelining, limits, timeouts, graceful close.
+ * responses, keep-alive and pipelining, limits, timeouts, graceful close,
+ * moving a connection to another worker.
  * Owns: struct http_worker (a worker's listeners and connections), struct
  * http_conn and the struct http_request it is serving. */
 #include "transport/http.h"
 
+#include <fcntl.h>
 #include <http_parser.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "core/deadline.h"
@@ -78,6 +81,16 @@ struct http_conn {
   struct address_slot *unauthenticated; /* counted until it authenticates */
   struct http_upgrade *upgrade; /* set once another protocol took over */
   bool upgrade_started; /* it reads: http__upgrade_start was called */
+  struct move *moving; /* on its way to another worker (http__move) */
+};
+
+/* A connection travelling to another worker with the request it serves:
+ * the socket as a duplicate descriptor (the old handle closes its own). */
+struct move {
+  struct worker_task task;
+  struct http_conn *conn;
+  struct worker *target;
+  int fd;
 };
 
 /* What the connection waits for, and so which timeout applies. */
@@ -407,7 +420,13 @@ struct write_req {
 
 /* After a response went out: start lingering or close when that is what the
  * connection waits for. */
+static void leave(struct http_conn *c);
+
 static void response_written(struct http_conn *c, int status) {
+  if (c->moving && c->writes_pending == 0) {
+    leave(c);
+    return;
+  }
   bool finished = !c->in_flight && !c->message_complete &&
                   c->writes_pending == 0;
   if (status >= 0 && c->linger && finished && !c->closing)
@@ -662,7 +681,7 @@ static void process(struct http_conn *c) {
     if (!c->message_complete) break; /* need more bytes */
   }
   c->processing = false;
-  if (c->closing || c->upgrade) return;
+  if (c->closing || c->upgrade || c->moving) return;
   if (c->linger) return; /* reading resumes to discard once the reply is out */
   /* Reading goes on while a request is answered (stopping and starting
    * costs two epoll_ctl calls per request); what arrives meanwhile waits
@@ -735,14 +754,28 @@ static void report_if_drained(struct http_worker *hw) {
   }
 }
 
-static void on_closed(uv_handle_t *handle) {
-  struct http_conn *c = handle->data;
+static void link_conn(struct http_worker *hw, struct http_conn *c) {
+  c->hw = hw;
+  c->prev = NULL;
+  c->next = hw->conns;
+  if (hw->conns) hw->conns->prev = c;
+  hw->conns = c;
+  hw->n_conns++;
+}
+
+static void unlink_conn(struct http_conn *c) {
   struct http_worker *hw = c->hw;
   if (c->prev) c->prev->next = c->next;
   else hw->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   hw->n_conns--;
   deadline__disarm(&c->deadline);
+}
+
+static void on_closed(uv_handle_t *handle) {
+  struct http_conn *c = handle->data;
+  struct http_worker *hw = c->hw;
+  unlink_conn(c);
   stop_counting(c);
   herald_free(c->pending);
   herald_free(c->head);
@@ -788,10 +821,7 @@ static void accept_conn(void *arg, uv_stream_t *listener) {
   c->parser.data = c;
   http_strict__reset(&c->strict);
   arena__init(&c->req.arena);
-  c->next = hw->conns;
-  if (hw->conns) hw->conns->prev = c;
-  hw->conns = c;
-  hw->n_conns++;
+  link_conn(hw, c);
   set_phase(c, PHASE_NEW);
   if (!count_unauthenticated(c)) {
     reject(c, HERALD_E_RATE_LIMITED,
@@ -865,6 +895,54 @@ void http__authenticated(struct http_request *req) {
 
 void http__fail(struct http_request *req, const herald_error *err) {
   req->conn->hw->server->handlers.error(req, err);
+}
+
+/* ---- Moving to another worker ------------------------------------------ */
+
+/* On the target: the connection goes on here, and its request is
+ * dispatched again. */
+static void arrive(struct worker_task *task) {
+  struct move *m = (struct move *)task;
+  struct http_conn *c = m->conn;
+  struct http_worker *hw = worker_state(m->target);
+  link_conn(hw, c);
+  c->moving = NULL;
+  uv_tcp_init(&hw->worker->loop, &c->tcp);
+  c->tcp.data = c;
+  int rc = m->fd < 0 ? m->fd : uv_tcp_open(&c->tcp, m->fd);
+  if (rc && m->fd >= 0) close(m->fd);
+  herald_free(m);
+  c->req.worker = hw->worker;
+  if (rc || hw->draining) c->close_after_response = true;
+  if (rc) c->closing = true; /* the answer only closes */
+  hw->server->handlers.dispatch(&c->req);
+  report_if_drained(hw);
+}
+
+/* On the origin, once libuv let go of the handle. */
+static void on_left(uv_handle_t *handle) {
+  struct http_conn *c = handle->data;
+  struct http_worker *hw = c->hw;
+  worker__post(c->moving->target, &c->moving->task, arrive);
+  report_if_drained(hw);
+}
+
+static void leave(struct http_conn *c) {
+  uv_os_fd_t fd;
+  int rc = uv_fileno((uv_handle_t *)&c->tcp, &fd);
+  c->moving->fd = rc ? rc : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  unlink_conn(c);
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  uv_close((uv_handle_t *)&c->tcp, on_left);
+}
+
+void http__move(struct http_request *req, struct worker *to) {
+  struct http_conn *c = req->conn;
+  struct move *m = herald_xcalloc(1, sizeof *m);
+  m->conn = c;
+  m->target = to;
+  c->moving = m;
+  if (c->writes_pending == 0) leave(c); /* else once they are written */
 }
 
 uv_stream_t *http__upgrade(struct http_request *req, struct http_upgrade *u) {

@@ -112,6 +112,11 @@ void http__respond(struct http_request *req, int status,
                    const char *extra_headers, const char *body,
                    size_t body_len);
 
+/* Moves req's connection to worker `to` (another one), where req is
+ * dispatched again: for requests that must be answered where some state
+ * lives (a comet connection's). The connection stays there. */
+void http__move(struct http_request *req, struct worker *to);
+
 /* A protocol that takes a connection over after an upgrade (WebSocket).
  * The HTTP layer keeps the socket and its read loop; from the upgrade on it
  * only passes bytes through and closes. */

@@ -133,6 +133,11 @@ static void on_written(uv_write_t *req, int status) {
 /* Writes what the socket takes now; the rest goes in one uv_write. */
 static void flush(struct outbound *o) {
   if (o->in_write || o->failed) return;
+  if (!o->stream) {
+    check_limit(o);
+    if (o->count && o->on_waiting) o->on_waiting(o);
+    return;
+  }
   if (o->count == 0) {
     if (o->on_empty) o->on_empty(o);
     return;
@@ -171,6 +176,34 @@ void outbound__discard_unsent(struct outbound *o) {
 }
 
 bool outbound__empty(const struct outbound *o) { return o->count == 0; }
+
+bool outbound__idle(const struct outbound *o) {
+  return !o->in_write && !o->offset;
+}
+
+void outbound__attach(struct outbound *o, uv_stream_t *stream,
+                      struct frame *head) {
+  o->stream = stream;
+  if (head) {
+    if (o->count == o->cap) grow(o);
+    o->head = (o->head + o->cap - 1) % o->cap;
+    o->ring[o->head] = frame__ref(head);
+    o->count++;
+    o->bytes += head->len;
+  }
+  if (o->count) mark_dirty(o);
+}
+
+void outbound__detach(struct outbound *o) { o->stream = NULL; }
+
+struct frame *outbound__pop(struct outbound *o) {
+  if (!o->count) return NULL;
+  struct frame *f = o->ring[o->head];
+  o->head = (o->head + 1) % o->cap;
+  o->count--;
+  o->bytes -= f->len;
+  return f;
+}
 
 void outbound__cleanup(struct outbound *o) {
   if (o->dirty) { /* unlink from the flusher's list */

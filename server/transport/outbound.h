@@ -19,7 +19,7 @@ struct outbound_flusher;
 struct worker;
 
 struct outbound {
-  uv_stream_t *stream;
+  uv_stream_t *stream; /* NULL: frames wait (outbound__attach) */
   struct outbound_flusher *flusher;
   struct frame **ring; /* queued frames, oldest at head */
   size_t head, count, cap;
@@ -32,11 +32,13 @@ struct outbound {
   size_t limit; /* unsent bytes the peer may fall behind by (0: no limit) */
   struct frame *partial; /* parts of a frame still being handed over */
   struct outbound *next_dirty;
-  /* Set by the owner: a write failed, the queue became empty, and more
-   * than limit bytes stayed unsent after a write (the peer falls behind). */
+  /* Set by the owner: a write failed, the queue became empty, more than
+   * limit bytes stayed unsent after a write (the peer falls behind), and
+   * frames arrived while there is no stream (the owner may take them). */
   void (*on_error)(struct outbound *o);
   void (*on_empty)(struct outbound *o);
   void (*on_overflow)(struct outbound *o);
+  void (*on_waiting)(struct outbound *o);
 };
 
 void outbound__init(struct outbound *o, uv_stream_t *stream,
@@ -52,6 +54,18 @@ void outbound__push_part(struct outbound *o, const void *data, size_t len,
 /* Drops queued frames that no write has started on (a subscriber that fell
  * behind); a frame already partly written stays, so framing stays whole. */
 void outbound__discard_unsent(struct outbound *o);
+/* A queue without a stream (stream NULL) keeps its frames: its owner
+ * takes them (outbound__pop) or gives it a stream to write them to, after
+ * `head` (may be NULL), which goes first. Only while nothing is being
+ * written: attach to a queue without a stream, detach one whose writes
+ * are done (outbound__idle). */
+void outbound__attach(struct outbound *o, uv_stream_t *stream,
+                      struct frame *head);
+void outbound__detach(struct outbound *o);
+/* The oldest queued frame, now the caller's, or NULL (no stream only). */
+struct frame *outbound__pop(struct outbound *o);
+/* Whether no write is in flight and no frame is partly written. */
+bool outbound__idle(const struct outbound *o);
 /* Whether nothing is queued or being written. */
 bool outbound__empty(const struct outbound *o);
 /* Releases the queue. Only once the stream is closed (libuv has then
