@@ -12,7 +12,11 @@
  *
  * wslay hands a control frame over in two parts (header, payload); two
  * tests show that a discard can no longer split one, which corrupted the
- * peer's stream while websocket.c queued the parts as two frames. */
+ * peer's stream while websocket.c queued the parts as two frames.
+ *
+ * A queue without a stream (comet between recvs) keeps its frames and
+ * says so at the end of the turn; they are taken in order, or written
+ * after a head frame once a stream is attached, and its limit holds. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -595,6 +599,97 @@ static void test_discard_at_write_batch_keeps_wslay_close_whole(
   assert_true(whole);
 }
 
+/* ---- Without a stream ------------------------------------------------------ */
+
+static int waitings;
+static void on_waiting(struct outbound *o) { waitings++; }
+
+/* Frames pushed with no stream are reported once per turn and wait; the
+ * owner pops them in order, the byte count following. */
+static void test_without_stream_frames_wait_and_pop_in_order(void **state) {
+  (void)state;
+  struct outbound o;
+  outbound__init(&o, NULL, flusher);
+  o.on_waiting = on_waiting;
+  waitings = 0;
+  for (unsigned i = 0; i < 20; i++) {
+    struct frame *f = pattern_frame(i + 1, i);
+    outbound__push(&o, f);
+    frame__unref(f);
+  }
+  turn();
+  assert_int_equal(waitings, 1);
+  assert_int_equal(o.bytes, 210);
+  for (unsigned i = 0; i < 20; i++) {
+    struct frame *f = outbound__pop(&o);
+    assert_non_null(f);
+    struct frame *want = pattern_frame(i + 1, i);
+    assert_int_equal(f->len, want->len);
+    assert_memory_equal(f->data, want->data, f->len);
+    frame__unref(want);
+    frame__unref(f);
+  }
+  assert_null(outbound__pop(&o));
+  assert_int_equal(o.bytes, 0);
+  turn();
+  assert_int_equal(waitings, 1); /* nothing new: not reported again */
+  outbound__cleanup(&o);
+}
+
+/* Frames that waited leave, after the head frame, once a stream is
+ * attached; after a detach, new frames wait again. */
+static void test_attach_writes_head_then_waiting_frames(void **state) {
+  (void)state;
+  struct conn c;
+  struct stream s = {0};
+  conn_open(&c);
+  outbound__detach(&c.out);
+  c.out.on_waiting = on_waiting;
+  struct frame *f1 = pattern_frame(100, 1), *f2 = pattern_frame(200, 2);
+  struct frame *head = pattern_frame(50, 3);
+  outbound__push(&c.out, f1);
+  outbound__push(&c.out, f2);
+  turn();
+  assert_true(peer_got_nothing(&c));
+  expect(&s, head);
+  expect(&s, f1);
+  expect(&s, f2);
+  outbound__attach(&c.out, (uv_stream_t *)&c.pipe, head);
+  peer_start(&c);
+  run_until_sent(&c);
+  assert_true(outbound__idle(&c.out));
+  outbound__detach(&c.out);
+  waitings = 0;
+  outbound__push(&c.out, f1);
+  turn();
+  assert_int_equal(waitings, 1);
+  assert_int_equal(c.out.count, 1);
+  frame__unref(f1);
+  frame__unref(f2);
+  frame__unref(head);
+  conn_close(&c);
+  assert_peer_got(&c, &s);
+  peer_free(&c);
+  free(s.data);
+}
+
+/* The unsent-bytes bound applies to frames that wait for a stream. */
+static void test_without_stream_limit_reports_backlog(void **state) {
+  (void)state;
+  struct conn c;
+  conn_open(&c);
+  outbound__detach(&c.out);
+  c.out.limit = 1000;
+  push(&c, pattern_frame(600, 1), NULL);
+  turn();
+  assert_int_equal(c.overflows, 0);
+  push(&c, pattern_frame(600, 2), NULL);
+  turn();
+  assert_int_equal(c.overflows, 1);
+  conn_close(&c);
+  peer_free(&c);
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
@@ -625,6 +720,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_discard_at_write_batch_keeps_wslay_close_whole, setup,
           teardown),
+      cmocka_unit_test_setup_teardown(
+          test_without_stream_frames_wait_and_pop_in_order, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_attach_writes_head_then_waiting_frames, setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_without_stream_limit_reports_backlog, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
