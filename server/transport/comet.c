@@ -158,10 +158,11 @@ static void begin_stream(struct comet *cm) {
   arm(cm, cm->options.stream_ms, on_stream_due);
 }
 
-/* Frames are queued and a recv waits for them. */
+/* Frames are queued and a recv waits for them. An error that ends the
+ * connection is answered whole, with its status, in either mode. */
 static void hand_over(struct comet *cm) {
   if (!cm->recv || outbound__empty(&cm->out)) return;
-  if (cm->options.stream) begin_stream(cm);
+  if (cm->options.stream && cm->status == 200) begin_stream(cm);
   else answer_poll(cm);
 }
 
