@@ -6,9 +6,11 @@ JOBS ?= 2
 PORT ?= 8080
 DATA_DIR ?= ./herald-data
 
-# Debian packages the build, the server and the tests need.
+# Debian packages the build, the server and the tests need (chromium: the
+# browser tests/integration/browser.test.mjs drives).
 DEB_PACKAGES = build-essential cmake pkg-config libuv1-dev libhttp-parser-dev \
-  libjansson-dev libmsgpack-dev libssl-dev libsqlite3-dev libwslay-dev libcmocka-dev libsodium-dev wrk curl
+  libjansson-dev libmsgpack-dev libssl-dev libsqlite3-dev libwslay-dev libcmocka-dev libsodium-dev wrk curl \
+  chromium
 # Node.js runs the integration tests; Debian's packages are used only when no
 # node/npm is installed already (a NodeSource nodejs bundles its own npm).
 NODE_PACKAGES = nodejs npm
