@@ -6,9 +6,11 @@ JOBS ?= 2
 PORT ?= 8080
 DATA_DIR ?= ./herald-data
 
-# Debian packages the build, the server and the tests need.
+# Debian packages the build, the server and the tests need (chromium: the
+# browser tests/integration/browser.test.mjs drives).
 DEB_PACKAGES = build-essential cmake pkg-config libuv1-dev libhttp-parser-dev \
-  libjansson-dev libmsgpack-dev libssl-dev libsqlite3-dev libwslay-dev libcmocka-dev libsodium-dev wrk curl
+  libjansson-dev libmsgpack-dev libssl-dev libsqlite3-dev libwslay-dev libcmocka-dev libsodium-dev wrk curl \
+  chromium
 # Node.js runs the integration tests; Debian's packages are used only when no
 # node/npm is installed already (a NodeSource nodejs bundles its own npm).
 NODE_PACKAGES = nodejs npm
@@ -40,8 +42,17 @@ NODE_CHECK = command -v node >/dev/null && command -v npm >/dev/null || \
 deps:
 	$(call install_missing,$(DEB_PACKAGES),$(NODE_CHECK))
 
+# npm ci when a package tests/package.json lists is missing or outside its
+# range (npm ls fails): a fresh clone, or a checkout older than a change of
+# package.json. Never through a symlinked tests/node_modules (a worktree
+# sharing another checkout's): npm ci would empty the directory it points to.
 npm-deps: deps
-	@[ -d tests/node_modules/ably ] || (cd tests && npm ci --no-audit --no-fund)
+	@cd tests && npm ls --depth=0 >/dev/null 2>&1 || \
+	  if [ -L node_modules ]; then \
+	    echo "tests/node_modules links to $$(readlink node_modules), which lacks" \
+	      "packages tests/package.json lists: npm ci there, or remove the link" >&2; \
+	    exit 1; \
+	  else npm ci --no-audit --no-fund; fi
 
 build: deps
 	@cmake -S . -B $(BUILD_DIR) >/dev/null
