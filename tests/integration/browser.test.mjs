@@ -7,7 +7,7 @@
 // transport:
 //  - web_socket;
 //  - xhr_polling, Herald's comet transport (/comet/connect, .../recv,
-//    .../send), skipped while the server answers 404 to GET /comet/connect.
+//    .../send).
 // What the page logs (ably-js's log, console errors such as CORS refusals,
 // uncaught exceptions, failed requests) is shown when a case fails.
 
@@ -41,10 +41,6 @@ after(async () => {
   await srv.stop();
 });
 
-const COMET_SKIP = (await cometMissing(srv))
-  ? 'Herald has no comet transport yet (GET /comet/connect answers 404)'
-  : false;
-
 before(async () => {
   pageServer = await startPageServer();
   browser = await chromium.launch({
@@ -54,12 +50,6 @@ before(async () => {
     args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
   });
 });
-
-/** Whether heraldd lacks the comet transport: an unauthenticated probe (no connection is opened) gets 404. */
-async function cometMissing(server) {
-  const res = await server.request('GET', '/comet/connect', { auth: false, signal: AbortSignal.timeout(5000) });
-  return res.status === 404;
-}
 
 /** An HTTP server on its own port (another origin than heraldd) serving PAGE and ably-js's browser bundle. */
 async function startPageServer() {
@@ -171,11 +161,11 @@ async function withPage(fn) {
   }
 }
 
-for (const { transport, skip } of [
-  { transport: 'web_socket', skip: false },
-  { transport: 'xhr_polling', skip: COMET_SKIP },
+for (const transport of [
+  'web_socket',
+  'xhr_polling',
 ]) {
-  rtTest(`a browser page on another origin exchanges messages with a Node client over ${transport}`, { skip }, async (scope) => {
+  rtTest(`a browser page on another origin exchanges messages with a Node client over ${transport}`, async (scope) => {
     const channelName = uniqueChannel('browser');
     const node = scope.realtime(srv, { key: srv.key, label: 'node' });
     const nodeChannel = node.channels.get(channelName);
