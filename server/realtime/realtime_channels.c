@@ -393,7 +393,9 @@ static bool parse_rewind(const char *text, size_t *count, int64_t *ms) {
   return true;
 }
 
-/* The continuity decision of realtime.md 5.4, once a has its position. */
+/* The continuity decision of realtime.md 5.4, once a has its position:
+ * history holds what came after the resume point when that is within
+ * retention, or when nothing came after it (the channel is still there). */
 static void on_positioned(struct subscriber *s) {
   struct attachment *a = (struct attachment *)s;
   struct rt_conn *c = a->conn;
@@ -401,7 +403,8 @@ static void on_positioned(struct subscriber *s) {
     int64_t ms;
     int64_t oldest = clock__now_ms() -
                      apps__retention_ms(c->realtime->channels->apps, c->app, a->sub.name);
-    if (serial__position(a->resume_from, &ms) && ms >= oldest) {
+    if (serial__position(a->resume_from, &ms) &&
+        (ms >= oldest || strcmp(a->resume_from, a->sub.position) >= 0)) {
       start_replay(a, true, 0, 0);
       return;
     }
