@@ -32,6 +32,7 @@
 #define RT_CONNECTION_KEY_MAX 40
 
 struct attachment;
+struct channel_name;
 
 /* The realtime layer of the process (server.c makes it). */
 struct realtime {
@@ -165,6 +166,18 @@ void realtime_presence__client_sync(struct rt_conn *c,
 void realtime_presence__worker_init(struct realtime_worker *rw);
 
 /* realtime_channels.c */
+/* The checks of an ATTACH to channel (its name as asked, qualifier
+ * included) for `requested` modes (0: the default ones) and the rewind
+ * param (NULL: none), with credentials auth: 0 with *name parsed and
+ * *modes the granted ones, or -40010 (the name), -40000 (the rewind),
+ * -40160 (no mode allowed). */
+int realtime_channels__check(const struct auth *auth, const char *channel,
+                             uint32_t requested, const char *rewind,
+                             struct channel_name *name, uint32_t *modes,
+                             herald_error *err);
+/* Whether a connection may be attached to n channels: 0, or -90010. */
+int realtime_channels__check_count(const struct realtime *rt, size_t n,
+                                   herald_error *err);
 void realtime_channels__attach(struct rt_conn *c, const struct protocol_message *pm);
 void realtime_channels__detach(struct rt_conn *c, const struct protocol_message *pm);
 /* Granted modes of the connection on a channel, 0 when not attached. */
