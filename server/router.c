@@ -15,6 +15,18 @@
 
 enum route_auth { ROUTE_PUBLIC, ROUTE_AUTHENTICATED };
 
+/* GET /sse and GET /event-stream: realtime event streams, which
+ * authenticate themselves, with the CORS headers of a REST response. */
+static void sse_get(struct http_request *req) {
+  struct server *s = req->context;
+  realtime_sse__sse(&s->realtime, req, reply__cors_headers(req));
+}
+
+static void event_stream_get(struct http_request *req) {
+  struct server *s = req->context;
+  realtime_sse__event_stream(&s->realtime, req, reply__cors_headers(req));
+}
+
 struct route {
   int method;
   const char *pattern; /* "/channels/:channel/messages" */
@@ -43,6 +55,8 @@ static const struct route routes[] = {
      ROUTE_AUTHENTICATED},
     {HTTP_POST, "/apps", rest_apps__create, ROUTE_PUBLIC},
     {HTTP_DELETE, "/apps/:app", rest_apps__delete, ROUTE_PUBLIC},
+    {HTTP_GET, "/sse", sse_get, ROUTE_PUBLIC},
+    {HTTP_GET, "/event-stream", event_stream_get, ROUTE_PUBLIC},
 };
 
 /* Whether the request's segments match pattern segment by segment. */

@@ -10,7 +10,8 @@
  * Files: realtime.c (connect, resume, heartbeats, auth, dispatch),
  * realtime_channels.c (ATTACH/DETACH, replay; an attachment is a
  * subscriber of channel/fanout.h), realtime_publish.c (MESSAGE and
- * PRESENCE, ACK/NACK), realtime_presence.c (SYNC, leaving). */
+ * PRESENCE, ACK/NACK), realtime_presence.c (SYNC, leaving), realtime_sse.c
+ * (event streams: subscribe-only connections over HTTP). */
 #ifndef HERALD_REALTIME_H
 #define HERALD_REALTIME_H
 
@@ -104,6 +105,16 @@ struct realtime_worker *realtime__worker(struct worker *w);
 
 /* The route: a WebSocket upgrade carrying Ably's connect parameters. */
 void realtime__websocket(struct realtime *rt, struct http_request *req);
+
+/* The event-stream routes (realtime.md 8): GET /sse streams Server-Sent
+ * Events; GET /event-stream does when Accept asks for text/event-stream,
+ * else newline-delimited JSON. headers: extra response header lines (the
+ * CORS ones REST answers with). A request that fails its checks gets an
+ * HTTP error (http__fail) before any stream starts. */
+void realtime_sse__sse(struct realtime *rt, struct http_request *req,
+                       const char *headers);
+void realtime_sse__event_stream(struct realtime *rt, struct http_request *req,
+                                const char *headers);
 
 /* A connection for a subscribe-only stream on transport t (SSE): for the
  * credentials auth (taken over), heartbeats after idle_interval_ms of

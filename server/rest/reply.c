@@ -302,6 +302,16 @@ void reply__batch(struct http_request *req, int status,
   send_document(req, status, &w, NULL, NULL);
 }
 
+const char *reply__cors_headers(struct http_request *req) {
+  char headers[HEADERS_MAX];
+  size_t len = 0;
+  headers[0] = '\0';
+  add_cors_headers(req, headers, &len);
+  char *copy = arena__alloc(&req->arena, len + 1);
+  memcpy(copy, headers, len + 1);
+  return copy;
+}
+
 void reply__no_content(struct http_request *req) {
   char headers[HEADERS_MAX];
   size_t len = 0;

@@ -60,6 +60,11 @@ void reply__legacy_batch(struct http_request *req, int status,
 void reply__batch(struct http_request *req, int status,
                   struct wire_writer *items, size_t n, size_t failures);
 
+/* The CORS header lines a REST response to req carries ("Name: v\r\n"
+ * each), in req's arena: for a response another layer writes (an event
+ * stream). */
+const char *reply__cors_headers(struct http_request *req);
+
 /* Answers 204 No Content. */
 void reply__no_content(struct http_request *req);
 
