@@ -903,12 +903,12 @@ void http__upgrade_start(uv_stream_t *stream) {
 
 void http__close(uv_stream_t *stream) { close_conn(stream->data); }
 
-static void close_written(struct outbound *o) { http__close(o->stream); }
+void http__close_queue(struct outbound *o) { http__close(o->stream); }
 
 void http__close_when_sent(struct outbound *o) {
   struct http_conn *c = o->stream->data;
   set_phase(c, PHASE_CLOSING);
-  o->on_empty = close_written;
+  o->on_empty = http__close_queue;
   if (outbound__empty(o) && !o->dirty) close_conn(c);
 }
 

@@ -367,8 +367,6 @@ static void sse_abort(struct transport *t) {
   http__close(s->out.stream);
 }
 
-static void on_write_error(struct outbound *o) { http__close(o->stream); }
-
 static void on_overflow(struct outbound *o) {
   struct sse *s = (struct sse *)((char *)o - offsetof(struct sse, out));
   s->transport.on_backlog(s->transport.owner);
@@ -432,7 +430,7 @@ struct transport *sse__accept(struct http_request *req,
   struct frame *head = response_head(o); /* before the request's memory goes */
   uv_stream_t *stream = http__upgrade(req, &s->upgrade);
   outbound__init(&s->out, stream, outbound__flusher(w));
-  s->out.on_error = on_write_error;
+  s->out.on_error = http__close_queue;
   s->out.on_overflow = on_overflow;
   push(s, head);
   return &s->transport;

@@ -220,8 +220,6 @@ static void ws_abort(struct transport *t) {
   http__close(ws->out.stream);
 }
 
-static void on_write_error(struct outbound *o) { http__close(o->stream); }
-
 static void on_overflow(struct outbound *o) {
   struct websocket *ws = (struct websocket *)((char *)o -
                                               offsetof(struct websocket, out));
@@ -372,7 +370,7 @@ struct transport *websocket__accept(struct http_request *req,
   ws->transport.send_frame = transport__send_frame;
   uv_stream_t *stream = http__upgrade(req, &ws->upgrade);
   outbound__init(&ws->out, stream, outbound__flusher(w));
-  ws->out.on_error = on_write_error;
+  ws->out.on_error = http__close_queue;
   ws->out.on_overflow = on_overflow;
   struct frame *f = switching_protocols(accept);
   outbound__push(&ws->out, f);

@@ -40,6 +40,11 @@ static struct message *text_item(const char *data, const char *encoding) {
   return item("n", PAYLOAD_STRING, data, strlen(data), encoding);
 }
 
+static struct message *binary_item(const char *name, const char *bytes,
+                                   size_t len) {
+  return item(name, PAYLOAD_BINARY, bytes, len, NULL);
+}
+
 /* Renders the items (taken over) as a MESSAGE on channel "ch", compares. */
 static void assert_renders(enum frame_kind kind, struct message **items,
                            size_t n, const char *want) {
@@ -66,11 +71,10 @@ static void test_sse_enveloped_events_leave_the_last_open(void **state) {
 }
 
 static void test_sse_bare_payloads(void **state) {
-  const unsigned char bytes[] = {0, 1, 0xfa, 0xff};
   struct message *items[] = {
       text_item("plain", NULL),
       text_item("{\"a\":1}", "json"),
-      item("b", PAYLOAD_BINARY, (const char *)bytes, sizeof bytes, NULL),
+      binary_item("b", "\x00\x01\xfa\xff", 4),
       text_item("one\ntwo\r\nthree\rfour\n", "utf-8"),
       item("none", PAYLOAD_NONE, NULL, 0, NULL),
   };
@@ -84,9 +88,7 @@ static void test_sse_bare_payloads(void **state) {
 }
 
 static void test_json_lines_enveloped(void **state) {
-  const unsigned char bytes[] = {'h', 'i'};
-  struct message *items[] = {
-      item(NULL, PAYLOAD_BINARY, (const char *)bytes, sizeof bytes, NULL)};
+  struct message *items[] = {binary_item(NULL, "hi", 2)};
   assert_renders(FRAME_EVENTS, items, 1,
                  "{\"event\":\"message\",\"data\":{\"id\":\"abc:0:0\","
                  "\"serial\":\"01700000000000-000@n:000\",\"channel\":\"ch\","
@@ -95,12 +97,11 @@ static void test_json_lines_enveloped(void **state) {
 }
 
 static void test_json_lines_bare_payloads_are_json_values(void **state) {
-  const unsigned char bytes[] = {'h', 'i'};
   struct message *items[] = {
       text_item("line \"1\"\nline 2", NULL),
       text_item("{\n  \"a\": [1,\n 2]\r\n}", "json"),
       text_item("not json", "json"),
-      item("b", PAYLOAD_BINARY, (const char *)bytes, sizeof bytes, NULL),
+      binary_item("b", "hi", 2),
       item("none", PAYLOAD_NONE, NULL, 0, NULL),
   };
   assert_renders(FRAME_EVENTS_BARE, items, 5,
