@@ -1,8 +1,8 @@
 # bench/plot.gp -- the chart of `make bench`, from bench/results/latest.csv:
 #   gnuplot -e "csv='bench/results/latest.csv'; out='bench/results/latest.png'" bench/plot.gp
 # Four panels, Herald vs nchan (medians): throughput per scenario, latency
-# p50/p99 per scenario ((a): each server at its own saturation, so not the same
-# load), (e)'s latency percentiles, (d)'s RSS per connection.
+# p50/p99 per scenario ((a), (f): each server at its own saturation, so not the
+# same load), (e)'s latency percentiles, (d)'s and (g)'s RSS per connection.
 # CSV columns: scenario,metric,unit,better,herald,nchan,ratio,herald_runs,nchan_runs,label
 
 if (!exists("csv")) csv = "bench/results/latest.csv"
@@ -15,13 +15,13 @@ count(cond) = int(system(sprintf("awk -F, 'NR > 1 && (%s)' '%s' | wc -l", cond, 
 
 # Panels: the rows (awk condition on the CSV) and their tic labels (awk expression).
 tput_rows = "$4 == \"higher\" && $2 != \"connect_per_s\""
-tput_tics = "($1 == \"a\" ? \"(a) fan-out saturation\" : $1 == \"b\" ? \"(b) 1000 channels\" : $1 == \"c-memory\" ? \"(c) REST, memory\" : \"(c) REST, sqlite\")"
+tput_tics = "($1 == \"a\" ? \"(a) fan-out saturation\" : $1 == \"b\" ? \"(b) 1000 channels\" : $1 == \"c-memory\" ? \"(c) REST, memory\" : $1 == \"f\" ? \"(f) SSE fan-out saturation\" : \"(c) REST, sqlite\")"
 lat_rows = "$3 == \"ms\" && ($2 == \"p50_ms\" || $2 == \"p99_ms\")"
-lat_tics = "($1 == \"a\" ? \"(a) sat.\" : $1 == \"c-memory\" ? \"(c) mem\" : $1 == \"c-sqlite\" ? \"(c) sqlite\" : \"(\" $1 \")\") \" \" substr($2, 1, 3)"
+lat_tics = "($1 == \"a\" || $1 == \"f\" ? \"(\" $1 \") sat.\" : $1 == \"c-memory\" ? \"(c) mem\" : $1 == \"c-sqlite\" ? \"(c) sqlite\" : \"(\" $1 \")\") \" \" substr($2, 1, 3)"
 pct_rows = "$1 == \"e\" && $3 == \"ms\""
 pct_tics = "substr($2, 1, length($2) - 3)"
-rss_rows = "$1 == \"d\" && $2 == \"rss_per_conn\""
-rss_tics = "\"bytes per connection\""
+rss_rows = "($1 == \"d\" || $1 == \"g\") && $2 == \"rss_per_conn\""
+rss_tics = "($1 == \"d\" ? \"(d) per WebSocket\" : \"(g) per SSE stream\")"
 
 set terminal pngcairo size 1400,1000 font "sans,10"
 set output out
@@ -71,7 +71,7 @@ if (count(pct_rows) > 0) {
   plot [0:1] [0:1] NaN notitle; unset label 99
 }
 
-set title "(d) Server RSS per idle WebSocket connection (lower is better)"
+set title "(d), (g) Server RSS per idle connection (lower is better)"
 unset logscale y
 set ylabel "bytes"
 if (count(rss_rows) > 0) {

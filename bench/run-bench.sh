@@ -2,7 +2,7 @@
 # bench/run-bench.sh -- `make bench`: Herald side by side with nchan, in one run.
 #
 # Starts nchan (nginx + libnginx-mod-nchan, bench/nchan.conf) and heraldd on
-# free ports the OS picked, runs scenarios (a)-(e) against each server in
+# free ports the OS picked, runs scenarios (a)-(g) against each server in
 # alternation (herald, nchan / nchan, herald / ...), REPS times each, and
 # prints one table of medians: scenario | Herald | nchan | ratio. Writes
 # bench/results/latest.csv, latest.md (the table for docs/benchmarks.md),
@@ -12,9 +12,11 @@
 # Environment (defaults in brackets; the defaults are what `make bench` runs):
 #   BUILD_DIR [build]    where heraldd and herald-bench are
 #   REPS [3]             measurements per scenario and server (median reported)
-#   SCENARIOS [a b c d e]  a subset for quick experiments ((e) needs (a))
-#   HERALD_PROTO [ably-json]  ably-json | ably-msgpack
-#   NCHAN_PROTO [nchan-ws]    nchan-ws | nchan-sse
+#   SCENARIOS [a b c d e f g]  a subset for quick experiments ((e) needs (a))
+#   HERALD_PROTO [ably-json]  ably-json | ably-msgpack (scenarios (a)-(e))
+#   NCHAN_PROTO [nchan-ws]    nchan-ws | nchan-sse (scenarios (a)-(e))
+#                        (f) and (g) are (a) and (d) over event streams: Herald's
+#                        /sse against nchan's EventSource subscriber
 #   BENCH_THREADS [2]    herald-bench threads
 #   A_STEP_S [3]         seconds measured per rate step of (a)
 #   B_RATE [0]           (b) total publish rate (0: as fast as ACKs allow)
@@ -35,13 +37,13 @@ LOGS=$RESULTS/logs
 NCHAN_MODULE=${NCHAN_MODULE:-/usr/lib/nginx/modules/ngx_nchan_module.so}
 
 REPS=${REPS:-3}
-SCENARIOS=${SCENARIOS:-a b c d e}
+SCENARIOS=${SCENARIOS:-a b c d e f g}
 HERALD_PROTO=${HERALD_PROTO:-ably-json}
 NCHAN_PROTO=${NCHAN_PROTO:-nchan-ws}
 BENCH_THREADS=${BENCH_THREADS:-2}
 SIZE=100                         # payload bytes everywhere
 SERVER_CPU=""                    # set by hb: the server's CPU use during the last run
-A_SUBS=1000                      # (a) and (e): 1 publisher -> 1,000 subscribers, 1 channel
+A_SUBS=1000                      # (a), (e), (f): 1 publisher -> 1,000 subscribers, 1 channel
 A_RATES=(100 200 400 800 1600 3200 6400 12800 25600 51200)
 A_STEP_S=${A_STEP_S:-3}
 B_CHANNELS=1000 B_SUBS_PER_CHANNEL=10 B_PUBLISHERS=10
@@ -276,7 +278,9 @@ order() {  # order REP A B: alternate which server goes first
   if (( $1 % 2 )); then echo "$2 $3"; else echo "$3 $2"; fi
 }
 
-# --- scenario (a): fan-out saturation ------------------------------------------
+# --- scenarios (a) and (f): fan-out saturation ------------------------------------
+# SC is the scenario being searched (a, or f over event streams), set by
+# fanout_search for the functions it calls.
 # One step: 1 publisher at RATE msgs/s to A_SUBS subscribers on one channel.
 # It passes when >= 95 % of the expected deliveries arrived, p99 <= 1 s and the
 # delivered rate is >= 90 % of the offered one (a publisher that cannot keep
@@ -285,7 +289,7 @@ order() {  # order REP A B: alternate which server goes first
 # search (nchan has them); a clear failure is not repeated (it takes long to
 # drain).
 a_step() {  # a_step NAME REP RATE: sets verdict (pass|fail|narrow) and dps
-  local name=$1 rep=$2 rate=$3 out="$LOGS/a-$1-r$2-$3"
+  local name=$1 rep=$2 rate=$3 out="$LOGS/$SC-$1-r$2-$3"
   verdict=fail dps=0
   [[ -e $out.json ]] && { mv "$out.json" "$out-try1.json"; mv "$out.err" "$out-try1.err"; }
   hb "$name" "$out" $(( A_STEP_S + WARMUP_S + 60 )) --subscribers $A_SUBS --channels 1 \
@@ -298,7 +302,7 @@ a_step() {  # a_step NAME REP RATE: sets verdict (pass|fail|narrow) and dps
        elif $share >= 0.75 and .latency_us.p99 < 3000000 then "narrow"
        else "fail" end)
       + " " + (.delivered_per_s | tostring)' "$out.json")
-  log "(a) $name rep $rep: $rate msgs/s -> $(jq -r '"\(.delivered_per_s|floor) deliveries/s, lost \(.lost)/\(.expected), p99 \(.latency_us.p99) µs, bench \(.cpu.cores) cores"' "$out.json")$SERVER_CPU $verdict"
+  log "($SC) $name rep $rep: $rate msgs/s -> $(jq -r '"\(.delivered_per_s|floor) deliveries/s, lost \(.lost)/\(.expected), p99 \(.latency_us.p99) µs, bench \(.cpu.cores) cores"' "$out.json")$SERVER_CPU $verdict"
 }
 
 # a_try NAME REP RATE: one confirmed step; updates lo/hi and the best pass.
@@ -308,7 +312,7 @@ a_try() {
   if [[ $verdict == pass ]]; then
     lo=$3
     if awk -v a="$dps" -v b="$best" 'BEGIN { exit !(a > b) }'; then
-      best=$dps best_rate=$3 best_file="$LOGS/a-$1-r$2-$3.json"
+      best=$dps best_rate=$3 best_file="$LOGS/$SC-$1-r$2-$3.json"
     fi
     return 0
   fi
@@ -320,18 +324,18 @@ a_try() {
 # step fails, later ones start at the first one's saturation rate and go up
 # (doubling) or down (halving) from there; then bisection until the failing
 # rate is within 15 % of the passing one.
-declare -A A_FIRST_LO A_FIRST_HI A_SAT_RATE
-scenario_a() {
-  local rep name rate i lo hi mid best best_rate best_file max=${A_RATES[-1]}
-  row a saturation deliveries/s higher "(a) fan-out 1 pub x 1000 subs: saturation"
-  row a p50_ms ms lower "(a) p50 latency at own saturation" noratio
-  row a p99_ms ms lower "(a) p99 latency at own saturation" noratio
+declare -A A_FIRST_LO A_FIRST_HI A_SAT_RATE   # by "scenario|server"
+fanout_search() {  # fanout_search SC LABEL: rows SC|saturation, p50_ms, p99_ms
+  local SC=$1 rep name rate i lo hi mid best best_rate best_file max=${A_RATES[-1]}
+  row "$SC" saturation deliveries/s higher "$2"
+  row "$SC" p50_ms ms lower "($SC) p50 latency at own saturation" noratio
+  row "$SC" p99_ms ms lower "($SC) p99 latency at own saturation" noratio
   for rep in $(seq "$REPS"); do
     for name in $(order "$rep" herald nchan); do
       best=0 best_rate=0 best_file="" lo=0 hi=0
-      if (( ${A_FIRST_LO[$name]:-0} > 0 )); then
-        if a_try "$name" "$rep" "${A_FIRST_LO[$name]}"; then
-          rate=${A_FIRST_HI[$name]:-0}
+      if (( ${A_FIRST_LO[$SC|$name]:-0} > 0 )); then
+        if a_try "$name" "$rep" "${A_FIRST_LO[$SC|$name]}"; then
+          rate=${A_FIRST_HI[$SC|$name]:-0}
           (( rate > lo )) || rate=$(( lo * 2 ))
           while (( rate <= max )) && a_try "$name" "$rep" "$rate"; do rate=$(( rate * 2 )); done
         else
@@ -345,21 +349,33 @@ scenario_a() {
         mid=$(( (lo + hi) / 2 ))
         a_try "$name" "$rep" "$mid"
       done
-      (( hi == 0 )) && log "(a) $name rep $rep: no saturation up to $max msgs/s"
-      log "(a) $name rep $rep: saturation ${best%.*} deliveries/s at $best_rate msgs/s (fails at $hi msgs/s)"
-      if [[ -z ${A_FIRST_LO[$name]:-} ]]; then A_FIRST_LO[$name]=$lo A_FIRST_HI[$name]=$hi; fi
-      add a saturation "$name" "$best"
-      add a sat_rate "$name" "$best_rate"
+      (( hi == 0 )) && log "($SC) $name rep $rep: no saturation up to $max msgs/s"
+      log "($SC) $name rep $rep: saturation ${best%.*} deliveries/s at $best_rate msgs/s (fails at $hi msgs/s)"
+      if [[ -z ${A_FIRST_LO[$SC|$name]:-} ]]; then A_FIRST_LO[$SC|$name]=$lo A_FIRST_HI[$SC|$name]=$hi; fi
+      add "$SC" saturation "$name" "$best"
+      add "$SC" sat_rate "$name" "$best_rate"
       if [[ -n $best_file ]]; then
-        add a p50_ms "$name" "$(us2ms "$(j .latency_us.p50 "$best_file")")"
-        add a p99_ms "$name" "$(us2ms "$(j .latency_us.p99 "$best_file")")"
-        add a bench_cores "$name" "$(j .cpu.cores "$best_file")"
+        add "$SC" p50_ms "$name" "$(us2ms "$(j .latency_us.p50 "$best_file")")"
+        add "$SC" p99_ms "$name" "$(us2ms "$(j .latency_us.p99 "$best_file")")"
+        add "$SC" bench_cores "$name" "$(j .cpu.cores "$best_file")"
       fi
     done
   done
+}
+
+scenario_a() {
+  local name
+  fanout_search a "(a) fan-out 1 pub x 1000 subs: saturation"
   for name in herald nchan; do
     A_SAT_RATE[$name]=$(median ${VAL["a|sat_rate|$name"]})
   done
+}
+
+# (f): the same over event streams: 1,000 Herald /sse streams (bare payloads)
+# or nchan EventSource subscribers; the publisher is the same as in (a).
+scenario_f() {
+  local HERALD_PROTO=sse NCHAN_PROTO=nchan-sse
+  fanout_search f "(f) SSE fan-out 1 pub x 1000 streams: saturation"
 }
 
 # --- scenario (b): 1000 channels x 10 subscribers, 10 publishers ------------------
@@ -455,8 +471,8 @@ scenario_c() {
 # --- scenario (d): idle connections, server RSS per connection ---------------------
 # Fresh servers for every measurement, so memory freed by earlier scenarios
 # cannot hide the cost. RSS is VmRSS of heraldd, or the sum over nginx's workers.
-d_run() {  # d_run KIND REP
-  local kind=$1 rep=$2 name="d-$1" out="$LOGS/d-$1-r$2" base_rss base_fds fds rss hbpid reached=0 n rc
+d_run() {  # d_run SC KIND REP: SC is d, or g over event streams
+  local sc=$1 kind=$2 rep=$3 name="$1-$2" out="$LOGS/$1-$2-r$3" base_rss base_fds fds rss hbpid reached=0 n rc
   if [[ $kind == herald ]]; then start_herald "$name" memory; else start_nchan "$name"; fi
   sleep 0.5
   base_rss=$(rss_kb "$name") base_fds=$(fd_count "$name")
@@ -481,12 +497,12 @@ d_run() {  # d_run KIND REP
   hb_check "$out" "$rc"
   n=$(j '.subscribers_connected // (.subscribers - .connect_errors)' "$out.json")
   [[ -n $n && $n -gt 0 ]] || n=$(( fds - base_fds ))
-  (( reached )) || log "(d) $kind rep $rep: only $(( fds - base_fds )) connections reached the server"
+  (( reached )) || log "($sc) $kind rep $rep: only $(( fds - base_fds )) connections reached the server"
   if (( n > 0 )); then
-    add d rss_per_conn "${SRV_KIND[$name]}" $(( (rss - base_rss) * 1024 / n ))
-    add d connect_per_s "${SRV_KIND[$name]}" "$(j .connect_per_s "$out.json")"
+    add "$sc" rss_per_conn "${SRV_KIND[$name]}" $(( (rss - base_rss) * 1024 / n ))
+    add "$sc" connect_per_s "${SRV_KIND[$name]}" "$(j .connect_per_s "$out.json")"
   fi
-  log "(d) $kind rep $rep: RSS $base_rss -> $rss kB for $n connections ($(( (rss - base_rss) * 1024 / (n > 0 ? n : 1) )) B each; anon +$(( anon - base_anon )) kB, shmem +$(( shm - base_shm )) kB), connect $(j .connect_per_s "$out.json")/s, errors $(j .connect_errors "$out.json")"
+  log "($sc) $kind rep $rep: RSS $base_rss -> $rss kB for $n connections ($(( (rss - base_rss) * 1024 / (n > 0 ? n : 1) )) B each; anon +$(( anon - base_anon )) kB, shmem +$(( shm - base_shm )) kB), connect $(j .connect_per_s "$out.json")/s, errors $(j .connect_errors "$out.json")"
   stop_server "$name"
 }
 
@@ -495,7 +511,17 @@ scenario_d() {
   row d rss_per_conn bytes lower "(d) server RSS per idle WebSocket ($D_CONNS)"
   row d connect_per_s conn/s higher "(d) connection set-up rate"
   for rep in $(seq "$REPS"); do
-    for kind in $(order "$rep" herald nchan); do d_run "$kind" "$rep"; done
+    for kind in $(order "$rep" herald nchan); do d_run d "$kind" "$rep"; done
+  done
+}
+
+# (g): the same with idle event streams (Herald /sse, nchan EventSource).
+scenario_g() {
+  local rep kind HERALD_PROTO=sse NCHAN_PROTO=nchan-sse
+  row g rss_per_conn bytes lower "(g) server RSS per idle SSE stream ($D_CONNS)"
+  row g connect_per_s conn/s higher "(g) SSE stream set-up rate"
+  for rep in $(seq "$REPS"); do
+    for kind in $(order "$rep" herald nchan); do d_run g "$kind" "$rep"; done
   done
 }
 
@@ -534,7 +560,7 @@ scenario_e() {
 MODEL=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 MACHINE="$MODEL, $(nproc) cores, Linux $(uname -r), $(date -u '+%Y-%m-%d %H:%M UTC')"
 log "machine: $MACHINE"
-log "heraldd: $HERALD_PROTO, 2 threads, memory storage (+ sqlite for (c)); nchan $(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null) on nginx $(nginx -v 2>&1 | sed 's|.*/||'), $NCHAN_PROTO, 2 workers"
+log "heraldd: $HERALD_PROTO ((f), (g): sse), 2 threads, memory storage (+ sqlite for (c)); nchan $(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null) on nginx $(nginx -v 2>&1 | sed 's|.*/||'), $NCHAN_PROTO ((f), (g): nchan-sse), 2 workers"
 log "logs: $LOGS"
 
 # Client and servers share this machine's cores; anything else running skews
@@ -559,16 +585,17 @@ STAT_T0=$(date +%s%N)
 # so what one scenario left behind (history, buffers, heap) cannot weigh on the next.
 for s in $SCENARIOS; do
   ts=$(date +%s)
-  if [[ $s == [abe] ]]; then
+  if [[ $s == [abef] ]]; then
     start_herald herald memory
     start_nchan nchan
   fi
   case $s in
     a) scenario_a ;; b) scenario_b ;; c) scenario_c ;; d) scenario_d ;;
     e) [[ -n ${A_SAT_RATE[herald]:-} ]] || die "(e) needs (a)"; scenario_e ;;
+    f) scenario_f ;; g) scenario_g ;;
     *) die "unknown scenario $s" ;;
   esac
-  if [[ $s == [abe] ]]; then
+  if [[ $s == [abef] ]]; then
     log "($s) RSS at the end: herald $(rss_kb herald) kB, nchan $(rss_kb nchan) kB (sum of workers)"
     stop_server herald; stop_server nchan
   fi
@@ -615,14 +642,14 @@ fmt() {  # fmt UNIT VALUE
     r=$(ratio "$better" "$hm" "$nm"); [[ -n $noratio ]] && r=""
     echo "$sc,$m,$unit,$better,$hm,$nm,$r,${hv// /;},${nv// /;},$label"
   done
-  for sc in a b e; do
+  for sc in a b e f; do
     hv=${VAL["$sc|bench_cores|herald"]:-} nv=${VAL["$sc|bench_cores|nchan"]:-}
     [[ -n $hv$nv ]] && echo "$sc,bench_cores,cores,info,$(median $hv),$(median $nv),,${hv// /;},${nv// /;},herald-bench CPU ($sc)"
   done
 } >"$CSV"
 
 {
-  echo "Machine: $MACHINE. Herald $HERALD_PROTO vs nchan $NCHAN_PROTO; medians of $REPS runs. Other load: ${BUSY} % CPU before the run, ${OTHER_PCT} % during it (steal ${STEAL_PCT} %)."
+  echo "Machine: $MACHINE. Herald $HERALD_PROTO vs nchan $NCHAN_PROTO ((f), (g): Herald sse vs nchan nchan-sse); medians of $REPS runs. Other load: ${BUSY} % CPU before the run, ${OTHER_PCT} % during it (steal ${STEAL_PCT} %)."
   echo
   echo "| scenario | Herald | nchan | ratio (>1: Herald better) |"
   echo "|---|---:|---:|---:|"
@@ -644,7 +671,7 @@ gnuplot -e "csv='$CSV'; out='$RESULTS/latest.png'" "$ROOT/bench/plot.gp" 2>"$LOG
 # The table, for the terminal.
 echo
 echo "Herald vs nchan -- $MACHINE"
-echo "Herald $HERALD_PROTO, 2 threads; nchan $NCHAN_PROTO, 2 workers; median of $REPS runs, servers alternating"
+echo "Herald $HERALD_PROTO, 2 threads; nchan $NCHAN_PROTO, 2 workers ((f), (g): sse vs nchan-sse); median of $REPS runs, servers alternating"
 echo "other load: ${BUSY} % CPU before the run, ${OTHER_PCT} % during it (steal ${STEAL_PCT} %)"
 printf '%-48s %16s %16s %10s\n' "scenario" "Herald" "nchan" "ratio"
 printf '%-48s %16s %16s %10s\n' "" "" "" "(>1: Herald"

@@ -122,9 +122,9 @@ size_t message__size(const struct message *m) {
 }
 
 /* The members of a Message, or of a PresenceMessage (no name, no
- * serial). */
+ * serial), with a "channel" member when channel is not NULL. */
 static void write_item(const struct message *m, struct wire_writer *w,
-                       bool presence) {
+                       bool presence, const char *channel) {
   const struct {
     const char *key;
     const char *value;
@@ -132,7 +132,8 @@ static void write_item(const struct message *m, struct wire_writer *w,
                  {"name", presence ? NULL : m->name},
                  {"clientId", m->client_id},
                  {"connectionId", m->connection_id},
-                 {"serial", presence ? NULL : m->serial}};
+                 {"serial", presence ? NULL : m->serial},
+                 {"channel", channel}};
   size_t members = 2 + payload__member_count(&m->payload, w->format) + !!m->extras;
   for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
     members += strings[i].value != NULL;
@@ -149,11 +150,16 @@ static void write_item(const struct message *m, struct wire_writer *w,
 }
 
 void message__write(const struct message *m, struct wire_writer *w) {
-  write_item(m, w, false);
+  write_item(m, w, false, NULL);
 }
 
 void presence_message__write(const struct message *m, struct wire_writer *w) {
-  write_item(m, w, true);
+  write_item(m, w, true, NULL);
+}
+
+void message__write_in_channel(const struct message *m, bool presence,
+                               const char *channel, struct wire_writer *w) {
+  write_item(m, w, presence, channel);
 }
 
 int presence_message__decode(struct wire_value v, struct message **out,

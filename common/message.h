@@ -8,6 +8,7 @@
 #define HERALD_MESSAGE_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -72,6 +73,12 @@ int presence_message__decode(struct wire_value v, struct message **out,
 /* Writes a PresenceMessage: action, id, clientId, connectionId, data,
  * encoding, extras and timestamp (no name, no serial). */
 void presence_message__write(const struct message *m, struct wire_writer *w);
+
+/* Writes m as an event stream carries it (realtime.md 8.3): as
+ * message__write (with presence, as presence_message__write) plus a
+ * "channel" member. */
+void message__write_in_channel(const struct message *m, bool presence,
+                               const char *channel, struct wire_writer *w);
 
 /* A new message (one reference) with m's id, clientId, connectionId,
  * payload, extras and timestamp, and the given action. Nothing is shared

@@ -38,6 +38,16 @@ static void comet_disconnect(struct http_request *req) {
   comet_serve(req, COMET_DISCONNECT);
 }
 
+/* GET /sse and GET /event-stream: realtime event streams, which
+ * authenticate themselves. */
+static void sse_get(struct http_request *req) {
+  realtime_sse__sse(realtime_of(req), req);
+}
+
+static void event_stream_get(struct http_request *req) {
+  realtime_sse__event_stream(realtime_of(req), req);
+}
+
 struct route {
   int method;
   const char *pattern; /* "/channels/:channel/messages" */
@@ -73,6 +83,8 @@ static const struct route routes[] = {
     {HTTP_POST, "/comet/:key/send", comet_send, ROUTE_PUBLIC},
     {HTTP_GET, "/comet/:key/close", comet_close, ROUTE_PUBLIC},
     {HTTP_GET, "/comet/:key/disconnect", comet_disconnect, ROUTE_PUBLIC},
+    {HTTP_GET, "/sse", sse_get, ROUTE_PUBLIC},
+    {HTTP_GET, "/event-stream", event_stream_get, ROUTE_PUBLIC},
 };
 
 /* Whether the request's segments match pattern segment by segment. */

@@ -21,6 +21,7 @@
 #include "router.h"
 #include "store/store.h"
 #include "transport/outbound.h"
+#include "transport/sse.h"
 #include "transport/websocket.h"
 
 #define MAX_ADDRESSES 4
@@ -232,6 +233,7 @@ static int compose_worker(struct server *s, struct worker *w, const int *fds,
                           int n_fds) {
   outbound__worker_init(w);
   websocket__worker_init(w);
+  sse__worker_init(w);
   channel__worker_init(&s->channels, w);
   realtime__worker_init(&s->realtime, w);
   return http__worker_init(&s->http, w, fds, n_fds);

@@ -123,7 +123,16 @@ static void stamp(struct publish *p, struct channel_table *t) {
   }
 }
 
-void channel__next_position(const struct channel_table *t, char *out) {
+void channel__next_position(struct channel_table *t, char *out) {
+  /* A clock that stood still is brought to now first (serials at now then
+   * start at seq 1), so that a position is never older than the moment it
+   * is handed out: a resume from a quiet channel's position is not taken
+   * for one from before history. */
+  int64_t now = clock__now_ms();
+  if (now > t->serial_ms) {
+    t->serial_ms = now;
+    t->serial_seq = 0;
+  }
   /* The next serial is (serial_ms, seq + 1) or later; past 999 the clock
    * moves to the next millisecond (next_serial_time). */
   if (t->serial_seq < 999) serial__floor(out, t->serial_ms, t->serial_seq + 1);

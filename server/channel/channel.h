@@ -104,8 +104,8 @@ struct worker *channel__owner(const struct channels *ch, const char *app_id,
                               const char *name);
 
 /* The position after every serial t issued so far and before every one it
- * will issue (serial__floor), for channels it owns. */
-void channel__next_position(const struct channel_table *t, char *out);
+ * will issue (serial__floor), for channels it owns; not before now. */
+void channel__next_position(struct channel_table *t, char *out);
 
 /* Per-worker state of the channels a worker owns. Serials it issues are
  * later than serial_floor_ms (the newest stored serial, so that serials keep

@@ -10,9 +10,10 @@
  * encodes it once per frame kind some subscriber takes.
  *
  * A subscriber is anything that takes a channel's messages: a realtime
- * attachment (realtime_channels.c) today, an SSE stream or a webhook rule
- * tomorrow. Each is one implementation of struct subscriber_ops; fan-out
- * knows nothing else of it.
+ * attachment (realtime_channels.c), whatever the connection's transport
+ * (an event stream's too), today; a webhook rule tomorrow. Each is one
+ * implementation of struct subscriber_ops; fan-out knows nothing else of
+ * it.
  *
  * Ordering: owner -> worker posts are FIFO, so a worker holds every message
  * after the position it was told, and none before: a new attachment on a

@@ -10,7 +10,8 @@
  * Files: realtime.c (connect, resume, heartbeats, auth, dispatch),
  * realtime_channels.c (ATTACH/DETACH, replay; an attachment is a
  * subscriber of channel/fanout.h), realtime_publish.c (MESSAGE and
- * PRESENCE, ACK/NACK), realtime_presence.c (SYNC, leaving). */
+ * PRESENCE, ACK/NACK), realtime_presence.c (SYNC, leaving), realtime_sse.c
+ * (event streams: subscribe-only connections over HTTP). */
 #ifndef HERALD_REALTIME_H
 #define HERALD_REALTIME_H
 
@@ -33,6 +34,7 @@
 #define RT_CONNECTION_KEY_MAX 40
 
 struct attachment;
+struct channel_name;
 
 /* The realtime layer of the process (server.c makes it). */
 struct realtime {
@@ -112,6 +114,14 @@ void realtime__comet(struct realtime *rt, struct http_request *req);
  * (DISCONNECTED) and loses its transport. */
 void realtime__drain(struct worker *w);
 
+/* The event-stream routes (realtime.md 8): GET /sse streams Server-Sent
+ * Events; GET /event-stream does when Accept asks for text/event-stream,
+ * else newline-delimited JSON, with CORS headers as REST's. A request that
+ * fails its checks gets an HTTP error (http__fail) before any stream
+ * starts. */
+void realtime_sse__sse(struct realtime *rt, struct http_request *req);
+void realtime_sse__event_stream(struct realtime *rt, struct http_request *req);
+
 /* A connection for a subscribe-only stream on transport t (SSE): for the
  * credentials auth (taken over), heartbeats after idle_interval_ms of
  * silence, over when t closes. It attaches with realtime_channels__attach;
@@ -173,6 +183,18 @@ void realtime_presence__client_sync(struct rt_conn *c,
 void realtime_presence__worker_init(struct realtime_worker *rw);
 
 /* realtime_channels.c */
+/* The checks of an ATTACH to channel (its name as asked, qualifier
+ * included) for `requested` modes (0: the default ones) and the rewind
+ * param (NULL: none), with credentials auth: 0 with *name parsed and
+ * *modes the granted ones, or -40010 (the name), -40000 (the rewind),
+ * -40160 (no mode allowed). */
+int realtime_channels__check(const struct auth *auth, const char *channel,
+                             uint32_t requested, const char *rewind,
+                             struct channel_name *name, uint32_t *modes,
+                             herald_error *err);
+/* Whether a connection may be attached to n channels: 0, or -90010. */
+int realtime_channels__check_count(const struct realtime *rt, size_t n,
+                                   herald_error *err);
 void realtime_channels__attach(struct rt_conn *c, const struct protocol_message *pm);
 void realtime_channels__detach(struct rt_conn *c, const struct protocol_message *pm);
 /* Granted modes of the connection on a channel, 0 when not attached. */

@@ -393,7 +393,9 @@ static bool parse_rewind(const char *text, size_t *count, int64_t *ms) {
   return true;
 }
 
-/* The continuity decision of realtime.md 5.4, once a has its position. */
+/* The continuity decision of realtime.md 5.4, once a has its position:
+ * history holds what came after the resume point when that is within
+ * retention, or when nothing came after it (the channel is still there). */
 static void on_positioned(struct subscriber *s) {
   struct attachment *a = (struct attachment *)s;
   struct rt_conn *c = a->conn;
@@ -401,7 +403,8 @@ static void on_positioned(struct subscriber *s) {
     int64_t ms;
     int64_t oldest = clock__now_ms() -
                      apps__retention_ms(c->realtime->channels->apps, c->app, a->sub.name);
-    if (serial__position(a->resume_from, &ms) && ms >= oldest) {
+    if (serial__position(a->resume_from, &ms) &&
+        (ms >= oldest || strcmp(a->resume_from, a->sub.position) >= 0)) {
       start_replay(a, true, 0, 0);
       return;
     }
@@ -427,29 +430,43 @@ static const char *param(const struct protocol_message *pm, const char *key) {
   return NULL;
 }
 
-static int check_attach(struct rt_conn *c, const struct protocol_message *pm,
-                        struct channel_name *name, uint32_t *modes,
-                        herald_error *err) {
-  if (!pm->channel)
-    return herald_error_set(err, HERALD_E_INVALID_CHANNEL_NAME,
-                            "ATTACH without a channel");
-  int rc = channel_name__parse(pm->channel, strlen(pm->channel), name, err);
+int realtime_channels__check(const struct auth *auth, const char *channel,
+                             uint32_t requested, const char *rewind,
+                             struct channel_name *name, uint32_t *modes,
+                             herald_error *err) {
+  int rc = channel_name__parse(channel, strlen(channel), name, err);
   if (rc) return rc;
-  const char *rewind = param(pm, "rewind");
   size_t count;
   int64_t ms;
   if (rewind && !parse_rewind(rewind, &count, &ms))
     return herald_error_set(err, HERALD_E_BAD_REQUEST,
                             "Invalid rewind parameter '%s'", rewind);
   char *base = channel_name__base_dup(name);
-  uint32_t requested = pm->flags & PM_FLAG_MODES ? pm->flags & PM_FLAG_MODES
-                                                 : DEFAULT_MODES;
-  *modes = requested & allowed_modes(&c->auth, base);
+  *modes = (requested ? requested : DEFAULT_MODES) & allowed_modes(auth, base);
   herald_free(base);
   if (!*modes)
     return herald_error_set(err, HERALD_E_CAPABILITY_DENIED,
                             "Channel denied access based on given capability");
   return 0;
+}
+
+int realtime_channels__check_count(const struct realtime *rt, size_t n,
+                                   herald_error *err) {
+  long long max = (long long)rt->cfg->max_channels_per_connection;
+  if (n <= (size_t)max) return 0;
+  return herald_error_set(err, HERALD_E_TOO_MANY_CHANNELS,
+                          "Too many channels: a connection may attach %lld",
+                          max);
+}
+
+static int check_attach(struct rt_conn *c, const struct protocol_message *pm,
+                        struct channel_name *name, uint32_t *modes,
+                        herald_error *err) {
+  if (!pm->channel)
+    return herald_error_set(err, HERALD_E_INVALID_CHANNEL_NAME,
+                            "ATTACH without a channel");
+  return realtime_channels__check(&c->auth, pm->channel, pm->flags & PM_FLAG_MODES,
+                                  param(pm, "rewind"), name, modes, err);
 }
 
 void realtime_channels__attach(struct rt_conn *c, const struct protocol_message *pm) {
@@ -472,12 +489,9 @@ void realtime_channels__attach(struct rt_conn *c, const struct protocol_message 
       send_attached(a, PM_FLAG_RESUMED, fanout__position(&a->sub), NULL);
     return;
   }
-  if (c->attachments.count >=
-      (size_t)c->realtime->cfg->max_channels_per_connection) {
+  if (realtime_channels__check_count(c->realtime, c->attachments.count + 1,
+                                     &err)) {
     herald_free(base);
-    herald_error_set(&err, HERALD_E_TOO_MANY_CHANNELS,
-                     "Too many channels: a connection may attach %lld",
-                     (long long)c->realtime->cfg->max_channels_per_connection);
     realtime__channel_error(c, pm->channel, &err);
     return;
   }

@@ -21,6 +21,7 @@
 #include "decimal.h"
 #include "transport/http_strict.h"
 #include "transport/listener.h"
+#include "transport/outbound.h"
 
 #define HTTP_MAX_LISTENERS 8
 #define HTTP_READ_BUFFER_SIZE (64 * 1024)
@@ -100,6 +101,7 @@ enum conn_phase {
   PHASE_BODY,    /* its body: the body timeout */
   PHASE_IDLE,    /* keep-alive between requests: the idle timeout */
   PHASE_LINGER,  /* after an error reply: the header timeout */
+  PHASE_CLOSING, /* upgraded, its goodbye queued: the header timeout */
   PHASE_NONE,    /* a request in flight, or upgraded: no timeout */
 };
 
@@ -121,7 +123,8 @@ static void set_phase(struct http_conn *c, enum conn_phase phase) {
   static const int queue_of[] = {
       [PHASE_NEW] = QUEUE_HEADER, [PHASE_HEAD] = QUEUE_HEADER,
       [PHASE_BODY] = QUEUE_BODY,  [PHASE_IDLE] = QUEUE_IDLE,
-      [PHASE_LINGER] = QUEUE_HEADER, [PHASE_NONE] = -1};
+      [PHASE_LINGER] = QUEUE_HEADER, [PHASE_CLOSING] = QUEUE_HEADER,
+      [PHASE_NONE] = -1};
   struct deadline_timer *t = &c->hw->deadlines;
   c->phase = (uint8_t)phase;
   if (queue_of[phase] < 0 || !t->queues[queue_of[phase]].duration_ms)
@@ -833,7 +836,7 @@ static void accept_conn(void *arg, uv_stream_t *listener) {
 }
 
 /* A connection's phase timed out: a request begun gets 408, then the
- * connection closes; an idle or lingering one just closes. */
+ * connection closes; an idle, lingering or closing one just closes. */
 static void on_deadline(struct deadline *d) {
   struct http_conn *c =
       (struct http_conn *)((char *)d - offsetof(struct http_conn, deadline));
@@ -977,6 +980,15 @@ void http__upgrade_start(uv_stream_t *stream) {
 }
 
 void http__close(uv_stream_t *stream) { close_conn(stream->data); }
+
+void http__close_queue(struct outbound *o) { http__close(o->stream); }
+
+void http__close_when_sent(struct outbound *o) {
+  struct http_conn *c = o->stream->data;
+  set_phase(c, PHASE_CLOSING);
+  o->on_empty = http__close_queue;
+  if (outbound__empty(o) && !o->dirty) close_conn(c);
+}
 
 void http__drain(struct worker *w) {
   struct http_worker *hw = worker_state(w);

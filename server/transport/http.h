@@ -27,6 +27,7 @@
 
 struct worker;
 struct http_conn;
+struct outbound;
 
 struct http_header {
   const char *name; /* lower-case */
@@ -137,6 +138,13 @@ void http__upgrade_start(uv_stream_t *stream);
 
 /* Closes an upgraded connection; u->on_closed follows. */
 void http__close(uv_stream_t *stream);
+/* Closes the upgraded connection queue o writes to: an outbound hook (a
+ * write failed, the last bytes are out). */
+void http__close_queue(struct outbound *o);
+/* Closes an upgraded connection once o, its queue, is written (the
+ * protocol's goodbye), or after the header timeout when the peer does not
+ * take it: a peer that stops reading is not waited for. */
+void http__close_when_sent(struct outbound *o);
 
 /* On w's thread: stops accepting, closes every idle connection of w and
  * marks the others to close after their current request (graceful

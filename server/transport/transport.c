@@ -6,6 +6,7 @@
 
 #include "alloc.h"
 #include "core/log.h"
+#include "transport/sse.h"
 #include "transport/websocket.h"
 
 /* A comet line: the ProtocolMessage as a one-element array. */
@@ -26,6 +27,7 @@ static struct frame *kind_frame(enum frame_kind kind, const char *payload,
 
 struct frame *transport__pm_frame(enum frame_kind kind,
                                   const struct protocol_message *pm) {
+  if (sse__kind(kind)) return sse__pm_frame(kind, pm);
   struct wire_writer w;
   wire_writer__init(&w, kind == FRAME_WS_MSGPACK ? WIRE_MSGPACK : WIRE_JSON);
   protocol_message__write(pm, &w);

@@ -1,7 +1,7 @@
 /* transport.h -- what the realtime protocol needs of a transport: take
  * ProtocolMessages and shared frames, close, and report what arrives.
- * Transports: the WebSocket (websocket.c) and comet long-polling and
- * streaming (comet.c).
+ * Transports: the WebSocket (websocket.c), comet long-polling and
+ * streaming (comet.c), and subscribe-only event streams (sse.c).
  *
  * A frame kind is one wire rendering of a ProtocolMessage for one kind of
  * transport, so a fanned-out message is built once per kind and shared by
@@ -20,6 +20,12 @@ enum frame_kind {
   FRAME_WS_JSON,     /* a WebSocket text frame of the JSON encoding */
   FRAME_WS_MSGPACK,  /* a WebSocket binary frame of the MessagePack one */
   FRAME_COMET,       /* a line "[<JSON>]\n" (comet.h) */
+  /* Event streams (sse.h): Server-Sent Events and newline-delimited JSON,
+   * with each item enveloped (the Message JSON) or bare (its payload). */
+  FRAME_SSE,
+  FRAME_SSE_BARE,
+  FRAME_EVENTS,
+  FRAME_EVENTS_BARE,
   FRAME_KINDS
 };
 

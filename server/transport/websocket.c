@@ -18,7 +18,6 @@
 #include "core/worker.h"
 
 #define WEBSOCKET_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#define WEBSOCKET_CLOSE_GRACE_MS 5000 /* for the peer to read our goodbye */
 
 struct websocket {
   struct transport transport;
@@ -35,7 +34,6 @@ struct websocket {
   struct frame *too_big; /* sent when a message exceeds max_message */
   bool rejected; /* a message was too big: nothing more is read */
   bool closing;
-  uv_timer_t *close_timer; /* ends a close the peer does not read */
 };
 
 /* ---- Building frames ----------------------------------------------------- */
@@ -201,27 +199,15 @@ static void release_idle(struct websocket *ws) {
 
 /* ---- Transport ------------------------------------------------------------ */
 
-static void close_when_sent(struct outbound *o) { http__close(o->stream); }
-
-static void on_close_timeout(uv_timer_t *timer) {
-  struct websocket *ws = timer->data;
-  http__close(ws->out.stream);
-}
-
 static void ws_close(struct transport *t) {
   struct websocket *ws = (struct websocket *)t;
   if (ws->closing) return;
   ws->closing = true;
-  ws->close_timer = herald_xmalloc(sizeof *ws->close_timer);
-  uv_timer_init(ws->out.stream->loop, ws->close_timer);
-  ws->close_timer->data = ws;
-  uv_timer_start(ws->close_timer, on_close_timeout, WEBSOCKET_CLOSE_GRACE_MS, 0);
   wslay_event_context_ptr ctx = context(ws);
   if (!wslay_event_get_close_sent(ctx))
     wslay_event_queue_close(ctx, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0);
   wslay_event_send(ctx);
-  ws->out.on_empty = close_when_sent;
-  if (outbound__empty(&ws->out) && !ws->out.dirty) http__close(ws->out.stream);
+  http__close_when_sent(&ws->out);
 }
 
 static void ws_start(struct transport *t) {
@@ -233,8 +219,6 @@ static void ws_abort(struct transport *t) {
   ws->closing = true;
   http__close(ws->out.stream);
 }
-
-static void on_write_error(struct outbound *o) { http__close(o->stream); }
 
 static void on_overflow(struct outbound *o) {
   struct websocket *ws = (struct websocket *)((char *)o -
@@ -288,8 +272,6 @@ static void on_drain(struct http_upgrade *u) {
 static void on_closed(struct http_upgrade *u) {
   struct websocket *ws = from_upgrade(u);
   ws->transport.on_closed(ws->transport.owner);
-  if (ws->close_timer && !uv_is_closing((uv_handle_t *)ws->close_timer))
-    uv_close((uv_handle_t *)ws->close_timer, (uv_close_cb)herald_free);
   outbound__cleanup(&ws->out);
   if (ws->ctx) wslay_event_context_free(ws->ctx);
   frame__unref(ws->too_big);
@@ -388,7 +370,7 @@ struct transport *websocket__accept(struct http_request *req,
   ws->transport.send_frame = transport__send_frame;
   uv_stream_t *stream = http__upgrade(req, &ws->upgrade);
   outbound__init(&ws->out, stream, outbound__flusher(w));
-  ws->out.on_error = on_write_error;
+  ws->out.on_error = http__close_queue;
   ws->out.on_overflow = on_overflow;
   struct frame *f = switching_protocols(accept);
   outbound__push(&ws->out, f);

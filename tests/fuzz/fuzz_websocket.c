@@ -93,6 +93,14 @@ void http__close(uv_stream_t *stream) {
   uv_close((uv_handle_t *)&conn.pipe, on_pipe_closed);
 }
 
+void http__close_queue(struct outbound *o) { http__close(o->stream); }
+
+/* No header timeout here: the peer is always drained. */
+void http__close_when_sent(struct outbound *o) {
+  o->on_empty = http__close_queue;
+  if (outbound__empty(o) && !o->dirty) http__close(o->stream);
+}
+
 /* ---- What reaches the protocol layer ------------------------------------- */
 
 struct record {

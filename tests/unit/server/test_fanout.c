@@ -248,9 +248,16 @@ static struct worker *owner(const char *channel) {
   return channel__owner(&channels, app.id, channel);
 }
 
-/* The position a channel's owner gives a channel it has no record of. */
-static void fresh_position(const char *channel, char *out) {
-  channel__next_position(channel__table(owner(channel)), out);
+/* Asserts that position is one a channel's owner gives a channel it has
+ * no record of: a floor past the store's last serial, not before `since`
+ * (the owner's clock is brought to now) and not after now. */
+static void assert_fresh(const char *position, int64_t since) {
+  int64_t ms;
+  assert_true(serial__position(position, &ms));
+  assert_int_equal(strlen(position), 18); /* a floor, not a serial */
+  assert_string_equal(position + 14, "-001");
+  assert_true(ms > STUB_LAST_SERIAL_MS);
+  assert_true(ms >= since && ms <= clock__now_ms());
 }
 
 static int setup(void **state) {
@@ -340,6 +347,7 @@ static void test_registration_answers_position(void **state) {
   first = new_sub(FRAME_WS_JSON, "chan");
   second = new_sub(FRAME_WS_JSON, "chan");
   other = new_sub(FRAME_WS_JSON, "chan");
+  int64_t since = clock__now_ms();
   subscribe(first, 1);
   assert_int_equal(positioned_calls, 0);
   assert_false(inboxes_empty()); /* the registration, to the owner */
@@ -347,13 +355,9 @@ static void test_registration_answers_position(void **state) {
   assert_int_equal(positioned_calls, 1);
   assert_int_equal(first->positioned_calls, 1);
   assert_ptr_equal(first->positioned_on, &workers[1]);
-  char fresh[SERIAL_MAX], expected[SERIAL_MAX];
-  fresh_position("chan", fresh);
-  serial__floor(expected, STUB_LAST_SERIAL_MS + 1, 1);
-  assert_string_equal(fresh, expected);
-  assert_string_equal(first->told_position, fresh);
-  assert_string_equal(first->sub.position, fresh);
-  assert_string_equal(fanout__position(&first->sub), fresh);
+  assert_fresh(first->told_position, since);
+  assert_string_equal(first->sub.position, first->told_position);
+  assert_string_equal(fanout__position(&first->sub), first->told_position);
 
   publish("200-0");
   pump();
@@ -721,12 +725,10 @@ static void test_sweep_drops_idle_unsubscribed_channels(void **state) {
   fanout__sweep(o, clock__now_ms() + 3600 * 1000); /* nobody, idle: dropped */
   publish("990-2");
   assert_true(inboxes_empty());
+  int64_t since = clock__now_ms();
   subscribe(third, 1);
   pump();
-  char fresh[SERIAL_MAX];
-  fresh_position("chan", fresh);
-  assert_string_not_equal(third->told_position, "990-1");
-  assert_string_equal(third->told_position, fresh);
+  assert_fresh(third->told_position, since);
   unsubscribe(third);
 }
 
