@@ -307,10 +307,12 @@ int server__run(struct server *s, const struct config *cfg) {
          cfg->storage);
   if (dev_key) {
     printf("heraldd: development key: %s\n"
+           "heraldd: watch: curl -N "
+           "'http://localhost:%d/sse?v=3&channels=test&key=%s'\n"
            "heraldd: try: curl -u '%s' -H 'content-type: application/json' "
            "-d '{\"name\":\"greeting\",\"data\":\"hello\"}' "
            "http://localhost:%d/channels/test/messages\n",
-           dev_key, dev_key, s->port);
+           dev_key, s->port, dev_key, dev_key, s->port);
   }
   fflush(stdout);
   uv_run(s->main_loop, UV_RUN_DEFAULT);

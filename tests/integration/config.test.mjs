@@ -7,6 +7,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, startServer, request, uniqueChannel, eventually } from './lib/server.mjs';
+import { eventSource } from './lib/eventstream.mjs';
 
 
 async function runHelp() {
@@ -30,9 +31,17 @@ describe('configuration', () => {
     const first = await startServer({ env: { HERALD_KEY: null }, args: ['--data-dir', dataDir] });
     const printed = first.logs().stdout.match(/development key: (\S+)/)?.[1];
     assert.ok(printed, 'the key is printed');
-    const res = await request(first.url, 'POST', `/channels/${uniqueChannel()}/messages`,
-      { key: printed, json: { data: 'x' } });
+    // The printed watch command's stream gets what the printed publish sends.
+    const watch = first.logs().stdout.match(/watch: curl -N 'http:\/\/localhost:\d+(\/sse\?[^']+)'/)?.[1];
+    assert.ok(watch?.includes(printed), 'the watch command carries the key');
+    const stream = eventSource(first, watch);
+    await stream.opened;
+    const res = await request(first.url, 'POST', '/channels/test/messages',
+      { key: printed, json: { name: 'greeting', data: 'hello' } });
     assert.equal(res.status, 201);
+    const [event] = await stream.waitFor(1);
+    assert.equal(JSON.parse(event.data).data, 'hello');
+    stream.close();
     await first.stop();
     assert.equal((await readFile(join(dataDir, 'dev-key'), 'utf8')).trim(), printed);
     const second = await startServer({ env: { HERALD_KEY: null }, args: ['--data-dir', dataDir] });
