@@ -17,8 +17,6 @@
 #include "transport/http_headers.h"
 #include "transport/sse.h"
 
-#define SSE_POSITION_SEPARATOR '~' /* between a stream id's serials */
-
 struct stream_channel {
   char *base;   /* the base name: the id's order follows these */
   char *rewind; /* the rewind to attach with, or NULL */
@@ -152,7 +150,7 @@ static int read_positions(const char *id, struct stream_request *sr,
       serial__floor(sr->channels[i].position, clock__now_ms(), 0);
       continue;
     }
-    const char *end = strchr(id, SSE_POSITION_SEPARATOR);
+    const char *end = strchr(id, SSE_ID_SEPARATOR);
     size_t len = end ? (size_t)(end - id) : strlen(id);
     char *part = herald_xstrndup(id, len);
     bool valid = (end != NULL) == (i + 1 < sr->n) && len < SERIAL_MAX &&

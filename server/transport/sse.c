@@ -14,7 +14,6 @@
 #include "core/worker.h"
 #include "serial.h"
 
-#define SSE_ID_SEPARATOR '~'
 #define TEXT_FIRST_CAP 256
 
 struct sse_channel {

@@ -27,6 +27,9 @@
 
 struct worker;
 
+/* Between the serials of an event id, one per channel. */
+#define SSE_ID_SEPARATOR '~'
+
 /* What a stream is, fixed when it is accepted. */
 struct sse_options {
   enum frame_kind kind; /* one of the event-stream kinds */
