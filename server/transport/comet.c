@@ -374,8 +374,9 @@ void comet__serve(struct comet_registry *r, const char *key,
     unknown(r, req);
     return;
   }
+  /* The CLOSE and DISCONNECT a WebSocket client would send. */
   static const char close_pm[] = "[{\"action\":7}]";
-  static const char disconnect_pm[] = "[{\"action\":6}]";
+  static const char disconnect_pm[] = "[{\"action\":5}]";
   switch (what) {
   case COMET_RECV: take_recv(cm, req); return;
   case COMET_SEND: pass_on(cm, req->body ? req->body : "", req->body_len); break;
