@@ -194,6 +194,20 @@ static void free_comet(struct comet *cm) {
   herald_free(cm);
 }
 
+void comet__worker_cleanup(struct comet_registry *r, struct worker *w) {
+  uv_mutex_lock(&r->lock);
+  size_t i;
+  for (struct hashmap_entry *e = hashmap__first(&r->by_key, &i), *next; e;
+       e = next) {
+    next = hashmap__next(&r->by_key, e, &i);
+    struct comet *cm = e->value;
+    if (cm->worker != w) continue;
+    hashmap__remove(&r->by_key, cm->key, strlen(cm->key));
+    free_comet(cm);
+  }
+  uv_mutex_unlock(&r->lock);
+}
+
 static void release(struct comet *cm) {
   if (--cm->open_handles == 0) free_comet(cm);
 }
