@@ -352,15 +352,17 @@ struct transport *comet__accept(struct comet_registry *r,
 static void unknown(struct comet_registry *r, struct http_request *req);
 
 /* A new recv: it ends the one before it, if any, and takes what waits.
- * A streaming recv still writing is cut off within a frame, whose rest
- * the queue cannot give another recv: as when the peer drops one, the
- * client does not recv here again (it resumes). */
+ * A streaming recv with anything unwritten cannot hand its queue over: a
+ * frame may be half written, or its own response head still be queued.
+ * As when the peer drops one, the client does not recv here again (it
+ * resumes). */
 static void take_recv(struct comet *cm, struct http_request *req) {
   if (cm->recv) {
     answer(cm->registry, cm->recv, 204, NULL, 0);
     cm->recv = NULL;
   }
-  if (cm->stream && !outbound__idle(&cm->out)) {
+  if (cm->stream &&
+      !(outbound__idle(&cm->out) && outbound__empty(&cm->out))) {
     drop_stream(cm);
     unknown(cm->registry, req);
     return;
