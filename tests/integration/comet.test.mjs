@@ -19,21 +19,26 @@
 //  - malformed send bodies failing only their connection (40000 on the
 //    recv), an oversized one refused alone (413), a truncated one ignored;
 //  - a newer recv answering the waiting one (204) or ending a stream;
+//    one refused (410) while the stream it would replace is mid-write,
+//    and two at once never mixing their responses;
 //  - the end of a streaming recv after comet-stream-ms with nothing lost;
 //    a connection lost for want of a recv, then resumed;
 //  - close, disconnect, a dropped streaming recv followed by /close;
 //  - resume of a comet connection over a WebSocket and vice versa;
 //  - CORS: preflight, allowed and refused Origins;
-//  - 50 send/recv cycles, each request on a new TCP connection.
+//  - 50 send/recv cycles, each request on a new TCP connection;
+//  - SIGTERM with a poll waiting, a stream open and a connection between
+//    recvs (under the sanitizers: nothing leaked).
 //
-// One server for the file (short comet timers, one allowed Origin).
+// One server for the file (short comet timers, one allowed Origin); the
+// mid-write, two-recvs and SIGTERM tests start their own.
 // Run: HERALDD=/abs/build/heraldd node --test tests/integration/comet.test.mjs
 
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import {
-  startServer, test, describe, before, after, uniqueChannel, eventually, sleep, assertAblyError, request,
+  startServer, test, describe, before, after, uniqueChannel, eventually, sleep, assertAblyError, request, rawExchange,
 } from './lib/server.mjs';
 import { signTokenRequest, guardedAuthCallback, expectAblyError } from './lib/auth.mjs';
 import {
@@ -782,6 +787,99 @@ describe('raw comet: recv', () => {
   });
 });
 
+describe('raw comet: a streaming recv replaced while it writes', () => {
+  test('a newer recv while a stream\'s write is in flight: 410, the stream cut, the connection resumable with nothing lost', async (t) => {
+    // A reader that stops reading while 8 MB are published (twice what
+    // loopback's socket buffers absorb): the server's write to it stays in
+    // flight, a frame half written. A newer recv then cannot take the queue
+    // (its head frame is half sent on the old stream): it is refused as
+    // after a dropped stream, and the client resumes.
+    const s = await startServer({
+      config: CONFIG,
+      env: { HERALD_KEY: null },
+      args: ['--max-outbound-bytes', String(64 << 20), '--comet-stream-ms', '60000'],
+    });
+    t.after(() => s.stop());
+    const N = 140;
+    const data = 'x'.repeat(60000);
+    const channel = uniqueChannel('cut');
+    const c = await RawComet.connect({}, { server: s, stream: true });
+    await c.sendOk([{ action: ACTION.ATTACH, channel }]);
+    await c.stream.next((pm) => pm.action === ACTION.ATTACHED, 2000, 'ATTACHED');
+    c.stream.res.pause();
+    const restCh = s.rest({ key: ROOT }).channels.get(channel);
+    for (let i = 0; i < N; i++) await restCh.publish(`m${i}`, data);
+    await sleep(300); // no event tells when the server's write blocks
+
+    const newer = c.recv();
+    await restCh.publish('after', 'x'); // a frame for whichever recv holds the queue
+    assertGone(await withTimeout(newer.done, 3000, 'the newer recv answered'), 'the newer recv');
+    c.stream.res.resume();
+    const old = await withTimeout(c.stream.done, 5000, 'the old stream ends');
+    const got = messageNames(old.pms, channel);
+    assert.ok(got.length < N, `test precondition: the old stream was cut while writing (it got ${got.length} of ${N})`);
+    assert.deepEqual(got, range(got.length, (i) => `m${i}`), 'the old stream: whole messages, in order');
+    const cut = old.pms.findIndex((pm) => pm.undecodable);
+    assert.ok(cut < 0 || cut === old.pms.length - 1, `only the last line may be cut (line ${cut} of ${old.pms.length})`);
+
+    const back = await RawComet.connect({ resume: c.key }, { server: s });
+    assert.equal(back.connectionId, c.connectionId, `resumed: ${JSON.stringify(back.connected)}`);
+    assert.equal(back.connected.error, undefined);
+    const last = [...old.pms].reverse().find((pm) => pm.action === ACTION.MESSAGE && pm.channel === channel);
+    await back.sendOk([{ action: ACTION.ATTACH, channel, channelSerial: last.channelSerial }]);
+    const rest = [];
+    await eventually(async () => {
+      const r = await back.poll();
+      assert.equal(r.status, 200, `recv after resume: ${r.status} ${r.text.slice(0, 200)}`);
+      rest.push(...messageNames(r.pms, channel));
+      return rest.includes('after');
+    }, { timeoutMs: 10000, what: 'the rest after resume' });
+    assert.deepEqual([...got, ...rest], [...range(N, (i) => `m${i}`), 'after'], 'every message once, in order');
+  });
+});
+
+describe('raw comet: two recvs at once on a streaming connection', () => {
+  test('every answer is one well-formed response or none: no response head inside another\'s body (50 rounds)', async (t) => {
+    // The race needs both recvs dispatched in one loop turn of the home
+    // worker (both moved from the other worker arrive together): about one
+    // round in ten. A stream ends after 1 ms here, so rounds are quick.
+    const s = await startServer({ config: CONFIG, env: { HERALD_KEY: null }, args: ['--comet-stream-ms', '1'] });
+    t.after(() => s.stop());
+    const recvOnce = (key) => rawExchange(s.port,
+      `GET /comet/${key}/recv HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`, { timeoutMs: 3000 })
+      .then((a) => { assert.notEqual(a.why, 'timeout', `a recv answered or closed: ${a.text.slice(0, 300)}`); return a; });
+    const statuses = new Map();
+    for (let round = 0; round < 50; round++) {
+      const c = await RawComet.connect({}, { server: s, stream: true });
+      await withTimeout(c.stream.done, 2000, 'the connect\'s stream ends');
+      await c.sendOk([{ action: ACTION.HEARTBEAT, id: `queued-${round}` }]); // waits for a recv
+      const pending = [recvOnce(c.key), recvOnce(c.key)];
+      await Promise.race(pending);
+      // the other may be a newer recv waiting for frames, as it should
+      await c.sendOk([{ action: ACTION.HEARTBEAT, id: `release-${round}` }]);
+      const answers = await Promise.all(pending);
+      const got = [];
+      assert.ok(answers.some((a) => a.text), `round ${round}: at least one answered`);
+      for (const a of answers) {
+        // a stream replaced before its head went out is closed unanswered (the client resumes)
+        if (!a.text) { statuses.set('cut', (statuses.get('cut') || 0) + 1); continue; }
+        const ctx = `round ${round}: ${JSON.stringify(a.text.slice(0, 600))}`;
+        const headEnd = a.text.indexOf('\r\n\r\n');
+        const status = Number((a.text.match(/^HTTP\/1\.1 (\d{3}) /) || [])[1]);
+        assert.ok(headEnd > 0 && status, `an HTTP response: ${ctx}`);
+        const body = a.text.slice(headEnd + 4);
+        assert.ok(!body.includes('HTTP/1.1'), `no response head in the body: ${ctx}`);
+        assert.ok([200, 204, 410].includes(status), ctx);
+        for (const line of body.split('\n').slice(0, -1)) assert.ok(Array.isArray(JSON.parse(line)), `array lines: ${ctx}`);
+        statuses.set(status, (statuses.get(status) || 0) + 1);
+        got.push(...body.split('\n').filter(Boolean).flatMap((l) => JSON.parse(l)));
+      }
+      assert.ok(got.filter(isHeartbeat(`queued-${round}`)).length <= 1, `the queued frame at most once: round ${round}`);
+    }
+    assert.ok(statuses.get(200) > 0, `some answers streamed: ${JSON.stringify([...statuses])}`);
+  });
+});
+
 // ---------------------------------------------------------------- raw: close, disconnect
 
 describe('raw comet: close and disconnect', () => {
@@ -978,5 +1076,34 @@ describe('raw comet: requests on fresh TCP connections', () => {
       return names.length >= 5;
     }, { what: 'the five publishes' });
     assert.deepEqual(names, ['m0', 'm10', 'm20', 'm30', 'm40']);
+  });
+});
+
+// ---------------------------------------------------------------- raw: shutdown
+
+describe('raw comet: shutdown', () => {
+  test('SIGTERM: a waiting poll and a stream get DISCONNECTED at once; a connection between recvs holds nothing up', async () => {
+    // default heartbeat interval (15 s): an answer sooner is the drain's
+    const s = await startServer({ config: CONFIG, env: { HERALD_KEY: null } });
+    try {
+      const poller = await RawComet.connect({}, { server: s });
+      const waiting = poller.recv();
+      const streamer = await RawComet.connect({}, { server: s, stream: true });
+      const idle = await RawComet.connect({}, { server: s }); // its connect answered, no recv
+      await idle.sendOk([{ action: ACTION.HEARTBEAT, id: 'queued' }]); // something left in its queue
+      const stopping = s.stop(); // throws if the exit is not clean (under the sanitizers: a leak)
+      const [p, st] = await withTimeout(Promise.all([waiting.done, streamer.stream.done]), 5000,
+        'the waiting poll and the stream answered');
+      for (const [what, r] of [['the waiting poll', p], ['the stream', st]]) {
+        const d = r.pms.find((pm) => pm.action === ACTION.DISCONNECTED);
+        assert.ok(d, `${what}: DISCONNECTED: ${r.status} ${r.text}`);
+        assert.equal(d.error?.code, 80003, `${what}: ${r.text}`);
+      }
+      const exit = await stopping;
+      assert.equal(exit.code, 0);
+      assert.ok(exit.ms < 5000, `stopped in ${exit.ms} ms`);
+    } finally {
+      if (s.isRunning()) await s.stop({ signal: 'SIGKILL' });
+    }
   });
 });
