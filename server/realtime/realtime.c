@@ -709,6 +709,7 @@ static int slot = -1;
 
 static void free_worker_state(void *arg) {
   struct realtime_worker *rw = arg;
+  comet__worker_cleanup(&rw->realtime->comets, rw->worker);
   while (rw->conns) {
     struct rt_conn *c = rw->conns;
     rw->conns = c->next;

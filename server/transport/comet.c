@@ -194,6 +194,20 @@ static void free_comet(struct comet *cm) {
   herald_free(cm);
 }
 
+void comet__worker_cleanup(struct comet_registry *r, struct worker *w) {
+  uv_mutex_lock(&r->lock);
+  size_t i;
+  for (struct hashmap_entry *e = hashmap__first(&r->by_key, &i), *next; e;
+       e = next) {
+    next = hashmap__next(&r->by_key, e, &i);
+    struct comet *cm = e->value;
+    if (cm->worker != w) continue;
+    hashmap__remove(&r->by_key, cm->key, strlen(cm->key));
+    free_comet(cm);
+  }
+  uv_mutex_unlock(&r->lock);
+}
+
 static void release(struct comet *cm) {
   if (--cm->open_handles == 0) free_comet(cm);
 }
@@ -335,11 +349,23 @@ struct transport *comet__accept(struct comet_registry *r,
 
 /* ---- Requests ------------------------------------------------------------- */
 
-/* A new recv: it ends the one before it, if any, and takes what waits. */
+static void unknown(struct comet_registry *r, struct http_request *req);
+
+/* A new recv: it ends the one before it, if any, and takes what waits.
+ * A streaming recv with anything unwritten cannot hand its queue over: a
+ * frame may be half written, or its own response head still be queued.
+ * As when the peer drops one, the client does not recv here again (it
+ * resumes). */
 static void take_recv(struct comet *cm, struct http_request *req) {
   if (cm->recv) {
     answer(cm->registry, cm->recv, 204, NULL, 0);
     cm->recv = NULL;
+  }
+  if (cm->stream &&
+      !(outbound__idle(&cm->out) && outbound__empty(&cm->out))) {
+    drop_stream(cm);
+    unknown(cm->registry, req);
+    return;
   }
   if (cm->stream) end_stream(cm);
   uv_timer_stop(&cm->timer);
@@ -374,8 +400,9 @@ void comet__serve(struct comet_registry *r, const char *key,
     unknown(r, req);
     return;
   }
+  /* The CLOSE and DISCONNECT a WebSocket client would send. */
   static const char close_pm[] = "[{\"action\":7}]";
-  static const char disconnect_pm[] = "[{\"action\":6}]";
+  static const char disconnect_pm[] = "[{\"action\":5}]";
   switch (what) {
   case COMET_RECV: take_recv(cm, req); return;
   case COMET_SEND: pass_on(cm, req->body ? req->body : "", req->body_len); break;

@@ -39,6 +39,11 @@ void comet__registry_init(struct comet_registry *r,
                           const char *allowed_origins);
 void comet__registry_cleanup(struct comet_registry *r);
 
+/* On worker w's thread once its loop has ended: frees w's comet
+ * connections still there, those between recvs when the server stopped
+ * (nobody came to take their last frames). */
+void comet__worker_cleanup(struct comet_registry *r, struct worker *w);
+
 struct comet_options {
   bool stream;      /* else polling */
   int64_t idle_ms;  /* the connection's heartbeat interval */
