@@ -70,8 +70,11 @@ check-layers:
 unit-test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
 
+# --test-force-exit: a file whose tests have all finished ends even if a
+# handle of a test client stays open (seen now and then after comet.test.mjs:
+# every test passed, no socket or child left, the process idle in epoll).
 integration-test: build npm-deps
-	@HERALDD=$(abspath $(BUILD_DIR))/heraldd node --test \
+	@HERALDD=$(abspath $(BUILD_DIR))/heraldd node --test --test-force-exit \
 	  --test-concurrency=$(JOBS) tests/integration/
 
 # The unit and integration suites under AddressSanitizer and UBSan, with
