@@ -15,7 +15,7 @@
 
 enum route_auth { ROUTE_PUBLIC, ROUTE_AUTHENTICATED };
 
-/* ---- Comet: the realtime layer's connect, the transport's requests ---- */
+/* ---- Realtime over HTTP: comet (connect, then its requests), event streams */
 
 static struct realtime *realtime_of(struct http_request *req) {
   return &((struct server *)req->context)->realtime;
