@@ -147,18 +147,17 @@ static void put_sse_payload(struct text *t, const struct payload *p) {
   herald_free(b64);
 }
 
-/* The enveloped item: its JSON with the channel's name. */
+/* The enveloped item: its JSON with the channel's name, which is one line
+ * (the writer escapes every line break), so one SSE data line. */
 static bool put_envelope(struct text *t, enum frame_kind kind,
                          const struct message *m, bool presence,
                          const char *channel) {
   struct wire_writer w;
   wire_writer__init(&w, WIRE_JSON);
   message__write_in_channel(m, presence, channel, &w);
-  if (!is_sse(kind)) return put_written(t, &w);
-  struct text json = {0};
-  bool ok = put_written(&json, &w);
-  if (ok) put_data_lines(t, json.f->data, json.f->len);
-  herald_free(json.f);
+  if (is_sse(kind)) put_str(t, "data: ");
+  bool ok = put_written(t, &w);
+  if (is_sse(kind)) put_str(t, "\n");
   return ok;
 }
 
