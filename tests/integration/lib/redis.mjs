@@ -1,0 +1,341 @@
+// Redis and multi-node helpers for Herald's cluster tests (the Redis engine,
+// issue 19).
+//
+// startRedis() spawns /usr/bin/redis-server on an OS-assigned port with its
+// own directory (AOF on, no RDB snapshots) and resolves once it answers PING.
+// It can be stopped (SIGTERM), killed (SIGKILL) and restarted on the same
+// port and directory, so what the AOF holds survives a restart.
+//
+// startCluster() starts N heraldd nodes sharing the given Redis servers.
+//
+// Test files should import `test` from here: on failure it prints the logs
+// of the redis-servers involved as well as those of the heraldd nodes
+// (lib/server.mjs's `test` does the latter).
+
+import { spawn, execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import net from 'node:net';
+import { promisify } from 'node:util';
+import { test as serverTest, startServer } from './server.mjs';
+import { waitForState } from './realtime.mjs';
+
+export { waitForState };
+
+const execFileP = promisify(execFile);
+const REDIS_SERVER = process.env.HERALD_REDIS_SERVER || '/usr/bin/redis-server';
+const REDIS_CLI = process.env.HERALD_REDIS_CLI || '/usr/bin/redis-cli';
+
+const liveRedis = new Set();
+const allRedis = [];
+
+/**
+ * `test()` of lib/server.mjs that also dumps the logs of the redis-servers
+ * involved when the test fails: those started during the test (even if
+ * already stopped) at once, the ones still running when they are stopped.
+ */
+export function test(name, opts, fn) {
+  if (typeof opts === 'function') { fn = opts; opts = {}; }
+  return serverTest(name, opts, async (t) => {
+    const firstNew = allRedis.length;
+    try {
+      return await fn(t);
+    } catch (err) {
+      for (const r of liveRedis) r.noteFailure(name);
+      for (const r of allRedis.slice(firstNew)) if (!r.isRunning()) r.dumpLogs(`test "${name}" failed`);
+      throw err;
+    }
+  });
+}
+
+/** A TCP port the OS considers free right now. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves with true once redis on `port` answers PING with +PONG (false on error/timeout of that try). */
+function pingOnce(port, timeoutMs = 500) {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let buf = '';
+    const done = (v) => { clearTimeout(timer); sock.destroy(); resolve(v); };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    sock.on('connect', () => sock.write('PING\r\n'));
+    sock.on('data', (d) => {
+      buf += d.toString('latin1');
+      if (buf.includes('\r\n')) done(buf.startsWith('+PONG'));
+    });
+    sock.on('error', () => done(false));
+    sock.on('close', () => done(false));
+  });
+}
+
+/**
+ * Start a redis-server.
+ * @param {object} [o]
+ * @param {string} [o.appendfsync]  'always' | 'everysec' | 'no'
+ * @param {number} [o.timeoutMs]    how long it may take to answer PING
+ * @returns {Promise<{port:number,url:string,dir:string,proc:object,stop:Function,kill:Function,restart:Function,cli:Function,logs:Function,isRunning:Function}>}
+ */
+export async function startRedis({ appendfsync = 'always', timeoutMs = 10000 } = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'herald-redis-'));
+  let port = await freePort();
+  let proc = null;
+  let exitInfo = null;
+  let exited = null;
+  let stopping = false;
+  let log = '';
+  let dumped = false;
+  const failures = [];
+  const argv = () => [
+    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes',
+    '--appendfsync', appendfsync, '--dir', dir, '--daemonize', 'no', '--protected-mode', 'no',
+  ];
+
+  function dumpLogs(why = '') {
+    if (dumped) return;
+    dumped = true;
+    process.stderr.write(`\n===== redis-server ${argv().join(' ')} (pid ${proc && proc.pid}) ${why} =====\n` +
+      `${log.slice(-20000)}\n===== end redis-server =====\n`);
+  }
+
+  async function launch() {
+    stopping = false;
+    exitInfo = null;
+    const p = spawn(REDIS_SERVER, argv(), { stdio: ['ignore', 'pipe', 'pipe'] });
+    proc = p;
+    log += `--- started pid ${p.pid} at ${new Date().toISOString()} ---\n`;
+    p.stdout.on('data', (c) => { log += c.toString(); });
+    p.stderr.on('data', (c) => { log += c.toString(); });
+    exited = new Promise((resolve) => {
+      p.on('exit', (code, signal) => {
+        exitInfo = { code, signal };
+        log += `--- pid ${p.pid} exited code=${code} signal=${signal} ---\n`;
+        if (!stopping) dumpLogs(`exited unexpectedly (code=${code} signal=${signal})`);
+        resolve(exitInfo);
+      });
+    });
+    const spawnError = new Promise((_, reject) => p.on('error', reject));
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (exitInfo) throw new Error(`redis-server exited before answering PING (code=${exitInfo.code} signal=${exitInfo.signal})\n${log}`);
+      // eslint-disable-next-line no-await-in-loop
+      const ok = await Promise.race([pingOnce(port), spawnError]);
+      if (ok) break;
+      if (Date.now() > deadline) {
+        p.kill('SIGKILL');
+        throw new Error(`redis-server on port ${port} did not answer PING within ${timeoutMs} ms\n${log}`);
+      }
+      // eslint-disable-next-line no-await-in-loop
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  async function waitExit(signal, killAfter) {
+    stopping = true;
+    if (!exitInfo) proc.kill(signal);
+    let timer;
+    const res = await Promise.race([exited, new Promise((r) => { timer = setTimeout(() => r(null), killAfter); })]);
+    clearTimeout(timer);
+    if (res) return res;
+    process.stderr.write(`[redis] pid ${proc.pid} did not exit within ${killAfter} ms of ${signal}; killing\n`);
+    proc.kill('SIGKILL');
+    return exited;
+  }
+
+  try {
+    await launch();
+  } catch (e) {
+    // a port taken between freePort() and the bind: one more try on another port
+    if (/Address already in use/.test(log)) {
+      port = await freePort();
+      await launch();
+    } else {
+      await rm(dir, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  const r = {
+    get port() { return port; },
+    get url() { return `redis://127.0.0.1:${port}`; },
+    dir,
+    get proc() { return proc; },
+    logs: () => log,
+    dumpLogs,
+    isRunning: () => exitInfo === null,
+    noteFailure: (name) => failures.push(name),
+    /** SIGTERM (pauses the server: it may come back with restart()); resolves with {code, signal}. */
+    async pause({ timeoutMs: killAfter = 10000 } = {}) {
+      return waitExit('SIGTERM', killAfter);
+    },
+    /** SIGKILL, no AOF flush beyond what appendfsync already wrote; restart() works afterwards. */
+    async kill() {
+      return waitExit('SIGKILL', 5000);
+    },
+    /** Starts again on the same port and directory (the AOF is reloaded). */
+    async restart() {
+      if (!exitInfo) await waitExit('SIGTERM', 10000);
+      await launch();
+    },
+    /** SIGTERM, wait, remove the directory. Dumps the log if a test failed while it ran. */
+    async stop({ keepDir = false } = {}) {
+      const info = await waitExit('SIGTERM', 10000);
+      liveRedis.delete(r);
+      if (failures.length) dumpLogs(`after failed test(s): ${failures.join('; ')}`);
+      if (!keepDir) await rm(dir, { recursive: true, force: true });
+      return info;
+    },
+    /** redis-cli -p <port> ...args; resolves with its stdout. */
+    async cli(...args) {
+      const { stdout } = await execFileP(REDIS_CLI, ['-p', String(port), ...args], { maxBuffer: 64 * 1024 * 1024 });
+      return stdout;
+    },
+    /** One command over a fresh RESP connection; resolves with the parsed reply (bulk strings as Buffers' utf8 text). */
+    command: (...args) => respCommand(port, args),
+    /**
+     * Every key matching `pattern` (SCAN ... MATCH), exact: keys may hold a
+     * newline (h:m:<app>\n<channel>), which redis-cli --scan output cannot show apart.
+     */
+    async scan(pattern) {
+      const keys = [];
+      let cursor = '0';
+      do {
+        // eslint-disable-next-line no-await-in-loop
+        const [next, batch] = await respCommand(port, ['SCAN', cursor, 'MATCH', pattern, 'COUNT', '1000']);
+        cursor = next;
+        keys.push(...batch);
+      } while (cursor !== '0');
+      return [...new Set(keys)];
+    },
+  };
+  liveRedis.add(r);
+  allRedis.push(r);
+  return r;
+}
+
+/** Parses one RESP reply at buf[off]; returns [value, nextOffset] or null if incomplete. */
+function parseResp(buf, off = 0) {
+  const le = buf.indexOf('\r\n', off, 'latin1');
+  if (le < 0) return null;
+  const type = String.fromCharCode(buf[off]);
+  const line = buf.toString('utf8', off + 1, le);
+  const after = le + 2;
+  switch (type) {
+    case '+': return [line, after];
+    case '-': return [new Error(line), after];
+    case ':': return [Number(line), after];
+    case '$': {
+      const n = Number(line);
+      if (n < 0) return [null, after];
+      if (buf.length < after + n + 2) return null;
+      return [buf.toString('utf8', after, after + n), after + n + 2];
+    }
+    case '*': {
+      const n = Number(line);
+      if (n < 0) return [null, after];
+      const items = [];
+      let p = after;
+      for (let i = 0; i < n; i++) {
+        const r = parseResp(buf, p);
+        if (!r) return null;
+        items.push(r[0]);
+        p = r[1];
+      }
+      return [items, p];
+    }
+    default: throw new Error(`unexpected RESP type ${JSON.stringify(type)}`);
+  }
+}
+
+/** Sends one command to redis on `port`, resolves with its reply (an error reply rejects). */
+export function respCommand(port, args, timeoutMs = 5000) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let buf = Buffer.alloc(0);
+    const finish = (fn, v) => { clearTimeout(timer); sock.destroy(); fn(v); };
+    const timer = setTimeout(() => finish(reject, new Error(`redis ${args[0]}: no reply within ${timeoutMs} ms`)), timeoutMs);
+    sock.on('connect', () => {
+      const parts = [`*${args.length}\r\n`];
+      for (const a of args) {
+        const b = Buffer.from(String(a));
+        parts.push(`$${b.length}\r\n`, b, '\r\n');
+      }
+      sock.write(Buffer.concat(parts.map((x) => (Buffer.isBuffer(x) ? x : Buffer.from(x)))));
+    });
+    sock.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      const r = parseResp(buf);
+      if (!r) return;
+      if (r[0] instanceof Error) finish(reject, r[0]); else finish(resolve, r[0]);
+    });
+    sock.on('error', (e) => finish(reject, e));
+    sock.on('close', () => finish(reject, new Error(`redis ${args[0]}: connection closed without a reply`)));
+  });
+}
+
+/**
+ * Start `nodes` heraldd nodes, each with --engine redis --redis <urls>.
+ * `redis`: array of URLs (or of startRedis() results). `args`/`env` go to
+ * every node. Returns the array of servers (see startServer()).
+ */
+export async function startCluster({ nodes = 3, redis, args = [], env = {}, config } = {}) {
+  if (!redis || !redis.length) throw new Error('startCluster: redis URLs required');
+  const urls = redis.map((x) => (typeof x === 'string' ? x : x.url));
+  const nodeArgs = ['--engine', 'redis', '--redis', urls.join(','), ...args];
+  const started = await Promise.allSettled(
+    Array.from({ length: nodes }, () => startServer({ args: nodeArgs, env, config })),
+  );
+  const ok = started.filter((s) => s.status === 'fulfilled').map((s) => s.value);
+  const bad = started.find((s) => s.status === 'rejected');
+  if (bad) {
+    await Promise.all(ok.map((s) => s.stop({ expectCleanExit: false }).catch(() => {})));
+    throw bad.reason;
+  }
+  return ok;
+}
+
+/** Stops every node (SIGTERM); the first error, if any, is thrown after all were stopped. */
+export async function stopCluster(nodes, opts) {
+  const res = await Promise.allSettled(nodes.filter((n) => n.isRunning()).map((n) => n.stop(opts)));
+  const bad = res.find((x) => x.status === 'rejected');
+  if (bad) throw bad.reason;
+}
+
+/** Restarts heraldd node `srv` (same args, new port): stop it, start a fresh one. */
+export async function restartNode(srv, { redis, args = [], env = {}, config, signal = 'SIGTERM' } = {}) {
+  await srv.stop({ signal });
+  const [n] = await startCluster({ nodes: 1, redis, args, env, config });
+  return n;
+}
+
+/**
+ * Waits until an ably-js Realtime connection (or channel) is in `state`.
+ * Accepts a client (its connection is used), a connection or a channel.
+ */
+export function waitForRealtimeState(target, state, opts = {}) {
+  const t = target && target.connection && typeof target.connection.on === 'function' ? target.connection : target;
+  return waitForState(t, state, opts);
+}
+
+/** Resolves with the error an ably-js promise rejects with; throws if it resolves or does not settle within timeoutMs. */
+export async function rejection(promise, timeoutMs = 10000, what = 'operation') {
+  const TIMEOUT = Symbol('timeout');
+  let timer;
+  const outcome = await Promise.race([
+    promise.then((value) => ({ value }), (error) => ({ error })),
+    new Promise((r) => { timer = setTimeout(() => r(TIMEOUT), timeoutMs); }),
+  ]);
+  clearTimeout(timer);
+  if (outcome === TIMEOUT) throw new Error(`${what}: neither resolved nor rejected within ${timeoutMs} ms`);
+  if ('error' in outcome) return outcome.error;
+  throw new Error(`${what}: expected a rejection, got ${JSON.stringify(outcome.value)}`);
+}
