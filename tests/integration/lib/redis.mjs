@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import net from 'node:net';
 import { promisify } from 'node:util';
 import { test as serverTest, startServer } from './server.mjs';
-import { waitForState } from './realtime.mjs';
+import { waitForState, ClientScope } from './realtime.mjs';
 
 export { waitForState };
 
@@ -45,6 +45,26 @@ export function test(name, opts, fn) {
       for (const r of liveRedis) r.noteFailure(name);
       for (const r of allRedis.slice(firstNew)) if (!r.isRunning()) r.dumpLogs(`test "${name}" failed`);
       throw err;
+    }
+  });
+}
+
+/**
+ * lib/realtime.mjs's rtTest (the body gets a ClientScope whose ably-js
+ * clients are closed afterwards and whose logs are printed on failure), on
+ * this file's `test` (redis-server logs too).
+ */
+export function rtTest(name, opts, fn) {
+  if (typeof opts === 'function') { fn = opts; opts = {}; }
+  return test(name, opts, async (t) => {
+    const scope = new ClientScope();
+    try {
+      return await fn(scope, t);
+    } catch (e) {
+      scope.dumpLogs(`test "${name}" failed: ${e && e.message}`);
+      throw e;
+    } finally {
+      await scope.closeAll();
     }
   });
 }
@@ -338,4 +358,44 @@ export async function rejection(promise, timeoutMs = 10000, what = 'operation') 
   if (outcome === TIMEOUT) throw new Error(`${what}: neither resolved nor rejected within ${timeoutMs} ms`);
   if ('error' in outcome) return outcome.error;
   throw new Error(`${what}: expected a rejection, got ${JSON.stringify(outcome.value)}`);
+}
+
+// ---------------------------------------------------------------- cluster assertions
+
+/** POST /channels/<channel>/messages on `srv` (raw HTTP, JSON unless opts say otherwise); returns request()'s result. */
+export function publishRaw(srv, channel, body, opts = {}) {
+  return srv.request('POST', `/channels/${encodeURIComponent(channel)}/messages`, { json: body, ...opts });
+}
+
+/**
+ * Every page of GET /channels/<channel>/messages?<query>, following the
+ * Link rel="next" of each page on the next node of `nodes` in turn (a
+ * page link made by one node must work on any other). Returns {items, pages}.
+ */
+export async function historyAcross(nodes, channel, query = 'direction=forwards&limit=1000', opts = {}) {
+  const list = Array.isArray(nodes) ? nodes : [nodes];
+  const base = `/channels/${encodeURIComponent(channel)}/messages`;
+  const items = [];
+  let path = `${base}?${query}`;
+  for (let pages = 1; ; pages++) {
+    const srv = list[(pages - 1) % list.length];
+    // eslint-disable-next-line no-await-in-loop
+    const res = await srv.request('GET', path, opts);
+    if (res.status !== 200) throw new Error(`GET ${path} on :${srv.port} -> ${res.status} ${res.raw.toString('utf8').slice(0, 300)}`);
+    if (!Array.isArray(res.body)) throw new Error(`GET ${path}: not an array: ${res.raw.toString('utf8').slice(0, 300)}`);
+    items.push(...res.body);
+    const link = res.headers.get('link') || '';
+    const next = /<\.\/messages\?([^>]*)>; rel="next"/.exec(link);
+    if (!next) return { items, pages };
+    if (pages > 10000) throw new Error('history pagination does not end');
+    path = `${base}?${next[1]}`;
+  }
+}
+
+/** Throws unless every serial is a string greater than the one before it. */
+export function assertIncreasing(assert, serials, what = 'serials') {
+  serials.forEach((s, i) => {
+    assert.equal(typeof s, 'string', `${what}: #${i} is a string (${JSON.stringify(s)})`);
+    if (i) assert.ok(serials[i - 1] < s, `${what}: #${i} ${s} > #${i - 1} ${serials[i - 1]}`);
+  });
 }
