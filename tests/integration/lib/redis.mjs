@@ -305,20 +305,29 @@ export function respCommand(port, args, timeoutMs = 5000) {
 /**
  * Start `nodes` heraldd nodes, each with --engine redis --redis <urls>.
  * `redis`: array of URLs (or of startRedis() results). `args`/`env` go to
- * every node. Returns the array of servers (see startServer()).
+ * every node. Nodes start one after the other unless `parallel`.
+ * Returns the array of servers (see startServer()).
  */
-export async function startCluster({ nodes = 3, redis, args = [], env = {}, config } = {}) {
+export async function startCluster({ nodes = 3, redis, args = [], env = {}, config, parallel = false } = {}) {
   if (!redis || !redis.length) throw new Error('startCluster: redis URLs required');
   const urls = redis.map((x) => (typeof x === 'string' ? x : x.url));
   const nodeArgs = ['--engine', 'redis', '--redis', urls.join(','), ...args];
-  const started = await Promise.allSettled(
-    Array.from({ length: nodes }, () => startServer({ args: nodeArgs, env, config })),
-  );
-  const ok = started.filter((s) => s.status === 'fulfilled').map((s) => s.value);
-  const bad = started.find((s) => s.status === 'rejected');
-  if (bad) {
+  const start = () => startServer({ args: nodeArgs, env, config });
+  const ok = [];
+  let failure = null;
+  if (parallel) {
+    const started = await Promise.allSettled(Array.from({ length: nodes }, start));
+    for (const s of started) if (s.status === 'fulfilled') ok.push(s.value); else failure ??= s.reason;
+  } else {
+    // one after the other: each node sets up the app of HERALD_KEY at startup
+    for (let i = 0; i < nodes && !failure; i++) {
+      // eslint-disable-next-line no-await-in-loop
+      try { ok.push(await start()); } catch (e) { failure = e; }
+    }
+  }
+  if (failure) {
     await Promise.all(ok.map((s) => s.stop({ expectCleanExit: false }).catch(() => {})));
-    throw bad.reason;
+    throw failure;
   }
   return ok;
 }
