@@ -50,8 +50,13 @@ static const struct option_def options[] = {
               "I/O worker threads (0: one per core; at most 64)"),
     OPT("data-dir", OPT_STRING, data_dir, "./herald-data",
         "directory for stored data and the development app"),
-    OPT("storage", OPT_STRING, storage, "sqlite",
-        "storage engine: sqlite (durable) or memory (tests, throwaway runs)"),
+    OPT("engine", OPT_STRING, engine, "sqlite",
+        "engine: sqlite (one node, durable), redis (many nodes sharing "
+        "--redis) or memory (tests, throwaway runs)"),
+    OPT("storage", OPT_STRING, engine, NULL, "the older name of --engine"),
+    OPT("redis", OPT_STRING, redis, "redis://127.0.0.1:6379",
+        "the redis engine's instances, comma-separated redis://host:port: "
+        "channels are spread over them, apps and keys live on the first"),
     OPT("config", OPT_STRING, config_path, NULL, "JSON configuration file"),
     OPT("sandbox", OPT_BOOL, sandbox, "false",
         "sandbox mode: anyone may create apps (POST /apps)"),
@@ -321,9 +326,12 @@ int config__load(struct config *cfg, int argc, char **argv, herald_error *err) {
 }
 
 void config__cleanup(struct config *cfg) {
-  for (size_t i = 0; i < N_OPTIONS; i++)
-    if (options[i].type == OPT_STRING)
-      herald_free(*(char **)((char *)cfg + options[i].offset));
+  for (size_t i = 0; i < N_OPTIONS; i++) /* aliases share a field */
+    if (options[i].type == OPT_STRING) {
+      char **field = (char **)((char *)cfg + options[i].offset);
+      herald_free(*field);
+      *field = NULL;
+    }
   json_decref(cfg->apps);
   herald_free(cfg->env_key);
   memset(cfg, 0, sizeof *cfg);

@@ -17,7 +17,8 @@ struct config {
   char *bind;
   int threads;
   char *data_dir;
-  char *storage;
+  char *engine; /* sqlite, redis or memory */
+  char *redis;  /* comma-separated redis://host:port, for the redis engine */
   char *config_path;
   bool sandbox;
   char *admin_key;         /* lets POST /apps create apps; NULL: none */
