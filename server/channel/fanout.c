@@ -267,9 +267,10 @@ static void interrupt_owned(struct fanout_worker *fw, const char *key,
 }
 
 static void positioned(struct fanout_worker *fw, struct owned_channel *oc,
-                       const char *position) {
+                       const struct store_feed_item *it) {
   if (!oc->pending) return;
-  snprintf(oc->position, SERIAL_MAX, "%s", position);
+  snprintf(oc->position, SERIAL_MAX, "%s", it->position);
+  oc->presence_members = it->members;
   oc->pending = false;
   for (struct fanout_note *note = oc->waiting, *next; note; note = next) {
     next = note->next_waiting;
@@ -285,15 +286,12 @@ static void feed_on_owner(struct worker_task *task) {
   char *key = fanout__channel_key(it->app_id, it->channel, &len);
   struct owned_channel *oc = hashmap__get(&fw->owned, key, len);
   if (oc && it->event == STORE_FEED_POSITIONED) {
-    positioned(fw, oc, it->position);
+    positioned(fw, oc, it);
   } else if (oc && it->event == STORE_FEED_INTERRUPTED) {
     interrupt_owned(fw, key, len, oc, &it->err);
   } else if (oc && !oc->pending && it->count) {
-    size_t members = it->stream == STORE_PRESENCE
-                         ? presence__count(channel__presence(
-                                               channel__table(fw->worker)),
-                                           key, len)
-                         : oc->presence_members;
+    size_t members = it->stream == STORE_PRESENCE ? it->members
+                                                  : oc->presence_members;
     fan_out(fw->worker, oc, delivery__from_feed(it, key, members));
     key = NULL; /* the delivery's now */
   }

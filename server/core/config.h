@@ -47,6 +47,7 @@ struct config {
   int64_t reattach_window_ms;   /* after a resume: re-attach or members leave */
   int64_t presence_max_members; /* per channel, unless the app says */
   int64_t max_apps;             /* POST /apps refuses beyond this many */
+  int64_t node_timeout_ms;      /* redis engine: a silent node is dead */
   json_t *apps; /* the "apps" array of the config file, or NULL */
   char *env_key; /* HERALD_KEY: appId.keyId:secret with full capability */
   bool help;

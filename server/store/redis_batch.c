@@ -131,6 +131,50 @@ int redis_batch__decode(const char *data, size_t len, int64_t ms,
   return rc;
 }
 
+char *redis_batch__encode_member(const char *node, const struct message *m,
+                                 size_t *len) {
+  struct message *present = presence_message__copy(m, PRESENCE_PRESENT);
+  struct wire_writer w;
+  wire_writer__init(&w, WIRE_MSGPACK);
+  message__write(present, &w);
+  size_t item_len;
+  char *item = wire_writer__finish(&w, &item_len);
+  wire_writer__cleanup(&w);
+  message__unref(present);
+  if (!item) return NULL;
+  size_t node_len = strlen(node);
+  char *out = herald_xmalloc(node_len + 1 + item_len);
+  memcpy(out, node, node_len);
+  out[node_len] = '|';
+  memcpy(out + node_len + 1, item, item_len);
+  herald_free(item);
+  *len = node_len + 1 + item_len;
+  return out;
+}
+
+int redis_batch__decode_member(const char *value, size_t len,
+                               struct message **out, char **node,
+                               herald_error *err) {
+  const char *bar1 = memchr(value, '|', len);
+  const char *bar2 = bar1 ? memchr(bar1 + 1, '|', len - (size_t)(bar1 + 1 - value))
+                          : NULL;
+  int64_t ms;
+  unsigned seq;
+  if (!bar2 || !redis_batch__parse_id(value, (size_t)(bar1 - value), &ms, &seq))
+    return herald_error_set(err, HERALD_E_INTERNAL, "malformed stored member");
+  const char *item = bar2 + 1;
+  struct wire_doc doc;
+  int rc = wire_doc__parse(&doc, WIRE_MSGPACK, item,
+                           len - (size_t)(item - value), err);
+  if (rc) return rc;
+  rc = decode_message(wire_doc__root(&doc), out, err);
+  wire_doc__cleanup(&doc);
+  if (rc) return rc;
+  (*out)->timestamp = ms;
+  if (node) *node = herald_xstrndup(bar1 + 1, (size_t)(bar2 - bar1 - 1));
+  return 0;
+}
+
 void redis_batch__cleanup(struct redis_batch *b) {
   herald_free(b->message_id);
   herald_free(b->connection_id);

@@ -40,6 +40,18 @@ int redis_batch__decode(const char *data, size_t len, int64_t ms,
                         herald_error *err);
 void redis_batch__cleanup(struct redis_batch *b);
 
+/* A presence member as the channel's member hash keeps it: the value
+ * "<node>|<PRESENT item>" (herald_xmalloc'd), to which Redis prefixes the
+ * id "<ms>-<seq>" of the entry that made it ("<id>|<node>|<item>"). */
+char *redis_batch__encode_member(const char *node, const struct message *m,
+                                 size_t *len);
+/* Decodes "<id>|<node>|<item>": the member (timestamp from the id) and,
+ * if node is not NULL, its node (herald_xmalloc'd). 0 or a negative Ably
+ * code. */
+int redis_batch__decode_member(const char *value, size_t len,
+                               struct message **out, char **node,
+                               herald_error *err);
+
 /* Parses an entry id "<ms>-<seq>" (seq below 1000, as serials have). */
 bool redis_batch__parse_id(const char *id, size_t len, int64_t *ms,
                            unsigned *seq);

@@ -76,6 +76,19 @@ void store__watch(struct store *s, const char *app_id, const char *channel,
   s->ops->watch(s, w);
 }
 
+void store__members(struct store *s, struct store_members *m) {
+  m->req.op = STORE_OP_MEMBERS;
+  m->members = NULL;
+  m->count = 0;
+  s->ops->members(s, m);
+}
+
+void store__members_cleanup(struct store_members *m) {
+  message__free_list(m->members, m->count);
+  m->members = NULL;
+  m->count = 0;
+}
+
 void store__feed_item_free(struct store_feed_item *item) {
   herald_free(item->app_id);
   herald_free(item->channel);

@@ -30,6 +30,7 @@ enum store_op {
   STORE_OP_DROP_APP,
   STORE_OP_LOAD_RECORDS, /* engine-internal: a synchronous load */
   STORE_OP_WATCH,        /* engine-internal: a watch or its end */
+  STORE_OP_MEMBERS,
 };
 
 /* The header shared by every request. */
@@ -150,6 +151,9 @@ struct store_feed_item {
   char *app_id; /* herald_xmalloc'd, as every string here */
   char *channel;
   char position[SERIAL_MAX]; /* positioned */
+  /* positioned, and appended presence changes: the channel's member
+   * count (across nodes) as of the position or after the change */
+  size_t members;
   /* appended: */
   enum store_stream stream;
   char *message_id;    /* the publish's id */
@@ -164,6 +168,16 @@ struct store_feed_item {
 struct store_watcher {
   void (*fn)(void *ctx, struct store_feed_item *item);
   void *ctx;
+};
+
+/* A channel's presence members as the shared engine keeps them: every
+ * node's (they are also changed by appends to the presence stream). */
+struct store_members {
+  struct store_req req;
+  const char *app_id;
+  const char *channel;
+  struct message **members; /* outputs: PRESENT items, herald_xmalloc'd */
+  size_t count;
 };
 
 struct store_watch {
@@ -195,6 +209,7 @@ struct store_ops {
                       void *ctx, herald_error *err);
   /* Shared engines only (NULL otherwise): see above. */
   void (*watch)(struct store *s, struct store_watch *w);
+  void (*members)(struct store *s, struct store_members *m);
 };
 
 struct store {
@@ -224,6 +239,8 @@ void store__set_watcher(struct store *s, struct store_watcher watcher);
 void store__watch(struct store *s, const char *app_id, const char *channel,
                   bool on);
 void store__feed_item_free(struct store_feed_item *item);
+void store__members(struct store *s, struct store_members *m);
+void store__members_cleanup(struct store_members *m);
 
 /* For engines: hand a finished request back to its origin worker
  * (store_req.c). */

@@ -8,11 +8,15 @@
  *   h:p:<app>\n<channel>  stream of presence changes
  *   h:c:<app>\n<channel>  hash {ms, seq}: the channel's serial clock
  *   h:i:<app>\n<channel>\n<key>  a client-supplied id, for the window
+ *   h:s:<app>\n<channel>  hash: every node's presence members,
+ *                         "<connectionId>:<clientId>" -> "<id>|<node>|<item>"
  *   h:a:<app>             zset: channel -> when its history expires
  *   h:t:<app>\n<channel>  the pub/sub topic every publish goes to
  * and on the first shard h:r:<kind> (hash "<app>\n<key>" -> "<expires>|
- * <value>") and h:rk (the kinds). One Lua script stamps, stores, trims,
- * records the idempotency key and publishes, atomically: a publish is
+ * <value>"), h:rk (the kinds), h:nodes (zset: node -> last check-in),
+ * h:nm:<node> (the channels a node has members on) and h:reaping:<node>.
+ * One Lua script stamps, stores, trims, records the idempotency key,
+ * updates the members and publishes, atomically: a publish is
  * acknowledged only once Redis answered it.
  *
  * One engine thread runs a libuv loop with two connections per shard
@@ -47,11 +51,13 @@ extern const struct store_ops store_redis__ops;
 
 /* ---- Scripts ------------------------------------------------------------ */
 
-/* KEYS: stream, clock, idempotency key, app's channel index.
+/* KEYS: stream, clock, idempotency key, app's channel index, members.
  * ARGV: batch, retention ms, window ms, flags (e: ephemeral, i: with an
  * idempotency key), topic, channel, stream kind (m/p), "node count
- * message_id" (kept with the key). Returns {1, id} or {0, "id node count
- * message_id"} of the first publish with that key. */
+ * message_id" (kept with the key), then for a presence change one pair
+ * per item: member key, "<node>|<item>" (or "" for a LEAVE). Publishes
+ * "<id> <kind> <members or -> <batch>". Returns {1, id} or {0, "id node
+ * count message_id"} of the first publish with that key. */
 static const char append_script[] =
     "local flags = ARGV[4]\n"
     "local idem = string.find(flags, 'i', 1, true)\n"
@@ -68,7 +74,7 @@ static const char append_script[] =
     "  if seq > 999 then ms = ms + 1; seq = 0 end\n"
     "end\n"
     "local retention = tonumber(ARGV[2])\n"
-    "redis.call('HSET', KEYS[2], 'ms', ms, 'seq', seq)\n"
+    "redis.call('HSET', KEYS[2], 'ms', ms, 'seq', seq, 'r', ARGV[2])\n"
     "redis.call('PEXPIRE', KEYS[2], retention + 86400000)\n"
     "local id = string.format('%d-%d', ms, seq)\n"
     "if not string.find(flags, 'e', 1, true) then\n"
@@ -80,27 +86,62 @@ static const char append_script[] =
     "if idem then\n"
     "  redis.call('SET', KEYS[3], id .. ' ' .. ARGV[8], 'PX', ARGV[3])\n"
     "end\n"
-    "redis.call('PUBLISH', ARGV[5], id .. ' ' .. ARGV[7] .. ARGV[1])\n"
+    "local members = '-'\n"
+    "if ARGV[7] == 'p' then\n"
+    "  for i = 9, #ARGV, 2 do\n"
+    "    if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[5], ARGV[i])\n"
+    "    else redis.call('HSET', KEYS[5], ARGV[i], id .. '|' .. ARGV[i + 1]) end\n"
+    "  end\n"
+    "  members = redis.call('HLEN', KEYS[5])\n"
+    "end\n"
+    "redis.call('PUBLISH', ARGV[5],\n"
+    "           id .. ' ' .. ARGV[7] .. ' ' .. members .. ' ' .. ARGV[1])\n"
     "return {1, id}\n";
 
-/* KEYS: clock. Returns {ms, seq} of the channel's next serial position:
- * after every serial issued, not before now. */
+/* KEYS: clock, members. Returns {ms, seq, members} of the channel's next
+ * serial position (after every serial issued, not before now) and its
+ * member count. */
 static const char position_script[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local n = redis.call('HLEN', KEYS[2])\n"
     "local last = redis.call('HMGET', KEYS[1], 'ms', 'seq')\n"
     "if last[1] and tonumber(last[1]) >= now then\n"
     "  local seq = tonumber(last[2]) + 1\n"
-    "  if seq > 999 then return {tonumber(last[1]) + 1, 0} end\n"
-    "  return {tonumber(last[1]), seq}\n"
+    "  if seq > 999 then return {tonumber(last[1]) + 1, 0, n} end\n"
+    "  return {tonumber(last[1]), seq, n}\n"
     "end\n"
-    "return {now, 0}\n";
+    "return {now, 0, n}\n";
+
+/* KEYS: the nodes zset. ARGV: this node, timeout ms. Checks this node in
+ * and returns up to 8 nodes silent for longer than the timeout. */
+static const char beat_script[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "redis.call('ZADD', KEYS[1], now, ARGV[1])\n"
+    "return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf',\n"
+    "                  now - tonumber(ARGV[2]), 'LIMIT', 0, 8)\n";
+
+/* KEYS: members, clock. ARGV: a node. Returns {retention or '', key,
+ * value, ...} of the node's members on the channel. */
+static const char members_of_script[] =
+    "local out = {redis.call('HGET', KEYS[2], 'r') or ''}\n"
+    "local all = redis.call('HGETALL', KEYS[1])\n"
+    "local mark = '|' .. ARGV[1] .. '|'\n"
+    "for i = 1, #all, 2 do\n"
+    "  local v = all[i + 1]\n"
+    "  local bar = string.find(v, '|', 1, true)\n"
+    "  if bar and string.sub(v, bar, bar + #mark - 1) == mark then\n"
+    "    out[#out + 1] = all[i]; out[#out + 1] = v\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
 
 /* KEYS: the app's channel index on this shard. ARGV: app id, whether this
  * shard keeps records. Deletes the app's channels and records. */
 static const char drop_script[] =
     "for _, name in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
-    "  for _, kind in ipairs({'m', 'p', 'c'}) do\n"
+    "  for _, kind in ipairs({'m', 'p', 'c', 's'}) do\n"
     "    redis.call('DEL', 'h:' .. kind .. ':' .. ARGV[1] .. '\\n' .. name)\n"
     "  end\n"
     "end\n"
@@ -117,10 +158,18 @@ static const char drop_script[] =
     "end\n"
     "return 1\n";
 
-enum script { SCRIPT_APPEND, SCRIPT_POSITION, SCRIPT_DROP, SCRIPTS };
+enum script {
+  SCRIPT_APPEND,
+  SCRIPT_POSITION,
+  SCRIPT_DROP,
+  SCRIPT_BEAT,
+  SCRIPT_MEMBERS_OF,
+  SCRIPTS
+};
 
-static const char *const scripts[SCRIPTS] = {append_script, position_script,
-                                             drop_script};
+static const char *const scripts[SCRIPTS] = {
+    append_script, position_script, drop_script, beat_script,
+    members_of_script};
 
 /* ---- State ---------------------------------------------------------------- */
 
@@ -138,6 +187,7 @@ struct watch {
   uint64_t generation; /* tells a stale position answer from this one's */
   char *app_id, *channel;
   char last[SERIAL_MAX]; /* the position, then the last serial fed */
+  size_t members;        /* the member count as of last */
   struct store_feed_item *held, **held_tail; /* while positioning */
 };
 
@@ -147,6 +197,9 @@ struct redis_store {
   uv_loop_t loop;
   uv_thread_t thread;
   uv_async_t wake;
+  uv_timer_t beat;         /* checks this node in, looks for dead ones */
+  int64_t node_timeout_ms; /* --node-timeout-ms */
+  int64_t retention_ms;    /* for a channel whose own is not known */
   uv_mutex_t lock; /* the queue and the start-up state */
   struct store_req *queue_head, *queue_tail;
   atomic_bool stopping;
@@ -162,16 +215,16 @@ struct redis_store {
 
 /* ---- Keys ------------------------------------------------------------------ */
 
-/* "h:<kind>:<app>\n<channel>" (herald_xmalloc'd; *len without the NUL). */
-static char *channel_key(char kind, const char *app_id, const char *channel,
-                         size_t *len) {
-  size_t a = strlen(app_id), c = strlen(channel);
-  char *key = herald_xmalloc(4 + a + 1 + c + 1);
-  key[0] = 'h', key[1] = ':', key[2] = kind, key[3] = ':';
-  memcpy(key + 4, app_id, a);
-  key[4 + a] = '\n';
-  memcpy(key + 5 + a, channel, c + 1);
-  *len = 5 + a + c;
+/* "<prefix><app>\n<channel>" (herald_xmalloc'd; *len without the NUL). */
+static char *channel_key(const char *prefix, const char *app_id,
+                         const char *channel, size_t *len) {
+  size_t p = strlen(prefix), a = strlen(app_id), c = strlen(channel);
+  char *key = herald_xmalloc(p + a + 1 + c + 1);
+  memcpy(key, prefix, p);
+  memcpy(key + p, app_id, a);
+  key[p + a] = '\n';
+  memcpy(key + p + a + 1, channel, c + 1);
+  *len = p + a + 1 + c;
   return key;
 }
 
@@ -284,33 +337,93 @@ static void on_appended(redisAsyncContext *ac, void *reply, void *priv) {
   herald_free(c);
 }
 
-/* A command's arguments, binary-safe. */
+/* A command's arguments, binary-safe; args_free releases those it was
+ * given to own. */
 struct args {
-  const char *argv[16];
-  size_t lens[16];
-  int n;
+  const char **argv;
+  size_t *lens;
+  int n, cap;
+  char **owned;
+  int n_owned;
 };
 
 static void arg(struct args *a, const char *s, size_t len) {
+  if (a->n == a->cap) {
+    a->cap = a->cap ? a->cap * 2 : 16;
+    a->argv = herald_xrealloc(a->argv, (size_t)a->cap * sizeof *a->argv);
+    a->lens = herald_xrealloc(a->lens, (size_t)a->cap * sizeof *a->lens);
+    a->owned = herald_xrealloc(a->owned, (size_t)a->cap * sizeof *a->owned);
+  }
   a->argv[a->n] = s;
   a->lens[a->n++] = len;
 }
 
 static void arg_str(struct args *a, const char *s) { arg(a, s, strlen(s)); }
 
+/* An argument (herald_xmalloc'd) the args free. */
+static void arg_owned(struct args *a, char *s, size_t len) {
+  arg(a, s, len);
+  a->owned[a->n_owned++] = s;
+}
+
+static void args_free(struct args *a) {
+  for (int i = 0; i < a->n_owned; i++) herald_free(a->owned[i]);
+  herald_free(a->argv);
+  herald_free(a->lens);
+  herald_free(a->owned);
+  memset(a, 0, sizeof *a);
+}
+
 static void send_args(struct call *c, redisCallbackFn *fn, struct args *a) {
   send_call(c, fn, a->n, a->argv, a->lens);
+  args_free(a);
 }
 
 /* The key remembering a client-supplied id: the channel's, '\n', the id. */
 static char *idempotency_key(const struct store_append *a, size_t *len) {
   size_t base, n = strlen(a->idempotency_key);
-  char *k = channel_key('i', a->app_id, a->channel, &base);
+  char *k = channel_key("h:i:", a->app_id, a->channel, &base);
   k = herald_xrealloc(k, base + 1 + n + 1);
   k[base] = '\n';
   memcpy(k + base + 1, a->idempotency_key, n + 1);
   *len = base + 1 + n;
   return k;
+}
+
+/* A presence change's member pairs: "<connectionId>:<clientId>" and the
+ * member ("" for a LEAVE). Whether any item makes a member. */
+static bool add_member_pairs(struct redis_store *s, struct args *args,
+                             const struct store_append *a) {
+  bool enters = false;
+  for (size_t i = 0; i < a->count; i++) {
+    const struct message *m = a->messages[i];
+    size_t conn = strlen(m->connection_id), client = strlen(m->client_id);
+    char *key = herald_xmalloc(conn + 1 + client + 1);
+    memcpy(key, m->connection_id, conn);
+    key[conn] = ':';
+    memcpy(key + conn + 1, m->client_id, client + 1);
+    arg_owned(args, key, conn + 1 + client);
+    size_t len = 0;
+    char *member = m->action == PRESENCE_LEAVE
+                       ? NULL : redis_batch__encode_member(s->node, m, &len);
+    if (member) arg_owned(args, member, len);
+    else arg(args, "", 0);
+    enters |= member != NULL;
+  }
+  return enters;
+}
+
+/* The node has members on the channel: the reaper's list if it dies. */
+static void note_member_channel(struct redis_store *s,
+                                const struct store_append *a) {
+  char set[32];
+  snprintf(set, sizeof set, "h:nm:%s", s->node);
+  size_t len;
+  char *name = channel_key("", a->app_id, a->channel, &len);
+  const char *argv[] = {"SADD", set, name};
+  size_t lens[] = {4, strlen(set), len};
+  redis_shard__command(&s->shards[0], NULL, NULL, 3, argv, lens);
+  herald_free(name);
 }
 
 static void run_append(struct redis_store *s, struct store_append *a) {
@@ -326,40 +439,43 @@ static void run_append(struct redis_store *s, struct store_append *a) {
   }
   char kind = a->stream == STORE_PRESENCE ? 'p' : 'm';
   bool idem = a->idempotency_key && a->idempotency_window_ms > 0;
-  size_t stream_len, clock_len, topic_len, idem_len;
-  char *stream = channel_key(kind, a->app_id, a->channel, &stream_len);
-  char *clock = channel_key('c', a->app_id, a->channel, &clock_len);
-  char *topic = channel_key('t', a->app_id, a->channel, &topic_len);
-  char *idem_key = idem ? idempotency_key(a, &idem_len) : NULL;
-  char index[300], retention[24], window[24], dup[300];
-  snprintf(index, sizeof index, "h:a:%s", a->app_id);
+  size_t len;
+  char *index = herald_xmalloc(4 + strlen(a->app_id) + 1);
+  sprintf(index, "h:a:%s", a->app_id);
+  char retention[24], window[24], dup[300];
   snprintf(retention, sizeof retention, "%" PRId64, a->retention_ms);
   snprintf(window, sizeof window, "%" PRId64, a->idempotency_window_ms);
   snprintf(dup, sizeof dup, "%s %zu %s", s->node, a->count, a->message_id);
   struct args args = {.n = 0};
   arg_str(&args, "EVALSHA");
   arg_str(&args, s->sha[SCRIPT_APPEND]);
-  arg_str(&args, "4");
-  arg(&args, stream, stream_len);
-  arg(&args, clock, clock_len);
-  if (idem) arg(&args, idem_key, idem_len);
-  else arg(&args, clock, clock_len); /* unused */
-  arg_str(&args, index);
-  arg(&args, batch, batch_len);
+  arg_str(&args, "5");
+  char *stream = channel_key(kind == 'p' ? "h:p:" : "h:m:", a->app_id,
+                             a->channel, &len);
+  arg_owned(&args, stream, len);
+  char *clock = channel_key("h:c:", a->app_id, a->channel, &len);
+  arg_owned(&args, clock, len);
+  if (idem) {
+    char *key = idempotency_key(a, &len);
+    arg_owned(&args, key, len);
+  } else {
+    arg(&args, clock, len); /* unused */
+  }
+  arg_owned(&args, index, strlen(index));
+  char *members = channel_key("h:s:", a->app_id, a->channel, &len);
+  arg_owned(&args, members, len);
+  arg_owned(&args, batch, batch_len);
   arg_str(&args, retention);
   arg_str(&args, window);
   arg_str(&args, a->ephemeral ? (idem ? "ei" : "e") : (idem ? "i" : ""));
-  arg(&args, topic, topic_len);
+  char *topic = channel_key("h:t:", a->app_id, a->channel, &len);
+  arg_owned(&args, topic, len);
   arg_str(&args, a->channel);
   arg(&args, &kind, 1);
   arg_str(&args, dup);
+  if (kind == 'p' && add_member_pairs(s, &args, a)) note_member_channel(s, a);
   send_args(call_new(&a->req, shard_of(s, a->app_id, a->channel)), on_appended,
             &args);
-  herald_free(batch);
-  herald_free(stream);
-  herald_free(clock);
-  herald_free(topic);
-  herald_free(idem_key);
 }
 
 /* ---- History ----------------------------------------------------------------- */
@@ -475,8 +591,8 @@ static void run_history(struct redis_store *s, struct store_history *h) {
     return;
   }
   size_t key_len;
-  char *key = channel_key(h->stream == STORE_PRESENCE ? 'p' : 'm', h->app_id,
-                          h->channel, &key_len);
+  char *key = channel_key(h->stream == STORE_PRESENCE ? "h:p:" : "h:m:",
+                          h->app_id, h->channel, &key_len);
   char lower[32], upper[32], count[24];
   bound(lower, sizeof lower, h, &cursor, false);
   bound(upper, sizeof upper, h, &cursor, true);
@@ -596,7 +712,9 @@ static void fan_out(struct redis_store *s, struct store_req *req,
     struct args args = {.n = 0};
     char scratch[320];
     build(&args, in, i, scratch, sizeof scratch);
-    if (!redis_shard__command(c->sh, fn, c, args.n, args.argv, args.lens)) {
+    bool sent = redis_shard__command(c->sh, fn, c, args.n, args.argv, args.lens);
+    args_free(&args);
+    if (!sent) {
       herald_free(c);
       fan_in_answered(f, &s->shards[i], NULL, false);
     }
@@ -749,6 +867,232 @@ static int redis_load_records(struct store *base, const char *kind,
   return code;
 }
 
+/* ---- Presence members ------------------------------------------------------------ */
+
+static void on_members(redisAsyncContext *ac, void *reply, void *priv) {
+  struct call *c = priv;
+  struct store_members *m = (struct store_members *)c->req;
+  const redisReply *r = reply;
+  if (!r || r->type != REDIS_REPLY_ARRAY) {
+    fail(&m->req, c->sh, r);
+    herald_free(c);
+    return;
+  }
+  m->members = herald_xcalloc(r->elements / 2 + 1, sizeof *m->members);
+  for (size_t i = 1; i < r->elements; i += 2) {
+    const redisReply *v = r->element[i];
+    herald_error err;
+    struct message *member;
+    if (v->type != REDIS_REPLY_STRING ||
+        redis_batch__decode_member(v->str, v->len, &member, NULL, &err)) {
+      log_warn("members of %s: skipping a malformed member", m->channel);
+      continue;
+    }
+    m->members[m->count++] = member;
+  }
+  herald_free(c);
+  succeed(&m->req);
+}
+
+static void run_members(struct redis_store *s, struct store_members *m) {
+  size_t len;
+  struct args args = {.n = 0};
+  arg_str(&args, "HGETALL");
+  char *key = channel_key("h:s:", m->app_id, m->channel, &len);
+  arg_owned(&args, key, len);
+  send_args(call_new(&m->req, shard_of(s, m->app_id, m->channel)), on_members,
+            &args);
+}
+
+/* ---- Dead nodes' members ------------------------------------------------------------
+ *
+ * Every node checks in (h:nodes) each third of --node-timeout-ms. A node
+ * that finds another silent for longer claims it (h:reaping:<node>, for
+ * one timeout) and makes its members leave, channel by channel (the dead
+ * node listed them in h:nm:<node>): a LEAVE each, appended as any
+ * presence change, so history has them and every node delivers them. */
+
+/* One dead node being reaped. */
+struct reap {
+  struct redis_store *s;
+  char *node;
+  size_t pending; /* channels not done yet */
+};
+
+/* One channel's LEAVEs, appended by the engine itself. */
+struct reap_append {
+  struct store_append append;
+  struct reap *reap;
+  char *app_id, *channel;
+  char message_id[16];
+};
+
+static void reap_done(struct reap *r) {
+  if (--r->pending) return;
+  struct redis_shard *first = &r->s->shards[0];
+  char set[32];
+  snprintf(set, sizeof set, "h:nm:%s", r->node);
+  const char *del[] = {"DEL", set};
+  size_t del_lens[] = {3, strlen(set)};
+  redis_shard__command(first, NULL, NULL, 2, del, del_lens);
+  const char *zrem[] = {"ZREM", "h:nodes", r->node};
+  size_t zrem_lens[] = {4, 7, strlen(r->node)};
+  redis_shard__command(first, NULL, NULL, 3, zrem, zrem_lens);
+  log_info("node %s was silent: its presence members left", r->node);
+  herald_free(r->node);
+  herald_free(r);
+}
+
+static void on_reap_appended(struct store_req *req) {
+  struct reap_append *ra = (struct reap_append *)req;
+  if (req->rc) log_warn("reaping %s: %s", ra->channel, req->err.message);
+  struct reap *r = ra->reap;
+  message__free_list((struct message **)ra->append.messages, ra->append.count);
+  store__append_cleanup(&ra->append);
+  herald_free(ra->app_id);
+  herald_free(ra->channel);
+  herald_free(ra);
+  reap_done(r);
+}
+
+/* {retention, key, value, ...}: the dead node's members on one channel. */
+static void on_dead_members(redisAsyncContext *ac, void *reply, void *priv) {
+  struct reap_append *ra = priv;
+  const redisReply *r = reply;
+  const redisReply *retention = element(r, 0, REDIS_REPLY_STRING);
+  size_t n = retention ? (r->elements - 1) / 2 : 0;
+  struct message **leaves = herald_xcalloc(n + 1, sizeof *leaves);
+  size_t count = 0;
+  for (size_t i = 0; i < n; i++) {
+    const redisReply *v = r->element[2 + 2 * i];
+    struct message *member;
+    herald_error err;
+    if (v->type != REDIS_REPLY_STRING ||
+        redis_batch__decode_member(v->str, v->len, &member, NULL, &err))
+      continue;
+    struct message *leave = presence_message__copy(member, PRESENCE_LEAVE);
+    message__unref(member);
+    herald_free(leave->id);
+    leave->id = herald_xmalloc(sizeof ra->message_id + 24);
+    sprintf(leave->id, "%s:0:%zu", ra->message_id, count);
+    leaves[count++] = leave;
+  }
+  if (!count) {
+    herald_free(leaves);
+    ra->append.count = 0;
+    on_reap_appended(&ra->append.req);
+    return;
+  }
+  struct store_append *a = &ra->append;
+  a->messages = leaves;
+  a->count = count;
+  a->retention_ms = retention->len ? strtoll(retention->str, NULL, 10)
+                                   : ra->reap->s->retention_ms;
+  run_append(ra->reap->s, a);
+}
+
+static void reap_channel(struct reap *r, const char *app_id,
+                         const char *channel) {
+  struct reap_append *ra = herald_xcalloc(1, sizeof *ra);
+  ra->reap = r;
+  ra->app_id = herald_xstrdup(app_id);
+  ra->channel = herald_xstrdup(channel);
+  msgid__random(ra->message_id, 12);
+  struct store_append *a = &ra->append;
+  a->req.op = STORE_OP_APPEND;
+  a->req.done = on_reap_appended; /* origin NULL: on this thread */
+  a->app_id = ra->app_id;
+  a->channel = ra->channel;
+  a->stream = STORE_PRESENCE;
+  a->message_id = ra->message_id;
+  r->pending++;
+  struct redis_shard *sh = shard_of(r->s, app_id, channel);
+  size_t members_len, clock_len;
+  char *members = channel_key("h:s:", app_id, channel, &members_len);
+  char *clock = channel_key("h:c:", app_id, channel, &clock_len);
+  const char *argv[] = {"EVALSHA", r->s->sha[SCRIPT_MEMBERS_OF], "2", members,
+                        clock, r->node};
+  size_t lens[] = {7, 40, 1, members_len, clock_len, strlen(r->node)};
+  if (!redis_shard__command(sh, on_dead_members, ra, 6, argv, lens)) {
+    ra->append.count = 0;
+    on_reap_appended(&ra->append.req);
+  }
+  herald_free(members);
+  herald_free(clock);
+}
+
+/* The channels "<app>\n<channel>" the dead node had members on. */
+static void on_dead_channels(redisAsyncContext *ac, void *reply, void *priv) {
+  struct reap *r = priv;
+  const redisReply *list = reply;
+  r->pending = 1; /* this reply's own share, released below */
+  for (size_t i = 0; list && list->type == REDIS_REPLY_ARRAY &&
+                     i < list->elements; i++) {
+    const redisReply *e = list->element[i];
+    char *newline = e->type == REDIS_REPLY_STRING ? memchr(e->str, '\n', e->len)
+                                                   : NULL;
+    if (!newline) continue;
+    char *app_id = herald_xstrndup(e->str, (size_t)(newline - e->str));
+    char *channel = herald_xstrndup(newline + 1,
+                                    e->len - (size_t)(newline + 1 - e->str));
+    reap_channel(r, app_id, channel);
+    herald_free(app_id);
+    herald_free(channel);
+  }
+  reap_done(r);
+}
+
+static void on_claimed(redisAsyncContext *ac, void *reply, void *priv) {
+  struct reap *r = priv;
+  const redisReply *ok = reply;
+  char set[32];
+  snprintf(set, sizeof set, "h:nm:%s", r->node);
+  const char *argv[] = {"SMEMBERS", set};
+  size_t lens[] = {8, strlen(set)};
+  if (ok && ok->type == REDIS_REPLY_STATUS &&
+      redis_shard__command(&r->s->shards[0], on_dead_channels, r, 2, argv, lens))
+    return;
+  herald_free(r->node); /* another node reaps it, or Redis is away */
+  herald_free(r);
+}
+
+static void claim(struct redis_store *s, const char *node) {
+  struct reap *r = herald_xcalloc(1, sizeof *r);
+  r->s = s;
+  r->node = herald_xstrdup(node);
+  char lock[32], ttl[24];
+  snprintf(lock, sizeof lock, "h:reaping:%s", node);
+  snprintf(ttl, sizeof ttl, "%" PRId64, s->node_timeout_ms);
+  const char *argv[] = {"SET", lock, s->node, "NX", "PX", ttl};
+  size_t lens[] = {3, strlen(lock), strlen(s->node), 2, 2, strlen(ttl)};
+  if (!redis_shard__command(&s->shards[0], on_claimed, r, 6, argv, lens)) {
+    herald_free(r->node);
+    herald_free(r);
+  }
+}
+
+static void on_beat(redisAsyncContext *ac, void *reply, void *priv) {
+  struct redis_store *s = priv;
+  const redisReply *silent = reply;
+  for (size_t i = 0; silent && silent->type == REDIS_REPLY_ARRAY &&
+                     i < silent->elements; i++) {
+    const redisReply *node = silent->element[i];
+    if (node->type == REDIS_REPLY_STRING && node->len < 24 &&
+        strcmp(node->str, s->node))
+      claim(s, node->str);
+  }
+}
+
+static void beat(uv_timer_t *timer) {
+  struct redis_store *s = timer->data;
+  char timeout[24];
+  snprintf(timeout, sizeof timeout, "%" PRId64, s->node_timeout_ms);
+  const char *argv[] = {"EVALSHA", s->sha[SCRIPT_BEAT], "1", "h:nodes", s->node,
+                        timeout};
+  size_t lens[] = {7, 40, 1, 7, strlen(s->node), strlen(timeout)};
+  redis_shard__command(&s->shards[0], on_beat, s, 6, argv, lens);
+}
+
 /* ---- Watches and the feed ------------------------------------------------------- */
 
 static struct store_feed_item *item_new(enum store_feed_event event,
@@ -789,7 +1133,7 @@ static struct watch *watch_get(struct redis_store *s, struct redis_shard *sh,
 static void watch_forget(struct redis_store *s, struct redis_shard *sh,
                          struct watch *w) {
   size_t len;
-  char *topic = channel_key('t', w->app_id, w->channel, &len);
+  char *topic = channel_key("h:t:", w->app_id, w->channel, &len);
   hashmap__remove(&s->watches[sh->index], topic, len);
   herald_free(topic);
   free_watch(w);
@@ -798,7 +1142,7 @@ static void watch_forget(struct redis_store *s, struct redis_shard *sh,
 /* Sends (UN)SUBSCRIBE for w's topic. */
 static bool watch_subscribe(struct redis_shard *sh, struct watch *w, bool on) {
   size_t len;
-  char *topic = channel_key('t', w->app_id, w->channel, &len);
+  char *topic = channel_key("h:t:", w->app_id, w->channel, &len);
   bool sent = redis_shard__subscribe(sh, on, topic, len);
   herald_free(topic);
   if (sent) w->state = on ? WATCH_SUBSCRIBING : WATCH_UNSUBSCRIBING;
@@ -831,6 +1175,7 @@ static void feed(struct redis_store *s, struct watch *w,
     return;
   }
   snprintf(w->last, SERIAL_MAX, "%s", serial);
+  if (it->stream == STORE_PRESENCE) w->members = it->members;
   emit(s, it);
 }
 
@@ -848,11 +1193,13 @@ static void on_position(redisAsyncContext *ac, void *reply, void *priv) {
   struct watch *w = watch_get(s, sh, pc->topic, pc->topic_len);
   const redisReply *ms = element(reply, 0, REDIS_REPLY_INTEGER);
   const redisReply *seq = element(reply, 1, REDIS_REPLY_INTEGER);
+  const redisReply *members = element(reply, 2, REDIS_REPLY_INTEGER);
   bool current = w && w->generation == pc->generation &&
                  w->state == WATCH_POSITIONING;
   herald_free(pc);
   if (!current) return;
-  if (!w->wanted || !ms || !seq || seq->integer < 0 || seq->integer > 999) {
+  if (!w->wanted || !ms || !seq || !members || seq->integer < 0 ||
+      seq->integer > 999) {
     if (w->wanted) interrupt(s, sh, w);
     else if (!watch_subscribe(sh, w, false)) watch_forget(s, sh, w);
     return;
@@ -860,6 +1207,8 @@ static void on_position(redisAsyncContext *ac, void *reply, void *priv) {
   serial__floor(w->last, ms->integer, (unsigned)seq->integer);
   struct store_feed_item *it = item_new(STORE_FEED_POSITIONED, w);
   memcpy(it->position, w->last, SERIAL_MAX);
+  it->members = (size_t)members->integer;
+  w->members = it->members;
   emit(s, it);
   w->state = WATCH_LIVE;
   struct store_feed_item *held = w->held;
@@ -885,12 +1234,14 @@ static void on_subscribed(struct redis_store *s, struct redis_shard *sh,
   pc->generation = w->generation;
   pc->topic_len = len;
   memcpy(pc->topic, topic, len);
-  size_t clock_len;
-  char *clock = channel_key('c', w->app_id, w->channel, &clock_len);
-  const char *argv[] = {"EVALSHA", s->sha[SCRIPT_POSITION], "1", clock};
-  size_t lens[] = {7, 40, 1, clock_len};
-  bool sent = redis_shard__command(sh, on_position, pc, 4, argv, lens);
+  size_t clock_len, members_len;
+  char *clock = channel_key("h:c:", w->app_id, w->channel, &clock_len);
+  char *members = channel_key("h:s:", w->app_id, w->channel, &members_len);
+  const char *argv[] = {"EVALSHA", s->sha[SCRIPT_POSITION], "2", clock, members};
+  size_t lens[] = {7, 40, 1, clock_len, members_len};
+  bool sent = redis_shard__command(sh, on_position, pc, 5, argv, lens);
   herald_free(clock);
+  herald_free(members);
   if (!sent) {
     herald_free(pc);
     interrupt(s, sh, w);
@@ -906,23 +1257,37 @@ static void on_unsubscribed(struct redis_store *s, struct redis_shard *sh,
   }
 }
 
-/* "<id> <kind><batch>" as the append script publishes it. */
+/* "<id> <kind> <members or -> <batch>" as the append script publishes
+ * it. */
 static struct store_feed_item *parse_published(const struct watch *w,
                                                const char *data, size_t len) {
-  const char *space = memchr(data, ' ', len < 32 ? len : 32);
+  const char *end = data + len, *space = memchr(data, ' ', len < 32 ? len : 32);
   int64_t ms;
   unsigned seq;
-  struct redis_batch b;
-  herald_error err;
-  if (!space || (size_t)(space - data) + 2 > len ||
+  if (!space || end - space < 4 || space[2] != ' ' ||
       !redis_batch__parse_id(data, (size_t)(space - data), &ms, &seq))
     return NULL;
-  const char *batch = space + 2;
-  if (redis_batch__decode(batch, len - (size_t)(batch - data), ms, seq, &b,
-                          &err))
+  char kind = space[1];
+  const char *count = space + 3;
+  const char *batch = memchr(count, ' ', (size_t)(end - count));
+  if (!batch) return NULL;
+  long long members = 0;
+  if (*count != '-') {
+    char digits[24];
+    size_t n = (size_t)(batch - count);
+    if (n == 0 || n >= sizeof digits) return NULL;
+    memcpy(digits, count, n);
+    digits[n] = '\0';
+    members = strtoll(digits, NULL, 10);
+  }
+  struct redis_batch b;
+  herald_error err;
+  batch++;
+  if (redis_batch__decode(batch, (size_t)(end - batch), ms, seq, &b, &err))
     return NULL;
   struct store_feed_item *it = item_new(STORE_FEED_APPENDED, w);
-  it->stream = space[1] == 'p' ? STORE_PRESENCE : STORE_MESSAGES;
+  it->stream = kind == 'p' ? STORE_PRESENCE : STORE_MESSAGES;
+  it->members = members > 0 ? (size_t)members : 0;
   it->message_id = b.message_id;
   it->connection_id = b.connection_id;
   it->messages = b.messages;
@@ -982,7 +1347,7 @@ static void on_sub_down(struct redis_shard *sh) {
 static void run_watch(struct redis_store *s, struct store_watch *req) {
   struct redis_shard *sh = shard_of(s, req->app_id, req->channel);
   size_t len;
-  char *topic = channel_key('t', req->app_id, req->channel, &len);
+  char *topic = channel_key("h:t:", req->app_id, req->channel, &len);
   struct watch *w = watch_get(s, sh, topic, len);
   if (!req->on) {
     if (w) {
@@ -995,6 +1360,7 @@ static void run_watch(struct redis_store *s, struct store_watch *req) {
     if (w->state == WATCH_LIVE) { /* fed already: it goes on from here */
       struct store_feed_item *it = item_new(STORE_FEED_POSITIONED, w);
       memcpy(it->position, w->last, SERIAL_MAX);
+      it->members = w->members;
       emit(s, it);
     }
   } else {
@@ -1023,6 +1389,7 @@ static void run_request(struct redis_store *s, struct store_req *req) {
   case STORE_OP_PUT_RECORD: run_put_record(s, (struct store_record *)req); break;
   case STORE_OP_DROP_APP: run_drop_app(s, (struct store_drop_app *)req); break;
   case STORE_OP_WATCH: run_watch(s, (struct store_watch *)req); break;
+  case STORE_OP_MEMBERS: run_members(s, (struct store_members *)req); break;
   case STORE_OP_LOAD_RECORDS: abort(); /* synchronous, never queued */
   }
 }
@@ -1037,6 +1404,7 @@ static void shut_down(struct redis_store *s) {
     hashmap__cleanup(&s->watches[i]);
   }
   uv_close((uv_handle_t *)&s->wake, NULL);
+  uv_close((uv_handle_t *)&s->beat, NULL);
 }
 
 static void on_wake(uv_async_t *handle) {
@@ -1072,6 +1440,8 @@ static void engine_thread(void *arg) {
   struct redis_store *s = arg;
   for (size_t i = 0; i < s->n_shards; i++)
     redis_shard__start(&s->shards[i], &s->loop);
+  uint64_t every = (uint64_t)(s->node_timeout_ms / 3);
+  uv_timer_start(&s->beat, beat, every, every);
   uv_run(&s->loop, UV_RUN_DEFAULT);
 }
 
@@ -1108,6 +1478,10 @@ static void redis_drop_app(struct store *s, struct store_drop_app *d) {
 
 static void redis_watch(struct store *s, struct store_watch *w) {
   enqueue(s, &w->req);
+}
+
+static void redis_members(struct store *s, struct store_members *m) {
+  enqueue(s, &m->req);
 }
 
 /* ---- Opening and closing ------------------------------------------------------------ */
@@ -1203,6 +1577,10 @@ static int redis_open(struct store **out, const struct config *cfg,
   uv_loop_init(&s->loop);
   uv_async_init(&s->loop, &s->wake, on_wake);
   s->wake.data = s;
+  uv_timer_init(&s->loop, &s->beat);
+  s->beat.data = s;
+  s->node_timeout_ms = cfg->node_timeout_ms;
+  s->retention_ms = cfg->retention_ms;
   if (uv_thread_create(&s->thread, engine_thread, s) != 0) abort();
   rc = await_shards(s, err);
   if (rc) {
@@ -1224,4 +1602,5 @@ const struct store_ops store_redis__ops = {
     .drop_app = redis_drop_app,
     .load_records = redis_load_records,
     .watch = redis_watch,
+    .members = redis_members,
 };
