@@ -7,10 +7,11 @@ PORT ?= 8080
 DATA_DIR ?= ./herald-data
 
 # Debian packages the build, the server and the tests need (chromium: the
-# browser tests/integration/browser.test.mjs drives).
+# browser tests/integration/browser.test.mjs drives; redis-server: the
+# redis engine's tests start their own).
 DEB_PACKAGES = build-essential cmake pkg-config libuv1-dev libhttp-parser-dev \
   libjansson-dev libmsgpack-dev libssl-dev libsqlite3-dev libwslay-dev libcmocka-dev libsodium-dev wrk curl \
-  chromium
+  chromium libhiredis-dev redis-server
 # Node.js runs the integration tests; Debian's packages are used only when no
 # node/npm is installed already (a NodeSource nodejs bundles its own npm).
 NODE_PACKAGES = nodejs npm
@@ -108,11 +109,11 @@ FUZZ_SECONDS ?= 60
 FUZZ_CI_SECONDS ?= 4
 FUZZ_SEEDS = tests/fixtures/ably-common/test-resources
 FUZZ_TARGETS = json_parse protocol_message base64 http_decode http_strict jwt token \
-  token_request capability websocket config wire_bounds
+  token_request capability websocket config wire_bounds redis_batch
 FUZZ_CFLAGS = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
   -D_GNU_SOURCE -Iinclude -Icommon -Iserver
 FUZZ_LIBS = -ljansson -lmsgpackc -lcrypto -lsodium -luv -lsqlite3 -lwslay \
-  -lhttp_parser -lpthread
+  -lhttp_parser -lhiredis -lpthread
 FUZZ_OBJECTS = $(patsubst %.c,build-fuzz/obj/%.o,$(wildcard common/*.c) \
   $(filter-out server/main.c,$(wildcard server/*.c server/*/*.c)))
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "channel/fanout.h"
 #include "channel/presence.h"
 #include "core/log.h"
 #include "msgid.h"
@@ -213,6 +214,7 @@ static void init_layers(struct server *s) {
   s->channels = (struct channels){.pool = &s->pool, .store = s->store,
                                   .apps = &s->apps, .cfg = cfg,
                                   .node_id = s->node_id};
+  fanout__init(&s->channels);
   realtime__init(&s->realtime, &s->channels, cfg);
   s->rest = (struct rest){.cfg = cfg, .apps = &s->apps, .store = s->store,
                           .nonces = &s->nonces, .channels = &s->channels};
@@ -302,9 +304,9 @@ int server__run(struct server *s, const struct config *cfg) {
     return 1;
   }
   restore_fixtures(s);
-  printf("heraldd: listening on http://%s:%d (%d threads, %s storage)\n",
+  printf("heraldd: listening on http://%s:%d (%d threads, %s engine)\n",
          strchr(cfg->bind, ':') ? "[::]" : cfg->bind, s->port, s->pool.n,
-         cfg->storage);
+         cfg->engine);
   if (dev_key) {
     printf("heraldd: development key: %s\n"
            "heraldd: watch: curl -N "

@@ -105,22 +105,34 @@ static void assign_ids(struct publish *p) {
   }
 }
 
-static void stamp(struct publish *p, struct channel_table *t) {
-  int64_t now = clock__now_ms();
-  next_serial_time(t, now);
+/* What the owner sets on every item, whoever stamps it: ids, the
+ * publisher's connection, the action of a publish. */
+static void prepare_items(struct publish *p) {
   assign_ids(p);
-  p->own_serials = herald_xcalloc(p->count, sizeof *p->own_serials);
   for (size_t i = 0; i < p->count; i++) {
     struct message *m = p->messages[i];
-    char serial[SERIAL_MAX];
-    serial__format(serial, t->serial_ms, t->serial_seq, t->serial_node, i);
-    m->serial = herald_xstrdup(serial);
-    p->own_serials[i] = m->serial;
-    m->timestamp = now;
     if (!p->presence) m->action = 0;
     herald_free(m->connection_id);
     m->connection_id = herald_xstrdup(p->connection_id);
   }
+}
+
+static void stamp_items(struct publish *p, int64_t ms, unsigned seq,
+                        const char *node, int64_t timestamp) {
+  for (size_t i = 0; i < p->count; i++) {
+    char serial[SERIAL_MAX];
+    serial__format(serial, ms, seq, node, i);
+    p->messages[i]->serial = herald_xstrdup(serial);
+    p->messages[i]->timestamp = timestamp;
+  }
+}
+
+/* Serials and timestamp from t's clock; a shared engine's come with the
+ * append's completion (store.h). */
+static void stamp(struct publish *p, struct channel_table *t) {
+  int64_t now = clock__now_ms();
+  next_serial_time(t, now);
+  stamp_items(p, t->serial_ms, t->serial_seq, t->serial_node, now);
 }
 
 void channel__next_position(struct channel_table *t, char *out) {
@@ -157,9 +169,16 @@ static void on_appended(struct store_req *req) {
     p->serials = a->original_serials;
     p->n_serials = a->original_count;
   } else if (!p->rc) {
+    bool shared = store__shared(p->channels->store);
+    if (shared) stamp_items(p, a->stamp_ms, a->stamp_seq, a->stamp_node,
+                            a->stamp_ms);
+    p->own_serials = herald_xcalloc(p->count, sizeof *p->own_serials);
+    for (size_t i = 0; i < p->count; i++)
+      p->own_serials[i] = p->messages[i]->serial;
     p->serials = p->own_serials;
     p->n_serials = p->count;
-    fanout__published(worker__self(), p);
+    /* a shared engine feeds every node's publishes instead (fanout.h) */
+    if (!shared) fanout__published(worker__self(), p);
   }
   worker__post(p->origin, &p->task, reply_on_origin);
 }
@@ -196,12 +215,11 @@ static void publish_on_owner(struct worker_task *task) {
       return;
     }
   }
-  if (p->count) stamp(p, table);
-  if (p->presence) {
-    presence__apply(members, p);
-    /* the kept items' serials, in place of every stamped item's */
-    for (size_t i = 0; i < p->count; i++) p->own_serials[i] = p->messages[i]->serial;
+  if (p->count) {
+    prepare_items(p);
+    if (!store__shared(p->channels->store)) stamp(p, table);
   }
+  if (p->presence) presence__apply(members, p);
   if (p->count == 0) { /* a presence change nobody sees */
     worker__post(p->origin, &p->task, reply_on_origin);
     return;

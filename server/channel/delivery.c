@@ -7,21 +7,44 @@
 #include "alloc.h"
 #include "channel/channel.h"
 
-struct delivery *delivery__new(const struct publish *p, char *key,
-                               size_t app_id_len, size_t presence_members) {
+/* The delivery of count messages (taken over, as every pointer here). */
+static struct delivery *make(bool presence, char *key, size_t app_id_len,
+                             char *pm_id, char *connection_id,
+                             struct message **messages, size_t count,
+                             size_t presence_members) {
   struct delivery *d = herald_xcalloc(1, sizeof *d);
   atomic_init(&d->refs, 1);
-  d->action = p->presence ? PM_PRESENCE : PM_MESSAGE;
+  d->action = presence ? PM_PRESENCE : PM_MESSAGE;
   d->key = key;
   d->channel = key + app_id_len + 1;
-  d->pm_id = herald_xstrdup(p->message_id);
-  d->connection_id = herald_xstrdup(p->connection_id);
-  d->timestamp = p->messages[0]->timestamp;
-  d->messages = herald_xmalloc(p->count * sizeof *d->messages);
-  for (size_t i = 0; i < p->count; i++) d->messages[i] = message__ref(p->messages[i]);
-  d->count = p->count;
-  d->channel_serial = d->messages[p->count - 1]->serial;
+  d->pm_id = pm_id;
+  d->connection_id = connection_id;
+  d->timestamp = messages[0]->timestamp;
+  d->messages = messages;
+  d->count = count;
+  d->channel_serial = messages[count - 1]->serial;
   d->presence_members = presence_members;
+  return d;
+}
+
+struct delivery *delivery__new(const struct publish *p, char *key,
+                               size_t app_id_len, size_t presence_members) {
+  struct message **messages = herald_xmalloc(p->count * sizeof *messages);
+  for (size_t i = 0; i < p->count; i++) messages[i] = message__ref(p->messages[i]);
+  return make(p->presence, key, app_id_len, herald_xstrdup(p->message_id),
+              herald_xstrdup(p->connection_id), messages, p->count,
+              presence_members);
+}
+
+struct delivery *delivery__from_feed(struct store_feed_item *it, char *key,
+                                     size_t presence_members) {
+  struct delivery *d = make(it->stream == STORE_PRESENCE, key,
+                            strlen(it->app_id), it->message_id,
+                            it->connection_id, it->messages, it->count,
+                            presence_members);
+  it->message_id = it->connection_id = NULL;
+  it->messages = NULL;
+  it->count = 0;
   return d;
 }
 

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "message.h"
+#include "store/store.h"
 #include "transport/transport.h"
 
 struct publish;
@@ -33,6 +34,10 @@ struct delivery {
  * the channel has presence_members members. One reference. */
 struct delivery *delivery__new(const struct publish *p, char *key,
                                size_t app_id_len, size_t presence_members);
+/* The delivery of a shared engine's append (it->count > 0), whose strings
+ * and messages it takes over. */
+struct delivery *delivery__from_feed(struct store_feed_item *it, char *key,
+                                     size_t presence_members);
 struct delivery *delivery__ref(struct delivery *d);
 /* Drops a reference (d may be NULL); the last frees d. */
 void delivery__unref(struct delivery *d);

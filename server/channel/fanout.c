@@ -15,12 +15,18 @@
 #define OWNED_IDLE_MS 1000 /* an unsubscribed channel's record outlives its
                               last message by this much */
 
-/* On the owner: a channel some worker subscribes to (or did lately). */
+struct fanout_note;
+
+/* On the owner: a channel some worker subscribes to (or did lately). With
+ * a shared engine the owner watches the channel meanwhile, and its
+ * position is the engine's answer: registrations wait for it. */
 struct owned_channel {
   char position[SERIAL_MAX];
   size_t presence_members; /* as of position */
   uint64_t workers; /* bit i: worker i has subscribers */
   int64_t last_ms;  /* of the last message or registration */
+  bool pending;     /* watched, position not known yet */
+  struct fanout_note *waiting; /* registrations to answer then */
 };
 
 /* A worker's fan-out state (in its slot). */
@@ -46,8 +52,11 @@ struct local_channel {
  * travelling back. */
 struct fanout_note {
   struct worker_task task;
+  struct fanout_note *next_waiting;
   int worker; /* the subscribing worker's index */
   bool subscribe;
+  bool interrupted; /* the answer: the channel's feed ended (err) */
+  herald_error err;
   char position[SERIAL_MAX];
   size_t presence_members;
   size_t key_len;
@@ -81,6 +90,16 @@ static struct fanout_worker *self_state(void) {
 
 /* ---- Owner side ------------------------------------------------------------ */
 
+/* Starts or ends the watch of the channel with that key (shared
+ * engines). */
+static void watch(struct fanout_worker *fw, const char *key, size_t len,
+                  bool on) {
+  const char *newline = memchr(key, '\n', len);
+  char *app_id = herald_xstrndup(key, (size_t)(newline - key));
+  store__watch(fw->channels->store, app_id, newline + 1, on);
+  herald_free(app_id);
+}
+
 static struct owned_channel *owned_get(struct fanout_worker *fw,
                                        const char *key, size_t len) {
   struct owned_channel *oc = hashmap__get(&fw->owned, key, len);
@@ -88,32 +107,52 @@ static struct owned_channel *owned_get(struct fanout_worker *fw,
     struct channel_table *table = channel__table(fw->worker);
     oc = herald_xcalloc(1, sizeof *oc);
     oc->last_ms = clock__now_ms();
-    channel__next_position(table, oc->position);
     oc->presence_members =
         presence__count(channel__presence(table), key, len);
     hashmap__put(&fw->owned, key, len, oc);
+    oc->pending = store__shared(fw->channels->store);
+    if (oc->pending) watch(fw, key, len, true);
+    else channel__next_position(table, oc->position);
   }
   return oc;
 }
 
+static void owned_free(struct fanout_worker *fw, const char *key, size_t len,
+                       struct owned_channel *oc) {
+  hashmap__remove(&fw->owned, key, len);
+  herald_free(oc);
+}
+
 static void on_position(struct worker_task *task);
 
-static void note_on_owner(struct worker_task *task) {
-  struct fanout_note *note = (struct fanout_note *)task;
-  struct fanout_worker *fw = self_state();
-  struct owned_channel *oc = owned_get(fw, note->key, note->key_len);
-  uint64_t bit = UINT64_C(1) << note->worker;
-  if (!note->subscribe) {
-    oc->workers &= ~bit;
-    herald_free(note);
-    return;
-  }
-  oc->workers |= bit;
-  oc->last_ms = clock__now_ms();
+/* Tells a registering worker the channel's position. */
+static void answer(struct fanout_worker *fw, const struct owned_channel *oc,
+                   struct fanout_note *note) {
   memcpy(note->position, oc->position, SERIAL_MAX);
   note->presence_members = oc->presence_members;
   worker__post(&fw->worker->pool->workers[note->worker], &note->task,
                on_position);
+}
+
+static void note_on_owner(struct worker_task *task) {
+  struct fanout_note *note = (struct fanout_note *)task;
+  struct fanout_worker *fw = self_state();
+  uint64_t bit = UINT64_C(1) << note->worker;
+  if (!note->subscribe) {
+    struct owned_channel *oc = hashmap__get(&fw->owned, note->key, note->key_len);
+    if (oc) oc->workers &= ~bit; /* else its feed was interrupted */
+    herald_free(note);
+    return;
+  }
+  struct owned_channel *oc = owned_get(fw, note->key, note->key_len);
+  oc->workers |= bit;
+  oc->last_ms = clock__now_ms();
+  if (oc->pending) {
+    note->next_waiting = oc->waiting;
+    oc->waiting = note;
+    return;
+  }
+  answer(fw, oc, note);
 }
 
 static void post_note(struct local_channel *lc, bool subscribe) {
@@ -131,18 +170,10 @@ static void post_note(struct local_channel *lc, bool subscribe) {
 
 static void on_delivery(struct worker_task *task);
 
-void fanout__published(struct worker *owner, const struct publish *p) {
-  struct fanout_worker *fw = state_of(owner);
-  size_t key_len;
-  char *key = fanout__channel_key(p->app->id, p->channel, &key_len);
-  struct owned_channel *oc = hashmap__get(&fw->owned, key, key_len);
-  if (!oc || p->count == 0) {
-    herald_free(key);
-    return;
-  }
-  struct delivery *d = delivery__new(
-      p, key, strlen(p->app->id),
-      p->presence ? p->presence_members : oc->presence_members);
+/* Moves the channel's position to d and posts d (taken over) to every
+ * worker with subscribers. */
+static void fan_out(struct worker *owner, struct owned_channel *oc,
+                    struct delivery *d) {
   snprintf(oc->position, SERIAL_MAX, "%s", d->channel_serial);
   oc->presence_members = d->presence_members;
   oc->last_ms = clock__now_ms();
@@ -155,6 +186,20 @@ void fanout__published(struct worker *owner, const struct publish *p) {
   delivery__unref(d);
 }
 
+void fanout__published(struct worker *owner, const struct publish *p) {
+  struct fanout_worker *fw = state_of(owner);
+  size_t key_len;
+  char *key = fanout__channel_key(p->app->id, p->channel, &key_len);
+  struct owned_channel *oc = hashmap__get(&fw->owned, key, key_len);
+  if (!oc || p->count == 0) {
+    herald_free(key);
+    return;
+  }
+  fan_out(owner, oc, delivery__new(p, key, strlen(p->app->id),
+                                    p->presence ? p->presence_members
+                                                : oc->presence_members));
+}
+
 void fanout__sweep(struct worker *w, int64_t now) {
   struct fanout_worker *fw = state_of(w);
   size_t bucket;
@@ -163,8 +208,9 @@ void fanout__sweep(struct worker *w, int64_t now) {
     struct hashmap_entry *next = hashmap__next(&fw->owned, e, &bucket);
     struct owned_channel *oc = e->value;
     if (!oc->workers && now - oc->last_ms > OWNED_IDLE_MS) {
-      hashmap__remove(&fw->owned, e->key, e->key_len);
-      herald_free(oc);
+      if (store__shared(fw->channels->store))
+        watch(fw, e->key, e->key_len, false);
+      owned_free(fw, e->key, e->key_len, oc);
     }
     e = next;
   }
@@ -192,6 +238,79 @@ static void on_delivery(struct worker_task *task) {
   delivery__unref(d);
 }
 
+/* ---- A shared engine's feed (on the owner) -------------------------------------- */
+
+/* Tells every worker registered for oc (and those waiting) that its feed
+ * ended, and forgets oc: the next registration watches it again. */
+static void interrupt_owned(struct fanout_worker *fw, const char *key,
+                            size_t len, struct owned_channel *oc,
+                            const herald_error *err) {
+  for (int i = 0; i < fw->worker->pool->n; i++) {
+    if (!(oc->workers & (UINT64_C(1) << i))) continue;
+    struct fanout_note *note = oc->waiting;
+    while (note && note->worker != i) note = note->next_waiting;
+    if (note) { /* answers its registration */
+      struct fanout_note **link = &oc->waiting;
+      while (*link != note) link = &(*link)->next_waiting;
+      *link = note->next_waiting;
+    } else {
+      note = herald_xcalloc(1, sizeof *note + len + 1);
+      note->worker = i;
+      note->key_len = len;
+      memcpy(note->key, key, len);
+    }
+    note->interrupted = true;
+    note->err = *err;
+    worker__post(&fw->worker->pool->workers[i], &note->task, on_position);
+  }
+  owned_free(fw, key, len, oc);
+}
+
+static void positioned(struct fanout_worker *fw, struct owned_channel *oc,
+                       const struct store_feed_item *it) {
+  if (!oc->pending) return;
+  snprintf(oc->position, SERIAL_MAX, "%s", it->position);
+  oc->presence_members = it->members;
+  oc->pending = false;
+  for (struct fanout_note *note = oc->waiting, *next; note; note = next) {
+    next = note->next_waiting;
+    answer(fw, oc, note);
+  }
+  oc->waiting = NULL;
+}
+
+static void feed_on_owner(struct worker_task *task) {
+  struct store_feed_item *it = (struct store_feed_item *)task;
+  struct fanout_worker *fw = self_state();
+  size_t len;
+  char *key = fanout__channel_key(it->app_id, it->channel, &len);
+  struct owned_channel *oc = hashmap__get(&fw->owned, key, len);
+  if (oc && it->event == STORE_FEED_POSITIONED) {
+    positioned(fw, oc, it);
+  } else if (oc && it->event == STORE_FEED_INTERRUPTED) {
+    interrupt_owned(fw, key, len, oc, &it->err);
+  } else if (oc && !oc->pending && it->count) {
+    size_t members = it->stream == STORE_PRESENCE ? it->members
+                                                  : oc->presence_members;
+    fan_out(fw->worker, oc, delivery__from_feed(it, key, members));
+    key = NULL; /* the delivery's now */
+  }
+  herald_free(key);
+  store__feed_item_free(it);
+}
+
+/* On the engine's thread: to the channel's owner on this node. */
+static void on_feed(void *ctx, struct store_feed_item *it) {
+  struct channels *ch = ctx;
+  worker__post(channel__owner(ch, it->app_id, it->channel), &it->task,
+               feed_on_owner);
+}
+
+void fanout__init(struct channels *ch) {
+  if (store__shared(ch->store))
+    store__set_watcher(ch->store, (struct store_watcher){on_feed, ch});
+}
+
 /* ---- Worker side ----------------------------------------------------------- */
 
 static void free_local(struct local_channel *lc) {
@@ -200,12 +319,27 @@ static void free_local(struct local_channel *lc) {
   herald_free(lc);
 }
 
+/* The channel's feed ended: its subscribers here are told and dropped
+ * (they go on from their own positions, e.g. by a resume). */
+static void interrupt_local(struct local_channel *lc, const herald_error *err) {
+  struct subscriber *s = lc->head;
+  free_local(lc);
+  for (struct subscriber *next; s; s = next) {
+    next = s->next;
+    s->local = NULL;
+    s->prev = s->next = NULL;
+    s->ops->interrupted(s, err);
+  }
+}
+
 static void on_position(struct worker_task *task) {
   struct fanout_note *note = (struct fanout_note *)task;
   struct fanout_worker *fw = self_state();
   struct local_channel *lc = hashmap__get(&fw->subscribed, note->key,
                                           note->key_len);
-  if (lc) {
+  if (lc && note->interrupted) {
+    interrupt_local(lc, &note->err);
+  } else if (lc) {
     lc->positioned = true;
     memcpy(lc->position, note->position, SERIAL_MAX);
     lc->presence_members = note->presence_members;

@@ -20,7 +20,13 @@
  * registered channel starts at the channel's local position with no round
  * trip. The channel's presence member count travels with the position and
  * every delivery, so a worker knows, with no round trip either, whether an
- * ATTACHED must promise a presence SYNC (HAS_PRESENCE). */
+ * ATTACHED must promise a presence SYNC (HAS_PRESENCE).
+ *
+ * With a shared engine (store.h: Redis, several nodes) an owner does not
+ * fan out its own appends: it watches each channel some worker registered
+ * for, answers registrations once the engine told it the channel's
+ * position, and fans out what the engine feeds -- every node's publishes,
+ * in the channel's one order. The rest is the same. */
 #ifndef HERALD_FANOUT_H
 #define HERALD_FANOUT_H
 
@@ -47,6 +53,10 @@ struct subscriber_ops {
   /* s's channel position is known (s->position): from now on it is
    * handed every message after it. */
   void (*positioned)(struct subscriber *s);
+  /* s's channel lost its feed (a shared engine's outage, err): s is
+   * unsubscribed already and gets nothing more; it may subscribe again,
+   * and go on from its own position through history. */
+  void (*interrupted)(struct subscriber *s, const herald_error *err);
 };
 
 struct subscriber {
@@ -92,6 +102,11 @@ void fanout__published(struct worker *owner, const struct publish *p);
 /* Drops worker w's (owner) record of channels nobody subscribes to and
  * that saw no message for a while (their position is then "now"). */
 void fanout__sweep(struct worker *w, int64_t now);
+
+/* With a shared engine (store.h), makes its feed -- every node's
+ * publishes -- what owners fan out, instead of their own appends. Once,
+ * before the workers start. */
+void fanout__init(struct channels *ch);
 
 /* Gives worker w its fan-out state, freed when w ends (channel.c calls
  * it for channel__worker_init). */

@@ -277,10 +277,40 @@ static void query_on_owner(struct worker_task *task) {
   worker__post(q->origin, &q->task, answer_on_origin);
 }
 
+/* Every node's members, from a shared engine, paged as the owner's. */
+static void on_stored_members(struct store_req *req) {
+  struct presence_query *q = (struct presence_query *)((char *)req -
+                                offsetof(struct presence_query, stored));
+  if (!req->rc) {
+    struct presence_set set;
+    hashmap__init(&set.members);
+    for (size_t i = 0; i < q->stored.count; i++) {
+      size_t len;
+      char *key = member_key(q->stored.members[i], &len);
+      hashmap__put(&set.members, key, len, q->stored.members[i]);
+      herald_free(key);
+    }
+    collect_page(&set, q);
+    hashmap__cleanup(&set.members);
+  }
+  store__members_cleanup(&q->stored);
+  q->done(q);
+}
+
 void presence__query(struct presence_query *q) {
   q->members = NULL;
   q->count = 0;
   q->next_cursor = NULL;
+  struct store *store = q->channels->store;
+  if (store__shared(store)) {
+    memset(&q->stored, 0, sizeof q->stored);
+    q->stored.req.origin = q->origin;
+    q->stored.req.done = on_stored_members;
+    q->stored.app_id = q->app_id;
+    q->stored.channel = q->channel;
+    store__members(store, &q->stored);
+    return;
+  }
   worker__post(channel__owner(q->channels, q->app_id, q->channel), &q->task,
                query_on_owner);
 }

@@ -9,7 +9,13 @@
  *
  * A member is identified by clientId + connectionId and held as an
  * immutable PRESENT message, so a query hands out references that another
- * thread may encode. */
+ * thread may encode.
+ *
+ * With a shared engine (store.h) an owner's set holds the members of this
+ * node's connections -- the only ones it changes, so the rules above
+ * still decide each change in one place -- while the engine keeps every
+ * node's members: queries read them there, and the member counts travel
+ * with the engine's feed. */
 #ifndef HERALD_PRESENCE_H
 #define HERALD_PRESENCE_H
 
@@ -19,6 +25,7 @@
 #include "core/worker.h"
 #include "herald/errors.h"
 #include "message.h"
+#include "store/store.h"
 
 struct app;
 struct publish;
@@ -73,6 +80,7 @@ struct presence_query {
   struct message **members; /* referenced, action PRESENCE_PRESENT */
   size_t count;
   char *next_cursor; /* NULL on the last page */
+  struct store_members stored; /* internal: a shared engine's members */
 };
 void presence__query(struct presence_query *q);
 void presence__query_cleanup(struct presence_query *q);

@@ -50,8 +50,13 @@ static const struct option_def options[] = {
               "I/O worker threads (0: one per core; at most 64)"),
     OPT("data-dir", OPT_STRING, data_dir, "./herald-data",
         "directory for stored data and the development app"),
-    OPT("storage", OPT_STRING, storage, "sqlite",
-        "storage engine: sqlite (durable) or memory (tests, throwaway runs)"),
+    OPT("engine", OPT_STRING, engine, "sqlite",
+        "engine: sqlite (one node, durable), redis (many nodes sharing "
+        "--redis) or memory (tests, throwaway runs)"),
+    OPT("storage", OPT_STRING, engine, NULL, "the older name of --engine"),
+    OPT("redis", OPT_STRING, redis, "redis://127.0.0.1:6379",
+        "the redis engine's instances, comma-separated redis://host:port: "
+        "channels are spread over them, apps and keys live on the first"),
     OPT("config", OPT_STRING, config_path, NULL, "JSON configuration file"),
     OPT("sandbox", OPT_BOOL, sandbox, "false",
         "sandbox mode: anyone may create apps (POST /apps)"),
@@ -147,6 +152,10 @@ static const struct option_def options[] = {
               "1000", 1, INT32_MAX,
               "apps the registry may hold before POST /apps is refused "
               "(403, error 40128)"),
+    OPT_RANGE("node-timeout-ms", OPT_INT64, node_timeout_ms,
+              "15000", 100, MS_MAX,
+              "redis engine: a node that has not checked in for this long "
+              "is taken for dead, and its presence members leave"),
     OPT("help", OPT_BOOL, help, "false", "print this help and exit"),
 };
 
@@ -321,9 +330,12 @@ int config__load(struct config *cfg, int argc, char **argv, herald_error *err) {
 }
 
 void config__cleanup(struct config *cfg) {
-  for (size_t i = 0; i < N_OPTIONS; i++)
-    if (options[i].type == OPT_STRING)
-      herald_free(*(char **)((char *)cfg + options[i].offset));
+  for (size_t i = 0; i < N_OPTIONS; i++) /* aliases share a field */
+    if (options[i].type == OPT_STRING) {
+      char **field = (char **)((char *)cfg + options[i].offset);
+      herald_free(*field);
+      *field = NULL;
+    }
   json_decref(cfg->apps);
   herald_free(cfg->env_key);
   memset(cfg, 0, sizeof *cfg);

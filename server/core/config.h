@@ -17,7 +17,8 @@ struct config {
   char *bind;
   int threads;
   char *data_dir;
-  char *storage;
+  char *engine; /* sqlite, redis or memory */
+  char *redis;  /* comma-separated redis://host:port, for the redis engine */
   char *config_path;
   bool sandbox;
   char *admin_key;         /* lets POST /apps create apps; NULL: none */
@@ -46,6 +47,7 @@ struct config {
   int64_t reattach_window_ms;   /* after a resume: re-attach or members leave */
   int64_t presence_max_members; /* per channel, unless the app says */
   int64_t max_apps;             /* POST /apps refuses beyond this many */
+  int64_t node_timeout_ms;      /* redis engine: a silent node is dead */
   json_t *apps; /* the "apps" array of the config file, or NULL */
   char *env_key; /* HERALD_KEY: appId.keyId:secret with full capability */
   bool help;

@@ -183,6 +183,12 @@ static void drop_transport(struct rt_conn *c,
   become_detached(c);
 }
 
+void realtime__disconnect(struct rt_conn *c, const herald_error *err) {
+  struct protocol_message pm = {.action = PM_DISCONNECTED, .has_error = true,
+                                .error = *err};
+  drop_transport(c, &pm);
+}
+
 void realtime__fail(struct rt_conn *c, const herald_error *err) {
   struct transport *t = unbind(c);
   if (t) send_error_and_close(t, err);

@@ -144,6 +144,9 @@ void realtime__send_frame(struct rt_conn *c, struct frame *f,
  * false when c takes nothing more (it fell behind, now or before). */
 bool realtime__hold(struct rt_conn *c, size_t bytes);
 void realtime__unhold(struct rt_conn *c, size_t bytes);
+/* Sends DISCONNECTED (err) and drops the transport; the connection stays
+ * resumable. Its attachments end with the transport. */
+void realtime__disconnect(struct rt_conn *c, const herald_error *err);
 /* Sends a connection ERROR and closes the transport. */
 void realtime__fail(struct rt_conn *c, const herald_error *err);
 /* Sends an ERROR for one channel. */

@@ -136,8 +136,21 @@ static void on_deliver(struct subscriber *s, struct delivery *d,
 
 static void on_positioned(struct subscriber *s);
 
+/* The channel's feed broke (the engine's outage): the connection is
+ * disconnected, and its client resumes -- from history, with nothing
+ * lost -- once the engine is back. Not a 5xx: that would send SDKs to
+ * fallback hosts, which self-hosted clients do not have. */
+static void on_interrupted(struct subscriber *s, const herald_error *cause) {
+  struct attachment *a = (struct attachment *)s;
+  herald_error err;
+  herald_error_set(&err, HERALD_E_DISCONNECTED, "Channel %s interrupted: %s",
+                   a->sub.name, cause->message);
+  realtime__disconnect(a->conn, &err); /* which ends a */
+}
+
 static const struct subscriber_ops attachment_ops = {
-    .deliver = on_deliver, .positioned = on_positioned};
+    .deliver = on_deliver, .positioned = on_positioned,
+    .interrupted = on_interrupted};
 
 /* ---- Attachments ----------------------------------------------------------- */
 

@@ -8,17 +8,18 @@
 
 extern const struct store_ops store_memory__ops;
 extern const struct store_ops store_sqlite__ops;
+extern const struct store_ops store_redis__ops;
 
-static const struct store_ops *const engines[] = {&store_sqlite__ops,
-                                                  &store_memory__ops};
+static const struct store_ops *const engines[] = {
+    &store_sqlite__ops, &store_memory__ops, &store_redis__ops};
 
 int store__open(struct store **out, const struct config *cfg,
                 herald_error *err) {
   for (size_t i = 0; i < sizeof engines / sizeof engines[0]; i++)
-    if (!strcmp(engines[i]->name, cfg->storage))
+    if (!strcmp(engines[i]->name, cfg->engine))
       return engines[i]->open(out, cfg, err);
   return herald_error_set(err, HERALD_E_BAD_REQUEST,
-                          "unknown storage engine '%s'", cfg->storage);
+                          "unknown engine '%s'", cfg->engine);
 }
 
 void store__close(struct store *s) {
@@ -57,6 +58,44 @@ void store__drop_app(struct store *s, struct store_drop_app *d) {
 int store__load_records(struct store *s, const char *kind, store_record_fn fn,
                         void *ctx, herald_error *err) {
   return s->ops->load_records(s, kind, fn, ctx, err);
+}
+
+bool store__shared(const struct store *s) { return s->ops->watch != NULL; }
+
+void store__set_watcher(struct store *s, struct store_watcher watcher) {
+  s->watcher = watcher;
+}
+
+void store__watch(struct store *s, const char *app_id, const char *channel,
+                  bool on) {
+  struct store_watch *w = herald_xcalloc(1, sizeof *w);
+  w->req.op = STORE_OP_WATCH;
+  w->app_id = herald_xstrdup(app_id);
+  w->channel = herald_xstrdup(channel);
+  w->on = on;
+  s->ops->watch(s, w);
+}
+
+void store__members(struct store *s, struct store_members *m) {
+  m->req.op = STORE_OP_MEMBERS;
+  m->members = NULL;
+  m->count = 0;
+  s->ops->members(s, m);
+}
+
+void store__members_cleanup(struct store_members *m) {
+  message__free_list(m->members, m->count);
+  m->members = NULL;
+  m->count = 0;
+}
+
+void store__feed_item_free(struct store_feed_item *item) {
+  herald_free(item->app_id);
+  herald_free(item->channel);
+  herald_free(item->message_id);
+  herald_free(item->connection_id);
+  message__free_list(item->messages, item->count);
+  herald_free(item);
 }
 
 static void free_strings(char **list, size_t count) {

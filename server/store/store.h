@@ -1,5 +1,5 @@
 /* store.h -- the storage interface: one set of asynchronous operations,
- * several engines (store_memory.c now; SQLite and Redis behind the same ops).
+ * several engines (store_memory.c, store_sqlite.c, store_redis.c).
  *
  * Every operation is a request struct the caller embeds in its own state.
  * The caller fills the inputs and calls store__<op>; the engine does the
@@ -18,6 +18,7 @@
 #include "core/worker.h"
 #include "herald/errors.h"
 #include "message.h"
+#include "serial.h"
 
 struct store;
 
@@ -28,6 +29,8 @@ enum store_op {
   STORE_OP_PUT_RECORD,
   STORE_OP_DROP_APP,
   STORE_OP_LOAD_RECORDS, /* engine-internal: a synchronous load */
+  STORE_OP_WATCH,        /* engine-internal: a watch or its end */
+  STORE_OP_MEMBERS,
 };
 
 /* The header shared by every request. */
@@ -61,6 +64,11 @@ struct store_append {
   int64_t retention_ms;
   bool ephemeral; /* do not keep in history */
   bool durable;   /* acknowledge only once on disk (namespace default) */
+  /* Output of a shared engine, which stamps: the messages' serials are
+   * (stamp_ms, stamp_seq, stamp_node, index), their timestamp stamp_ms. */
+  int64_t stamp_ms;
+  unsigned stamp_seq;
+  char stamp_node[24];
   /* Outputs for a duplicate: the first publish's result. */
   bool duplicate;
   char *original_message_id;  /* herald_xmalloc'd */
@@ -120,6 +128,65 @@ struct store_drop_app {
   const char *app_id;
 };
 
+/* ---- Shared engines --------------------------------------------------------
+ *
+ * An engine several nodes share (Redis) stamps each append itself, in one
+ * atomic step with storing it (store_append's stamp outputs), and carries every node's appends to each
+ * node that watches the channel, in the channel's serial order: that, not
+ * the append's completion, is what such a node fans out. A node watches a
+ * channel while it has subscribers there. */
+
+enum store_feed_event {
+  STORE_FEED_POSITIONED,  /* watched: appends after `position` follow */
+  STORE_FEED_APPENDED,    /* one append, after the previous one */
+  STORE_FEED_INTERRUPTED, /* the watch ended by itself (err): appends may
+                             have been missed; watch again to go on */
+};
+
+/* One event of a watched channel, made by the engine on its thread. */
+struct store_feed_item {
+  struct worker_task task; /* the watcher may post the item with it */
+  struct store_feed_item *next; /* the engine's, until it emits the item */
+  enum store_feed_event event;
+  char *app_id; /* herald_xmalloc'd, as every string here */
+  char *channel;
+  char position[SERIAL_MAX]; /* positioned */
+  /* positioned, and appended presence changes: the channel's member
+   * count (across nodes) as of the position or after the change */
+  size_t members;
+  /* appended: */
+  enum store_stream stream;
+  char *message_id;    /* the publish's id */
+  char *connection_id; /* the publisher's */
+  struct message **messages; /* stamped, one reference each */
+  size_t count;
+  herald_error err; /* interrupted */
+};
+
+/* Receives a shared engine's feed items, on the engine's thread; it owns
+ * each (store__feed_item_free). */
+struct store_watcher {
+  void (*fn)(void *ctx, struct store_feed_item *item);
+  void *ctx;
+};
+
+/* A channel's presence members as the shared engine keeps them: every
+ * node's (they are also changed by appends to the presence stream). */
+struct store_members {
+  struct store_req req;
+  const char *app_id;
+  const char *channel;
+  struct message **members; /* outputs: PRESENT items, herald_xmalloc'd */
+  size_t count;
+};
+
+struct store_watch {
+  struct store_req req; /* no completion: the answer is the feed */
+  char *app_id;         /* herald_xmalloc'd, freed by the engine */
+  char *channel;
+  bool on; /* watch, or end the watch */
+};
+
 /* Receives each live record of a kind while records are loaded. */
 typedef void (*store_record_fn)(void *ctx, const char *app_id,
                                 const char *key, const char *value);
@@ -140,13 +207,17 @@ struct store_ops {
    * kind, in (app, key) order. */
   int (*load_records)(struct store *s, const char *kind, store_record_fn fn,
                       void *ctx, herald_error *err);
+  /* Shared engines only (NULL otherwise): see above. */
+  void (*watch)(struct store *s, struct store_watch *w);
+  void (*members)(struct store *s, struct store_members *m);
 };
 
 struct store {
   const struct store_ops *ops;
+  struct store_watcher watcher; /* shared engines' feed goes here */
 };
 
-/* Opens the engine named by cfg->storage. */
+/* Opens the engine named by cfg->engine. */
 int store__open(struct store **out, const struct config *cfg,
                 herald_error *err);
 void store__close(struct store *s);
@@ -159,6 +230,17 @@ void store__put_record(struct store *s, struct store_record *r);
 void store__drop_app(struct store *s, struct store_drop_app *d);
 int store__load_records(struct store *s, const char *kind, store_record_fn fn,
                         void *ctx, herald_error *err);
+
+/* Whether several nodes share the engine (it has a feed). */
+bool store__shared(const struct store *s);
+/* Where the feed goes; before any watch. */
+void store__set_watcher(struct store *s, struct store_watcher watcher);
+/* Starts (on) or ends watching app_id's channel; from any thread. */
+void store__watch(struct store *s, const char *app_id, const char *channel,
+                  bool on);
+void store__feed_item_free(struct store_feed_item *item);
+void store__members(struct store *s, struct store_members *m);
+void store__members_cleanup(struct store_members *m);
 
 /* For engines: hand a finished request back to its origin worker
  * (store_req.c). */

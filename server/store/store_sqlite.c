@@ -460,6 +460,8 @@ static void run_request(struct sqlite_store *s, struct store_req *r,
   case STORE_OP_PUT_RECORD: run_put_record(s, (struct store_record *)r); break;
   case STORE_OP_DROP_APP: run_drop_app(s, (struct store_drop_app *)r); break;
   case STORE_OP_LOAD_RECORDS: run_load(s, (struct store_load *)r, now); break;
+  case STORE_OP_WATCH:
+  case STORE_OP_MEMBERS: abort(); /* shared engines only */
   }
 }
 

@@ -74,7 +74,8 @@ static bool same_config(const struct config *a, const struct config *b) {
   return a->port == b->port && a->threads == b->threads &&
          a->sandbox == b->sandbox && a->help == b->help &&
          same_text(a->bind, b->bind) && same_text(a->data_dir, b->data_dir) &&
-         same_text(a->storage, b->storage) && same_text(a->admin_key, b->admin_key) &&
+         same_text(a->engine, b->engine) &&
+         same_text(a->redis, b->redis) && same_text(a->admin_key, b->admin_key) &&
          same_text(a->log_level, b->log_level) &&
          a->token_window_ms == b->token_window_ms &&
          a->max_message_size == b->max_message_size &&

@@ -71,7 +71,7 @@ static int setup(void **state) {
   f.engine = engine;
   snprintf(f.dir, sizeof f.dir, "/tmp/herald-store-XXXXXX");
   assert_non_null(mkdtemp(f.dir));
-  f.cfg.storage = (char *)engine->storage;
+  f.cfg.engine = (char *)engine->storage;
   f.cfg.data_dir = f.dir;
   open_store(&f);
   assert_int_equal(worker__init(&f.worker, NULL, 0), 0);

@@ -1,0 +1,1606 @@
+/* store_redis.c -- the redis engine: several heraldd nodes sharing every
+ * channel through Redis (docs/architecture.md, "The redis engine").
+ *
+ * Channels are spread over the configured instances (shards) by a stable
+ * hash of app id and channel name, the same on every node; apps and other
+ * records live on the first. Per channel, on its shard:
+ *   h:m:<app>\n<channel>  stream of publishes (entry id = serial position)
+ *   h:p:<app>\n<channel>  stream of presence changes
+ *   h:c:<app>\n<channel>  hash {ms, seq}: the channel's serial clock
+ *   h:i:<app>\n<channel>\n<key>  a client-supplied id, for the window
+ *   h:s:<app>\n<channel>  hash: every node's presence members,
+ *                         "<connectionId>:<clientId>" -> "<id>|<node>|<item>"
+ *   h:a:<app>             zset: channel -> when its history expires
+ *   h:t:<app>\n<channel>  the pub/sub topic every publish goes to
+ * and on the first shard h:r:<kind> (hash "<app>\n<key>" -> "<expires>|
+ * <value>"), h:rk (the kinds), h:nodes (zset: node -> last check-in),
+ * h:nm:<node> (the channels a node has members on) and h:reaping:<node>.
+ * One Lua script stamps, stores, trims, records the idempotency key,
+ * updates the members and publishes, atomically: a publish is
+ * acknowledged only once Redis answered it.
+ *
+ * One engine thread runs a libuv loop with two connections per shard
+ * (redis_shard.h). Workers queue requests to it; it sends them pipelined
+ * and completes each on its origin when Redis answers. A node watches a
+ * channel (store.h) by subscribing to its topic; the channel's position
+ * is read once the subscription is confirmed, and publishes are fed in
+ * topic order, after that position, decoded once per node.
+ *
+ * Owns: the engine thread and loop, the shards, the watches. */
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <openssl/sha.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "core/log.h"
+#include "hashmap.h"
+#include "msgid.h"
+#include "store/redis_batch.h"
+#include "store/redis_shard.h"
+#include "store/store.h"
+
+extern const struct store_ops store_redis__ops;
+
+#define CONNECT_TIMEOUT_MS 5000
+#define CLOCK_MARGIN_MS 86400000 /* a clock outlives its history by this */
+
+/* ---- Scripts ------------------------------------------------------------ */
+
+/* KEYS: stream, clock, idempotency key, app's channel index, members.
+ * ARGV: batch, retention ms, window ms, flags (e: ephemeral, i: with an
+ * idempotency key), topic, channel, stream kind (m/p), "node count
+ * message_id" (kept with the key), then for a presence change one pair
+ * per item: member key, "<node>|<item>" (or "" for a LEAVE). Publishes
+ * "<id> <kind> <members or -> <batch>". Returns {1, id} or {0, "id node
+ * count message_id"} of the first publish with that key. */
+static const char append_script[] =
+    "local flags = ARGV[4]\n"
+    "local idem = string.find(flags, 'i', 1, true)\n"
+    "if idem then\n"
+    "  local seen = redis.call('GET', KEYS[3])\n"
+    "  if seen then return {0, seen} end\n"
+    "end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local ms, seq = now, 0\n"
+    "local last = redis.call('HMGET', KEYS[2], 'ms', 'seq')\n"
+    "if last[1] and tonumber(last[1]) >= now then\n"
+    "  ms = tonumber(last[1]); seq = tonumber(last[2]) + 1\n"
+    "  if seq > 999 then ms = ms + 1; seq = 0 end\n"
+    "end\n"
+    "local retention = tonumber(ARGV[2])\n"
+    "redis.call('HSET', KEYS[2], 'ms', ms, 'seq', seq, 'r', ARGV[2])\n"
+    "redis.call('PEXPIRE', KEYS[2], retention + 86400000)\n"
+    "local id = string.format('%d-%d', ms, seq)\n"
+    "if not string.find(flags, 'e', 1, true) then\n"
+    "  redis.call('XADD', KEYS[1], 'MINID', string.format('%d', now - retention),\n"
+    "             id, 'b', ARGV[1])\n"
+    "  redis.call('PEXPIRE', KEYS[1], retention)\n"
+    "  redis.call('ZADD', KEYS[4], now + retention, ARGV[6])\n"
+    "end\n"
+    "if idem then\n"
+    "  redis.call('SET', KEYS[3], id .. ' ' .. ARGV[8], 'PX', ARGV[3])\n"
+    "end\n"
+    "local members = '-'\n"
+    "if ARGV[7] == 'p' then\n"
+    "  for i = 9, #ARGV, 2 do\n"
+    "    if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[5], ARGV[i])\n"
+    "    else redis.call('HSET', KEYS[5], ARGV[i], id .. '|' .. ARGV[i + 1]) end\n"
+    "  end\n"
+    "  members = redis.call('HLEN', KEYS[5])\n"
+    "end\n"
+    "redis.call('PUBLISH', ARGV[5],\n"
+    "           id .. ' ' .. ARGV[7] .. ' ' .. members .. ' ' .. ARGV[1])\n"
+    "return {1, id}\n";
+
+/* KEYS: clock, members. Returns {ms, seq, members} of the channel's next
+ * serial position (after every serial issued, not before now) and its
+ * member count. */
+static const char position_script[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local n = redis.call('HLEN', KEYS[2])\n"
+    "local last = redis.call('HMGET', KEYS[1], 'ms', 'seq')\n"
+    "if last[1] and tonumber(last[1]) >= now then\n"
+    "  local seq = tonumber(last[2]) + 1\n"
+    "  if seq > 999 then return {tonumber(last[1]) + 1, 0, n} end\n"
+    "  return {tonumber(last[1]), seq, n}\n"
+    "end\n"
+    "return {now, 0, n}\n";
+
+/* KEYS: the nodes zset. ARGV: this node, timeout ms. Checks this node in
+ * and returns up to 8 nodes silent for longer than the timeout. */
+static const char beat_script[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "redis.call('ZADD', KEYS[1], now, ARGV[1])\n"
+    "return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf',\n"
+    "                  now - tonumber(ARGV[2]), 'LIMIT', 0, 8)\n";
+
+/* KEYS: members, clock. ARGV: a node. Returns {retention or '', key,
+ * value, ...} of the node's members on the channel. */
+static const char members_of_script[] =
+    "local out = {redis.call('HGET', KEYS[2], 'r') or ''}\n"
+    "local all = redis.call('HGETALL', KEYS[1])\n"
+    "local mark = '|' .. ARGV[1] .. '|'\n"
+    "for i = 1, #all, 2 do\n"
+    "  local v = all[i + 1]\n"
+    "  local bar = string.find(v, '|', 1, true)\n"
+    "  if bar and string.sub(v, bar, bar + #mark - 1) == mark then\n"
+    "    out[#out + 1] = all[i]; out[#out + 1] = v\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
+/* KEYS: the app's channel index on this shard. ARGV: app id, whether this
+ * shard keeps records. Deletes the app's channels and records. */
+static const char drop_script[] =
+    "for _, name in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
+    "  for _, kind in ipairs({'m', 'p', 'c', 's'}) do\n"
+    "    redis.call('DEL', 'h:' .. kind .. ':' .. ARGV[1] .. '\\n' .. name)\n"
+    "  end\n"
+    "end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "if ARGV[2] == '1' then\n"
+    "  local prefix = ARGV[1] .. '\\n'\n"
+    "  for _, kind in ipairs(redis.call('SMEMBERS', 'h:rk')) do\n"
+    "    for _, f in ipairs(redis.call('HKEYS', 'h:r:' .. kind)) do\n"
+    "      if string.sub(f, 1, #prefix) == prefix then\n"
+    "        redis.call('HDEL', 'h:r:' .. kind, f)\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return 1\n";
+
+enum script {
+  SCRIPT_APPEND,
+  SCRIPT_POSITION,
+  SCRIPT_DROP,
+  SCRIPT_BEAT,
+  SCRIPT_MEMBERS_OF,
+  SCRIPTS
+};
+
+static const char *const scripts[SCRIPTS] = {
+    append_script, position_script, drop_script, beat_script,
+    members_of_script};
+
+/* ---- State ---------------------------------------------------------------- */
+
+enum watch_state {
+  WATCH_SUBSCRIBING,   /* SUBSCRIBE sent */
+  WATCH_POSITIONING,   /* subscribed; reading the channel's position */
+  WATCH_LIVE,          /* feeding appends after the position */
+  WATCH_UNSUBSCRIBING, /* UNSUBSCRIBE sent */
+};
+
+/* A channel this node watches, keyed by its topic in its shard. */
+struct watch {
+  enum watch_state state;
+  bool wanted; /* the node still wants it (unwatch clears it) */
+  uint64_t generation; /* tells a stale position answer from this one's */
+  char *app_id, *channel;
+  char last[SERIAL_MAX]; /* the position, then the last serial fed */
+  size_t members;        /* the member count as of last */
+  struct store_feed_item *held, **held_tail; /* while positioning */
+};
+
+struct redis_store {
+  struct store base;
+  char node[16]; /* the serials' node part for publishes stamped here */
+  uv_loop_t loop;
+  uv_thread_t thread;
+  uv_async_t wake;
+  uv_timer_t beat;         /* checks this node in, looks for dead ones */
+  int64_t node_timeout_ms; /* --node-timeout-ms */
+  int64_t retention_ms;    /* for a channel whose own is not known */
+  uv_mutex_t lock; /* the queue and the start-up state */
+  struct store_req *queue_head, *queue_tail;
+  atomic_bool stopping;
+  struct redis_shard *shards;
+  size_t n_shards;
+  bool *seen_up; /* per shard: was up once */
+  size_t n_up;
+  uv_cond_t up_cond;
+  struct hashmap *watches; /* per shard: topic -> struct watch */
+  uint64_t generations;
+  char sha[SCRIPTS][41];
+};
+
+/* ---- Keys ------------------------------------------------------------------ */
+
+/* "<prefix><app>\n<channel>" (herald_xmalloc'd; *len without the NUL). */
+static char *channel_key(const char *prefix, const char *app_id,
+                         const char *channel, size_t *len) {
+  size_t p = strlen(prefix), a = strlen(app_id), c = strlen(channel);
+  char *key = herald_xmalloc(p + a + 1 + c + 1);
+  memcpy(key, prefix, p);
+  memcpy(key + p, app_id, a);
+  key[p + a] = '\n';
+  memcpy(key + p + a + 1, channel, c + 1);
+  *len = p + a + 1 + c;
+  return key;
+}
+
+/* FNV-1a: stable across nodes and restarts, unlike hashmap__hash. */
+static struct redis_shard *shard_of(struct redis_store *s, const char *app_id,
+                                    const char *channel) {
+  uint64_t h = UINT64_C(14695981039346656037);
+  for (const char *p = app_id; *p; p++) h = (h ^ (uint8_t)*p) * UINT64_C(1099511628211);
+  h = (h ^ '\n') * UINT64_C(1099511628211);
+  for (const char *p = channel; *p; p++) h = (h ^ (uint8_t)*p) * UINT64_C(1099511628211);
+  return &s->shards[h % s->n_shards];
+}
+
+static struct redis_store *store_of(struct redis_shard *sh) { return sh->owner; }
+
+/* ---- Replies ------------------------------------------------------------- */
+
+static const redisReply *element(const redisReply *r, size_t i, int type) {
+  if (!r || r->type != REDIS_REPLY_ARRAY || i >= r->elements) return NULL;
+  return r->element[i]->type == type ? r->element[i] : NULL;
+}
+
+/* Fails req for reply r (NULL: the connection was lost). */
+static void fail(struct store_req *req, struct redis_shard *sh,
+                 const redisReply *r) {
+  if (r && r->type == REDIS_REPLY_ERROR) {
+    log_error("redis %s:%d: %s", sh->host, sh->port, r->str);
+    req->rc = herald_error_set(&req->err, HERALD_E_INTERNAL,
+                               "Storage error: %s", r->str);
+  } else {
+    req->rc = redis_shard__unavailable(sh, &req->err);
+  }
+  store_req__complete(req);
+}
+
+static void succeed(struct store_req *req) {
+  req->rc = 0;
+  store_req__complete(req);
+}
+
+/* A request in flight on a shard: what its reply callback needs. */
+struct call {
+  struct store_req *req;
+  struct redis_shard *sh;
+  void *extra; /* the request's own state, if any */
+};
+
+static struct call *call_new(struct store_req *req, struct redis_shard *sh) {
+  struct call *c = herald_xcalloc(1, sizeof *c);
+  c->req = req;
+  c->sh = sh;
+  return c;
+}
+
+/* Sends argv for call c, or fails its request at once (shard down). */
+static void send_call(struct call *c, redisCallbackFn *fn, int argc,
+                      const char **argv, const size_t *lens) {
+  if (redis_shard__command(c->sh, fn, c, argc, argv, lens)) return;
+  struct store_req *req = c->req;
+  struct redis_shard *sh = c->sh;
+  herald_free(c);
+  fail(req, sh, NULL);
+}
+
+/* ---- Append ----------------------------------------------------------------- */
+
+/* "<id> <node> <count> <message_id>" of the first publish with the key. */
+static bool take_duplicate(struct store_append *a, const char *seen) {
+  char id[32], node[24];
+  size_t count;
+  int used = 0;
+  int64_t ms;
+  unsigned seq;
+  if (sscanf(seen, "%31s %23s %zu %n", id, node, &count, &used) != 3 ||
+      !used || count == 0 || count > 100000 ||
+      !redis_batch__parse_id(id, strlen(id), &ms, &seq))
+    return false;
+  a->duplicate = true;
+  a->original_message_id = herald_xstrdup(seen + used);
+  a->original_serials = herald_xcalloc(count, sizeof *a->original_serials);
+  for (size_t i = 0; i < count; i++) {
+    char serial[SERIAL_MAX];
+    serial__format(serial, ms, seq, node, i);
+    a->original_serials[i] = herald_xstrdup(serial);
+  }
+  a->original_count = count;
+  return true;
+}
+
+static void on_appended(redisAsyncContext *ac, void *reply, void *priv) {
+  struct call *c = priv;
+  struct store_append *a = (struct store_append *)c->req;
+  const redisReply *r = reply;
+  const redisReply *kind = element(r, 0, REDIS_REPLY_INTEGER);
+  const redisReply *value = element(r, 1, REDIS_REPLY_STRING);
+  int64_t ms;
+  unsigned seq;
+  struct redis_store *s = store_of(c->sh);
+  if (kind && value && kind->integer == 1 &&
+      redis_batch__parse_id(value->str, value->len, &ms, &seq)) {
+    a->stamp_ms = ms;
+    a->stamp_seq = seq;
+    snprintf(a->stamp_node, sizeof a->stamp_node, "%s", s->node);
+    succeed(&a->req);
+  } else if (kind && value && kind->integer == 0 && take_duplicate(a, value->str)) {
+    succeed(&a->req);
+  } else {
+    fail(&a->req, c->sh, r);
+  }
+  herald_free(c);
+}
+
+/* A command's arguments, binary-safe; args_free releases those it was
+ * given to own. */
+struct args {
+  const char **argv;
+  size_t *lens;
+  int n, cap;
+  char **owned;
+  int n_owned;
+};
+
+static void arg(struct args *a, const char *s, size_t len) {
+  if (a->n == a->cap) {
+    a->cap = a->cap ? a->cap * 2 : 16;
+    a->argv = herald_xrealloc(a->argv, (size_t)a->cap * sizeof *a->argv);
+    a->lens = herald_xrealloc(a->lens, (size_t)a->cap * sizeof *a->lens);
+    a->owned = herald_xrealloc(a->owned, (size_t)a->cap * sizeof *a->owned);
+  }
+  a->argv[a->n] = s;
+  a->lens[a->n++] = len;
+}
+
+static void arg_str(struct args *a, const char *s) { arg(a, s, strlen(s)); }
+
+/* An argument (herald_xmalloc'd) the args free. */
+static void arg_owned(struct args *a, char *s, size_t len) {
+  arg(a, s, len);
+  a->owned[a->n_owned++] = s;
+}
+
+static void args_free(struct args *a) {
+  for (int i = 0; i < a->n_owned; i++) herald_free(a->owned[i]);
+  herald_free(a->argv);
+  herald_free(a->lens);
+  herald_free(a->owned);
+  memset(a, 0, sizeof *a);
+}
+
+static void send_args(struct call *c, redisCallbackFn *fn, struct args *a) {
+  send_call(c, fn, a->n, a->argv, a->lens);
+  args_free(a);
+}
+
+/* The key remembering a client-supplied id: the channel's, '\n', the id. */
+static char *idempotency_key(const struct store_append *a, size_t *len) {
+  size_t base, n = strlen(a->idempotency_key);
+  char *k = channel_key("h:i:", a->app_id, a->channel, &base);
+  k = herald_xrealloc(k, base + 1 + n + 1);
+  k[base] = '\n';
+  memcpy(k + base + 1, a->idempotency_key, n + 1);
+  *len = base + 1 + n;
+  return k;
+}
+
+/* A presence change's member pairs: "<connectionId>:<clientId>" and the
+ * member ("" for a LEAVE). Whether any item makes a member. */
+static bool add_member_pairs(struct redis_store *s, struct args *args,
+                             const struct store_append *a) {
+  bool enters = false;
+  for (size_t i = 0; i < a->count; i++) {
+    const struct message *m = a->messages[i];
+    size_t conn = strlen(m->connection_id), client = strlen(m->client_id);
+    char *key = herald_xmalloc(conn + 1 + client + 1);
+    memcpy(key, m->connection_id, conn);
+    key[conn] = ':';
+    memcpy(key + conn + 1, m->client_id, client + 1);
+    arg_owned(args, key, conn + 1 + client);
+    size_t len = 0;
+    char *member = m->action == PRESENCE_LEAVE
+                       ? NULL : redis_batch__encode_member(s->node, m, &len);
+    if (member) arg_owned(args, member, len);
+    else arg(args, "", 0);
+    enters |= member != NULL;
+  }
+  return enters;
+}
+
+/* The node has members on the channel: the reaper's list if it dies. */
+static void note_member_channel(struct redis_store *s,
+                                const struct store_append *a) {
+  char set[32];
+  snprintf(set, sizeof set, "h:nm:%s", s->node);
+  size_t len;
+  char *name = channel_key("", a->app_id, a->channel, &len);
+  const char *argv[] = {"SADD", set, name};
+  size_t lens[] = {4, strlen(set), len};
+  redis_shard__command(&s->shards[0], NULL, NULL, 3, argv, lens);
+  herald_free(name);
+}
+
+static void run_append(struct redis_store *s, struct store_append *a) {
+  size_t batch_len;
+  char *batch = redis_batch__encode(s->node, a->message_id,
+                                    a->messages[0]->connection_id, a->messages,
+                                    a->count, &batch_len);
+  if (!batch) {
+    a->req.rc = herald_error_set(&a->req.err, HERALD_E_INTERNAL,
+                                 "cannot encode the publish");
+    store_req__complete(&a->req);
+    return;
+  }
+  char kind = a->stream == STORE_PRESENCE ? 'p' : 'm';
+  bool idem = a->idempotency_key && a->idempotency_window_ms > 0;
+  size_t len;
+  char *index = herald_xmalloc(4 + strlen(a->app_id) + 1);
+  sprintf(index, "h:a:%s", a->app_id);
+  char retention[24], window[24], dup[300];
+  snprintf(retention, sizeof retention, "%" PRId64, a->retention_ms);
+  snprintf(window, sizeof window, "%" PRId64, a->idempotency_window_ms);
+  snprintf(dup, sizeof dup, "%s %zu %s", s->node, a->count, a->message_id);
+  struct args args = {.n = 0};
+  arg_str(&args, "EVALSHA");
+  arg_str(&args, s->sha[SCRIPT_APPEND]);
+  arg_str(&args, "5");
+  char *stream = channel_key(kind == 'p' ? "h:p:" : "h:m:", a->app_id,
+                             a->channel, &len);
+  arg_owned(&args, stream, len);
+  char *clock = channel_key("h:c:", a->app_id, a->channel, &len);
+  arg_owned(&args, clock, len);
+  if (idem) {
+    char *key = idempotency_key(a, &len);
+    arg_owned(&args, key, len);
+  } else {
+    arg(&args, clock, len); /* unused */
+  }
+  arg_owned(&args, index, strlen(index));
+  char *members = channel_key("h:s:", a->app_id, a->channel, &len);
+  arg_owned(&args, members, len);
+  arg_owned(&args, batch, batch_len);
+  arg_str(&args, retention);
+  arg_str(&args, window);
+  arg_str(&args, a->ephemeral ? (idem ? "ei" : "e") : (idem ? "i" : ""));
+  char *topic = channel_key("h:t:", a->app_id, a->channel, &len);
+  arg_owned(&args, topic, len);
+  arg_str(&args, a->channel);
+  arg(&args, &kind, 1);
+  arg_str(&args, dup);
+  if (kind == 'p' && add_member_pairs(s, &args, a)) note_member_channel(s, a);
+  send_args(call_new(&a->req, shard_of(s, a->app_id, a->channel)), on_appended,
+            &args);
+}
+
+/* ---- History ----------------------------------------------------------------- */
+
+/* A history cursor or channel position: (ms, seq) of its entry and the
+ * message index in it, -1 for a floor (before the entry's messages). */
+struct position {
+  int64_t ms;
+  unsigned seq;
+  long index;
+};
+
+static bool parse_position(const char *text, struct position *p) {
+  if (!serial__position(text, &p->ms)) return false;
+  p->seq = (unsigned)((text[15] - '0') * 100 + (text[16] - '0') * 10 +
+                      (text[17] - '0'));
+  const char *colon = strrchr(text, ':');
+  p->index = text[18] && colon ? strtol(colon + 1, NULL, 10) : -1;
+  return true;
+}
+
+/* Whether message i of entry (ms, seq) lies on the page's side of the
+ * cursor: at or after it going forwards, at or before it backwards. */
+static bool past_cursor(const struct store_history *h, const struct position *c,
+                        int64_t ms, unsigned seq, size_t i) {
+  if (!h->cursor || ms != c->ms || seq != c->seq) return true;
+  return h->direction == STORE_FORWARDS ? (long)i >= c->index
+                                        : (long)i <= c->index;
+}
+
+/* Takes message m for the page, or as the next page's cursor. false: the
+ * page is complete. */
+static bool collect(struct store_history *h, struct message *m) {
+  if (h->count == h->limit) {
+    h->next_cursor = herald_xstrdup(m->serial);
+    message__unref(m);
+    return false;
+  }
+  h->messages[h->count++] = m;
+  return true;
+}
+
+/* Adds the messages of one stream entry [id, [field, value...]]. */
+static bool take_entry(struct store_history *h, const struct position *cursor,
+                       const redisReply *entry) {
+  const redisReply *id = element(entry, 0, REDIS_REPLY_STRING);
+  const redisReply *fields = element(entry, 1, REDIS_REPLY_ARRAY);
+  const redisReply *batch = element(fields, 1, REDIS_REPLY_STRING);
+  int64_t ms;
+  unsigned seq;
+  struct redis_batch b;
+  herald_error err;
+  if (!id || !batch || !redis_batch__parse_id(id->str, id->len, &ms, &seq) ||
+      redis_batch__decode(batch->str, batch->len, ms, seq, &b, &err)) {
+    log_warn("history of %s: skipping a malformed entry", h->channel);
+    return true;
+  }
+  bool more = true, forwards = h->direction == STORE_FORWARDS;
+  for (size_t k = 0; k < b.count; k++) {
+    size_t i = forwards ? k : b.count - 1 - k;
+    struct message *m = b.messages[i];
+    b.messages[i] = NULL;
+    if (!more || ms < h->start || ms > h->end ||
+        !past_cursor(h, cursor, ms, seq, i))
+      message__unref(m);
+    else
+      more = collect(h, m);
+  }
+  redis_batch__cleanup(&b); /* the messages taken are NULL in it */
+  return more;
+}
+
+static void on_history(redisAsyncContext *ac, void *reply, void *priv) {
+  struct call *c = priv;
+  struct store_history *h = (struct store_history *)c->req;
+  const redisReply *r = reply;
+  struct position cursor = {0};
+  if (!r || r->type != REDIS_REPLY_ARRAY) {
+    fail(&h->req, c->sh, r);
+    herald_free(c);
+    return;
+  }
+  if (h->cursor) parse_position(h->cursor, &cursor);
+  h->messages = herald_xcalloc(h->limit ? h->limit : 1, sizeof *h->messages);
+  for (size_t i = 0; i < r->elements; i++)
+    if (!take_entry(h, &cursor, r->element[i])) break;
+  herald_free(c);
+  succeed(&h->req);
+}
+
+/* An entry id bound for XRANGE: the cursor's entry, a time, or open. */
+static void bound(char *out, size_t size, const struct store_history *h,
+                  const struct position *cursor, bool upper) {
+  bool cursor_side = (h->direction == STORE_FORWARDS) != upper;
+  int64_t ms = upper ? h->end : h->start;
+  if (h->cursor && cursor_side)
+    snprintf(out, size, "%" PRId64 "-%u", cursor->ms, cursor->seq);
+  else if (upper ? ms == INT64_MAX : ms <= 0)
+    snprintf(out, size, "%s", upper ? "+" : "-");
+  else
+    snprintf(out, size, "%" PRId64, ms);
+}
+
+static void run_history(struct redis_store *s, struct store_history *h) {
+  struct position cursor = {0};
+  h->count = 0;
+  h->messages = NULL;
+  h->next_cursor = NULL;
+  if (h->cursor && !parse_position(h->cursor, &cursor)) {
+    h->req.rc = herald_error_set(&h->req.err, HERALD_E_BAD_REQUEST,
+                                 "Invalid history cursor");
+    store_req__complete(&h->req);
+    return;
+  }
+  size_t key_len;
+  char *key = channel_key(h->stream == STORE_PRESENCE ? "h:p:" : "h:m:",
+                          h->app_id, h->channel, &key_len);
+  char lower[32], upper[32], count[24];
+  bound(lower, sizeof lower, h, &cursor, false);
+  bound(upper, sizeof upper, h, &cursor, true);
+  snprintf(count, sizeof count, "%zu", h->limit + 2);
+  bool forwards = h->direction == STORE_FORWARDS;
+  struct args args = {.n = 0};
+  arg_str(&args, forwards ? "XRANGE" : "XREVRANGE");
+  arg(&args, key, key_len);
+  arg_str(&args, forwards ? lower : upper);
+  arg_str(&args, forwards ? upper : lower);
+  arg_str(&args, "COUNT");
+  arg_str(&args, count);
+  send_args(call_new(&h->req, shard_of(s, h->app_id, h->channel)), on_history,
+            &args);
+  herald_free(key);
+}
+
+/* ---- Requests every shard answers -------------------------------------------- */
+
+/* One request sent to every shard, complete when all answered. */
+struct fan_in {
+  struct store_req *req;
+  size_t pending;
+  bool failed;
+  herald_error err; /* the first failure */
+  char **names; /* channels */
+  size_t n, cap;
+};
+
+static int compare_names(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The page of channel names, from every shard's live channels. */
+static void finish_channels(struct fan_in *f) {
+  struct store_channels *c = (struct store_channels *)f->req;
+  size_t prefix_len = c->prefix ? strlen(c->prefix) : 0;
+  qsort(f->names, f->n, sizeof *f->names, compare_names);
+  c->names = herald_xcalloc(c->limit + 1, sizeof *c->names);
+  c->count = 0;
+  c->next_cursor = NULL;
+  for (size_t i = 0; i < f->n; i++) {
+    char *name = f->names[i];
+    f->names[i] = NULL;
+    if ((prefix_len && strncmp(name, c->prefix, prefix_len)) ||
+        (c->cursor && strcmp(name, c->cursor) < 0) || c->next_cursor) {
+      herald_free(name);
+    } else if (c->count == c->limit) {
+      c->next_cursor = name;
+    } else {
+      c->names[c->count++] = name;
+    }
+  }
+}
+
+static void fan_in_answered(struct fan_in *f, struct redis_shard *sh,
+                            const redisReply *r, bool ok) {
+  if (!ok && !f->failed) {
+    f->failed = true;
+    if (r && r->type == REDIS_REPLY_ERROR)
+      herald_error_set(&f->err, HERALD_E_INTERNAL, "Storage error: %s", r->str);
+    else
+      redis_shard__unavailable(sh, &f->err);
+  }
+  if (--f->pending) return;
+  if (f->failed) {
+    f->req->rc = herald_error_set(&f->req->err, f->err.code, "%s",
+                                  f->err.message);
+  } else {
+    if (f->req->op == STORE_OP_CHANNELS) finish_channels(f);
+    f->req->rc = 0;
+  }
+  for (size_t i = 0; i < f->n; i++) herald_free(f->names[i]);
+  herald_free(f->names);
+  struct store_req *req = f->req;
+  herald_free(f);
+  store_req__complete(req);
+}
+
+static void on_shard_channels(redisAsyncContext *ac, void *reply, void *priv) {
+  struct call *c = priv;
+  struct fan_in *f = c->extra;
+  const redisReply *r = reply;
+  bool ok = r && r->type == REDIS_REPLY_ARRAY;
+  for (size_t i = 0; ok && i < r->elements; i++) {
+    const redisReply *name = r->element[i];
+    if (name->type != REDIS_REPLY_STRING) continue;
+    if (f->n == f->cap) {
+      f->cap = f->cap ? f->cap * 2 : 64;
+      f->names = herald_xrealloc(f->names, f->cap * sizeof *f->names);
+    }
+    f->names[f->n++] = herald_xstrndup(name->str, name->len);
+  }
+  fan_in_answered(f, c->sh, r, ok);
+  herald_free(c);
+}
+
+static void on_shard_dropped(redisAsyncContext *ac, void *reply, void *priv) {
+  struct call *c = priv;
+  const redisReply *r = reply;
+  fan_in_answered(c->extra, c->sh, r, r && r->type == REDIS_REPLY_INTEGER);
+  herald_free(c);
+}
+
+/* Sends one command per shard (build fills it for shard i). */
+static void fan_out(struct redis_store *s, struct store_req *req,
+                    redisCallbackFn *fn,
+                    void (*build)(struct args *a, const void *in, size_t i,
+                                  char *scratch, size_t scratch_size),
+                    const void *in) {
+  struct fan_in *f = herald_xcalloc(1, sizeof *f);
+  f->req = req;
+  f->pending = s->n_shards;
+  for (size_t i = 0; i < s->n_shards; i++) {
+    struct call *c = call_new(req, &s->shards[i]);
+    c->extra = f;
+    struct args args = {.n = 0};
+    char scratch[320];
+    build(&args, in, i, scratch, sizeof scratch);
+    bool sent = redis_shard__command(c->sh, fn, c, args.n, args.argv, args.lens);
+    args_free(&args);
+    if (!sent) {
+      herald_free(c);
+      fan_in_answered(f, &s->shards[i], NULL, false);
+    }
+  }
+}
+
+static void build_channels(struct args *a, const void *in, size_t i,
+                           char *scratch, size_t size) {
+  const struct store_channels *c = in;
+  int n = snprintf(scratch, size, "h:a:%s", c->app_id) + 1;
+  snprintf(scratch + n, size - (size_t)n, "%" PRId64, clock__now_ms());
+  arg_str(a, "ZRANGEBYSCORE");
+  arg_str(a, scratch);
+  arg_str(a, scratch + n);
+  arg_str(a, "+inf");
+}
+
+static void run_channels(struct redis_store *s, struct store_channels *c) {
+  fan_out(s, &c->req, on_shard_channels, build_channels, c);
+}
+
+/* What build_drop needs. */
+struct drop {
+  const struct store_drop_app *d;
+  const char *sha;
+};
+
+static void build_drop(struct args *a, const void *in, size_t i,
+                       char *scratch, size_t size) {
+  const struct drop *drop = in;
+  snprintf(scratch, size, "h:a:%s", drop->d->app_id);
+  arg_str(a, "EVALSHA");
+  arg_str(a, drop->sha);
+  arg_str(a, "1");
+  arg_str(a, scratch);
+  arg_str(a, drop->d->app_id);
+  arg_str(a, i == 0 ? "1" : "0"); /* the first shard keeps records */
+}
+
+static void run_drop_app(struct redis_store *s, struct store_drop_app *d) {
+  struct drop drop = {d, s->sha[SCRIPT_DROP]};
+  fan_out(s, &d->req, on_shard_dropped, build_drop, &drop);
+}
+
+/* ---- Records ------------------------------------------------------------------- */
+
+static void on_record_put(redisAsyncContext *ac, void *reply, void *priv) {
+  struct call *c = priv;
+  const redisReply *r = reply;
+  if (r && r->type == REDIS_REPLY_INTEGER) succeed(c->req);
+  else fail(c->req, c->sh, r);
+  herald_free(c);
+}
+
+static void run_put_record(struct redis_store *s, struct store_record *r) {
+  char hash[64];
+  snprintf(hash, sizeof hash, "h:r:%s", r->kind);
+  size_t app_len = strlen(r->app_id), key_len = strlen(r->key);
+  char *field = herald_xmalloc(app_len + 1 + key_len + 1);
+  memcpy(field, r->app_id, app_len);
+  field[app_len] = '\n';
+  memcpy(field + app_len + 1, r->key, key_len + 1);
+  char *value = NULL;
+  struct args args = {.n = 0};
+  struct redis_shard *first = &s->shards[0];
+  if (r->value) {
+    const char *kinds[] = {"SADD", "h:rk", r->kind};
+    size_t lens[] = {4, 4, strlen(r->kind)};
+    redis_shard__command(first, NULL, NULL, 3, kinds, lens);
+    size_t n = strlen(r->value);
+    value = herald_xmalloc(24 + n);
+    int head = snprintf(value, 24, "%" PRId64 "|", r->expires);
+    memcpy(value + head, r->value, n + 1);
+    arg_str(&args, "HSET");
+    arg_str(&args, hash);
+    arg(&args, field, app_len + 1 + key_len);
+    arg(&args, value, (size_t)head + n);
+  } else {
+    arg_str(&args, "HDEL");
+    arg_str(&args, hash);
+    arg(&args, field, app_len + 1 + key_len);
+  }
+  send_args(call_new(&r->req, first), on_record_put, &args);
+  herald_free(field);
+  herald_free(value);
+}
+
+struct record {
+  char *field; /* "<app>\n<key>" */
+  const char *value;
+};
+
+static int compare_records(const void *a, const void *b) {
+  return strcmp(((const struct record *)a)->field,
+                ((const struct record *)b)->field);
+}
+
+/* Calls fn for each live record of one HGETALL reply, in (app, key)
+ * order. */
+static void each_record(const redisReply *r, store_record_fn fn, void *ctx) {
+  size_t n = r->elements / 2, live = 0;
+  struct record *list = herald_xcalloc(n + 1, sizeof *list);
+  int64_t now = clock__now_ms();
+  for (size_t i = 0; i < n; i++) {
+    const redisReply *f = r->element[2 * i], *v = r->element[2 * i + 1];
+    char *bar = v->type == REDIS_REPLY_STRING ? strchr(v->str, '|') : NULL;
+    if (f->type != REDIS_REPLY_STRING || !bar || !memchr(f->str, '\n', f->len))
+      continue;
+    int64_t expires = strtoll(v->str, NULL, 10);
+    if (expires > 0 && expires <= now) continue;
+    list[live].field = herald_xstrndup(f->str, f->len);
+    list[live++].value = bar + 1;
+  }
+  qsort(list, live, sizeof *list, compare_records);
+  for (size_t i = 0; i < live; i++) {
+    char *newline = strchr(list[i].field, '\n');
+    *newline = '\0';
+    fn(ctx, list[i].field, newline + 1, list[i].value);
+    herald_free(list[i].field);
+  }
+  herald_free(list);
+}
+
+/* At start-up, before any request: a blocking connection of its own. */
+static int redis_load_records(struct store *base, const char *kind,
+                              store_record_fn fn, void *ctx,
+                              herald_error *err) {
+  struct redis_store *s = (struct redis_store *)base;
+  struct redis_shard *first = &s->shards[0];
+  struct timeval timeout = {CONNECT_TIMEOUT_MS / 1000, 0};
+  redisContext *rc = redisConnectWithTimeout(first->host, first->port, timeout);
+  if (!rc || rc->err) {
+    int code = herald_error_set(err, HERALD_E_UNAVAILABLE,
+                                "cannot reach redis %s:%d: %s", first->host,
+                                first->port, rc ? rc->errstr : "out of memory");
+    redisFree(rc);
+    return code;
+  }
+  redisReply *r = redisCommand(rc, "HGETALL h:r:%s", kind);
+  int code = 0;
+  if (r && r->type == REDIS_REPLY_ARRAY) each_record(r, fn, ctx);
+  else
+    code = herald_error_set(err, HERALD_E_UNAVAILABLE,
+                            "cannot read records from redis %s:%d: %s",
+                            first->host, first->port,
+                            r && r->type == REDIS_REPLY_ERROR ? r->str
+                                                              : rc->errstr);
+  freeReplyObject(r);
+  redisFree(rc);
+  return code;
+}
+
+/* ---- Presence members ------------------------------------------------------------ */
+
+static void on_members(redisAsyncContext *ac, void *reply, void *priv) {
+  struct call *c = priv;
+  struct store_members *m = (struct store_members *)c->req;
+  const redisReply *r = reply;
+  if (!r || r->type != REDIS_REPLY_ARRAY) {
+    fail(&m->req, c->sh, r);
+    herald_free(c);
+    return;
+  }
+  m->members = herald_xcalloc(r->elements / 2 + 1, sizeof *m->members);
+  for (size_t i = 1; i < r->elements; i += 2) {
+    const redisReply *v = r->element[i];
+    herald_error err;
+    struct message *member;
+    if (v->type != REDIS_REPLY_STRING ||
+        redis_batch__decode_member(v->str, v->len, &member, NULL, &err)) {
+      log_warn("members of %s: skipping a malformed member", m->channel);
+      continue;
+    }
+    m->members[m->count++] = member;
+  }
+  herald_free(c);
+  succeed(&m->req);
+}
+
+static void run_members(struct redis_store *s, struct store_members *m) {
+  size_t len;
+  struct args args = {.n = 0};
+  arg_str(&args, "HGETALL");
+  char *key = channel_key("h:s:", m->app_id, m->channel, &len);
+  arg_owned(&args, key, len);
+  send_args(call_new(&m->req, shard_of(s, m->app_id, m->channel)), on_members,
+            &args);
+}
+
+/* ---- Dead nodes' members ------------------------------------------------------------
+ *
+ * Every node checks in (h:nodes) each third of --node-timeout-ms. A node
+ * that finds another silent for longer claims it (h:reaping:<node>, for
+ * one timeout) and makes its members leave, channel by channel (the dead
+ * node listed them in h:nm:<node>): a LEAVE each, appended as any
+ * presence change, so history has them and every node delivers them. */
+
+/* One dead node being reaped. */
+struct reap {
+  struct redis_store *s;
+  char *node;
+  size_t pending; /* channels not done yet */
+};
+
+/* One channel's LEAVEs, appended by the engine itself. */
+struct reap_append {
+  struct store_append append;
+  struct reap *reap;
+  char *app_id, *channel;
+  char message_id[16];
+};
+
+static void reap_done(struct reap *r) {
+  if (--r->pending) return;
+  struct redis_shard *first = &r->s->shards[0];
+  char set[32];
+  snprintf(set, sizeof set, "h:nm:%s", r->node);
+  const char *del[] = {"DEL", set};
+  size_t del_lens[] = {3, strlen(set)};
+  redis_shard__command(first, NULL, NULL, 2, del, del_lens);
+  const char *zrem[] = {"ZREM", "h:nodes", r->node};
+  size_t zrem_lens[] = {4, 7, strlen(r->node)};
+  redis_shard__command(first, NULL, NULL, 3, zrem, zrem_lens);
+  log_info("node %s was silent: its presence members left", r->node);
+  herald_free(r->node);
+  herald_free(r);
+}
+
+static void on_reap_appended(struct store_req *req) {
+  struct reap_append *ra = (struct reap_append *)req;
+  if (req->rc) log_warn("reaping %s: %s", ra->channel, req->err.message);
+  struct reap *r = ra->reap;
+  message__free_list((struct message **)ra->append.messages, ra->append.count);
+  store__append_cleanup(&ra->append);
+  herald_free(ra->app_id);
+  herald_free(ra->channel);
+  herald_free(ra);
+  reap_done(r);
+}
+
+/* {retention, key, value, ...}: the dead node's members on one channel. */
+static void on_dead_members(redisAsyncContext *ac, void *reply, void *priv) {
+  struct reap_append *ra = priv;
+  const redisReply *r = reply;
+  const redisReply *retention = element(r, 0, REDIS_REPLY_STRING);
+  size_t n = retention ? (r->elements - 1) / 2 : 0;
+  struct message **leaves = herald_xcalloc(n + 1, sizeof *leaves);
+  size_t count = 0;
+  for (size_t i = 0; i < n; i++) {
+    const redisReply *v = r->element[2 + 2 * i];
+    struct message *member;
+    herald_error err;
+    if (v->type != REDIS_REPLY_STRING ||
+        redis_batch__decode_member(v->str, v->len, &member, NULL, &err))
+      continue;
+    struct message *leave = presence_message__copy(member, PRESENCE_LEAVE);
+    message__unref(member);
+    herald_free(leave->id);
+    leave->id = herald_xmalloc(sizeof ra->message_id + 24);
+    sprintf(leave->id, "%s:0:%zu", ra->message_id, count);
+    leaves[count++] = leave;
+  }
+  if (!count) {
+    herald_free(leaves);
+    ra->append.count = 0;
+    on_reap_appended(&ra->append.req);
+    return;
+  }
+  struct store_append *a = &ra->append;
+  a->messages = leaves;
+  a->count = count;
+  a->retention_ms = retention->len ? strtoll(retention->str, NULL, 10)
+                                   : ra->reap->s->retention_ms;
+  run_append(ra->reap->s, a);
+}
+
+static void reap_channel(struct reap *r, const char *app_id,
+                         const char *channel) {
+  struct reap_append *ra = herald_xcalloc(1, sizeof *ra);
+  ra->reap = r;
+  ra->app_id = herald_xstrdup(app_id);
+  ra->channel = herald_xstrdup(channel);
+  msgid__random(ra->message_id, 12);
+  struct store_append *a = &ra->append;
+  a->req.op = STORE_OP_APPEND;
+  a->req.done = on_reap_appended; /* origin NULL: on this thread */
+  a->app_id = ra->app_id;
+  a->channel = ra->channel;
+  a->stream = STORE_PRESENCE;
+  a->message_id = ra->message_id;
+  r->pending++;
+  struct redis_shard *sh = shard_of(r->s, app_id, channel);
+  size_t members_len, clock_len;
+  char *members = channel_key("h:s:", app_id, channel, &members_len);
+  char *clock = channel_key("h:c:", app_id, channel, &clock_len);
+  const char *argv[] = {"EVALSHA", r->s->sha[SCRIPT_MEMBERS_OF], "2", members,
+                        clock, r->node};
+  size_t lens[] = {7, 40, 1, members_len, clock_len, strlen(r->node)};
+  if (!redis_shard__command(sh, on_dead_members, ra, 6, argv, lens)) {
+    ra->append.count = 0;
+    on_reap_appended(&ra->append.req);
+  }
+  herald_free(members);
+  herald_free(clock);
+}
+
+/* The channels "<app>\n<channel>" the dead node had members on. */
+static void on_dead_channels(redisAsyncContext *ac, void *reply, void *priv) {
+  struct reap *r = priv;
+  const redisReply *list = reply;
+  r->pending = 1; /* this reply's own share, released below */
+  for (size_t i = 0; list && list->type == REDIS_REPLY_ARRAY &&
+                     i < list->elements; i++) {
+    const redisReply *e = list->element[i];
+    char *newline = e->type == REDIS_REPLY_STRING ? memchr(e->str, '\n', e->len)
+                                                   : NULL;
+    if (!newline) continue;
+    char *app_id = herald_xstrndup(e->str, (size_t)(newline - e->str));
+    char *channel = herald_xstrndup(newline + 1,
+                                    e->len - (size_t)(newline + 1 - e->str));
+    reap_channel(r, app_id, channel);
+    herald_free(app_id);
+    herald_free(channel);
+  }
+  reap_done(r);
+}
+
+static void on_claimed(redisAsyncContext *ac, void *reply, void *priv) {
+  struct reap *r = priv;
+  const redisReply *ok = reply;
+  char set[32];
+  snprintf(set, sizeof set, "h:nm:%s", r->node);
+  const char *argv[] = {"SMEMBERS", set};
+  size_t lens[] = {8, strlen(set)};
+  if (ok && ok->type == REDIS_REPLY_STATUS &&
+      redis_shard__command(&r->s->shards[0], on_dead_channels, r, 2, argv, lens))
+    return;
+  herald_free(r->node); /* another node reaps it, or Redis is away */
+  herald_free(r);
+}
+
+static void claim(struct redis_store *s, const char *node) {
+  struct reap *r = herald_xcalloc(1, sizeof *r);
+  r->s = s;
+  r->node = herald_xstrdup(node);
+  char lock[32], ttl[24];
+  snprintf(lock, sizeof lock, "h:reaping:%s", node);
+  snprintf(ttl, sizeof ttl, "%" PRId64, s->node_timeout_ms);
+  const char *argv[] = {"SET", lock, s->node, "NX", "PX", ttl};
+  size_t lens[] = {3, strlen(lock), strlen(s->node), 2, 2, strlen(ttl)};
+  if (!redis_shard__command(&s->shards[0], on_claimed, r, 6, argv, lens)) {
+    herald_free(r->node);
+    herald_free(r);
+  }
+}
+
+static void on_beat(redisAsyncContext *ac, void *reply, void *priv) {
+  struct redis_store *s = priv;
+  const redisReply *silent = reply;
+  for (size_t i = 0; silent && silent->type == REDIS_REPLY_ARRAY &&
+                     i < silent->elements; i++) {
+    const redisReply *node = silent->element[i];
+    if (node->type == REDIS_REPLY_STRING && node->len < 24 &&
+        strcmp(node->str, s->node))
+      claim(s, node->str);
+  }
+}
+
+static void beat(uv_timer_t *timer) {
+  struct redis_store *s = timer->data;
+  char timeout[24];
+  snprintf(timeout, sizeof timeout, "%" PRId64, s->node_timeout_ms);
+  const char *argv[] = {"EVALSHA", s->sha[SCRIPT_BEAT], "1", "h:nodes", s->node,
+                        timeout};
+  size_t lens[] = {7, 40, 1, 7, strlen(s->node), strlen(timeout)};
+  redis_shard__command(&s->shards[0], on_beat, s, 6, argv, lens);
+}
+
+/* ---- Watches and the feed ------------------------------------------------------- */
+
+static struct store_feed_item *item_new(enum store_feed_event event,
+                                        const struct watch *w) {
+  struct store_feed_item *it = herald_xcalloc(1, sizeof *it);
+  it->event = event;
+  it->app_id = herald_xstrdup(w->app_id);
+  it->channel = herald_xstrdup(w->channel);
+  return it;
+}
+
+static void emit(struct redis_store *s, struct store_feed_item *it) {
+  if (atomic_load(&s->stopping)) store__feed_item_free(it);
+  else s->base.watcher.fn(s->base.watcher.ctx, it);
+}
+
+static void drop_held(struct watch *w) {
+  for (struct store_feed_item *it = w->held, *next; it; it = next) {
+    next = it->next;
+    store__feed_item_free(it);
+  }
+  w->held = NULL;
+  w->held_tail = &w->held;
+}
+
+static void free_watch(struct watch *w) {
+  drop_held(w);
+  herald_free(w->app_id);
+  herald_free(w->channel);
+  herald_free(w);
+}
+
+static struct watch *watch_get(struct redis_store *s, struct redis_shard *sh,
+                               const char *topic, size_t len) {
+  return hashmap__get(&s->watches[sh->index], topic, len);
+}
+
+static void watch_forget(struct redis_store *s, struct redis_shard *sh,
+                         struct watch *w) {
+  size_t len;
+  char *topic = channel_key("h:t:", w->app_id, w->channel, &len);
+  hashmap__remove(&s->watches[sh->index], topic, len);
+  herald_free(topic);
+  free_watch(w);
+}
+
+/* Sends (UN)SUBSCRIBE for w's topic. */
+static bool watch_subscribe(struct redis_shard *sh, struct watch *w, bool on) {
+  size_t len;
+  char *topic = channel_key("h:t:", w->app_id, w->channel, &len);
+  bool sent = redis_shard__subscribe(sh, on, topic, len);
+  herald_free(topic);
+  if (sent) w->state = on ? WATCH_SUBSCRIBING : WATCH_UNSUBSCRIBING;
+  return sent;
+}
+
+/* The watch ended by itself: the node is told (if it still wants it) and
+ * may watch again. A subscribed topic is left first -- resubscribing only
+ * after Redis confirmed, since hiredis would drop a new subscription's
+ * callback on the old one's confirmation. */
+static void interrupt(struct redis_store *s, struct redis_shard *sh,
+                      struct watch *w) {
+  if (w->wanted) {
+    struct store_feed_item *it = item_new(STORE_FEED_INTERRUPTED, w);
+    redis_shard__unavailable(sh, &it->err);
+    emit(s, it);
+  }
+  w->wanted = false;
+  drop_held(w);
+  bool subscribed = w->state == WATCH_POSITIONING || w->state == WATCH_LIVE;
+  if (!subscribed || !watch_subscribe(sh, w, false)) watch_forget(s, sh, w);
+}
+
+/* An append from the topic: fed if it comes after what w fed so far. */
+static void feed(struct redis_store *s, struct watch *w,
+                 struct store_feed_item *it) {
+  const char *serial = it->messages[it->count - 1]->serial;
+  if (strcmp(serial, w->last) <= 0) {
+    store__feed_item_free(it);
+    return;
+  }
+  snprintf(w->last, SERIAL_MAX, "%s", serial);
+  if (it->stream == STORE_PRESENCE) w->members = it->members;
+  emit(s, it);
+}
+
+struct position_call {
+  struct redis_shard *sh;
+  uint64_t generation;
+  size_t topic_len;
+  char topic[];
+};
+
+static void on_position(redisAsyncContext *ac, void *reply, void *priv) {
+  struct position_call *pc = priv;
+  struct redis_shard *sh = pc->sh;
+  struct redis_store *s = store_of(sh);
+  struct watch *w = watch_get(s, sh, pc->topic, pc->topic_len);
+  const redisReply *ms = element(reply, 0, REDIS_REPLY_INTEGER);
+  const redisReply *seq = element(reply, 1, REDIS_REPLY_INTEGER);
+  const redisReply *members = element(reply, 2, REDIS_REPLY_INTEGER);
+  bool current = w && w->generation == pc->generation &&
+                 w->state == WATCH_POSITIONING;
+  herald_free(pc);
+  if (!current) return;
+  if (!w->wanted || !ms || !seq || !members || seq->integer < 0 ||
+      seq->integer > 999) {
+    if (w->wanted) interrupt(s, sh, w);
+    else if (!watch_subscribe(sh, w, false)) watch_forget(s, sh, w);
+    return;
+  }
+  serial__floor(w->last, ms->integer, (unsigned)seq->integer);
+  struct store_feed_item *it = item_new(STORE_FEED_POSITIONED, w);
+  memcpy(it->position, w->last, SERIAL_MAX);
+  it->members = (size_t)members->integer;
+  w->members = it->members;
+  emit(s, it);
+  w->state = WATCH_LIVE;
+  struct store_feed_item *held = w->held;
+  w->held = NULL;
+  w->held_tail = &w->held;
+  for (struct store_feed_item *next; held; held = next) {
+    next = held->next;
+    feed(s, w, held);
+  }
+}
+
+/* Subscribed: read the channel's position (after the subscription, so
+ * that nothing published later is missed). */
+static void on_subscribed(struct redis_store *s, struct redis_shard *sh,
+                          struct watch *w, const char *topic, size_t len) {
+  if (!w->wanted) {
+    if (!watch_subscribe(sh, w, false)) watch_forget(s, sh, w);
+    return;
+  }
+  w->state = WATCH_POSITIONING;
+  struct position_call *pc = herald_xmalloc(sizeof *pc + len + 1);
+  pc->sh = sh;
+  pc->generation = w->generation;
+  pc->topic_len = len;
+  memcpy(pc->topic, topic, len);
+  size_t clock_len, members_len;
+  char *clock = channel_key("h:c:", w->app_id, w->channel, &clock_len);
+  char *members = channel_key("h:s:", w->app_id, w->channel, &members_len);
+  const char *argv[] = {"EVALSHA", s->sha[SCRIPT_POSITION], "2", clock, members};
+  size_t lens[] = {7, 40, 1, clock_len, members_len};
+  bool sent = redis_shard__command(sh, on_position, pc, 5, argv, lens);
+  herald_free(clock);
+  herald_free(members);
+  if (!sent) {
+    herald_free(pc);
+    interrupt(s, sh, w);
+  }
+}
+
+static void on_unsubscribed(struct redis_store *s, struct redis_shard *sh,
+                            struct watch *w) {
+  w->generation = ++s->generations;
+  if (!w->wanted || !watch_subscribe(sh, w, true)) {
+    if (w->wanted) interrupt(s, sh, w);
+    else watch_forget(s, sh, w);
+  }
+}
+
+/* "<id> <kind> <members or -> <batch>" as the append script publishes
+ * it. */
+static struct store_feed_item *parse_published(const struct watch *w,
+                                               const char *data, size_t len) {
+  const char *end = data + len, *space = memchr(data, ' ', len < 32 ? len : 32);
+  int64_t ms;
+  unsigned seq;
+  if (!space || end - space < 4 || space[2] != ' ' ||
+      !redis_batch__parse_id(data, (size_t)(space - data), &ms, &seq))
+    return NULL;
+  char kind = space[1];
+  const char *count = space + 3;
+  const char *batch = memchr(count, ' ', (size_t)(end - count));
+  if (!batch) return NULL;
+  long long members = 0;
+  if (*count != '-') {
+    char digits[24];
+    size_t n = (size_t)(batch - count);
+    if (n == 0 || n >= sizeof digits) return NULL;
+    memcpy(digits, count, n);
+    digits[n] = '\0';
+    members = strtoll(digits, NULL, 10);
+  }
+  struct redis_batch b;
+  herald_error err;
+  batch++;
+  if (redis_batch__decode(batch, (size_t)(end - batch), ms, seq, &b, &err))
+    return NULL;
+  struct store_feed_item *it = item_new(STORE_FEED_APPENDED, w);
+  it->stream = kind == 'p' ? STORE_PRESENCE : STORE_MESSAGES;
+  it->members = members > 0 ? (size_t)members : 0;
+  it->message_id = b.message_id;
+  it->connection_id = b.connection_id;
+  it->messages = b.messages;
+  it->count = b.count;
+  return it;
+}
+
+static void on_published(struct redis_store *s, struct watch *w,
+                         const redisReply *payload) {
+  if (w->state != WATCH_POSITIONING && w->state != WATCH_LIVE) return;
+  struct store_feed_item *it = parse_published(w, payload->str, payload->len);
+  if (!it) {
+    log_warn("channel %s: skipping a malformed publish", w->channel);
+    return;
+  }
+  if (w->state == WATCH_LIVE) {
+    feed(s, w, it);
+  } else {
+    *w->held_tail = it;
+    w->held_tail = &it->next;
+  }
+}
+
+/* Every reply on a shard's pub/sub connection: [kind, topic, value]. */
+static void on_sub_reply(struct redis_shard *sh, const redisReply *r) {
+  struct redis_store *s = store_of(sh);
+  const redisReply *kind = element(r, 0, REDIS_REPLY_STRING);
+  const redisReply *topic = element(r, 1, REDIS_REPLY_STRING);
+  if (!kind || !topic) return;
+  struct watch *w = watch_get(s, sh, topic->str, topic->len);
+  if (!w) return;
+  if (!strcmp(kind->str, "message")) {
+    const redisReply *payload = element(r, 2, REDIS_REPLY_STRING);
+    if (payload) on_published(s, w, payload);
+  } else if (!strcmp(kind->str, "subscribe")) {
+    if (w->state == WATCH_SUBSCRIBING)
+      on_subscribed(s, sh, w, topic->str, topic->len);
+  } else if (!strcmp(kind->str, "unsubscribe")) {
+    if (w->state == WATCH_UNSUBSCRIBING) on_unsubscribed(s, sh, w);
+  }
+}
+
+static void on_sub_down(struct redis_shard *sh) {
+  struct redis_store *s = store_of(sh);
+  struct hashmap *map = &s->watches[sh->index];
+  size_t bucket;
+  struct hashmap_entry *e = hashmap__first(map, &bucket);
+  while (e) {
+    struct hashmap_entry *next = hashmap__next(map, e, &bucket);
+    struct watch *w = e->value;
+    w->state = WATCH_SUBSCRIBING; /* nothing to leave: the connection is gone */
+    interrupt(s, sh, w);
+    e = next;
+  }
+}
+
+static void run_watch(struct redis_store *s, struct store_watch *req) {
+  struct redis_shard *sh = shard_of(s, req->app_id, req->channel);
+  size_t len;
+  char *topic = channel_key("h:t:", req->app_id, req->channel, &len);
+  struct watch *w = watch_get(s, sh, topic, len);
+  if (!req->on) {
+    if (w) {
+      w->wanted = false;
+      if (w->state == WATCH_LIVE && !watch_subscribe(sh, w, false))
+        watch_forget(s, sh, w);
+    }
+  } else if (w) {
+    w->wanted = true;
+    if (w->state == WATCH_LIVE) { /* fed already: it goes on from here */
+      struct store_feed_item *it = item_new(STORE_FEED_POSITIONED, w);
+      memcpy(it->position, w->last, SERIAL_MAX);
+      it->members = w->members;
+      emit(s, it);
+    }
+  } else {
+    w = herald_xcalloc(1, sizeof *w);
+    w->wanted = true;
+    w->generation = ++s->generations;
+    w->app_id = herald_xstrdup(req->app_id);
+    w->channel = herald_xstrdup(req->channel);
+    w->held_tail = &w->held;
+    hashmap__put(&s->watches[sh->index], topic, len, w);
+    if (!watch_subscribe(sh, w, true)) interrupt(s, sh, w);
+  }
+  herald_free(topic);
+  herald_free(req->app_id);
+  herald_free(req->channel);
+  herald_free(req);
+}
+
+/* ---- The engine thread ------------------------------------------------------------ */
+
+static void run_request(struct redis_store *s, struct store_req *req) {
+  switch (req->op) {
+  case STORE_OP_APPEND: run_append(s, (struct store_append *)req); break;
+  case STORE_OP_HISTORY: run_history(s, (struct store_history *)req); break;
+  case STORE_OP_CHANNELS: run_channels(s, (struct store_channels *)req); break;
+  case STORE_OP_PUT_RECORD: run_put_record(s, (struct store_record *)req); break;
+  case STORE_OP_DROP_APP: run_drop_app(s, (struct store_drop_app *)req); break;
+  case STORE_OP_WATCH: run_watch(s, (struct store_watch *)req); break;
+  case STORE_OP_MEMBERS: run_members(s, (struct store_members *)req); break;
+  case STORE_OP_LOAD_RECORDS: abort(); /* synchronous, never queued */
+  }
+}
+
+static void shut_down(struct redis_store *s) {
+  for (size_t i = 0; i < s->n_shards; i++) {
+    redis_shard__stop(&s->shards[i]);
+    size_t bucket;
+    for (struct hashmap_entry *e = hashmap__first(&s->watches[i], &bucket); e;
+         e = hashmap__next(&s->watches[i], e, &bucket))
+      free_watch(e->value);
+    hashmap__cleanup(&s->watches[i]);
+  }
+  uv_close((uv_handle_t *)&s->wake, NULL);
+  uv_close((uv_handle_t *)&s->beat, NULL);
+}
+
+static void on_wake(uv_async_t *handle) {
+  struct redis_store *s = handle->data;
+  uv_mutex_lock(&s->lock);
+  struct store_req *req = s->queue_head;
+  s->queue_head = s->queue_tail = NULL;
+  uv_mutex_unlock(&s->lock);
+  for (struct store_req *next; req; req = next) {
+    next = req->queued_next;
+    run_request(s, req);
+  }
+  if (atomic_load(&s->stopping) && !uv_is_closing((uv_handle_t *)&s->wake))
+    shut_down(s);
+}
+
+/* A shard came up (again): open() waits for each one's first time. */
+static void on_shard_up(struct redis_shard *sh) {
+  struct redis_store *s = store_of(sh);
+  uv_mutex_lock(&s->lock);
+  if (!s->seen_up[sh->index]) {
+    s->seen_up[sh->index] = true;
+    s->n_up++;
+    uv_cond_signal(&s->up_cond);
+  }
+  uv_mutex_unlock(&s->lock);
+}
+
+static const struct redis_shard_events shard_events = {
+    .up = on_shard_up, .sub_down = on_sub_down, .sub_reply = on_sub_reply};
+
+static void engine_thread(void *arg) {
+  struct redis_store *s = arg;
+  for (size_t i = 0; i < s->n_shards; i++)
+    redis_shard__start(&s->shards[i], &s->loop);
+  uint64_t every = (uint64_t)(s->node_timeout_ms / 3);
+  uv_timer_start(&s->beat, beat, every, every);
+  uv_run(&s->loop, UV_RUN_DEFAULT);
+}
+
+static void enqueue(struct store *base, struct store_req *req) {
+  struct redis_store *s = (struct redis_store *)base;
+  req->queued_next = NULL;
+  uv_mutex_lock(&s->lock);
+  if (s->queue_tail) s->queue_tail->queued_next = req;
+  else s->queue_head = req;
+  s->queue_tail = req;
+  uv_mutex_unlock(&s->lock);
+  uv_async_send(&s->wake);
+}
+
+static void redis_append(struct store *s, struct store_append *a) {
+  enqueue(s, &a->req);
+}
+
+static void redis_history(struct store *s, struct store_history *h) {
+  enqueue(s, &h->req);
+}
+
+static void redis_channels(struct store *s, struct store_channels *c) {
+  enqueue(s, &c->req);
+}
+
+static void redis_put_record(struct store *s, struct store_record *r) {
+  enqueue(s, &r->req);
+}
+
+static void redis_drop_app(struct store *s, struct store_drop_app *d) {
+  enqueue(s, &d->req);
+}
+
+static void redis_watch(struct store *s, struct store_watch *w) {
+  enqueue(s, &w->req);
+}
+
+static void redis_members(struct store *s, struct store_members *m) {
+  enqueue(s, &m->req);
+}
+
+/* ---- Opening and closing ------------------------------------------------------------ */
+
+static int parse_shards(struct redis_store *s, const char *list,
+                        herald_error *err) {
+  for (const char *p = list; *p;) {
+    const char *comma = strchr(p, ',');
+    size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    s->shards = herald_xrealloc(s->shards,
+                                (s->n_shards + 1) * sizeof *s->shards);
+    struct redis_shard *sh = &s->shards[s->n_shards];
+    memset(sh, 0, sizeof *sh);
+    int rc = redis_shard__parse_url(p, len, &sh->host, &sh->port, err);
+    if (rc) return rc;
+    sh->index = (int)s->n_shards++;
+    sh->events = &shard_events;
+    sh->owner = s;
+    sh->scripts = scripts;
+    sh->n_scripts = SCRIPTS;
+    p += len + (comma != NULL);
+  }
+  if (!s->n_shards)
+    return herald_error_set(err, HERALD_E_BAD_REQUEST,
+                            "the redis engine needs --redis redis://host:port");
+  return 0;
+}
+
+static void hash_scripts(struct redis_store *s) {
+  for (int i = 0; i < SCRIPTS; i++) {
+    unsigned char digest[SHA_DIGEST_LENGTH];
+    SHA1((const unsigned char *)scripts[i], strlen(scripts[i]), digest);
+    for (int k = 0; k < SHA_DIGEST_LENGTH; k++)
+      snprintf(s->sha[i] + 2 * k, 3, "%02x", digest[k]);
+  }
+}
+
+/* Waits until every shard was up once, or CONNECT_TIMEOUT_MS. */
+static int await_shards(struct redis_store *s, herald_error *err) {
+  uint64_t deadline = uv_hrtime() + (uint64_t)CONNECT_TIMEOUT_MS * 1000000;
+  uv_mutex_lock(&s->lock);
+  while (s->n_up < s->n_shards && uv_hrtime() < deadline)
+    uv_cond_timedwait(&s->up_cond, &s->lock, deadline - uv_hrtime());
+  bool up = s->n_up == s->n_shards;
+  uv_mutex_unlock(&s->lock);
+  if (up) return 0;
+  for (size_t i = 0; i < s->n_shards; i++)
+    if (!s->seen_up[i])
+      return herald_error_set(err, HERALD_E_UNAVAILABLE,
+                              "cannot reach redis %s:%d%s%s",
+                              s->shards[i].host, s->shards[i].port,
+                              s->shards[i].error[0] ? ": " : "",
+                              s->shards[i].error);
+  return 0;
+}
+
+static void release(struct redis_store *s) {
+  for (size_t i = 0; i < s->n_shards; i++) herald_free(s->shards[i].host);
+  herald_free(s->shards);
+  herald_free(s->watches);
+  herald_free(s->seen_up);
+  uv_cond_destroy(&s->up_cond);
+  uv_mutex_destroy(&s->lock);
+  herald_free(s);
+}
+
+static void redis_close(struct store *base) {
+  struct redis_store *s = (struct redis_store *)base;
+  atomic_store(&s->stopping, true);
+  uv_async_send(&s->wake);
+  uv_thread_join(&s->thread);
+  uv_loop_close(&s->loop);
+  release(s);
+}
+
+static int redis_open(struct store **out, const struct config *cfg,
+                      herald_error *err) {
+  struct redis_store *s = herald_xcalloc(1, sizeof *s);
+  s->base.ops = &store_redis__ops;
+  uv_mutex_init(&s->lock);
+  uv_cond_init(&s->up_cond);
+  s->node[0] = 'r';
+  msgid__random(s->node + 1, 7);
+  int rc = parse_shards(s, cfg->redis, err);
+  if (rc) {
+    release(s);
+    return rc;
+  }
+  hash_scripts(s);
+  s->watches = herald_xcalloc(s->n_shards, sizeof *s->watches);
+  for (size_t i = 0; i < s->n_shards; i++) hashmap__init(&s->watches[i]);
+  s->seen_up = herald_xcalloc(s->n_shards, sizeof *s->seen_up);
+  uv_loop_init(&s->loop);
+  uv_async_init(&s->loop, &s->wake, on_wake);
+  s->wake.data = s;
+  uv_timer_init(&s->loop, &s->beat);
+  s->beat.data = s;
+  s->node_timeout_ms = cfg->node_timeout_ms;
+  s->retention_ms = cfg->retention_ms;
+  if (uv_thread_create(&s->thread, engine_thread, s) != 0) abort();
+  rc = await_shards(s, err);
+  if (rc) {
+    redis_close(&s->base);
+    return rc;
+  }
+  *out = &s->base;
+  return 0;
+}
+
+const struct store_ops store_redis__ops = {
+    .name = "redis",
+    .open = redis_open,
+    .close = redis_close,
+    .append = redis_append,
+    .history = redis_history,
+    .channels = redis_channels,
+    .put_record = redis_put_record,
+    .drop_app = redis_drop_app,
+    .load_records = redis_load_records,
+    .watch = redis_watch,
+    .members = redis_members,
+};

@@ -1,0 +1,151 @@
+/* test_redis_batch.c -- the redis engine's stored form of a publish
+ * (server/store/redis_batch.c): what is encoded decodes to the same
+ * messages, stamped from the entry id (serial per index, timestamp = the
+ * id's time); entry ids parse only in the serial's range; bytes that are
+ * not a batch -- truncated, wrong shape, a node that cannot be in a
+ * serial -- are refused without a leak. tests/fuzz/fuzz_redis_batch.c
+ * throws arbitrary bytes at the decoder. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "alloc.h"
+#include "leak_check.h"
+#include "message.h"
+#include "store/redis_batch.h"
+#include "wire.h"
+
+static struct message *item(const char *name, const char *data,
+                            enum payload_type type, size_t len) {
+  struct message *m = message__new();
+  m->id = herald_xstrdup("conn:7:0");
+  m->name = name ? herald_xstrdup(name) : NULL;
+  m->client_id = herald_xstrdup("alice");
+  m->connection_id = herald_xstrdup("conn");
+  m->payload.type = type;
+  m->payload.data = herald_xstrndup(data, len);
+  m->payload.len = len;
+  return m;
+}
+
+static void test_round_trip_stamps_from_the_entry_id(void **state) {
+  struct message *in[2] = {item("greeting", "hello", PAYLOAD_STRING, 5),
+                           item(NULL, "\0\1\2", PAYLOAD_BINARY, 3)};
+  in[1]->action = 3;
+  size_t len;
+  char *bytes = redis_batch__encode("rNode_-1", "conn:7", "conn", in, 2, &len);
+  assert_non_null(bytes);
+  struct redis_batch b;
+  herald_error err;
+  assert_int_equal(redis_batch__decode(bytes, len, 1700000000123, 42, &b, &err), 0);
+  assert_string_equal(b.message_id, "conn:7");
+  assert_string_equal(b.connection_id, "conn");
+  assert_int_equal(b.count, 2);
+  assert_string_equal(b.messages[0]->serial, "01700000000123-042@rNode_-1:000");
+  assert_string_equal(b.messages[1]->serial, "01700000000123-042@rNode_-1:001");
+  assert_int_equal(b.messages[0]->timestamp, 1700000000123);
+  assert_string_equal(b.messages[0]->name, "greeting");
+  assert_string_equal(b.messages[0]->client_id, "alice");
+  assert_string_equal(b.messages[0]->connection_id, "conn");
+  assert_int_equal(b.messages[0]->payload.type, PAYLOAD_STRING);
+  assert_memory_equal(b.messages[0]->payload.data, "hello", 5);
+  assert_int_equal(b.messages[1]->payload.type, PAYLOAD_BINARY);
+  assert_int_equal(b.messages[1]->payload.len, 3);
+  assert_memory_equal(b.messages[1]->payload.data, "\0\1\2", 3);
+  assert_int_equal(b.messages[1]->action, 3);
+  redis_batch__cleanup(&b);
+  herald_free(bytes);
+  message__unref(in[0]);
+  message__unref(in[1]);
+}
+
+static void test_entry_ids(void **state) {
+  int64_t ms;
+  unsigned seq;
+  assert_true(redis_batch__parse_id("1700000000123-0", 15, &ms, &seq));
+  assert_int_equal(ms, 1700000000123);
+  assert_int_equal(seq, 0);
+  assert_true(redis_batch__parse_id("5-999", 5, &ms, &seq));
+  assert_int_equal(seq, 999);
+  const char *bad[] = {"", "-1", "5-", "5-1000", "5-1a", "a-1", "5", "5--1",
+                       "1234567890123456-0"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    assert_false(redis_batch__parse_id(bad[i], strlen(bad[i]), &ms, &seq));
+}
+
+/* Writes [node, id, conn, items] with items given as raw values. */
+static char *batch_of(const char *node, size_t n_items, bool item_is_map,
+                      size_t *len) {
+  struct wire_writer w;
+  wire_writer__init(&w, WIRE_MSGPACK);
+  wire_writer__array(&w, 4);
+  wire_writer__str(&w, node);
+  wire_writer__str(&w, "id");
+  wire_writer__str(&w, "conn");
+  wire_writer__array(&w, n_items);
+  for (size_t i = 0; i < n_items; i++) {
+    if (!item_is_map) {
+      wire_writer__int(&w, 1);
+      continue;
+    }
+    wire_writer__map(&w, i == n_items - 1 ? 1 : 2);
+    wire_writer__kv_str(&w, "name", "x");
+    if (i != n_items - 1) wire_writer__kv_str(&w, "connectionId", "conn");
+  }
+  char *out = wire_writer__finish(&w, len);
+  wire_writer__cleanup(&w);
+  return out;
+}
+
+static void assert_refused(const char *bytes, size_t len) {
+  struct redis_batch b;
+  herald_error err;
+  assert_true(redis_batch__decode(bytes, len, 1, 0, &b, &err) < 0);
+  assert_null(b.messages);
+}
+
+static void test_malformed_batches_are_refused(void **state) {
+  struct message *in[1] = {item("n", "d", PAYLOAD_STRING, 1)};
+  size_t len;
+  char *good = redis_batch__encode("node", "id", "conn", in, 1, &len);
+  for (size_t cut = 0; cut < len; cut++) assert_refused(good, cut);
+  herald_free(good);
+  message__unref(in[0]);
+
+  char *bytes = batch_of("node", 0, true, &len); /* no messages */
+  assert_refused(bytes, len);
+  herald_free(bytes);
+  bytes = batch_of("node", 2, false, &len); /* items not maps */
+  assert_refused(bytes, len);
+  herald_free(bytes);
+  bytes = batch_of("node", 3, true, &len); /* the last lacks connectionId */
+  assert_refused(bytes, len);
+  herald_free(bytes);
+  bytes = batch_of("no de", 1, false, &len);
+  assert_refused(bytes, len);
+  herald_free(bytes);
+  in[0] = item("n", "d", PAYLOAD_STRING, 1);
+  bytes = redis_batch__encode("bad node!", "id", "conn", in, 1, &len);
+  assert_refused(bytes, len); /* a node no serial may name */
+  herald_free(bytes);
+  message__unref(in[0]);
+  assert_refused("\x93\xa1x\xa1y\xa1z", 7); /* three members, not four */
+  assert_refused("\xa0", 1);                   /* not an array */
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_round_trip_stamps_from_the_entry_id,
+                                      leak_check__setup, leak_check__teardown),
+      cmocka_unit_test_setup_teardown(test_entry_ids, leak_check__setup,
+                                      leak_check__teardown),
+      cmocka_unit_test_setup_teardown(test_malformed_batches_are_refused,
+                                      leak_check__setup, leak_check__teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
