@@ -29,7 +29,7 @@ import { describe, before, after, uniqueChannel, eventually, parseLinkHeader } f
 import { Inbox, withTimeout } from './lib/realtime.mjs';
 import { rawStream, streamQuery } from './lib/eventstream.mjs';
 import {
-  test, rtTest, startRedis, startCluster, stopCluster, waitForState, historyAcross, publishRaw, assertIncreasing,
+  test, rtTest, startRedis, startCluster, stopCluster, teardown, waitForState, historyAcross, publishRaw, assertIncreasing,
 } from './lib/redis.mjs';
 
 const PROTOCOLS = [
@@ -336,6 +336,8 @@ describe('SSE across nodes', () => {
   test('an SSE stream on B gets what A publishes; resuming on C with Last-Event-ID gets exactly the missed ones, then live', async () => {
     const name = uniqueChannel('sse');
     const first = await sse(B, { channels: name });
+    // the id-only event: the stream is attached (its position); what is published before it may precede the stream
+    await first.next((b) => b.id !== undefined && b.data === undefined, 10000, 'the id-only event on B');
     const serials = [];
     for (const n of ['a0', 'a1', 'a2']) {
       const r = await publishRaw(A, name, { name: n, data: `data-${n}` });
@@ -403,6 +405,7 @@ describe('restarts', () => {
   test('history and increasing serials survive a restart of every node, then a Redis restart (AOF, appendfsync always)', async () => {
     const r = await startRedis({ appendfsync: 'always' });
     let cluster = [];
+    let failure = null;
     try {
       cluster = await startCluster({ nodes: 3, redis: [r], args: ARGS });
       const name = uniqueChannel('restart');
@@ -442,12 +445,11 @@ describe('restarts', () => {
       assert.deepEqual(keyed(all.slice(0, 6)), keyed(before), 'what was published before both restarts is unchanged');
       assert.deepEqual(all.map((m) => m.name).slice(6),
         ['nodes-restarted0', 'nodes-restarted1', 'nodes-restarted2', 'redis-restarted0', 'redis-restarted1', 'redis-restarted2']);
+    } catch (e) {
+      failure = e;
+      throw e;
     } finally {
-      try {
-        await stopCluster(cluster);
-      } finally {
-        await r.stop();
-      }
+      await teardown(failure, () => stopCluster(cluster), () => r.stop());
     }
   });
 });

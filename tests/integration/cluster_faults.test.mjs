@@ -13,10 +13,10 @@
 // Run: HERALDD=/abs/build/heraldd node --test --test-force-exit tests/integration/cluster_faults.test.mjs
 
 import assert from 'node:assert/strict';
-import { describe, uniqueChannel, assertAblyError } from './lib/server.mjs';
+import { describe, uniqueChannel, assertAblyError, eventually } from './lib/server.mjs';
 import { Inbox, withTimeout, nextEvent, recordStateChanges, describeChanges, describeError } from './lib/realtime.mjs';
 import {
-  test, rtTest, startRedis, startCluster, stopCluster, waitForState, historyAcross, publishRaw, assertIncreasing, rejection,
+  test, rtTest, startRedis, startCluster, stopCluster, teardown, waitForState, historyAcross, publishRaw, assertIncreasing, rejection,
 } from './lib/redis.mjs';
 
 const ARGS = ['--max-idle-interval-ms', '2000'];
@@ -52,6 +52,7 @@ describe('a node killed under load', () => {
   test('SIGKILL of one of three nodes amid concurrent REST publishing: nothing acknowledged lost or doubled, the other nodes carry on', async () => {
     const redis = await startRedis({ appendfsync: 'always' });
     let nodes = [];
+    let failure = null;
     try {
       nodes = await startCluster({ nodes: 3, redis: [redis], args: ARGS });
       const [A, B, C] = nodes;
@@ -122,12 +123,11 @@ describe('a node killed under load', () => {
       assert.deepEqual(dup.body.serials, [again.serial], 'the repeat returns the original serial');
       const count = (await historyAcross([A], again.channel)).items.filter((m) => m.id === again.id).length;
       assert.equal(count, 1, `${again.id} stored once`);
+    } catch (e) {
+      failure = e;
+      throw e;
     } finally {
-      try {
-        await stopCluster(nodes);
-      } finally {
-        await redis.stop();
-      }
+      await teardown(failure, () => stopCluster(nodes, failure ? { timeoutMs: 3000 } : undefined), () => redis.stop());
     }
   });
 });
@@ -136,7 +136,14 @@ describe('Redis down and back', () => {
   rtTest('Redis stopped under load: 503/50005 fast, NACK 50005, attached client disconnected; after the restart all resumes by itself, nothing acknowledged lost', async (scope) => {
     const redis = await startRedis({ appendfsync: 'always' });
     let nodes = [];
-    const load = { stop: false, phase: 'up', acked: [], refusals: [], unexpected: [], waiters: [] };
+    let failure = null;
+    const load = { stop: false, phase: 'up', acked: [], refusals: [], unexpected: [], waiters: [], inflight: {} };
+    /** Per loader: its publish in flight (and for how long), and what it got in each phase. */
+    const loadState = () => ['A', 'B', 'C'].map((l) => {
+      const f = load.inflight[l];
+      const per = (phase) => `${load.acked.filter((a) => a.label === l && a.phase === phase).length} ok/${load.refusals.filter((r) => r.label === l && r.phase === phase).length} refused`;
+      return `${l}: ${f ? `${f.id} in flight for ${Date.now() - f.since} ms` : 'idle'}, up ${per('up')}, down ${per('down')}, back ${per('back')}`;
+    }).join('; ');
     const notify = () => { for (const w of [...load.waiters]) w(); };
     const when = (pred) => new Promise((resolve) => {
       const w = () => { if (pred()) { load.waiters.splice(load.waiters.indexOf(w), 1); resolve(); } };
@@ -169,15 +176,17 @@ describe('Redis down and back', () => {
           const channel = n % 2 ? other : name;
           const id = `${label}-${n}`;
           const t0 = Date.now();
+          load.inflight[label] = { id, since: t0 };
           let res;
           try {
             // eslint-disable-next-line no-await-in-loop
-            res = await publishRaw(srv, channel, { id, name: id, data: 'x' }, { signal: AbortSignal.timeout(10000) });
+            res = await publishRaw(srv, channel, { id, name: id, data: 'x' }, { signal: AbortSignal.timeout(6000) });
           } catch (e) {
             load.unexpected.push(`${label} ${id} in phase ${load.phase}: ${e.name} ${e.cause?.code || e.message}`);
             return;
           }
           const ms = Date.now() - t0;
+          load.inflight[label] = null;
           if (res.status === 201) {
             load.acked.push({ channel, id, serial: res.body.serials[0], phase: load.phase, label });
           } else if (res.status === 503 && res.body?.error?.code === 50005) {
@@ -203,7 +212,9 @@ describe('Redis down and back', () => {
       await redis.pause();
       const discoChange = await disconnected;
       const discoMs = Date.now() - downAt;
-      await withTimeout(when(() => load.refusals.length >= 3), 10000, 'REST publishes refused while Redis is down');
+      await withTimeout(when(() => ['A', 'B', 'C'].every((l) => load.refusals.some((r) => r.phase === 'down' && r.label === l))), 6000,
+        'REST publishes refused on every node while Redis is down')
+        .catch((e) => { throw new Error(`${e.message}; loaders: ${loadState()}`); });
       const t0 = Date.now();
       const refused = await publishRaw(A, name, { name: 'while-down' });
       const refusedMs = Date.now() - t0;
@@ -224,7 +235,8 @@ describe('Redis down and back', () => {
       await waitForState(sub.connection, 'connected', { timeoutMs: 20000, failOn: ['failed', 'closed'], what: 'the subscriber after the restart' });
       await waitForState(subCh, 'attached', { timeoutMs: 20000, what: 'the subscriber\'s channel after the restart' });
       await withTimeout(when(() => ['A', 'B', 'C'].every((l) => load.acked.some((a) => a.phase === 'back' && a.label === l))), 20000,
-        'every node acknowledging REST publishes again');
+        'every node acknowledging REST publishes again')
+        .catch((e) => { throw new Error(`${e.message}; loaders: ${loadState()}`); });
       const backMs = Date.now() - upAt;
       assert.equal(typeof (await pubCh.publish('rt-after', 'x')).serials[0], 'string', 'realtime publish ACKed after the restart');
       await withTimeout(when(() => load.acked.filter((a) => a.phase === 'back').length >= 60), 15000, '60 acknowledged publishes after the restart');
@@ -263,15 +275,85 @@ describe('Redis down and back', () => {
       assert.deepEqual(got, hist.map((m) => m.id), 'the subscriber got them in history order');
       process.stderr.write(`[cluster_faults] disconnected after ${discoMs} ms; all nodes publishing ${backMs} ms after the restart; ` +
         `reason ${describeError(discoChange?.reason)}; ${refusalsDown.length} refusals while down (max ${Math.max(...refusalsDown.map((r) => r.ms))} ms)\n`);
+    } catch (e) {
+      failure = e;
+      throw e;
     } finally {
       load.stop = true;
       await Promise.allSettled(running);
       await scope.closeAll();
-      try {
-        await stopCluster(nodes);
-      } finally {
-        await redis.stop();
+      await teardown(failure, () => stopCluster(nodes, failure ? { timeoutMs: 3000 } : undefined), () => redis.stop());
+    }
+  });
+});
+
+describe('publishes in flight when Redis goes away', () => {
+  test('Redis killed (SIGKILL) amid 5 concurrent publishers per node: each in-flight publish is answered (201 or 503/50005) at once; every node serves again once Redis is back', async () => {
+    const redis = await startRedis({ appendfsync: 'always' });
+    let nodes = [];
+    let failure = null;
+    const state = { stop: false, inflight: new Map(), answers: [], unexpected: [] };
+    const running = [];
+    try {
+      nodes = await startCluster({ nodes: 3, redis: [redis], args: ARGS });
+      const name = uniqueChannel('inflight');
+      const PER_NODE = 5;
+      let acked = 0;
+      let enough;
+      const warm = new Promise((r) => { enough = r; });
+      async function publisher(srv, label) {
+        for (let n = 0; !state.stop; n++) {
+          const id = `${label}-${n}`;
+          state.inflight.set(id, Date.now());
+          let res;
+          try {
+            // eslint-disable-next-line no-await-in-loop
+            res = await publishRaw(srv, name, { id, data: 'x' }, { signal: AbortSignal.timeout(6000) });
+          } catch (e) {
+            state.unexpected.push(`${id}: ${e.name} after ${Date.now() - state.inflight.get(id)} ms`);
+            state.inflight.delete(id);
+            return;
+          }
+          state.inflight.delete(id);
+          state.answers.push({ id, status: res.status, code: res.body?.error?.code });
+          if (res.status === 201) { acked += 1; if (acked >= 150) enough(); continue; }
+          if (res.status !== 503 || res.body?.error?.code !== 50005) {
+            state.unexpected.push(`${id}: HTTP ${res.status} ${res.raw.toString('utf8').slice(0, 200)}`);
+            return;
+          }
+          return; // refused: this publisher is done
+        }
       }
+      for (const [i, srv] of nodes.entries()) {
+        for (let k = 0; k < PER_NODE; k++) running.push(publisher(srv, `n${i}.${k}`));
+      }
+      await withTimeout(warm, 15000, '150 acknowledged publishes');
+      await redis.kill();
+      // every publisher ends with an answer soon; none may hang
+      const ended = await Promise.race([
+        Promise.all(running).then(() => true),
+        new Promise((r) => { setTimeout(() => r(false), 3000); }),
+      ]);
+      const stuck = [...state.inflight.entries()].map(([id, t0]) => `${id} (${Date.now() - t0} ms)`);
+      assert.ok(ended, `every publish in flight when Redis died was answered within 3 s; still waiting: ${stuck.join(', ')}`);
+      assert.deepEqual(state.unexpected, [], 'answers are 201 or 503/50005');
+      await redis.restart();
+      for (const [i, srv] of nodes.entries()) {
+        // no event says when a node is back on Redis: poll, each try bounded
+        await eventually(async () => {
+          const res = await publishRaw(srv, name, { name: `back${i}` }, { signal: AbortSignal.timeout(2000) }).catch((e) => ({ status: e.name }));
+          return res.status === 201;
+        }, { timeoutMs: 10000, intervalMs: 100, what: `node ${i} publishing again after the Redis restart` });
+        const h = await srv.request('GET', `/channels/${encodeURIComponent(name)}/messages?limit=1`, { signal: AbortSignal.timeout(2000) });
+        assert.equal(h.status, 200, `node ${i} history after the restart`);
+      }
+    } catch (e) {
+      failure = e;
+      throw e;
+    } finally {
+      state.stop = true;
+      await Promise.allSettled(running);
+      await teardown(failure, () => stopCluster(nodes, failure ? { timeoutMs: 3000 } : undefined), () => redis.stop());
     }
   });
 });

@@ -408,3 +408,26 @@ export function assertIncreasing(assert, serials, what = 'serials') {
     if (i) assert.ok(serials[i - 1] < s, `${what}: #${i} ${s} > #${i - 1} ${serials[i - 1]}`);
   });
 }
+
+/**
+ * Runs every cleanup step (even after one fails). With `failure` (the
+ * test's own error) the steps' errors are only printed, so that they do not
+ * hide it; without, the first one is thrown.
+ */
+export async function teardown(failure, ...steps) {
+  const errors = [];
+  for (const step of steps) {
+    try {
+      // eslint-disable-next-line no-await-in-loop
+      await step();
+    } catch (e) {
+      errors.push(e);
+    }
+  }
+  if (!errors.length) return;
+  if (failure) {
+    for (const e of errors) process.stderr.write(`[cluster] cleanup after a failure also failed: ${e && e.stack}\n`);
+    return;
+  }
+  throw errors[0];
+}
