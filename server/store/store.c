@@ -66,6 +66,10 @@ void store__set_watcher(struct store *s, struct store_watcher watcher) {
   s->watcher = watcher;
 }
 
+void store__follow_records(struct store *s, struct store_record_watcher w) {
+  s->records = w;
+}
+
 void store__watch(struct store *s, const char *app_id, const char *channel,
                   bool on) {
   struct store_watch *w = herald_xcalloc(1, sizeof *w);

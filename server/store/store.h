@@ -180,6 +180,14 @@ struct store_members {
   size_t count;
 };
 
+/* Receives, on a shared engine's thread, the records other nodes put
+ * (value NULL: deleted) and the apps they dropped (kind NULL). */
+struct store_record_watcher {
+  void (*fn)(void *ctx, const char *kind, const char *app_id, const char *key,
+             const char *value);
+  void *ctx;
+};
+
 struct store_watch {
   struct store_req req; /* no completion: the answer is the feed */
   char *app_id;         /* herald_xmalloc'd, freed by the engine */
@@ -215,6 +223,7 @@ struct store_ops {
 struct store {
   const struct store_ops *ops;
   struct store_watcher watcher; /* shared engines' feed goes here */
+  struct store_record_watcher records; /* and other nodes' records */
 };
 
 /* Opens the engine named by cfg->engine. */
@@ -235,6 +244,8 @@ int store__load_records(struct store *s, const char *kind, store_record_fn fn,
 bool store__shared(const struct store *s);
 /* Where the feed goes; before any watch. */
 void store__set_watcher(struct store *s, struct store_watcher watcher);
+/* Where other nodes' records go (shared engines); before workers start. */
+void store__follow_records(struct store *s, struct store_record_watcher w);
 /* Starts (on) or ends watching app_id's channel; from any thread. */
 void store__watch(struct store *s, const char *app_id, const char *channel,
                   bool on);

@@ -158,7 +158,19 @@ static const char drop_script[] =
     "end\n"
     "return 1\n";
 
+/* KEYS: the kind's records, the kinds. ARGV: field, value ("" deletes),
+ * kind, the control message telling the other nodes. */
+static const char record_script[] =
+    "if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1])\n"
+    "else\n"
+    "  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
+    "  redis.call('SADD', KEYS[2], ARGV[3])\n"
+    "end\n"
+    "redis.call('PUBLISH', 'h:ctl', ARGV[4])\n"
+    "return 1\n";
+
 enum script {
+  SCRIPT_RECORD,
   SCRIPT_APPEND,
   SCRIPT_POSITION,
   SCRIPT_DROP,
@@ -168,7 +180,7 @@ enum script {
 };
 
 static const char *const scripts[SCRIPTS] = {
-    append_script, position_script, drop_script, beat_script,
+    record_script, append_script, position_script, drop_script, beat_script,
     members_of_script};
 
 /* ---- State ---------------------------------------------------------------- */
@@ -648,6 +660,8 @@ static void finish_channels(struct fan_in *f) {
   }
 }
 
+static void announce_drop(struct redis_store *s, const char *app_id);
+
 static void fan_in_answered(struct fan_in *f, struct redis_shard *sh,
                             const redisReply *r, bool ok) {
   if (!ok && !f->failed) {
@@ -663,6 +677,8 @@ static void fan_in_answered(struct fan_in *f, struct redis_shard *sh,
                                   f->err.message);
   } else {
     if (f->req->op == STORE_OP_CHANNELS) finish_channels(f);
+    if (f->req->op == STORE_OP_DROP_APP)
+      announce_drop(store_of(sh), ((struct store_drop_app *)f->req)->app_id);
     f->req->rc = 0;
   }
   for (size_t i = 0; i < f->n; i++) herald_free(f->names[i]);
@@ -769,37 +785,79 @@ static void on_record_put(redisAsyncContext *ac, void *reply, void *priv) {
   herald_free(c);
 }
 
+/* The control message of a change: "<node>\n<op>\n<kind>\n<app>\n<value>
+ * \n<key>", op p(ut), d(elete) or x (app dropped); the key, which may hold
+ * anything, comes last (values are compact JSON: no line breaks). */
+static char *control_message(const struct redis_store *s, char op,
+                             const char *kind, const char *app_id,
+                             const char *value, const char *key, size_t *len) {
+  size_t n = strlen(s->node) + strlen(kind) + strlen(app_id) + strlen(value) +
+             strlen(key) + 8;
+  char *text = herald_xmalloc(n);
+  *len = (size_t)snprintf(text, n, "%s\n%c\n%s\n%s\n%s\n%s", s->node, op, kind,
+                          app_id, value, key);
+  return text;
+}
+
 static void run_put_record(struct redis_store *s, struct store_record *r) {
-  char hash[64];
-  snprintf(hash, sizeof hash, "h:r:%s", r->kind);
-  size_t app_len = strlen(r->app_id), key_len = strlen(r->key);
+  size_t app_len = strlen(r->app_id), key_len = strlen(r->key), len;
   char *field = herald_xmalloc(app_len + 1 + key_len + 1);
   memcpy(field, r->app_id, app_len);
   field[app_len] = '\n';
   memcpy(field + app_len + 1, r->key, key_len + 1);
-  char *value = NULL;
   struct args args = {.n = 0};
-  struct redis_shard *first = &s->shards[0];
+  arg_str(&args, "EVALSHA");
+  arg_str(&args, s->sha[SCRIPT_RECORD]);
+  arg_str(&args, "2");
+  char *hash = herald_xmalloc(4 + strlen(r->kind) + 1);
+  sprintf(hash, "h:r:%s", r->kind);
+  arg_owned(&args, hash, strlen(hash));
+  arg_str(&args, "h:rk");
+  arg_owned(&args, field, app_len + 1 + key_len);
   if (r->value) {
-    const char *kinds[] = {"SADD", "h:rk", r->kind};
-    size_t lens[] = {4, 4, strlen(r->kind)};
-    redis_shard__command(first, NULL, NULL, 3, kinds, lens);
     size_t n = strlen(r->value);
-    value = herald_xmalloc(24 + n);
+    char *value = herald_xmalloc(24 + n);
     int head = snprintf(value, 24, "%" PRId64 "|", r->expires);
     memcpy(value + head, r->value, n + 1);
-    arg_str(&args, "HSET");
-    arg_str(&args, hash);
-    arg(&args, field, app_len + 1 + key_len);
-    arg(&args, value, (size_t)head + n);
+    arg_owned(&args, value, (size_t)head + n);
   } else {
-    arg_str(&args, "HDEL");
-    arg_str(&args, hash);
-    arg(&args, field, app_len + 1 + key_len);
+    arg(&args, "", 0);
   }
-  send_args(call_new(&r->req, first), on_record_put, &args);
-  herald_free(field);
-  herald_free(value);
+  arg_str(&args, r->kind);
+  char *message = control_message(s, r->value ? 'p' : 'd', r->kind, r->app_id,
+                                  r->value ? r->value : "", r->key, &len);
+  arg_owned(&args, message, len);
+  send_args(call_new(&r->req, &s->shards[0]), on_record_put, &args);
+}
+
+/* The other nodes forget the app too. */
+static void announce_drop(struct redis_store *s, const char *app_id) {
+  size_t len;
+  char *message = control_message(s, 'x', "", app_id, "", "", &len);
+  const char *argv[] = {"PUBLISH", "h:ctl", message};
+  size_t lens[] = {7, 5, len};
+  redis_shard__command(&s->shards[0], NULL, NULL, 3, argv, lens);
+  herald_free(message);
+}
+
+/* A control message from h:ctl: another node's change, for the record
+ * watcher. */
+static void on_control(struct redis_store *s, const char *text, size_t len) {
+  char *copy = herald_xstrndup(text, len), *part[6], *p = copy;
+  size_t n = 0;
+  for (; n < 5 && p; n++) {
+    part[n] = p;
+    p = strchr(p, '\n');
+    if (p) *p++ = '\0';
+  }
+  if (n == 5 && p && strcmp(part[0], s->node) && part[1][0] &&
+      s->base.records.fn) {
+    part[5] = p;
+    char op = part[1][0];
+    s->base.records.fn(s->base.records.ctx, op == 'x' ? NULL : part[2],
+                       part[3], part[5], op == 'p' ? part[4] : NULL);
+  }
+  herald_free(copy);
 }
 
 struct record {
@@ -1317,6 +1375,12 @@ static void on_sub_reply(struct redis_shard *sh, const redisReply *r) {
   const redisReply *kind = element(r, 0, REDIS_REPLY_STRING);
   const redisReply *topic = element(r, 1, REDIS_REPLY_STRING);
   if (!kind || !topic) return;
+  if (topic->len == 5 && !memcmp(topic->str, "h:ctl", 5)) {
+    const redisReply *message = element(r, 2, REDIS_REPLY_STRING);
+    if (message && !strcmp(kind->str, "message"))
+      on_control(s, message->str, message->len);
+    return;
+  }
   struct watch *w = watch_get(s, sh, topic->str, topic->len);
   if (!w) return;
   if (!strcmp(kind->str, "message")) {
@@ -1424,6 +1488,7 @@ static void on_wake(uv_async_t *handle) {
 /* A shard came up (again): open() waits for each one's first time. */
 static void on_shard_up(struct redis_shard *sh) {
   struct redis_store *s = store_of(sh);
+  if (sh->index == 0) redis_shard__subscribe(sh, true, "h:ctl", 5);
   uv_mutex_lock(&s->lock);
   if (!s->seen_up[sh->index]) {
     s->seen_up[sh->index] = true;
