@@ -1,7 +1,6 @@
 /* redis_shard.c -- connections to one Redis instance (see redis_shard.h). */
 #include "store/redis_shard.h"
 
-#include <hiredis/adapters/libuv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,10 +41,70 @@ int redis_shard__parse_url(const char *url, size_t len, char **host,
   return 0;
 }
 
+/* ---- hiredis on libuv ----------------------------------------------------
+ * hiredis 0.14's own libuv adapter (hiredis/adapters/libuv.h) returns on a
+ * poll error without telling hiredis, so a reset connection -- Redis going
+ * away with commands in flight -- or a refused connect is never noticed:
+ * requests would wait forever. This attachment, through the adapter hooks
+ * hiredis documents (redisAsyncContext.ev), hands an error to hiredis as
+ * readiness: its read or connect check then finds the error and ends the
+ * connection the usual way (pending callbacks get NULL, then disconnect). */
+
+struct poll_events {
+  redisAsyncContext *context; /* NULL once hiredis let go */
+  uv_poll_t handle;
+  int events;
+};
+
+static void on_poll(uv_poll_t *handle, int status, int events) {
+  struct poll_events *p = handle->data;
+  if (status < 0) events = p->events ? p->events : UV_READABLE;
+  if (p->context && (events & UV_WRITABLE)) redisAsyncHandleWrite(p->context);
+  if (p->context && (events & UV_READABLE)) redisAsyncHandleRead(p->context);
+}
+
+static void watch_events(struct poll_events *p, int add, int remove) {
+  p->events = (p->events | add) & ~remove;
+  if (p->events) uv_poll_start(&p->handle, p->events, on_poll);
+  else uv_poll_stop(&p->handle);
+}
+
+static void add_read(void *p) { watch_events(p, UV_READABLE, 0); }
+static void del_read(void *p) { watch_events(p, 0, UV_READABLE); }
+static void add_write(void *p) { watch_events(p, UV_WRITABLE, 0); }
+static void del_write(void *p) { watch_events(p, 0, UV_WRITABLE); }
+
+static void on_poll_closed(uv_handle_t *handle) { herald_free(handle->data); }
+
+static void cleanup_events(void *arg) {
+  struct poll_events *p = arg;
+  p->context = NULL;
+  uv_close((uv_handle_t *)&p->handle, on_poll_closed);
+}
+
+static int attach(redisAsyncContext *ac, uv_loop_t *loop) {
+  struct poll_events *p = herald_xcalloc(1, sizeof *p);
+  if (uv_poll_init(loop, &p->handle, ac->c.fd) != 0) {
+    herald_free(p);
+    return -1;
+  }
+  p->context = ac;
+  p->handle.data = p;
+  ac->ev.data = p;
+  ac->ev.addRead = add_read;
+  ac->ev.delRead = del_read;
+  ac->ev.addWrite = add_write;
+  ac->ev.delWrite = del_write;
+  ac->ev.cleanup = cleanup_events;
+  return 0;
+}
+
+/* ---- Connecting ------------------------------------------------------------ */
+
 static void connect_missing(struct redis_shard *sh);
 
-/* hiredis's libuv adapter drops a poll error, so a refused connection is
- * never reported: an attempt not up by the next retry is given up. */
+/* An attempt not up by the next retry is given up (a connect that hangs,
+ * e.g. to an address that drops packets). */
 static void give_up_attempts(struct redis_shard *sh) {
   if (sh->cmd && !sh->cmd_up) {
     redisAsyncFree(sh->cmd); /* not connected: no callback runs */
@@ -102,6 +161,7 @@ static void on_connect(const redisAsyncContext *ac, int status) {
     lost(sh, ac);
     return;
   }
+  redisEnableKeepAlive((redisContext *)&ac->c); /* a silent peer ends too */
   if (ac == sh->cmd) {
     for (size_t i = 0; i < sh->n_scripts; i++) {
       const char *argv[] = {"SCRIPT", "LOAD", sh->scripts[i]};
@@ -130,7 +190,10 @@ static redisAsyncContext *open_context(struct redis_shard *sh) {
     return NULL;
   }
   ac->data = sh;
-  redisLibuvAttach(ac, sh->loop);
+  if (attach(ac, sh->loop)) {
+    redisAsyncFree(ac);
+    return NULL;
+  }
   redisAsyncSetConnectCallback(ac, on_connect);
   redisAsyncSetDisconnectCallback(ac, on_disconnect);
   return ac;

@@ -1,15 +1,16 @@
 /* redis_shard.h -- the redis engine's two connections to one Redis
  * instance: one for commands, one for pub/sub (a subscribed connection
- * takes no other command). Both live on the engine's loop (hiredis's
- * libuv adapter) and reconnect by themselves, backing off from 100 ms to
- * 2 s, while the instance is unreachable.
+ * takes no other command). Both live on the engine's loop (polled here,
+ * not by hiredis's libuv adapter: see redis_shard.c) and reconnect by
+ * themselves, backing off from 100 ms to 2 s, while the instance is
+ * unreachable.
  *
  * Commands are only sent while the command connection is up: otherwise
  * the caller fails at once (50005) rather than queueing behind an outage.
  * Each (re)connection loads the engine's Lua scripts first, so EVALSHA
  * never meets a Redis that forgot them.
  *
- * Owns: the hiredis contexts, the retry timer. */
+ * Owns: the hiredis contexts, their libuv polls, the retry timer. */
 #ifndef HERALD_REDIS_SHARD_H
 #define HERALD_REDIS_SHARD_H
 
