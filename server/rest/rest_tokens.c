@@ -164,6 +164,62 @@ static void reply_token_details(struct http_request *req,
   reply__send(req, 200, &w, NULL);
 }
 
+/* A signed request's nonce, checked on every node (a shared engine) before
+ * its token goes out: this node's cache saw it first, others may not. */
+struct nonce_check {
+  struct store_once once;
+  struct http_request *req;
+  struct token_claims claims;
+  char *token;
+  char *key;
+};
+
+static void on_nonce_checked(struct store_req *sreq) {
+  struct nonce_check *n = (struct nonce_check *)sreq;
+  herald_error err;
+  if (sreq->rc) reply__error(n->req, &sreq->err);
+  else if (!n->once.first) {
+    herald_error_set(&err, HERALD_E_NONCE_REPLAYED, "Nonce value replayed");
+    reply__error(n->req, &err);
+  } else {
+    reply_token_details(n->req, &n->claims, n->token);
+  }
+  herald_free(n->claims.key_name);
+  herald_free(n->claims.capability);
+  herald_free(n->claims.client_id);
+  herald_free(n->token);
+  herald_free(n->key);
+  herald_free(n);
+}
+
+/* Replies with the token, once a shared engine agreed the nonce is new. */
+static void deliver(struct http_request *req, const struct token_request *tr,
+                    const struct token_claims *claims, char *token) {
+  struct store *store = rest__context(req)->store;
+  if (!tr->mac || !store__shared(store)) {
+    reply_token_details(req, claims, token);
+    herald_free(token);
+    return;
+  }
+  struct nonce_check *n = herald_xcalloc(1, sizeof *n);
+  n->req = req;
+  n->token = token;
+  n->claims = (struct token_claims){
+      .key_name = herald_xstrdup(claims->key_name),
+      .issued = claims->issued,
+      .expires = claims->expires,
+      .capability = herald_xstrdup(claims->capability),
+      .client_id = claims->client_id ? herald_xstrdup(claims->client_id) : NULL};
+  size_t len = strlen(tr->key_name) + 1 + strlen(tr->nonce) + 1;
+  n->key = herald_xmalloc(len);
+  snprintf(n->key, len, "%s\n%s", tr->key_name, tr->nonce);
+  n->once = (struct store_once){
+      .req = {.origin = req->worker, .done = on_nonce_checked},
+      .key = n->key,
+      .ttl_ms = 2 * rest__context(req)->cfg->token_window_ms};
+  store__once(store, &n->once);
+}
+
 /* Checks tr for key and issues the token (auth.md 6, steps 3-9). */
 static int issue(struct http_request *req, const struct token_request *tr,
                  const struct key *key, herald_error *err) {
@@ -184,8 +240,7 @@ static int issue(struct http_request *req, const struct token_request *tr,
   if (!token)
     rc = herald_error_set(err, HERALD_E_INVALID_CLIENT_ID,
                           "clientId is not valid UTF-8");
-  else reply_token_details(req, &claims, token);
-  herald_free(token);
+  else deliver(req, tr, &claims, token);
   herald_free(claims.capability);
   return rc;
 }

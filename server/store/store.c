@@ -72,6 +72,12 @@ void store__follow_records(struct store *s, struct store_record_watcher w) {
   s->records[s->n_records++] = w;
 }
 
+void store__once(struct store *s, struct store_once *o) {
+  o->req.op = STORE_OP_ONCE;
+  o->first = false;
+  s->ops->once(s, o);
+}
+
 void store__connection(struct store *s, struct store_connection *c) {
   c->req.op = STORE_OP_CONNECTION;
   c->taken = NULL;

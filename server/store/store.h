@@ -32,6 +32,7 @@ enum store_op {
   STORE_OP_WATCH,        /* engine-internal: a watch or its end */
   STORE_OP_MEMBERS,
   STORE_OP_CONNECTION,
+  STORE_OP_ONCE,
 };
 
 /* The header shared by every request. */
@@ -215,6 +216,15 @@ struct store_connection {
   char *taken;       /* take: the value (herald_xmalloc'd), or NULL */
 };
 
+/* Whether key is seen for the first time within ttl_ms, on every node
+ * (a signed TokenRequest's nonce). */
+struct store_once {
+  struct store_req req;
+  const char *key;
+  int64_t ttl_ms;
+  bool first; /* output */
+};
+
 struct store_watch {
   struct store_req req; /* no completion: the answer is the feed */
   char *app_id;         /* herald_xmalloc'd, freed by the engine */
@@ -246,6 +256,7 @@ struct store_ops {
   void (*watch)(struct store *s, struct store_watch *w);
   void (*members)(struct store *s, struct store_members *m);
   void (*connection)(struct store *s, struct store_connection *c);
+  void (*once)(struct store *s, struct store_once *o);
 };
 
 #define STORE_RECORD_WATCHERS 4
@@ -284,6 +295,7 @@ void store__watch(struct store *s, const char *app_id, const char *channel,
 void store__feed_item_free(struct store_feed_item *item);
 void store__members(struct store *s, struct store_members *m);
 void store__connection(struct store *s, struct store_connection *c);
+void store__once(struct store *s, struct store_once *o);
 void store__members_cleanup(struct store_members *m);
 
 /* For engines: hand a finished request back to its origin worker

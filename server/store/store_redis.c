@@ -14,7 +14,8 @@
  *   h:t:<app>\n<channel>  the pub/sub topic every publish goes to
  * and on the first shard h:r:<kind> (hash "<app>\n<key>" -> "<expires>|
  * <value>"), h:rk (the kinds), h:nodes (zset: node -> last check-in),
- * h:nm:<node> (the channels a node has members on) and h:reaping:<node>.
+ * h:nm:<node> (the channels a node has members on), h:reaping:<node>,
+ * h:x:<connection> (connection state) and h:o:<key> (nonces seen).
  * One Lua script stamps, stores, trims, records the idempotency key,
  * updates the members and publishes, atomically: a publish is
  * acknowledged only once Redis answered it.
@@ -1039,6 +1040,35 @@ static void run_connection(struct redis_store *s, struct store_connection *sc) {
   send_args(call_new(&sc->req, &s->shards[0]), on_connection, &args);
 }
 
+static void on_once(redisAsyncContext *ac, void *reply, void *priv) {
+  struct call *c = priv;
+  struct store_once *o = (struct store_once *)c->req;
+  const redisReply *r = reply;
+  if (!r || r->type == REDIS_REPLY_ERROR) {
+    fail(&o->req, c->sh, r);
+  } else {
+    o->first = r->type == REDIS_REPLY_STATUS; /* OK; nil: seen */
+    succeed(&o->req);
+  }
+  herald_free(c);
+}
+
+/* "h:o:<key>" on the first shard, SET NX for ttl_ms. */
+static void run_once(struct redis_store *s, struct store_once *o) {
+  char ttl[24];
+  snprintf(ttl, sizeof ttl, "%" PRId64, o->ttl_ms > 0 ? o->ttl_ms : 1);
+  char *key = herald_xmalloc(4 + strlen(o->key) + 1);
+  sprintf(key, "h:o:%s", o->key);
+  struct args args = {.n = 0};
+  arg_str(&args, "SET");
+  arg_owned(&args, key, strlen(key));
+  arg_str(&args, "1");
+  arg_str(&args, "NX");
+  arg_str(&args, "PX");
+  arg_str(&args, ttl);
+  send_args(call_new(&o->req, &s->shards[0]), on_once, &args);
+}
+
 /* ---- Presence members ------------------------------------------------------------ */
 
 static void on_members(redisAsyncContext *ac, void *reply, void *priv) {
@@ -1583,6 +1613,7 @@ static void run_request(struct redis_store *s, struct store_req *req) {
   case STORE_OP_CONNECTION:
     run_connection(s, (struct store_connection *)req);
     break;
+  case STORE_OP_ONCE: run_once(s, (struct store_once *)req); break;
   case STORE_OP_LOAD_RECORDS: abort(); /* synchronous, never queued */
   }
 }
@@ -1680,6 +1711,10 @@ static void redis_members(struct store *s, struct store_members *m) {
 
 static void redis_connection(struct store *s, struct store_connection *c) {
   enqueue(s, &c->req);
+}
+
+static void redis_once(struct store *s, struct store_once *o) {
+  enqueue(s, &o->req);
 }
 
 /* ---- Opening and closing ------------------------------------------------------------ */
@@ -1802,4 +1837,5 @@ const struct store_ops store_redis__ops = {
     .watch = redis_watch,
     .members = redis_members,
     .connection = redis_connection,
+    .once = redis_once,
 };

@@ -462,7 +462,8 @@ static void run_request(struct sqlite_store *s, struct store_req *r,
   case STORE_OP_LOAD_RECORDS: run_load(s, (struct store_load *)r, now); break;
   case STORE_OP_WATCH:
   case STORE_OP_MEMBERS:
-  case STORE_OP_CONNECTION: abort(); /* shared engines only */
+  case STORE_OP_CONNECTION:
+  case STORE_OP_ONCE: abort(); /* shared engines only */
   }
 }
 
