@@ -149,6 +149,7 @@ static int bind_all(struct server *s, struct bind_plan *plan,
 
 static void finish_stop(struct server *s) {
   uv_timer_stop(&s->drain_deadline);
+  store__quiet(s->store); /* no feed reaches a worker that is ending */
   for (int i = 0; i < s->pool.n; i++) worker__exit(&s->pool.workers[i]);
   uv_close((uv_handle_t *)&s->drained_signal, NULL);
   uv_close((uv_handle_t *)&s->drain_deadline, NULL);
@@ -321,6 +322,7 @@ int server__run(struct server *s, const struct config *cfg) {
   uv_run(s->main_loop, UV_RUN_DEFAULT);
   for (int i = 0; i < s->pool.n; i++) worker__join(&s->pool.workers[i]);
   store__close(s->store);
+  for (int i = 0; i < s->pool.n; i++) worker__cleanup(&s->pool.workers[i]);
   cleanup_layers(s);
   apps__cleanup(&s->apps);
   herald_free(s->pool.workers);

@@ -17,6 +17,10 @@ void worker__post(struct worker *w, struct worker_task *task,
   task->fn = fn;
   task->next = NULL;
   uv_mutex_lock(&w->inbox_lock);
+  if (w->closed) { /* the process is stopping: nothing runs it any more */
+    uv_mutex_unlock(&w->inbox_lock);
+    return;
+  }
   if (w->inbox_tail) w->inbox_tail->next = task;
   else w->inbox_head = task;
   w->inbox_tail = task;
@@ -85,6 +89,10 @@ static void close_any(uv_handle_t *handle, void *arg) {
 
 static void exit_on_worker(struct worker_task *task) {
   struct worker *w = worker__self();
+  uv_mutex_lock(&w->inbox_lock);
+  w->closed = true;
+  uv_mutex_unlock(&w->inbox_lock);
+  on_inbox(&w->inbox_signal); /* what was posted before it closed */
   uv_walk(&w->loop, close_any, NULL);
 }
 
@@ -92,7 +100,6 @@ void worker__exit(struct worker *w) {
   worker__post(w, &w->exit_task, exit_on_worker);
 }
 
-void worker__join(struct worker *w) {
-  uv_thread_join(&w->thread);
-  uv_mutex_destroy(&w->inbox_lock);
-}
+void worker__join(struct worker *w) { uv_thread_join(&w->thread); }
+
+void worker__cleanup(struct worker *w) { uv_mutex_destroy(&w->inbox_lock); }

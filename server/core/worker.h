@@ -49,6 +49,7 @@ struct worker {
   struct worker_exit_hook at_exit[WORKER_AT_EXIT];
   int n_at_exit;
   struct worker_task exit_task;
+  bool closed; /* under inbox_lock: exited, posts are dropped */
 };
 
 /* Sets up worker `index` of pool (pool->workers[index]): its loop and
@@ -79,5 +80,8 @@ void worker__at_exit(struct worker *w, void (*fn)(void *arg), void *arg);
  * (posted: any thread may call); worker__join waits for the thread. */
 void worker__exit(struct worker *w);
 void worker__join(struct worker *w);
+/* Once no thread may post to w any more (every worker joined, the store
+ * closed). */
+void worker__cleanup(struct worker *w);
 
 #endif

@@ -72,6 +72,10 @@ void store__follow_records(struct store *s, struct store_record_watcher w) {
   s->records[s->n_records++] = w;
 }
 
+void store__quiet(struct store *s) {
+  if (s->ops->quiet) s->ops->quiet(s);
+}
+
 void store__once(struct store *s, struct store_once *o) {
   o->req.op = STORE_OP_ONCE;
   o->first = false;

@@ -257,6 +257,7 @@ struct store_ops {
   void (*members)(struct store *s, struct store_members *m);
   void (*connection)(struct store *s, struct store_connection *c);
   void (*once)(struct store *s, struct store_once *o);
+  void (*quiet)(struct store *s);
 };
 
 #define STORE_RECORD_WATCHERS 4
@@ -293,6 +294,9 @@ void store__follow_records(struct store *s, struct store_record_watcher w);
 void store__watch(struct store *s, const char *app_id, const char *channel,
                   bool on);
 void store__feed_item_free(struct store_feed_item *item);
+/* From now on neither the feed nor other nodes' records reach their
+ * watchers (the workers are stopping). */
+void store__quiet(struct store *s);
 void store__members(struct store *s, struct store_members *m);
 void store__connection(struct store *s, struct store_connection *c);
 void store__once(struct store *s, struct store_once *o);

@@ -251,9 +251,10 @@ struct redis_store {
   uv_timer_t beat;         /* checks this node in, looks for dead ones */
   int64_t node_timeout_ms; /* --node-timeout-ms */
   int64_t retention_ms;    /* for a channel whose own is not known */
-  uv_mutex_t lock; /* the queue and the start-up state */
+  uv_mutex_t lock; /* the queue, the start-up state, quiet */
   struct store_req *queue_head, *queue_tail;
   atomic_bool stopping;
+  bool quiet; /* under lock: nothing reaches the watchers */
   struct redis_shard *shards;
   size_t n_shards;
   bool *seen_up; /* per shard: was up once */
@@ -924,9 +925,11 @@ static void on_control(struct redis_store *s, const char *text, size_t len) {
     char op = part[1][0];
     const char *kind = op == 'x' ? NULL : op == 't' ? STORE_CONNECTION_MOVED
                                                     : part[2];
-    for (int i = 0; i < s->base.n_records; i++)
+    uv_mutex_lock(&s->lock);
+    for (int i = 0; !s->quiet && i < s->base.n_records; i++)
       s->base.records[i].fn(s->base.records[i].ctx, kind, part[3], part[5],
                             op == 'p' ? part[4] : NULL);
+    uv_mutex_unlock(&s->lock);
   }
   herald_free(copy);
 }
@@ -1318,9 +1321,12 @@ static struct store_feed_item *item_new(enum store_feed_event event,
   return it;
 }
 
+/* Hands it to the watcher, unless the node went quiet (store__quiet). */
 static void emit(struct redis_store *s, struct store_feed_item *it) {
-  if (atomic_load(&s->stopping)) store__feed_item_free(it);
+  uv_mutex_lock(&s->lock);
+  if (s->quiet) store__feed_item_free(it);
   else s->base.watcher.fn(s->base.watcher.ctx, it);
+  uv_mutex_unlock(&s->lock);
 }
 
 static void drop_held(struct watch *w) {
@@ -1648,7 +1654,10 @@ static void on_wake(uv_async_t *handle) {
 /* A shard came up (again): open() waits for each one's first time. */
 static void on_shard_up(struct redis_shard *sh) {
   struct redis_store *s = store_of(sh);
-  if (sh->index == 0) redis_shard__subscribe(sh, true, "h:ctl", 5);
+  if (sh->index == 0) {
+    redis_shard__subscribe(sh, true, "h:ctl", 5);
+    beat(&s->beat); /* in at once: a node dying soon is reaped too */
+  }
   uv_mutex_lock(&s->lock);
   if (!s->seen_up[sh->index]) {
     s->seen_up[sh->index] = true;
@@ -1715,6 +1724,13 @@ static void redis_connection(struct store *s, struct store_connection *c) {
 
 static void redis_once(struct store *s, struct store_once *o) {
   enqueue(s, &o->req);
+}
+
+static void redis_quiet(struct store *base) {
+  struct redis_store *s = (struct redis_store *)base;
+  uv_mutex_lock(&s->lock);
+  s->quiet = true;
+  uv_mutex_unlock(&s->lock);
 }
 
 /* ---- Opening and closing ------------------------------------------------------------ */
@@ -1838,4 +1854,5 @@ const struct store_ops store_redis__ops = {
     .members = redis_members,
     .connection = redis_connection,
     .once = redis_once,
+    .quiet = redis_quiet,
 };
