@@ -288,6 +288,7 @@ int server__run(struct server *s, const struct config *cfg) {
   int rc = apps__init(&s->apps, cfg, &dev_key, &err);
   if (!rc) rc = store__open(&s->store, cfg, &err);
   if (!rc) rc = apps__load_stored(&s->apps, s->store, &err);
+  if (!rc) apps__follow(&s->apps, s->store);
   if (rc) {
     log_error("%s", err.message);
     store__close(s->store);

@@ -420,6 +420,27 @@ int apps__load_stored(struct apps *apps, struct store *store,
   return rc;
 }
 
+/* Another node's change (a shared engine): the same records as at
+ * start-up, or an app gone. Errors only reach the log. */
+static void follow_record(void *ctx, const char *kind, const char *app_id,
+                          const char *key, const char *value) {
+  herald_error err;
+  struct load_ctx l = {ctx, &err, 0};
+  if (!kind || (!value && !strcmp(kind, APPS_RECORD_APP)))
+    apps__remove(ctx, app_id);
+  else if (value && !strcmp(kind, APPS_RECORD_APP))
+    load_app(&l, app_id, key, value);
+  else if (value && !strcmp(kind, APPS_RECORD_REVOCATION))
+    load_revocation(&l, app_id, key, value);
+  if (l.rc) log_warn("a change of app %s from another node: %s", app_id,
+                     err.message);
+}
+
+void apps__follow(struct apps *apps, struct store *store) {
+  store__follow_records(store, (struct store_record_watcher){follow_record,
+                                                             apps});
+}
+
 static void release_app(struct app *app, void *ctx) { apps__release(app); }
 
 void apps__cleanup(struct apps *apps) {

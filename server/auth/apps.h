@@ -98,6 +98,10 @@ int apps__load_stored(struct apps *apps, struct store *store,
 
 /* The record key and JSON value that persist a revocation (herald_xmalloc'd
  * and json_dumps'd respectively). */
+/* With a shared engine, apps and revocations other nodes store take effect
+ * here too (and apps they delete go); before the workers start. */
+void apps__follow(struct apps *apps, struct store *store);
+
 char *apps__revocation_key(const char *key_name, const char *target);
 char *apps__revocation_value(int64_t issued_before, int64_t applies_at);
 

@@ -199,6 +199,9 @@ static void append(struct publish *p, struct worker *self) {
   a->retention_ms = apps__retention_ms(p->channels->apps, p->app, p->channel);
   a->ephemeral = p->ephemeral;
   a->durable = apps__durable(p->app, p->channel);
+  a->msg_serial = p->msg_serial;
+  a->connection_id = p->connection_id;
+  a->dedupe_ttl_ms = p->channels->cfg->connection_state_ttl_ms;
   store__append(p->channels->store, a);
 }
 
@@ -234,6 +237,7 @@ void channel__publish_init(struct publish *p, const struct publisher *from,
   p->app = from->app;
   p->channel = channel;
   p->connection_id = herald_xstrdup(from->connection_id);
+  p->msg_serial = from->msg_serial;
   if (from->msg_serial >= 0) { /* "<connection_id>:<msg_serial>", no printf */
     size_t n = strlen(from->connection_id);
     p->id_base = herald_xmalloc(n + 1 + DECIMAL_MAX + 1);

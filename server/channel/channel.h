@@ -43,6 +43,7 @@ struct publish {
   char *idempotency_key; /* herald_xmalloc'd, or NULL */
   char *connection_id;   /* herald_xmalloc'd */
   char *id_base; /* herald_xmalloc'd base of assigned ids, or NULL: random */
+  long long msg_serial; /* the publisher's (struct publisher), or below 0 */
   bool ephemeral;
   /* A presence change (presence.h): messages are PresenceMessages. With
    * leave_connection, count is 0 and the owner makes one LEAVE per member

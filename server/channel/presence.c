@@ -323,6 +323,86 @@ void presence__query_cleanup(struct presence_query *q) {
   q->next_cursor = NULL;
 }
 
+/* ---- Connections moving between nodes (shared engines) -------------------------- */
+
+struct member_move {
+  struct worker_task task;
+  struct store_members stored;
+  char *app_id, *channel, *connection_id;
+};
+
+static void free_move(struct member_move *mv) {
+  store__members_cleanup(&mv->stored);
+  herald_free(mv->app_id);
+  herald_free(mv->channel);
+  herald_free(mv->connection_id);
+  herald_free(mv);
+}
+
+static struct member_move *move_new(const char *app_id, const char *channel,
+                                    const char *connection_id) {
+  struct member_move *mv = herald_xcalloc(1, sizeof *mv);
+  mv->app_id = herald_xstrdup(app_id);
+  mv->channel = herald_xstrdup(channel);
+  mv->connection_id = herald_xstrdup(connection_id);
+  return mv;
+}
+
+/* On the owner: the adopted members join its set. */
+static void on_adopted(struct store_req *req) {
+  struct member_move *mv = (struct member_move *)((char *)req -
+                             offsetof(struct member_move, stored));
+  struct presence_table *t = channel__presence(channel__table(worker__self()));
+  struct presence_set *set = get_set(t, mv->app_id, mv->channel);
+  for (size_t i = 0; !req->rc && i < mv->stored.count; i++) {
+    struct message *m = mv->stored.members[i];
+    if (!m->client_id || strcmp(m->connection_id, mv->connection_id)) continue;
+    size_t len;
+    char *key = member_key(m, &len);
+    message__unref(hashmap__put(&set->members, key, len, message__ref(m)));
+    herald_free(key);
+  }
+  drop_set_if_empty(t, mv->app_id, mv->channel);
+  free_move(mv);
+}
+
+void presence__adopt(struct channels *s, const char *app_id,
+                     const char *channel, const char *connection_id) {
+  struct member_move *mv = move_new(app_id, channel, connection_id);
+  mv->stored.req.origin = channel__owner(s, app_id, channel);
+  mv->stored.req.done = on_adopted;
+  mv->stored.app_id = mv->app_id;
+  mv->stored.channel = mv->channel;
+  mv->stored.adopt_connection = mv->connection_id;
+  store__members(s->store, &mv->stored);
+}
+
+static void forget_on_owner(struct worker_task *task) {
+  struct member_move *mv = (struct member_move *)task;
+  struct presence_table *t = channel__presence(channel__table(worker__self()));
+  struct presence_set *set = find_set(t, mv->app_id, mv->channel);
+  size_t bucket;
+  struct hashmap_entry *e = set ? hashmap__first(&set->members, &bucket) : NULL;
+  while (e) {
+    struct hashmap_entry *next = hashmap__next(&set->members, e, &bucket);
+    struct message *member = e->value;
+    if (!strcmp(member->connection_id, mv->connection_id)) {
+      hashmap__remove(&set->members, e->key, e->key_len);
+      message__unref(member);
+    }
+    e = next;
+  }
+  drop_set_if_empty(t, mv->app_id, mv->channel);
+  free_move(mv);
+}
+
+void presence__forget_connection(struct channels *s, const char *app_id,
+                                 const char *channel,
+                                 const char *connection_id) {
+  struct member_move *mv = move_new(app_id, channel, connection_id);
+  worker__post(channel__owner(s, app_id, channel), &mv->task, forget_on_owner);
+}
+
 /* ---- Changes the server makes --------------------------------------------------- */
 
 static void free_server_change(struct publish *p) {

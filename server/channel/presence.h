@@ -92,6 +92,18 @@ void presence__leave_connection(struct channels *s, struct app *app,
                                 const char *channel,
                                 const char *connection_id);
 
+/* A shared engine's connection taken over from another node: its members
+ * on channel become this node's, in the owner's set as in the engine.
+ * Fire and forget. */
+void presence__adopt(struct channels *s, const char *app_id,
+                     const char *channel, const char *connection_id);
+
+/* Another node took connection_id over: its members leave this node's set
+ * with no LEAVE (they live on there). Fire and forget. */
+void presence__forget_connection(struct channels *s, const char *app_id,
+                                 const char *channel,
+                                 const char *connection_id);
+
 /* Enters the app's presence fixtures (the "channels" of its POST /apps
  * body): recorded in presence history too when record is true (the app is
  * new), else only made members again (a restart). */

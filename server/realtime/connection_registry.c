@@ -37,6 +37,38 @@ void connection_registry__add(struct connection_registry *r, struct rt_conn *c) 
   uv_mutex_unlock(&r->lock);
 }
 
+bool connection_registry__add_as(struct connection_registry *r,
+                                 struct rt_conn *c, const char *id,
+                                 const char *key) {
+  uv_mutex_lock(&r->lock);
+  bool free = !hashmap__get(&r->by_id, id, RT_CONNECTION_ID_LEN);
+  if (free) {
+    memcpy(c->id, id, RT_CONNECTION_ID_LEN);
+    c->id[RT_CONNECTION_ID_LEN] = '\0';
+    snprintf(c->key, sizeof c->key, "%s", key);
+    c->state = RT_LIVE;
+    hashmap__put(&r->by_id, c->id, RT_CONNECTION_ID_LEN, c);
+  }
+  uv_mutex_unlock(&r->lock);
+  return free;
+}
+
+struct rt_conn *connection_registry__claim_id(struct connection_registry *r,
+                                              const char *id,
+                                              struct rt_resume *claim) {
+  uv_mutex_lock(&r->lock);
+  struct rt_conn *c = strlen(id) == RT_CONNECTION_ID_LEN
+                          ? hashmap__get(&r->by_id, id, RT_CONNECTION_ID_LEN)
+                          : NULL;
+  if (c && c->state == RT_MOVING) c = NULL;
+  if (c) {
+    c->state = RT_MOVING;
+    c->claim = claim;
+  }
+  uv_mutex_unlock(&r->lock);
+  return c;
+}
+
 void connection_registry__rekey(struct connection_registry *r,
                                 struct rt_conn *c) {
   uv_mutex_lock(&r->lock);

@@ -35,6 +35,18 @@ void connection_registry__cleanup(struct connection_registry *r);
 /* Gives c a fresh id (unique here) and key, and registers it as RT_LIVE. */
 void connection_registry__add(struct connection_registry *r, struct rt_conn *c);
 
+/* Registers c (RT_LIVE) under the id and key it had on another node;
+ * false when that id is taken here. */
+bool connection_registry__add_as(struct connection_registry *r,
+                                 struct rt_conn *c, const char *id,
+                                 const char *key);
+
+/* The connection with that id, claimed as by a resume (RT_MOVING) unless
+ * it is moving already; NULL if none. */
+struct rt_conn *connection_registry__claim_id(struct connection_registry *r,
+                                              const char *id,
+                                              struct rt_resume *claim);
+
 /* Gives c a fresh key (the old one stops working), under the lock. */
 void connection_registry__rekey(struct connection_registry *r,
                                 struct rt_conn *c);

@@ -11,6 +11,7 @@
 #include "alloc.h"
 #include "auth/token_auth.h"
 #include "channel/fanout.h"
+#include "channel/presence.h"
 #include "clock.h"
 #include "core/log.h"
 #include "realtime/connection_registry.h"
@@ -29,6 +30,8 @@
  * travel from another worker first. */
 struct rt_resume {
   struct worker_task task;
+  struct realtime *realtime;
+  char *key;            /* a take-over's: the key the client presented */
   struct rt_conn *conn;
   struct worker *target;       /* the new transport's worker */
   struct transport *transport; /* NULL once it closed while waiting */
@@ -36,11 +39,13 @@ struct rt_resume {
   bool echo;
   int64_t idle_interval_ms;
   int64_t remain_present_ms;
+  herald_error err; /* scratch for on_taken */
 };
 
 /* What the connect request asked for, copied out of the request. */
 struct connect_params {
   bool echo;
+  bool ephemeral; /* a stream's connection */
   int64_t idle_interval_ms;
   int64_t remain_present_ms;
   char *resume_key; /* resume= or recover= */
@@ -145,8 +150,10 @@ static void retire(struct rt_conn *c) {
 /* The connection is over (CLOSE, a fatal error), unless a resume claimed
  * it in the meantime: then the claim owns it and it goes on elsewhere. */
 static void end(struct rt_conn *c) {
-  if (connection_registry__remove(&c->realtime->connections, c, 0, true))
+  if (connection_registry__remove(&c->realtime->connections, c, 0, true)) {
+    realtime_handover__forget(c);
     retire(c);
+  }
 }
 
 /* Detaches the transport from the connection and returns it. */
@@ -288,6 +295,7 @@ static struct rt_conn *open_connection(struct realtime *s, struct transport *t,
   c->app = c->auth.app;
   c->identity = c->auth.client_id ? herald_xstrdup(c->auth.client_id) : NULL;
   c->echo = p->echo;
+  c->ephemeral = p->ephemeral;
   c->idle_interval_ms = p->idle_interval_ms;
   c->remain_present_ms = p->remain_present_ms;
   ack_queue__init(&c->acks, RT_ACKS_REMEMBERED);
@@ -295,6 +303,7 @@ static struct rt_conn *open_connection(struct realtime *s, struct transport *t,
   link_home(c, worker__self());
   bind_transport(c, t);
   send_connected(c, err);
+  realtime_handover__save(c);
   t->start(t);
   return c;
 }
@@ -302,18 +311,17 @@ static struct rt_conn *open_connection(struct realtime *s, struct transport *t,
 struct rt_conn *realtime__open_stream(struct realtime *rt, struct transport *t,
                                       struct auth *auth,
                                       int64_t idle_interval_ms) {
-  struct connect_params p = {.echo = true,
+  struct connect_params p = {.echo = true, .ephemeral = true,
                              .idle_interval_ms = idle_interval_ms};
   orphan(t);
-  struct rt_conn *c = open_connection(rt, t, auth, &p, NULL);
-  c->ephemeral = true;
-  return c;
+  return open_connection(rt, t, auth, &p, NULL);
 }
 
 /* ---- Resume ------------------------------------------------------------------ */
 
 static void free_resume(struct rt_resume *r) {
   auth__release(&r->auth);
+  herald_free(r->key);
   herald_free(r);
 }
 
@@ -348,6 +356,7 @@ static void arrive(struct worker_task *task) {
   bind_transport(c, t);
   c->resumed = true;
   send_connected(c, NULL);
+  realtime_handover__save(c);
   free_resume(r);
   t->start(t);
 }
@@ -370,6 +379,70 @@ static void release_task(struct worker_task *task) {
   release(((struct rt_resume *)task)->conn);
 }
 
+/* The connection another node had, continued here (with no transport if
+ * the new one left meanwhile: then it waits for the next resume, under
+ * the key the client has). */
+static bool adopt(struct rt_resume *r, const struct handover *h) {
+  struct realtime *s = r->realtime;
+  struct rt_conn *c = herald_xcalloc(1, sizeof *c);
+  if (!connection_registry__add_as(&s->connections, c, h->id, r->key)) {
+    herald_free(c);
+    return false;
+  }
+  c->realtime = s;
+  c->auth = r->auth;
+  memset(&r->auth, 0, sizeof r->auth);
+  c->app = c->auth.app;
+  c->identity = c->auth.client_id ? herald_xstrdup(c->auth.client_id) : NULL;
+  c->echo = r->echo;
+  c->idle_interval_ms = r->idle_interval_ms;
+  c->remain_present_ms = r->remain_present_ms;
+  ack_queue__init(&c->acks, RT_ACKS_REMEMBERED);
+  link_home(c, worker__self());
+  c->presence_channels = herald_xcalloc(h->n_channels + 1,
+                                        sizeof *c->presence_channels);
+  for (size_t i = 0; i < h->n_channels; i++) {
+    c->presence_channels[c->n_presence_channels++] = herald_xstrdup(h->channels[i]);
+    presence__adopt(s->channels, c->app->id, h->channels[i], c->id);
+  }
+  struct transport *t = r->transport;
+  if (!t) {
+    become_detached(c);
+    realtime_presence__transport_lost(c);
+  } else {
+    connection_registry__rekey(&s->connections, c);
+    bind_transport(c, t);
+    c->resumed = true;
+    realtime_presence__transport_back(c);
+    send_connected(c, NULL);
+    t->start(t);
+  }
+  realtime_handover__save(c);
+  return true;
+}
+
+/* The answer of a take-over: the connection, or a new one told why not. */
+static void on_taken(void *ctx, const struct handover *h,
+                     const herald_error *err) {
+  struct rt_resume *r = ctx;
+  struct realtime *s = r->realtime;
+  if (h && adopt(r, h)) {
+    free_resume(r);
+    return;
+  }
+  if (h) { /* the id is in use here: not the connection the key named */
+    herald_error_set(&r->err, HERALD_E_CONNECTION_EXPIRED, NULL);
+    err = &r->err;
+  }
+  if (r->transport) {
+    struct connect_params p = {.echo = r->echo,
+                               .idle_interval_ms = r->idle_interval_ms,
+                               .remain_present_ms = r->remain_present_ms};
+    open_connection(s, r->transport, &r->auth, &p, err);
+  }
+  free_resume(r);
+}
+
 static void resume(struct realtime *s, struct transport *t, struct auth *auth,
                    const struct connect_params *p) {
   struct rt_resume *r = herald_xcalloc(1, sizeof *r);
@@ -378,10 +451,13 @@ static void resume(struct realtime *s, struct transport *t, struct auth *auth,
   r->echo = p->echo;
   r->idle_interval_ms = p->idle_interval_ms;
   r->remain_present_ms = p->remain_present_ms;
+  r->realtime = s;
   herald_error err;
   r->conn = connection_registry__claim(&s->connections, p->resume_key, auth,
                                        r, &err);
-  if (!r->conn) {
+  bool elsewhere = !r->conn && err.code == HERALD_E_CONNECTION_EXPIRED &&
+                   store__shared(s->channels->store);
+  if (!r->conn && !elsewhere) {
     herald_free(r);
     open_connection(s, t, auth, p, &err);
     return;
@@ -391,7 +467,11 @@ static void resume(struct realtime *s, struct transport *t, struct auth *auth,
   orphan(t);
   t->owner = r;
   t->on_closed = resume_transport_closed;
-  if (r->conn->worker == r->target) release(r->conn);
+  if (elsewhere) {
+    r->key = herald_xstrdup(p->resume_key);
+    if (!realtime_handover__take(s, r->key, &r->auth, on_taken, r))
+      on_taken(r, NULL, &err);
+  } else if (r->conn->worker == r->target) release(r->conn);
   else worker__post(r->conn->worker, &r->task, release_task);
 }
 
@@ -701,8 +781,10 @@ static void on_tick(uv_timer_t *timer) {
   int64_t now = clock__now_ms(), tick_ms = tick_interval(s->cfg);
   for (struct rt_conn *c = rw->conns, *next; c; c = next) {
     next = c->next;
-    if (c->transport) tick_live(c, now, tick_ms);
-    else if (c->state == RT_DETACHED &&
+    if (c->transport) {
+      realtime_handover__refresh(c, now); /* tick_live may end c */
+      tick_live(c, now, tick_ms);
+    } else if (c->state == RT_DETACHED &&
              connection_registry__remove(&s->connections, c, now, false))
       retire(c);
   }
@@ -758,6 +840,41 @@ void realtime__init(struct realtime *rt, struct channels *channels,
   rt->cfg = cfg;
   connection_registry__init(&rt->connections);
   comet__registry_init(&rt->comets, cfg->allowed_origins);
+  realtime_handover__init(rt);
+}
+
+/* ---- A connection another node took over ---------------------------------------- */
+
+struct let_go {
+  struct worker_task task;
+  struct rt_conn *conn;
+};
+
+/* On c's home: it goes without its members leaving (they are the other
+ * node's now). */
+static void let_go(struct worker_task *task) {
+  struct let_go *g = (struct let_go *)task;
+  struct rt_conn *c = g->conn;
+  herald_free(g);
+  struct transport *t = unbind(c);
+  if (t) t->close(t);
+  for (size_t i = 0; i < c->n_presence_channels; i++) {
+    presence__forget_connection(c->realtime->channels, c->app->id,
+                                c->presence_channels[i], c->id);
+    herald_free(c->presence_channels[i]);
+  }
+  c->n_presence_channels = 0;
+  struct connection_registry *reg = &c->realtime->connections;
+  connection_registry__settle(reg, c, RT_DETACHED);
+  if (connection_registry__remove(reg, c, 0, true)) retire(c);
+}
+
+void realtime__moved(struct realtime *rt, const char *id) {
+  struct rt_conn *c = connection_registry__claim_id(&rt->connections, id, NULL);
+  if (!c) return;
+  struct let_go *g = herald_xcalloc(1, sizeof *g);
+  g->conn = c;
+  worker__post(c->worker, &g->task, let_go);
 }
 
 void realtime__cleanup(struct realtime *rt) {

@@ -82,6 +82,7 @@ struct rt_conn {
   int64_t remain_present_ms;
   int64_t presence_leave_at;
   unsigned syncs; /* SYNCs started, for sync ids */
+  int64_t handover_saved_ms; /* realtime_handover.c: state last saved */
 };
 
 /* Per-worker realtime state. */
@@ -155,6 +156,31 @@ void realtime__channel_error(struct rt_conn *c, const char *channel,
 
 /* A publish of c completed (its ACK is queued); may free or move c. */
 void realtime__publish_settled(struct rt_conn *c);
+
+/* realtime_handover.c: connections across nodes (a shared engine). */
+struct handover {
+  char id[RT_CONNECTION_ID_LEN + 1];
+  char **channels; /* where it may have members */
+  size_t n_channels;
+};
+/* h: the connection taken over, or NULL with err (80008, 80011, 50005). */
+typedef void (*realtime_handover_fn)(void *ctx, const struct handover *h,
+                                     const herald_error *err);
+void realtime_handover__init(struct realtime *rt);
+/* Saves c's state for other nodes (after it starts, a new key, a new
+ * presence channel); _refresh saves it again when due (each tick). */
+void realtime_handover__save(struct rt_conn *c);
+void realtime_handover__refresh(struct rt_conn *c, int64_t now);
+/* c closed: no resume may continue it. */
+void realtime_handover__forget(struct rt_conn *c);
+/* Takes over the connection key names from the node that had it (for
+ * auth's app and identity); done runs on this worker. false: not shared,
+ * or a key that names no connection (nothing runs). */
+bool realtime_handover__take(struct realtime *rt, const char *key,
+                             const struct auth *auth, realtime_handover_fn done,
+                             void *ctx);
+/* Another node took connection id over: it goes, its members stay. */
+void realtime__moved(struct realtime *rt, const char *id);
 
 /* realtime_publish.c */
 void realtime_publish__message(struct rt_conn *c, struct protocol_message *pm);

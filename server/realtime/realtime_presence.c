@@ -33,6 +33,7 @@ void realtime_presence__entered(struct rt_conn *c, const char *channel) {
       herald_xrealloc(c->presence_channels,
                       (c->n_presence_channels + 1) * sizeof *c->presence_channels);
   c->presence_channels[c->n_presence_channels++] = herald_xstrdup(channel);
+  realtime_handover__save(c); /* a node taking c over adopts its members */
 }
 
 static void leave_at(struct rt_conn *c, size_t i) {

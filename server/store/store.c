@@ -2,6 +2,7 @@
  * store.h); completing a request is store_req.c's. */
 #include "store/store.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -64,6 +65,17 @@ bool store__shared(const struct store *s) { return s->ops->watch != NULL; }
 
 void store__set_watcher(struct store *s, struct store_watcher watcher) {
   s->watcher = watcher;
+}
+
+void store__follow_records(struct store *s, struct store_record_watcher w) {
+  if (s->n_records == STORE_RECORD_WATCHERS) abort(); /* a fixed few layers */
+  s->records[s->n_records++] = w;
+}
+
+void store__connection(struct store *s, struct store_connection *c) {
+  c->req.op = STORE_OP_CONNECTION;
+  c->taken = NULL;
+  s->ops->connection(s, c);
 }
 
 void store__watch(struct store *s, const char *app_id, const char *channel,

@@ -31,6 +31,7 @@ enum store_op {
   STORE_OP_LOAD_RECORDS, /* engine-internal: a synchronous load */
   STORE_OP_WATCH,        /* engine-internal: a watch or its end */
   STORE_OP_MEMBERS,
+  STORE_OP_CONNECTION,
 };
 
 /* The header shared by every request. */
@@ -64,6 +65,13 @@ struct store_append {
   int64_t retention_ms;
   bool ephemeral; /* do not keep in history */
   bool durable;   /* acknowledge only once on disk (namespace default) */
+  /* A realtime publish's msgSerial (else below 0) on connection_id: a
+   * shared engine answers one it stored already as a duplicate (with no
+   * serials), since a client resumed on another node resends what it saw
+   * no ACK for. Remembered for dedupe_ttl_ms. */
+  long long msg_serial;
+  const char *connection_id;
+  int64_t dedupe_ttl_ms;
   /* Output of a shared engine, which stamps: the messages' serials are
    * (stamp_ms, stamp_seq, stamp_node, index), their timestamp stamp_ms. */
   int64_t stamp_ms;
@@ -176,8 +184,35 @@ struct store_members {
   struct store_req req;
   const char *app_id;
   const char *channel;
+  /* Or only this connection's members, which become this node's (it
+   * took the connection over). */
+  const char *adopt_connection;
   struct message **members; /* outputs: PRESENT items, herald_xmalloc'd */
   size_t count;
+};
+
+/* Receives, on a shared engine's thread, the records other nodes put
+ * (value NULL: deleted) and the apps they dropped (kind NULL). */
+struct store_record_watcher {
+  void (*fn)(void *ctx, const char *kind, const char *app_id, const char *key,
+             const char *value);
+  void *ctx;
+};
+
+/* A realtime connection's state as a shared engine keeps it, so that a
+ * resume on another node continues it: put (value NULL: forget it), or
+ * take -- read and forget in one step, telling the other nodes that the
+ * connection moved (record watchers get kind STORE_CONNECTION_MOVED, key
+ * the connection id). */
+#define STORE_CONNECTION_MOVED "connection-moved"
+
+struct store_connection {
+  struct store_req req;
+  bool take;
+  const char *id;
+  const char *value; /* put: opaque text */
+  int64_t ttl_ms;    /* put */
+  char *taken;       /* take: the value (herald_xmalloc'd), or NULL */
 };
 
 struct store_watch {
@@ -210,11 +245,16 @@ struct store_ops {
   /* Shared engines only (NULL otherwise): see above. */
   void (*watch)(struct store *s, struct store_watch *w);
   void (*members)(struct store *s, struct store_members *m);
+  void (*connection)(struct store *s, struct store_connection *c);
 };
+
+#define STORE_RECORD_WATCHERS 4
 
 struct store {
   const struct store_ops *ops;
   struct store_watcher watcher; /* shared engines' feed goes here */
+  struct store_record_watcher records[STORE_RECORD_WATCHERS]; /* and */
+  int n_records;                               /* other nodes' records */
 };
 
 /* Opens the engine named by cfg->engine. */
@@ -235,11 +275,15 @@ int store__load_records(struct store *s, const char *kind, store_record_fn fn,
 bool store__shared(const struct store *s);
 /* Where the feed goes; before any watch. */
 void store__set_watcher(struct store *s, struct store_watcher watcher);
+/* Adds a receiver of other nodes' records (shared engines); before
+ * workers start. */
+void store__follow_records(struct store *s, struct store_record_watcher w);
 /* Starts (on) or ends watching app_id's channel; from any thread. */
 void store__watch(struct store *s, const char *app_id, const char *channel,
                   bool on);
 void store__feed_item_free(struct store_feed_item *item);
 void store__members(struct store *s, struct store_members *m);
+void store__connection(struct store *s, struct store_connection *c);
 void store__members_cleanup(struct store_members *m);
 
 /* For engines: hand a finished request back to its origin worker

@@ -51,19 +51,28 @@ extern const struct store_ops store_redis__ops;
 
 /* ---- Scripts ------------------------------------------------------------ */
 
-/* KEYS: stream, clock, idempotency key, app's channel index, members.
- * ARGV: batch, retention ms, window ms, flags (e: ephemeral, i: with an
- * idempotency key), topic, channel, stream kind (m/p), "node count
- * message_id" (kept with the key), then for a presence change one pair
- * per item: member key, "<node>|<item>" (or "" for a LEAVE). Publishes
- * "<id> <kind> <members or -> <batch>". Returns {1, id} or {0, "id node
- * count message_id"} of the first publish with that key. */
+/* KEYS: stream, clock, idempotency key, app's channel index, members,
+ * the publisher's last msgSerial here. ARGV: batch, retention ms, window
+ * ms, flags (e: ephemeral, i: with an idempotency key), topic, channel,
+ * stream kind (m/p), "node count message_id" (kept with the key), the
+ * msgSerial or "", how long to remember it, then for a presence change
+ * one pair per item: member key, "<node>|<item>" (or "" for a LEAVE).
+ * Publishes "<id> <kind> <members or -> <batch>". Returns {1, id}, {0,
+ * "id node count message_id"} of the first publish with that key, or {2,
+ * ""} for a msgSerial stored already (a connection's msgSerials grow on
+ * each channel). */
 static const char append_script[] =
     "local flags = ARGV[4]\n"
     "local idem = string.find(flags, 'i', 1, true)\n"
     "if idem then\n"
     "  local seen = redis.call('GET', KEYS[3])\n"
     "  if seen then return {0, seen} end\n"
+    "end\n"
+    "local serial = tonumber(ARGV[9])\n"
+    "if serial then\n"
+    "  local last = tonumber(redis.call('GET', KEYS[6]))\n"
+    "  if last and last >= serial then return {2, ''} end\n"
+    "  redis.call('SET', KEYS[6], ARGV[9], 'PX', ARGV[10])\n"
     "end\n"
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
@@ -88,7 +97,7 @@ static const char append_script[] =
     "end\n"
     "local members = '-'\n"
     "if ARGV[7] == 'p' then\n"
-    "  for i = 9, #ARGV, 2 do\n"
+    "  for i = 11, #ARGV, 2 do\n"
     "    if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[5], ARGV[i])\n"
     "    else redis.call('HSET', KEYS[5], ARGV[i], id .. '|' .. ARGV[i + 1]) end\n"
     "  end\n"
@@ -158,7 +167,48 @@ static const char drop_script[] =
     "end\n"
     "return 1\n";
 
+/* KEYS: the kind's records, the kinds. ARGV: field, value ("" deletes),
+ * kind, the control message telling the other nodes. */
+static const char record_script[] =
+    "if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1])\n"
+    "else\n"
+    "  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
+    "  redis.call('SADD', KEYS[2], ARGV[3])\n"
+    "end\n"
+    "redis.call('PUBLISH', 'h:ctl', ARGV[4])\n"
+    "return 1\n";
+
+/* KEYS: the connection's state. ARGV: the control message telling the
+ * other nodes. Returns the state (nil if none), forgotten here. */
+static const char take_script[] =
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if v then\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "  redis.call('PUBLISH', 'h:ctl', ARGV[1])\n"
+    "end\n"
+    "return v\n";
+
+/* KEYS: members. ARGV: "<connectionId>:", the node taking them. Returns
+ * {key, value, ...} of that connection's members, now the node's. */
+static const char adopt_script[] =
+    "local out = {}\n"
+    "local all = redis.call('HGETALL', KEYS[1])\n"
+    "for i = 1, #all, 2 do\n"
+    "  local k, v = all[i], all[i + 1]\n"
+    "  local b1 = string.find(v, '|', 1, true)\n"
+    "  local b2 = b1 and string.find(v, '|', b1 + 1, true)\n"
+    "  if b2 and string.sub(k, 1, #ARGV[1]) == ARGV[1] then\n"
+    "    local nv = string.sub(v, 1, b1) .. ARGV[2] .. string.sub(v, b2)\n"
+    "    redis.call('HSET', KEYS[1], k, nv)\n"
+    "    out[#out + 1] = k; out[#out + 1] = nv\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
 enum script {
+  SCRIPT_ADOPT,
+  SCRIPT_TAKE,
+  SCRIPT_RECORD,
   SCRIPT_APPEND,
   SCRIPT_POSITION,
   SCRIPT_DROP,
@@ -168,7 +218,7 @@ enum script {
 };
 
 static const char *const scripts[SCRIPTS] = {
-    append_script, position_script, drop_script, beat_script,
+    adopt_script, take_script, record_script, append_script, position_script, drop_script, beat_script,
     members_of_script};
 
 /* ---- State ---------------------------------------------------------------- */
@@ -331,6 +381,10 @@ static void on_appended(redisAsyncContext *ac, void *reply, void *priv) {
     succeed(&a->req);
   } else if (kind && value && kind->integer == 0 && take_duplicate(a, value->str)) {
     succeed(&a->req);
+  } else if (kind && kind->integer == 2) { /* a resend: stored already */
+    a->duplicate = true;
+    a->original_message_id = herald_xstrdup(a->message_id);
+    succeed(&a->req);
   } else {
     fail(&a->req, c->sh, r);
   }
@@ -390,6 +444,18 @@ static char *idempotency_key(const struct store_append *a, size_t *len) {
   return k;
 }
 
+/* "h:k:<app>\n<channel>\n<connectionId>": the connection's last msgSerial
+ * stored on the channel. */
+static char *dedupe_key(const struct store_append *a, size_t *len) {
+  size_t base, n = strlen(a->connection_id);
+  char *k = channel_key("h:k:", a->app_id, a->channel, &base);
+  k = herald_xrealloc(k, base + 1 + n + 1);
+  k[base] = '\n';
+  memcpy(k + base + 1, a->connection_id, n + 1);
+  *len = base + 1 + n;
+  return k;
+}
+
 /* A presence change's member pairs: "<connectionId>:<clientId>" and the
  * member ("" for a LEAVE). Whether any item makes a member. */
 static bool add_member_pairs(struct redis_store *s, struct args *args,
@@ -414,12 +480,12 @@ static bool add_member_pairs(struct redis_store *s, struct args *args,
 }
 
 /* The node has members on the channel: the reaper's list if it dies. */
-static void note_member_channel(struct redis_store *s,
-                                const struct store_append *a) {
+static void note_member_channel(struct redis_store *s, const char *app_id,
+                                const char *channel) {
   char set[32];
   snprintf(set, sizeof set, "h:nm:%s", s->node);
   size_t len;
-  char *name = channel_key("", a->app_id, a->channel, &len);
+  char *name = channel_key("", app_id, channel, &len);
   const char *argv[] = {"SADD", set, name};
   size_t lens[] = {4, strlen(set), len};
   redis_shard__command(&s->shards[0], NULL, NULL, 3, argv, lens);
@@ -449,7 +515,7 @@ static void run_append(struct redis_store *s, struct store_append *a) {
   struct args args = {.n = 0};
   arg_str(&args, "EVALSHA");
   arg_str(&args, s->sha[SCRIPT_APPEND]);
-  arg_str(&args, "5");
+  arg_str(&args, "6");
   char *stream = channel_key(kind == 'p' ? "h:p:" : "h:m:", a->app_id,
                              a->channel, &len);
   arg_owned(&args, stream, len);
@@ -464,6 +530,13 @@ static void run_append(struct redis_store *s, struct store_append *a) {
   arg_owned(&args, index, strlen(index));
   char *members = channel_key("h:s:", a->app_id, a->channel, &len);
   arg_owned(&args, members, len);
+  bool dedupe = a->msg_serial >= 0 && a->connection_id;
+  if (dedupe) {
+    char *last = dedupe_key(a, &len);
+    arg_owned(&args, last, len);
+  } else {
+    arg(&args, members, len); /* unused */
+  }
   arg_owned(&args, batch, batch_len);
   arg_str(&args, retention);
   arg_str(&args, window);
@@ -473,7 +546,14 @@ static void run_append(struct redis_store *s, struct store_append *a) {
   arg_str(&args, a->channel);
   arg(&args, &kind, 1);
   arg_str(&args, dup);
-  if (kind == 'p' && add_member_pairs(s, &args, a)) note_member_channel(s, a);
+  char serial[24] = "", ttl[24];
+  if (dedupe) snprintf(serial, sizeof serial, "%lld", a->msg_serial);
+  snprintf(ttl, sizeof ttl, "%" PRId64,
+           a->dedupe_ttl_ms > 0 ? a->dedupe_ttl_ms : 1);
+  arg_str(&args, serial);
+  arg_str(&args, ttl);
+  if (kind == 'p' && add_member_pairs(s, &args, a))
+    note_member_channel(s, a->app_id, a->channel);
   send_args(call_new(&a->req, shard_of(s, a->app_id, a->channel)), on_appended,
             &args);
 }
@@ -648,6 +728,8 @@ static void finish_channels(struct fan_in *f) {
   }
 }
 
+static void announce_drop(struct redis_store *s, const char *app_id);
+
 static void fan_in_answered(struct fan_in *f, struct redis_shard *sh,
                             const redisReply *r, bool ok) {
   if (!ok && !f->failed) {
@@ -663,6 +745,8 @@ static void fan_in_answered(struct fan_in *f, struct redis_shard *sh,
                                   f->err.message);
   } else {
     if (f->req->op == STORE_OP_CHANNELS) finish_channels(f);
+    if (f->req->op == STORE_OP_DROP_APP)
+      announce_drop(store_of(sh), ((struct store_drop_app *)f->req)->app_id);
     f->req->rc = 0;
   }
   for (size_t i = 0; i < f->n; i++) herald_free(f->names[i]);
@@ -769,37 +853,81 @@ static void on_record_put(redisAsyncContext *ac, void *reply, void *priv) {
   herald_free(c);
 }
 
+/* The control message of a change: "<node>\n<op>\n<kind>\n<app>\n<value>
+ * \n<key>", op p(ut), d(elete) or x (app dropped); the key, which may hold
+ * anything, comes last (values are compact JSON: no line breaks). */
+static char *control_message(const struct redis_store *s, char op,
+                             const char *kind, const char *app_id,
+                             const char *value, const char *key, size_t *len) {
+  size_t n = strlen(s->node) + strlen(kind) + strlen(app_id) + strlen(value) +
+             strlen(key) + 8;
+  char *text = herald_xmalloc(n);
+  *len = (size_t)snprintf(text, n, "%s\n%c\n%s\n%s\n%s\n%s", s->node, op, kind,
+                          app_id, value, key);
+  return text;
+}
+
 static void run_put_record(struct redis_store *s, struct store_record *r) {
-  char hash[64];
-  snprintf(hash, sizeof hash, "h:r:%s", r->kind);
-  size_t app_len = strlen(r->app_id), key_len = strlen(r->key);
+  size_t app_len = strlen(r->app_id), key_len = strlen(r->key), len;
   char *field = herald_xmalloc(app_len + 1 + key_len + 1);
   memcpy(field, r->app_id, app_len);
   field[app_len] = '\n';
   memcpy(field + app_len + 1, r->key, key_len + 1);
-  char *value = NULL;
   struct args args = {.n = 0};
-  struct redis_shard *first = &s->shards[0];
+  arg_str(&args, "EVALSHA");
+  arg_str(&args, s->sha[SCRIPT_RECORD]);
+  arg_str(&args, "2");
+  char *hash = herald_xmalloc(4 + strlen(r->kind) + 1);
+  sprintf(hash, "h:r:%s", r->kind);
+  arg_owned(&args, hash, strlen(hash));
+  arg_str(&args, "h:rk");
+  arg_owned(&args, field, app_len + 1 + key_len);
   if (r->value) {
-    const char *kinds[] = {"SADD", "h:rk", r->kind};
-    size_t lens[] = {4, 4, strlen(r->kind)};
-    redis_shard__command(first, NULL, NULL, 3, kinds, lens);
     size_t n = strlen(r->value);
-    value = herald_xmalloc(24 + n);
+    char *value = herald_xmalloc(24 + n);
     int head = snprintf(value, 24, "%" PRId64 "|", r->expires);
     memcpy(value + head, r->value, n + 1);
-    arg_str(&args, "HSET");
-    arg_str(&args, hash);
-    arg(&args, field, app_len + 1 + key_len);
-    arg(&args, value, (size_t)head + n);
+    arg_owned(&args, value, (size_t)head + n);
   } else {
-    arg_str(&args, "HDEL");
-    arg_str(&args, hash);
-    arg(&args, field, app_len + 1 + key_len);
+    arg(&args, "", 0);
   }
-  send_args(call_new(&r->req, first), on_record_put, &args);
-  herald_free(field);
-  herald_free(value);
+  arg_str(&args, r->kind);
+  char *message = control_message(s, r->value ? 'p' : 'd', r->kind, r->app_id,
+                                  r->value ? r->value : "", r->key, &len);
+  arg_owned(&args, message, len);
+  send_args(call_new(&r->req, &s->shards[0]), on_record_put, &args);
+}
+
+/* The other nodes forget the app too. */
+static void announce_drop(struct redis_store *s, const char *app_id) {
+  size_t len;
+  char *message = control_message(s, 'x', "", app_id, "", "", &len);
+  const char *argv[] = {"PUBLISH", "h:ctl", message};
+  size_t lens[] = {7, 5, len};
+  redis_shard__command(&s->shards[0], NULL, NULL, 3, argv, lens);
+  herald_free(message);
+}
+
+/* A control message from h:ctl: another node's change, for the record
+ * watcher. */
+static void on_control(struct redis_store *s, const char *text, size_t len) {
+  char *copy = herald_xstrndup(text, len), *part[6], *p = copy;
+  size_t n = 0;
+  for (; n < 5 && p; n++) {
+    part[n] = p;
+    p = strchr(p, '\n');
+    if (p) *p++ = '\0';
+  }
+  if (n == 5 && p && strcmp(part[0], s->node) && part[1][0]) {
+    part[5] = p;
+    char op = part[1][0];
+    const char *kind = op == 'x' ? NULL : op == 't' ? STORE_CONNECTION_MOVED
+                                                    : part[2];
+    for (int i = 0; i < s->base.n_records; i++)
+      s->base.records[i].fn(s->base.records[i].ctx, kind, part[3], part[5],
+                            op == 'p' ? part[4] : NULL);
+  }
+  herald_free(copy);
 }
 
 struct record {
@@ -867,6 +995,50 @@ static int redis_load_records(struct store *base, const char *kind,
   return code;
 }
 
+/* ---- Connections' state ------------------------------------------------------------ */
+
+static void on_connection(redisAsyncContext *ac, void *reply, void *priv) {
+  struct call *c = priv;
+  struct store_connection *sc = (struct store_connection *)c->req;
+  const redisReply *r = reply;
+  if (!r || r->type == REDIS_REPLY_ERROR) {
+    fail(&sc->req, c->sh, r);
+  } else {
+    if (sc->take && r->type == REDIS_REPLY_STRING)
+      sc->taken = herald_xstrndup(r->str, r->len);
+    succeed(&sc->req);
+  }
+  herald_free(c);
+}
+
+/* "h:x:<id>" on the first shard. */
+static void run_connection(struct redis_store *s, struct store_connection *sc) {
+  char key[80];
+  snprintf(key, sizeof key, "h:x:%s", sc->id);
+  char ttl[24];
+  snprintf(ttl, sizeof ttl, "%" PRId64, sc->ttl_ms > 0 ? sc->ttl_ms : 1);
+  struct args args = {.n = 0};
+  if (sc->take) {
+    size_t len;
+    char *message = control_message(s, 't', "", "", "", sc->id, &len);
+    arg_str(&args, "EVALSHA");
+    arg_str(&args, s->sha[SCRIPT_TAKE]);
+    arg_str(&args, "1");
+    arg_str(&args, key);
+    arg_owned(&args, message, len);
+  } else if (sc->value) {
+    arg_str(&args, "SET");
+    arg_str(&args, key);
+    arg_str(&args, sc->value);
+    arg_str(&args, "PX");
+    arg_str(&args, ttl);
+  } else {
+    arg_str(&args, "DEL");
+    arg_str(&args, key);
+  }
+  send_args(call_new(&sc->req, &s->shards[0]), on_connection, &args);
+}
+
 /* ---- Presence members ------------------------------------------------------------ */
 
 static void on_members(redisAsyncContext *ac, void *reply, void *priv) {
@@ -897,9 +1069,21 @@ static void on_members(redisAsyncContext *ac, void *reply, void *priv) {
 static void run_members(struct redis_store *s, struct store_members *m) {
   size_t len;
   struct args args = {.n = 0};
-  arg_str(&args, "HGETALL");
   char *key = channel_key("h:s:", m->app_id, m->channel, &len);
-  arg_owned(&args, key, len);
+  if (m->adopt_connection) {
+    arg_str(&args, "EVALSHA");
+    arg_str(&args, s->sha[SCRIPT_ADOPT]);
+    arg_str(&args, "1");
+    arg_owned(&args, key, len);
+    char *prefix = herald_xmalloc(strlen(m->adopt_connection) + 2);
+    sprintf(prefix, "%s:", m->adopt_connection);
+    arg_owned(&args, prefix, strlen(prefix));
+    arg_str(&args, s->node);
+    note_member_channel(s, m->app_id, m->channel);
+  } else {
+    arg_str(&args, "HGETALL");
+    arg_owned(&args, key, len);
+  }
   send_args(call_new(&m->req, shard_of(s, m->app_id, m->channel)), on_members,
             &args);
 }
@@ -1317,6 +1501,12 @@ static void on_sub_reply(struct redis_shard *sh, const redisReply *r) {
   const redisReply *kind = element(r, 0, REDIS_REPLY_STRING);
   const redisReply *topic = element(r, 1, REDIS_REPLY_STRING);
   if (!kind || !topic) return;
+  if (topic->len == 5 && !memcmp(topic->str, "h:ctl", 5)) {
+    const redisReply *message = element(r, 2, REDIS_REPLY_STRING);
+    if (message && !strcmp(kind->str, "message"))
+      on_control(s, message->str, message->len);
+    return;
+  }
   struct watch *w = watch_get(s, sh, topic->str, topic->len);
   if (!w) return;
   if (!strcmp(kind->str, "message")) {
@@ -1390,6 +1580,9 @@ static void run_request(struct redis_store *s, struct store_req *req) {
   case STORE_OP_DROP_APP: run_drop_app(s, (struct store_drop_app *)req); break;
   case STORE_OP_WATCH: run_watch(s, (struct store_watch *)req); break;
   case STORE_OP_MEMBERS: run_members(s, (struct store_members *)req); break;
+  case STORE_OP_CONNECTION:
+    run_connection(s, (struct store_connection *)req);
+    break;
   case STORE_OP_LOAD_RECORDS: abort(); /* synchronous, never queued */
   }
 }
@@ -1424,6 +1617,7 @@ static void on_wake(uv_async_t *handle) {
 /* A shard came up (again): open() waits for each one's first time. */
 static void on_shard_up(struct redis_shard *sh) {
   struct redis_store *s = store_of(sh);
+  if (sh->index == 0) redis_shard__subscribe(sh, true, "h:ctl", 5);
   uv_mutex_lock(&s->lock);
   if (!s->seen_up[sh->index]) {
     s->seen_up[sh->index] = true;
@@ -1482,6 +1676,10 @@ static void redis_watch(struct store *s, struct store_watch *w) {
 
 static void redis_members(struct store *s, struct store_members *m) {
   enqueue(s, &m->req);
+}
+
+static void redis_connection(struct store *s, struct store_connection *c) {
+  enqueue(s, &c->req);
 }
 
 /* ---- Opening and closing ------------------------------------------------------------ */
@@ -1603,4 +1801,5 @@ const struct store_ops store_redis__ops = {
     .load_records = redis_load_records,
     .watch = redis_watch,
     .members = redis_members,
+    .connection = redis_connection,
 };

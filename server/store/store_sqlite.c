@@ -461,7 +461,8 @@ static void run_request(struct sqlite_store *s, struct store_req *r,
   case STORE_OP_DROP_APP: run_drop_app(s, (struct store_drop_app *)r); break;
   case STORE_OP_LOAD_RECORDS: run_load(s, (struct store_load *)r, now); break;
   case STORE_OP_WATCH:
-  case STORE_OP_MEMBERS: abort(); /* shared engines only */
+  case STORE_OP_MEMBERS:
+  case STORE_OP_CONNECTION: abort(); /* shared engines only */
   }
 }
 
