@@ -742,6 +742,7 @@ scenario_h() {
   row h msgs_per_redis_core msgs/s higher "(h) publishes per Redis core" noratio
   row h deliveries_per_redis_core deliveries/s higher "(h) deliveries per Redis core" noratio
   log "(h) RSS at the end: nodes $(rss_kb herald) kB, redis-server $(rss_kb herald-redis) kB"
+  log "(h) redis-server's own count of the publish script (all steps): $(redis-cli -p "${SRV_PORT[herald-redis]}" info commandstats | tr -d '\r' | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),usec=[0-9]*,usec_per_call=\([0-9.]*\).*/\1 calls, \2 µs each/p')"
   stop_server herald
 }
 
