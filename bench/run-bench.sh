@@ -664,7 +664,8 @@ scenario_e() {
 # node and one publisher per node; the total publish rate is stepped up as in
 # (a) until a step leaves the budget: p50 > H_P50_MS or p99 > H_P99_MS (or
 # fewer than 95 % delivered, or under 90 % of the offered deliveries/s). The
-# figure is the best step within it.
+# figure is the best step within it. A failing step is run once more when
+# it was near the budget (within 1.5 times) or left the machine partly idle.
 h_subs() { echo $(( H_CHANNELS * H_SUBS_PER_NODE * H_NODES )); }
 
 # hb_sampled NAME OUT LIMIT ARGS...: hb against group NAME, and the CPU of its
@@ -717,6 +718,13 @@ h_step() {  # h_step NAME REP RATE: sets verdict (pass|fail|narrow) and dps, as 
          then "narrow"
        else "fail" end)
       + " " + (.delivered_per_s | tostring)' "$out.json")
+  # A failure while herald-bench, the nodes and redis-server used less than
+  # 3/4 of the machine was not theirs to cause (they fill it when (h)
+  # saturates): a stall of other load, run once more.
+  if [[ $verdict == fail && -s $out.cpu ]] && awk -v b="$(j .cpu.cores "$out.json")" \
+       -v s="$(awk '{ print $1 + $2 }' "$out.cpu")" -v n="$(nproc)" 'BEGIN { exit !(b + s < 0.75 * n) }'; then
+    verdict=narrow
+  fi
   log "(h) rep $rep: $rate msgs/s -> $(jq -r '"\(.delivered_per_s|floor) deliveries/s, lost \(.lost)/\(.expected), p50 \(.latency_us.p50) µs, p99 \(.latency_us.p99) µs, errors \(.errors), disconnects \(.disconnects), bench \(.cpu.cores) cores"' "$out.json")$SERVER_CPU $verdict"
 }
 
