@@ -154,7 +154,9 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libherald_fuzz.a
 -include $(wildcard build-fuzz/obj/*/*.d build-fuzz/obj/*/*/*.d build-fuzz/*.d)
 
 # Herald side by side with nchan (nginx module) in one run: scenarios, medians,
-# one table, bench/results/latest.{csv,md,png}. See docs/benchmarks.md.
+# one table, bench/results/latest.{csv,md,png}; then (h), three heraldd
+# nodes on one redis-server (redis-server comes with deps), and (r), the
+# redis engine against sqlite (latest-engines.csv). See docs/benchmarks.md.
 BENCH_PACKAGES = nginx libnginx-mod-nchan gnuplot-nox jq
 
 bench: build

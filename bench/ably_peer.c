@@ -31,8 +31,8 @@ static void open_peer(struct peer *p) {
   char path[512];
   p->ops->target(p, path, sizeof path);
   ws_client__connect(&p->transport.ws, &w->loop,
-                     (const struct sockaddr *)&w->run->addr,
-                     w->run->host_header, path, &ws_events);
+                     (const struct sockaddr *)&p->node->addr,
+                     p->node->host_header, path, &ws_events);
 }
 
 static void send_pm(struct peer *p, int rc, struct span encoded) {

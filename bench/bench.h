@@ -13,12 +13,21 @@
 
 struct protocol;
 
+/* Most server nodes one run spreads its connections over. */
+#define BENCH_MAX_NODES 16
+
+/* --port P[,P...]: one port per server node on the loopback host. */
+struct bench_ports {
+  int port[BENCH_MAX_NODES];
+  int n;
+};
+
 struct bench_options {
   const char *server; /* "herald" or "nchan" */
   const char *protocol_name;
   const char *host;
   const char *key; /* herald: appId.keyId:secret */
-  int port;
+  struct bench_ports ports;
   int subscribers;
   int channels;
   int publishers;
@@ -40,14 +49,20 @@ struct bench_schedule {
   uint64_t measure_until_ns;
 };
 
+/* A server node: the address connections to it go to. */
+struct bench_node {
+  struct sockaddr_storage addr;
+  char host_header[80]; /* host:port, for Host headers */
+};
+
 /* Everything fixed before the workers start, plus the schedule (written by
  * main before it sends GO, read by workers after) and the number of ready
  * subscribers per channel (counted while connecting, fixed from GO on). */
 struct bench_run {
   struct bench_options opt;
   const struct protocol *protocol;
-  struct sockaddr_storage addr;
-  char host_header[80];  /* host:port, for Host headers */
+  struct bench_node nodes[BENCH_MAX_NODES]; /* one per --port */
+  int n_nodes;
   char key_escaped[256]; /* opt.key, percent-encoded for query strings */
   struct bench_schedule schedule;
   _Atomic uint32_t *channel_subscribers;

@@ -17,6 +17,9 @@
  *       --subscribers 1000 --rate 500 --duration 5 --threads 2
  *   herald-bench --server nchan --protocol nchan-sse --port 8081 \
  *       --subscribers 10000 --idle --duration 10
+ *   herald-bench --server herald --protocol ably-json --port 8080,8082,8084 \
+ *       --key bench.root:secret --subscribers 3000 --channels 10 \
+ *       --publishers 30 --rate 1000 --duration 5   (three nodes of a cluster)
  * Exit status: 0 after a run, 1 when the run could not be set up (bad
  * options, a publisher or every subscriber failed to connect) or was
  * interrupted; the JSON object is printed in every case once connecting
@@ -48,20 +51,28 @@
 
 /* ---- Preparing the run --------------------------------------------------- */
 
-/* Loopback only: the tool must never load someone else's server. */
+/* Loopback only: the tool must never load someone else's server. One node
+ * per --port, all on the one host. */
 static int resolve_loopback(struct bench_run *run) {
   const char *host = run->opt.host;
-  int port = run->opt.port, rc;
-  if (!strcmp(host, "127.0.0.1") || !strcmp(host, "localhost")) {
-    rc = uv_ip4_addr("127.0.0.1", port, (struct sockaddr_in *)&run->addr);
-    snprintf(run->host_header, sizeof run->host_header, "%s:%d", host, port);
-  } else if (!strcmp(host, "::1")) {
-    rc = uv_ip6_addr("::1", port, (struct sockaddr_in6 *)&run->addr);
-    snprintf(run->host_header, sizeof run->host_header, "[::1]:%d", port);
-  } else {
+  bool v4 = !strcmp(host, "127.0.0.1") || !strcmp(host, "localhost");
+  if (!v4 && strcmp(host, "::1"))
     return bench__refuse("--host must be 127.0.0.1, ::1 or localhost");
+  run->n_nodes = run->opt.ports.n;
+  for (int i = 0; i < run->n_nodes; i++) {
+    struct bench_node *node = &run->nodes[i];
+    int port = run->opt.ports.port[i], rc;
+    if (v4) {
+      rc = uv_ip4_addr("127.0.0.1", port, (struct sockaddr_in *)&node->addr);
+      snprintf(node->host_header, sizeof node->host_header, "%s:%d", host,
+               port);
+    } else {
+      rc = uv_ip6_addr("::1", port, (struct sockaddr_in6 *)&node->addr);
+      snprintf(node->host_header, sizeof node->host_header, "[::1]:%d", port);
+    }
+    if (rc) return bench__refuse("bad address");
   }
-  return rc ? bench__refuse("bad address") : 0;
+  return 0;
 }
 
 /* Percent-encodes the key for query strings (RFC 3986 unreserved kept). */
@@ -396,10 +407,11 @@ static void report(struct controller *c) {
   uint64_t connect_ns = c->connect_end_ns > c->connect_start_ns
                             ? c->connect_end_ns - c->connect_start_ns
                             : 1;
-  printf("{\"server\":\"%s\",\"protocol\":\"%s\",\"subscribers\":%d,"
-         "\"channels\":%d,\"publishers\":%d,\"rate_target\":%g,",
-         opt->server, opt->protocol_name, opt->subscribers, opt->channels,
-         opt->publishers, opt->idle ? 0 : opt->rate);
+  printf("{\"server\":\"%s\",\"protocol\":\"%s\",\"nodes\":%d,"
+         "\"subscribers\":%d,\"channels\":%d,\"publishers\":%d,"
+         "\"rate_target\":%g,",
+         opt->server, opt->protocol_name, c->run.n_nodes, opt->subscribers,
+         opt->channels, opt->publishers, opt->idle ? 0 : opt->rate);
   printf("\"sent\":%" PRIu64 ",\"acked\":%" PRIu64 ",\"delivered\":%" PRIu64
          ",\"expected\":%" PRIu64 ",\"lost\":%" PRIu64
          ",\"delivered_per_s\":%.1f,",

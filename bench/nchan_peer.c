@@ -37,8 +37,8 @@ static void subscriber_open(struct peer *p) {
   char path[256];
   p->ops->target(p, path, sizeof path);
   ws_client__connect(&p->transport.ws, &w->loop,
-                     (const struct sockaddr *)&w->run->addr,
-                     w->run->host_header, path, &subscriber_events);
+                     (const struct sockaddr *)&p->node->addr,
+                     p->node->host_header, path, &subscriber_events);
 }
 
 static void subscriber_close(struct peer *p) {
@@ -86,7 +86,7 @@ static void publisher_target(const struct peer *p, char *buf, size_t size) {
 static void publisher_open(struct peer *p) {
   struct worker *w = p->worker;
   http_client__connect(http_of(p), &w->loop,
-                       (const struct sockaddr *)&w->run->addr,
+                       (const struct sockaddr *)&p->node->addr,
                        &publisher_events);
 }
 
@@ -100,7 +100,7 @@ static void write_request(struct peer *p, struct span payload) {
                    "Content-Type: text/plain\r\n"
                    "Content-Length: %zu\r\n"
                    "\r\n",
-                   path, p->worker->run->host_header, payload.len);
+                   path, p->node->host_header, payload.len);
   if (http_client__write(http_of(p), head, (size_t)n) ||
       http_client__write(http_of(p), payload.p, payload.len))
     peer__error(p, "could not queue a request", NULL);

@@ -11,7 +11,13 @@
 
 #define MAX_THREADS 64
 
-enum option_kind { OPTION_STRING, OPTION_INT, OPTION_NUMBER, OPTION_FLAG };
+enum option_kind {
+  OPTION_STRING,
+  OPTION_INT,
+  OPTION_NUMBER,
+  OPTION_FLAG,
+  OPTION_PORTS, /* struct bench_ports: P[,P...] */
+};
 
 struct option_spec {
   const char *name;
@@ -30,7 +36,9 @@ static const struct option_spec option_specs[] = {
            "protocol (list below)"),
     OPTION("host", OPTION_STRING, host, "HOST",
            "127.0.0.1 (default), ::1 or localhost: loopback only"),
-    OPTION("port", OPTION_INT, port, "P", "server port"),
+    OPTION("port", OPTION_PORTS, ports, "P[,P...]",
+           "server port; several: the nodes of a cluster, each channel's "
+           "connections spread over them"),
     OPTION("key", OPTION_STRING, key, "appId.keyId:secret",
            "Herald API key (herald only)"),
     OPTION("subscribers", OPTION_INT, subscribers, "N",
@@ -59,7 +67,7 @@ static const struct option_spec option_specs[] = {
 #define N_OPTION_SPECS (sizeof option_specs / sizeof option_specs[0])
 
 void options__usage(FILE *out) {
-  fprintf(out, "usage: herald-bench --server S --protocol PROTO --port P "
+  fprintf(out, "usage: herald-bench --server S --protocol PROTO --port P[,P...] "
                "[options]\n\n");
   for (size_t i = 0; i < N_OPTION_SPECS; i++) {
     const struct option_spec *o = &option_specs[i];
@@ -77,6 +85,22 @@ static const struct option_spec *find_option(const char *name) {
   for (size_t i = 0; i < N_OPTION_SPECS; i++)
     if (!strcmp(option_specs[i].name, name)) return &option_specs[i];
   return NULL;
+}
+
+/* Parses "P[,P...]" (1 .. 65535 each, at most BENCH_MAX_NODES). Returns 0
+ * or -1. */
+static int parse_ports(struct bench_ports *ports, const char *value) {
+  ports->n = 0;
+  for (const char *c = value;; c++) {
+    char *end = NULL;
+    long n = strtol(c, &end, 10);
+    if (end == c || n < 1 || n > 65535 || ports->n == BENCH_MAX_NODES)
+      return -1;
+    ports->port[ports->n++] = (int)n;
+    if (!*end) return 0;
+    if (*end != ',') return -1;
+    c = end;
+  }
 }
 
 /* Stores value into the field o describes. Returns 0 or -1. */
@@ -99,6 +123,8 @@ static int set_option(struct bench_options *opt, const struct option_spec *o,
     case OPTION_FLAG:
       *(bool *)field = true;
       return 0;
+    case OPTION_PORTS:
+      return parse_ports(field, value);
   }
   return -1;
 }
@@ -140,9 +166,8 @@ int options__parse(int argc, char **argv, struct bench_options *opt) {
 /* ---- Checking ------------------------------------------------------------- */
 
 int options__check(const struct bench_options *opt) {
-  if (!opt->server || !opt->protocol_name || !opt->port)
+  if (!opt->server || !opt->protocol_name || !opt->ports.n)
     return bench__refuse("--server, --protocol and --port are required");
-  if (opt->port > 65535) return bench__refuse("--port is at most 65535");
   if (!strcmp(opt->server, "herald") && !opt->key)
     return bench__refuse("--key is required for herald");
   if (opt->size < 24 || opt->size > (1 << 20))

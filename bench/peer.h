@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bench.h"
 #include "buf.h"
 #include "http_client.h"
 #include "sse.h"
@@ -52,6 +53,7 @@ struct peer {
   struct publisher *publisher; /* NULL for a subscriber */
   enum peer_state state;
   uint32_t channel;
+  const struct bench_node *node; /* the server node it connects to */
   bool connected; /* transport up (publishers that reconnect) */
   uint32_t reconnect_failures;
   uint64_t opened_ns;

@@ -2,7 +2,9 @@
 #   gnuplot -e "csv='bench/results/latest.csv'; out='bench/results/latest.png'" bench/plot.gp
 # Four panels, Herald vs nchan (medians): throughput per scenario, latency
 # p50/p99 per scenario ((a), (f): each server at its own saturation, so not the
-# same load), (e)'s latency percentiles, (d)'s and (g)'s RSS per connection.
+# same load; (h): Herald's cluster alone, at its best step within budget),
+# (e)'s latency percentiles, (d)'s and (g)'s RSS per connection. The engine
+# comparison (r, latest-engines.csv) is in the tables only.
 # CSV columns: scenario,metric,unit,better,herald,nchan,ratio,herald_runs,nchan_runs,label
 
 if (!exists("csv")) csv = "bench/results/latest.csv"
@@ -14,10 +16,10 @@ sel(cond, tic) = sprintf("< awk -F, 'NR > 1 && (%s) { print \"\\\"\" %s \"\\\"\"
 count(cond) = int(system(sprintf("awk -F, 'NR > 1 && (%s)' '%s' | wc -l", cond, csv)))
 
 # Panels: the rows (awk condition on the CSV) and their tic labels (awk expression).
-tput_rows = "$4 == \"higher\" && $2 != \"connect_per_s\""
-tput_tics = "($1 == \"a\" ? \"(a) fan-out saturation\" : $1 == \"b\" ? \"(b) 1000 channels\" : $1 == \"c-memory\" ? \"(c) REST, memory\" : $1 == \"f\" ? \"(f) SSE fan-out saturation\" : \"(c) REST, sqlite\")"
+tput_rows = "$2 == \"saturation\" || $2 == \"deliveries_per_s\" || $2 == \"requests_per_s\""
+tput_tics = "($1 == \"a\" ? \"(a) fan-out saturation\" : $1 == \"b\" ? \"(b) 1000 channels\" : $1 == \"c-memory\" ? \"(c) REST, memory\" : $1 == \"f\" ? \"(f) SSE fan-out saturation\" : $1 == \"h\" ? \"(h) 3 nodes on Redis, in budget\" : \"(c) REST, sqlite\")"
 lat_rows = "$3 == \"ms\" && ($2 == \"p50_ms\" || $2 == \"p99_ms\")"
-lat_tics = "($1 == \"a\" || $1 == \"f\" ? \"(\" $1 \") sat.\" : $1 == \"c-memory\" ? \"(c) mem\" : $1 == \"c-sqlite\" ? \"(c) sqlite\" : \"(\" $1 \")\") \" \" substr($2, 1, 3)"
+lat_tics = "($1 == \"a\" || $1 == \"f\" ? \"(\" $1 \") sat.\" : $1 == \"h\" ? \"(h) budget\" : $1 == \"c-memory\" ? \"(c) mem\" : $1 == \"c-sqlite\" ? \"(c) sqlite\" : \"(\" $1 \")\") \" \" substr($2, 1, 3)"
 pct_rows = "$1 == \"e\" && $3 == \"ms\""
 pct_tics = "substr($2, 1, length($2) - 3)"
 rss_rows = "($1 == \"d\" || $1 == \"g\") && $2 == \"rss_per_conn\""

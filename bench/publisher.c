@@ -14,10 +14,11 @@
 #define NOT_YET UINT64_MAX
 
 int publisher__init(struct publisher *pub, struct peer *peer, double rate,
-                    size_t size) {
+                    double phase, size_t size) {
   memset(pub, 0, sizeof *pub);
   pub->peer = peer;
   pub->rate = rate;
+  pub->phase = phase;
   pub->size = size;
   pub->measured_first = pub->measured_end = NOT_YET;
   pub->send_ns = herald_xcalloc(PUBLISHER_MAX_UNSETTLED, sizeof *pub->send_ns);
@@ -46,12 +47,15 @@ uint64_t publisher__send_time(const struct publisher *pub, uint64_t n) {
 
 /* ---- Sending ------------------------------------------------------------- */
 
-/* How many messages should have been sent by now. */
+/* How many messages should have been sent by now: message n is due at
+ * (n + phase) / rate after the start. */
 static uint64_t due(const struct publisher *pub, uint64_t now) {
   if (pub->rate <= 0) return pub->settled + PUBLISHER_WINDOW;
   const struct bench_schedule *s = &pub->peer->worker->schedule;
   if (now < s->start_ns) return 0;
-  return (uint64_t)((double)(now - s->start_ns) * pub->rate / 1e9) + 1;
+  double messages = (double)(now - s->start_ns) * pub->rate / 1e9;
+  if (messages < pub->phase) return 0;
+  return (uint64_t)(messages - pub->phase) + 1;
 }
 
 static void send_one(struct publisher *pub, uint64_t now) {

@@ -1,6 +1,8 @@
 /* publisher.h -- what makes a peer a publisher, whatever its protocol: the
  * send schedule (a fixed rate, or a window of unsettled messages when the
- * rate is 0), the payload carrying its send time, and the accounting of
+ * rate is 0; at a fixed rate, publisher k of K sends its message n at
+ * (n + k / K) / rate after the start, so the publishers' messages
+ * interleave evenly instead of leaving in bursts of K), the payload carrying its send time, and the accounting of
  * what the server settled (accepted or refused) against the measured
  * window.
  * Messages are numbered 0, 1, ... per publisher (the Ably msgSerial; for
@@ -30,6 +32,7 @@ struct publisher {
   bool timer_started;
   bool stopped;     /* the measured window is over: nothing more is sent */
   double rate;      /* messages/s; 0: as fast as settling allows */
+  double phase;     /* in [0, 1): the schedule's offset, in messages */
   uint64_t next;    /* number of the next message */
   uint64_t settled; /* every message below this one is settled */
   uint64_t measured_first; /* first message sent in the measured window */
@@ -39,9 +42,10 @@ struct publisher {
   size_t size;
 };
 
-/* Sets up a publisher of size-byte payloads. Returns 0 or -1 (memory). */
+/* Sets up a publisher of size-byte payloads, phase messages behind the
+ * schedule's start. Returns 0 or -1 (memory). */
 int publisher__init(struct publisher *pub, struct peer *peer, double rate,
-                    size_t size);
+                    double phase, size_t size);
 void publisher__cleanup(struct publisher *pub);
 
 /* Starts sending on the worker's schedule. */

@@ -37,7 +37,7 @@ static void open_stream(struct peer *p) {
   struct worker *w = p->worker;
   sse_parser__init(&p->transport.stream.sse);
   http_client__connect(http_of(p), &w->loop,
-                       (const struct sockaddr *)&w->run->addr,
+                       (const struct sockaddr *)&p->node->addr,
                        &stream_events);
 }
 
@@ -67,7 +67,7 @@ static void stream_connected(struct http_client *h) {
                    "Accept: text/event-stream\r\n"
                    "Cache-Control: no-cache\r\n"
                    "\r\n",
-                   path, p->worker->run->host_header);
+                   path, p->node->host_header);
   if (n < 0 || (size_t)n >= sizeof request ||
       http_client__write(h, request, (size_t)n))
     return peer__fail(p, "request too long");

@@ -30,7 +30,11 @@ static double thread_cpu_seconds(void) {
 static void wake_cb(uv_async_t *async);
 
 /* Subscribers of this worker first: global subscriber i is the k-th of
- * worker i mod threads, on channel i mod channels; publishers likewise. */
+ * worker i mod threads, on channel i mod channels; publishers likewise.
+ * The n-th subscriber of a channel (n = i / channels) connects to node
+ * (channel + n) mod nodes, and so does the n-th publisher: each channel's
+ * subscribers and publishers are spread evenly over the nodes. Publisher
+ * j's schedule is j / publishers messages behind the start (publisher.h). */
 static int place_peers(struct worker *w, size_t n_subscribers,
                        size_t n_publishers) {
   const struct bench_options *opt = &w->run->opt;
@@ -42,11 +46,15 @@ static int place_peers(struct worker *w, size_t n_subscribers,
                     (publishing ? k - n_subscribers : k) * (size_t)opt->threads;
     p->worker = w;
     p->channel = (uint32_t)(global % (size_t)opt->channels);
+    p->node = &w->run->nodes[(p->channel + global / (size_t)opt->channels) %
+                             (size_t)w->run->n_nodes];
     p->ops = publishing ? w->run->protocol->publisher
                         : w->run->protocol->subscriber;
     if (!publishing) continue;
     p->publisher = &w->publishers[k - n_subscribers];
-    if (publisher__init(p->publisher, p, rate, (size_t)opt->size)) return -1;
+    if (publisher__init(p->publisher, p, rate,
+                        (double)global / opt->publishers, (size_t)opt->size))
+      return -1;
   }
   return 0;
 }
