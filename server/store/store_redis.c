@@ -435,25 +435,15 @@ static void send_args(struct call *c, redisCallbackFn *fn, struct args *a) {
   args_free(a);
 }
 
-/* The key remembering a client-supplied id: the channel's, '\n', the id. */
-static char *idempotency_key(const struct store_append *a, size_t *len) {
-  size_t base, n = strlen(a->idempotency_key);
-  char *k = channel_key("h:i:", a->app_id, a->channel, &base);
+/* "<prefix><app>\n<channel>\n<suffix>": a key of one channel and one
+ * client-supplied id (h:i:) or one connection's last msgSerial (h:k:). */
+static char *channel_subkey(const char *prefix, const struct store_append *a,
+                            const char *suffix, size_t *len) {
+  size_t base, n = strlen(suffix);
+  char *k = channel_key(prefix, a->app_id, a->channel, &base);
   k = herald_xrealloc(k, base + 1 + n + 1);
   k[base] = '\n';
-  memcpy(k + base + 1, a->idempotency_key, n + 1);
-  *len = base + 1 + n;
-  return k;
-}
-
-/* "h:k:<app>\n<channel>\n<connectionId>": the connection's last msgSerial
- * stored on the channel. */
-static char *dedupe_key(const struct store_append *a, size_t *len) {
-  size_t base, n = strlen(a->connection_id);
-  char *k = channel_key("h:k:", a->app_id, a->channel, &base);
-  k = herald_xrealloc(k, base + 1 + n + 1);
-  k[base] = '\n';
-  memcpy(k + base + 1, a->connection_id, n + 1);
+  memcpy(k + base + 1, suffix, n + 1);
   *len = base + 1 + n;
   return k;
 }
@@ -524,7 +514,7 @@ static void run_append(struct redis_store *s, struct store_append *a) {
   char *clock = channel_key("h:c:", a->app_id, a->channel, &len);
   arg_owned(&args, clock, len);
   if (idem) {
-    char *key = idempotency_key(a, &len);
+    char *key = channel_subkey("h:i:", a, a->idempotency_key, &len);
     arg_owned(&args, key, len);
   } else {
     arg(&args, clock, len); /* unused */
@@ -534,7 +524,7 @@ static void run_append(struct redis_store *s, struct store_append *a) {
   arg_owned(&args, members, len);
   bool dedupe = a->msg_serial >= 0 && a->connection_id;
   if (dedupe) {
-    char *last = dedupe_key(a, &len);
+    char *last = channel_subkey("h:k:", a, a->connection_id, &len);
     arg_owned(&args, last, len);
   } else {
     arg(&args, members, len); /* unused */
@@ -870,11 +860,8 @@ static char *control_message(const struct redis_store *s, char op,
 }
 
 static void run_put_record(struct redis_store *s, struct store_record *r) {
-  size_t app_len = strlen(r->app_id), key_len = strlen(r->key), len;
-  char *field = herald_xmalloc(app_len + 1 + key_len + 1);
-  memcpy(field, r->app_id, app_len);
-  field[app_len] = '\n';
-  memcpy(field + app_len + 1, r->key, key_len + 1);
+  size_t field_len, len;
+  char *field = channel_key("", r->app_id, r->key, &field_len); /* app\nkey */
   struct args args = {.n = 0};
   arg_str(&args, "EVALSHA");
   arg_str(&args, s->sha[SCRIPT_RECORD]);
@@ -883,7 +870,7 @@ static void run_put_record(struct redis_store *s, struct store_record *r) {
   sprintf(hash, "h:r:%s", r->kind);
   arg_owned(&args, hash, strlen(hash));
   arg_str(&args, "h:rk");
-  arg_owned(&args, field, app_len + 1 + key_len);
+  arg_owned(&args, field, field_len);
   if (r->value) {
     size_t n = strlen(r->value);
     char *value = herald_xmalloc(24 + n);
