@@ -58,6 +58,7 @@ void channel__worker_init(struct channels *ch, struct worker *w) {
   w->locals[worker__slot(&slot)] = t;
   worker__at_exit(w, free_table, t);
   fanout__worker_init(ch, w);
+  occupancy__worker_init(ch, w);
 }
 
 struct channel_table *channel__table(struct worker *w) {

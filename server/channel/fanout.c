@@ -323,6 +323,7 @@ static void free_local(struct local_channel *lc) {
  * (they go on from their own positions, e.g. by a resume). */
 static void interrupt_local(struct local_channel *lc, const herald_error *err) {
   struct subscriber *s = lc->head;
+  occupancy__changed(lc->key, lc->key_len);
   free_local(lc);
   for (struct subscriber *next; s; s = next) {
     next = s->next;
@@ -377,6 +378,7 @@ void fanout__subscribe(const char *app_id, struct subscriber *s) {
   s->next = lc->head;
   if (lc->head) lc->head->prev = s;
   lc->head = s;
+  occupancy__changed(lc->key, lc->key_len);
   if (lc->positioned) {
     snprintf(s->position, SERIAL_MAX, "%s", lc->position);
     s->ops->positioned(s);
@@ -390,10 +392,17 @@ void fanout__unsubscribe(struct subscriber *s) {
   else lc->head = s->next;
   if (s->next) s->next->prev = s->prev;
   s->local = NULL;
+  occupancy__changed(lc->key, lc->key_len);
   if (!lc->head && lc->positioned) {
     post_note(lc, false);
     free_local(lc);
   }
+}
+
+void fanout__set_modes(struct subscriber *s, uint32_t modes) {
+  if (s->modes == modes) return;
+  s->modes = modes;
+  if (s->local) occupancy__changed(s->local->key, s->local->key_len);
 }
 
 const char *fanout__position(const struct subscriber *s) {

@@ -75,6 +75,8 @@ struct subscriber {
  * s->ops->positioned(s). */
 void fanout__subscribe(const char *app_id, struct subscriber *s);
 void fanout__unsubscribe(struct subscriber *s);
+/* Changes a subscribed s's modes (occupancy counts them). */
+void fanout__set_modes(struct subscriber *s, uint32_t modes);
 
 /* The last serial s's channel delivered on this worker. */
 const char *fanout__position(const struct subscriber *s);

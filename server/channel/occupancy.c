@@ -1,5 +1,6 @@
 /* occupancy.c -- occupancy metrics and active channels, gathered from every
- * worker (see occupancy.h). */
+ * worker, and with a shared engine from the other nodes (see
+ * occupancy.h). */
 #include "channel/occupancy.h"
 
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "channel/channel.h"
 #include "channel/fanout.h"
 #include "channel/presence.h"
+#include "core/log.h"
 
 /* ---- A round of the workers -------------------------------------------------- */
 
@@ -70,11 +72,21 @@ static void count_on_worker(struct worker_round *r, int index) {
     size_t key_len;
     char *key = fanout__channel_key(q->app_id, q->channels[i], &key_len);
     fanout__count_subscribers(self, key, key_len, &counts[i]);
-    if (channel__owner(r->channels, q->app_id, q->channels[i]) == self)
+    if (!store__shared(r->channels->store) && /* else the engine's count */
+        channel__owner(r->channels, q->app_id, q->channels[i]) == self)
       counts[i].presence_members = (long)presence__count(
           channel__presence(channel__table(self)), key, key_len);
     herald_free(key);
   }
+}
+
+/* On origin: the other nodes' part added (with a shared engine). */
+static void on_stored(struct store_req *req) {
+  struct occupancy_query *q = (struct occupancy_query *)(
+      (char *)req - offsetof(struct occupancy_query, stored.req));
+  if (req->rc)
+    log_warn("occupancy of other nodes: %s", req->err.message);
+  q->done(q);
 }
 
 static void sum_counts(struct worker_round *r) {
@@ -85,7 +97,18 @@ static void sum_counts(struct worker_round *r) {
   }
   herald_free(q->parts);
   q->parts = NULL;
-  q->done(q);
+  if (!store__shared(r->channels->store)) {
+    q->done(q);
+    return;
+  }
+  q->stored = (struct store_occupancy){
+      .req = {.origin = r->origin, .done = on_stored},
+      .app_id = q->app_id,
+      .channels = q->channels,
+      .count = q->count,
+      .results = q->results,
+  };
+  store__occupancy(r->channels->store, &q->stored);
 }
 
 void occupancy__query(struct occupancy_query *q) {
@@ -102,6 +125,99 @@ void occupancy__query(struct occupancy_query *q) {
 void occupancy__query_cleanup(struct occupancy_query *q) {
   herald_free(q->results);
   q->results = NULL;
+}
+
+/* ---- Telling a shared engine ------------------------------------------------------ */
+
+#define OCCUPANCY_FLUSH_MS 100 /* a change is told within this */
+#define OCCUPANCY_RETRY_MS 1000 /* after a failed flush */
+
+/* A worker's channels whose attachments changed since it last told. */
+struct usage_worker {
+  struct channels *channels;
+  struct worker *worker;
+  struct hashmap changed; /* fan-out key -> NULL */
+  uv_timer_t flush;
+};
+
+static int slot = -1;
+
+/* A flush in flight: the engine's request, and the keys to mark again if
+ * it fails. */
+struct usage_flush {
+  struct store_usage usage;
+  struct usage_worker *uw;
+};
+
+static void flush(uv_timer_t *timer);
+
+static void mark(struct usage_worker *uw, const char *key, size_t key_len,
+                 uint64_t delay_ms) {
+  hashmap__put(&uw->changed, key, key_len, NULL);
+  if (!uv_is_active((uv_handle_t *)&uw->flush))
+    uv_timer_start(&uw->flush, flush, delay_ms, 0);
+}
+
+static void on_flushed(struct store_req *req) {
+  struct usage_flush *f = (struct usage_flush *)req;
+  if (req->rc) { /* told again, with the counts of then */
+    log_warn("telling occupancy to the engine: %s", req->err.message);
+    for (size_t i = 0; i < f->usage.count; i++) {
+      size_t len;
+      char *key = fanout__channel_key(f->usage.entries[i].app_id,
+                                      f->usage.entries[i].channel, &len);
+      mark(f->uw, key, len, OCCUPANCY_RETRY_MS);
+      herald_free(key);
+    }
+  }
+  store__usage_cleanup(&f->usage);
+  herald_free(f);
+}
+
+/* Tells the engine this worker's counts on every changed channel. */
+static void flush(uv_timer_t *timer) {
+  struct usage_worker *uw = timer->data;
+  struct usage_flush *f = herald_xcalloc(1, sizeof *f);
+  f->uw = uw;
+  f->usage.req.origin = uw->worker;
+  f->usage.req.done = on_flushed;
+  f->usage.worker = uw->worker->index;
+  f->usage.entries = herald_xcalloc(uw->changed.count, sizeof *f->usage.entries);
+  size_t bucket;
+  for (struct hashmap_entry *e = hashmap__first(&uw->changed, &bucket); e;
+       e = hashmap__next(&uw->changed, e, &bucket)) {
+    struct store_usage_entry *entry = &f->usage.entries[f->usage.count++];
+    const char *newline = memchr(e->key, '\n', e->key_len);
+    entry->app_id = herald_xstrndup(e->key, (size_t)(newline - e->key));
+    entry->channel = herald_xstrdup(newline + 1);
+    fanout__count_subscribers(uw->worker, e->key, e->key_len, &entry->counts);
+  }
+  hashmap__cleanup(&uw->changed);
+  hashmap__init(&uw->changed);
+  store__usage(uw->channels->store, &f->usage);
+}
+
+static void free_usage_worker(void *arg) {
+  struct usage_worker *uw = arg;
+  hashmap__cleanup(&uw->changed);
+  herald_free(uw);
+}
+
+void occupancy__worker_init(struct channels *ch, struct worker *w) {
+  if (!store__shared(ch->store)) return;
+  struct usage_worker *uw = herald_xcalloc(1, sizeof *uw);
+  uw->channels = ch;
+  uw->worker = w;
+  hashmap__init(&uw->changed);
+  uv_timer_init(&w->loop, &uw->flush);
+  uw->flush.data = uw;
+  w->locals[worker__slot(&slot)] = uw;
+  worker__at_exit(w, free_usage_worker, uw);
+}
+
+void occupancy__changed(const char *key, size_t key_len) {
+  struct usage_worker *uw = slot < 0 ? NULL : worker__self()->locals[slot];
+  if (uw) mark(uw, key, key_len, OCCUPANCY_FLUSH_MS);
 }
 
 /* ---- Active channels --------------------------------------------------------- */

@@ -7,7 +7,14 @@
  * are put together on the origin. Such requests are rare; nothing is kept
  * up to date for them on the hot path.
  *
- * Owns: the queries' results and their per-worker parts. */
+ * With a shared engine, the other nodes' attachments and every node's
+ * members come from the engine: each worker tells it its counts of the
+ * channels whose attachments changed, at most every OCCUPANCY_FLUSH_MS
+ * (store__usage), and a query adds the engine's answer to its own
+ * workers' counts (store__occupancy).
+ *
+ * Owns: the queries' results and their per-worker parts, each worker's
+ * channels to tell the engine about. */
 #ifndef HERALD_OCCUPANCY_H
 #define HERALD_OCCUPANCY_H
 
@@ -15,20 +22,9 @@
 #include <stddef.h>
 
 #include "core/worker.h"
+#include "store/store.h" /* struct occupancy */
 
 struct channels;
-
-/* Ably's occupancy metrics of one channel. */
-struct occupancy {
-  long connections;          /* attachments */
-  long publishers;           /* ... with the publish mode */
-  long subscribers;          /* ... with the subscribe mode */
-  long presence_connections; /* ... with the presence mode */
-  long presence_subscribers; /* ... with the presence_subscribe mode */
-  long presence_members;
-  long object_publishers;
-  long object_subscribers;
-};
 
 /* Every worker visited once, then the origin (internal to the queries). */
 struct worker_round {
@@ -49,14 +45,23 @@ struct occupancy_query {
   void (*done)(struct occupancy_query *q); /* on origin */
   /* Output: count entries, channels' order. */
   struct occupancy *results;
-  /* Internal: per worker, count entries. */
+  /* Internal: per worker, count entries; the engine's answer. */
   struct occupancy **parts;
+  struct store_occupancy stored;
 };
 
 /* Counts; done runs on origin once every worker has answered. Set channels,
  * origin (in round), app_id, channels, count and done. */
 void occupancy__query(struct occupancy_query *q);
 void occupancy__query_cleanup(struct occupancy_query *q);
+
+/* A shared engine's per-worker state, on w before it runs (nothing
+ * otherwise). */
+void occupancy__worker_init(struct channels *ch, struct worker *w);
+
+/* On a worker: its attachments on the channel with that fan-out key
+ * changed (in number or modes). */
+void occupancy__changed(const char *key, size_t key_len);
 
 /* The base names of an app's channels with an attachment or a presence
  * member now, starting with prefix (if any), not before cursor (if any). */

@@ -496,7 +496,7 @@ void realtime_channels__attach(struct rt_conn *c, const struct protocol_message 
   struct attachment *a = find(c, base);
   if (a) { /* already attached: new modes and params apply */
     herald_free(base);
-    a->sub.modes = modes;
+    fanout__set_modes(&a->sub, modes);
     a->echo = echo;
     if (a->state == ATTACHMENT_LIVE)
       send_attached(a, PM_FLAG_RESUMED, fanout__position(&a->sub), NULL);
@@ -540,7 +540,8 @@ void realtime_channels__detach(struct rt_conn *c, const struct protocol_message 
 /* Narrows a's modes to the connection's new credentials; none left: the
  * channel fails. */
 static void recheck(struct attachment *a) {
-  a->sub.modes &= allowed_modes(&a->conn->auth, a->sub.name);
+  fanout__set_modes(&a->sub,
+                    a->sub.modes & allowed_modes(&a->conn->auth, a->sub.name));
   if (a->sub.modes) return;
   herald_error err;
   herald_error_set(&err, HERALD_E_CAPABILITY_DENIED,

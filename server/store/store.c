@@ -111,6 +111,26 @@ void store__members_cleanup(struct store_members *m) {
   m->count = 0;
 }
 
+void store__usage(struct store *s, struct store_usage *u) {
+  u->req.op = STORE_OP_USAGE;
+  s->ops->usage(s, u);
+}
+
+void store__usage_cleanup(struct store_usage *u) {
+  for (size_t i = 0; i < u->count; i++) {
+    herald_free(u->entries[i].app_id);
+    herald_free(u->entries[i].channel);
+  }
+  herald_free(u->entries);
+  u->entries = NULL;
+  u->count = 0;
+}
+
+void store__occupancy(struct store *s, struct store_occupancy *o) {
+  o->req.op = STORE_OP_OCCUPANCY;
+  s->ops->occupancy(s, o);
+}
+
 void store__feed_item_free(struct store_feed_item *item) {
   herald_free(item->app_id);
   herald_free(item->channel);

@@ -33,6 +33,8 @@ enum store_op {
   STORE_OP_MEMBERS,
   STORE_OP_CONNECTION,
   STORE_OP_ONCE,
+  STORE_OP_USAGE,
+  STORE_OP_OCCUPANCY,
 };
 
 /* The header shared by every request. */
@@ -225,6 +227,46 @@ struct store_once {
   bool first; /* output */
 };
 
+/* Ably's occupancy metrics of one channel (rest.md 11.1): what the
+ * occupancy queries add up, and what a shared engine keeps per worker. */
+struct occupancy {
+  long connections;          /* attachments */
+  long publishers;           /* ... with the publish mode */
+  long subscribers;          /* ... with the subscribe mode */
+  long presence_connections; /* ... with the presence mode */
+  long presence_subscribers; /* ... with the presence_subscribe mode */
+  long presence_members;
+  long object_publishers;
+  long object_subscribers;
+};
+
+/* One worker's attachments on some channels (presence_members unused),
+ * replacing what it told before: all zero, it has none there. The
+ * engine's cluster view of occupancy; a node's own workers are counted by
+ * the node itself. */
+struct store_usage_entry {
+  char *app_id; /* herald_xmalloc'd, freed by store__usage_cleanup */
+  char *channel;
+  struct occupancy counts;
+};
+
+struct store_usage {
+  struct store_req req;
+  int worker; /* this node's worker the counts are of */
+  struct store_usage_entry *entries;
+  size_t count;
+};
+
+/* Channels' occupancy as the other nodes see it: their attachments, and
+ * every node's presence members. Added to results[0..count). */
+struct store_occupancy {
+  struct store_req req;
+  const char *app_id;
+  char *const *channels;
+  size_t count;
+  struct occupancy *results;
+};
+
 struct store_watch {
   struct store_req req; /* no completion: the answer is the feed */
   char *app_id;         /* herald_xmalloc'd, freed by the engine */
@@ -258,6 +300,8 @@ struct store_ops {
   void (*connection)(struct store *s, struct store_connection *c);
   void (*once)(struct store *s, struct store_once *o);
   void (*quiet)(struct store *s);
+  void (*usage)(struct store *s, struct store_usage *u);
+  void (*occupancy)(struct store *s, struct store_occupancy *o);
 };
 
 #define STORE_RECORD_WATCHERS 4
@@ -301,6 +345,9 @@ void store__members(struct store *s, struct store_members *m);
 void store__connection(struct store *s, struct store_connection *c);
 void store__once(struct store *s, struct store_once *o);
 void store__members_cleanup(struct store_members *m);
+void store__usage(struct store *s, struct store_usage *u);
+void store__usage_cleanup(struct store_usage *u);
+void store__occupancy(struct store *s, struct store_occupancy *o);
 
 /* For engines: hand a finished request back to its origin worker
  * (store_req.c). */

@@ -10,11 +10,15 @@
  *   h:i:<app>\n<channel>\n<key>  a client-supplied id, for the window
  *   h:s:<app>\n<channel>  hash: every node's presence members,
  *                         "<connectionId>:<clientId>" -> "<id>|<node>|<item>"
+ *   h:u:<app>\n<channel>  hash: attachments, "<node>.<worker>" -> the
+ *                         occupancy counts, space-separated
  *   h:a:<app>             zset: channel -> when its history expires
+ *   h:ua:<app>            set: channels with attachments (h:u: not empty)
  *   h:t:<app>\n<channel>  the pub/sub topic every publish goes to
  * and on the first shard h:r:<kind> (hash "<app>\n<key>" -> "<expires>|
  * <value>"), h:rk (the kinds), h:nodes (zset: node -> last check-in),
- * h:nm:<node> (the channels a node has members on), h:reaping:<node>,
+ * h:nm:<node> (the channels a node has members or attachments on),
+ * h:reaping:<node>,
  * h:x:<connection> (connection state) and h:o:<key> (nonces seen).
  * One Lua script stamps, stores, trims, records the idempotency key,
  * updates the members and publishes, atomically: a publish is
@@ -132,9 +136,15 @@ static const char beat_script[] =
     "return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf',\n"
     "                  now - tonumber(ARGV[2]), 'LIMIT', 0, 8)\n";
 
-/* KEYS: members, clock. ARGV: a node. Returns {retention or '', key,
- * value, ...} of the node's members on the channel. */
+/* KEYS: members, clock, usage, the app's used channels. ARGV: a node,
+ * the channel. Forgets the node's attachments on the channel and returns
+ * {retention or '', key, value, ...} of its members there. */
 static const char members_of_script[] =
+    "local prefix = ARGV[1] .. '.'\n"
+    "for _, f in ipairs(redis.call('HKEYS', KEYS[3])) do\n"
+    "  if string.sub(f, 1, #prefix) == prefix then redis.call('HDEL', KEYS[3], f) end\n"
+    "end\n"
+    "if redis.call('HLEN', KEYS[3]) == 0 then redis.call('SREM', KEYS[4], ARGV[2]) end\n"
     "local out = {redis.call('HGET', KEYS[2], 'r') or ''}\n"
     "local all = redis.call('HGETALL', KEYS[1])\n"
     "local mark = '|' .. ARGV[1] .. '|'\n"
@@ -147,15 +157,59 @@ static const char members_of_script[] =
     "end\n"
     "return out\n";
 
+/* KEYS: usage, the app's used channels. ARGV: "<node>.<worker>", its
+ * counts ("" when it has none left), the channel. */
+static const char usage_script[] =
+    "if ARGV[2] == '' then\n"
+    "  redis.call('HDEL', KEYS[1], ARGV[1])\n"
+    "  if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[3]) end\n"
+    "else\n"
+    "  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
+    "  redis.call('SADD', KEYS[2], ARGV[3])\n"
+    "end\n"
+    "return 1\n";
+
+/* KEYS: usage, members. ARGV: "<node>." of this node. Returns the other
+ * nodes' attachment counts summed, then every node's member count. */
+static const char occupancy_script[] =
+    "local sums = {0, 0, 0, 0, 0, 0, 0}\n"
+    "local all = redis.call('HGETALL', KEYS[1])\n"
+    "for i = 1, #all, 2 do\n"
+    "  if string.sub(all[i], 1, #ARGV[1]) ~= ARGV[1] then\n"
+    "    local j = 1\n"
+    "    for n in string.gmatch(all[i + 1], '%d+') do\n"
+    "      if j <= 7 then sums[j] = sums[j] + tonumber(n) end\n"
+    "      j = j + 1\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "sums[8] = redis.call('HLEN', KEYS[2])\n"
+    "return sums\n";
+
+/* KEYS: the app's channel index, its used channels. ARGV: now (ms).
+ * Returns the channels with history or attachments, once each. */
+static const char channels_script[] =
+    "local out, seen = {}, {}\n"
+    "for _, n in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf')) do\n"
+    "  seen[n] = true; out[#out + 1] = n\n"
+    "end\n"
+    "for _, n in ipairs(redis.call('SMEMBERS', KEYS[2])) do\n"
+    "  if not seen[n] then out[#out + 1] = n end\n"
+    "end\n"
+    "return out\n";
+
 /* KEYS: the app's channel index on this shard. ARGV: app id, whether this
  * shard keeps records. Deletes the app's channels and records. */
 static const char drop_script[] =
-    "for _, name in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
-    "  for _, kind in ipairs({'m', 'p', 'c', 's'}) do\n"
+    "local used = 'h:ua:' .. ARGV[1]\n"
+    "local names = redis.call('ZRANGE', KEYS[1], 0, -1)\n"
+    "for _, n in ipairs(redis.call('SMEMBERS', used)) do names[#names + 1] = n end\n"
+    "for _, name in ipairs(names) do\n"
+    "  for _, kind in ipairs({'m', 'p', 'c', 's', 'u'}) do\n"
     "    redis.call('DEL', 'h:' .. kind .. ':' .. ARGV[1] .. '\\n' .. name)\n"
     "  end\n"
     "end\n"
-    "redis.call('DEL', KEYS[1])\n"
+    "redis.call('DEL', KEYS[1], used)\n"
     "if ARGV[2] == '1' then\n"
     "  local prefix = ARGV[1] .. '\\n'\n"
     "  for _, kind in ipairs(redis.call('SMEMBERS', 'h:rk')) do\n"
@@ -215,12 +269,15 @@ enum script {
   SCRIPT_DROP,
   SCRIPT_BEAT,
   SCRIPT_MEMBERS_OF,
+  SCRIPT_USAGE,
+  SCRIPT_OCCUPANCY,
+  SCRIPT_CHANNELS,
   SCRIPTS
 };
 
 static const char *const scripts[SCRIPTS] = {
     adopt_script, take_script, record_script, append_script, position_script, drop_script, beat_script,
-    members_of_script};
+    members_of_script, usage_script, occupancy_script, channels_script};
 
 /* ---- State ---------------------------------------------------------------- */
 
@@ -322,6 +379,7 @@ struct call {
   struct store_req *req;
   struct redis_shard *sh;
   void *extra; /* the request's own state, if any */
+  size_t index; /* which of the request's commands, for several */
 };
 
 static struct call *call_new(struct store_req *req, struct redis_shard *sh) {
@@ -420,6 +478,22 @@ static void arg_str(struct args *a, const char *s) { arg(a, s, strlen(s)); }
 static void arg_owned(struct args *a, char *s, size_t len) {
   arg(a, s, len);
   a->owned[a->n_owned++] = s;
+}
+
+/* The channel's key with prefix, as an argument. */
+static void arg_channel_key(struct args *a, const char *prefix,
+                            const char *app_id, const char *channel) {
+  size_t len;
+  char *key = channel_key(prefix, app_id, channel, &len);
+  arg_owned(a, key, len);
+}
+
+/* "h:ua:<app>": the app's channels with attachments, as an argument. */
+static void arg_used_key(struct args *a, const char *app_id) {
+  size_t len = strlen(app_id) + 5;
+  char *key = herald_xmalloc(len + 1);
+  sprintf(key, "h:ua:%s", app_id);
+  arg_owned(a, key, len);
 }
 
 static void args_free(struct args *a) {
@@ -682,9 +756,10 @@ static void run_history(struct redis_store *s, struct store_history *h) {
   herald_free(key);
 }
 
-/* ---- Requests every shard answers -------------------------------------------- */
+/* ---- Requests of several commands ---------------------------------------------- */
 
-/* One request sent to every shard, complete when all answered. */
+/* One request sent as several commands (one per shard, or one per
+ * channel), complete when all answered. */
 struct fan_in {
   struct store_req *req;
   size_t pending;
@@ -776,8 +851,9 @@ static void on_shard_dropped(redisAsyncContext *ac, void *reply, void *priv) {
 /* Sends one command per shard (build fills it for shard i). */
 static void fan_out(struct redis_store *s, struct store_req *req,
                     redisCallbackFn *fn,
-                    void (*build)(struct args *a, const void *in, size_t i,
-                                  char *scratch, size_t scratch_size),
+                    void (*build)(const struct redis_store *s, struct args *a,
+                                  const void *in, size_t i, char *scratch,
+                                  size_t scratch_size),
                     const void *in) {
   struct fan_in *f = herald_xcalloc(1, sizeof *f);
   f->req = req;
@@ -787,7 +863,7 @@ static void fan_out(struct redis_store *s, struct store_req *req,
     c->extra = f;
     struct args args = {.n = 0};
     char scratch[320];
-    build(&args, in, i, scratch, sizeof scratch);
+    build(s, &args, in, i, scratch, sizeof scratch);
     bool sent = redis_shard__command(c->sh, fn, c, args.n, args.argv, args.lens);
     args_free(&args);
     if (!sent) {
@@ -797,42 +873,153 @@ static void fan_out(struct redis_store *s, struct store_req *req,
   }
 }
 
-static void build_channels(struct args *a, const void *in, size_t i,
-                           char *scratch, size_t size) {
+static void build_channels(const struct redis_store *s, struct args *a,
+                           const void *in, size_t i, char *scratch,
+                           size_t size) {
   const struct store_channels *c = in;
-  int n = snprintf(scratch, size, "h:a:%s", c->app_id) + 1;
-  snprintf(scratch + n, size - (size_t)n, "%" PRId64, clock__now_ms());
-  arg_str(a, "ZRANGEBYSCORE");
+  int index = snprintf(scratch, size, "h:a:%s", c->app_id) + 1;
+  int used = index + snprintf(scratch + index, size - (size_t)index, "h:ua:%s",
+                              c->app_id) + 1;
+  snprintf(scratch + used, size - (size_t)used, "%" PRId64, clock__now_ms());
+  arg_str(a, "EVALSHA");
+  arg_str(a, s->sha[SCRIPT_CHANNELS]);
+  arg_str(a, "2");
   arg_str(a, scratch);
-  arg_str(a, scratch + n);
-  arg_str(a, "+inf");
+  arg_str(a, scratch + index);
+  arg_str(a, scratch + used);
 }
 
 static void run_channels(struct redis_store *s, struct store_channels *c) {
   fan_out(s, &c->req, on_shard_channels, build_channels, c);
 }
 
-/* What build_drop needs. */
-struct drop {
-  const struct store_drop_app *d;
-  const char *sha;
-};
-
-static void build_drop(struct args *a, const void *in, size_t i,
-                       char *scratch, size_t size) {
-  const struct drop *drop = in;
-  snprintf(scratch, size, "h:a:%s", drop->d->app_id);
+static void build_drop(const struct redis_store *s, struct args *a,
+                       const void *in, size_t i, char *scratch, size_t size) {
+  const struct store_drop_app *d = in;
+  snprintf(scratch, size, "h:a:%s", d->app_id);
   arg_str(a, "EVALSHA");
-  arg_str(a, drop->sha);
+  arg_str(a, s->sha[SCRIPT_DROP]);
   arg_str(a, "1");
   arg_str(a, scratch);
-  arg_str(a, drop->d->app_id);
+  arg_str(a, d->app_id);
   arg_str(a, i == 0 ? "1" : "0"); /* the first shard keeps records */
 }
 
 static void run_drop_app(struct redis_store *s, struct store_drop_app *d) {
-  struct drop drop = {d, s->sha[SCRIPT_DROP]};
-  fan_out(s, &d->req, on_shard_dropped, build_drop, &drop);
+  fan_out(s, &d->req, on_shard_dropped, build_drop, d);
+}
+
+/* ---- Occupancy ------------------------------------------------------------------
+ *
+ * Each worker tells its attachment counts per channel (h:u:, one field
+ * per node and worker); a query adds up the other nodes' fields and the
+ * channel's members. One command per channel, pipelined. */
+
+/* "c p s pc ps op os": the counts a worker keeps in h:u:. */
+static void format_counts(char *out, size_t size, const struct occupancy *o) {
+  if (!o->connections) {
+    out[0] = 0;
+    return;
+  }
+  snprintf(out, size, "%ld %ld %ld %ld %ld %ld %ld", o->connections,
+           o->publishers, o->subscribers, o->presence_connections,
+           o->presence_subscribers, o->object_publishers, o->object_subscribers);
+}
+
+static void on_command_done(redisAsyncContext *ac, void *reply, void *priv) {
+  struct call *c = priv;
+  const redisReply *r = reply;
+  fan_in_answered(c->extra, c->sh, r, r && r->type != REDIS_REPLY_ERROR);
+  herald_free(c);
+}
+
+/* A fan-in of count commands (at least one answer, even for none). */
+static struct fan_in *fan_in_new(struct store_req *req, size_t count) {
+  struct fan_in *f = herald_xcalloc(1, sizeof *f);
+  f->req = req;
+  f->pending = count + 1; /* + the sender's own share */
+  return f;
+}
+
+/* Sends args for f's command index to sh (or counts it failed). */
+static void fan_in_send(struct fan_in *f, struct redis_shard *sh,
+                        redisCallbackFn *fn, size_t index, struct args *args) {
+  struct call *c = call_new(f->req, sh);
+  c->extra = f;
+  c->index = index;
+  bool sent = redis_shard__command(sh, fn, c, args->n, args->argv, args->lens);
+  args_free(args);
+  if (!sent) {
+    herald_free(c);
+    fan_in_answered(f, sh, NULL, false);
+  }
+}
+
+static void run_usage(struct redis_store *s, struct store_usage *u) {
+  struct fan_in *f = fan_in_new(&u->req, u->count);
+  char field[32];
+  snprintf(field, sizeof field, "%s.%d", s->node, u->worker);
+  for (size_t i = 0; i < u->count; i++) {
+    const struct store_usage_entry *e = &u->entries[i];
+    char counts[160];
+    format_counts(counts, sizeof counts, &e->counts);
+    if (counts[0]) note_member_channel(s, e->app_id, e->channel);
+    struct args args = {.n = 0};
+    arg_str(&args, "EVALSHA");
+    arg_str(&args, s->sha[SCRIPT_USAGE]);
+    arg_str(&args, "2");
+    arg_channel_key(&args, "h:u:", e->app_id, e->channel);
+    arg_used_key(&args, e->app_id);
+    arg_str(&args, field);
+    arg(&args, counts, strlen(counts));
+    arg_str(&args, e->channel);
+    fan_in_send(f, shard_of(s, e->app_id, e->channel), on_command_done, i, &args);
+  }
+  fan_in_answered(f, &s->shards[0], NULL, true);
+}
+
+static void on_occupancy(redisAsyncContext *ac, void *reply, void *priv) {
+  struct call *c = priv;
+  struct store_occupancy *o = (struct store_occupancy *)c->req;
+  const redisReply *r = reply;
+  long n[8];
+  bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 8;
+  for (size_t i = 0; ok && i < 8; i++) {
+    const redisReply *e = element(r, i, REDIS_REPLY_INTEGER);
+    ok = e != NULL;
+    n[i] = e ? (long)e->integer : 0;
+  }
+  if (ok) {
+    struct occupancy *sum = &o->results[c->index];
+    sum->connections += n[0];
+    sum->publishers += n[1];
+    sum->subscribers += n[2];
+    sum->presence_connections += n[3];
+    sum->presence_subscribers += n[4];
+    sum->object_publishers += n[5];
+    sum->object_subscribers += n[6];
+    sum->presence_members += n[7];
+  }
+  fan_in_answered(c->extra, c->sh, r, ok);
+  herald_free(c);
+}
+
+static void run_occupancy(struct redis_store *s, struct store_occupancy *o) {
+  struct fan_in *f = fan_in_new(&o->req, o->count);
+  char prefix[24];
+  snprintf(prefix, sizeof prefix, "%s.", s->node);
+  for (size_t i = 0; i < o->count; i++) {
+    struct args args = {.n = 0};
+    arg_str(&args, "EVALSHA");
+    arg_str(&args, s->sha[SCRIPT_OCCUPANCY]);
+    arg_str(&args, "2");
+    arg_channel_key(&args, "h:u:", o->app_id, o->channels[i]);
+    arg_channel_key(&args, "h:s:", o->app_id, o->channels[i]);
+    arg_str(&args, prefix);
+    fan_in_send(f, shard_of(s, o->app_id, o->channels[i]), on_occupancy, i,
+                &args);
+  }
+  fan_in_answered(f, &s->shards[0], NULL, true);
 }
 
 /* ---- Records ------------------------------------------------------------------- */
@@ -1210,19 +1397,24 @@ static void reap_channel(struct reap *r, const char *app_id,
   a->stream = STORE_PRESENCE;
   a->message_id = ra->message_id;
   r->pending++;
-  struct redis_shard *sh = shard_of(r->s, app_id, channel);
-  size_t members_len, clock_len;
-  char *members = channel_key("h:s:", app_id, channel, &members_len);
-  char *clock = channel_key("h:c:", app_id, channel, &clock_len);
-  const char *argv[] = {"EVALSHA", r->s->sha[SCRIPT_MEMBERS_OF], "2", members,
-                        clock, r->node};
-  size_t lens[] = {7, 40, 1, members_len, clock_len, strlen(r->node)};
-  if (!redis_shard__command(sh, on_dead_members, ra, 6, argv, lens)) {
+  struct args args = {.n = 0};
+  arg_str(&args, "EVALSHA");
+  arg_str(&args, r->s->sha[SCRIPT_MEMBERS_OF]);
+  arg_str(&args, "4");
+  arg_channel_key(&args, "h:s:", app_id, channel);
+  arg_channel_key(&args, "h:c:", app_id, channel);
+  arg_channel_key(&args, "h:u:", app_id, channel);
+  arg_used_key(&args, app_id);
+  arg_str(&args, r->node);
+  arg_str(&args, channel);
+  bool sent = redis_shard__command(shard_of(r->s, app_id, channel),
+                                   on_dead_members, ra, args.n, args.argv,
+                                   args.lens);
+  args_free(&args);
+  if (!sent) {
     ra->append.count = 0;
     on_reap_appended(&ra->append.req);
   }
-  herald_free(members);
-  herald_free(clock);
 }
 
 /* The channels "<app>\n<channel>" the dead node had members on. */
@@ -1607,6 +1799,8 @@ static void run_request(struct redis_store *s, struct store_req *req) {
     run_connection(s, (struct store_connection *)req);
     break;
   case STORE_OP_ONCE: run_once(s, (struct store_once *)req); break;
+  case STORE_OP_USAGE: run_usage(s, (struct store_usage *)req); break;
+  case STORE_OP_OCCUPANCY: run_occupancy(s, (struct store_occupancy *)req); break;
   case STORE_OP_LOAD_RECORDS: abort(); /* synchronous, never queued */
   }
 }
@@ -1710,6 +1904,14 @@ static void redis_connection(struct store *s, struct store_connection *c) {
 }
 
 static void redis_once(struct store *s, struct store_once *o) {
+  enqueue(s, &o->req);
+}
+
+static void redis_usage(struct store *s, struct store_usage *u) {
+  enqueue(s, &u->req);
+}
+
+static void redis_occupancy(struct store *s, struct store_occupancy *o) {
   enqueue(s, &o->req);
 }
 
@@ -1842,4 +2044,6 @@ const struct store_ops store_redis__ops = {
     .connection = redis_connection,
     .once = redis_once,
     .quiet = redis_quiet,
+    .usage = redis_usage,
+    .occupancy = redis_occupancy,
 };

@@ -463,7 +463,9 @@ static void run_request(struct sqlite_store *s, struct store_req *r,
   case STORE_OP_WATCH:
   case STORE_OP_MEMBERS:
   case STORE_OP_CONNECTION:
-  case STORE_OP_ONCE: abort(); /* shared engines only */
+  case STORE_OP_ONCE:
+  case STORE_OP_USAGE:
+  case STORE_OP_OCCUPANCY: abort(); /* shared engines only */
   }
 }
 
