@@ -11,6 +11,7 @@
 #include "channel/fanout.h"
 #include "channel_name.h"
 #include "clock.h"
+#include "realtime/channel_params.h"
 #include "realtime/realtime.h"
 #include "store/store.h"
 
@@ -42,8 +43,9 @@ struct attachment {
   bool echo; /* false: the connection's own messages are not delivered */
   enum attachment_state state;
   /* What the attach asked for. */
+  uint32_t requested; /* modes (0: the default), granted as credentials allow */
+  struct channel_params params; /* echoed by ATTACHED */
   char *resume_from;  /* channelSerial to continue from, or NULL */
-  char *rewind;       /* the rewind param, or NULL */
   struct replay *replay;
   struct held_delivery *held; /* live deliveries during a replay */
   size_t n_held, cap_held;
@@ -60,6 +62,7 @@ struct replay {
   int64_t rewind_from_ms;
   bool started;       /* ATTACHED sent */
   char last[SERIAL_MAX]; /* the last serial sent */
+  bool lost; /* a rewind after continuity was lost: ATTACHED says so */
 };
 
 /* ---- Modes ------------------------------------------------------------------ */
@@ -85,6 +88,12 @@ static uint32_t allowed_modes(const struct auth *auth, const char *name) {
     if (auth__check(auth, name, strlen(name), map[i].op, NULL) == 0)
       modes |= map[i].modes;
   return modes;
+}
+
+/* The modes granted for `requested` (0: the default ones). */
+static uint32_t granted_modes(const struct auth *auth, const char *name,
+                              uint32_t requested) {
+  return (requested ? requested : DEFAULT_MODES) & allowed_modes(auth, name);
 }
 
 /* ---- What an attachment takes ----------------------------------------------- */
@@ -183,7 +192,7 @@ static void free_attachment(struct attachment *a) {
   release_held(a);
   herald_free(a->sub.name);
   herald_free(a->resume_from);
-  herald_free(a->rewind);
+  channel_params__free(&a->params);
   herald_free(a);
 }
 
@@ -206,16 +215,6 @@ void realtime_channels__detach_all(struct rt_conn *c) {
 
 static void send_attached(struct attachment *a, uint32_t state_flags,
                           const char *channel_serial, const herald_error *err) {
-  char *keys[2], *values[2];
-  size_t n = 0;
-  if (a->rewind) {
-    keys[n] = "rewind";
-    values[n++] = a->rewind;
-  }
-  if (!a->echo) {
-    keys[n] = "echo";
-    values[n++] = "false";
-  }
   /* With presence_subscribe and members present, ATTACHED promises a SYNC
    * (realtime.md 6.4). Without the flag the client takes the set to be
    * empty as of this position, which it is: later changes arrive live. */
@@ -226,9 +225,9 @@ static void send_attached(struct attachment *a, uint32_t state_flags,
                                 .flags = a->sub.modes | state_flags |
                                          (sync ? PM_FLAG_HAS_PRESENCE : 0),
                                 .channel_serial = (char *)channel_serial,
-                                .param_keys = keys,
-                                .param_values = values,
-                                .n_params = n};
+                                .param_keys = a->params.keys,
+                                .param_values = a->params.values,
+                                .n_params = a->params.n};
   if (err) {
     pm.has_error = true;
     pm.error = *err;
@@ -356,7 +355,9 @@ static void rewind_backlog(struct replay *r) {
   else snprintf(anchor, SERIAL_MAX, "%s", a->sub.position);
   char live_from[SERIAL_MAX];
   snprintf(live_from, SERIAL_MAX, "%s", a->sub.position);
-  send_attached(a, n ? PM_FLAG_HAS_BACKLOG : 0, anchor, NULL);
+  herald_error lost;
+  if (r->lost) herald_error_set(&lost, HERALD_E_CONTINUITY_LOST, NULL);
+  send_attached(a, n ? PM_FLAG_HAS_BACKLOG : 0, anchor, r->lost ? &lost : NULL);
   for (size_t i = n; i-- > 0;) send_stored(a, h->messages[i]);
   snprintf(a->sub.position, SERIAL_MAX, "%s", live_from);
 }
@@ -389,20 +390,16 @@ static void on_history(struct store_req *req) {
 
 /* ---- Attach ------------------------------------------------------------------ */
 
-/* "10" (messages) or "30s" / "2m" (time). Returns false when invalid. */
-static bool parse_rewind(const char *text, size_t *count, int64_t *ms) {
-  char *end;
-  long long v = strtoll(text, &end, 10);
-  if (end == text || v < 0) return false;
-  *count = 0;
-  *ms = 0;
-  if (!*end) {
-    *count = v > REWIND_MAX ? REWIND_MAX : (size_t)v;
-    return *count > 0;
-  }
-  if (!strcmp(end, "s")) *ms = v * 1000;
-  else if (!strcmp(end, "m")) *ms = v * 60000;
-  else return false;
+/* Starts a's rewind, if it asked for one (lost: continuity was lost,
+ * which its ATTACHED says). */
+static bool start_rewind(struct attachment *a, bool lost) {
+  const char *rewind = channel_params__get(&a->params, "rewind");
+  size_t count;
+  int64_t ms;
+  if (!rewind || !channel_params__rewind(rewind, REWIND_MAX, &count, &ms))
+    return false;
+  start_replay(a, false, count, ms ? clock__now_ms() - ms : 0);
+  a->replay->lost = lost;
   return true;
 }
 
@@ -421,26 +418,16 @@ static void on_positioned(struct subscriber *s) {
       start_replay(a, true, 0, 0);
       return;
     }
+    if (start_rewind(a, true)) return;
     herald_error err;
     herald_error_set(&err, HERALD_E_CONTINUITY_LOST, NULL);
     send_attached(a, 0, a->sub.position, &err);
     a->state = ATTACHMENT_LIVE;
     return;
   }
-  size_t count;
-  int64_t ms;
-  if (a->rewind && parse_rewind(a->rewind, &count, &ms)) {
-    start_replay(a, false, count, ms ? clock__now_ms() - ms : 0);
-    return;
-  }
+  if (start_rewind(a, false)) return;
   send_attached(a, 0, a->sub.position, NULL);
   a->state = ATTACHMENT_LIVE;
-}
-
-static const char *param(const struct protocol_message *pm, const char *key) {
-  for (size_t i = 0; i < pm->n_params; i++)
-    if (!strcmp(pm->param_keys[i], key)) return pm->param_values[i];
-  return NULL;
 }
 
 int realtime_channels__check(const struct auth *auth, const char *channel,
@@ -451,11 +438,11 @@ int realtime_channels__check(const struct auth *auth, const char *channel,
   if (rc) return rc;
   size_t count;
   int64_t ms;
-  if (rewind && !parse_rewind(rewind, &count, &ms))
+  if (rewind && !channel_params__rewind(rewind, REWIND_MAX, &count, &ms))
     return herald_error_set(err, HERALD_E_BAD_REQUEST,
                             "Invalid rewind parameter '%s'", rewind);
   char *base = channel_name__base_dup(name);
-  *modes = (requested ? requested : DEFAULT_MODES) & allowed_modes(auth, base);
+  *modes = granted_modes(auth, base, requested);
   herald_free(base);
   if (!*modes)
     return herald_error_set(err, HERALD_E_CAPABILITY_DENIED,
@@ -472,32 +459,50 @@ int realtime_channels__check_count(const struct realtime *rt, size_t n,
                           max);
 }
 
+/* An ATTACH's checks: its params read into *params (the modes param
+ * wins over the mode flags, as in Ably), *requested the modes it asked
+ * for, *modes those granted. */
 static int check_attach(struct rt_conn *c, const struct protocol_message *pm,
+                        struct channel_params *params, uint32_t *requested,
                         struct channel_name *name, uint32_t *modes,
                         herald_error *err) {
   if (!pm->channel)
     return herald_error_set(err, HERALD_E_INVALID_CHANNEL_NAME,
                             "ATTACH without a channel");
-  return realtime_channels__check(&c->auth, pm->channel, pm->flags & PM_FLAG_MODES,
-                                  param(pm, "rewind"), name, modes, err);
+  int rc = channel_params__read(pm, params, err);
+  if (rc) return rc;
+  *requested = params->modes ? params->modes : pm->flags & PM_FLAG_MODES;
+  rc = realtime_channels__check(&c->auth, pm->channel, *requested, NULL, name,
+                                modes, err);
+  if (rc) channel_params__free(params);
+  return rc;
+}
+
+/* What an ATTACH asked for becomes a's (the params replace a's own). */
+static void apply_attach(struct attachment *a, struct channel_params *params,
+                         uint32_t requested, uint32_t modes) {
+  channel_params__free(&a->params);
+  a->params = *params;
+  const char *echo = channel_params__get(&a->params, "echo");
+  a->echo = !echo || strcmp(echo, "false");
+  a->requested = requested;
+  fanout__set_modes(&a->sub, modes);
 }
 
 void realtime_channels__attach(struct rt_conn *c, const struct protocol_message *pm) {
   herald_error err;
   struct channel_name name;
-  uint32_t modes;
-  if (check_attach(c, pm, &name, &modes, &err)) {
+  struct channel_params params;
+  uint32_t requested = 0, modes = 0;
+  if (check_attach(c, pm, &params, &requested, &name, &modes, &err)) {
     realtime__channel_error(c, pm->channel, &err);
     return;
   }
   char *base = channel_name__base_dup(&name);
-  const char *echo_param = param(pm, "echo");
-  bool echo = !echo_param || strcmp(echo_param, "false");
   struct attachment *a = find(c, base);
   if (a) { /* already attached: new modes and params apply */
     herald_free(base);
-    fanout__set_modes(&a->sub, modes);
-    a->echo = echo;
+    apply_attach(a, &params, requested, modes);
     if (a->state == ATTACHMENT_LIVE)
       send_attached(a, PM_FLAG_RESUMED, fanout__position(&a->sub), NULL);
     return;
@@ -505,17 +510,15 @@ void realtime_channels__attach(struct rt_conn *c, const struct protocol_message 
   if (realtime_channels__check_count(c->realtime, c->attachments.count + 1,
                                      &err)) {
     herald_free(base);
+    channel_params__free(&params);
     realtime__channel_error(c, pm->channel, &err);
     return;
   }
   a = herald_xcalloc(1, sizeof *a);
   a->sub.ops = &attachment_ops;
   a->sub.name = base;
-  a->sub.modes = modes;
   a->conn = c;
-  a->echo = echo;
-  const char *rewind = param(pm, "rewind");
-  a->rewind = rewind ? herald_xstrdup(rewind) : NULL;
+  apply_attach(a, &params, requested, modes);
   if (c->resumed && pm->channel_serial)
     a->resume_from = herald_xstrdup(pm->channel_serial);
   hashmap__put(&c->attachments, base, strlen(base), a);
@@ -537,11 +540,11 @@ void realtime_channels__detach(struct rt_conn *c, const struct protocol_message 
   realtime__send(c, &reply);
 }
 
-/* Narrows a's modes to the connection's new credentials; none left: the
- * channel fails. */
+/* Grants a the modes it asked for that the connection's new credentials
+ * allow (more or fewer than before); none left: the channel fails. */
 static void recheck(struct attachment *a) {
-  fanout__set_modes(&a->sub,
-                    a->sub.modes & allowed_modes(&a->conn->auth, a->sub.name));
+  fanout__set_modes(&a->sub, granted_modes(&a->conn->auth, a->sub.name,
+                                           a->requested));
   if (a->sub.modes) return;
   herald_error err;
   herald_error_set(&err, HERALD_E_CAPABILITY_DENIED,
