@@ -130,7 +130,6 @@ void occupancy__query_cleanup(struct occupancy_query *q) {
 /* ---- Telling a shared engine ------------------------------------------------------ */
 
 #define OCCUPANCY_FLUSH_MS 100 /* a change is told within this */
-#define OCCUPANCY_RETRY_MS 1000 /* after a failed flush */
 
 /* A worker's channels whose attachments changed since it last told. */
 struct usage_worker {
@@ -142,51 +141,24 @@ struct usage_worker {
 
 static int slot = -1;
 
-/* A flush in flight: the engine's request, and the keys to mark again if
- * it fails. */
-struct usage_flush {
-  struct store_usage usage;
-  struct usage_worker *uw;
-};
-
-static void flush(uv_timer_t *timer);
-
-static void mark(struct usage_worker *uw, const char *key, size_t key_len,
-                 uint64_t delay_ms) {
-  hashmap__put(&uw->changed, key, key_len, NULL);
-  if (!uv_is_active((uv_handle_t *)&uw->flush))
-    uv_timer_start(&uw->flush, flush, delay_ms, 0);
-}
-
-static void on_flushed(struct store_req *req) {
-  struct usage_flush *f = (struct usage_flush *)req;
-  if (req->rc) { /* told again, with the counts of then */
-    log_warn("telling occupancy to the engine: %s", req->err.message);
-    for (size_t i = 0; i < f->usage.count; i++) {
-      size_t len;
-      char *key = fanout__channel_key(f->usage.entries[i].app_id,
-                                      f->usage.entries[i].channel, &len);
-      mark(f->uw, key, len, OCCUPANCY_RETRY_MS);
-      herald_free(key);
-    }
-  }
-  store__usage_cleanup(&f->usage);
-  herald_free(f);
+/* On the engine's thread, which owns a flush once it has it (it tells
+ * Redis again by itself when Redis comes back). */
+static void free_flush(struct store_req *req) {
+  store__usage_cleanup((struct store_usage *)req);
+  herald_free(req);
 }
 
 /* Tells the engine this worker's counts on every changed channel. */
 static void flush(uv_timer_t *timer) {
   struct usage_worker *uw = timer->data;
-  struct usage_flush *f = herald_xcalloc(1, sizeof *f);
-  f->uw = uw;
-  f->usage.req.origin = uw->worker;
-  f->usage.req.done = on_flushed;
-  f->usage.worker = uw->worker->index;
-  f->usage.entries = herald_xcalloc(uw->changed.count, sizeof *f->usage.entries);
+  struct store_usage *u = herald_xcalloc(1, sizeof *u);
+  u->req.done = free_flush; /* origin NULL: on the engine's thread */
+  u->worker = uw->worker->index;
+  u->entries = herald_xcalloc(uw->changed.count, sizeof *u->entries);
   size_t bucket;
   for (struct hashmap_entry *e = hashmap__first(&uw->changed, &bucket); e;
        e = hashmap__next(&uw->changed, e, &bucket)) {
-    struct store_usage_entry *entry = &f->usage.entries[f->usage.count++];
+    struct store_usage_entry *entry = &u->entries[u->count++];
     const char *newline = memchr(e->key, '\n', e->key_len);
     entry->app_id = herald_xstrndup(e->key, (size_t)(newline - e->key));
     entry->channel = herald_xstrdup(newline + 1);
@@ -194,7 +166,7 @@ static void flush(uv_timer_t *timer) {
   }
   hashmap__cleanup(&uw->changed);
   hashmap__init(&uw->changed);
-  store__usage(uw->channels->store, &f->usage);
+  store__usage(uw->channels->store, u);
 }
 
 static void free_usage_worker(void *arg) {
@@ -217,7 +189,10 @@ void occupancy__worker_init(struct channels *ch, struct worker *w) {
 
 void occupancy__changed(const char *key, size_t key_len) {
   struct usage_worker *uw = slot < 0 ? NULL : worker__self()->locals[slot];
-  if (uw) mark(uw, key, key_len, OCCUPANCY_FLUSH_MS);
+  if (!uw) return;
+  hashmap__put(&uw->changed, key, key_len, NULL);
+  if (!uv_is_active((uv_handle_t *)&uw->flush))
+    uv_timer_start(&uw->flush, flush, OCCUPANCY_FLUSH_MS, 0);
 }
 
 /* ---- Active channels --------------------------------------------------------- */

@@ -243,7 +243,9 @@ struct occupancy {
 /* One worker's attachments on some channels (presence_members unused),
  * replacing what it told before: all zero, it has none there. The
  * engine's cluster view of occupancy; a node's own workers are counted by
- * the node itself. */
+ * the node itself. The engine keeps what it was told and tells Redis again
+ * after an outage, so nothing waits for the answer: done may run on the
+ * engine's thread (origin NULL) and just free the request. */
 struct store_usage_entry {
   char *app_id; /* herald_xmalloc'd, freed by store__usage_cleanup */
   char *channel;

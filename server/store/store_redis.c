@@ -318,6 +318,7 @@ struct redis_store {
   size_t n_up;
   uv_cond_t up_cond;
   struct hashmap *watches; /* per shard: topic -> struct watch */
+  struct hashmap told; /* "<app>\n<channel>\n<worker>" -> struct told_usage */
   uint64_t generations;
   char sha[SCRIPTS][41];
 };
@@ -777,7 +778,7 @@ static int compare_names(const void *a, const void *b) {
 static void finish_channels(struct fan_in *f) {
   struct store_channels *c = (struct store_channels *)f->req;
   size_t prefix_len = c->prefix ? strlen(c->prefix) : 0;
-  qsort(f->names, f->n, sizeof *f->names, compare_names);
+  if (f->n) qsort(f->names, f->n, sizeof *f->names, compare_names);
   c->names = herald_xcalloc(c->limit + 1, sizeof *c->names);
   c->count = 0;
   c->next_cursor = NULL;
@@ -926,13 +927,6 @@ static void format_counts(char *out, size_t size, const struct occupancy *o) {
            o->presence_subscribers, o->object_publishers, o->object_subscribers);
 }
 
-static void on_command_done(redisAsyncContext *ac, void *reply, void *priv) {
-  struct call *c = priv;
-  const redisReply *r = reply;
-  fan_in_answered(c->extra, c->sh, r, r && r->type != REDIS_REPLY_ERROR);
-  herald_free(c);
-}
-
 /* A fan-in of count commands (at least one answer, even for none). */
 static struct fan_in *fan_in_new(struct store_req *req, size_t count) {
   struct fan_in *f = herald_xcalloc(1, sizeof *f);
@@ -955,27 +949,92 @@ static void fan_in_send(struct fan_in *f, struct redis_shard *sh,
   }
 }
 
+/* What this node tells Redis of one worker's attachments on a channel,
+ * kept to tell it again when the channel's shard comes back (a Redis
+ * without persistence comes back empty; one with it may have missed a
+ * change). Forgotten once "none" was answered. */
+struct told_usage {
+  char *key; /* in s->told */
+  size_t key_len;
+  char *app_id, *channel;
+  int worker;
+  char counts[160]; /* format_counts; "" for none */
+  unsigned in_flight; /* sent, not answered */
+  struct redis_store *s;
+};
+
+static void free_told(struct told_usage *t) {
+  herald_free(t->key);
+  herald_free(t->app_id);
+  herald_free(t->channel);
+  herald_free(t);
+}
+
+static void on_usage_told(redisAsyncContext *ac, void *reply, void *priv) {
+  struct told_usage *t = priv;
+  const redisReply *r = reply;
+  t->in_flight--;
+  if (r && r->type == REDIS_REPLY_INTEGER && !t->counts[0] && !t->in_flight) {
+    hashmap__remove(&t->s->told, t->key, t->key_len);
+    free_told(t);
+  }
+}
+
+/* Sends t to its channel's shard (kept for the shard's return if it is
+ * down). */
+static void send_usage(struct redis_store *s, struct told_usage *t) {
+  char field[40];
+  snprintf(field, sizeof field, "%s.%d", s->node, t->worker);
+  if (t->counts[0]) note_member_channel(s, t->app_id, t->channel);
+  struct args args = {.n = 0};
+  arg_str(&args, "EVALSHA");
+  arg_str(&args, s->sha[SCRIPT_USAGE]);
+  arg_str(&args, "2");
+  arg_channel_key(&args, "h:u:", t->app_id, t->channel);
+  arg_used_key(&args, t->app_id);
+  arg_str(&args, field);
+  arg_str(&args, t->counts);
+  arg_str(&args, t->channel);
+  if (redis_shard__command(shard_of(s, t->app_id, t->channel), on_usage_told,
+                           t, args.n, args.argv, args.lens))
+    t->in_flight++;
+  args_free(&args);
+}
+
 static void run_usage(struct redis_store *s, struct store_usage *u) {
-  struct fan_in *f = fan_in_new(&u->req, u->count);
-  char field[32];
-  snprintf(field, sizeof field, "%s.%d", s->node, u->worker);
   for (size_t i = 0; i < u->count; i++) {
     const struct store_usage_entry *e = &u->entries[i];
-    char counts[160];
-    format_counts(counts, sizeof counts, &e->counts);
-    if (counts[0]) note_member_channel(s, e->app_id, e->channel);
-    struct args args = {.n = 0};
-    arg_str(&args, "EVALSHA");
-    arg_str(&args, s->sha[SCRIPT_USAGE]);
-    arg_str(&args, "2");
-    arg_channel_key(&args, "h:u:", e->app_id, e->channel);
-    arg_used_key(&args, e->app_id);
-    arg_str(&args, field);
-    arg(&args, counts, strlen(counts));
-    arg_str(&args, e->channel);
-    fan_in_send(f, shard_of(s, e->app_id, e->channel), on_command_done, i, &args);
+    size_t len;
+    char *key = channel_key("", e->app_id, e->channel, &len);
+    key = herald_xrealloc(key, len + 16);
+    len += (size_t)sprintf(key + len, "\n%d", u->worker);
+    struct told_usage *t = hashmap__get(&s->told, key, len);
+    if (t) {
+      herald_free(key);
+    } else {
+      t = herald_xcalloc(1, sizeof *t);
+      t->key = key;
+      t->key_len = len;
+      t->app_id = herald_xstrdup(e->app_id);
+      t->channel = herald_xstrdup(e->channel);
+      t->worker = u->worker;
+      t->s = s;
+      hashmap__put(&s->told, key, len, t);
+    }
+    format_counts(t->counts, sizeof t->counts, &e->counts);
+    send_usage(s, t);
   }
-  fan_in_answered(f, &s->shards[0], NULL, true);
+  succeed(&u->req);
+}
+
+/* sh is up (again): it hears this node's attachments on its channels. */
+static void retell_usage(struct redis_store *s, const struct redis_shard *sh) {
+  size_t bucket;
+  for (struct hashmap_entry *e = hashmap__first(&s->told, &bucket); e;
+       e = hashmap__next(&s->told, e, &bucket)) {
+    struct told_usage *t = e->value;
+    if (shard_of(s, t->app_id, t->channel) == sh) send_usage(s, t);
+  }
 }
 
 static void on_occupancy(redisAsyncContext *ac, void *reply, void *priv) {
@@ -1839,6 +1898,7 @@ static void on_shard_up(struct redis_shard *sh) {
     redis_shard__subscribe(sh, true, "h:ctl", 5);
     beat(&s->beat); /* in at once: a node dying soon is reaped too */
   }
+  retell_usage(s, sh);
   uv_mutex_lock(&s->lock);
   if (!s->seen_up[sh->index]) {
     s->seen_up[sh->index] = true;
@@ -1977,6 +2037,11 @@ static int await_shards(struct redis_store *s, herald_error *err) {
 }
 
 static void release(struct redis_store *s) {
+  size_t bucket;
+  for (struct hashmap_entry *e = hashmap__first(&s->told, &bucket); e;
+       e = hashmap__next(&s->told, e, &bucket))
+    free_told(e->value);
+  hashmap__cleanup(&s->told);
   for (size_t i = 0; i < s->n_shards; i++) herald_free(s->shards[i].host);
   herald_free(s->shards);
   herald_free(s->watches);
@@ -2001,6 +2066,7 @@ static int redis_open(struct store **out, const struct config *cfg,
   s->base.ops = &store_redis__ops;
   uv_mutex_init(&s->lock);
   uv_cond_init(&s->up_cond);
+  hashmap__init(&s->told);
   s->node[0] = 'r';
   msgid__random(s->node + 1, 7);
   int rc = parse_shards(s, cfg->redis, err);
