@@ -218,7 +218,8 @@ static void init_layers(struct server *s) {
   fanout__init(&s->channels);
   realtime__init(&s->realtime, &s->channels, cfg);
   s->rest = (struct rest){.cfg = cfg, .apps = &s->apps, .store = s->store,
-                          .nonces = &s->nonces, .channels = &s->channels};
+                          .nonces = &s->nonces, .channels = &s->channels,
+                          .connections = {realtime__resolve_key, &s->realtime}};
   struct http_handlers handlers = router__handlers(s);
   handlers.drained = worker_drained;
   http__server_init(&s->http, cfg, &handlers);

@@ -117,6 +117,31 @@ struct rt_conn *connection_registry__claim(struct connection_registry *r,
   return c;
 }
 
+/* Whether clientId id (NULL: none named) is c's. */
+static bool is_identity(const struct rt_conn *c, const char *id) {
+  return !id || (c->identity && !strcmp(c->identity, id));
+}
+
+int connection_registry__resolve(struct connection_registry *r,
+                                 const char *key, const struct auth *auth,
+                                 const char *client_id, char *id,
+                                 herald_error *err) {
+  const char *bang = strchr(key, '!');
+  bool ok = false;
+  if (bang && bang - key == RT_CONNECTION_ID_LEN &&
+      strlen(key) < RT_CONNECTION_KEY_MAX) {
+    uv_mutex_lock(&r->lock);
+    const struct rt_conn *c = hashmap__get(&r->by_id, key, RT_CONNECTION_ID_LEN);
+    ok = c && key_matches(c, key) && c->app == auth->app &&
+         is_identity(c, auth->client_id) && is_identity(c, client_id);
+    if (ok) memcpy(id, c->id, RT_CONNECTION_ID_LEN + 1);
+    uv_mutex_unlock(&r->lock);
+  }
+  if (ok) return 0;
+  return herald_error_set(err, HERALD_E_INVALID_CONNECTION_ID,
+                          "Malformed message; invalid connectionKey");
+}
+
 void connection_registry__settle(struct connection_registry *r,
                                  struct rt_conn *c, enum rt_state state) {
   uv_mutex_lock(&r->lock);

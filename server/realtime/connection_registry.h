@@ -61,6 +61,16 @@ struct rt_conn *connection_registry__claim(struct connection_registry *r,
                                            struct rt_resume *claim,
                                            herald_error *err);
 
+/* The id of the connection with that key, for a REST publish on its
+ * behalf (the key in a message's connectionKey), by credentials of its
+ * app and, if they or the message (client_id, or NULL) name a clientId,
+ * of its clientId: 0 with id filled (RT_CONNECTION_ID_LEN + 1 bytes), or
+ * -40006 (malformed, unknown or stale key, another app or clientId). */
+int connection_registry__resolve(struct connection_registry *r,
+                                 const char *key, const struct auth *auth,
+                                 const char *client_id, char *id,
+                                 herald_error *err);
+
 /* Sets c's state under the lock. */
 void connection_registry__settle(struct connection_registry *r,
                                  struct rt_conn *c, enum rt_state state);

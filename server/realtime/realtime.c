@@ -877,6 +877,16 @@ void realtime__moved(struct realtime *rt, const char *id) {
   worker__post(c->worker, &g->task, let_go);
 }
 
+int realtime__resolve_key(void *rt, const char *key, const struct auth *auth,
+                          const char *client_id, char *id, size_t id_size,
+                          herald_error *err) {
+  char found[RT_CONNECTION_ID_LEN + 1];
+  int rc = connection_registry__resolve(
+      &((struct realtime *)rt)->connections, key, auth, client_id, found, err);
+  if (!rc) snprintf(id, id_size, "%s", found);
+  return rc;
+}
+
 void realtime__cleanup(struct realtime *rt) {
   comet__registry_cleanup(&rt->comets);
   connection_registry__cleanup(&rt->connections);

@@ -34,6 +34,17 @@ void rest_tokens__revoke(struct http_request *req);
 void rest_apps__create(struct http_request *req);
 void rest_apps__delete(struct http_request *req);
 
+/* Realtime connections a REST publish may speak for (a message's
+ * connectionKey): the id of the connection with that key, if the
+ * publisher's credentials (and the message's clientId, or NULL) may; 0
+ * with id filled, or -40006. */
+struct connection_keys {
+  int (*resolve)(void *ctx, const char *key, const struct auth *auth,
+                 const char *client_id, char *id, size_t id_size,
+                 herald_error *err);
+  void *ctx;
+};
+
 /* What the REST layer needs of the process (server.c makes it). */
 struct rest {
   const struct config *cfg;
@@ -41,6 +52,7 @@ struct rest {
   struct store *store;
   struct nonce_cache *nonces; /* of signed TokenRequests */
   struct channels *channels;
+  struct connection_keys connections;
   int port; /* the bound port, for the apps' connection details */
 };
 
@@ -90,10 +102,12 @@ int rest_publish__decode(struct wire_value body, struct publish *p,
  * message size limit. */
 int rest_publish__check(const struct http_request *req, struct publish *p,
                         herald_error *err);
-/* Starts p, decoded and checked, as a REST publish to channel `name`; done
- * runs on the request's worker. */
+/* Starts p, decoded and checked, as a REST publish to channel `name`, or
+ * as one of the realtime connection with id on_behalf_of (NULL: none);
+ * done runs on the request's worker. */
 void rest_publish__start(struct http_request *req, struct publish *p,
                          const struct channel_name *name,
+                         const char *on_behalf_of,
                          void (*done)(struct publish *p));
 
 #endif

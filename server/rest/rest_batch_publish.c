@@ -180,7 +180,7 @@ static void start_item(struct batch *b, struct batch_item *it,
   rest_publish__decode(messages, &it->publish, &it->err);
   rest_publish__check(b->req, &it->publish, &it->err);
   b->pending++;
-  rest_publish__start(b->req, &it->publish, &name, on_item_published);
+  rest_publish__start(b->req, &it->publish, &name, NULL, on_item_published);
 }
 
 static void start(struct batch *b, struct wire_value body) {

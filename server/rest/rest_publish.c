@@ -37,29 +37,68 @@ int rest_publish__check(const struct http_request *req, struct publish *p,
 }
 
 /* A REST publish is a connection of its own that sends one ProtocolMessage:
- * its messages get ids "<connectionId>:0:<index>", as Ably assigns them. */
+ * its messages get ids "<connectionId>:0:<index>", as Ably assigns them.
+ * One on behalf of a realtime connection (on_behalf_of: its id) is that
+ * connection's, with random ids. */
 void rest_publish__start(struct http_request *req, struct publish *p,
                          const struct channel_name *name,
+                         const char *on_behalf_of,
                          void (*done)(struct publish *p)) {
   char connection_id[REST_CONNECTION_ID_LEN + 1];
   msgid__random(connection_id, REST_CONNECTION_ID_LEN);
   struct publisher from = {.channels = rest__context(req)->channels,
                            .origin = req->worker,
                            .app = rest__auth(req)->app,
-                           .connection_id = connection_id,
-                           .msg_serial = 0};
+                           .connection_id = on_behalf_of ? on_behalf_of
+                                                         : connection_id,
+                           .msg_serial = on_behalf_of ? -1 : 0};
   channel__publish_init(p, &from, channel_name__base_dup(name), done);
   channel__publish(p);
 }
 
+/* The connection the messages' connectionKey names (one for them all),
+ * as rest.h's connection_keys resolves it: 0 with id filled or left
+ * empty (no connectionKey), or -40006. */
+static int on_behalf_of(struct http_request *req, struct wire_value body,
+                        const struct publish *p, char *id, size_t id_size,
+                        herald_error *err) {
+  bool is_array = wire_value__kind(body) == WIRE_ARRAY;
+  const char *key = NULL;
+  size_t key_len = 0;
+  for (size_t i = 0; i < p->count; i++) {
+    struct wire_value k = wire_value__get(is_array ? wire_value__at(body, i) : body,
+                                          "connectionKey");
+    if (wire_value__kind(k) == WIRE_ABSENT || wire_value__kind(k) == WIRE_NIL)
+      continue;
+    size_t len;
+    const char *s = wire_value__bytes(k, &len);
+    if (wire_value__kind(k) != WIRE_STR || (key && (len != key_len || memcmp(s, key, len))))
+      return herald_error_set(err, HERALD_E_INVALID_CONNECTION_ID,
+                              "Malformed message; invalid connectionKey");
+    key = s;
+    key_len = len;
+  }
+  id[0] = '\0';
+  if (!key) return 0;
+  char *text = herald_xstrndup(key, key_len);
+  const struct connection_keys *keys = &rest__context(req)->connections;
+  int rc = keys->resolve(keys->ctx, text, rest__auth(req), p->messages[0]->client_id,
+                         id, id_size, err);
+  herald_free(text);
+  return rc;
+}
+
 static int decode_body(struct http_request *req, struct publish *p,
-                       herald_error *err) {
+                       char *connection_id, size_t id_size, herald_error *err) {
   struct wire_doc doc;
   int rc = rest__parse_body(req, &doc, err);
   if (rc) return rc;
   rc = rest_publish__decode(wire_doc__root(&doc), p, err);
+  if (!rc) rc = rest_publish__check(req, p, err);
+  if (!rc)
+    rc = on_behalf_of(req, wire_doc__root(&doc), p, connection_id, id_size, err);
   wire_doc__cleanup(&doc);
-  return rc ? rc : rest_publish__check(req, p, err);
+  return rc;
 }
 
 static void on_published(struct publish *p) {
@@ -93,7 +132,8 @@ void rest_publish__post(struct http_request *req) {
                           "Forced nack requested by _forceNack");
   struct rest_publish *rp = herald_xcalloc(1, sizeof *rp);
   struct publish *p = &rp->publish;
-  if (!rc) rc = decode_body(req, p, &err);
+  char connection_id[64];
+  if (!rc) rc = decode_body(req, p, connection_id, sizeof connection_id, &err);
   if (rc) {
     channel__publish_cleanup(p);
     herald_free(rp);
@@ -104,5 +144,6 @@ void rest_publish__post(struct http_request *req) {
   rp->req = req;
   rp->channel_id = req->segments[1];
   p->ephemeral = ephemeral && !strcmp(ephemeral, "true");
-  rest_publish__start(req, p, &name, on_published);
+  rest_publish__start(req, p, &name, connection_id[0] ? connection_id : NULL,
+                      on_published);
 }

@@ -1,0 +1,93 @@
+// A REST publish on behalf of a realtime connection (TM2h, the message's
+// connectionKey), with the official ably-js SDK on JSON and msgpack: the
+// message's connectionId is that connection's, `echoMessages: false` on it
+// keeps the message from it while other subscribers get it, and a
+// connectionKey that is malformed, stale (the connection closed), of
+// another app or of another clientId is refused with 40006/400.
+//
+// Run: HERALDD=/abs/build/heraldd node --test --test-force-exit tests/integration/rest_on_behalf.test.mjs
+
+import assert from 'node:assert/strict';
+import { describe, before, after, startServer, uniqueChannel } from './lib/server.mjs';
+import { rtTest, Inbox, withTimeout, waitForState } from './lib/realtime.mjs';
+
+const PROTOCOLS = [
+  { name: 'json', binary: false },
+  { name: 'msgpack', binary: true },
+];
+
+async function connected(scope, srv, opts) {
+  const c = scope.realtime(srv, { key: srv.key, ...opts });
+  await waitForState(c.connection, 'connected', { what: 'connected' });
+  return c;
+}
+
+async function refused(promise, what) {
+  try {
+    await withTimeout(promise, 10000, what);
+  } catch (e) {
+    return e;
+  }
+  assert.fail(`${what}: expected a refusal`);
+}
+
+describe('REST publish on behalf of a realtime connection', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ args: ['--sandbox'] }); // POST /apps for a second app
+  });
+  after(async () => {
+    if (srv) await srv.stop();
+  });
+
+  for (const { name: proto, binary } of PROTOCOLS) {
+    rtTest(`${proto}: the message is the connection's: its connectionId, and echoMessages false keeps it from that connection alone`, async (scope) => {
+      const name = uniqueChannel(`behalf-${proto}`);
+      const quiet = await connected(scope, srv, { binary, echoMessages: false });
+      const other = await connected(scope, srv, { binary });
+      const quietInbox = new Inbox();
+      const otherInbox = new Inbox();
+      await quietInbox.subscribe(quiet.channels.get(name));
+      await otherInbox.subscribe(other.channels.get(name));
+      const rest = srv.rest({ binary }).channels.get(name);
+      await rest.publish({ name: 'behalf', data: 'x', connectionKey: quiet.connection.key });
+      await rest.publish({ name: 'plain', data: 'y' });
+      const got = await otherInbox.waitForName('behalf');
+      assert.equal(got.connectionId, quiet.connection.id, 'attributed to the realtime connection');
+      await otherInbox.waitForName('plain');
+      await quietInbox.waitForName('plain'); // after 'behalf', had it been sent
+      assert.deepEqual(quietInbox.names(), ['plain'], 'echoMessages false: not sent back to it');
+      const [stored] = (await rest.history({ direction: 'forwards' })).items;
+      assert.equal(stored.name, 'behalf');
+      assert.equal(stored.connectionId, quiet.connection.id, 'history has the connectionId');
+      assert.equal(stored.connectionKey, undefined, 'the key is not stored');
+    });
+
+    rtTest(`${proto}: a malformed, stale, other app's or other clientId's connectionKey is 40006`, async (scope) => {
+      const name = uniqueChannel(`behalf-bad-${proto}`);
+      const rest = srv.rest({ binary }).channels.get(name);
+      const alice = await connected(scope, srv, { binary, clientId: 'alice' });
+      for (const [what, key] of [['malformed', 'nonsense'], ['wrong secret', `${alice.connection.id}!nottherightsecret`]]) {
+        // eslint-disable-next-line no-await-in-loop
+        const err = await refused(rest.publish({ name: 'x', connectionKey: key }), what);
+        assert.equal(err.code, 40006, `${what}: ${err.message}`);
+        assert.equal(err.statusCode, 400);
+      }
+      const asBob = await refused(rest.publish({ name: 'x', clientId: 'bob', connectionKey: alice.connection.key }), 'clientId bob for alice');
+      assert.equal(asBob.code, 40006, asBob.message);
+      await rest.publish({ name: 'ok', clientId: 'alice', connectionKey: alice.connection.key });
+
+      const otherApp = await srv.request('POST', '/apps', { key: null, json: { keys: [{}] } });
+      assert.equal(otherApp.status, 201, otherApp.raw);
+      const foreign = srv.rest({ binary, key: otherApp.body.keys[0].keyStr }).channels.get(name);
+      const err = await refused(foreign.publish({ name: 'x', connectionKey: alice.connection.key }), 'another app');
+      assert.equal(err.code, 40006, err.message);
+
+      const key = alice.connection.key;
+      alice.close();
+      await waitForState(alice.connection, 'closed', { what: 'closed' });
+      const stale = await refused(rest.publish({ name: 'x', connectionKey: key }), 'closed connection');
+      assert.equal(stale.code, 40006, stale.message);
+    });
+  }
+});
