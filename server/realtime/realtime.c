@@ -877,14 +877,18 @@ void realtime__moved(struct realtime *rt, const char *id) {
   worker__post(c->worker, &g->task, let_go);
 }
 
-int realtime__resolve_key(void *rt, const char *key, const struct auth *auth,
-                          const char *client_id, char *id, size_t id_size,
-                          herald_error *err) {
-  char found[RT_CONNECTION_ID_LEN + 1];
-  int rc = connection_registry__resolve(
-      &((struct realtime *)rt)->connections, key, auth, client_id, found, err);
-  if (!rc) snprintf(id, id_size, "%s", found);
-  return rc;
+void realtime__resolve_key(void *rt, const char *key, const struct auth *auth,
+                           const char *client_id,
+                           void (*done)(void *arg, const char *id,
+                                        const herald_error *err),
+                           void *arg) {
+  char id[RT_CONNECTION_ID_LEN + 1];
+  herald_error err;
+  if (!connection_registry__resolve(&((struct realtime *)rt)->connections,
+                                    key, auth, client_id, id, &err))
+    done(arg, id, NULL);
+  else if (!realtime_handover__resolve(rt, key, auth, client_id, done, arg))
+    done(arg, NULL, &err);
 }
 
 void realtime__cleanup(struct realtime *rt) {

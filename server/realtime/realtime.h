@@ -181,10 +181,20 @@ bool realtime_handover__take(struct realtime *rt, const char *key,
                              void *ctx);
 /* Another node took connection id over: it goes, its members stay. */
 void realtime__moved(struct realtime *rt, const char *id);
-/* The REST layer's connection_keys (rest.h) on rt's registry. */
-int realtime__resolve_key(void *rt, const char *key, const struct auth *auth,
-                          const char *client_id, char *id, size_t id_size,
-                          herald_error *err);
+/* The REST layer's connection_keys (rest.h): rt's registry, then the
+ * shared engine's state of other nodes' connections. */
+void realtime__resolve_key(void *rt, const char *key, const struct auth *auth,
+                           const char *client_id,
+                           void (*done)(void *arg, const char *id,
+                                        const herald_error *err),
+                           void *arg);
+/* The same for a connection on another node (false: not shared, or a
+ * malformed key; nothing runs). */
+bool realtime_handover__resolve(struct realtime *rt, const char *key,
+                                const struct auth *auth, const char *client_id,
+                                void (*done)(void *arg, const char *id,
+                                             const herald_error *err),
+                                void *arg);
 
 /* realtime_publish.c */
 void realtime_publish__message(struct rt_conn *c, struct protocol_message *pm);

@@ -12,8 +12,11 @@
  * node that takes it over tells the others; one that still holds the
  * connection lets go of it without its members leaving.
  *
- * Owns: the state's format and the take-over request. The connection
- * itself is realtime.c's. */
+ * A REST publish on behalf of a connection (its connectionKey) on another
+ * node is checked against the same state.
+ *
+ * Owns: the state's format, the take-over and resolve requests. The
+ * connection itself is realtime.c's. */
 #include <jansson.h>
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -110,16 +113,20 @@ struct take {
   void *ctx;
 };
 
+/* Whether state is of the connection whose key hashes to hash. */
+static bool same_key(json_t *state, const char *hash) {
+  const char *k = json_string_value(json_object_get(state, "k"));
+  return k && strlen(k) == strlen(hash) && hmac__equal(k, hash, strlen(k));
+}
+
 /* Whether the taken state is the connection the key names, for this app
  * and identity; fills h. */
 static int check_state(struct take *t, json_t *state, struct handover *h,
                        herald_error *err) {
-  const char *hash = json_string_value(json_object_get(state, "k"));
   const char *app = json_string_value(json_object_get(state, "a"));
   const char *client = json_string_value(json_object_get(state, "c"));
   json_t *channels = json_object_get(state, "p");
-  if (!hash || strlen(hash) != strlen(t->hash) ||
-      !hmac__equal(hash, t->hash, strlen(hash)) || !json_is_array(channels))
+  if (!same_key(state, t->hash) || !json_is_array(channels))
     return herald_error_set(err, HERALD_E_CONNECTION_EXPIRED, NULL);
   if (!app || strcmp(app, t->app->id) ||
       (client && t->identity ? strcmp(client, t->identity) != 0
@@ -173,6 +180,70 @@ bool realtime_handover__take(struct realtime *rt, const char *key,
       .take = true,
       .id = t->id};
   store__connection(rt->channels->store, &t->sc);
+  return true;
+}
+
+/* ---- Publishing on behalf of a connection on another node ---------------------- */
+
+struct resolve {
+  struct store_connection sc;
+  char id[RT_CONNECTION_ID_LEN + 1];
+  char hash[2 * SHA256_DIGEST_LENGTH + 1];
+  const struct app *app;
+  char *ids[2]; /* clientIds the publisher names (NULL: none) */
+  void (*done)(void *arg, const char *id, const herald_error *err);
+  void *arg;
+};
+
+/* Whether the state is of the key's connection, of the app, and of every
+ * clientId the publisher names. */
+static bool may_speak_for(const struct resolve *r, json_t *state) {
+  const char *app = json_string_value(json_object_get(state, "a"));
+  const char *client = json_string_value(json_object_get(state, "c"));
+  if (!same_key(state, r->hash) || !app || strcmp(app, r->app->id)) return false;
+  for (size_t i = 0; i < 2; i++)
+    if (r->ids[i] && (!client || strcmp(client, r->ids[i]))) return false;
+  return true;
+}
+
+static void on_peeked(struct store_req *req) {
+  struct resolve *r = (struct resolve *)req;
+  herald_error err;
+  json_t *state = r->sc.taken ? json_loads(r->sc.taken, 0, NULL) : NULL;
+  bool ok = !req->rc && state && may_speak_for(r, state);
+  json_decref(state);
+  if (req->rc) err = req->err;
+  else if (!ok)
+    herald_error_set(&err, HERALD_E_INVALID_CONNECTION_ID,
+                     "Malformed message; invalid connectionKey");
+  r->done(r->arg, ok ? r->id : NULL, ok ? NULL : &err);
+  herald_free(r->sc.taken);
+  for (size_t i = 0; i < 2; i++) herald_free(r->ids[i]);
+  herald_free(r);
+}
+
+bool realtime_handover__resolve(struct realtime *rt, const char *key,
+                                const struct auth *auth, const char *client_id,
+                                void (*done)(void *arg, const char *id,
+                                             const herald_error *err),
+                                void *arg) {
+  const char *bang = strchr(key, '!');
+  if (!store__shared(rt->channels->store) || !bang ||
+      bang - key != RT_CONNECTION_ID_LEN)
+    return false;
+  struct resolve *r = herald_xcalloc(1, sizeof *r);
+  memcpy(r->id, key, RT_CONNECTION_ID_LEN);
+  key_hash(key, r->hash);
+  r->app = auth->app;
+  r->ids[0] = auth->client_id ? herald_xstrdup(auth->client_id) : NULL;
+  r->ids[1] = client_id ? herald_xstrdup(client_id) : NULL;
+  r->done = done;
+  r->arg = arg;
+  r->sc = (struct store_connection){
+      .req = {.origin = worker__self(), .done = on_peeked},
+      .peek = true,
+      .id = r->id};
+  store__connection(rt->channels->store, &r->sc);
   return true;
 }
 

@@ -35,13 +35,16 @@ void rest_apps__create(struct http_request *req);
 void rest_apps__delete(struct http_request *req);
 
 /* Realtime connections a REST publish may speak for (a message's
- * connectionKey): the id of the connection with that key, if the
- * publisher's credentials (and the message's clientId, or NULL) may; 0
- * with id filled, or -40006. */
+ * connectionKey): done gets the id of the connection with that key (on
+ * this node or, with a shared engine, another), if the publisher's
+ * credentials and the message's clientId (or NULL) may speak for it, or
+ * NULL with err (40006, 50005). done runs on the calling worker, maybe
+ * before resolve returns. */
+typedef void (*connection_key_fn)(void *arg, const char *id,
+                                  const herald_error *err);
 struct connection_keys {
-  int (*resolve)(void *ctx, const char *key, const struct auth *auth,
-                 const char *client_id, char *id, size_t id_size,
-                 herald_error *err);
+  void (*resolve)(void *ctx, const char *key, const struct auth *auth,
+                  const char *client_id, connection_key_fn done, void *arg);
   void *ctx;
 };
 

@@ -22,6 +22,8 @@ struct rest_publish {
   struct http_request *req;
   const char *channel_id; /* as requested, qualifier included (the
                              request's, which outlives the publish) */
+  struct channel_name name;
+  char *connection_key; /* the messages', or NULL */
 };
 
 int rest_publish__decode(struct wire_value body, struct publish *p,
@@ -56,47 +58,38 @@ void rest_publish__start(struct http_request *req, struct publish *p,
   channel__publish(p);
 }
 
-/* The connection the messages' connectionKey names (one for them all),
- * as rest.h's connection_keys resolves it: 0 with id filled or left
- * empty (no connectionKey), or -40006. */
-static int on_behalf_of(struct http_request *req, struct wire_value body,
-                        const struct publish *p, char *id, size_t id_size,
-                        herald_error *err) {
+/* The messages' connectionKey (one for them all) into *key
+ * (herald_xmalloc'd; NULL: none): 0, or -40006. */
+static int connection_key_of(struct wire_value body, size_t count, char **key,
+                             herald_error *err) {
   bool is_array = wire_value__kind(body) == WIRE_ARRAY;
-  const char *key = NULL;
-  size_t key_len = 0;
-  for (size_t i = 0; i < p->count; i++) {
+  for (size_t i = 0; i < count; i++) {
     struct wire_value k = wire_value__get(is_array ? wire_value__at(body, i) : body,
                                           "connectionKey");
-    if (wire_value__kind(k) == WIRE_ABSENT || wire_value__kind(k) == WIRE_NIL)
-      continue;
+    enum wire_kind kind = wire_value__kind(k);
+    if (kind == WIRE_ABSENT || kind == WIRE_NIL) continue;
     size_t len;
     const char *s = wire_value__bytes(k, &len);
-    if (wire_value__kind(k) != WIRE_STR || (key && (len != key_len || memcmp(s, key, len))))
+    if (kind != WIRE_STR || memchr(s, '\0', len) ||
+        (*key && (strlen(*key) != len || memcmp(s, *key, len))))
       return herald_error_set(err, HERALD_E_INVALID_CONNECTION_ID,
                               "Malformed message; invalid connectionKey");
-    key = s;
-    key_len = len;
+    if (!*key) *key = herald_xstrndup(s, len);
   }
-  id[0] = '\0';
-  if (!key) return 0;
-  char *text = herald_xstrndup(key, key_len);
-  const struct connection_keys *keys = &rest__context(req)->connections;
-  int rc = keys->resolve(keys->ctx, text, rest__auth(req), p->messages[0]->client_id,
-                         id, id_size, err);
-  herald_free(text);
-  return rc;
+  return 0;
 }
 
-static int decode_body(struct http_request *req, struct publish *p,
-                       char *connection_id, size_t id_size, herald_error *err) {
+static int decode_body(struct http_request *req, struct rest_publish *rp,
+                       herald_error *err) {
   struct wire_doc doc;
   int rc = rest__parse_body(req, &doc, err);
   if (rc) return rc;
+  struct publish *p = &rp->publish;
   rc = rest_publish__decode(wire_doc__root(&doc), p, err);
   if (!rc) rc = rest_publish__check(req, p, err);
   if (!rc)
-    rc = on_behalf_of(req, wire_doc__root(&doc), p, connection_id, id_size, err);
+    rc = connection_key_of(wire_doc__root(&doc), p->count, &rp->connection_key,
+                           err);
   wire_doc__cleanup(&doc);
   return rc;
 }
@@ -118,7 +111,23 @@ static void on_published(struct publish *p) {
     reply__send(req, 201, &w, NULL);
   }
   channel__publish_cleanup(p);
+  herald_free(rp->connection_key);
   herald_free(rp);
+}
+
+/* Answers rp with err before its publish started. */
+static void refuse(struct rest_publish *rp, const herald_error *err) {
+  rp->publish.rc = -err->code;
+  rp->publish.err = *err;
+  on_published(&rp->publish);
+}
+
+/* The connection the messages speak for is known (id), or they may not
+ * (err). */
+static void on_resolved(void *arg, const char *id, const herald_error *err) {
+  struct rest_publish *rp = arg;
+  if (id) rest_publish__start(rp->req, &rp->publish, &rp->name, id, on_published);
+  else refuse(rp, err);
 }
 
 /* POST /channels/:channel/messages */
@@ -132,18 +141,21 @@ void rest_publish__post(struct http_request *req) {
                           "Forced nack requested by _forceNack");
   struct rest_publish *rp = herald_xcalloc(1, sizeof *rp);
   struct publish *p = &rp->publish;
-  char connection_id[64];
-  if (!rc) rc = decode_body(req, p, connection_id, sizeof connection_id, &err);
+  rp->req = req;
+  rp->channel_id = req->segments[1];
+  if (!rc) rc = decode_body(req, rp, &err);
   if (rc) {
-    channel__publish_cleanup(p);
-    herald_free(rp);
-    reply__error(req, &err);
+    refuse(rp, &err);
     return;
   }
   const char *ephemeral = http__param(req, "ephemeral");
-  rp->req = req;
-  rp->channel_id = req->segments[1];
+  rp->name = name;
   p->ephemeral = ephemeral && !strcmp(ephemeral, "true");
-  rest_publish__start(req, p, &name, connection_id[0] ? connection_id : NULL,
-                      on_published);
+  if (!rp->connection_key) {
+    rest_publish__start(req, p, &name, NULL, on_published);
+    return;
+  }
+  const struct connection_keys *keys = &rest__context(req)->connections;
+  keys->resolve(keys->ctx, rp->connection_key, rest__auth(req),
+                p->messages[0]->client_id, on_resolved, rp);
 }

@@ -203,19 +203,20 @@ struct store_record_watcher {
 };
 
 /* A realtime connection's state as a shared engine keeps it, so that a
- * resume on another node continues it: put (value NULL: forget it), or
- * take -- read and forget in one step, telling the other nodes that the
- * connection moved (record watchers get kind STORE_CONNECTION_MOVED, key
- * the connection id). */
+ * resume on another node continues it: put (value NULL: forget it), read
+ * it (peek), or take -- read and forget in one step, telling the other
+ * nodes that the connection moved (record watchers get kind
+ * STORE_CONNECTION_MOVED, key the connection id). */
 #define STORE_CONNECTION_MOVED "connection-moved"
 
 struct store_connection {
   struct store_req req;
   bool take;
+  bool peek;
   const char *id;
   const char *value; /* put: opaque text */
   int64_t ttl_ms;    /* put */
-  char *taken;       /* take: the value (herald_xmalloc'd), or NULL */
+  char *taken;       /* take, peek: the value (herald_xmalloc'd), or NULL */
 };
 
 /* Whether key is seen for the first time within ttl_ms, on every node

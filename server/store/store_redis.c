@@ -1241,7 +1241,7 @@ static void on_connection(redisAsyncContext *ac, void *reply, void *priv) {
   if (!r || r->type == REDIS_REPLY_ERROR) {
     fail(&sc->req, c->sh, r);
   } else {
-    if (sc->take && r->type == REDIS_REPLY_STRING)
+    if ((sc->take || sc->peek) && r->type == REDIS_REPLY_STRING)
       sc->taken = herald_xstrndup(r->str, r->len);
     succeed(&sc->req);
   }
@@ -1263,6 +1263,9 @@ static void run_connection(struct redis_store *s, struct store_connection *sc) {
     arg_str(&args, "1");
     arg_str(&args, key);
     arg_owned(&args, message, len);
+  } else if (sc->peek) {
+    arg_str(&args, "GET");
+    arg_str(&args, key);
   } else if (sc->value) {
     arg_str(&args, "SET");
     arg_str(&args, key);

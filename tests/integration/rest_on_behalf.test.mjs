@@ -3,13 +3,15 @@
 // message's connectionId is that connection's, `echoMessages: false` on it
 // keeps the message from it while other subscribers get it, and a
 // connectionKey that is malformed, stale (the connection closed), of
-// another app or of another clientId is refused with 40006/400.
+// another app or of another clientId is refused with 40006/400. With the
+// Redis engine, the connection may be on another node than the publish.
 //
 // Run: HERALDD=/abs/build/heraldd node --test --test-force-exit tests/integration/rest_on_behalf.test.mjs
 
 import assert from 'node:assert/strict';
 import { describe, before, after, startServer, uniqueChannel } from './lib/server.mjs';
 import { rtTest, Inbox, withTimeout, waitForState } from './lib/realtime.mjs';
+import { startRedis, startCluster, stopCluster } from './lib/redis.mjs';
 
 const PROTOCOLS = [
   { name: 'json', binary: false },
@@ -90,4 +92,42 @@ describe('REST publish on behalf of a realtime connection', () => {
       assert.equal(stale.code, 40006, stale.message);
     });
   }
+});
+
+describe('REST publish on one node on behalf of a connection on another (Redis engine)', () => {
+  let redis;
+  let nodes;
+  before(async () => {
+    redis = await startRedis();
+    nodes = await startCluster({ nodes: 2, redis: [redis] });
+  });
+  after(async () => {
+    try {
+      if (nodes) await stopCluster(nodes);
+    } finally {
+      if (redis) await redis.stop();
+    }
+  });
+
+  rtTest('a publish on B with the key of a connection on A is that connection\'s; a wrong key is 40006', async (scope) => {
+    const [A, B] = nodes;
+    const name = uniqueChannel('behalf-cluster');
+    const quiet = await connected(scope, A, { echoMessages: false, clientId: 'carol' });
+    const other = await connected(scope, B, { binary: true });
+    const quietInbox = new Inbox();
+    const otherInbox = new Inbox();
+    await quietInbox.subscribe(quiet.channels.get(name));
+    await otherInbox.subscribe(other.channels.get(name));
+    const rest = B.rest({ binary: true }).channels.get(name);
+    await rest.publish({ name: 'behalf', data: 'x', connectionKey: quiet.connection.key });
+    await rest.publish({ name: 'plain', data: 'y' });
+    const got = await otherInbox.waitForName('behalf');
+    assert.equal(got.connectionId, quiet.connection.id, 'attributed to the connection on A');
+    await quietInbox.waitForName('plain');
+    assert.deepEqual(quietInbox.names(), ['plain'], 'echoMessages false on A: not sent back');
+    const err = await refused(rest.publish({ name: 'x', connectionKey: `${quiet.connection.id}!wrong` }), 'a wrong key');
+    assert.equal(err.code, 40006, err.message);
+    const asBob = await refused(rest.publish({ name: 'x', clientId: 'bob', connectionKey: quiet.connection.key }), 'another clientId');
+    assert.equal(asBob.code, 40006, asBob.message);
+  });
 });
