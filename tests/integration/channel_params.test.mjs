@@ -21,22 +21,12 @@
 
 import assert from 'node:assert/strict';
 import { describe, before, after, startServer, uniqueChannel, eventually } from './lib/server.mjs';
-import { rtTest, Inbox, withTimeout, waitForState, startTcpProxy } from './lib/realtime.mjs';
+import { rtTest, Inbox, withTimeout, waitForState, rejection, startTcpProxy } from './lib/realtime.mjs';
 
 const PROTOCOLS = [
   { name: 'json', binary: false },
   { name: 'msgpack', binary: true },
 ];
-
-/** Resolves with the error a promise rejects with; fails if it resolves. */
-async function rejection(promise, what) {
-  try {
-    await withTimeout(promise, 10000, what);
-  } catch (e) {
-    return e;
-  }
-  assert.fail(`${what}: expected a rejection`);
-}
 
 async function connected(scope, srv, opts) {
   const c = scope.realtime(srv, { key: srv.key, ...opts });
@@ -50,7 +40,7 @@ async function publishRest(srv, name, names, binary) {
   for (const n of names) await ch.publish(n, `data-${n}`); // eslint-disable-line no-await-in-loop
 }
 
-describe('channel params and modes (ably-js)', () => {
+describe('channel params and modes, and modes after an in-band re-auth (ably-js)', () => {
   let srv;
   before(async () => {
     srv = await startServer();
@@ -73,9 +63,9 @@ describe('channel params and modes (ably-js)', () => {
       const got = await inbox.waitForName('one');
       assert.equal(got.data, 'data-one', 'full payload, no delta encoding');
       assert.equal(got.extras?.delta, undefined, 'no delta');
-      const pub = await rejection(ch.publish('nope', 'x'), 'publish on a subscribe-only channel');
+      const pub = await rejection(ch.publish('nope', 'x'), 10000, 'publish on a subscribe-only channel');
       assert.equal(pub.code, 40165, `publish: ${pub.message}`);
-      const enter = await rejection(ch.presence.enter('x'), 'enter on a subscribe-only channel');
+      const enter = await rejection(ch.presence.enter('x'), 10000, 'enter on a subscribe-only channel');
       assert.equal(enter.code, 40165, `enter: ${enter.message}`);
       assert.equal(c.connection.state, 'connected');
     });
@@ -89,7 +79,7 @@ describe('channel params and modes (ably-js)', () => {
       assert.deepEqual(ch.params, params);
       assert.deepEqual(ch.modes, ['presence', 'subscribe']);
       await withTimeout(ch.presence.enter('here'), 10000, 'enter (presence granted)');
-      const pub = await rejection(ch.publish('nope', 'x'), 'publish (not granted)');
+      const pub = await rejection(ch.publish('nope', 'x'), 10000, 'publish (not granted)');
       assert.equal(pub.code, 40165);
     });
 
@@ -111,7 +101,7 @@ describe('channel params and modes (ably-js)', () => {
       for (const params of [{ modes: 'subscribe,bogus' }, { delta: 'xdelta' }, { rewind: 'soon' }, { occupancy: 'everything' }]) {
         const ch = c.channels.get(uniqueChannel('params-bad'), { params });
         // eslint-disable-next-line no-await-in-loop
-        const err = await rejection(ch.attach(), `attach with ${JSON.stringify(params)}`);
+        const err = await rejection(ch.attach(), 10000, `attach with ${JSON.stringify(params)}`);
         assert.equal(err.code, 40000, `${JSON.stringify(params)}: ${err.message}`);
         assert.equal(err.statusCode, 400);
         assert.match(err.message, new RegExp(Object.keys(params)[0]), 'the message names the param');
@@ -133,7 +123,7 @@ describe('channel params and modes (ably-js)', () => {
       assert.deepEqual(ch.params, { modes: 'subscribe', rewind: '1' });
       assert.deepEqual(ch.modes, ['subscribe']);
       assert.equal(ch.state, 'attached');
-      const err = await rejection(ch.publish('after', 'x'), 'publish after setOptions');
+      const err = await rejection(ch.publish('after', 'x'), 10000, 'publish after setOptions');
       assert.equal(err.code, 40165);
       await withTimeout(ch.setOptions({ params: {} }), 10000, 'setOptions back');
       assert.deepEqual(ch.params, {});
@@ -152,6 +142,48 @@ describe('channel params and modes (ably-js)', () => {
       await inbox.waitForName('m4');
       assert.deepEqual(inbox.names(), ['m2', 'm3', 'm4']);
       assert.deepEqual(ch.params, { rewind: '2' });
+    });
+  }
+
+  for (const { name: proto, binary } of PROTOCOLS) {
+    rtTest(`${proto}: a token adding publish lets the attached channel publish at once; one taking it away stops it; one without the channel fails it (40160)`, async (scope) => {
+      const name = uniqueChannel(`reauth-modes-${proto}`);
+      const other = uniqueChannel('reauth-other');
+      const rest = srv.rest({ binary });
+      let capability = { [name]: ['subscribe'], [other]: ['subscribe'] };
+      const c = await connected(scope, srv, {
+        key: undefined,
+        binary,
+        authCallback: (params, cb) => {
+          rest.auth.requestToken({ capability: JSON.stringify(capability) }).then((td) => cb(null, td), (e) => cb(e, null));
+        },
+      });
+      const ch = c.channels.get(name);
+      await withTimeout(ch.attach(), 10000, 'attach');
+      assert.deepEqual(ch.modes, ['subscribe', 'presence_subscribe'], 'modes of a subscribe-only token');
+      const before = await rejection(ch.publish('early', 'x'), 10000, 'publish with a subscribe-only token');
+      assert.equal(before.code, 40160, before.message);
+
+      capability = { [name]: ['subscribe', 'publish'], [other]: ['subscribe'] };
+      await withTimeout(c.auth.authorize(), 10000, 'authorize with publish');
+      await withTimeout(ch.publish('upgraded', 'x'), 10000, 'publish after the upgrade, no re-attach');
+      assert.equal(ch.state, 'attached');
+      await withTimeout(ch.detach(), 10000, 'detach');
+      await withTimeout(ch.attach(), 10000, 're-attach');
+      assert.deepEqual(ch.modes, ['publish', 'subscribe', 'presence_subscribe'], 'modes at the next attach');
+
+      capability = { [name]: ['subscribe'], [other]: ['subscribe'] };
+      await withTimeout(c.auth.authorize(), 10000, 'authorize without publish');
+      const after = await rejection(ch.publish('downgraded', 'x'), 10000, 'publish after the downgrade');
+      assert.equal(after.code, 40160, after.message);
+      assert.equal(ch.state, 'attached', 'still attached: subscribe is still allowed');
+
+      const failed = new Promise((resolve) => ch.once('failed', resolve));
+      capability = { [other]: ['subscribe'] };
+      await withTimeout(c.auth.authorize(), 10000, 'authorize without the channel');
+      const change = await withTimeout(failed, 10000, 'channel failed');
+      assert.equal(change.reason?.code, 40160);
+      assert.equal(c.connection.state, 'connected');
     });
   }
 });
@@ -199,56 +231,4 @@ describe('rewind when continuity is lost', () => {
       await proxy.close();
     }
   });
-});
-
-describe('modes after an in-band re-auth (ably-js)', () => {
-  let srv;
-  before(async () => {
-    srv = await startServer();
-  });
-  after(async () => {
-    if (srv) await srv.stop();
-  });
-
-  for (const { name: proto, binary } of PROTOCOLS) {
-    rtTest(`${proto}: a token adding publish lets the attached channel publish at once; one taking it away stops it; one without the channel fails it (40160)`, async (scope) => {
-      const name = uniqueChannel(`reauth-modes-${proto}`);
-      const other = uniqueChannel('reauth-other');
-      const rest = srv.rest({ binary });
-      let capability = { [name]: ['subscribe'], [other]: ['subscribe'] };
-      const c = await connected(scope, srv, {
-        key: undefined,
-        binary,
-        authCallback: (params, cb) => {
-          rest.auth.requestToken({ capability: JSON.stringify(capability) }).then((td) => cb(null, td), (e) => cb(e, null));
-        },
-      });
-      const ch = c.channels.get(name);
-      await withTimeout(ch.attach(), 10000, 'attach');
-      assert.deepEqual(ch.modes, ['subscribe', 'presence_subscribe'], 'modes of a subscribe-only token');
-      const before = await rejection(ch.publish('early', 'x'), 'publish with a subscribe-only token');
-      assert.equal(before.code, 40160, before.message);
-
-      capability = { [name]: ['subscribe', 'publish'], [other]: ['subscribe'] };
-      await withTimeout(c.auth.authorize(), 10000, 'authorize with publish');
-      await withTimeout(ch.publish('upgraded', 'x'), 10000, 'publish after the upgrade, no re-attach');
-      assert.equal(ch.state, 'attached');
-      await withTimeout(ch.detach(), 10000, 'detach');
-      await withTimeout(ch.attach(), 10000, 're-attach');
-      assert.deepEqual(ch.modes, ['publish', 'subscribe', 'presence_subscribe'], 'modes at the next attach');
-
-      capability = { [name]: ['subscribe'], [other]: ['subscribe'] };
-      await withTimeout(c.auth.authorize(), 10000, 'authorize without publish');
-      const after = await rejection(ch.publish('downgraded', 'x'), 'publish after the downgrade');
-      assert.equal(after.code, 40160, after.message);
-      assert.equal(ch.state, 'attached', 'still attached: subscribe is still allowed');
-
-      const failed = new Promise((resolve) => ch.once('failed', resolve));
-      capability = { [other]: ['subscribe'] };
-      await withTimeout(c.auth.authorize(), 10000, 'authorize without the channel');
-      const change = await withTimeout(failed, 10000, 'channel failed');
-      assert.equal(change.reason?.code, 40160);
-      assert.equal(c.connection.state, 'connected');
-    });
-  }
 });

@@ -18,7 +18,7 @@
 import assert from 'node:assert/strict';
 import { describe, before, after, uniqueChannel, eventually } from './lib/server.mjs';
 import { withTimeout } from './lib/realtime.mjs';
-import { test, rtTest, startRedis, startCluster, stopCluster, waitForState } from './lib/redis.mjs';
+import { rtTest, startRedis, startCluster, stopCluster, waitForState } from './lib/redis.mjs';
 
 const NODE_TIMEOUT_MS = 1500;
 const ARGS = ['--node-timeout-ms', String(NODE_TIMEOUT_MS), '--max-idle-interval-ms', '2000'];
@@ -69,23 +69,28 @@ async function attached(client, name, options) {
   return ch;
 }
 
-describe('occupancy across two nodes', () => {
-  let redis;
-  let nodes;
-  let A;
-  let B;
+/** A redis-server and two nodes for the enclosing describe(), filled in by its before(). */
+function twoNodes() {
+  const cluster = { redis: null, nodes: [] };
   before(async () => {
-    redis = await startRedis();
-    nodes = await startCluster({ nodes: 2, redis: [redis], args: ARGS });
-    [A, B] = nodes;
+    cluster.redis = await startRedis();
+    cluster.nodes = await startCluster({ nodes: 2, redis: [cluster.redis], args: ARGS });
   });
   after(async () => {
     try {
-      if (nodes) await stopCluster(nodes);
+      await stopCluster(cluster.nodes);
     } finally {
-      if (redis) await redis.stop();
+      if (cluster.redis) await cluster.redis.stop();
     }
   });
+  return cluster;
+}
+
+describe('occupancy across two nodes', () => {
+  const cluster = twoNodes();
+  let A;
+  let B;
+  before(() => { [A, B] = cluster.nodes; });
 
   rtTest('GET /channels/<name> on either node sums the attachments of both, mode by mode, and the members entered on both; a detach and a change of modes on A show on B', async (scope) => {
     const name = uniqueChannel('cocc');
@@ -143,22 +148,10 @@ describe('occupancy across two nodes', () => {
 });
 
 describe('a node killed with SIGKILL', () => {
-  let redis;
-  let nodes = [];
+  const cluster = twoNodes();
   let A;
   let B;
-  before(async () => {
-    redis = await startRedis();
-    nodes = await startCluster({ nodes: 2, redis: [redis], args: ARGS });
-    [A, B] = nodes;
-  });
-  after(async () => {
-    try {
-      await stopCluster(nodes);
-    } finally {
-      if (redis) await redis.stop();
-    }
-  });
+  before(() => { [A, B] = cluster.nodes; });
 
   rtTest('B stops counting and listing its attachments once it was reaped', async (scope, t) => {
     const prefix = `cocc-kill-${process.pid}-${Date.now()}-`;
@@ -169,7 +162,7 @@ describe('a node killed with SIGKILL', () => {
     const onB = await connected(scope, B, { binary: true });
     await attached(onB, name);
     await metricsBecome(B, name, { connections: 3, publishers: 3, subscribers: 2 }, 'two attachments on A, one on B');
-    await eventually(async () => (await redis.command('ZCARD', 'h:nodes')) >= 2, { what: 'both nodes checked in' });
+    await eventually(async () => (await cluster.redis.command('ZCARD', 'h:nodes')) >= 2, { what: 'both nodes checked in' });
 
     const t0 = Date.now();
     await A.stop({ signal: 'SIGKILL' });

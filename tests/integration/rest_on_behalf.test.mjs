@@ -10,7 +10,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, before, after, startServer, uniqueChannel } from './lib/server.mjs';
-import { rtTest, Inbox, withTimeout, waitForState } from './lib/realtime.mjs';
+import { rtTest, Inbox, withTimeout, waitForState, rejection } from './lib/realtime.mjs';
 import { startRedis, startCluster, stopCluster } from './lib/redis.mjs';
 
 const PROTOCOLS = [
@@ -22,15 +22,6 @@ async function connected(scope, srv, opts) {
   const c = scope.realtime(srv, { key: srv.key, ...opts });
   await waitForState(c.connection, 'connected', { what: 'connected' });
   return c;
-}
-
-async function refused(promise, what) {
-  try {
-    await withTimeout(promise, 10000, what);
-  } catch (e) {
-    return e;
-  }
-  assert.fail(`${what}: expected a refusal`);
 }
 
 describe('REST publish on behalf of a realtime connection', () => {
@@ -71,24 +62,24 @@ describe('REST publish on behalf of a realtime connection', () => {
       const alice = await connected(scope, srv, { binary, clientId: 'alice' });
       for (const [what, key] of [['malformed', 'nonsense'], ['wrong secret', `${alice.connection.id}!nottherightsecret`]]) {
         // eslint-disable-next-line no-await-in-loop
-        const err = await refused(rest.publish({ name: 'x', connectionKey: key }), what);
+        const err = await rejection(rest.publish({ name: 'x', connectionKey: key }), 10000, what);
         assert.equal(err.code, 40006, `${what}: ${err.message}`);
         assert.equal(err.statusCode, 400);
       }
-      const asBob = await refused(rest.publish({ name: 'x', clientId: 'bob', connectionKey: alice.connection.key }), 'clientId bob for alice');
+      const asBob = await rejection(rest.publish({ name: 'x', clientId: 'bob', connectionKey: alice.connection.key }), 10000, 'clientId bob for alice');
       assert.equal(asBob.code, 40006, asBob.message);
       await rest.publish({ name: 'ok', clientId: 'alice', connectionKey: alice.connection.key });
 
       const otherApp = await srv.request('POST', '/apps', { key: null, json: { keys: [{}] } });
       assert.equal(otherApp.status, 201, otherApp.raw);
       const foreign = srv.rest({ binary, key: otherApp.body.keys[0].keyStr }).channels.get(name);
-      const err = await refused(foreign.publish({ name: 'x', connectionKey: alice.connection.key }), 'another app');
+      const err = await rejection(foreign.publish({ name: 'x', connectionKey: alice.connection.key }), 10000, 'another app');
       assert.equal(err.code, 40006, err.message);
 
       const key = alice.connection.key;
       alice.close();
       await waitForState(alice.connection, 'closed', { what: 'closed' });
-      const stale = await refused(rest.publish({ name: 'x', connectionKey: key }), 'closed connection');
+      const stale = await rejection(rest.publish({ name: 'x', connectionKey: key }), 10000, 'closed connection');
       assert.equal(stale.code, 40006, stale.message);
     });
   }
@@ -125,9 +116,9 @@ describe('REST publish on one node on behalf of a connection on another (Redis e
     assert.equal(got.connectionId, quiet.connection.id, 'attributed to the connection on A');
     await quietInbox.waitForName('plain');
     assert.deepEqual(quietInbox.names(), ['plain'], 'echoMessages false on A: not sent back');
-    const err = await refused(rest.publish({ name: 'x', connectionKey: `${quiet.connection.id}!wrong` }), 'a wrong key');
+    const err = await rejection(rest.publish({ name: 'x', connectionKey: `${quiet.connection.id}!wrong` }), 10000, 'a wrong key');
     assert.equal(err.code, 40006, err.message);
-    const asBob = await refused(rest.publish({ name: 'x', clientId: 'bob', connectionKey: quiet.connection.key }), 'another clientId');
+    const asBob = await rejection(rest.publish({ name: 'x', clientId: 'bob', connectionKey: quiet.connection.key }), 10000, 'another clientId');
     assert.equal(asBob.code, 40006, asBob.message);
   });
 });

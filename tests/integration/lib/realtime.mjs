@@ -145,6 +145,20 @@ export class Inbox {
   }
 }
 
+/** Resolves with the error an ably-js promise rejects with; throws if it resolves or does not settle within timeoutMs. */
+export async function rejection(promise, timeoutMs = 10000, what = 'operation') {
+  const TIMEOUT = Symbol('timeout');
+  let timer;
+  const outcome = await Promise.race([
+    promise.then((value) => ({ value }), (error) => ({ error })),
+    new Promise((r) => { timer = setTimeout(() => r(TIMEOUT), timeoutMs); }),
+  ]);
+  clearTimeout(timer);
+  if (outcome === TIMEOUT) throw new Error(`${what}: neither resolved nor rejected within ${timeoutMs} ms`);
+  if ('error' in outcome) return outcome.error;
+  throw new Error(`${what}: expected a rejection, got ${JSON.stringify(outcome.value)}`);
+}
+
 /** The Node `ws` WebSocket of a connected ably-js client's active transport. */
 export function activeWebSocket(client) {
   const protocol = client.connection.connectionManager.activeProtocol;

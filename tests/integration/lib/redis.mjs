@@ -19,9 +19,9 @@ import { join } from 'node:path';
 import net from 'node:net';
 import { promisify } from 'node:util';
 import { test as serverTest, startServer } from './server.mjs';
-import { waitForState, ClientScope } from './realtime.mjs';
+import { waitForState, rejection, ClientScope } from './realtime.mjs';
 
-export { waitForState };
+export { waitForState, rejection };
 
 const execFileP = promisify(execFile);
 const REDIS_SERVER = process.env.HERALD_REDIS_SERVER || '/usr/bin/redis-server';
@@ -353,20 +353,6 @@ export async function restartNode(srv, { redis, args = [], env = {}, config, sig
 export function waitForRealtimeState(target, state, opts = {}) {
   const t = target && target.connection && typeof target.connection.on === 'function' ? target.connection : target;
   return waitForState(t, state, opts);
-}
-
-/** Resolves with the error an ably-js promise rejects with; throws if it resolves or does not settle within timeoutMs. */
-export async function rejection(promise, timeoutMs = 10000, what = 'operation') {
-  const TIMEOUT = Symbol('timeout');
-  let timer;
-  const outcome = await Promise.race([
-    promise.then((value) => ({ value }), (error) => ({ error })),
-    new Promise((r) => { timer = setTimeout(() => r(TIMEOUT), timeoutMs); }),
-  ]);
-  clearTimeout(timer);
-  if (outcome === TIMEOUT) throw new Error(`${what}: neither resolved nor rejected within ${timeoutMs} ms`);
-  if ('error' in outcome) return outcome.error;
-  throw new Error(`${what}: expected a rejection, got ${JSON.stringify(outcome.value)}`);
 }
 
 // ---------------------------------------------------------------- cluster assertions
