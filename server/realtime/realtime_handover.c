@@ -103,11 +103,38 @@ void realtime_handover__forget(struct rt_conn *c) {
 
 /* ---- Taking a connection over ------------------------------------------------- */
 
-struct take {
+/* A read of the state of the connection a key names (taken or peeked). */
+struct lookup {
   struct store_connection sc;
   char id[RT_CONNECTION_ID_LEN + 1];
-  char hash[2 * SHA256_DIGEST_LENGTH + 1];
-  const struct app *app;
+  char hash[2 * SHA256_DIGEST_LENGTH + 1]; /* of the key */
+  const struct app *app;                   /* asking */
+};
+
+/* Starts l (the first member of a request of its own, on the calling
+ * worker): false, with nothing started, when not shared or the key names
+ * no connection id. */
+static bool lookup_start(struct realtime *rt, struct lookup *l,
+                         const char *key, const struct auth *auth, bool take,
+                         void (*done)(struct store_req *req)) {
+  const char *bang = strchr(key, '!');
+  if (!store__shared(rt->channels->store) || !bang ||
+      bang - key != RT_CONNECTION_ID_LEN)
+    return false;
+  memcpy(l->id, key, RT_CONNECTION_ID_LEN);
+  key_hash(key, l->hash);
+  l->app = auth->app;
+  l->sc = (struct store_connection){
+      .req = {.origin = worker__self(), .done = done},
+      .take = take,
+      .peek = !take,
+      .id = l->id};
+  store__connection(rt->channels->store, &l->sc);
+  return true;
+}
+
+struct take {
+  struct lookup l; /* first */
   char *identity;
   realtime_handover_fn done;
   void *ctx;
@@ -126,13 +153,13 @@ static int check_state(struct take *t, json_t *state, struct handover *h,
   const char *app = json_string_value(json_object_get(state, "a"));
   const char *client = json_string_value(json_object_get(state, "c"));
   json_t *channels = json_object_get(state, "p");
-  if (!same_key(state, t->hash) || !json_is_array(channels))
+  if (!same_key(state, t->l.hash) || !json_is_array(channels))
     return herald_error_set(err, HERALD_E_CONNECTION_EXPIRED, NULL);
-  if (!app || strcmp(app, t->app->id) ||
+  if (!app || strcmp(app, t->l.app->id) ||
       (client && t->identity ? strcmp(client, t->identity) != 0
                              : client != t->identity))
     return herald_error_set(err, HERALD_E_RESUME_INCOMPATIBLE_AUTH, NULL);
-  memcpy(h->id, t->id, sizeof h->id);
+  memcpy(h->id, t->l.id, sizeof h->id);
   h->n_channels = 0;
   h->channels = herald_xcalloc(json_array_size(channels) + 1, sizeof *h->channels);
   size_t i;
@@ -149,14 +176,14 @@ static void on_taken(struct store_req *req) {
   herald_error err;
   int rc = req->rc;
   if (rc) err = req->err;
-  json_t *state = t->sc.taken ? json_loads(t->sc.taken, 0, NULL) : NULL;
+  json_t *state = t->l.sc.taken ? json_loads(t->l.sc.taken, 0, NULL) : NULL;
   if (!rc && !state) rc = herald_error_set(&err, HERALD_E_CONNECTION_EXPIRED, NULL);
   if (!rc) rc = check_state(t, state, &h, &err);
   json_decref(state);
   t->done(t->ctx, rc ? NULL : &h, rc ? &err : NULL);
   for (size_t i = 0; i < h.n_channels; i++) herald_free(h.channels[i]);
   herald_free(h.channels);
-  herald_free(t->sc.taken);
+  herald_free(t->l.sc.taken);
   herald_free(t->identity);
   herald_free(t);
 }
@@ -164,32 +191,20 @@ static void on_taken(struct store_req *req) {
 bool realtime_handover__take(struct realtime *rt, const char *key,
                              const struct auth *auth, realtime_handover_fn done,
                              void *ctx) {
-  const char *bang = strchr(key, '!');
-  if (!store__shared(rt->channels->store) || !bang ||
-      bang - key != RT_CONNECTION_ID_LEN)
-    return false;
   struct take *t = herald_xcalloc(1, sizeof *t);
-  memcpy(t->id, key, RT_CONNECTION_ID_LEN);
-  key_hash(key, t->hash);
-  t->app = auth->app;
   t->identity = auth->client_id ? herald_xstrdup(auth->client_id) : NULL;
   t->done = done;
   t->ctx = ctx;
-  t->sc = (struct store_connection){
-      .req = {.origin = worker__self(), .done = on_taken},
-      .take = true,
-      .id = t->id};
-  store__connection(rt->channels->store, &t->sc);
-  return true;
+  if (lookup_start(rt, &t->l, key, auth, true, on_taken)) return true;
+  herald_free(t->identity);
+  herald_free(t);
+  return false;
 }
 
 /* ---- Publishing on behalf of a connection on another node ---------------------- */
 
 struct resolve {
-  struct store_connection sc;
-  char id[RT_CONNECTION_ID_LEN + 1];
-  char hash[2 * SHA256_DIGEST_LENGTH + 1];
-  const struct app *app;
+  struct lookup l; /* first */
   char *ids[2]; /* clientIds the publisher names (NULL: none) */
   void (*done)(void *arg, const char *id, const herald_error *err);
   void *arg;
@@ -200,7 +215,8 @@ struct resolve {
 static bool may_speak_for(const struct resolve *r, json_t *state) {
   const char *app = json_string_value(json_object_get(state, "a"));
   const char *client = json_string_value(json_object_get(state, "c"));
-  if (!same_key(state, r->hash) || !app || strcmp(app, r->app->id)) return false;
+  if (!same_key(state, r->l.hash) || !app || strcmp(app, r->l.app->id))
+    return false;
   for (size_t i = 0; i < 2; i++)
     if (r->ids[i] && (!client || strcmp(client, r->ids[i]))) return false;
   return true;
@@ -209,15 +225,15 @@ static bool may_speak_for(const struct resolve *r, json_t *state) {
 static void on_peeked(struct store_req *req) {
   struct resolve *r = (struct resolve *)req;
   herald_error err;
-  json_t *state = r->sc.taken ? json_loads(r->sc.taken, 0, NULL) : NULL;
+  json_t *state = r->l.sc.taken ? json_loads(r->l.sc.taken, 0, NULL) : NULL;
   bool ok = !req->rc && state && may_speak_for(r, state);
   json_decref(state);
   if (req->rc) err = req->err;
   else if (!ok)
     herald_error_set(&err, HERALD_E_INVALID_CONNECTION_ID,
                      "Malformed message; invalid connectionKey");
-  r->done(r->arg, ok ? r->id : NULL, ok ? NULL : &err);
-  herald_free(r->sc.taken);
+  r->done(r->arg, ok ? r->l.id : NULL, ok ? NULL : &err);
+  herald_free(r->l.sc.taken);
   for (size_t i = 0; i < 2; i++) herald_free(r->ids[i]);
   herald_free(r);
 }
@@ -227,24 +243,15 @@ bool realtime_handover__resolve(struct realtime *rt, const char *key,
                                 void (*done)(void *arg, const char *id,
                                              const herald_error *err),
                                 void *arg) {
-  const char *bang = strchr(key, '!');
-  if (!store__shared(rt->channels->store) || !bang ||
-      bang - key != RT_CONNECTION_ID_LEN)
-    return false;
   struct resolve *r = herald_xcalloc(1, sizeof *r);
-  memcpy(r->id, key, RT_CONNECTION_ID_LEN);
-  key_hash(key, r->hash);
-  r->app = auth->app;
   r->ids[0] = auth->client_id ? herald_xstrdup(auth->client_id) : NULL;
   r->ids[1] = client_id ? herald_xstrdup(client_id) : NULL;
   r->done = done;
   r->arg = arg;
-  r->sc = (struct store_connection){
-      .req = {.origin = worker__self(), .done = on_peeked},
-      .peek = true,
-      .id = r->id};
-  store__connection(rt->channels->store, &r->sc);
-  return true;
+  if (lookup_start(rt, &r->l, key, auth, false, on_peeked)) return true;
+  for (size_t i = 0; i < 2; i++) herald_free(r->ids[i]);
+  herald_free(r);
+  return false;
 }
 
 /* ---- Letting go of a connection another node took ------------------------------- */

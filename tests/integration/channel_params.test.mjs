@@ -21,18 +21,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, before, after, startServer, uniqueChannel, eventually } from './lib/server.mjs';
-import { rtTest, Inbox, withTimeout, waitForState, rejection, startTcpProxy } from './lib/realtime.mjs';
-
-const PROTOCOLS = [
-  { name: 'json', binary: false },
-  { name: 'msgpack', binary: true },
-];
-
-async function connected(scope, srv, opts) {
-  const c = scope.realtime(srv, { key: srv.key, ...opts });
-  await waitForState(c.connection, 'connected', { what: 'connected' });
-  return c;
-}
+import { rtTest, Inbox, PROTOCOLS, withTimeout, waitForState, rejection, startTcpProxy } from './lib/realtime.mjs';
 
 /** Publishes `names` on `name` from a fresh REST client. */
 async function publishRest(srv, name, names, binary) {
@@ -52,7 +41,7 @@ describe('channel params and modes, and modes after an in-band re-auth (ably-js)
   for (const { name: proto, binary } of PROTOCOLS) {
     rtTest(`${proto}: params {modes: 'subscribe', delta: 'vcdiff'} echoed; the channel subscribes with full payloads but cannot publish or enter`, async (scope) => {
       const name = uniqueChannel(`params-sub-${proto}`);
-      const c = await connected(scope, srv, { binary, clientId: 'sub' });
+      const c = await scope.connected(srv, { binary, clientId: 'sub' });
       const params = { modes: 'subscribe', delta: 'vcdiff' };
       const ch = c.channels.get(name, { params });
       const inbox = new Inbox();
@@ -72,7 +61,7 @@ describe('channel params and modes, and modes after an in-band re-auth (ably-js)
 
     rtTest(`${proto}: params.modes wins over the mode flags`, async (scope) => {
       const name = uniqueChannel(`params-modes-${proto}`);
-      const c = await connected(scope, srv, { binary, clientId: 'p' });
+      const c = await scope.connected(srv, { binary, clientId: 'p' });
       const params = { modes: 'presence,subscribe' };
       const ch = c.channels.get(name, { params, modes: ['PUBLISH', 'PRESENCE_SUBSCRIBE'] });
       await withTimeout(ch.attach(), 10000, 'attach');
@@ -84,7 +73,7 @@ describe('channel params and modes, and modes after an in-band re-auth (ably-js)
     });
 
     rtTest(`${proto}: agent and unknown params are dropped; rewind, occupancy and echo are echoed`, async (scope) => {
-      const c = await connected(scope, srv, { binary });
+      const c = await scope.connected(srv, { binary });
       const unknown = c.channels.get(uniqueChannel('params-unknown'), { params: { nonexistent: 'foo', agent: 'x/1' } });
       await withTimeout(unknown.attach(), 10000, 'attach with unknown params');
       assert.deepEqual(unknown.params, {}, 'nothing echoed');
@@ -95,7 +84,7 @@ describe('channel params and modes, and modes after an in-band re-auth (ably-js)
     });
 
     rtTest(`${proto}: a param value Herald cannot apply fails the attach with 40000; the connection and its other channels go on`, async (scope) => {
-      const c = await connected(scope, srv, { binary });
+      const c = await scope.connected(srv, { binary });
       const good = c.channels.get(uniqueChannel('params-good'));
       await withTimeout(good.attach(), 10000, 'attach');
       for (const params of [{ modes: 'subscribe,bogus' }, { delta: 'xdelta' }, { rewind: 'soon' }, { occupancy: 'everything' }]) {
@@ -115,7 +104,7 @@ describe('channel params and modes, and modes after an in-band re-auth (ably-js)
 
     rtTest(`${proto}: setOptions({params}) re-attaches with the new params and modes`, async (scope) => {
       const name = uniqueChannel(`params-set-${proto}`);
-      const c = await connected(scope, srv, { binary });
+      const c = await scope.connected(srv, { binary });
       const ch = c.channels.get(name);
       await withTimeout(ch.attach(), 10000, 'attach');
       await withTimeout(ch.publish('before', 'x'), 10000, 'publish with the default modes');
@@ -133,7 +122,7 @@ describe('channel params and modes, and modes after an in-band re-auth (ably-js)
     rtTest(`${proto}: rewind '2' delivers the last two messages on attach`, async (scope) => {
       const name = uniqueChannel(`params-rewind-${proto}`);
       await publishRest(srv, name, ['m1', 'm2', 'm3'], binary);
-      const c = await connected(scope, srv, { binary });
+      const c = await scope.connected(srv, { binary });
       const ch = c.channels.get(name, { params: { rewind: '2' } });
       const inbox = new Inbox();
       await withTimeout(inbox.subscribe(ch), 10000, 'subscribe');
@@ -151,7 +140,7 @@ describe('channel params and modes, and modes after an in-band re-auth (ably-js)
       const other = uniqueChannel('reauth-other');
       const rest = srv.rest({ binary });
       let capability = { [name]: ['subscribe'], [other]: ['subscribe'] };
-      const c = await connected(scope, srv, {
+      const c = await scope.connected(srv, {
         key: undefined,
         binary,
         authCallback: (params, cb) => {
@@ -202,7 +191,7 @@ describe('rewind when continuity is lost', () => {
     const name = uniqueChannel('params-rewind-lost');
     const proxy = await startTcpProxy(srv.port);
     try {
-      const c = await connected(scope, proxy, { key: srv.key, disconnectedRetryTimeout: 200 });
+      const c = await scope.connected(proxy, { key: srv.key, disconnectedRetryTimeout: 200 });
       const ch = c.channels.get(name, { params: { rewind: '1' } });
       const inbox = new Inbox();
       await inbox.subscribe(ch);

@@ -10,19 +10,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, before, after, startServer, uniqueChannel } from './lib/server.mjs';
-import { rtTest, Inbox, withTimeout, waitForState, rejection } from './lib/realtime.mjs';
+import { rtTest, Inbox, PROTOCOLS, withTimeout, waitForState, rejection } from './lib/realtime.mjs';
 import { startRedis, startCluster, stopCluster } from './lib/redis.mjs';
-
-const PROTOCOLS = [
-  { name: 'json', binary: false },
-  { name: 'msgpack', binary: true },
-];
-
-async function connected(scope, srv, opts) {
-  const c = scope.realtime(srv, { key: srv.key, ...opts });
-  await waitForState(c.connection, 'connected', { what: 'connected' });
-  return c;
-}
 
 describe('REST publish on behalf of a realtime connection', () => {
   let srv;
@@ -36,8 +25,8 @@ describe('REST publish on behalf of a realtime connection', () => {
   for (const { name: proto, binary } of PROTOCOLS) {
     rtTest(`${proto}: the message is the connection's: its connectionId, and echoMessages false keeps it from that connection alone`, async (scope) => {
       const name = uniqueChannel(`behalf-${proto}`);
-      const quiet = await connected(scope, srv, { binary, echoMessages: false });
-      const other = await connected(scope, srv, { binary });
+      const quiet = await scope.connected(srv, { binary, echoMessages: false });
+      const other = await scope.connected(srv, { binary });
       const quietInbox = new Inbox();
       const otherInbox = new Inbox();
       await quietInbox.subscribe(quiet.channels.get(name));
@@ -59,7 +48,7 @@ describe('REST publish on behalf of a realtime connection', () => {
     rtTest(`${proto}: a malformed, stale, other app's or other clientId's connectionKey is 40006`, async (scope) => {
       const name = uniqueChannel(`behalf-bad-${proto}`);
       const rest = srv.rest({ binary }).channels.get(name);
-      const alice = await connected(scope, srv, { binary, clientId: 'alice' });
+      const alice = await scope.connected(srv, { binary, clientId: 'alice' });
       for (const [what, key] of [['malformed', 'nonsense'], ['wrong secret', `${alice.connection.id}!nottherightsecret`]]) {
         // eslint-disable-next-line no-await-in-loop
         const err = await rejection(rest.publish({ name: 'x', connectionKey: key }), 10000, what);
@@ -103,8 +92,8 @@ describe('REST publish on one node on behalf of a connection on another (Redis e
   rtTest('a publish on B with the key of a connection on A is that connection\'s; a wrong key is 40006', async (scope) => {
     const [A, B] = nodes;
     const name = uniqueChannel('behalf-cluster');
-    const quiet = await connected(scope, A, { echoMessages: false, clientId: 'carol' });
-    const other = await connected(scope, B, { binary: true });
+    const quiet = await scope.connected(A, { echoMessages: false, clientId: 'carol' });
+    const other = await scope.connected(B, { binary: true });
     const quietInbox = new Inbox();
     const otherInbox = new Inbox();
     await quietInbox.subscribe(quiet.channels.get(name));

@@ -159,6 +159,12 @@ export async function rejection(promise, timeoutMs = 10000, what = 'operation') 
   throw new Error(`${what}: expected a rejection, got ${JSON.stringify(outcome.value)}`);
 }
 
+/** The two wire formats every SDK-level test runs on. */
+export const PROTOCOLS = [
+  { name: 'json', binary: false },
+  { name: 'msgpack', binary: true },
+];
+
 /** The Node `ws` WebSocket of a connected ably-js client's active transport. */
 export function activeWebSocket(client) {
   const protocol = client.connection.connectionManager.activeProtocol;
@@ -207,6 +213,13 @@ export class ClientScope {
     });
     this.clients.push({ client, name, logs });
     return client;
+  }
+
+  /** A client of `target` (its key unless opts name credentials), once connected. */
+  async connected(target, opts = {}) {
+    const c = this.realtime(target, { key: target.key, ...opts });
+    await waitForState(c.connection, 'connected', { what: `${opts.label || opts.clientId || 'client'} connected (:${target.port})` });
+    return c;
   }
 
   /** Closes every client; waits (bounded) for each to reach a final state. */
