@@ -21,13 +21,16 @@
 //    and grants subscribe only, without presence; a MESSAGE carries the
 //    matching items of a publish under that name, with the publish's ids
 //    and channelSerial; presence never reaches it; ERROR and NACK carry
-//    Ably errors; REST refuses filtered names (40010).
+//    Ably errors; REST refuses filtered names (40010);
+//  - event streams (GET /event-stream) take filtered channels too, and
+//    refuse an invalid expression before the stream starts (400/40010).
 
 import assert from 'node:assert/strict';
 import { startServer, describe, before, after, uniqueChannel, test, request } from './lib/server.mjs';
 import { rtTest, Inbox, waitForState, withTimeout, killTransport, rawRealtime } from './lib/realtime.mjs';
 import { expectAblyError } from './lib/auth.mjs';
 import { ACTION, FLAG } from './lib/wsclient.mjs';
+import { rawStream, streamQuery } from './lib/eventstream.mjs';
 
 const ROOT = 'filterapp.root:secretroot';           // every channel, qualified or not
 const PLAIN = 'filterapp.plain:secretplain';        // "*" only: no filtered channels
@@ -378,5 +381,33 @@ describe('subscription filters on the wire', () => {
       assert.equal(res.body.error.code, 40010, `${method} ${path}`);
       assert.match(res.body.error.message, /subscription filter qualifier is for realtime subscriptions only/);
     }
+  });
+
+  test('an event stream of a filtered channel carries only the matching messages', async () => {
+    const name = uniqueChannel('filter-stream');
+    const derived = filtered('headers.n >= `2`', name);
+    const stream = await rawStream(srv, `/event-stream?${streamQuery({ channels: derived, key: ROOT })}`, { format: 'json' });
+    try {
+      assert.equal(stream.status, 200, stream.head);
+      // The stream writes its id alone once it is attached.
+      await stream.next((e) => e.id !== undefined && e.event === undefined, 5000, 'the attached id');
+      const publish = (n) => request(srv.url, 'POST', `/channels/${encodeURIComponent(name)}/messages`, {
+        key: ROOT, json: { name: `m${n}`, data: `d${n}`, extras: { headers: { n } } },
+      });
+      for (const n of [1, 2, 0, 3]) assert.equal((await publish(n)).status, 201);
+      const got = await stream.count((e) => e.event === 'message', 2, 5000, 'm2 and m3');
+      assert.deepEqual(got.map((e) => e.data.name), ['m2', 'm3'], 'the matching messages, in order');
+      assert.ok(got.every((e) => e.data.channel === derived), `channel of ${JSON.stringify(got)}`);
+    } finally {
+      stream.destroy();
+    }
+  });
+
+  test('an event stream refuses an invalid filter expression (400/40010)', async () => {
+    const bad = filtered('headers.n >=', uniqueChannel('filter-stream-bad'));
+    const res = await request(srv.url, 'GET', `/event-stream?${streamQuery({ channels: bad, key: ROOT })}`);
+    assert.equal(res.status, 400, res.raw.toString());
+    assert.equal(res.body.error.code, 40010);
+    assert.match(res.body.error.message, /^Invalid filter expression: unexpected end/);
   });
 });
