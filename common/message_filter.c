@@ -432,7 +432,7 @@ int message_filter__compile_base64(const char *b64, size_t len,
                                    struct message_filter **out,
                                    herald_error *err) {
   size_t text_len;
-  char *text = b64 ? (char *)base64__decode(b64, len, &text_len) : NULL;
+  char *text = (char *)base64__decode(b64, len, &text_len);
   int rc;
   if (!text)
     rc = herald_error_set(err, HERALD_E_INVALID_CHANNEL_NAME,
