@@ -109,7 +109,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CI_SECONDS ?= 4
 FUZZ_SEEDS = tests/fixtures/ably-common/test-resources
 FUZZ_TARGETS = json_parse protocol_message base64 http_decode http_strict jwt token \
-  token_request capability websocket config wire_bounds redis_batch
+  token_request capability websocket config wire_bounds redis_batch message_filter
 FUZZ_CFLAGS = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
   -D_GNU_SOURCE -Iinclude -Icommon -Iserver
 FUZZ_LIBS = -ljansson -lmsgpackc -lcrypto -lsodium -luv -lsqlite3 -lwslay \

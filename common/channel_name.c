@@ -3,12 +3,14 @@
  * parsed name is a set of views into the caller's text. */
 #include "channel_name.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "utf8.h"
 
 #define META_PREFIX "[meta]"
+#define FILTER_KIND "filter="
 
 /* The longest part of a name quoted back in an error message. */
 #define QUOTE_MAX 100
@@ -35,9 +37,10 @@ static int check_plain(const char *name, size_t len, herald_error *err) {
   return 0;
 }
 
-/* Parses the "[meta]", "[?params]" or "[meta?params]" prefix of name, which
- * starts with '['. Fills the qualifier fields of *out and returns the length
- * of the prefix, or 0 when the qualifier is invalid. */
+/* Parses the "[meta]", "[?params]", "[filter=...]" prefix, or one of those
+ * with "?params", of name, which starts with '['. Fills the qualifier fields
+ * of *out and returns the length of the prefix, or 0 when the qualifier is
+ * invalid. */
 static size_t parse_qualifier(const char *name, size_t len,
                               struct channel_name *out) {
   const char *close = memchr(name, ']', len);
@@ -45,8 +48,14 @@ static size_t parse_qualifier(const char *name, size_t len,
   size_t inner = (size_t)(close - name - 1);
   const char *query = memchr(name + 1, '?', inner);
   size_t kind_len = query ? (size_t)(query - name - 1) : inner;
+  size_t filter_kind = strlen(FILTER_KIND);
   out->is_meta = kind_len == 4 && memcmp(name + 1, "meta", 4) == 0;
-  if (!out->is_meta && !(kind_len == 0 && query)) return 0;
+  if (kind_len >= filter_kind && !memcmp(name + 1, FILTER_KIND, filter_kind)) {
+    out->filter = name + 1 + filter_kind;
+    out->filter_len = kind_len - filter_kind;
+  } else if (!out->is_meta && !(kind_len == 0 && query)) {
+    return 0;
+  }
   size_t params_len = query ? (size_t)(close - query - 1) : 0;
   out->params = params_len ? query + 1 : NULL;
   out->params_len = params_len;
@@ -67,7 +76,7 @@ int channel_name__parse(const char *name, size_t len, struct channel_name *out,
     return herald_error_set(err, HERALD_E_INVALID_CHANNEL_NAME,
                             "invalid channel name: must be UTF-8 text "
                             "without NUL");
-  struct channel_name parsed = {name, len, NULL, 0, 0};
+  struct channel_name parsed = {name, len, NULL, 0, 0, NULL, 0};
   if (len && name[0] == '[') {
     size_t prefix = parse_qualifier(name, len, &parsed);
     if (prefix == 0)
@@ -86,8 +95,13 @@ int channel_name__parse(const char *name, size_t len, struct channel_name *out,
 
 char *channel_name__base_dup(const struct channel_name *name) {
   size_t prefix = name->is_meta ? strlen(META_PREFIX) : 0;
+  if (name->filter) prefix = strlen("[" FILTER_KIND "]") + name->filter_len;
   char *text = herald_xmalloc(prefix + name->base_len + 1);
-  memcpy(text, META_PREFIX, prefix);
+  if (name->filter)
+    snprintf(text, prefix + 1, "[" FILTER_KIND "%.*s]", (int)name->filter_len,
+             name->filter);
+  else
+    memcpy(text, META_PREFIX, prefix);
   memcpy(text + prefix, name->base, name->base_len);
   text[prefix + name->base_len] = '\0';
   return text;

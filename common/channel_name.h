@@ -3,9 +3,13 @@
  * A channel name is non-empty, does not start with ':', contains no CR or LF,
  * is at most CHANNEL_NAME_MAX bytes (qualifier included), and starts with
  * '[' only for a valid qualifier: "[meta]name",
- * "[?params]name" or "[meta?params]name". The params qualifier does not
- * change the channel: history, presence and capabilities use the base name
- * ("[?rewind=1]foo" -> "foo", "[meta?x=y]log" -> "[meta]log"). */
+ * "[?params]name", "[meta?params]name", or a subscription filter
+ * "[filter=<base64 expression>]name" (with params too:
+ * "[filter=<base64>?params]name"; message_filter.h). The params qualifier
+ * does not change the channel: history, presence and capabilities use the
+ * base name ("[?rewind=1]foo" -> "foo", "[meta?x=y]log" -> "[meta]log"). A
+ * filtered name is a view of its base channel: it receives a subset of
+ * "name"'s messages. */
 #ifndef HERALD_CHANNEL_NAME_H
 #define HERALD_CHANNEL_NAME_H
 
@@ -26,6 +30,9 @@ struct channel_name {
   const char *params; /* "rewind=1" for "[?rewind=1]foo", else NULL */
   size_t params_len;
   int is_meta;        /* 1 for "[meta]..." channels */
+  const char *filter; /* the base64 expression of "[filter=...]..." names,
+                         else NULL */
+  size_t filter_len;
 };
 
 /* Validates name[0..len) and fills *out with views into it. Returns 0, or
@@ -34,8 +41,8 @@ struct channel_name {
 int channel_name__parse(const char *name, size_t len, struct channel_name *out,
                         herald_error *err);
 
-/* The base name (with "[meta]" kept for metachannels) as a new
- * NUL-terminated string (herald_xmalloc'd). */
+/* The base name (with "[meta]" kept for metachannels, "[filter=...]" for
+ * filtered names) as a new NUL-terminated string (herald_xmalloc'd). */
 char *channel_name__base_dup(const struct channel_name *name);
 
 /* The namespace of a base name: its length up to the first ':' (the whole

@@ -6,6 +6,7 @@
 
 #include "alloc.h"
 #include "channel/channel.h"
+#include "message_filter.h"
 
 /* The delivery of count messages (taken over, as every pointer here). */
 static struct delivery *make(bool presence, char *key, size_t app_id_len,
@@ -62,24 +63,45 @@ void delivery__unref(struct delivery *d) {
   herald_free(d);
 }
 
-struct frame *delivery__frame(const struct delivery *d, enum frame_kind kind) {
+/* A ProtocolMessage of d's kind, ids and position carrying count of its
+ * messages, on channel, as a frame of kind (a new one). */
+static struct frame *encode(const struct delivery *d, enum frame_kind kind,
+                            const char *channel, struct message **messages,
+                            size_t count) {
   struct protocol_message pm = {
       .action = d->action,
-      .channel = (char *)d->channel,
+      .channel = (char *)channel,
       .channel_serial = (char *)d->channel_serial,
       .id = d->pm_id,
       .connection_id = d->connection_id,
       .timestamp = d->timestamp,
   };
   if (d->action == PM_PRESENCE) {
-    pm.presence = d->messages;
-    pm.n_presence = d->count;
+    pm.presence = messages;
+    pm.n_presence = count;
   } else {
-    pm.messages = d->messages;
-    pm.n_messages = d->count;
+    pm.messages = messages;
+    pm.n_messages = count;
   }
   struct frame *f = transport__pm_frame(kind, &pm);
   if (!f) abort(); /* stored messages always encode */
   return f;
 }
 
+struct frame *delivery__frame(const struct delivery *d, enum frame_kind kind) {
+  return encode(d, kind, d->channel, d->messages, d->count);
+}
+
+struct frame *delivery__filtered_frame(const struct delivery *d,
+                                       enum frame_kind kind,
+                                       const char *channel,
+                                       const struct message_filter *filter) {
+  struct message **kept = herald_xmalloc(d->count * sizeof *kept);
+  size_t n = 0;
+  for (size_t i = 0; i < d->count; i++)
+    if (message_filter__matches(filter, d->messages[i]))
+      kept[n++] = d->messages[i];
+  struct frame *f = n ? encode(d, kind, channel, kept, n) : NULL;
+  herald_free(kept);
+  return f;
+}

@@ -13,6 +13,7 @@
 #include "store/store.h"
 #include "transport/transport.h"
 
+struct message_filter;
 struct publish;
 
 struct delivery {
@@ -44,6 +45,17 @@ void delivery__unref(struct delivery *d);
 
 /* The delivery's ProtocolMessage as a frame of kind (a new one). */
 struct frame *delivery__frame(const struct delivery *d, enum frame_kind kind);
+
+/* The messages of d (a MESSAGE) that filter matches, as the ProtocolMessage
+ * a filtered attachment receives on channel (its "[filter=...]" name):
+ * a frame of kind of its own, or NULL when filter matches none. The
+ * position is d's, so a subscriber resumes after every message it was
+ * spared. The exception path: unfiltered subscribers share
+ * delivery__frame_of's frames. */
+struct frame *delivery__filtered_frame(const struct delivery *d,
+                                       enum frame_kind kind,
+                                       const char *channel,
+                                       const struct message_filter *filter);
 
 /* One delivery's frames on one worker, one per kind, each built the first
  * time a subscriber of that kind takes it (delivery__frame_of): a kind

@@ -229,7 +229,8 @@ void realtime_presence__worker_init(struct realtime_worker *rw);
 /* The checks of an ATTACH to channel (its name as asked, qualifier
  * included) for `requested` modes (0: the default ones) and the rewind
  * param (NULL: none), with credentials auth: 0 with *name parsed and
- * *modes the granted ones, or -40010 (the name), -40000 (the rewind),
+ * *modes the granted ones, or -40010 (the name, or the expression of a
+ * "[filter=...]" name: message_filter.h), -40000 (the rewind),
  * -40160 (no mode allowed). */
 int realtime_channels__check(const struct auth *auth, const char *channel,
                              uint32_t requested, const char *rewind,

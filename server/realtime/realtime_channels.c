@@ -11,6 +11,7 @@
 #include "channel/fanout.h"
 #include "channel_name.h"
 #include "clock.h"
+#include "message_filter.h"
 #include "realtime/channel_params.h"
 #include "realtime/realtime.h"
 #include "store/store.h"
@@ -36,9 +37,15 @@ struct held_delivery {
 };
 
 /* A connection's attachment to a channel: a subscriber of the channel's
- * fan-out (its name, modes and position are sub's). */
+ * fan-out (its modes and position are sub's; sub.name is the channel's). */
 struct attachment {
   struct subscriber sub;
+  /* The channel as the client names it, its key in the connection's
+   * attachments map: sub.name, or "[filter=...]" and sub.name for a
+   * subscription filter (then subscribe-only, messages that filter
+   * matches only). */
+  char *name;
+  struct message_filter *filter; /* NULL: every message */
   struct rt_conn *conn; /* whose attachments map holds it by name */
   bool echo; /* false: the connection's own messages are not delivered */
   enum attachment_state state;
@@ -90,10 +97,28 @@ static uint32_t allowed_modes(const struct auth *auth, const char *name) {
   return modes;
 }
 
+/* The modes the credentials allow on a parsed channel name: a filtered
+ * name is subscribe-only, and allowed by a capability for "[filter]<name>"
+ * (or "[*]<name>"), as Ably's subscription filters are. */
+static uint32_t name_modes(const struct auth *auth,
+                           const struct channel_name *name) {
+  if (!name->filter) {
+    char *base = channel_name__base_dup(name);
+    uint32_t modes = allowed_modes(auth, base);
+    herald_free(base);
+    return modes;
+  }
+  char resource[CHANNEL_NAME_MAX + sizeof "[filter]"];
+  snprintf(resource, sizeof resource, "[filter]%.*s", (int)name->base_len,
+           name->base);
+  return allowed_modes(auth, resource) & PM_FLAG_MODE_SUBSCRIBE;
+}
+
 /* The modes granted for `requested` (0: the default ones). */
-static uint32_t granted_modes(const struct auth *auth, const char *name,
+static uint32_t granted_modes(const struct auth *auth,
+                              const struct channel_name *name,
                               uint32_t requested) {
-  return (requested ? requested : DEFAULT_MODES) & allowed_modes(auth, name);
+  return (requested ? requested : DEFAULT_MODES) & name_modes(auth, name);
 }
 
 /* ---- What an attachment takes ----------------------------------------------- */
@@ -113,6 +138,7 @@ static inline bool wants_message(const struct attachment *a,
 static inline bool wants_delivery(const struct attachment *a,
                                   const struct delivery *d) {
   if (d->action != PM_PRESENCE) return wants_message(a, d->connection_id);
+  if (a->filter) return false; /* a filter is for messages only */
   if (a->sub.modes & PM_FLAG_MODE_PRESENCE_SUBSCRIBE) return true;
   for (size_t i = 0; i < d->count; i++)
     if (!strcmp(d->messages[i]->connection_id, a->conn->id)) return true;
@@ -130,6 +156,23 @@ static void hold(struct attachment *a, struct delivery *d, struct frame *f) {
   a->held[a->n_held++] = (struct held_delivery){delivery__ref(d), frame__ref(f)};
 }
 
+/* Sends a delivery d that a wants: unfiltered, as `shared`, the frame
+ * every unfiltered subscriber of the worker is sent; filtered (shared is
+ * unused), as a frame of its own of the messages a's filter matches, if
+ * any. */
+static void send_delivery(struct attachment *a, struct delivery *d,
+                          struct frame *shared) {
+  if (!a->filter) {
+    realtime__send_frame(a->conn, shared, d->channel, d->channel_serial);
+    return;
+  }
+  struct frame *f = delivery__filtered_frame(d, a->conn->transport->kind,
+                                             a->name, a->filter);
+  if (!f) return;
+  realtime__send_frame(a->conn, f, a->name, d->channel_serial);
+  frame__unref(f);
+}
+
 /* Fan-out's offer: a replaying attachment holds every delivery (they are
  * filtered when it goes live), a live one sends what it wants. */
 static void on_deliver(struct subscriber *s, struct delivery *d,
@@ -139,8 +182,7 @@ static void on_deliver(struct subscriber *s, struct delivery *d,
   if (a->state == ATTACHMENT_REPLAYING)
     hold(a, d, delivery__frame_of(frames, kind));
   else if (a->state == ATTACHMENT_LIVE && wants_delivery(a, d))
-    realtime__send_frame(a->conn, delivery__frame_of(frames, kind), d->channel,
-                         d->channel_serial);
+    send_delivery(a, d, a->filter ? NULL : delivery__frame_of(frames, kind));
 }
 
 static void on_positioned(struct subscriber *s);
@@ -153,7 +195,7 @@ static void on_interrupted(struct subscriber *s, const herald_error *cause) {
   struct attachment *a = (struct attachment *)s;
   herald_error err;
   herald_error_set(&err, HERALD_E_DISCONNECTED, "Channel %s interrupted: %s",
-                   a->sub.name, cause->message);
+                   a->name, cause->message);
   realtime__disconnect(a->conn, &err); /* which ends a */
 }
 
@@ -186,11 +228,13 @@ static void release_held(struct attachment *a) {
 }
 
 static void free_attachment(struct attachment *a) {
-  hashmap__remove(&a->conn->attachments, a->sub.name, strlen(a->sub.name));
+  hashmap__remove(&a->conn->attachments, a->name, strlen(a->name));
   fanout__unsubscribe(&a->sub);
   if (a->replay) a->replay->a = NULL;
   release_held(a);
   herald_free(a->sub.name);
+  herald_free(a->name);
+  message_filter__free(a->filter);
   herald_free(a->resume_from);
   channel_params__free(&a->params);
   herald_free(a);
@@ -221,7 +265,7 @@ static void send_attached(struct attachment *a, uint32_t state_flags,
   bool sync = (a->sub.modes & PM_FLAG_MODE_PRESENCE_SUBSCRIBE) &&
               fanout__presence_members(&a->sub) > 0;
   struct protocol_message pm = {.action = PM_ATTACHED,
-                                .channel = a->sub.name,
+                                .channel = a->name,
                                 .flags = a->sub.modes | state_flags |
                                          (sync ? PM_FLAG_HAS_PRESENCE : 0),
                                 .channel_serial = (char *)channel_serial,
@@ -239,9 +283,11 @@ static void send_attached(struct attachment *a, uint32_t state_flags,
 /* A stored message as its own MESSAGE, every item field explicit. */
 static void send_stored(struct attachment *a, struct message *m) {
   snprintf(a->sub.position, SERIAL_MAX, "%s", m->serial);
-  if (!wants_message(a, m->connection_id)) return;
+  if (!wants_message(a, m->connection_id) ||
+      (a->filter && !message_filter__matches(a->filter, m)))
+    return;
   struct protocol_message pm = {.action = PM_MESSAGE,
-                                .channel = a->sub.name,
+                                .channel = a->name,
                                 .channel_serial = m->serial,
                                 .messages = &m,
                                 .n_messages = 1};
@@ -253,9 +299,7 @@ static void go_live(struct attachment *a) {
   for (size_t i = 0; i < a->n_held; i++) {
     struct delivery *d = a->held[i].delivery;
     snprintf(a->sub.position, SERIAL_MAX, "%s", d->channel_serial);
-    if (wants_delivery(a, d))
-      realtime__send_frame(a->conn, a->held[i].frame, d->channel,
-                           d->channel_serial);
+    if (wants_delivery(a, d)) send_delivery(a, d, a->held[i].frame);
   }
   release_held(a);
   a->state = ATTACHMENT_LIVE;
@@ -372,7 +416,7 @@ static void on_history(struct store_req *req) {
   if (req->rc) {
     a->replay = NULL;
     r->a = NULL;
-    realtime__channel_error(a->conn, a->sub.name, &req->err);
+    realtime__channel_error(a->conn, a->name, &req->err);
     free_attachment(a);
     end_replay(r);
     return;
@@ -430,10 +474,15 @@ static void on_positioned(struct subscriber *s) {
   a->state = ATTACHMENT_LIVE;
 }
 
-int realtime_channels__check(const struct auth *auth, const char *channel,
-                             uint32_t requested, const char *rewind,
-                             struct channel_name *name, uint32_t *modes,
-                             herald_error *err) {
+/* realtime_channels__check, with the expression of a filtered name
+ * compiled into *filter (else NULL; the caller frees it): -40010 when it
+ * is invalid, checked last, so only a client allowed there has it
+ * compiled. */
+static int check_channel(const struct auth *auth, const char *channel,
+                         uint32_t requested, const char *rewind,
+                         struct channel_name *name, uint32_t *modes,
+                         struct message_filter **filter, herald_error *err) {
+  *filter = NULL;
   int rc = channel_name__parse(channel, strlen(channel), name, err);
   if (rc) return rc;
   size_t count;
@@ -441,13 +490,24 @@ int realtime_channels__check(const struct auth *auth, const char *channel,
   if (rewind && !channel_params__rewind(rewind, REWIND_MAX, &count, &ms))
     return herald_error_set(err, HERALD_E_BAD_REQUEST,
                             "Invalid rewind parameter '%s'", rewind);
-  char *base = channel_name__base_dup(name);
-  *modes = granted_modes(auth, base, requested);
-  herald_free(base);
+  *modes = granted_modes(auth, name, requested);
   if (!*modes)
     return herald_error_set(err, HERALD_E_CAPABILITY_DENIED,
                             "Channel denied access based on given capability");
-  return 0;
+  if (!name->filter) return 0;
+  return message_filter__compile_base64(name->filter, name->filter_len, filter,
+                                        err);
+}
+
+int realtime_channels__check(const struct auth *auth, const char *channel,
+                             uint32_t requested, const char *rewind,
+                             struct channel_name *name, uint32_t *modes,
+                             herald_error *err) {
+  struct message_filter *filter;
+  int rc = check_channel(auth, channel, requested, rewind, name, modes,
+                         &filter, err);
+  message_filter__free(filter);
+  return rc;
 }
 
 int realtime_channels__check_count(const struct realtime *rt, size_t n,
@@ -461,19 +521,21 @@ int realtime_channels__check_count(const struct realtime *rt, size_t n,
 
 /* An ATTACH's checks: its params read into *params (the modes param
  * wins over the mode flags, as in Ably), *requested the modes it asked
- * for, *modes those granted. */
+ * for, *modes those granted, *filter the compiled expression of a
+ * filtered name. */
 static int check_attach(struct rt_conn *c, const struct protocol_message *pm,
                         struct channel_params *params, uint32_t *requested,
                         struct channel_name *name, uint32_t *modes,
-                        herald_error *err) {
+                        struct message_filter **filter, herald_error *err) {
+  *filter = NULL;
   if (!pm->channel)
     return herald_error_set(err, HERALD_E_INVALID_CHANNEL_NAME,
                             "ATTACH without a channel");
   int rc = channel_params__read(pm, params, err);
   if (rc) return rc;
   *requested = params->modes ? params->modes : pm->flags & PM_FLAG_MODES;
-  rc = realtime_channels__check(&c->auth, pm->channel, *requested, NULL, name,
-                                modes, err);
+  rc = check_channel(&c->auth, pm->channel, *requested, NULL, name, modes,
+                     filter, err);
   if (rc) channel_params__free(params);
   return rc;
 }
@@ -494,7 +556,8 @@ void realtime_channels__attach(struct rt_conn *c, const struct protocol_message 
   struct channel_name name;
   struct channel_params params;
   uint32_t requested = 0, modes = 0;
-  if (check_attach(c, pm, &params, &requested, &name, &modes, &err)) {
+  struct message_filter *filter;
+  if (check_attach(c, pm, &params, &requested, &name, &modes, &filter, &err)) {
     realtime__channel_error(c, pm->channel, &err);
     return;
   }
@@ -502,6 +565,7 @@ void realtime_channels__attach(struct rt_conn *c, const struct protocol_message 
   struct attachment *a = find(c, base);
   if (a) { /* already attached: new modes and params apply */
     herald_free(base);
+    message_filter__free(filter); /* the same: it is in the name */
     apply_attach(a, &params, requested, modes);
     if (a->state == ATTACHMENT_LIVE)
       send_attached(a, PM_FLAG_RESUMED, fanout__position(&a->sub), NULL);
@@ -511,12 +575,16 @@ void realtime_channels__attach(struct rt_conn *c, const struct protocol_message 
                                      &err)) {
     herald_free(base);
     channel_params__free(&params);
+    message_filter__free(filter);
     realtime__channel_error(c, pm->channel, &err);
     return;
   }
   a = herald_xcalloc(1, sizeof *a);
   a->sub.ops = &attachment_ops;
-  a->sub.name = base;
+  a->name = base;
+  a->sub.name = name.filter ? herald_xstrndup(name.base, name.base_len)
+                            : herald_xstrdup(base);
+  a->filter = filter;
   a->conn = c;
   apply_attach(a, &params, requested, modes);
   if (c->resumed && pm->channel_serial)
@@ -543,13 +611,15 @@ void realtime_channels__detach(struct rt_conn *c, const struct protocol_message 
 /* Grants a the modes it asked for that the connection's new credentials
  * allow (more or fewer than before); none left: the channel fails. */
 static void recheck(struct attachment *a) {
-  fanout__set_modes(&a->sub, granted_modes(&a->conn->auth, a->sub.name,
+  struct channel_name name; /* valid: it was attached */
+  channel_name__parse(a->name, strlen(a->name), &name, NULL);
+  fanout__set_modes(&a->sub, granted_modes(&a->conn->auth, &name,
                                            a->requested));
   if (a->sub.modes) return;
   herald_error err;
   herald_error_set(&err, HERALD_E_CAPABILITY_DENIED,
                    "Channel denied access based on new capability");
-  realtime__channel_error(a->conn, a->sub.name, &err);
+  realtime__channel_error(a->conn, a->name, &err);
   free_attachment(a);
 }
 

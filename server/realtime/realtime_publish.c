@@ -83,7 +83,7 @@ static bool within_rate(struct rt_conn *c, size_t messages) {
 }
 
 /* The channel pm names (its base name parsed into *name) and whether c
- * has it attached, with which modes. */
+ * has it attached, with which modes; -40160 for a filtered name. */
 static int find_channel(struct rt_conn *c, const struct protocol_message *pm,
                         struct channel_name *name, bool *attached,
                         uint32_t *modes, herald_error *err) {
@@ -93,6 +93,11 @@ static int find_channel(struct rt_conn *c, const struct protocol_message *pm,
                             pm->action == PM_PRESENCE ? "PRESENCE" : "MESSAGE");
   int rc = channel_name__parse(pm->channel, strlen(pm->channel), name, err);
   if (rc) return rc;
+  if (name->filter) /* derived channels are subscribe-only, as Ably's */
+    return herald_error_set(err, HERALD_E_CAPABILITY_DENIED,
+                            "%s is not permitted on a channel with a "
+                            "subscription filter; use the unfiltered channel",
+                            pm->action == PM_PRESENCE ? "Presence" : "Publishing");
   char *base = channel_name__base_dup(name);
   *modes = 0;
   *attached = realtime_channels__attached(c, base, modes);

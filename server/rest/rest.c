@@ -46,6 +46,11 @@ int rest__named_channel(const struct http_request *req, const char *raw,
                         herald_error *err) {
   int rc = channel_name__parse(raw, strlen(raw), name, err);
   if (rc) return rc;
+  if (name->filter)
+    return herald_error_set(err, HERALD_E_INVALID_CHANNEL_NAME,
+                            "Invalid channel name: a subscription filter "
+                            "qualifier is for realtime subscriptions only "
+                            "(channel = %.100s)", raw);
   return auth__check(rest__auth(req), raw, strlen(raw), op, err);
 }
 

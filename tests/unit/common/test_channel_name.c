@@ -43,7 +43,7 @@ static void assert_name(const char *name, const char *base, const char *params,
 /* Asserts that name[0..len) is rejected with 40010 and a message starting
  * with `prefix`, leaving the output untouched. */
 static void assert_invalid(const char *name, size_t len, const char *prefix) {
-  struct channel_name out = {"untouched", 9, NULL, 0, 7};
+  struct channel_name out = {"untouched", 9, NULL, 0, 7, NULL, 0};
   herald_error err = {0};
   assert_int_equal(channel_name__parse(name, len, &out, &err),
                    -HERALD_E_INVALID_CHANNEL_NAME);
@@ -93,6 +93,37 @@ static void test_params_names(void **state) {
   /* An empty query is a params qualifier without params. */
   assert_name("[?]foo", "foo", NULL, 0, "foo");
   assert_name("[meta?]log", "log", NULL, 1, "[meta]log");
+}
+
+/* A filter qualifier: its base64 text as a view, kept in the base name
+ * (a filtered name is its own attachment), params dropped. */
+static void test_filter_names(void **state) {
+  struct channel_name out;
+  assert_int_equal(channel_name__parse("[filter=bmFtZQ==]foo", 20, &out, NULL), 0);
+  assert_int_equal(out.filter_len, 8);
+  assert_memory_equal(out.filter, "bmFtZQ==", 8);
+  assert_int_equal(out.base_len, 3);
+  assert_memory_equal(out.base, "foo", 3);
+  assert_int_equal(out.is_meta, 0);
+  assert_null(out.params);
+  char *dup = channel_name__base_dup(&out);
+  assert_string_equal(dup, "[filter=bmFtZQ==]foo");
+  herald_free(dup);
+  const char *with_params = "[filter=a+b/?rewind=1]ns:x";
+  assert_int_equal(channel_name__parse(with_params, strlen(with_params), &out, NULL), 0);
+  assert_int_equal(out.filter_len, 4);
+  assert_memory_equal(out.filter, "a+b/", 4);
+  assert_int_equal(out.params_len, 8);
+  assert_memory_equal(out.params, "rewind=1", 8);
+  dup = channel_name__base_dup(&out);
+  assert_string_equal(dup, "[filter=a+b/]ns:x");
+  herald_free(dup);
+  /* Plain names have no filter. */
+  assert_int_equal(channel_name__parse("[meta]log", 9, &out, NULL), 0);
+  assert_null(out.filter);
+  INVALID("[filter=abc]", INVALID_NAME);
+  INVALID("[filterx]foo", INVALID_QUALIFIER);
+  INVALID("[filter]foo", INVALID_QUALIFIER);
 }
 
 /* The name is (name, len): bytes past len are not read. */
@@ -182,6 +213,7 @@ int main(void) {
       TEST(test_plain_names),
       TEST(test_meta_names),
       TEST(test_params_names),
+      TEST(test_filter_names),
       TEST(test_length_bounds_name),
       TEST(test_longest_name),
       TEST(test_invalid_names),
