@@ -63,7 +63,6 @@ struct rt_conn {
   int64_t idle_interval_ms;
   int64_t expires_at;      /* RT_DETACHED: when the state is dropped */
   int64_t last_sent_ms;    /* for heartbeats */
-  bool auth_requested;     /* AUTH sent for the expiring token */
   bool resumed;            /* this transport continues a connection */
   bool ephemeral;          /* a stream's: it ends with its transport */
   double inbound_allowance; /* messages the rate limit still allows */
