@@ -525,6 +525,17 @@ static int parse_params(const struct realtime *rt, struct http_request *req,
   return 0;
 }
 
+/* A key whose name no app knows is, to a realtime client, a wrong
+ * credential (40101), as Ably answers it; REST keeps 40400. */
+static int with_key(struct auth *a, struct apps *apps, const char *key,
+                    herald_error *err) {
+  int rc = auth__with_key(a, apps, key, strlen(key), err);
+  if (rc != -HERALD_E_NOT_FOUND) return rc;
+  return herald_error_set(err, HERALD_E_INVALID_CREDENTIALS,
+                          "Invalid credentials: no key named %.*s",
+                          (int)strcspn(key, ":"), key);
+}
+
 static int authenticate(const struct realtime *rt, struct http_request *req,
                         struct auth *a, herald_error *err) {
   struct apps *apps = rt->channels->apps;
@@ -532,7 +543,7 @@ static int authenticate(const struct realtime *rt, struct http_request *req,
   const char *token = http__param(req, "access_token");
   if (!token) token = http__param(req, "accessToken");
   int rc;
-  if (key) rc = auth__with_key(a, apps, key, strlen(key), err);
+  if (key) rc = with_key(a, apps, key, err);
   else if (token)
     rc = token_auth__authenticate(a, apps, token, strlen(token), clock__now_ms(), err);
   else

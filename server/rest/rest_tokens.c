@@ -20,6 +20,19 @@
 #define MAX_REVOCATION_TARGETS 100
 #define REAUTH_MARGIN_MS 30000
 
+int rest_tokens__key_exists(struct http_request *req, herald_error *err) {
+  const char *name = req->segments[1];
+  struct app *app;
+  const struct key *key;
+  if (!apps__find_key(rest__context(req)->apps, name, strlen(name), &app, &key,
+                      NULL)) {
+    apps__release(app);
+    return 0;
+  }
+  return herald_error_set(err, HERALD_E_NOT_FOUND, "No key found with name %s",
+                          name);
+}
+
 /* ---- requestToken ----------------------------------------------------- */
 
 /* A signed request proves itself with its MAC; an unsigned one needs the

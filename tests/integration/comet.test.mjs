@@ -564,7 +564,7 @@ describe('raw comet: connect', () => {
       const modeParam = stream ? {} : { stream: 'false' };
       const cases = [
         [{ key: 'cometapp.root:wrongsecret' }, 401, 40101],
-        [{ key: 'nosuchapp.k:secret' }, 404, 40400],
+        [{ key: 'nosuchapp.k:secret' }, 401, 40101], // realtime: an unknown key name is a wrong credential
         [{ v: '99' }, 400, 40017],
         [{ key: null }, 401, 40101],
       ];

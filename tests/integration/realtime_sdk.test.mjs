@@ -206,11 +206,11 @@ for (const proto of PROTOCOLS) {
       assert.equal(changes.filter((ch) => ch.current === 'connecting').length, 1, `one attempt only: ${describeChanges(changes)}`);
     });
 
-    rtTest('an unknown key fails the connection with 40400', async (scope) => {
+    rtTest('an unknown key fails the connection with 40101', async (scope) => {
       const c = scope.realtime(srv, { key: 'rtapp.nosuchkey:whatever', binary: B });
       const changes = recordStateChanges(c.connection);
-      const err = await expectFailed(c, changes, 40400);
-      assert.ok([401, 404].includes(err.statusCode), `statusCode ${err.statusCode}`);
+      const err = await expectFailed(c, changes, 40101);
+      assert.equal(err.statusCode, 401);
       assert.equal(changes.filter((ch) => ch.current === 'connecting').length, 1, `one attempt only: ${describeChanges(changes)}`);
     });
 
