@@ -789,6 +789,7 @@ static void on_tick(uv_timer_t *timer) {
              connection_registry__remove(&s->connections, c, now, false))
       retire(c);
   }
+  realtime_revocation__tick(rw, now);
   fanout__sweep(rw->worker, now);
 }
 
@@ -799,6 +800,7 @@ static int slot = -1;
 static void free_worker_state(void *arg) {
   struct realtime_worker *rw = arg;
   comet__worker_cleanup(&rw->realtime->comets, rw->worker);
+  realtime_revocation__worker_cleanup(rw);
   while (rw->conns) {
     struct rt_conn *c = rw->conns;
     rw->conns = c->next;
