@@ -83,6 +83,7 @@ static void take_grant(struct auth *a, const struct grant *g) {
   a->token_expires = g->expires;
   a->any_client_id = g->client_id && !strcmp(g->client_id, "*");
   a->client_id = a->any_client_id ? NULL : dup_or_null(g->client_id);
+  if (!g->key->revocable_tokens) return; /* nothing can revoke it */
   a->token_client_id = dup_or_null(g->client_id);
   a->revocation_key = dup_or_null(g->revocation_key);
 }
