@@ -104,17 +104,27 @@ static bool path_matches(const struct http_request *req, const char *pattern) {
   return i == req->n_segments;
 }
 
-/* The route for req's method and path, or NULL; *path_known tells whether
- * some route has that path. */
+/* The route for req's method and path, or NULL; *on_path is a route with
+ * that path whatever its method, or NULL. */
 static const struct route *find_route(const struct http_request *req,
-                                      bool *path_known) {
-  *path_known = false;
+                                      const struct route **on_path) {
+  *on_path = NULL;
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
     if (!path_matches(req, routes[i].pattern)) continue;
-    *path_known = true;
+    *on_path = &routes[i];
     if (routes[i].method == req->method) return &routes[i];
   }
   return NULL;
+}
+
+/* 0 unless the path names a resource that does not exist: a key of
+ * /keys/:key/..., whatever the method (-40400). */
+static int check_exists(const struct route *on_path, struct http_request *req,
+                        herald_error *err) {
+  static const char keys[] = "/keys/:key/";
+  if (on_path && !strncmp(on_path->pattern, keys, sizeof keys - 1))
+    return rest_tokens__key_exists(req, err);
+  return 0;
 }
 
 /* The request's credentials are there already when precheck authenticated
@@ -151,9 +161,10 @@ static struct server *begin(struct http_request *req) {
 static int precheck(struct http_request *req, herald_error *err) {
   struct server *s = begin(req);
   int rc = check_origin(req, err);
-  bool path_known;
-  const struct route *route = rc ? NULL : find_route(req, &path_known);
-  if (route && route->auth == ROUTE_AUTHENTICATED)
+  const struct route *on_path = NULL;
+  const struct route *route = rc ? NULL : find_route(req, &on_path);
+  if (!rc) rc = check_exists(on_path, req, err);
+  if (!rc && route && route->auth == ROUTE_AUTHENTICATED)
     rc = auth__authenticate(req, s->rest.apps, rest__auth(req), err);
   if (rc) reply__negotiate(req); /* the refusal is answered in its format */
   return rc;
@@ -181,13 +192,17 @@ static void dispatch(struct http_request *req) {
     reply__preflight(req);
     return;
   }
-  bool path_known;
-  const struct route *route = find_route(req, &path_known);
+  const struct route *on_path;
+  const struct route *route = find_route(req, &on_path);
+  if (check_exists(on_path, req, &err)) {
+    reply__error(req, &err);
+    return;
+  }
   if (route) {
     run(route, req);
     return;
   }
-  if (path_known)
+  if (on_path)
     herald_error_set(&err, HERALD_E_METHOD_NOT_ALLOWED, "Method %s not allowed",
                      http_method_str((enum http_method)req->method));
   else

@@ -306,6 +306,7 @@ int server__run(struct server *s, const struct config *cfg) {
     log_error("%s", err.message);
     return 1;
   }
+  realtime_revocation__watch(&s->realtime);
   restore_fixtures(s);
   printf("heraldd: listening on http://%s:%d (%d threads, %s engine)\n",
          strchr(cfg->bind, ':') ? "[::]" : cfg->bind, s->port, s->pool.n,

@@ -389,6 +389,24 @@ char *apps__revocation_value(int64_t issued_before, int64_t applies_at) {
   return text;
 }
 
+void apps__revoke(struct apps *apps, struct app *app, const char *key_name,
+                  const char *target, int64_t issued_before,
+                  int64_t applies_at) {
+  if (!revocation__add(&app->revocations, key_name, target, issued_before,
+                       applies_at))
+    return;
+  pthread_rwlock_rdlock(&apps->lock);
+  struct revocation_watcher w = apps->watcher;
+  pthread_rwlock_unlock(&apps->lock);
+  if (w.revoked) w.revoked(w.ctx, app, applies_at);
+}
+
+void apps__watch_revocations(struct apps *apps, struct revocation_watcher w) {
+  pthread_rwlock_wrlock(&apps->lock);
+  apps->watcher = w;
+  pthread_rwlock_unlock(&apps->lock);
+}
+
 /* A revocation record: key "<keyName> <target>", value from
  * apps__revocation_value. Revocations of apps gone since are skipped. */
 static void load_revocation(void *ctx, const char *app_id, const char *key,
@@ -399,10 +417,9 @@ static void load_revocation(void *ctx, const char *app_id, const char *key,
   struct app *app = apps__find(l->apps, app_id);
   if (app && space && v) {
     char *key_name = herald_xstrndup(key, (size_t)(space - key));
-    revocation__add(
-        &app->revocations, key_name, space + 1,
-        json_integer_value(json_object_get(v, "issuedBefore")),
-        json_integer_value(json_object_get(v, "appliesAt")));
+    apps__revoke(l->apps, app, key_name, space + 1,
+                 json_integer_value(json_object_get(v, "issuedBefore")),
+                 json_integer_value(json_object_get(v, "appliesAt")));
     herald_free(key_name);
   }
   apps__release(app);

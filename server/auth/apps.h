@@ -50,8 +50,17 @@ struct app {
   json_t *fixtures;
 };
 
+/* Told of every revocation that takes effect in the registry (made here or
+ * followed from another node), on the thread that made it: app (retained
+ * for the call only) revokes from applies_at on. */
+struct revocation_watcher {
+  void (*revoked)(void *ctx, struct app *app, int64_t applies_at);
+  void *ctx;
+};
+
 struct apps {
   pthread_rwlock_t lock;
+  struct revocation_watcher watcher; /* under lock; revoked NULL: none */
   struct hashmap by_id; /* app id -> struct app *, holding one reference */
   size_t max_apps;      /* apps__add_new_json refuses beyond this many */
   int64_t retention_ms;
@@ -96,14 +105,23 @@ int apps__find_key(struct apps *apps, const char *key_name, size_t len,
 int apps__load_stored(struct apps *apps, struct store *store,
                       herald_error *err);
 
-/* The record key and JSON value that persist a revocation (herald_xmalloc'd
- * and json_dumps'd respectively). */
 /* With a shared engine, apps and revocations other nodes store take effect
  * here too (and apps they delete go); before the workers start. */
 void apps__follow(struct apps *apps, struct store *store);
 
+/* The record key and JSON value that persist a revocation (herald_xmalloc'd
+ * and json_dumps'd respectively). */
 char *apps__revocation_key(const char *key_name, const char *target);
 char *apps__revocation_value(int64_t issued_before, int64_t applies_at);
+
+/* Adds a revocation to app (revocation__add) and tells the watcher when it
+ * changed anything. */
+void apps__revoke(struct apps *apps, struct app *app, const char *key_name,
+                  const char *target, int64_t issued_before,
+                  int64_t applies_at);
+
+/* Makes w the registry's revocation watcher. */
+void apps__watch_revocations(struct apps *apps, struct revocation_watcher w);
 
 /* The app with this id, retained, or NULL. */
 struct app *apps__find(struct apps *apps, const char *id);

@@ -122,6 +122,8 @@ void auth__release(struct auth *a) {
   apps__release(a->app);
   capability__free(a->owned_capability);
   herald_free(a->client_id);
+  herald_free(a->token_client_id);
+  herald_free(a->revocation_key);
   memset(a, 0, sizeof *a);
 }
 

@@ -27,6 +27,9 @@ struct auth {
   bool any_client_id; /* may act as any clientId: Basic, or a "*" token */
   bool via_token;     /* authenticated by an Ably token or JWT */
   int64_t token_issued, token_expires; /* ms, when via_token */
+  /* A revocable key's token: its own clientId claim ("*" included) and JWT
+   * revocation key, or NULL: what a revocation names (token_auth__revoked). */
+  char *token_client_id, *revocation_key;
 };
 
 /* Authenticates with an API key "keyName:secret". 0, or -40005

@@ -41,7 +41,7 @@ static struct revocation *find(struct revocations *r, const char *key_name,
   return NULL;
 }
 
-void revocation__add(struct revocations *r, const char *key_name,
+bool revocation__add(struct revocations *r, const char *key_name,
                       const char *target, int64_t issued_before,
                       int64_t applies_at) {
   pthread_mutex_lock(&r->lock);
@@ -54,11 +54,12 @@ void revocation__add(struct revocations *r, const char *key_name,
     rv->target = herald_xstrdup(target);
   } else if (rv->issued_before >= issued_before) {
     pthread_mutex_unlock(&r->lock);
-    return;
+    return false;
   }
   rv->issued_before = issued_before;
   rv->applies_at = applies_at;
   pthread_mutex_unlock(&r->lock);
+  return true;
 }
 
 /* Whether target ("<type>:<value>") names this token. */

@@ -5,7 +5,8 @@
  * that key matching the target and issued before issuedBefore are
  * rejected. Tokens of revocable keys live at most an hour, so a
  * revocation is forgotten an hour after its issuedBefore. Checked on every
- * token-authenticated request, from any thread. */
+ * token-authenticated request, from any thread, and against live realtime
+ * connections when one is added (apps__revoke). */
 #ifndef HERALD_REVOCATION_H
 #define HERALD_REVOCATION_H
 
@@ -34,8 +35,9 @@ void revocation__init(struct revocations *r);
 void revocation__cleanup(struct revocations *r);
 
 /* Records a revocation; one for the same key and target is replaced when
- * this one reaches further (a later issuedBefore). */
-void revocation__add(struct revocations *r, const char *key_name,
+ * this one reaches further (a later issuedBefore). Returns whether it
+ * changed anything. */
+bool revocation__add(struct revocations *r, const char *key_name,
                       const char *target, int64_t issued_before,
                       int64_t applies_at);
 

@@ -70,34 +70,44 @@ static int grant_capability(struct auth *a, const struct grant *g,
   return 0;
 }
 
-/* Checks expiry and revocation, then fills *a from g (taking its app). */
-static int accept_grant(struct auth *a, struct grant *g, int64_t now,
-                        herald_error *err) {
-  int rc = 0;
-  if (g->expires <= now)
-    rc = herald_error_set(err, HERALD_E_TOKEN_EXPIRED, "Token expired");
-  else if (g->key->revocable_tokens &&
-           revocation__revoked(&g->app->revocations, g->key->name,
-                                g->client_id, g->revocation_key, g->issued,
-                                now))
-    rc = herald_error_set(err, HERALD_E_TOKEN_REVOKED, "Token revoked");
-  if (!rc) rc = grant_capability(a, g, err);
-  if (rc) {
-    apps__release(g->app);
-    capability__free(a->owned_capability);
-    a->owned_capability = NULL;
-    return rc;
-  }
+static char *dup_or_null(const char *s) {
+  return s ? herald_xstrdup(s) : NULL;
+}
+
+/* Fills *a from g, taking its app. */
+static void take_grant(struct auth *a, const struct grant *g) {
   a->app = g->app;
   a->key = g->key;
   a->via_token = true;
   a->token_issued = g->issued;
   a->token_expires = g->expires;
   a->any_client_id = g->client_id && !strcmp(g->client_id, "*");
-  a->client_id = g->client_id && !a->any_client_id
-                     ? herald_xstrdup(g->client_id)
-                     : NULL;
-  return 0;
+  a->client_id = a->any_client_id ? NULL : dup_or_null(g->client_id);
+  if (!g->key->revocable_tokens) return; /* nothing can revoke it */
+  a->token_client_id = dup_or_null(g->client_id);
+  a->revocation_key = dup_or_null(g->revocation_key);
+}
+
+bool token_auth__revoked(const struct auth *a, int64_t at) {
+  return a->via_token && a->key->revocable_tokens &&
+         revocation__revoked(&a->app->revocations, a->key->name,
+                             a->token_client_id, a->revocation_key,
+                             a->token_issued, at);
+}
+
+/* Fills *a from g (taking its app) once it is neither expired nor revoked
+ * and its capability reads; else *a is released. */
+static int accept_grant(struct auth *a, struct grant *g, int64_t now,
+                        herald_error *err) {
+  take_grant(a, g);
+  int rc = 0;
+  if (g->expires <= now)
+    rc = herald_error_set(err, HERALD_E_TOKEN_EXPIRED, "Token expired");
+  else if (token_auth__revoked(a, now))
+    rc = herald_error_set(err, HERALD_E_TOKEN_REVOKED, "Token revoked");
+  if (!rc) rc = grant_capability(a, g, err);
+  if (rc) auth__release(a);
+  return rc;
 }
 
 static int with_herald_token(struct auth *a, struct apps *apps,

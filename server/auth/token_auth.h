@@ -4,6 +4,7 @@
 #ifndef HERALD_TOKEN_AUTH_H
 #define HERALD_TOKEN_AUTH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,5 +17,9 @@
 int token_auth__authenticate(struct auth *a, struct apps *apps,
                              const char *credential, size_t len, int64_t now,
                              herald_error *err);
+
+/* Whether the token a authenticated with (via_token) is revoked at time
+ * `at` (a later time asks whether a pending revocation will reach it). */
+bool token_auth__revoked(const struct auth *a, int64_t at);
 
 #endif

@@ -66,6 +66,10 @@ static const struct option_def options[] = {
     OPT_RANGE("token-window-ms", OPT_INT64, token_window_ms,
               "120000", 1, MS_MAX,
               "how far a TokenRequest timestamp may be from server time"),
+    OPT_RANGE("reauth-margin-ms", OPT_INT64, reauth_margin_ms,
+              "30000", 0, MS_MAX,
+              "revokeTokens with allowReauthMargin: how much later the "
+              "revocation applies (live connections are asked to renew)"),
     OPT("log-level", OPT_STRING, log_level, "info",
         "debug, info, warn or error"),
     OPT_RANGE("max-message-size", OPT_INT64, max_message_size,

@@ -23,6 +23,7 @@ struct config {
   bool sandbox;
   char *admin_key;         /* lets POST /apps create apps; NULL: none */
   int64_t token_window_ms; /* TokenRequest timestamp tolerance */
+  int64_t reauth_margin_ms; /* revokeTokens' allowReauthMargin delay */
   char *log_level;
   int64_t max_message_size;       /* bytes, one publish */
   int64_t max_body_size;          /* bytes, one request body */

@@ -21,7 +21,6 @@
 #define RT_MIN_VERSION 2
 #define RT_MAX_VERSION 6
 #define RT_MAX_MESSAGES_PER_PM 1000
-#define RT_AUTH_LEAD_MAX_MS 30000
 #define RT_MAX_OUTBOUND_RATE 100 /* advertised only */
 #define RT_TICK_MAX_MS 1000
 #define RT_PRESENCE_GRACE_MIN_MS 1000 /* the least remainPresentFor gives */
@@ -248,7 +247,6 @@ static void bind_transport(struct rt_conn *c, struct transport *t) {
   t->on_backlog = on_transport_backlog;
   t->out->limit = (size_t)cfg_of(c)->max_outbound_bytes;
   c->last_sent_ms = (int64_t)uv_now(&c->worker->loop);
-  c->auth_requested = false;
   c->slow = false;
   c->inbound_allowance = (double)cfg_of(c)->max_inbound_rate;
   c->inbound_at_ms = c->last_sent_ms;
@@ -527,6 +525,17 @@ static int parse_params(const struct realtime *rt, struct http_request *req,
   return 0;
 }
 
+/* A key whose name no app knows is, to a realtime client, a wrong
+ * credential (40101), as Ably answers it; REST keeps 40400. */
+static int with_key(struct auth *a, struct apps *apps, const char *key,
+                    herald_error *err) {
+  int rc = auth__with_key(a, apps, key, strlen(key), err);
+  if (rc != -HERALD_E_NOT_FOUND) return rc;
+  return herald_error_set(err, HERALD_E_INVALID_CREDENTIALS,
+                          "Invalid credentials: no key named %.*s",
+                          (int)strcspn(key, ":"), key);
+}
+
 static int authenticate(const struct realtime *rt, struct http_request *req,
                         struct auth *a, herald_error *err) {
   struct apps *apps = rt->channels->apps;
@@ -534,7 +543,7 @@ static int authenticate(const struct realtime *rt, struct http_request *req,
   const char *token = http__param(req, "access_token");
   if (!token) token = http__param(req, "accessToken");
   int rc;
-  if (key) rc = auth__with_key(a, apps, key, strlen(key), err);
+  if (key) rc = with_key(a, apps, key, err);
   else if (token)
     rc = token_auth__authenticate(a, apps, token, strlen(token), clock__now_ms(), err);
   else
@@ -647,7 +656,6 @@ static void reauthenticate(struct rt_conn *c, const struct protocol_message *pm)
   }
   auth__release(&c->auth);
   c->auth = fresh;
-  c->auth_requested = false;
   send_connected(c, NULL);
   realtime_channels__recheck(c);
 }
@@ -749,20 +757,13 @@ static void tick_live(struct rt_conn *c, int64_t now, int64_t tick_ms) {
     drop_transport(c, &pm);
     return;
   }
+  /* No AUTH ahead of expiry (realtime.md 3.8): the SDK renews on this
+   * DISCONNECTED and resumes, or, holding a token it cannot renew, gives
+   * up on its own terms. */
   if (c->auth.via_token && now >= c->auth.token_expires) {
     herald_error_set(&pm.error, HERALD_E_TOKEN_EXPIRED, "Token expired");
     drop_transport(c, &pm);
     return;
-  }
-  if (c->auth.via_token && !c->auth_requested) {
-    /* Ask for a new token ahead of expiry: 30 s, or half a short life. */
-    int64_t life = c->auth.token_expires - c->auth.token_issued;
-    int64_t lead = life / 2 < RT_AUTH_LEAD_MAX_MS ? life / 2 : RT_AUTH_LEAD_MAX_MS;
-    if (now >= c->auth.token_expires - lead - tick_ms) {
-      struct protocol_message auth = {.action = PM_AUTH};
-      realtime__send(c, &auth);
-      c->auth_requested = true;
-    }
   }
   if ((int64_t)uv_now(&c->worker->loop) - c->last_sent_ms >=
       c->idle_interval_ms - tick_ms)
@@ -788,6 +789,7 @@ static void on_tick(uv_timer_t *timer) {
              connection_registry__remove(&s->connections, c, now, false))
       retire(c);
   }
+  realtime_revocation__tick(rw, now);
   fanout__sweep(rw->worker, now);
 }
 
@@ -798,6 +800,7 @@ static int slot = -1;
 static void free_worker_state(void *arg) {
   struct realtime_worker *rw = arg;
   comet__worker_cleanup(&rw->realtime->comets, rw->worker);
+  realtime_revocation__worker_cleanup(rw);
   while (rw->conns) {
     struct rt_conn *c = rw->conns;
     rw->conns = c->next;

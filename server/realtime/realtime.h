@@ -11,7 +11,8 @@
  * realtime_channels.c (ATTACH/DETACH, replay; an attachment is a
  * subscriber of channel/fanout.h), realtime_publish.c (MESSAGE and
  * PRESENCE, ACK/NACK), realtime_presence.c (SYNC, leaving), realtime_sse.c
- * (event streams: subscribe-only connections over HTTP). */
+ * (event streams: subscribe-only connections over HTTP),
+ * realtime_revocation.c (revoked tokens' connections). */
 #ifndef HERALD_REALTIME_H
 #define HERALD_REALTIME_H
 
@@ -63,7 +64,6 @@ struct rt_conn {
   int64_t idle_interval_ms;
   int64_t expires_at;      /* RT_DETACHED: when the state is dropped */
   int64_t last_sent_ms;    /* for heartbeats */
-  bool auth_requested;     /* AUTH sent for the expiring token */
   bool resumed;            /* this transport continues a connection */
   bool ephemeral;          /* a stream's: it ends with its transport */
   double inbound_allowance; /* messages the rate limit still allows */
@@ -94,6 +94,7 @@ struct realtime_worker {
   uv_timer_t presence_grace; /* due at the earliest presence_leave_at */
   int64_t presence_grace_at;
   struct frame *too_big[2]; /* by wire format: see too_big_frame */
+  struct revocation_sweep *revocation_sweeps; /* realtime_revocation.c */
 };
 
 void realtime__init(struct realtime *rt, struct channels *channels,
@@ -195,6 +196,13 @@ bool realtime_handover__resolve(struct realtime *rt, const char *key,
                                 void (*done)(void *arg, const char *id,
                                              const herald_error *err),
                                 void *arg);
+
+/* realtime_revocation.c: revocations reaching live connections. _watch
+ * follows the apps registry's revocations (once every worker can be posted
+ * to); _tick runs those of w whose appliesAt came (each tick). */
+void realtime_revocation__watch(struct realtime *rt);
+void realtime_revocation__tick(struct realtime_worker *rw, int64_t now);
+void realtime_revocation__worker_cleanup(struct realtime_worker *rw);
 
 /* realtime_publish.c */
 void realtime_publish__message(struct rt_conn *c, struct protocol_message *pm);

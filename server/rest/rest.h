@@ -31,6 +31,9 @@ void rest_channels__status(struct http_request *req);
 void rest_channels__list(struct http_request *req);
 void rest_tokens__request(struct http_request *req);
 void rest_tokens__revoke(struct http_request *req);
+/* Whether the key /keys/:key/... names exists: 0, or -40400 (404), which a
+ * request gets whatever its method. */
+int rest_tokens__key_exists(struct http_request *req, herald_error *err);
 void rest_apps__create(struct http_request *req);
 void rest_apps__delete(struct http_request *req);
 

@@ -18,7 +18,19 @@
 #define DEFAULT_TOKEN_TTL_MS (60 * 60 * 1000LL)
 #define MAX_TOKEN_TTL_MS (24 * 60 * 60 * 1000LL)
 #define MAX_REVOCATION_TARGETS 100
-#define REAUTH_MARGIN_MS 30000
+
+int rest_tokens__key_exists(struct http_request *req, herald_error *err) {
+  const char *name = req->segments[1];
+  struct app *app;
+  const struct key *key;
+  if (!apps__find_key(rest__context(req)->apps, name, strlen(name), &app, &key,
+                      NULL)) {
+    apps__release(app);
+    return 0;
+  }
+  return herald_error_set(err, HERALD_E_NOT_FOUND, "No key found with name %s",
+                          name);
+}
 
 /* ---- requestToken ----------------------------------------------------- */
 
@@ -359,7 +371,8 @@ static int decode_revocations(struct http_request *req,
     job->n_targets = n;
     job->issued_before = issued_before;
     bool margin = wire_value__bool(wire_value__get(body, "allowReauthMargin"));
-    job->applies_at = now + (margin ? REAUTH_MARGIN_MS : 0);
+    int64_t margin_ms = rest__context(req)->cfg->reauth_margin_ms;
+    job->applies_at = now + (margin ? margin_ms : 0);
     for (size_t i = 0; i < n; i++) {
       size_t len;
       const char *text = wire_value__bytes(wire_value__at(targets, i), &len);
@@ -428,8 +441,8 @@ static bool accept_target(struct revoke_job *job, struct revoke_target *t) {
   }
   struct app *app = rest__auth(req)->app;
   const char *key_name = rest__auth(req)->key->name;
-  revocation__add(&app->revocations, key_name, t->target, job->issued_before,
-                   job->applies_at);
+  apps__revoke(rest__context(req)->apps, app, key_name, t->target,
+               job->issued_before, job->applies_at);
   t->record_key = apps__revocation_key(key_name, t->target);
   t->record_value = apps__revocation_value(job->issued_before, job->applies_at);
   t->record = (struct store_record){

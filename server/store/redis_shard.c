@@ -155,6 +155,37 @@ static void on_disconnect(const redisAsyncContext *ac, int status) {
   lost(ac->data, ac);
 }
 
+static bool ready(const struct redis_shard *sh) {
+  return sh->cmd_up && sh->sub_up && sh->scripts_loaded == sh->n_scripts;
+}
+
+/* Both connections up and the scripts loaded: the shard is up. */
+static void maybe_up(struct redis_shard *sh) {
+  if (!ready(sh)) return;
+  uv_timer_stop(&sh->retry);
+  sh->retry_ms = RETRY_MIN_MS;
+  if (sh->error[0]) log_info("redis %s:%d: connected", sh->host, sh->port);
+  sh->error[0] = '\0';
+  sh->events->up(sh);
+}
+
+/* A SCRIPT LOAD answered. Refused (a Redis still loading its data
+ * answers LOADING): the connection starts again, else every EVALSHA on it
+ * would fail with NOSCRIPT. */
+static void on_script_loaded(redisAsyncContext *ac, void *reply, void *priv) {
+  struct redis_shard *sh = priv;
+  const redisReply *r = reply;
+  if (!r || ac != sh->cmd) return; /* that connection is gone */
+  if (r->type == REDIS_REPLY_ERROR) {
+    snprintf(sh->error, sizeof sh->error, "%s", r->str);
+    log_warn("redis %s:%d: %s", sh->host, sh->port, r->str);
+    redisAsyncDisconnect(ac); /* on_disconnect retries */
+    return;
+  }
+  sh->scripts_loaded++;
+  maybe_up(sh);
+}
+
 static void on_connect(const redisAsyncContext *ac, int status) {
   struct redis_shard *sh = ac->data;
   if (status != REDIS_OK) { /* hiredis frees ac after this */
@@ -163,22 +194,17 @@ static void on_connect(const redisAsyncContext *ac, int status) {
   }
   redisEnableKeepAlive((redisContext *)&ac->c); /* a silent peer ends too */
   if (ac == sh->cmd) {
+    sh->scripts_loaded = 0;
     for (size_t i = 0; i < sh->n_scripts; i++) {
       const char *argv[] = {"SCRIPT", "LOAD", sh->scripts[i]};
       size_t lens[] = {6, 4, strlen(sh->scripts[i])};
-      redisAsyncCommandArgv(sh->cmd, NULL, NULL, 3, argv, lens);
+      redisAsyncCommandArgv(sh->cmd, on_script_loaded, sh, 3, argv, lens);
     }
     sh->cmd_up = true;
   } else {
     sh->sub_up = true;
   }
-  if (sh->cmd_up && sh->sub_up) {
-    uv_timer_stop(&sh->retry);
-    sh->retry_ms = RETRY_MIN_MS;
-    if (sh->error[0]) log_info("redis %s:%d: connected", sh->host, sh->port);
-    sh->error[0] = '\0';
-    sh->events->up(sh);
-  }
+  maybe_up(sh);
 }
 
 static redisAsyncContext *open_context(struct redis_shard *sh) {
@@ -225,7 +251,7 @@ void redis_shard__stop(struct redis_shard *sh) {
 bool redis_shard__command(struct redis_shard *sh, redisCallbackFn *fn,
                           void *priv, int argc, const char **argv,
                           const size_t *lens) {
-  if (!sh->cmd_up || sh->stopping) return false;
+  if (!ready(sh) || sh->stopping) return false;
   return redisAsyncCommandArgv(sh->cmd, fn, priv, argc, argv, lens) == REDIS_OK;
 }
 

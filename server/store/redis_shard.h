@@ -40,6 +40,7 @@ struct redis_shard {
   uv_loop_t *loop;
   redisAsyncContext *cmd, *sub; /* NULL while down */
   bool cmd_up, sub_up;
+  size_t scripts_loaded; /* on cmd, this connection: commands wait for all */
   bool stopping;
   uv_timer_t retry;
   uint64_t retry_ms;

@@ -8,7 +8,10 @@
 //    503/50005, realtime publishes are NACKed 50005 and an attached realtime
 //    client goes disconnected; afterwards it is connected again by itself
 //    and gets new messages, publishing works again on every node, and no
-//    acknowledged message is missing from history or from the subscriber.
+//    acknowledged message is missing from history or from the subscriber;
+//  - a node reconnecting while Redis still reads its data back (LOADING)
+//    loads its Lua scripts again once Redis is ready, instead of failing
+//    every publish with NOSCRIPT from then on.
 //
 // Run: HERALDD=/abs/build/heraldd node --test --test-force-exit tests/integration/cluster_faults.test.mjs
 
@@ -354,6 +357,32 @@ describe('publishes in flight when Redis goes away', () => {
       state.stop = true;
       await Promise.allSettled(running);
       await teardown(failure, () => stopCluster(nodes, failure ? { timeoutMs: 3000 } : undefined), () => redis.stop());
+    }
+  });
+});
+
+describe('Redis answering LOADING while it reads its data back', () => {
+  test('a node that reconnects while Redis still loads its AOF loads its scripts again once Redis is ready: publishes work, no NOSCRIPT forever', async () => {
+    const redis = await startRedis({ appendfsync: 'everysec' });
+    let nodes = [];
+    try {
+      nodes = await startCluster({ nodes: 1, redis: [redis], args: ARGS });
+      const [A] = nodes;
+      // enough data that reading it back takes a while (LOADING meanwhile)
+      await redis.command('EVAL', "for i = 1, 600000 do redis.call('SET', 'filler:' .. i, i) end return 1", '0');
+      assert.equal((await publishRaw(A, uniqueChannel('loading'), { name: 'before' })).status, 201);
+      await redis.restart();
+      const name = uniqueChannel('loading');
+      let last;
+      await eventually(async () => {
+        last = await publishRaw(A, name, { name: 'after' });
+        return last.status === 201;
+      }, { timeoutMs: 15000, what: 'a publish acknowledged after the restart' }).catch((e) => {
+        throw new Error(`${e.message}; the last answer: ${last?.status} ${last?.raw}`);
+      });
+      assert.match(A.logs().stderr, /LOADING/, 'the node did reconnect while Redis was loading');
+    } finally {
+      await teardown(null, () => stopCluster(nodes), () => redis.stop());
     }
   });
 });
