@@ -120,6 +120,7 @@ static struct owned_channel *owned_get(struct fanout_worker *fw,
 
 static void owned_free(struct fanout_worker *fw, const char *key, size_t len,
                        struct owned_channel *oc) {
+  occupancy_events__forget(fw->worker, key, len);
   hashmap__remove(&fw->owned, key, len);
   herald_free(oc);
 }
@@ -193,6 +194,10 @@ static void fan_out(struct worker *owner, struct owned_channel *oc,
   if (d->action == PM_PRESENCE)
     occupancy_events__touch(owner, d->key, strlen(d->key));
   post_delivery(owner, oc, d);
+}
+
+bool fanout__owns(struct worker *owner, const char *key, size_t key_len) {
+  return hashmap__get(&state_of(owner)->owned, key, key_len) != NULL;
 }
 
 size_t fanout__owned_members(struct worker *owner, const char *key,
@@ -311,6 +316,8 @@ static void feed_on_owner(struct worker_task *task) {
   size_t len;
   char *key = fanout__channel_key(it->app_id, it->channel, &len);
   struct owned_channel *oc = hashmap__get(&fw->owned, key, len);
+  if (oc && (it->event == STORE_FEED_POSITIONED || it->event == STORE_FEED_USAGE))
+    occupancy_events__remote(fw->worker, key, len, &it->usage);
   if (oc && it->event == STORE_FEED_POSITIONED) {
     positioned(fw, oc, it);
   } else if (oc && it->event == STORE_FEED_INTERRUPTED) {

@@ -101,7 +101,9 @@ size_t fanout__count_subscribers(struct worker *w, const char *key,
  * the latest delivery). */
 size_t fanout__presence_members(const struct subscriber *s);
 
-/* On the owner: the channel's member count (0 when no worker subscribes). */
+/* On the owner: whether some worker subscribes to the channel (or did
+ * lately), and its member count (0 when none does). */
+bool fanout__owns(struct worker *owner, const char *key, size_t key_len);
 size_t fanout__owned_members(struct worker *owner, const char *key,
                              size_t key_len);
 /* On the owner: posts d (taken over), which is not in the channel's order

@@ -12,6 +12,7 @@
 /* On an owner: a channel some worker has attachments on. */
 struct channel_counts {
   struct occupancy *workers; /* per worker (presence_members unused) */
+  struct occupancy remote;   /* the other nodes', summed */
   size_t *wanting;           /* per worker: attachments that take events */
   struct occupancy sent;     /* the last event's */
   int64_t sent_ms;           /* 0: none sent yet */
@@ -68,8 +69,8 @@ static struct occupancy sum(const struct events_worker *ew,
                             size_t key_len) {
   struct occupancy o = {
       .presence_members = (long)fanout__owned_members(ew->worker, key, key_len)};
-  for (int w = 0; w < ew->worker->pool->n; w++) {
-    const struct occupancy *p = &cc->workers[w];
+  for (int w = -1; w < ew->worker->pool->n; w++) {
+    const struct occupancy *p = w < 0 ? &cc->remote : &cc->workers[w];
     o.connections += p->connections;
     o.publishers += p->publishers;
     o.subscribers += p->subscribers;
@@ -139,35 +140,45 @@ struct report {
   char key[];
 };
 
-static bool nobody(const struct events_worker *ew,
-                   const struct channel_counts *cc) {
-  for (int w = 0; w < ew->worker->pool->n; w++)
-    if (cc->workers[w].connections) return false;
-  return true;
+/* The channel's counts, made the first time (while the fan-out owns it). */
+static struct channel_counts *counts_of(struct events_worker *ew,
+                                        const char *key, size_t key_len) {
+  struct channel_counts *cc = hashmap__get(&ew->owned, key, key_len);
+  if (cc || !fanout__owns(ew->worker, key, key_len)) return cc;
+  cc = herald_xcalloc(1, sizeof *cc);
+  cc->workers = herald_xcalloc((size_t)ew->worker->pool->n, sizeof *cc->workers);
+  cc->wanting = herald_xcalloc((size_t)ew->worker->pool->n, sizeof *cc->wanting);
+  hashmap__put(&ew->owned, key, key_len, cc);
+  return cc;
 }
 
 static void on_report(struct worker_task *task) {
   struct report *r = (struct report *)task;
   struct events_worker *ew = state_of(worker__self());
-  struct channel_counts *cc = hashmap__get(&ew->owned, r->key, r->key_len);
-  if (!cc && r->counts.connections) {
-    cc = herald_xcalloc(1, sizeof *cc);
-    cc->workers = herald_xcalloc((size_t)ew->worker->pool->n, sizeof *cc->workers);
-    cc->wanting = herald_xcalloc((size_t)ew->worker->pool->n, sizeof *cc->wanting);
-    hashmap__put(&ew->owned, r->key, r->key_len, cc);
-  }
+  struct channel_counts *cc = counts_of(ew, r->key, r->key_len);
   if (cc) {
     bool arrived = r->wanting > cc->wanting[r->worker];
     cc->workers[r->worker] = r->counts;
     cc->wanting[r->worker] = r->wanting;
-    if (nobody(ew, cc)) {
-      hashmap__remove(&ew->owned, r->key, r->key_len);
-      free_counts(cc);
-    } else {
-      changed(ew, r->key, r->key_len, cc, arrived);
-    }
+    changed(ew, r->key, r->key_len, cc, arrived);
   }
   herald_free(r);
+}
+
+void occupancy_events__remote(struct worker *owner, const char *key,
+                              size_t key_len, const struct occupancy *o) {
+  struct events_worker *ew = state_of(owner);
+  struct channel_counts *cc = counts_of(ew, key, key_len);
+  if (!cc) return;
+  cc->remote = *o;
+  changed(ew, key, key_len, cc, false);
+}
+
+void occupancy_events__forget(struct worker *owner, const char *key,
+                              size_t key_len) {
+  struct events_worker *ew = state_of(owner);
+  struct channel_counts *cc = hashmap__remove(&ew->owned, key, key_len);
+  if (cc) free_counts(cc);
 }
 
 void occupancy_events__report(struct channels *ch, const char *key,

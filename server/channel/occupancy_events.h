@@ -4,8 +4,9 @@
  * to those subscribers only, when the channel's occupancy changes.
  *
  * Each channel's owner keeps every worker's attachment counts, which the
- * workers report within OCCUPANCY_FLUSH_MS of a change (occupancy.c), and
- * takes the member count from the fan-out. An event goes out at once for
+ * workers report within OCCUPANCY_FLUSH_MS of a change (occupancy.c), the
+ * other nodes' (a shared engine's feed), and takes the member count from
+ * the fan-out, for as long as the fan-out owns the channel. An event goes out at once for
  * the first change, and when a subscriber that wants events arrives;
  * otherwise at most once per --occupancy-interval-ms (Ably debounces them
  * too), with the counts of then.
@@ -30,6 +31,12 @@ void occupancy_events__worker_init(struct channels *ch, struct worker *w);
 void occupancy_events__report(struct channels *ch, const char *key,
                               size_t key_len, const struct occupancy *counts,
                               size_t wanting);
+/* On an owner: the other nodes' attachments on the channel are now o. */
+void occupancy_events__remote(struct worker *owner, const char *key,
+                              size_t key_len, const struct occupancy *o);
+/* On an owner: the fan-out no longer owns the channel. */
+void occupancy_events__forget(struct worker *owner, const char *key,
+                              size_t key_len);
 /* On an owner: the channel's members changed. */
 void occupancy_events__touch(struct worker *owner, const char *key,
                              size_t key_len);
