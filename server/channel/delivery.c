@@ -2,11 +2,15 @@
  * delivery.h). */
 #include "channel/delivery.h"
 
+#include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "alloc.h"
 #include "channel/channel.h"
 #include "message_filter.h"
+#include "msgid.h"
 
 /* The delivery of count messages (taken over, as every pointer here). */
 static struct delivery *make(bool presence, char *key, size_t app_id_len,
@@ -23,7 +27,7 @@ static struct delivery *make(bool presence, char *key, size_t app_id_len,
   d->timestamp = messages[0]->timestamp;
   d->messages = messages;
   d->count = count;
-  d->channel_serial = messages[count - 1]->serial;
+  d->channel_serial = messages[count - 1]->serial; /* NULL for an event */
   d->presence_members = presence_members;
   return d;
 }
@@ -46,6 +50,47 @@ struct delivery *delivery__from_feed(struct store_feed_item *it, char *key,
   it->message_id = it->connection_id = NULL;
   it->messages = NULL;
   it->count = 0;
+  return d;
+}
+
+/* {"metrics": {...}} as JSON text (herald_xmalloc'd). */
+static char *metrics_json(const struct occupancy *o) {
+  json_t *metrics = json_pack(
+      "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "connections",
+      (json_int_t)o->connections, "publishers", (json_int_t)o->publishers,
+      "subscribers", (json_int_t)o->subscribers, "presenceConnections",
+      (json_int_t)o->presence_connections, "presenceMembers",
+      (json_int_t)o->presence_members, "presenceSubscribers",
+      (json_int_t)o->presence_subscribers, "objectPublishers",
+      (json_int_t)o->object_publishers, "objectSubscribers",
+      (json_int_t)o->object_subscribers);
+  json_t *data = json_pack("{s:o}", "metrics", metrics);
+  char *text = json_dumps(data, JSON_COMPACT);
+  json_decref(data);
+  if (!text) abort(); /* only out of memory */
+  char *copy = herald_xstrdup(text);
+  free(text);
+  return copy;
+}
+
+struct delivery *delivery__occupancy(char *key, size_t app_id_len,
+                                     const struct occupancy *o, int64_t now) {
+  char id[11];
+  msgid__random(id, 10);
+  struct message *m = message__new();
+  m->id = herald_xmalloc(strlen(id) + 5);
+  sprintf(m->id, "%s:0:0", id);
+  m->name = herald_xstrdup("[meta]occupancy");
+  m->payload.type = PAYLOAD_STRING;
+  m->payload.data = metrics_json(o);
+  m->payload.len = strlen(m->payload.data);
+  m->payload.encoding = herald_xstrdup("json");
+  m->timestamp = now;
+  struct message **messages = herald_xmalloc(sizeof *messages);
+  messages[0] = m;
+  struct delivery *d = make(false, key, app_id_len, herald_xstrdup(id), NULL,
+                            messages, 1, 0);
+  d->kind = DELIVERY_OCCUPANCY;
   return d;
 }
 

@@ -16,8 +16,16 @@
 struct message_filter;
 struct publish;
 
+enum delivery_kind {
+  DELIVERY_STORED,    /* a publish or presence change: in the channel's
+                         order, moves its position */
+  DELIVERY_OCCUPANCY, /* a [meta]occupancy event (occupancy_events.h): no
+                         serial, for the subscribers that take events */
+};
+
 struct delivery {
   atomic_int refs;
+  enum delivery_kind kind;
   int action;          /* PM_MESSAGE or PM_PRESENCE */
   char *key; /* the channel's key: app id, '\n', base name */
   const char *channel; /* the base name, inside key */
@@ -26,7 +34,7 @@ struct delivery {
   int64_t timestamp;
   struct message **messages; /* or presence items */
   size_t count;
-  const char *channel_serial; /* the last message's serial */
+  const char *channel_serial; /* the last message's serial (stored) */
   size_t presence_members; /* the channel's member count after it */
 };
 
@@ -39,6 +47,10 @@ struct delivery *delivery__new(const struct publish *p, char *key,
  * and messages it takes over. */
 struct delivery *delivery__from_feed(struct store_feed_item *it, char *key,
                                      size_t presence_members);
+/* A [meta]occupancy event of the channel with that key (taken over) at
+ * now: data {"metrics": o}, as Ably sends it. */
+struct delivery *delivery__occupancy(char *key, size_t app_id_len,
+                                     const struct occupancy *o, int64_t now);
 struct delivery *delivery__ref(struct delivery *d);
 /* Drops a reference (d may be NULL); the last frees d. */
 void delivery__unref(struct delivery *d);

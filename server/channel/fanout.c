@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "channel/occupancy_events.h"
 #include "channel/presence.h"
 #include "clock.h"
 
@@ -119,6 +120,7 @@ static struct owned_channel *owned_get(struct fanout_worker *fw,
 
 static void owned_free(struct fanout_worker *fw, const char *key, size_t len,
                        struct owned_channel *oc) {
+  occupancy_events__forget(fw->worker, key, len);
   hashmap__remove(&fw->owned, key, len);
   herald_free(oc);
 }
@@ -170,13 +172,9 @@ static void post_note(struct local_channel *lc, bool subscribe) {
 
 static void on_delivery(struct worker_task *task);
 
-/* Moves the channel's position to d and posts d (taken over) to every
- * worker with subscribers. */
-static void fan_out(struct worker *owner, struct owned_channel *oc,
-                    struct delivery *d) {
-  snprintf(oc->position, SERIAL_MAX, "%s", d->channel_serial);
-  oc->presence_members = d->presence_members;
-  oc->last_ms = clock__now_ms();
+/* Posts d (taken over) to every worker with subscribers to oc. */
+static void post_delivery(struct worker *owner, struct owned_channel *oc,
+                          struct delivery *d) {
   for (int i = 0; i < owner->pool->n; i++) {
     if (!(oc->workers & (UINT64_C(1) << i))) continue;
     struct delivery_task *dt = herald_xmalloc(sizeof *dt);
@@ -184,6 +182,36 @@ static void fan_out(struct worker *owner, struct owned_channel *oc,
     worker__post(&owner->pool->workers[i], &dt->task, on_delivery);
   }
   delivery__unref(d);
+}
+
+/* Moves the channel's position to d and posts d (taken over) to every
+ * worker with subscribers; a presence change changes its occupancy. */
+static void fan_out(struct worker *owner, struct owned_channel *oc,
+                    struct delivery *d) {
+  snprintf(oc->position, SERIAL_MAX, "%s", d->channel_serial);
+  oc->presence_members = d->presence_members;
+  oc->last_ms = clock__now_ms();
+  if (d->action == PM_PRESENCE)
+    occupancy_events__touch(owner, d->key, strlen(d->key));
+  post_delivery(owner, oc, d);
+}
+
+bool fanout__owns(struct worker *owner, const char *key, size_t key_len) {
+  return hashmap__get(&state_of(owner)->owned, key, key_len) != NULL;
+}
+
+size_t fanout__owned_members(struct worker *owner, const char *key,
+                             size_t key_len) {
+  const struct owned_channel *oc = hashmap__get(&state_of(owner)->owned, key,
+                                                key_len);
+  return oc ? oc->presence_members : 0;
+}
+
+void fanout__announce(struct worker *owner, const char *key, size_t key_len,
+                      struct delivery *d) {
+  struct owned_channel *oc = hashmap__get(&state_of(owner)->owned, key, key_len);
+  if (oc && !oc->pending) post_delivery(owner, oc, d);
+  else delivery__unref(d);
 }
 
 void fanout__published(struct worker *owner, const struct publish *p) {
@@ -214,6 +242,7 @@ void fanout__sweep(struct worker *w, int64_t now) {
     }
     e = next;
   }
+  occupancy_events__sweep(w, now);
 }
 
 /* ---- Deliveries -------------------------------------------------------------- */
@@ -229,8 +258,10 @@ static void on_delivery(struct worker_task *task) {
     delivery__unref(d);
     return;
   }
-  snprintf(lc->position, SERIAL_MAX, "%s", d->channel_serial);
-  lc->presence_members = d->presence_members;
+  if (d->kind == DELIVERY_STORED) {
+    snprintf(lc->position, SERIAL_MAX, "%s", d->channel_serial);
+    lc->presence_members = d->presence_members;
+  }
   struct delivery_frames frames = {.delivery = d};
   for (struct subscriber *s = lc->head; s; s = s->next)
     s->ops->deliver(s, d, &frames);
@@ -285,6 +316,8 @@ static void feed_on_owner(struct worker_task *task) {
   size_t len;
   char *key = fanout__channel_key(it->app_id, it->channel, &len);
   struct owned_channel *oc = hashmap__get(&fw->owned, key, len);
+  if (oc && (it->event == STORE_FEED_POSITIONED || it->event == STORE_FEED_USAGE))
+    occupancy_events__remote(fw->worker, key, len, &it->usage);
   if (oc && it->event == STORE_FEED_POSITIONED) {
     positioned(fw, oc, it);
   } else if (oc && it->event == STORE_FEED_INTERRUPTED) {
@@ -405,6 +438,12 @@ void fanout__set_modes(struct subscriber *s, uint32_t modes) {
   if (s->local) occupancy__changed(s->local->key, s->local->key_len);
 }
 
+void fanout__set_occupancy(struct subscriber *s, bool occupancy) {
+  if (s->occupancy == occupancy) return;
+  s->occupancy = occupancy;
+  if (s->local) occupancy__changed(s->local->key, s->local->key_len);
+}
+
 const char *fanout__position(const struct subscriber *s) {
   return s->local->position;
 }
@@ -433,10 +472,12 @@ void fanout__each_channel(struct worker *w, const char *app_id,
   }
 }
 
-void fanout__count_subscribers(struct worker *w, const char *key,
-                               size_t key_len, struct occupancy *o) {
+size_t fanout__count_subscribers(struct worker *w, const char *key,
+                                 size_t key_len, struct occupancy *o) {
   struct local_channel *lc = hashmap__get(&state_of(w)->subscribed, key, key_len);
+  size_t wanting = 0;
   for (struct subscriber *a = lc ? lc->head : NULL; a; a = a->next) {
+    wanting += a->occupancy;
     o->connections++;
     o->publishers += (a->modes & PM_FLAG_MODE_PUBLISH) != 0;
     o->subscribers += (a->modes & PM_FLAG_MODE_SUBSCRIBE) != 0;
@@ -446,6 +487,7 @@ void fanout__count_subscribers(struct worker *w, const char *key,
     o->object_publishers += (a->modes & PM_FLAG_MODE_OBJECT_PUBLISH) != 0;
     o->object_subscribers += (a->modes & PM_FLAG_MODE_OBJECT_SUBSCRIBE) != 0;
   }
+  return wanting;
 }
 
 static void free_state(void *arg) {

@@ -63,6 +63,7 @@ struct subscriber {
   const struct subscriber_ops *ops;
   char *name;     /* the channel's base name */
   uint32_t modes; /* PM_FLAG_MODE_*: counted by occupancy */
+  bool occupancy; /* takes the channel's [meta]occupancy events */
   /* Until positioned: the position it was told, then it may follow its
    * channel's (fanout__position). */
   char position[SERIAL_MAX];
@@ -75,8 +76,10 @@ struct subscriber {
  * s->ops->positioned(s). */
 void fanout__subscribe(const char *app_id, struct subscriber *s);
 void fanout__unsubscribe(struct subscriber *s);
-/* Changes a subscribed s's modes (occupancy counts them). */
+/* Changes a subscribed s's modes, or whether it takes occupancy events
+ * (occupancy counts both). */
 void fanout__set_modes(struct subscriber *s, uint32_t modes);
+void fanout__set_occupancy(struct subscriber *s, bool occupancy);
 
 /* The last serial s's channel delivered on this worker. */
 const char *fanout__position(const struct subscriber *s);
@@ -90,12 +93,23 @@ const char *fanout__key_channel(const char *key, size_t key_len,
  * has subscribers to. */
 void fanout__each_channel(struct worker *w, const char *app_id,
                           void (*fn)(const char *name, void *arg), void *arg);
-/* Adds worker w's subscribers to the channel with that key to *o. */
-void fanout__count_subscribers(struct worker *w, const char *key,
-                               size_t key_len, struct occupancy *o);
+/* Adds worker w's subscribers to the channel with that key to *o;
+ * returns how many of them take occupancy events. */
+size_t fanout__count_subscribers(struct worker *w, const char *key,
+                                 size_t key_len, struct occupancy *o);
 /* The channel's presence member count as of s's channel position (as of
  * the latest delivery). */
 size_t fanout__presence_members(const struct subscriber *s);
+
+/* On the owner: whether some worker subscribes to the channel (or did
+ * lately), and its member count (0 when none does). */
+bool fanout__owns(struct worker *owner, const char *key, size_t key_len);
+size_t fanout__owned_members(struct worker *owner, const char *key,
+                             size_t key_len);
+/* On the owner: posts d (taken over), which is not in the channel's order
+ * (an occupancy event), to every worker with subscribers. */
+void fanout__announce(struct worker *owner, const char *key, size_t key_len,
+                      struct delivery *d);
 
 /* On the owner, after a publish (or presence change) was appended: move
  * the channel's position and post it to every worker with subscribers. */

@@ -8,6 +8,7 @@
 #include "alloc.h"
 #include "channel/channel.h"
 #include "channel/fanout.h"
+#include "channel/occupancy_events.h"
 #include "channel/presence.h"
 #include "core/log.h"
 
@@ -148,9 +149,11 @@ static void free_flush(struct store_req *req) {
   herald_free(req);
 }
 
-/* Tells the engine this worker's counts on every changed channel. */
+/* Tells the channels' owners (for their events) and a shared engine (for
+ * the cluster's view) this worker's counts on every changed channel. */
 static void flush(uv_timer_t *timer) {
   struct usage_worker *uw = timer->data;
+  bool shared = store__shared(uw->channels->store);
   struct store_usage *u = herald_xcalloc(1, sizeof *u);
   u->req.done = free_flush; /* origin NULL: on the engine's thread */
   u->worker = uw->worker->index;
@@ -159,14 +162,18 @@ static void flush(uv_timer_t *timer) {
   for (struct hashmap_entry *e = hashmap__first(&uw->changed, &bucket); e;
        e = hashmap__next(&uw->changed, e, &bucket)) {
     struct store_usage_entry *entry = &u->entries[u->count++];
+    size_t wanting = fanout__count_subscribers(uw->worker, e->key, e->key_len,
+                                               &entry->counts);
+    occupancy_events__report(uw->channels, e->key, e->key_len, &entry->counts,
+                             wanting);
     const char *newline = memchr(e->key, '\n', e->key_len);
     entry->app_id = herald_xstrndup(e->key, (size_t)(newline - e->key));
     entry->channel = herald_xstrdup(newline + 1);
-    fanout__count_subscribers(uw->worker, e->key, e->key_len, &entry->counts);
   }
   hashmap__cleanup(&uw->changed);
   hashmap__init(&uw->changed);
-  store__usage(uw->channels->store, u);
+  if (shared) store__usage(uw->channels->store, u);
+  else free_flush(&u->req);
 }
 
 static void free_usage_worker(void *arg) {
@@ -176,7 +183,7 @@ static void free_usage_worker(void *arg) {
 }
 
 void occupancy__worker_init(struct channels *ch, struct worker *w) {
-  if (!store__shared(ch->store)) return;
+  occupancy_events__worker_init(ch, w);
   struct usage_worker *uw = herald_xcalloc(1, sizeof *uw);
   uw->channels = ch;
   uw->worker = w;
@@ -188,8 +195,7 @@ void occupancy__worker_init(struct channels *ch, struct worker *w) {
 }
 
 void occupancy__changed(const char *key, size_t key_len) {
-  struct usage_worker *uw = slot < 0 ? NULL : worker__self()->locals[slot];
-  if (!uw) return;
+  struct usage_worker *uw = worker__self()->locals[slot];
   hashmap__put(&uw->changed, key, key_len, NULL);
   if (!uv_is_active((uv_handle_t *)&uw->flush))
     uv_timer_start(&uw->flush, flush, OCCUPANCY_FLUSH_MS, 0);

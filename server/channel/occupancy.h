@@ -7,10 +7,11 @@
  * are put together on the origin. Such requests are rare; nothing is kept
  * up to date for them on the hot path.
  *
- * With a shared engine, the other nodes' attachments and every node's
- * members come from the engine: each worker tells it its counts of the
- * channels whose attachments changed, at most every OCCUPANCY_FLUSH_MS
- * (store__usage), and a query adds the engine's answer to its own
+ * Each worker tells the channels' owners (for [meta]occupancy events,
+ * occupancy_events.h) and, with a shared engine, the engine its counts of
+ * the channels whose attachments changed, at most every
+ * OCCUPANCY_FLUSH_MS (store__usage); a query there adds the engine's
+ * answer (the other nodes' attachments, every node's members) to its own
  * workers' counts (store__occupancy).
  *
  * Owns: the queries' results and their per-worker parts, each worker's
@@ -55,12 +56,12 @@ struct occupancy_query {
 void occupancy__query(struct occupancy_query *q);
 void occupancy__query_cleanup(struct occupancy_query *q);
 
-/* A shared engine's per-worker state, on w before it runs (nothing
- * otherwise). */
+/* The per-worker state (and occupancy_events.h's), on w before it runs. */
 void occupancy__worker_init(struct channels *ch, struct worker *w);
 
 /* On a worker: its attachments on the channel with that fan-out key
- * changed (in number or modes). */
+ * changed (in number, modes, or taking events): told the channel's owner
+ * (occupancy_events.h) and a shared engine within OCCUPANCY_FLUSH_MS. */
 void occupancy__changed(const char *key, size_t key_len);
 
 /* The base names of an app's channels with an attachment or a presence

@@ -156,6 +156,10 @@ static const struct option_def options[] = {
               "1000", 1, INT32_MAX,
               "apps the registry may hold before POST /apps is refused "
               "(403, error 40128)"),
+    OPT_RANGE("occupancy-interval-ms", OPT_INT64, occupancy_interval_ms,
+              "15000", 0, MS_MAX,
+              "[meta]occupancy events of a channel: the first change is sent "
+              "at once, later ones at most once per this"),
     OPT_RANGE("node-timeout-ms", OPT_INT64, node_timeout_ms,
               "15000", 100, MS_MAX,
               "redis engine: a node that has not checked in for this long "

@@ -18,8 +18,8 @@
 #include <stddef.h>
 #include <uv.h>
 
-#define WORKER_SLOTS 8
-#define WORKER_AT_EXIT 8
+#define WORKER_SLOTS 16
+#define WORKER_AT_EXIT 16
 
 struct worker_task {
   void (*fn)(struct worker_task *task);

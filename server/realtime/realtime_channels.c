@@ -179,6 +179,12 @@ static void on_deliver(struct subscriber *s, struct delivery *d,
                        struct delivery_frames *frames) {
   struct attachment *a = (struct attachment *)s;
   enum frame_kind kind = a->conn->transport->kind; /* attachments end with it */
+  if (d->kind == DELIVERY_OCCUPANCY) { /* outside the channel's order */
+    if (a->sub.occupancy && a->state == ATTACHMENT_LIVE)
+      realtime__send_frame(a->conn, delivery__frame_of(frames, kind),
+                           d->channel, NULL);
+    return;
+  }
   if (a->state == ATTACHMENT_REPLAYING)
     hold(a, d, delivery__frame_of(frames, kind));
   else if (a->state == ATTACHMENT_LIVE && wants_delivery(a, d))
@@ -541,6 +547,14 @@ static int check_attach(struct rt_conn *c, const struct protocol_message *pm,
 }
 
 /* What an ATTACH asked for becomes a's (the params replace a's own). */
+/* Whether a takes [meta]occupancy events: it asked (the occupancy param),
+ * is not filtered, and its credentials have channel-metadata there. */
+static bool takes_events(const struct attachment *a) {
+  return channel_params__get(&a->params, "occupancy") && !a->filter &&
+         auth__check(&a->conn->auth, a->sub.name, strlen(a->sub.name),
+                     CAPABILITY_OP_CHANNEL_METADATA, NULL) == 0;
+}
+
 static void apply_attach(struct attachment *a, struct channel_params *params,
                          uint32_t requested, uint32_t modes) {
   channel_params__free(&a->params);
@@ -549,6 +563,7 @@ static void apply_attach(struct attachment *a, struct channel_params *params,
   a->echo = !echo || strcmp(echo, "false");
   a->requested = requested;
   fanout__set_modes(&a->sub, modes);
+  fanout__set_occupancy(&a->sub, takes_events(a));
 }
 
 void realtime_channels__attach(struct rt_conn *c, const struct protocol_message *pm) {
@@ -615,6 +630,7 @@ static void recheck(struct attachment *a) {
   channel_name__parse(a->name, strlen(a->name), &name, NULL);
   fanout__set_modes(&a->sub, granted_modes(&a->conn->auth, &name,
                                            a->requested));
+  fanout__set_occupancy(&a->sub, takes_events(a));
   if (a->sub.modes) return;
   herald_error err;
   herald_error_set(&err, HERALD_E_CAPABILITY_DENIED,

@@ -49,6 +49,19 @@ struct store_req {
   herald_error err;
 };
 
+/* Ably's occupancy metrics of one channel (rest.md 11.1): what the
+ * occupancy queries add up, and what a shared engine keeps per worker. */
+struct occupancy {
+  long connections;          /* attachments */
+  long publishers;           /* ... with the publish mode */
+  long subscribers;          /* ... with the subscribe mode */
+  long presence_connections; /* ... with the presence mode */
+  long presence_subscribers; /* ... with the presence_subscribe mode */
+  long presence_members;
+  long object_publishers;
+  long object_subscribers;
+};
+
 /* A channel keeps two histories: its messages and its presence events
  * (ENTER/UPDATE/LEAVE). Their serials come from one sequence. */
 enum store_stream { STORE_MESSAGES, STORE_PRESENCE };
@@ -152,6 +165,7 @@ enum store_feed_event {
   STORE_FEED_APPENDED,    /* one append, after the previous one */
   STORE_FEED_INTERRUPTED, /* the watch ended by itself (err): appends may
                              have been missed; watch again to go on */
+  STORE_FEED_USAGE,       /* other nodes' attachments changed (usage) */
 };
 
 /* One event of a watched channel, made by the engine on its thread. */
@@ -165,6 +179,9 @@ struct store_feed_item {
   /* positioned, and appended presence changes: the channel's member
    * count (across nodes) as of the position or after the change */
   size_t members;
+  /* positioned, usage: the other nodes' attachments, summed
+   * (presence_members unused) */
+  struct occupancy usage;
   /* appended: */
   enum store_stream stream;
   char *message_id;    /* the publish's id */
@@ -228,18 +245,6 @@ struct store_once {
   bool first; /* output */
 };
 
-/* Ably's occupancy metrics of one channel (rest.md 11.1): what the
- * occupancy queries add up, and what a shared engine keeps per worker. */
-struct occupancy {
-  long connections;          /* attachments */
-  long publishers;           /* ... with the publish mode */
-  long subscribers;          /* ... with the subscribe mode */
-  long presence_connections; /* ... with the presence mode */
-  long presence_subscribers; /* ... with the presence_subscribe mode */
-  long presence_members;
-  long object_publishers;
-  long object_subscribers;
-};
 
 /* One worker's attachments on some channels (presence_members unused),
  * replacing what it told before: all zero, it has none there. The

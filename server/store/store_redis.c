@@ -112,20 +112,21 @@ static const char append_script[] =
     "           id .. ' ' .. ARGV[7] .. ' ' .. members .. ' ' .. ARGV[1])\n"
     "return {1, id}\n";
 
-/* KEYS: clock, members. Returns {ms, seq, members} of the channel's next
- * serial position (after every serial issued, not before now) and its
- * member count. */
+/* KEYS: clock, members, usage. Returns {ms, seq, members, usage} of the
+ * channel's next serial position (after every serial issued, not before
+ * now), its member count and every node's attachment counts. */
 static const char position_script[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "local n = redis.call('HLEN', KEYS[2])\n"
+    "local u = redis.call('HGETALL', KEYS[3])\n"
     "local last = redis.call('HMGET', KEYS[1], 'ms', 'seq')\n"
     "if last[1] and tonumber(last[1]) >= now then\n"
     "  local seq = tonumber(last[2]) + 1\n"
-    "  if seq > 999 then return {tonumber(last[1]) + 1, 0, n} end\n"
-    "  return {tonumber(last[1]), seq, n}\n"
+    "  if seq > 999 then return {tonumber(last[1]) + 1, 0, n, u} end\n"
+    "  return {tonumber(last[1]), seq, n, u}\n"
     "end\n"
-    "return {now, 0, n}\n";
+    "return {now, 0, n, u}\n";
 
 /* KEYS: the nodes zset. ARGV: this node, timeout ms. Checks this node in
  * and returns up to 8 nodes silent for longer than the timeout. */
@@ -137,12 +138,17 @@ static const char beat_script[] =
     "                  now - tonumber(ARGV[2]), 'LIMIT', 0, 8)\n";
 
 /* KEYS: members, clock, usage, the app's used channels. ARGV: a node,
- * the channel. Forgets the node's attachments on the channel and returns
+ * the channel. Forgets the node's attachments on the channel (telling the
+ * watchers, as the usage script does) and returns
  * {retention or '', key, value, ...} of its members there. */
 static const char members_of_script[] =
     "local prefix = ARGV[1] .. '.'\n"
+    "local topic = 'h:t:' .. string.sub(KEYS[1], 5)\n"
     "for _, f in ipairs(redis.call('HKEYS', KEYS[3])) do\n"
-    "  if string.sub(f, 1, #prefix) == prefix then redis.call('HDEL', KEYS[3], f) end\n"
+    "  if string.sub(f, 1, #prefix) == prefix then\n"
+    "    redis.call('HDEL', KEYS[3], f)\n"
+    "    redis.call('PUBLISH', topic, '- u ' .. f .. ' ')\n"
+    "  end\n"
     "end\n"
     "if redis.call('HLEN', KEYS[3]) == 0 then redis.call('SREM', KEYS[4], ARGV[2]) end\n"
     "local out = {redis.call('HGET', KEYS[2], 'r') or ''}\n"
@@ -157,8 +163,9 @@ static const char members_of_script[] =
     "end\n"
     "return out\n";
 
-/* KEYS: usage, the app's used channels. ARGV: "<node>.<worker>", its
- * counts ("" when it has none left), the channel. */
+/* KEYS: usage, the app's used channels, the channel's topic. ARGV:
+ * "<node>.<worker>", its counts ("" when it has none left), the channel.
+ * Publishes "- u <field> <counts>" (watchers keep other nodes' counts). */
 static const char usage_script[] =
     "if ARGV[2] == '' then\n"
     "  redis.call('HDEL', KEYS[1], ARGV[1])\n"
@@ -167,6 +174,7 @@ static const char usage_script[] =
     "  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
     "  redis.call('SADD', KEYS[2], ARGV[3])\n"
     "end\n"
+    "redis.call('PUBLISH', KEYS[3], '- u ' .. ARGV[1] .. ' ' .. ARGV[2])\n"
     "return 1\n";
 
 /* KEYS: usage, members. ARGV: "<node>." of this node. Returns the other
@@ -297,6 +305,9 @@ struct watch {
   char last[SERIAL_MAX]; /* the position, then the last serial fed */
   size_t members;        /* the member count as of last */
   struct store_feed_item *held, **held_tail; /* while positioning */
+  struct hashmap usage; /* other nodes' "<node>.<worker>" -> struct occupancy */
+  char **held_usage;    /* "- u ..." notices while positioning */
+  size_t n_held_usage;
 };
 
 struct redis_store {
@@ -989,9 +1000,10 @@ static void send_usage(struct redis_store *s, struct told_usage *t) {
   struct args args = {.n = 0};
   arg_str(&args, "EVALSHA");
   arg_str(&args, s->sha[SCRIPT_USAGE]);
-  arg_str(&args, "2");
+  arg_str(&args, "3");
   arg_channel_key(&args, "h:u:", t->app_id, t->channel);
   arg_used_key(&args, t->app_id);
+  arg_channel_key(&args, "h:t:", t->app_id, t->channel);
   arg_str(&args, field);
   arg_str(&args, t->counts);
   arg_str(&args, t->channel);
@@ -1581,6 +1593,13 @@ static void drop_held(struct watch *w) {
 
 static void free_watch(struct watch *w) {
   drop_held(w);
+  size_t bucket;
+  for (struct hashmap_entry *e = hashmap__first(&w->usage, &bucket); e;
+       e = hashmap__next(&w->usage, e, &bucket))
+    herald_free(e->value);
+  hashmap__cleanup(&w->usage);
+  for (size_t i = 0; i < w->n_held_usage; i++) herald_free(w->held_usage[i]);
+  herald_free(w->held_usage);
   herald_free(w->app_id);
   herald_free(w->channel);
   herald_free(w);
@@ -1640,6 +1659,90 @@ static void feed(struct redis_store *s, struct watch *w,
   emit(s, it);
 }
 
+/* ---- Other nodes' attachments on a watched channel -------------------------- */
+
+/* Field "<node>.<worker>" (len bytes) now has counts ("": none), unless
+ * it is this node's (its owners count their own workers). */
+static void set_usage(const struct redis_store *s, struct watch *w,
+                      const char *field, size_t len, const char *counts) {
+  size_t own = strlen(s->node);
+  if (len > own && field[own] == '.' && !memcmp(field, s->node, own)) return;
+  struct occupancy o = {0};
+  int n = sscanf(counts, "%ld %ld %ld %ld %ld %ld %ld", &o.connections,
+                 &o.publishers, &o.subscribers, &o.presence_connections,
+                 &o.presence_subscribers, &o.object_publishers,
+                 &o.object_subscribers);
+  struct occupancy *known = hashmap__get(&w->usage, field, len);
+  if (n != 7) {
+    herald_free(hashmap__remove(&w->usage, field, len));
+  } else if (known) {
+    *known = o;
+  } else {
+    known = herald_xmalloc(sizeof *known);
+    *known = o;
+    hashmap__put(&w->usage, field, len, known);
+  }
+}
+
+/* "- u <field> <counts>" as the usage script publishes it. */
+static void set_usage_notice(const struct redis_store *s, struct watch *w,
+                             const char *notice) {
+  const char *field = notice + 4, *space = strchr(field, ' ');
+  if (space) set_usage(s, w, field, (size_t)(space - field), space + 1);
+}
+
+static struct occupancy usage_sum(const struct watch *w) {
+  struct occupancy sum = {0};
+  size_t bucket;
+  for (struct hashmap_entry *e = hashmap__first(&w->usage, &bucket); e;
+       e = hashmap__next(&w->usage, e, &bucket)) {
+    const struct occupancy *o = e->value;
+    sum.connections += o->connections;
+    sum.publishers += o->publishers;
+    sum.subscribers += o->subscribers;
+    sum.presence_connections += o->presence_connections;
+    sum.presence_subscribers += o->presence_subscribers;
+    sum.object_publishers += o->object_publishers;
+    sum.object_subscribers += o->object_subscribers;
+  }
+  return sum;
+}
+
+/* The position script's {field, counts, ...}, then the notices that came
+ * meanwhile (in order: the last of each field wins). */
+static void position_usage(const struct redis_store *s, struct watch *w,
+                           const redisReply *list) {
+  for (size_t i = 0; list && i + 1 < list->elements; i += 2) {
+    const redisReply *f = list->element[i], *c = list->element[i + 1];
+    if (f->type == REDIS_REPLY_STRING && c->type == REDIS_REPLY_STRING)
+      set_usage(s, w, f->str, f->len, c->str);
+  }
+  for (size_t i = 0; i < w->n_held_usage; i++) {
+    set_usage_notice(s, w, w->held_usage[i]);
+    herald_free(w->held_usage[i]);
+  }
+  herald_free(w->held_usage);
+  w->held_usage = NULL;
+  w->n_held_usage = 0;
+}
+
+/* A usage notice for w: kept while positioning, else applied and fed. */
+static void on_usage_notice(struct redis_store *s, struct watch *w,
+                            const redisReply *payload) {
+  if (w->state == WATCH_POSITIONING) {
+    w->held_usage = herald_xrealloc(w->held_usage,
+                                    (w->n_held_usage + 1) * sizeof *w->held_usage);
+    w->held_usage[w->n_held_usage++] = herald_xstrndup(payload->str, payload->len);
+  } else if (w->state == WATCH_LIVE) {
+    char *notice = herald_xstrndup(payload->str, payload->len);
+    set_usage_notice(s, w, notice);
+    herald_free(notice);
+    struct store_feed_item *it = item_new(STORE_FEED_USAGE, w);
+    it->usage = usage_sum(w);
+    emit(s, it);
+  }
+}
+
 struct position_call {
   struct redis_shard *sh;
   uint64_t generation;
@@ -1655,6 +1758,7 @@ static void on_position(redisAsyncContext *ac, void *reply, void *priv) {
   const redisReply *ms = element(reply, 0, REDIS_REPLY_INTEGER);
   const redisReply *seq = element(reply, 1, REDIS_REPLY_INTEGER);
   const redisReply *members = element(reply, 2, REDIS_REPLY_INTEGER);
+  const redisReply *usage = element(reply, 3, REDIS_REPLY_ARRAY);
   bool current = w && w->generation == pc->generation &&
                  w->state == WATCH_POSITIONING;
   herald_free(pc);
@@ -1666,9 +1770,11 @@ static void on_position(redisAsyncContext *ac, void *reply, void *priv) {
     return;
   }
   serial__floor(w->last, ms->integer, (unsigned)seq->integer);
+  position_usage(s, w, usage);
   struct store_feed_item *it = item_new(STORE_FEED_POSITIONED, w);
   memcpy(it->position, w->last, SERIAL_MAX);
   it->members = (size_t)members->integer;
+  it->usage = usage_sum(w);
   w->members = it->members;
   emit(s, it);
   w->state = WATCH_LIVE;
@@ -1695,14 +1801,16 @@ static void on_subscribed(struct redis_store *s, struct redis_shard *sh,
   pc->generation = w->generation;
   pc->topic_len = len;
   memcpy(pc->topic, topic, len);
-  size_t clock_len, members_len;
-  char *clock = channel_key("h:c:", w->app_id, w->channel, &clock_len);
-  char *members = channel_key("h:s:", w->app_id, w->channel, &members_len);
-  const char *argv[] = {"EVALSHA", s->sha[SCRIPT_POSITION], "2", clock, members};
-  size_t lens[] = {7, 40, 1, clock_len, members_len};
-  bool sent = redis_shard__command(sh, on_position, pc, 5, argv, lens);
-  herald_free(clock);
-  herald_free(members);
+  struct args args = {.n = 0};
+  arg_str(&args, "EVALSHA");
+  arg_str(&args, s->sha[SCRIPT_POSITION]);
+  arg_str(&args, "3");
+  arg_channel_key(&args, "h:c:", w->app_id, w->channel);
+  arg_channel_key(&args, "h:s:", w->app_id, w->channel);
+  arg_channel_key(&args, "h:u:", w->app_id, w->channel);
+  bool sent = redis_shard__command(sh, on_position, pc, args.n, args.argv,
+                                   args.lens);
+  args_free(&args);
   if (!sent) {
     herald_free(pc);
     interrupt(s, sh, w);
@@ -1758,6 +1866,10 @@ static struct store_feed_item *parse_published(const struct watch *w,
 
 static void on_published(struct redis_store *s, struct watch *w,
                          const redisReply *payload) {
+  if (payload->len >= 4 && !memcmp(payload->str, "- u ", 4)) {
+    on_usage_notice(s, w, payload);
+    return;
+  }
   if (w->state != WATCH_POSITIONING && w->state != WATCH_LIVE) return;
   struct store_feed_item *it = parse_published(w, payload->str, payload->len);
   if (!it) {
@@ -1828,6 +1940,7 @@ static void run_watch(struct redis_store *s, struct store_watch *req) {
       struct store_feed_item *it = item_new(STORE_FEED_POSITIONED, w);
       memcpy(it->position, w->last, SERIAL_MAX);
       it->members = w->members;
+      it->usage = usage_sum(w);
       emit(s, it);
     }
   } else {
@@ -1837,6 +1950,7 @@ static void run_watch(struct redis_store *s, struct store_watch *req) {
     w->app_id = herald_xstrdup(req->app_id);
     w->channel = herald_xstrdup(req->channel);
     w->held_tail = &w->held;
+    hashmap__init(&w->usage);
     hashmap__put(&s->watches[sh->index], topic, len, w);
     if (!watch_subscribe(sh, w, true)) interrupt(s, sh, w);
   }

@@ -10,18 +10,21 @@
 //    modes), show on B;
 //  - a channel with only an attachment on A (no message, no member) is in
 //    GET /channels on B, by id and by value, and leaves it after the detach;
+//  - [meta]occupancy events on one node count the other node's attachments
+//    as they come and go;
 //  - A killed with SIGKILL: B stops counting A's attachments (and lists the
-//    channel no more) once the survivors reaped A, within the node timeout.
+//    channel no more) once the survivors reaped A, within the node timeout,
+//    and B's occupancy subscribers get an event saying so.
 //
 // Run: HERALDD=/abs/build/heraldd node --test --test-force-exit tests/integration/cluster_occupancy.test.mjs
 
 import assert from 'node:assert/strict';
 import { describe, before, after, uniqueChannel, eventually } from './lib/server.mjs';
-import { withTimeout } from './lib/realtime.mjs';
+import { Inbox, withTimeout } from './lib/realtime.mjs';
 import { rtTest, startRedis, startCluster, stopCluster, waitForState } from './lib/redis.mjs';
 
 const NODE_TIMEOUT_MS = 1500;
-const ARGS = ['--node-timeout-ms', String(NODE_TIMEOUT_MS), '--max-idle-interval-ms', '2000'];
+const ARGS = ['--node-timeout-ms', String(NODE_TIMEOUT_MS), '--max-idle-interval-ms', '2000', '--occupancy-interval-ms', '200'];
 const NONE = {
   connections: 0, publishers: 0, subscribers: 0, presenceConnections: 0, presenceSubscribers: 0,
   presenceMembers: 0, objectPublishers: 0, objectSubscribers: 0,
@@ -145,6 +148,25 @@ describe('occupancy across two nodes', () => {
     await withTimeout(ch.detach(), 10000, 'detach on A');
     await eventually(async () => (await listed(B, prefix)).length === 0, { timeoutMs: 10000, what: `${name} no longer listed on B` });
   });
+  rtTest('[meta]occupancy events on A count the attachments on B as they come and go', async (scope) => {
+    const name = uniqueChannel('cocc-events');
+    const watcher = await connected(scope, A, {});
+    const inbox = new Inbox();
+    await withTimeout(inbox.subscribe(watcher.channels.get(name, { params: { occupancy: 'metrics' } })), 10000, 'subscribe on A');
+    const event = (connections) => inbox.waitUntil((ms) => ms.some((m) => m.name === '[meta]occupancy' && m.data.metrics.connections === connections),
+      10000, `an event with ${connections} connections`);
+    await event(1);
+    const onB = await connected(scope, B, { binary: true, clientId: 'b' });
+    const chB = await attached(onB, name);
+    await event(2);
+    await withTimeout(chB.presence.enter('b'), 10000, 'enter on B');
+    await inbox.waitUntil((ms) => ms.some((m) => m.name === '[meta]occupancy' && m.data.metrics.presenceMembers === 1), 10000, 'the member on B');
+    await withTimeout(chB.detach(), 10000, 'detach on B');
+    await inbox.waitUntil((ms) => {
+      const last = ms.filter((m) => m.name === '[meta]occupancy').at(-1);
+      return last && last.data.metrics.connections === 1 && last.data.metrics.presenceMembers === 0;
+    }, 10000, 'B gone: 1 connection, no member');
+  });
 });
 
 describe('a node killed with SIGKILL', () => {
@@ -164,12 +186,18 @@ describe('a node killed with SIGKILL', () => {
     await metricsBecome(B, name, { connections: 3, publishers: 3, subscribers: 2 }, 'two attachments on A, one on B');
     await eventually(async () => (await cluster.redis.command('ZCARD', 'h:nodes')) >= 2, { what: 'both nodes checked in' });
 
+    const watcher = await connected(scope, B, {});
+    const events = new Inbox();
+    await withTimeout(events.subscribe(watcher.channels.get(name, { params: { occupancy: 'metrics' } })), 10000, 'occupancy subscriber on B');
+    await events.waitUntil((ms) => ms.some((m) => m.name === '[meta]occupancy' && m.data.metrics.connections === 4), 10000, 'an event counting A');
     const t0 = Date.now();
     await A.stop({ signal: 'SIGKILL' });
-    await metricsBecome(B, name, { connections: 1, publishers: 1, subscribers: 1 }, "A's attachments no longer counted");
+    await metricsBecome(B, name, { connections: 2, publishers: 2, subscribers: 2 }, "A's attachments no longer counted");
+    await events.waitUntil((ms) => ms.some((m) => m.name === '[meta]occupancy' && m.data.metrics.connections === 2), 10000, 'an event without A');
     t.diagnostic(`B stopped counting A's attachments ${Date.now() - t0} ms after the kill`);
     assert.deepEqual(await listed(B, prefix), [name], 'still listed: B has an attachment');
     onB.close();
+    watcher.close();
     await eventually(async () => (await listed(B, prefix)).length === 0, { timeoutMs: 10000, what: 'no longer listed once B closed too' });
   });
 });

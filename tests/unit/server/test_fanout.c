@@ -76,9 +76,10 @@ static const struct store_ops stub_store_ops = {
     .name = "stub", .last_serial_ms = stub_last_serial_ms};
 static struct store stub_store = {.ops = &stub_store_ops};
 
-/* cfg and apps: neither channel__worker_init nor fan-out reads them. */
+/* Fan-out's sweep reads the occupancy event interval; apps are unused. */
+static const struct config cfg = {.occupancy_interval_ms = 15000};
 static struct channels channels = {
-    .pool = &pool, .store = &stub_store, .node_id = "testnode"};
+    .pool = &pool, .store = &stub_store, .cfg = &cfg, .node_id = "testnode"};
 
 /* ---- The wrapped collaborators ------------------------------------------- */
 
@@ -273,6 +274,10 @@ static int setup(void **state) {
   return 0;
 }
 
+static void close_handle(uv_handle_t *h, void *arg) {
+  if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
 static int teardown(void **state) {
   for (int i = 0; i < n_subs; i++) /* each test unsubscribes; if it failed */
     if (subs[i].sub.local) {
@@ -284,7 +289,7 @@ static int teardown(void **state) {
   for (int i = 0; i < N_WORKERS; i++) {
     struct worker *w = &workers[i];
     current = w;
-    uv_close((uv_handle_t *)&w->inbox_signal, NULL);
+    uv_walk(&w->loop, close_handle, NULL); /* as worker__exit does */
     uv_run(&w->loop, UV_RUN_DEFAULT);
     while (w->n_at_exit > 0) { /* as the worker's thread does, latest first */
       struct worker_exit_hook *h = &w->at_exit[--w->n_at_exit];
