@@ -57,6 +57,14 @@ if (ABLY_VERSION !== installed.version) {
 if (Ably.Rest.Platform.Defaults.version !== ABLY_VERSION) problems.push('Ably.Rest and Ably.Realtime report different versions');
 if (problems.length) throw new Error(`ably-js for HERALD_ABLY=${SDK_CHOICE}: ${problems.join('; ')}`);
 
+/** Whether the loaded ably-js is `version` ("2.28.0") or newer. */
+export function sdkAtLeast(version) {
+  const have = ABLY_VERSION.split('.').map(Number);
+  const want = version.split('.').map(Number);
+  for (let i = 0; i < 3; i++) if (have[i] !== want[i]) return have[i] > want[i];
+  return true;
+}
+
 /** The ably-js version this lock pins for HERALD_ABLY=`choice`. */
 export function lockedVersion(choice) {
   return lock.packages[`node_modules/${SDK_PACKAGES[choice]}`]?.version;
