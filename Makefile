@@ -90,7 +90,8 @@ integration-test: build npm-deps
 SDK_TESTS = sdk_version rest_sdk realtime_sdk presence_sdk batch_publish_sdk \
   batch_presence tokens token_nodes apps sse comet realtime_limits browser \
   cluster cluster_control cluster_crash cluster_faults cluster_occupancy \
-  cluster_presence cluster_resume cluster_shards channel_params rest_on_behalf
+  cluster_presence cluster_resume cluster_shards channel_params rest_on_behalf \
+  error_edges occupancy_events subscription_filters token_expiry token_revocation
 integration-test-latest-sdk: build npm-deps
 	@echo "integration-test-latest-sdk: $$(HERALD_ABLY=latest node tests/integration/lib/ably.mjs)"
 	@HERALD_ABLY=latest HERALDD=$(abspath $(BUILD_DIR))/heraldd node --test \
