@@ -83,7 +83,7 @@ integration-test: build npm-deps
 # (tests/package.json's alias ably-latest) instead of the version the tests
 # pin: HERALD_ABLY=latest makes tests/integration/lib/ably.mjs, the one place
 # that imports the SDK, load it, and fails every file if the version loaded
-# is not the one package-lock.json pins for it. Part of make test (about 90 s
+# is not the one package-lock.json pins for it. Part of make test (about 130 s
 # on 2 cores); docs/sdk-compatibility.md says how to bump the version and
 # what differs between the two. sdk_version.test.mjs checks that every file
 # using the SDK is listed here.
