@@ -81,7 +81,6 @@ struct rt_conn {
   size_t n_presence_channels;
   int64_t remain_present_ms;
   int64_t presence_leave_at;
-  unsigned syncs; /* SYNCs started, for sync ids */
   int64_t handover_saved_ms; /* realtime_handover.c: state last saved */
 };
 

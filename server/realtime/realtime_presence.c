@@ -14,9 +14,11 @@
 #include "channel/presence.h"
 #include "channel_name.h"
 #include "clock.h"
+#include "msgid.h"
 #include "realtime/realtime.h"
 
 #define SYNC_PAGE 100 /* members per SYNC ProtocolMessage */
+#define SYNC_ID_LEN 12 /* random URL-safe characters of a sync id (72 bits) */
 
 /* ---- Which channels a connection may have members on ------------------------ */
 
@@ -131,11 +133,14 @@ struct rt_sync {
 };
 
 /* The members as SYNC pages "<syncId>:<page>", the last "<syncId>:" (an
- * empty set is one empty last page). */
+ * empty set is one empty last page). The sync id is random, not a count:
+ * a client takes a SYNC with the id of the sequence it has in progress
+ * for more of it (RTP18a), and a connection that moved to this node since
+ * (a resume elsewhere) may have been cut off in the middle of one. */
 static void send_pages(struct rt_conn *c, const char *channel,
                        struct message **members, size_t count) {
-  char sync_id[16];
-  snprintf(sync_id, sizeof sync_id, "sync%u", ++c->syncs);
+  char sync_id[SYNC_ID_LEN + 1];
+  msgid__random(sync_id, SYNC_ID_LEN);
   size_t page = 0;
   do {
     size_t first = page * SYNC_PAGE;

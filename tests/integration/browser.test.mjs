@@ -17,9 +17,11 @@ import http from 'node:http';
 import { chromium } from 'playwright-core';
 import { startServer, before, after, uniqueChannel } from './lib/server.mjs';
 import { rtTest, Inbox, withTimeout } from './lib/realtime.mjs';
+import { ABLY_DIR, ABLY_VERSION } from './lib/ably.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
-const ABLY_BUNDLE = new URL('../node_modules/ably/build/ably.js', import.meta.url);
+// The browser bundle of the ably-js HERALD_ABLY selects.
+const ABLY_BUNDLE = new URL('build/ably.js', ABLY_DIR);
 const TIMEOUT_MS = 10000;
 const LOG_TAIL = 200; // browser log lines kept for a failure message
 
@@ -100,7 +102,8 @@ function recordBrowserLog(page) {
 /**
  * Connects an Ably.Realtime with `options`, attaches `channelName` and sends
  * every message it gets to the test's heraldReceived. Resolves with the
- * connection id and the short name of the transport it connected with;
+ * connection id, the short name of the transport it connected with and
+ * ably-js's version;
  * rejects if the connection goes disconnected, suspended or failed instead.
  */
 async function pageConnect({ options, channelName }) {
@@ -121,6 +124,7 @@ async function pageConnect({ options, channelName }) {
   return {
     connectionId: realtime.connection.id,
     transport: realtime.connection.connectionManager.activeProtocol.getTransport().shortName,
+    version: Ably.Realtime.Platform.Defaults.version,
   };
 }
 
@@ -189,6 +193,7 @@ for (const transport of [
       const connected = await withTimeout(page.evaluate(pageConnect, { options, channelName }),
         TIMEOUT_MS, `the page to connect over ${transport} and attach`);
       assert.equal(connected.transport, transport, 'the page connected with the transport it was given');
+      assert.equal(connected.version, ABLY_VERSION, 'the page runs the browser bundle of the ably-js HERALD_ABLY selects');
 
       const toPage = { text: 'from node', n: 1, nested: { ok: true } };
       await nodeChannel.publish('to-page', toPage);

@@ -215,6 +215,48 @@ describe('presence across three nodes', () => {
     const emptyAttached = await look.next((pm) => pm.action === 11 && pm.channel === empty, 5000, 'ATTACHED on B (empty channel)');
     assert.equal(emptyAttached.flags & HAS_PRESENCE, 0, `no members anywhere: no HAS_PRESENCE (flags ${emptyAttached.flags})`);
   });
+
+  test('the SYNC after a resume on B has another sync id than the one on A (RTP18a: a SYNC with the id of the sync in progress continues it)', async (t) => {
+    // The SYNC the client had from A may have been cut off mid-sequence by
+    // the move; ably-js 2.28 takes a SYNC whose id (channelSerial before
+    // the ':') is the one in progress for more of it, not a new sync, and
+    // would keep members that left meanwhile (docs/sdk-compatibility.md).
+    const name = uniqueChannel('cpres-syncid');
+    const clients = [];
+    t.after(() => clients.forEach((c) => c.close()));
+    const member = rawRealtime(A.port, { key: A.key, clientId: 'dave' });
+    clients.push(member);
+    await member.next((pm) => pm.action === 4, 5000, 'CONNECTED of the member on A');
+    member.send({ action: 10, channel: name });
+    await member.next((pm) => pm.action === 11 && pm.channel === name, 5000, 'ATTACHED of the member on A');
+    member.send({ action: 14, channel: name, msgSerial: 0, presence: [{ action: 2, data: 'dave-data' }] });
+    const ack = await member.next((pm) => (pm.action === 1 || pm.action === 2) && pm.msgSerial === 0, 5000, 'ACK of the ENTER');
+    assert.equal(ack.action, 1, `the ENTER is ACKed: ${JSON.stringify(ack)}`);
+
+    const onA = rawRealtime(A.port, { key: A.key });
+    clients.push(onA);
+    const connected = await onA.next((pm) => pm.action === 4, 5000, 'CONNECTED on A');
+    onA.send({ action: 10, channel: name });
+    const attached = await onA.next((pm) => pm.action === 11 && pm.channel === name, 5000, 'ATTACHED on A');
+    const syncA = await onA.next((pm) => pm.action === 16 && pm.channel === name, 5000, 'SYNC on A');
+    const idA = /^([\w-]+):/.exec(syncA.channelSerial)?.[1];
+    assert.ok(idA, `the SYNC on A has a channelSerial <syncId>:<cursor>: ${syncA.channelSerial}`);
+    onA.close();
+    await onA.closed;
+
+    const onB = rawRealtime(B.port, { key: B.key, resume: connected.connectionKey });
+    clients.push(onB);
+    const resumed = await onB.next((pm) => pm.action === 4, 10000, 'CONNECTED on B');
+    assert.equal(resumed.connectionId, connected.connectionId, `resumed on B: ${JSON.stringify(resumed.error)}`);
+    onB.send({ action: 10, channel: name, channelSerial: attached.channelSerial });
+    const reattached = await onB.next((pm) => pm.action === 11 && pm.channel === name, 5000, 'ATTACHED on B');
+    assert.ok(reattached.flags & HAS_PRESENCE, `ATTACHED on B has HAS_PRESENCE (flags ${reattached.flags})`);
+    const syncB = await onB.next((pm) => pm.action === 16 && pm.channel === name, 5000, 'SYNC on B');
+    assert.deepEqual((syncB.presence || []).map((m) => m.clientId), ['dave'], 'the SYNC on B lists the member');
+    const idB = /^([\w-]+):/.exec(syncB.channelSerial)?.[1];
+    assert.ok(idB, `the SYNC on B has a channelSerial <syncId>:<cursor>: ${syncB.channelSerial}`);
+    assert.notEqual(idB, idA, 'a new sync sequence, a new sync id');
+  });
 });
 
 describe('a node killed with SIGKILL', () => {

@@ -46,6 +46,8 @@ import {
   closeClient,
 } from './lib/realtime.mjs';
 import { open as openWs, ACTION, FLAG } from './lib/wsclient.mjs';
+import { ABLY_VERSION, sdkAtLeast } from './lib/ably.mjs';
+import WebSocket from 'ws';
 
 const ROOT = 'cometapp.root:secretroot';
 const LIMITED = 'cometapp.limited:secretlimited';
@@ -505,6 +507,79 @@ for (const mode of MODES) {
 }
 
 // ---------------------------------------------------------------- raw: connect
+
+// A client listing web_socket and comet behind something that refuses
+// WebSocket upgrades (a reverse proxy without upgrade support). ably-js
+// 2.28, on an upgrade failing on every host, probes wsConnectivityCheckUrl
+// and, if WebSockets do not work there either, goes on over comet; 2.26
+// stays disconnected retrying web_socket (docs/sdk-compatibility.md). The
+// probe must reach Herald the way the client does (its default is Ably's
+// wss://ws-up.ably-realtime.com): a WebSocket to "/" opens, then gets an
+// ERROR, and an open is all the probe asks.
+describe('ably-js with web_socket and comet, WebSocket upgrades refused on the way', () => {
+  /** A TCP proxy to srv resetting every request that asks for a WebSocket upgrade. */
+  async function upgradeRefusingProxy() {
+    const seen = [];
+    const server = net.createServer((down) => {
+      down.on('error', () => {});
+      down.once('data', (first) => {
+        const head = first.toString('latin1');
+        const upgrade = /^upgrade:\s*websocket/im.test(head);
+        seen.push({ line: head.slice(0, head.indexOf('\r\n')), upgrade });
+        if (upgrade) { down.resetAndDestroy(); return; }
+        const up = net.connect(srv.port, '127.0.0.1', () => { up.write(first); down.pipe(up); up.pipe(down); });
+        up.on('error', () => down.destroy());
+        down.on('close', () => up.destroy());
+      });
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      port: server.address().port,
+      seen,
+      close: () => new Promise((resolve) => server.close(resolve)),
+    };
+  }
+
+  rtTest('the WebSocket probe fails through the proxy, the client connects over comet and exchanges messages', async (scope, t) => {
+    if (!sdkAtLeast('2.28.0')) {
+      t.skip(`ably-js ${ABLY_VERSION} does not fall back to comet when the upgrade is refused`);
+      return;
+    }
+    const proxy = await upgradeRefusingProxy();
+    t.after(() => proxy.close());
+    const name = uniqueChannel('comet-fallback');
+    const client = scope.realtime(proxy, {
+      key: ROOT,
+      transports: ['web_socket', 'comet'],
+      wsConnectivityCheckUrl: `ws://127.0.0.1:${proxy.port}/`,
+      disconnectedRetryTimeout: 500,
+    });
+    await waitForState(client.connection, 'connected', { what: 'connection through the proxy', failOn: ['failed', 'suspended'] });
+    assert.equal(activeTransport(client).shortName, 'comet', 'connected over comet');
+    const refused = proxy.seen.filter((r) => r.upgrade);
+    assert.ok(refused.some((r) => /^GET \/\?.*\bkey=/.test(r.line)), `the realtime upgrade was tried first: ${JSON.stringify(proxy.seen)}`);
+    assert.ok(refused.some((r) => /^GET \/ HTTP/.test(r.line)), `the probe of wsConnectivityCheckUrl went through the proxy: ${JSON.stringify(proxy.seen)}`);
+    assert.ok(proxy.seen.some((r) => r.line.startsWith('GET /comet/connect')), 'then comet');
+
+    const channel = client.channels.get(name);
+    const inbox = new Inbox();
+    await withTimeout(inbox.subscribe(channel), 10000, `attach ${name}`);
+    await channel.publish('over-comet', { n: 1 });
+    await rest().channels.get(name).publish('from-rest', 'x');
+    await inbox.waitForName('from-rest');
+    assert.deepEqual(inbox.names(), ['over-comet', 'from-rest']);
+    assert.deepEqual(inbox.messages[0].data, { n: 1 });
+  });
+
+  test('a WebSocket to "/" opens, then gets an ERROR and is closed: all wsConnectivityCheckUrl\'s probe needs', async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${srv.port}/`);
+    const frames = [];
+    ws.on('message', (d) => frames.push(JSON.parse(d.toString('utf8'))));
+    await withTimeout(new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); }), 5000, 'WebSocket open');
+    await withTimeout(new Promise((resolve) => ws.once('close', resolve)), 5000, 'closed by the server');
+    assert.equal(frames[0]?.action, ACTION.ERROR, `an ERROR: ${JSON.stringify(frames)}`);
+  });
+});
 
 /** REST-publishes `names` to `channel` (one request each, in order). */
 async function publishNames(channel, names) {

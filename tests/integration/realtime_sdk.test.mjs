@@ -441,14 +441,16 @@ for (const proto of PROTOCOLS) {
     });
 
     rtTest('resume after connectionStateTtl fails: new connection id, 80008, channel re-attached not resumed', async (scope, t) => {
-      // ably-js only resumes while DISCONNECTED: once its own copy of
+      // ably-js 2.26 only resumes while DISCONNECTED: once its own copy of
       // connectionStateTtl runs out (SUSPENDED) it discards the connection and
-      // connects afresh. So the drop must outlast the server's TTL without
+      // connects afresh (2.28 resumes then too: the SUSPENDED tests below).
+      // So, for both, the drop must outlast the server's TTL without
       // the client noticing it as long: a half-open connection, which the
       // client detects through its idle timer (maxIdleInterval +
       // realtimeRequestTimeout = 3000 ms after the last frame), later than the
-      // server's TTL (2000 ms) but within the client's freshness limit
-      // (connectionStateTtl + maxIdleInterval = 4000 ms).
+      // server's TTL (2000 ms) but within 2.26's freshness limit
+      // (connectionStateTtl + maxIdleInterval = 4000 ms, after which it
+      // discards the connection before reconnecting; 2.28 has no such check).
       const TTL = 2000;
       const s = await dedicatedServer(t, ['--connection-state-ttl-ms', String(TTL), '--max-idle-interval-ms', '2000']);
       const proxy = await startTcpProxy(s.port);
@@ -481,6 +483,100 @@ for (const proto of PROTOCOLS) {
       assert.equal(att.resumed, false, 'not resumed on a new connection');
       await flush(inbox, restCh);
       assertNames(inbox, ['before', MARKER], 'live traffic after the failed resume');
+    });
+
+    // ---- SUSPENDED --------------------------------------------------------
+    // A client disconnected for connectionStateTtl goes SUSPENDED; what it
+    // sends when it reconnects depends on the SDK (docs/sdk-compatibility.md):
+    // ably-js 2.26 discards its connection there and connects afresh, 2.28
+    // keeps connectionKey and channelSerials through SUSPENDED (RTN8d,
+    // RTL15b2) and resumes, leaving continuity to the server. Each test
+    // accepts either, asserting what Herald must do for the one it got.
+
+    /** Cuts `client` off through `proxy` (`how`: 'dropAll' or 'cutClientSide') until it is SUSPENDED, the channel too. */
+    async function suspend(client, channel, proxy, how) {
+      const suspended = nextEvent(client.connection, 'suspended', 10000, 'the connection suspended');
+      const chSuspended = nextEvent(channel, 'suspended', 10000, 'the channel suspended');
+      proxy.setUp(false);
+      proxy[how]();
+      await suspended;
+      await chSuspended;
+    }
+
+    /** Reconnects a SUSPENDED `client` through `proxy`: {change, reattached, resumeTried}. */
+    async function unsuspend(client, channel, proxy) {
+      const back = nextEvent(client.connection, 'connected', 15000, 'connected again');
+      const reattached = nextEvent(channel, 'attached', 15000, 'channel re-attached');
+      proxy.setUp(true);
+      const change = await back;
+      const uri = client.connection.connectionManager.activeProtocol.getTransport().uri;
+      return { change, reattached: await reattached, resumeTried: /[?&]resume=/.test(uri) };
+    }
+
+    rtTest('SUSPENDED past the server\'s connectionStateTtl: a new connection, the channel re-attached not resumed', async (scope, t) => {
+      const TTL = 1500;
+      const s = await dedicatedServer(t, ['--connection-state-ttl-ms', String(TTL), '--max-idle-interval-ms', '2000']);
+      const proxy = await startTcpProxy(s.port);
+      t.after(() => proxy.close());
+      const name = chan('suspended-expired');
+      const sub = await connected(scope, { disconnectedRetryTimeout: 300, suspendedRetryTimeout: 500 }, proxy);
+      assert.equal(sub.connection.connectionManager.connectionDetails.connectionStateTtl, TTL);
+      const { channel, inbox } = await subscribed(sub, name);
+      const restCh = rest(s).channels.get(name);
+      await restCh.publish('before', 'x');
+      await inbox.waitForName('before');
+      const oldId = sub.connection.id;
+
+      await suspend(sub, channel, proxy, 'dropAll');
+      await restCh.publish('during', 'x');
+      await sleep(TTL + 500); // the server has surely expired the connection by now
+      const { change, reattached, resumeTried } = await unsuspend(sub, channel, proxy);
+      t.diagnostic(`after SUSPENDED the client ${resumeTried ? 'tried to resume' : 'connected afresh'}`);
+      assert.notEqual(sub.connection.id, oldId, 'a new connection');
+      assert.match(sub.connection.id, CONN_ID_RE);
+      if (resumeTried) {
+        assert.equal(change.reason?.code, 80008, `a resume of the expired connection: connected with 80008: ${change.reason?.code} ${change.reason?.message}`);
+        assert.equal(change.reason?.statusCode, 400);
+      } else {
+        assert.equal(change.reason ?? null, null, `a fresh connection, no error: ${change.reason?.code} ${change.reason?.message}`);
+      }
+      assert.equal(reattached.resumed, false, 'not resumed on a new connection');
+      await flush(inbox, restCh);
+      assertNames(inbox, ['before', MARKER], 'live traffic after the outage, the message of the outage lost (continuity lost, as reported)');
+    });
+
+    rtTest('SUSPENDED while the server still holds the connection: resumed with what was missed, or a new connection', async (scope, t) => {
+      // The client's side of the TCP connection is reset, the server's kept
+      // open and silent: the server's transport looks alive, so it does not
+      // start the connection's TTL, and the connection is still there when a
+      // client that resumes after SUSPENDED comes back.
+      const TTL = 1500;
+      const s = await dedicatedServer(t, ['--connection-state-ttl-ms', String(TTL), '--max-idle-interval-ms', '2000']);
+      const proxy = await startTcpProxy(s.port);
+      t.after(() => proxy.close());
+      const name = chan('suspended-held');
+      const sub = await connected(scope, { disconnectedRetryTimeout: 300, suspendedRetryTimeout: 500 }, proxy);
+      const { channel, inbox } = await subscribed(sub, name);
+      const restCh = rest(s).channels.get(name);
+      await restCh.publish('before', 'x');
+      await inbox.waitForName('before');
+      const oldId = sub.connection.id;
+
+      await suspend(sub, channel, proxy, 'cutClientSide');
+      await restCh.publish('during', 'x');
+      const { change, reattached, resumeTried } = await unsuspend(sub, channel, proxy);
+      t.diagnostic(`after SUSPENDED the client ${resumeTried ? 'resumed' : 'connected afresh'}`);
+      assert.equal(change.reason ?? null, null, `no error: ${change.reason?.code} ${change.reason?.message}`);
+      await flush(inbox, restCh);
+      if (resumeTried) {
+        assert.equal(sub.connection.id, oldId, 'resumed: the same connection');
+        assert.equal(reattached.resumed, true, 'the channel resumed from its channelSerial: ATTACHED flags RESUMED');
+        assertNames(inbox, ['before', 'during', MARKER], 'the message published while SUSPENDED delivered once, in order');
+      } else {
+        assert.notEqual(sub.connection.id, oldId, 'a new connection');
+        assert.equal(reattached.resumed, false, 'not resumed on a new connection');
+        assertNames(inbox, ['before', MARKER], 'live traffic after the outage');
+      }
     });
 
     rtTest('recover with a recovery key: same connection id, missed messages delivered on attach', async (scope, t) => {

@@ -273,10 +273,14 @@ export function rtTest(name, opts, fn) {
  *  - blackholeAll(): closes the server side of every proxied connection but
  *    leaves the client side open and silent (a half-open connection: the
  *    client only notices through its idle timer);
+ *  - cutClientSide(): resets the client side of every proxied connection
+ *    but leaves the server side open and silent (the server's transport
+ *    looks alive: nothing it writes fails while the socket buffers take it);
  *  - setUp(false): new connections fail until setUp(true).
  */
 export async function startTcpProxy(targetPort) {
   const pairs = new Set();
+  const held = new Set(); // server sides kept open by cutClientSide()
   let up = true;
   const quietly = (s) => s.on('error', () => {});
   const server = net.createServer((downstream) => {
@@ -284,11 +288,11 @@ export async function startTcpProxy(targetPort) {
     if (!up) { downstream.resetAndDestroy(); return; }
     const upstream = net.connect(targetPort, '127.0.0.1');
     quietly(upstream);
-    const pair = { downstream, upstream, holed: false };
+    const pair = { downstream, upstream, holed: false, cut: false };
     pairs.add(pair);
     downstream.pipe(upstream);
     upstream.pipe(downstream);
-    downstream.on('close', () => { pairs.delete(pair); upstream.destroy(); });
+    downstream.on('close', () => { pairs.delete(pair); if (!pair.cut) upstream.destroy(); });
     upstream.on('close', () => { if (!pair.holed) downstream.destroy(); });
   });
   const reset = (s) => {
@@ -312,8 +316,22 @@ export async function startTcpProxy(targetPort) {
         reset(pair.upstream);
       }
     },
+    cutClientSide() {
+      for (const pair of pairs) {
+        if (pair.holed) continue;
+        pair.holed = true;
+        pair.cut = true;
+        pair.downstream.unpipe(pair.upstream);
+        pair.upstream.unpipe(pair.downstream);
+        pair.upstream.pause();
+        pairs.delete(pair);
+        held.add(pair.upstream);
+        reset(pair.downstream);
+      }
+    },
     close() {
       up = false;
+      for (const s of held) s.destroy();
       for (const { downstream, upstream } of pairs) { downstream.destroy(); upstream.destroy(); }
       return new Promise((resolve) => server.close(() => resolve()));
     },

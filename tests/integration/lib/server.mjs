@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import net from 'node:net';
 import nodeTest from 'node:test';
 import msgpackLib from '@ably/msgpack-js';
-import Ably from 'ably';
+// ably-js: the version HERALD_ABLY selects (lib/ably.mjs).
+import { Ably } from './ably.mjs';
 
 export const msgpack = msgpackLib;
 export { Ably };
