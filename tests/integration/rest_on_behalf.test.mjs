@@ -9,7 +9,7 @@
 // Run: HERALDD=/abs/build/heraldd node --test --test-force-exit tests/integration/rest_on_behalf.test.mjs
 
 import assert from 'node:assert/strict';
-import { describe, before, after, startServer, uniqueChannel } from './lib/server.mjs';
+import { describe, before, after, startServer, uniqueChannel, eventually } from './lib/server.mjs';
 import { rtTest, Inbox, PROTOCOLS, withTimeout, waitForState, rejection } from './lib/realtime.mjs';
 import { startRedis, startCluster, stopCluster } from './lib/redis.mjs';
 
@@ -66,8 +66,15 @@ describe('REST publish on behalf of a realtime connection', () => {
       assert.equal(err.code, 40006, err.message);
 
       const key = alice.connection.key;
+      await withTimeout(alice.channels.get(name).attach(), 10000, 'attach');
       alice.close();
       await waitForState(alice.connection, 'closed', { what: 'closed' });
+      // ably-js is closed once it sent CLOSE; the server is done with the
+      // connection once its attachment is gone
+      await eventually(async () => {
+        const res = await srv.request('GET', `/channels/${encodeURIComponent(name)}`);
+        return res.status === 200 && res.body.status.occupancy.metrics.connections === 0;
+      }, { what: 'the server closed the connection' });
       const stale = await rejection(rest.publish({ name: 'x', connectionKey: key }), 10000, 'closed connection');
       assert.equal(stale.code, 40006, stale.message);
     });
