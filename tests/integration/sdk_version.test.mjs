@@ -83,11 +83,13 @@ test('a Realtime connection carries agent=ably-js/<that version>', async () => {
 // lib/server.mjs's rest clients, lib/realtime.mjs's ClientScope clients.
 const USES_SDK = /\bAbly\.(?:Rest|Realtime)\b|\brestClient\(|\.rest\(|\.realtime\(|\brtTest\(|\bClientScope\b/;
 
-test('the Makefile\'s SDK_TESTS lists every test file that drives ably-js', () => {
+test('the Makefile\'s SDK_TESTS (or SDK_PINNED_ONLY) lists every test file that drives ably-js', () => {
   const makefile = readFileSync(new URL('../../Makefile', import.meta.url), 'utf8');
   const m = /^SDK_TESTS = ((?:.*\\\n)*.*)$/m.exec(makefile);
   assert.ok(m, 'Makefile defines SDK_TESTS');
   const listed = new Set(m[1].replace(/\\\n/g, ' ').split(/\s+/).filter(Boolean));
+  const pinnedOnly = /^SDK_PINNED_ONLY = (.*)$/m.exec(makefile);
+  for (const name of pinnedOnly ? pinnedOnly[1].split(/\s+/).filter(Boolean) : []) listed.add(name);
   const dir = new URL('./', import.meta.url);
   const files = readdirSync(dir).filter((f) => f.endsWith('.test.mjs')).map((f) => f.slice(0, -'.test.mjs'.length));
   for (const name of listed) assert.ok(files.includes(name), `SDK_TESTS names ${name}, which has no ${name}.test.mjs`);
