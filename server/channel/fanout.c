@@ -214,12 +214,21 @@ void fanout__announce(struct worker *owner, const char *key, size_t key_len,
   else delivery__unref(d);
 }
 
+/* Whether p was stamped before oc's position: oc was made while p was
+ * being stored, and channel__next_position handed its registrations a
+ * position past p's serial. They read p from history (queued after p's
+ * append), so it is not theirs live: sent, it would reach a resume twice. */
+static bool stamped_before(const struct owned_channel *oc,
+                           const struct publish *p) {
+  return strcmp(p->messages[p->count - 1]->serial, oc->position) <= 0;
+}
+
 void fanout__published(struct worker *owner, const struct publish *p) {
   struct fanout_worker *fw = state_of(owner);
   size_t key_len;
   char *key = fanout__channel_key(p->app->id, p->channel, &key_len);
   struct owned_channel *oc = hashmap__get(&fw->owned, key, key_len);
-  if (!oc || p->count == 0) {
+  if (!oc || p->count == 0 || stamped_before(oc, p)) {
     herald_free(key);
     return;
   }

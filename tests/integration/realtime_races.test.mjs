@@ -7,10 +7,19 @@
 // usable, the old one closed, and the server healthy; under
 // make sanitize-test, also without a use after free or a leak.
 // HERALD_RACE_TRIES sets the tries per case (default 200).
+//
+// A resume registering a channel while a publish to it is being stored:
+// the message reaches the client once (from history), not a second time
+// live. The sqlite engine's store is held by a write lock taken with the
+// sqlite3 shell, so the events come in that order every time.
 
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startServer, test, describe, before, after, request, uniqueChannel } from './lib/server.mjs';
-import { open, ACTION } from './lib/wsclient.mjs';
+import { open, ACTION, FLAG } from './lib/wsclient.mjs';
 
 const TRIES = Number(process.env.HERALD_RACE_TRIES || 200);
 
@@ -67,4 +76,81 @@ describe('resume racing CLOSE and drops', () => {
       assert.equal((await request(srv.url, 'GET', '/time')).status, 200);
     });
   }
+});
+
+// ------------------------------------------------------ a publish being stored
+
+const HAVE_SQLITE3 = spawnSync('sqlite3', ['-version']).status === 0;
+
+/** A write lock on the database at `path`, held by the sqlite3 shell until release(). */
+async function lockDatabase(path) {
+  const shell = spawn('sqlite3', [path], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise((resolve) => shell.once('exit', resolve));
+  await new Promise((resolve, reject) => {
+    let out = '';
+    shell.stdout.on('data', (c) => { out += c; if (out.includes('locked')) resolve(); });
+    shell.once('exit', (code) => reject(new Error(`sqlite3 exited (${code}) before it held the lock`)));
+    shell.stdin.write(".timeout 5000\n.bail on\nBEGIN IMMEDIATE;\nSELECT 'locked';\n");
+  });
+  return { release: () => { shell.stdin.end('ROLLBACK;\n'); return exited; } };
+}
+
+/** A channelSerial as ATTACHED hands them out: the position at `ms`. */
+const positionAt = (ms) => `${String(ms).padStart(14, '0')}-000`;
+
+const namesOn = (client, channel) => client.received
+  .filter((pm) => pm.action === ACTION.MESSAGE && pm.channel === channel)
+  .flatMap((pm) => pm.messages.map((m) => m.name));
+
+describe('a resume attaching while a publish to its channel is being stored', { skip: !HAVE_SQLITE3 && 'no sqlite3 shell' }, () => {
+  let srv;
+  let dataDir;
+  // One worker: the channels' owner and the connections' home, so each
+  // ATTACHED below comes after everything that worker was asked before it.
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'herald-races-'));
+    srv = await startServer({ args: ['--threads', '1', '--storage', 'sqlite', '--data-dir', dataDir] });
+  });
+  after(async () => {
+    if (srv) await srv.stop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  test('the message is replayed from history and not delivered live a second time', async () => {
+    const channel = uniqueChannel('stored');
+    const from = positionAt(Date.now() - 1000); // before the publish, nobody attached since
+    const old = await open(srv);
+    await old.terminate();
+    const sub = await open(srv, { resume: old.connectionKey });
+    const pub = await open(srv);
+    try {
+      assert.equal(sub.connectionId, old.connectionId, 'resumed');
+      const lock = await lockDatabase(join(dataDir, 'herald.db'));
+      let released = false;
+      try {
+        // stamped, and its append waits for the lock
+        pub.send({ action: ACTION.MESSAGE, channel, msgSerial: 0, messages: [{ name: 'being-stored', data: 'x' }] });
+        pub.send({ action: ACTION.ATTACH, channel: uniqueChannel('after-publish') });
+        await pub.next(ACTION.ATTACHED);
+        // the resume's attach is positioned past it; its history read waits too
+        sub.send({ action: ACTION.ATTACH, channel, channelSerial: from });
+        sub.send({ action: ACTION.ATTACH, channel: uniqueChannel('after-attach') });
+        await sub.next((pm) => pm.action === ACTION.ATTACHED && pm.channel !== channel);
+        released = true;
+        await lock.release();
+      } finally {
+        if (!released) await lock.release();
+      }
+      const attached = await sub.next((pm) => pm.action === ACTION.ATTACHED && pm.channel === channel);
+      assert.ok(attached.flags & FLAG.RESUMED, `resumed: ${JSON.stringify(attached)}`);
+      await pub.next(ACTION.ACK);
+      pub.send({ action: ACTION.MESSAGE, channel, msgSerial: 1, messages: [{ name: 'end-marker', data: 'e' }] });
+      await sub.next((pm) => pm.action === ACTION.MESSAGE && pm.channel === channel &&
+        pm.messages.some((m) => m.name === 'end-marker'));
+      assert.deepEqual(namesOn(sub, channel), ['being-stored', 'end-marker']);
+    } finally {
+      sub.terminate();
+      pub.terminate();
+    }
+  });
 });
