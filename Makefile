@@ -8,10 +8,11 @@ DATA_DIR ?= ./herald-data
 
 # Debian packages the build, the server and the tests need (chromium: the
 # browser tests/integration/browser.test.mjs drives; redis-server: the
-# redis engine's tests start their own).
+# redis engine's tests start their own; sqlite3: the shell a race test
+# holds a database lock with).
 DEB_PACKAGES = build-essential cmake pkg-config libuv1-dev libhttp-parser-dev \
   libjansson-dev libmsgpack-dev libssl-dev libsqlite3-dev libwslay-dev libcmocka-dev libsodium-dev wrk curl \
-  chromium libhiredis-dev redis-server
+  chromium libhiredis-dev redis-server sqlite3
 # Node.js runs the integration tests; Debian's packages are used only when no
 # node/npm is installed already (a NodeSource nodejs bundles its own npm).
 NODE_PACKAGES = nodejs npm
