@@ -52,17 +52,6 @@ static void round_start(struct worker_round *r) {
 
 /* ---- Occupancy metrics ------------------------------------------------------- */
 
-static void add(struct occupancy *sum, const struct occupancy *part) {
-  sum->connections += part->connections;
-  sum->publishers += part->publishers;
-  sum->subscribers += part->subscribers;
-  sum->presence_connections += part->presence_connections;
-  sum->presence_subscribers += part->presence_subscribers;
-  sum->presence_members += part->presence_members;
-  sum->object_publishers += part->object_publishers;
-  sum->object_subscribers += part->object_subscribers;
-}
-
 /* On worker index: its attachments, and the members of the channels it
  * owns. */
 static void count_on_worker(struct worker_round *r, int index) {
@@ -93,7 +82,7 @@ static void on_stored(struct store_req *req) {
 static void sum_counts(struct worker_round *r) {
   struct occupancy_query *q = (struct occupancy_query *)r;
   for (int w = 0; w < r->channels->pool->n; w++) {
-    for (size_t i = 0; i < q->count; i++) add(&q->results[i], &q->parts[w][i]);
+    for (size_t i = 0; i < q->count; i++) store__add_occupancy(&q->results[i], &q->parts[w][i]);
     herald_free(q->parts[w]);
   }
   herald_free(q->parts);

@@ -69,16 +69,9 @@ static struct occupancy sum(const struct events_worker *ew,
                             size_t key_len) {
   struct occupancy o = {
       .presence_members = (long)fanout__owned_members(ew->worker, key, key_len)};
-  for (int w = -1; w < ew->worker->pool->n; w++) {
-    const struct occupancy *p = w < 0 ? &cc->remote : &cc->workers[w];
-    o.connections += p->connections;
-    o.publishers += p->publishers;
-    o.subscribers += p->subscribers;
-    o.presence_connections += p->presence_connections;
-    o.presence_subscribers += p->presence_subscribers;
-    o.object_publishers += p->object_publishers;
-    o.object_subscribers += p->object_subscribers;
-  }
+  store__add_occupancy(&o, &cc->remote);
+  for (int w = 0; w < ew->worker->pool->n; w++)
+    store__add_occupancy(&o, &cc->workers[w]);
   return o;
 }
 

@@ -111,6 +111,17 @@ void store__members_cleanup(struct store_members *m) {
   m->count = 0;
 }
 
+void store__add_occupancy(struct occupancy *sum, const struct occupancy *part) {
+  sum->connections += part->connections;
+  sum->publishers += part->publishers;
+  sum->subscribers += part->subscribers;
+  sum->presence_connections += part->presence_connections;
+  sum->presence_subscribers += part->presence_subscribers;
+  sum->presence_members += part->presence_members;
+  sum->object_publishers += part->object_publishers;
+  sum->object_subscribers += part->object_subscribers;
+}
+
 void store__usage(struct store *s, struct store_usage *u) {
   u->req.op = STORE_OP_USAGE;
   s->ops->usage(s, u);

@@ -246,6 +246,9 @@ struct store_once {
 };
 
 
+/* Adds every count of part to sum. */
+void store__add_occupancy(struct occupancy *sum, const struct occupancy *part);
+
 /* One worker's attachments on some channels (presence_members unused),
  * replacing what it told before: all zero, it has none there. The
  * engine's cluster view of occupancy; a node's own workers are counted by

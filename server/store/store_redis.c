@@ -1695,16 +1695,8 @@ static struct occupancy usage_sum(const struct watch *w) {
   struct occupancy sum = {0};
   size_t bucket;
   for (struct hashmap_entry *e = hashmap__first(&w->usage, &bucket); e;
-       e = hashmap__next(&w->usage, e, &bucket)) {
-    const struct occupancy *o = e->value;
-    sum.connections += o->connections;
-    sum.publishers += o->publishers;
-    sum.subscribers += o->subscribers;
-    sum.presence_connections += o->presence_connections;
-    sum.presence_subscribers += o->presence_subscribers;
-    sum.object_publishers += o->object_publishers;
-    sum.object_subscribers += o->object_subscribers;
-  }
+       e = hashmap__next(&w->usage, e, &bucket))
+    store__add_occupancy(&sum, e->value);
   return sum;
 }
 
