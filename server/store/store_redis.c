@@ -1061,15 +1061,12 @@ static void on_occupancy(redisAsyncContext *ac, void *reply, void *priv) {
     n[i] = e ? (long)e->integer : 0;
   }
   if (ok) {
-    struct occupancy *sum = &o->results[c->index];
-    sum->connections += n[0];
-    sum->publishers += n[1];
-    sum->subscribers += n[2];
-    sum->presence_connections += n[3];
-    sum->presence_subscribers += n[4];
-    sum->object_publishers += n[5];
-    sum->object_subscribers += n[6];
-    sum->presence_members += n[7];
+    struct occupancy part = {
+        .connections = n[0], .publishers = n[1], .subscribers = n[2],
+        .presence_connections = n[3], .presence_subscribers = n[4],
+        .object_publishers = n[5], .object_subscribers = n[6],
+        .presence_members = n[7]};
+    store__add_occupancy(&o->results[c->index], &part);
   }
   fan_in_answered(c->extra, c->sh, r, ok);
   herald_free(c);

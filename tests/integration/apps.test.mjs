@@ -10,17 +10,13 @@ import { join } from 'node:path';
 import {
   startServer, test, describe, before, after, uniqueChannel, request, assertAblyError, basicAuth, Ably,
 } from './lib/server.mjs';
+import { PROTOCOLS } from './lib/realtime.mjs';
 import {
   canonicalCapability, expectAblyError, signTokenRequest, guardedAuthCallback,
 } from './lib/auth.mjs';
 import { testAppSetupPostApps } from './lib/fixtures.mjs';
 
 const ADMIN_SECRET = 'herald-admin_Secret-123';
-
-const PROTOCOLS = [
-  { name: 'json', binary: false },
-  { name: 'msgpack', binary: true },
-];
 
 function client(srv, key, binary = false, opts = {}) {
   return new Ably.Rest({

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { startServer, describe, before, after, uniqueChannel } from './lib/server.mjs';
 import { expectAblyError } from './lib/auth.mjs';
-import { rtTest, Inbox, waitForState, withTimeout } from './lib/realtime.mjs';
+import { PROTOCOLS, rtTest, Inbox, waitForState, withTimeout } from './lib/realtime.mjs';
 import {
   assertErrorInfo, assertFailureItem, assertBatchResult, CAPABILITY_MESSAGE, BATCH_ERROR_MESSAGE,
   BATCH_CONFIG, FULL_KEY, LIMITED_KEY, createTestApp,
@@ -15,11 +15,6 @@ import {
 let srv;
 before(async () => { srv = await startServer({ config: BATCH_CONFIG, env: { HERALD_KEY: null }, args: ['--sandbox'] }); });
 after(async () => { if (srv) await srv.stop(); });
-
-const PROTOCOLS = [
-  { name: 'json', binary: false },
-  { name: 'msgpack', binary: true },
-];
 
 for (const proto of PROTOCOLS) {
   const rest = (key = FULL_KEY) => srv.rest({ binary: proto.binary, key });

@@ -25,38 +25,21 @@
 // Run: HERALDD=/abs/build/heraldd node --test --test-force-exit tests/integration/cluster.test.mjs
 
 import assert from 'node:assert/strict';
-import { describe, before, after, uniqueChannel, eventually, parseLinkHeader } from './lib/server.mjs';
-import { Inbox, withTimeout } from './lib/realtime.mjs';
+import { describe, after, uniqueChannel, eventually, parseLinkHeader } from './lib/server.mjs';
+import { PROTOCOLS, Inbox, withTimeout } from './lib/realtime.mjs';
 import { rawStream, streamQuery } from './lib/eventstream.mjs';
 import {
-  test, rtTest, startRedis, startCluster, stopCluster, teardown, waitForState, historyAcross, publishRaw, assertIncreasing,
+  test, rtTest, startRedis, startCluster, stopCluster, useCluster, teardown, waitForState, historyAcross, publishRaw, assertIncreasing,
 } from './lib/redis.mjs';
 
-const PROTOCOLS = [
-  { name: 'json', binary: false },
-  { name: 'msgpack', binary: true },
-];
 const ARGS = ['--max-idle-interval-ms', '2000'];
 const range = (n, f = (i) => i) => Array.from({ length: n }, (_, i) => f(i));
 const MARKER = 'end-marker';
 
-let redis;
-let nodes;
 let A;
 let B;
 let C;
-before(async () => {
-  redis = await startRedis();
-  nodes = await startCluster({ nodes: 3, redis: [redis], args: ARGS });
-  [A, B, C] = nodes;
-});
-after(async () => {
-  try {
-    if (nodes) await stopCluster(nodes);
-  } finally {
-    if (redis) await redis.stop();
-  }
-});
+useCluster({ nodes: 3, args: ARGS, ready: (nodes) => { [A, B, C] = nodes; } });
 
 /** Every item of an ably-js history query, page by page. */
 async function allHistory(channel, params) {

@@ -19,9 +19,9 @@
 // Run: HERALDD=/abs/build/heraldd node --test --test-force-exit tests/integration/cluster_occupancy.test.mjs
 
 import assert from 'node:assert/strict';
-import { describe, before, after, uniqueChannel, eventually } from './lib/server.mjs';
+import { describe, uniqueChannel, eventually } from './lib/server.mjs';
 import { Inbox, withTimeout } from './lib/realtime.mjs';
-import { rtTest, startRedis, startCluster, stopCluster, waitForState } from './lib/redis.mjs';
+import { rtTest, useCluster, waitForState } from './lib/redis.mjs';
 
 const NODE_TIMEOUT_MS = 1500;
 const ARGS = ['--node-timeout-ms', String(NODE_TIMEOUT_MS), '--max-idle-interval-ms', '2000', '--occupancy-interval-ms', '200'];
@@ -72,28 +72,10 @@ async function attached(client, name, options) {
   return ch;
 }
 
-/** A redis-server and two nodes for the enclosing describe(), filled in by its before(). */
-function twoNodes() {
-  const cluster = { redis: null, nodes: [] };
-  before(async () => {
-    cluster.redis = await startRedis();
-    cluster.nodes = await startCluster({ nodes: 2, redis: [cluster.redis], args: ARGS });
-  });
-  after(async () => {
-    try {
-      await stopCluster(cluster.nodes);
-    } finally {
-      if (cluster.redis) await cluster.redis.stop();
-    }
-  });
-  return cluster;
-}
-
 describe('occupancy across two nodes', () => {
-  const cluster = twoNodes();
   let A;
   let B;
-  before(() => { [A, B] = cluster.nodes; });
+  useCluster({ nodes: 2, args: ARGS, ready: (nodes) => { [A, B] = nodes; } });
 
   rtTest('GET /channels/<name> on either node sums the attachments of both, mode by mode, and the members entered on both; a detach and a change of modes on A show on B', async (scope) => {
     const name = uniqueChannel('cocc');
@@ -170,10 +152,9 @@ describe('occupancy across two nodes', () => {
 });
 
 describe('a node killed with SIGKILL', () => {
-  const cluster = twoNodes();
   let A;
   let B;
-  before(() => { [A, B] = cluster.nodes; });
+  const cluster = useCluster({ nodes: 2, args: ARGS, ready: (nodes) => { [A, B] = nodes; } });
 
   rtTest('B stops counting and listing its attachments once it was reaped', async (scope, t) => {
     const prefix = `cocc-kill-${process.pid}-${Date.now()}-`;

@@ -21,14 +21,10 @@
 // Run: HERALDD=/abs/build/heraldd node --test --test-force-exit tests/integration/cluster_presence.test.mjs
 
 import assert from 'node:assert/strict';
-import { describe, before, after, uniqueChannel, eventually } from './lib/server.mjs';
-import { Inbox, withTimeout, rawRealtime } from './lib/realtime.mjs';
-import { test, rtTest, startRedis, startCluster, stopCluster, waitForState } from './lib/redis.mjs';
+import { describe, uniqueChannel, eventually } from './lib/server.mjs';
+import { PROTOCOLS, PresenceInbox, withTimeout, rawRealtime } from './lib/realtime.mjs';
+import { test, rtTest, startCluster, useCluster, waitForState } from './lib/redis.mjs';
 
-const PROTOCOLS = [
-  { name: 'json', binary: false },
-  { name: 'msgpack', binary: true },
-];
 const NODE_TIMEOUT_MS = 1500;
 const ARGS = [
   '--node-timeout-ms', String(NODE_TIMEOUT_MS),
@@ -36,28 +32,6 @@ const ARGS = [
   '--presence-grace-ms', '15000', // a LEAVE sooner than this is the dead node's reaping
 ];
 const HAS_PRESENCE = 1;
-
-/** Collects presence events; waits for one by action and clientId. */
-class PresenceInbox extends Inbox {
-  subscribe(channel) {
-    return channel.presence.subscribe((m) => this.push(m));
-  }
-
-  async waitFor(action, clientId, timeoutMs = 10000) {
-    const match = (m) => m.action === action && m.clientId === clientId;
-    await this.waitUntil((ms) => ms.some(match), timeoutMs, `presence ${action} of ${clientId}`);
-    return this.messages.find(match);
-  }
-
-  /** The events other than the 'present' ones of a SYNC. */
-  changes() {
-    return this.messages.filter((m) => m.action !== 'present');
-  }
-
-  summary() {
-    return this.messages.map((m) => `${m.action}:${m.clientId}`).join(',');
-  }
-}
 
 const byClient = (a, b) => (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0);
 const brief = (m) => ({ action: m.action, clientId: m.clientId, connectionId: m.connectionId, data: m.data });
@@ -95,23 +69,10 @@ const restPresence = (srv, name, binary) => allPages(srv.rest({ binary }).channe
 const restPresenceHistory = (srv, name, binary) => allPages(srv.rest({ binary }).channels.get(name).presence.history({ direction: 'forwards' }));
 
 describe('presence across three nodes', () => {
-  let redis;
-  let nodes;
   let A;
   let B;
   let C;
-  before(async () => {
-    redis = await startRedis();
-    nodes = await startCluster({ nodes: 3, redis: [redis], args: ARGS });
-    [A, B, C] = nodes;
-  });
-  after(async () => {
-    try {
-      if (nodes) await stopCluster(nodes);
-    } finally {
-      if (redis) await redis.stop();
-    }
-  });
+  useCluster({ nodes: 3, args: ARGS, ready: (nodes) => { [A, B, C] = nodes; } });
 
   for (const proto of PROTOCOLS) {
     const binary = proto.binary;
@@ -260,23 +221,10 @@ describe('presence across three nodes', () => {
 });
 
 describe('a node killed with SIGKILL', () => {
-  let redis;
-  let nodes = [];
   let A;
   let B;
   let C;
-  before(async () => {
-    redis = await startRedis();
-    nodes = await startCluster({ nodes: 3, redis: [redis], args: ARGS });
-    [A, B, C] = nodes;
-  });
-  after(async () => {
-    try {
-      await stopCluster(nodes);
-    } finally {
-      if (redis) await redis.stop();
-    }
-  });
+  const cluster = useCluster({ nodes: 3, args: ARGS, ready: (nodes) => { [A, B, C] = nodes; } });
   // the bound on how soon a dead node's members leave: detection (the
   // survivors check in each third of the timeout), plus the work after it
   const DEADLINE_MS = NODE_TIMEOUT_MS + NODE_TIMEOUT_MS / 3 + 1500;
@@ -309,7 +257,7 @@ describe('a node killed with SIGKILL', () => {
     const lastData = { [one]: { alice: 'alice-1b', bob: { bob: 1 } }, [two]: { alice: 'alice-2' } };
     // A has checked in (h:nodes, each third of the node timeout) at least
     // once: the test below covers a node killed before that
-    await eventually(async () => (await redis.command('ZCARD', 'h:nodes')) >= 3, { what: 'the three nodes checked in' });
+    await eventually(async () => (await cluster.redis.command('ZCARD', 'h:nodes')) >= 3, { what: 'the three nodes checked in' });
 
     const t0 = Date.now();
     await A.stop({ signal: 'SIGKILL' });
@@ -365,8 +313,8 @@ describe('a node killed with SIGKILL', () => {
   rtTest('a node killed right after it started (before its first check-in): its members leave too', async (scope) => {
     const name = uniqueChannel('cpres-kill-early');
     const obs = await observer(scope, B, name, { label: 'observer on B' });
-    const [D] = await startCluster({ nodes: 1, redis: [redis], args: ARGS });
-    nodes.push(D);
+    const [D] = await startCluster({ nodes: 1, redis: [cluster.redis], args: ARGS });
+    cluster.nodes.push(D);
     const dave = await connected(scope, D, { clientId: 'dave', label: 'dave on D' });
     await dave.channels.get(name).presence.enter('dave-data');
     await obs.inbox.waitFor('enter', 'dave');

@@ -30,16 +30,12 @@
 
 import assert from 'node:assert/strict';
 import { describe, uniqueChannel, eventually, sleep } from './lib/server.mjs';
-import { Inbox, withTimeout, recordStateChanges, describeChanges, handled } from './lib/realtime.mjs';
+import { PROTOCOLS, PresenceInbox, Inbox, withTimeout, recordStateChanges, describeChanges, handled } from './lib/realtime.mjs';
 import { startSwitchProxy } from './lib/tcp_proxy.mjs';
 import {
   rtTest, startRedis, startCluster, stopCluster, waitForState, historyAcross, publishRaw, assertIncreasing,
 } from './lib/redis.mjs';
 
-const PROTOCOLS = [
-  { name: 'json', binary: false },
-  { name: 'msgpack', binary: true },
-];
 // A alive: short enough that the test can wait past what would make A
 // end the connection (the state TTL) and its member leave (the grace).
 const STATE_TTL_MS = 3000;
@@ -62,23 +58,6 @@ const KILL_ARGS = [
   '--max-idle-interval-ms', '2000',
 ];
 const REAPED = /node \S+ was silent: its presence members left/;
-
-/** Collects presence events. */
-class PresenceInbox extends Inbox {
-  subscribe(channel) {
-    return channel.presence.subscribe((m) => this.push(m));
-  }
-
-  async waitFor(action, clientId, timeoutMs = 10000) {
-    const match = (m) => m.action === action && m.clientId === clientId;
-    await this.waitUntil((ms) => ms.some(match), timeoutMs, `presence ${action} of ${clientId}`);
-    return this.messages.find(match);
-  }
-
-  summary() {
-    return this.messages.map((m) => `${m.action}:${m.clientId}`).join(',');
-  }
-}
 
 /**
  * A fresh redis-server, nodes A, B, C on it (with `args`), and a proxy in front of A;

@@ -17,7 +17,7 @@ import {
   startServer, describe, test, before, after, request, assertAblyError, restClient, uniqueChannel,
 } from './lib/server.mjs';
 import { expectAblyError, signTokenRequest } from './lib/auth.mjs';
-import { rtTest, waitForState, recordStateChanges, describeChanges, rawRealtime } from './lib/realtime.mjs';
+import { PROTOCOLS, rtTest, waitForState, recordStateChanges, describeChanges, rawRealtime } from './lib/realtime.mjs';
 
 const KEY = 'edgeapp.root:secretroot';
 const KEY_NAME = 'edgeapp.root';
@@ -27,11 +27,6 @@ const UNKNOWN_KEYS = [
   ['an unknown key of a known app', 'edgeapp.nosuchkey:whatever'],
   ['a key of an unknown app', 'noapp.k:whatever'],
 ];
-const PROTOCOLS = [
-  { name: 'json', binary: false },
-  { name: 'msgpack', binary: true },
-];
-
 let srv;
 before(async () => { srv = await startServer({ config: CONFIG, env: { HERALD_KEY: null } }); });
 after(async () => { if (srv) await srv.stop(); });

@@ -17,7 +17,9 @@ import {
 } from './lib/server.mjs';
 import { testAppSetupPostApps, ablyCommonFixture } from './lib/fixtures.mjs';
 import {
-  rtTest, Inbox, waitForState, withTimeout, killTransport, startTcpProxy, closeClient,
+  PROTOCOLS,
+  PresenceInbox,
+  rtTest, waitForState, withTimeout, killTransport, startTcpProxy, closeClient,
 } from './lib/realtime.mjs';
 
 const ROOT = 'presapp.root:secretroot';
@@ -49,29 +51,6 @@ const SERVER_ARGS = [
   '--max-idle-interval-ms', '3000',
   '--connection-state-ttl-ms', '10000',
 ];
-
-const PROTOCOLS = [
-  { name: 'json', binary: false },
-  { name: 'msgpack', binary: true },
-];
-
-/** Collects presence events of a channel. */
-class PresenceInbox extends Inbox {
-  subscribe(channel) {
-    return channel.presence.subscribe((m) => this.push(m));
-  }
-
-  /** The first event with this action and clientId. */
-  async waitFor(action, clientId, timeoutMs = 10000) {
-    const match = (m) => m.action === action && m.clientId === clientId;
-    await this.waitUntil((ms) => ms.some(match), timeoutMs, `presence ${action} of ${clientId}`);
-    return this.messages.find(match);
-  }
-
-  summary() {
-    return this.messages.map((m) => `${m.action}:${m.clientId}`).join(',');
-  }
-}
 
 const byClient = (a, b) => (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0);
 

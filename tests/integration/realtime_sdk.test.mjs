@@ -21,6 +21,7 @@ import {
 } from './lib/server.mjs';
 import { signTokenRequest, makeJwt, expectAblyError, guardedAuthCallback } from './lib/auth.mjs';
 import {
+  PROTOCOLS,
   rtTest, Inbox, waitForState, nextEvent, withTimeout, recordStateChanges, describeChanges,
   killTransport, activeWebSocket, startTcpProxy, rawRealtime, handled,
 } from './lib/realtime.mjs';
@@ -39,11 +40,6 @@ const CONFIG = {
 const SERVER_ENV = { HERALD_KEY: null };
 const MAX_IDLE_MS = 2000;
 const STATE_TTL_MS = 3000;
-
-const PROTOCOLS = [
-  { name: 'json', binary: false },
-  { name: 'msgpack', binary: true },
-];
 
 const CONN_ID_RE = /^[A-Za-z0-9_-]{10}$/;
 const MARKER = 'end-marker';

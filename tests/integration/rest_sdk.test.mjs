@@ -6,6 +6,7 @@ import { messagesEncodingFixtures } from './lib/fixtures.mjs';
 import {
   startServer, test, describe, before, after, uniqueChannel, sleep, request,
 } from './lib/server.mjs';
+import { PROTOCOLS } from './lib/realtime.mjs';
 
 const FULL_KEY = 'testapp.full:secretfull';
 const PUB_KEY = 'testapp.pub:secretpub';
@@ -26,11 +27,6 @@ const fixtures = messagesEncodingFixtures();
 let srv;
 before(async () => { srv = await startServer({ config: CONFIG, env: { HERALD_KEY: null } }); });
 after(async () => { if (srv) await srv.stop(); });
-
-const PROTOCOLS = [
-  { name: 'json', binary: false },
-  { name: 'msgpack', binary: true },
-];
 
 async function allHistory(channel, params) {
   const items = [];

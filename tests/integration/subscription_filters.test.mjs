@@ -27,7 +27,7 @@
 
 import assert from 'node:assert/strict';
 import { startServer, describe, before, after, uniqueChannel, test, request } from './lib/server.mjs';
-import { rtTest, Inbox, waitForState, withTimeout, killTransport, rawRealtime } from './lib/realtime.mjs';
+import { PROTOCOLS, rtTest, Inbox, waitForState, withTimeout, killTransport, rawRealtime } from './lib/realtime.mjs';
 import { expectAblyError } from './lib/auth.mjs';
 import { ACTION, FLAG } from './lib/wsclient.mjs';
 import { rawStream, streamQuery } from './lib/eventstream.mjs';
@@ -45,11 +45,6 @@ const CONFIG = {
     ],
   }],
 };
-
-const PROTOCOLS = [
-  { name: 'json', binary: false },
-  { name: 'msgpack', binary: true },
-];
 
 // The messages every filter case is published, identified by data; the
 // sentinel "end" comes last and matches every filter below.

@@ -32,6 +32,7 @@ import assert from 'node:assert/strict';
 import { startServer, describe, before, after, uniqueChannel, restClient } from './lib/server.mjs';
 import { signTokenRequest, makeJwt, guardedAuthCallback, startAuthUrlServer } from './lib/auth.mjs';
 import {
+  PROTOCOLS,
   rtTest, Inbox, waitForState, recordStateChanges, describeChanges, describeError,
 } from './lib/realtime.mjs';
 
@@ -39,11 +40,6 @@ const KEY = 'expapp.root:secretroot';
 const CONFIG = { apps: [{ id: 'expapp', keys: [{ key: KEY, capability: { '*': ['*'] } }] }] };
 const TTL_MS = 3000;
 const CLIENT_ID = 'expiring';
-const PROTOCOLS = [
-  { name: 'json', binary: false },
-  { name: 'msgpack', binary: true },
-];
-
 let srv;
 before(async () => { srv = await startServer({ config: CONFIG, env: { HERALD_KEY: null } }); });
 after(async () => { if (srv) await srv.stop(); });

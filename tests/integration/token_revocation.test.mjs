@@ -32,6 +32,7 @@ import assert from 'node:assert/strict';
 import { startServer, describe, before, after, uniqueChannel, restClient, eventually, sleep } from './lib/server.mjs';
 import { guardedAuthCallback } from './lib/auth.mjs';
 import {
+  PROTOCOLS,
   rtTest, Inbox, waitForState, nextEvent, recordStateChanges, describeChanges, describeError, rawRealtime,
 } from './lib/realtime.mjs';
 import { rtTest as clusterTest, startRedis, startCluster, stopCluster, teardown } from './lib/redis.mjs';
@@ -42,10 +43,6 @@ const MARGIN_MS = 2000;
 const ARGS = ['--reauth-margin-ms', String(MARGIN_MS)];
 const TOKEN_TTL_MS = 30000;
 const TICK_MS = 1000; // the realtime tick: how late a due revocation may be swept
-const PROTOCOLS = [
-  { name: 'json', binary: false },
-  { name: 'msgpack', binary: true },
-];
 const ACTION = { DISCONNECTED: 6, ERROR: 9, AUTH: 17, CONNECTED: 4 };
 
 let srv;

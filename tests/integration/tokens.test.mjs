@@ -9,6 +9,7 @@ import {
   startServer, test, describe, before, after, uniqueChannel, request, assertAblyError, basicAuth, Ably,
   eventually,
 } from './lib/server.mjs';
+import { PROTOCOLS } from './lib/realtime.mjs';
 import {
   signTokenRequest, tokenRequestMac, makeJwt, canonicalCapability, bearer, splitKey,
   startAuthUrlServer, expectAblyError, guardedAuthCallback,
@@ -42,11 +43,6 @@ const CONFIG = {
     { id: 'otherapp', keys: [{ key: OTHER }] },
   ],
 };
-
-const PROTOCOLS = [
-  { name: 'json', binary: false },
-  { name: 'msgpack', binary: true },
-];
 
 let srv;
 before(async () => { srv = await startServer({ config: CONFIG, env: { HERALD_KEY: null } }); });

@@ -159,6 +159,29 @@ export async function rejection(promise, timeoutMs = 10000, what = 'operation') 
   throw new Error(`${what}: expected a rejection, got ${JSON.stringify(outcome.value)}`);
 }
 
+/** Collects a channel's presence events; waits for one by action and clientId. */
+export class PresenceInbox extends Inbox {
+  subscribe(channel) {
+    return channel.presence.subscribe((m) => this.push(m));
+  }
+
+  /** The first event with this action and clientId. */
+  async waitFor(action, clientId, timeoutMs = 10000) {
+    const match = (m) => m.action === action && m.clientId === clientId;
+    await this.waitUntil((ms) => ms.some(match), timeoutMs, `presence ${action} of ${clientId}`);
+    return this.messages.find(match);
+  }
+
+  /** The events other than the 'present' ones of a SYNC. */
+  changes() {
+    return this.messages.filter((m) => m.action !== 'present');
+  }
+
+  summary() {
+    return this.messages.map((m) => `${m.action}:${m.clientId}`).join(',');
+  }
+}
+
 /** The two wire formats every SDK-level test runs on. */
 export const PROTOCOLS = [
   { name: 'json', binary: false },
@@ -254,7 +277,12 @@ export async function closeClient(client) {
  */
 export function rtTest(name, opts, fn) {
   if (typeof opts === 'function') { fn = opts; opts = {}; }
-  return test(name, opts, async (t) => {
+  return test(name, opts, withClientScope(name, fn));
+}
+
+/** The body of test `name` for a runner's test(): fn(scope, t) as rtTest describes. */
+export function withClientScope(name, fn) {
+  return async (t) => {
     const scope = new ClientScope();
     try {
       return await fn(scope, t);
@@ -264,7 +292,7 @@ export function rtTest(name, opts, fn) {
     } finally {
       await scope.closeAll();
     }
-  });
+  };
 }
 
 /**

@@ -18,8 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import { promisify } from 'node:util';
-import { test as serverTest, startServer } from './server.mjs';
-import { waitForState, rejection, ClientScope } from './realtime.mjs';
+import { test as serverTest, startServer, before, after } from './server.mjs';
+import { waitForState, rejection, withClientScope } from './realtime.mjs';
 
 export { waitForState, rejection };
 
@@ -56,17 +56,30 @@ export function test(name, opts, fn) {
  */
 export function rtTest(name, opts, fn) {
   if (typeof opts === 'function') { fn = opts; opts = {}; }
-  return test(name, opts, async (t) => {
-    const scope = new ClientScope();
+  return test(name, opts, withClientScope(name, fn));
+}
+
+/**
+ * A redis-server and `nodes` heraldd nodes (with `args`) for the enclosing
+ * describe() or file, started by its before() and stopped by its after();
+ * the returned object's redis and nodes are filled in then, and ready(nodes)
+ * is called (a file's before() hooks do not wait for each other).
+ */
+export function useCluster({ nodes = 3, args = [], ready = () => {} } = {}) {
+  const cluster = { redis: null, nodes: [] };
+  before(async () => {
+    cluster.redis = await startRedis();
+    cluster.nodes = await startCluster({ nodes, redis: [cluster.redis], args });
+    ready(cluster.nodes);
+  });
+  after(async () => {
     try {
-      return await fn(scope, t);
-    } catch (e) {
-      scope.dumpLogs(`test "${name}" failed: ${e && e.message}`);
-      throw e;
+      await stopCluster(cluster.nodes);
     } finally {
-      await scope.closeAll();
+      if (cluster.redis) await cluster.redis.stop();
     }
   });
+  return cluster;
 }
 
 /** A TCP port the OS considers free right now. */
