@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "message_version.h"
 
 struct message *message__new(void) {
   struct message *m = herald_xcalloc(1, sizeof *m);
@@ -27,13 +28,12 @@ void message__unref(struct message *m) {
   herald_free(m->serial);
   payload__cleanup(&m->payload);
   json_decref(m->extras);
+  message_version__free(m->version);
   herald_free(m);
 }
 
-/* Reads an optional string member into *out. Returns 0, or -40001 when the
- * member is present but not a string. */
-static int optional_string(struct wire_value map, const char *key, char **out,
-                           herald_error *err) {
+int message__read_string(struct wire_value map, const char *key, char **out,
+                         herald_error *err) {
   struct wire_value v = wire_value__get(map, key);
   enum wire_kind kind = wire_value__kind(v);
   if (kind == WIRE_ABSENT || kind == WIRE_NIL) return 0;
@@ -62,23 +62,39 @@ static int decode_extras(struct wire_value map, struct message *m,
   return 0;
 }
 
-int message__decode(struct wire_value v, struct message **out,
-                    herald_error *err) {
+/* The members Messages and PresenceMessages share, and with
+ * read_change a Message's action and what it changes. */
+static int decode_item(struct wire_value v, bool read_change,
+                       struct message **out, herald_error *err);
+
+int message__decode_stored(struct wire_value v, struct message **out,
+                           herald_error *err) {
+  return decode_item(v, false, out, err);
+}
+
+static int decode_item(struct wire_value v, bool read_change,
+                       struct message **out, herald_error *err) {
   if (wire_value__kind(v) != WIRE_MAP)
     return herald_error_set(err, HERALD_E_INVALID_REQUEST_BODY,
                             "Invalid message: must be an object");
   struct message *m = message__new();
-  int rc = optional_string(v, "id", &m->id, err);
-  if (!rc) rc = optional_string(v, "name", &m->name, err);
-  if (!rc) rc = optional_string(v, "clientId", &m->client_id, err);
+  int rc = message__read_string(v, "id", &m->id, err);
+  if (!rc) rc = message__read_string(v, "name", &m->name, err);
+  if (!rc) rc = message__read_string(v, "clientId", &m->client_id, err);
   if (!rc) rc = payload__decode(v, &m->payload, err);
   if (!rc) rc = decode_extras(v, m, err);
+  if (!rc && read_change) rc = message_version__decode(v, m, err);
   if (rc) {
     message__unref(m);
     return rc;
   }
   *out = m;
   return 0;
+}
+
+int message__decode(struct wire_value v, struct message **out,
+                    herald_error *err) {
+  return decode_item(v, true, out, err);
 }
 
 int message__decode_list(struct wire_value body, size_t max_count,
@@ -132,9 +148,10 @@ static void write_item(const struct message *m, struct wire_writer *w,
                  {"name", presence ? NULL : m->name},
                  {"clientId", m->client_id},
                  {"connectionId", m->connection_id},
-                 {"serial", presence ? NULL : m->serial},
+                 {"serial", presence ? NULL : m->version ? m->version->of : m->serial},
                  {"channel", channel}};
-  size_t members = 2 + payload__member_count(&m->payload, w->format) + !!m->extras;
+  size_t members = 2 + payload__member_count(&m->payload, w->format) +
+                   !!m->extras + !!m->version;
   for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
     members += strings[i].value != NULL;
   wire_writer__map(w, members);
@@ -145,8 +162,10 @@ static void write_item(const struct message *m, struct wire_writer *w,
     wire_writer__key(w, "extras");
     wire_writer__json(w, m->extras);
   }
-  wire_writer__kv_int(w, "timestamp", m->timestamp);
+  wire_writer__kv_int(w, "timestamp",
+                      m->version ? m->version->created : m->timestamp);
   wire_writer__kv_int(w, "action", m->action);
+  if (m->version) message_version__write(m, w);
 }
 
 void message__write(const struct message *m, struct wire_writer *w) {
@@ -164,7 +183,7 @@ void message__write_in_channel(const struct message *m, bool presence,
 
 int presence_message__decode(struct wire_value v, struct message **out,
                              herald_error *err) {
-  int rc = message__decode(v, out, err);
+  int rc = decode_item(v, false, out, err);
   if (rc) return rc;
   struct message *m = *out;
   struct wire_value action = wire_value__get(v, "action");
@@ -185,7 +204,8 @@ int presence_message__decode(struct wire_value v, struct message **out,
 
 static char *dup_or_null(const char *s) { return s ? herald_xstrdup(s) : NULL; }
 
-struct message *presence_message__copy(const struct message *m, int action) {
+/* The members a presence item has too. */
+static struct message *copy_item(const struct message *m) {
   struct message *c = message__new();
   c->id = dup_or_null(m->id);
   c->client_id = dup_or_null(m->client_id);
@@ -193,6 +213,20 @@ struct message *presence_message__copy(const struct message *m, int action) {
   payload__copy(&c->payload, &m->payload);
   c->extras = m->extras ? json_deep_copy(m->extras) : NULL;
   c->timestamp = m->timestamp;
+  c->action = m->action;
+  return c;
+}
+
+struct message *message__copy(const struct message *m) {
+  struct message *c = copy_item(m);
+  c->name = dup_or_null(m->name);
+  c->serial = dup_or_null(m->serial);
+  c->version = message_version__copy(m->version);
+  return c;
+}
+
+struct message *presence_message__copy(const struct message *m, int action) {
+  struct message *c = copy_item(m);
   c->action = action;
   return c;
 }

@@ -16,6 +16,31 @@
 #include "payload.h"
 #include "wire.h"
 
+/* Message actions (TM5). */
+enum message_action {
+  MESSAGE_CREATE = 0,
+  MESSAGE_UPDATE = 1,
+  MESSAGE_DELETE = 2,
+  MESSAGE_META = 3,
+  MESSAGE_SUMMARY = 4,
+  MESSAGE_APPEND = 5,
+};
+
+/* What makes a message a version of another (mutable messages): set on
+ * every message whose action is update, delete, append or summary. Such a
+ * message's serial is its own position in the channel (the wire's
+ * version.serial) and its timestamp when it was made (version.timestamp);
+ * on the wire its "serial" and "timestamp" are those of the message it
+ * changes. */
+struct message_version {
+  char *of;        /* the serial of the message this is a version of */
+  int64_t created; /* that message's timestamp */
+  /* The operation's own details (MessageOperation). */
+  char *client_id;
+  char *description;
+  json_t *metadata; /* an object of strings, or NULL */
+};
+
 struct message {
   atomic_int refs;
   char *id;
@@ -26,7 +51,8 @@ struct message {
   struct payload payload;
   json_t *extras; /* a JSON object, or NULL */
   int64_t timestamp;
-  int action; /* 0 MESSAGE_CREATE for publishes */
+  int action; /* enum message_action, or a presence action */
+  struct message_version *version; /* NULL: the message as created */
 };
 
 /* PresenceMessage actions (realtime.md 2.7): a presence item is a struct
@@ -45,10 +71,23 @@ struct message *message__ref(struct message *m);
 void message__unref(struct message *m);
 
 /* Decodes one Message map (messages.md section 2 steps 2 and 4): string
- * fields must be strings, extras an object, data canonicalised. Unknown
+ * fields must be strings, extras an object, data canonicalised, and a
+ * change of another message read as message_version.h says. Unknown
  * fields are ignored. Returns 0 with *out set, or a negative Ably code. */
 int message__decode(struct wire_value v, struct message **out,
                     herald_error *err);
+
+/* Decodes the members a client sends of a Message or PresenceMessage
+ * map (message__decode without an action or what it changes): for stored
+ * items, whose action the store reads itself. */
+int message__decode_stored(struct wire_value v, struct message **out,
+                           herald_error *err);
+
+/* Reads map's optional string member key into *out (herald_xmalloc'd;
+ * left alone when absent or nil): 0, or -40001 when it is not a string
+ * without NUL. */
+int message__read_string(struct wire_value map, const char *key, char **out,
+                         herald_error *err);
 
 /* Decodes a publish body: one Message or an array of them (at least one, at
  * most max_count, else -40034). On success *out is a herald_xmalloc'd array
@@ -79,6 +118,9 @@ void presence_message__write(const struct message *m, struct wire_writer *w);
  * "channel" member. */
 void message__write_in_channel(const struct message *m, bool presence,
                                const char *channel, struct wire_writer *w);
+
+/* A new message (one reference) equal to m, sharing nothing with it. */
+struct message *message__copy(const struct message *m);
 
 /* A new message (one reference) with m's id, clientId, connectionId,
  * payload, extras and timestamp, and the given action. Nothing is shared

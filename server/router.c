@@ -67,6 +67,12 @@ static const struct route routes[] = {
      ROUTE_AUTHENTICATED},
     {HTTP_GET, "/channels/:channel/messages", rest_history__get,
      ROUTE_AUTHENTICATED},
+    {HTTP_GET, "/channels/:channel/messages/:serial", rest_history__message,
+     ROUTE_AUTHENTICATED},
+    {HTTP_PATCH, "/channels/:channel/messages/:serial", rest_publish__patch,
+     ROUTE_AUTHENTICATED},
+    {HTTP_GET, "/channels/:channel/messages/:serial/versions",
+     rest_history__versions, ROUTE_AUTHENTICATED},
     {HTTP_POST, "/messages", rest_batch_publish__post, ROUTE_AUTHENTICATED},
     {HTTP_GET, "/presence", rest_batch_presence__get, ROUTE_AUTHENTICATED},
     /* Signed TokenRequests need no credentials; unsigned ones are checked

@@ -82,7 +82,11 @@
   XX(TOO_MANY_CHANNELS, 90010, 400, "Too many channels")                       \
   XX(PRESENCE_NO_CLIENT_ID, 91000, 400,                                        \
      "Cannot enter presence without a clientId")                              \
-  XX(TOO_MANY_PRESENCE_MEMBERS, 91003, 400, "Too many presence members")
+  XX(TOO_MANY_PRESENCE_MEMBERS, 91003, 400, "Too many presence members")     \
+  XX(MESSAGE_UPDATES_NOT_ENABLED, 93002, 400,                                  \
+     "Message annotations, updates, appends, and deletes are only supported "  \
+     "on channels with mutable messages enabled in channel namespace "         \
+     "settings")
 
 typedef enum herald_errno {
   HERALD_OK = 0,

@@ -96,6 +96,8 @@ static int parse_namespace(const json_t *def, struct namespace_rule *ns,
   ns->id = herald_xstrdup(id);
   ns->persisted = json_is_true(json_object_get(def, "persisted"));
   ns->durable = !json_is_false(json_object_get(def, "durable"));
+  ns->mutable_messages =
+      json_is_true(json_object_get(def, "mutableMessages"));
   ns->retention_ms = retention ? json_integer_value(retention) : 0;
   return 0;
 }
@@ -276,11 +278,23 @@ bool apps__durable(const struct app *app, const char *channel) {
   return !ns || ns->durable;
 }
 
+#define CHAT_ROOM_SUFFIX "::$chat"
+
+bool apps__mutable(const struct app *app, const char *channel) {
+  size_t len = strlen(channel), suffix = strlen(CHAT_ROOM_SUFFIX);
+  if (len > suffix && !strcmp(channel + len - suffix, CHAT_ROOM_SUFFIX))
+    return true;
+  const struct namespace_rule *ns = find_namespace(app, channel);
+  return ns && ns->mutable_messages;
+}
+
 int64_t apps__retention_ms(const struct apps *apps, const struct app *app,
                            const char *channel) {
   const struct namespace_rule *ns = find_namespace(app, channel);
   if (ns && ns->retention_ms) return ns->retention_ms;
-  return ns && ns->persisted ? apps->persisted_retention_ms : apps->retention_ms;
+  /* mutable messages are persisted, as Ably's are */
+  bool persisted = (ns && ns->persisted) || apps__mutable(app, channel);
+  return persisted ? apps->persisted_retention_ms : apps->retention_ms;
 }
 
 /* ---- Start-up sources ------------------------------------------------ */

@@ -33,6 +33,7 @@ struct namespace_rule {
   char *id;
   bool persisted;
   bool durable;         /* acknowledge publishes only once on disk */
+  bool mutable_messages; /* updates, deletes, appends and annotations */
   int64_t retention_ms; /* 0: the server default for its kind */
 };
 
@@ -77,7 +78,7 @@ void apps__cleanup(struct apps *apps);
 
 /* Adds an app described as in the config file:
  * {"id", "keys":[{"key":"appId.keyId:secret","capability":...}],
- *  "namespaces":[{"id","persisted","retention-ms"}],
+ *  "namespaces":[{"id","persisted","retention-ms","mutableMessages"}],
  *  "limits":{"presence":{"maxMembers"}}, "channels":[presence fixtures]}. */
 int apps__add_json(struct apps *apps, const json_t *def, herald_error *err);
 
@@ -143,6 +144,11 @@ bool apps__durable(const struct app *app, const char *channel);
 /* The most presence members a channel of this app may have. */
 size_t apps__presence_max_members(const struct app *app,
                                   const struct config *cfg);
+
+/* Whether channel's messages may change (updates, deletes, appends,
+ * annotations): its namespace says "mutableMessages": true, or it is an
+ * Ably Chat room's ("<room>::$chat"), as Ably's are. */
+bool apps__mutable(const struct app *app, const char *channel);
 
 /* The history retention of a channel (base name) of this app. */
 int64_t apps__retention_ms(const struct apps *apps, const struct app *app,

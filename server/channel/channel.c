@@ -159,10 +159,20 @@ static void reply_on_origin(struct worker_task *task) {
   p->done(p);
 }
 
+void channel__fail(struct publish *p, const herald_error *err) {
+  p->rc = -err->code;
+  p->err = *err;
+  worker__post(p->origin, &p->task, reply_on_origin);
+}
+
 static void on_appended(struct store_req *req) {
   struct publish *p = (struct publish *)((char *)req -
                                          offsetof(struct publish, append));
   struct store_append *a = &p->append;
+  if (!req->rc && a->stale) { /* another change came first */
+    changes__start(p);
+    return;
+  }
   p->rc = req->rc;
   p->err = req->err;
   if (!p->rc && a->duplicate) {
@@ -184,10 +194,11 @@ static void on_appended(struct store_req *req) {
   worker__post(p->origin, &p->task, reply_on_origin);
 }
 
-static void append(struct publish *p, struct worker *self) {
+void channel__append(struct publish *p) {
   struct store_append *a = &p->append;
+  store__append_cleanup(a);
   memset(a, 0, sizeof *a);
-  a->req.origin = self;
+  a->req.origin = worker__self();
   a->req.done = on_appended;
   a->app_id = p->app->id;
   a->channel = p->channel;
@@ -203,7 +214,17 @@ static void append(struct publish *p, struct worker *self) {
   a->msg_serial = p->msg_serial;
   a->connection_id = p->connection_id;
   a->dedupe_ttl_ms = p->channels->cfg->connection_state_ttl_ms;
+  if (p->change.latest) {
+    a->latest = p->change.latest;
+    a->new_version = p->messages[0]->action != MESSAGE_APPEND;
+    a->expected = p->change.read.messages[0]->serial;
+  }
   store__append(p->channels->store, a);
+}
+
+void channel__stamp(struct publish *p) {
+  if (!store__shared(p->channels->store))
+    stamp(p, channel__table(worker__self()));
 }
 
 static void publish_on_owner(struct worker_task *task) {
@@ -219,16 +240,20 @@ static void publish_on_owner(struct worker_task *task) {
       return;
     }
   }
+  if (changes__is_change(p)) {
+    changes__start(p);
+    return;
+  }
   if (p->count) {
     prepare_items(p);
-    if (!store__shared(p->channels->store)) stamp(p, table);
+    channel__stamp(p);
   }
   if (p->presence) presence__apply(members, p);
   if (p->count == 0) { /* a presence change nobody sees */
     worker__post(p->origin, &p->task, reply_on_origin);
     return;
   }
-  append(p, self);
+  channel__append(p);
 }
 
 void channel__publish_init(struct publish *p, const struct publisher *from,
@@ -272,6 +297,9 @@ int channel__check_publish(struct publish *p, const struct auth *auth,
                            size_t max_size, herald_error *err) {
   if (p->count == 0)
     return herald_error_set(err, HERALD_E_BAD_REQUEST, "No messages to publish");
+  if (changes__is_change(p)) /* those go through changes__check */
+    return herald_error_set(err, HERALD_E_INVALID_PARAMETER_VALUE,
+                            "A published message's action must be create (0)");
   int rc = channel__check_items(p, auth, max_size, err);
   if (rc) return rc;
   return msgid__publish_key(p->messages, p->count, &p->idempotency_key, err);
@@ -285,6 +313,7 @@ void channel__publish(struct publish *p) {
 void channel__publish_cleanup(struct publish *p) {
   message__free_list(p->messages, p->count);
   store__append_cleanup(&p->append);
+  changes__cleanup(&p->change);
   herald_free(p->own_serials); /* the strings belong to the messages */
   herald_free(p->channel);
   herald_free(p->idempotency_key);

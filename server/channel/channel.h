@@ -15,6 +15,7 @@
 
 #include "auth/apps.h"
 #include "auth/auth.h"
+#include "channel/changes.h"
 #include "core/config.h"
 #include "core/worker.h"
 #include "message.h"
@@ -52,6 +53,7 @@ struct publish {
   bool leave_connection;
   size_t presence_members; /* presence__apply: the channel's member count
                               after this change */
+  struct change change; /* a change of a mutable message (changes.h) */
   /* Runs on origin when the publish is durable or has failed. */
   void (*done)(struct publish *p);
   /* Results. */
@@ -96,6 +98,13 @@ int channel__check_items(struct publish *p, const struct auth *auth,
 
 /* Starts the publish; p->done runs exactly once on p->origin. */
 void channel__publish(struct publish *p);
+
+/* For changes.c, on the owner: stamps p's messages (unless a shared engine
+ * stamps them), appends them to the store (and on to fan-out and p->done),
+ * or ends p with err. */
+void channel__stamp(struct publish *p);
+void channel__append(struct publish *p);
+void channel__fail(struct publish *p, const herald_error *err);
 
 /* Frees what the publish owns (messages, strings, results). */
 void channel__publish_cleanup(struct publish *p);

@@ -459,7 +459,7 @@ static void seed_channel(struct channels *s, struct app *app,
     p->messages = herald_xcalloc(n, sizeof *p->messages);
     for (size_t i = 0; i < n; i++) {
       struct message *m = NULL;
-      if (message__decode(wire_value__at(list, i), &m, &err) ||
+      if (message__decode_stored(wire_value__at(list, i), &m, &err) ||
           !m->client_id) {
         message__unref(m);
         continue;

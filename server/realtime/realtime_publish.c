@@ -7,6 +7,7 @@
 
 #include "alloc.h"
 #include "capability.h"
+#include "channel/changes.h"
 #include "channel/channel.h"
 #include "channel_name.h"
 #include "realtime/realtime.h"
@@ -216,15 +217,36 @@ static void start(struct rt_publish *rp, const struct channel_name *name) {
   channel__publish(p);
 }
 
+/* A change of a message (changes.h): its own capabilities, no publish
+ * mode needed. */
+static int check_change(struct rt_conn *c, const struct protocol_message *pm,
+                        struct publish *p, struct channel_name *name,
+                        herald_error *err) {
+  bool attached;
+  uint32_t modes;
+  int rc = find_channel(c, pm, name, &attached, &modes, err);
+  if (rc) return rc;
+  char *base = channel_name__base_dup(name);
+  rc = changes__check(p, &c->auth, base,
+                      (size_t)c->realtime->cfg->max_message_size, err);
+  herald_free(base);
+  return rc;
+}
+
 void realtime_publish__message(struct rt_conn *c, struct protocol_message *pm) {
   struct rt_publish *rp = begin(c, pm, &pm->messages, &pm->n_messages);
   if (!rp) return;
   herald_error err;
   struct channel_name name;
-  int rc = check_channel(c, pm, &name, &err);
-  if (!rc)
-    rc = channel__check_publish(&rp->publish, &c->auth,
-                                 (size_t)c->realtime->cfg->max_message_size, &err);
+  struct publish *p = &rp->publish;
+  size_t max_size = (size_t)c->realtime->cfg->max_message_size;
+  int rc;
+  if (changes__is_change(p)) {
+    rc = check_change(c, pm, p, &name, &err);
+  } else {
+    rc = check_channel(c, pm, &name, &err);
+    if (!rc) rc = channel__check_publish(p, &c->auth, max_size, &err);
+  }
   if (rc) refuse(rp, &err);
   else start(rp, &name);
 }

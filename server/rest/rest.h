@@ -22,10 +22,13 @@ struct hashmap;
 
 void rest_time__get(struct http_request *req);
 void rest_publish__post(struct http_request *req);
+void rest_publish__patch(struct http_request *req);
 void rest_batch_publish__post(struct http_request *req);
 void rest_batch_presence__get(struct http_request *req);
 void rest_history__get(struct http_request *req);
 void rest_history__presence(struct http_request *req);
+void rest_history__message(struct http_request *req);
+void rest_history__versions(struct http_request *req);
 void rest_presence__get(struct http_request *req);
 void rest_channels__status(struct http_request *req);
 void rest_channels__list(struct http_request *req);

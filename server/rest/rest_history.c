@@ -1,7 +1,9 @@
 /* rest_history.c -- GET /channels/:channel/messages and
  * /channels/:channel/presence/history: a page of a channel's message or
  * presence history (rest.md 10.3, 10.5) with Link headers to the next
- * pages. */
+ * pages; in a mutable namespace each message as it is now. And one
+ * message's: GET /channels/:channel/messages/:serial (as it is now) and
+ * .../:serial/versions (a page of its versions). */
 #include <string.h>
 
 #include "alloc.h"
@@ -19,7 +21,24 @@ struct rest_history {
   struct page_query page;
   char *channel;
   const char *segment; /* of the Link URLs */
+  bool single;         /* one message, not a page */
 };
+
+/* The answer of a single message: it, or 40400. */
+static void reply_single(struct http_request *req,
+                         const struct store_history *h) {
+  if (!h->count) {
+    herald_error err;
+    herald_error_set(&err, HERALD_E_NOT_FOUND, "Could not find message %s",
+                     h->of);
+    reply__error(req, &err);
+    return;
+  }
+  struct wire_writer w;
+  reply__writer(req, &w);
+  message__write(h->messages[0], &w);
+  reply__send(req, 200, &w, NULL);
+}
 
 static void on_history(struct store_req *sreq) {
   struct rest_history *rh = (struct rest_history *)sreq;
@@ -27,6 +46,8 @@ static void on_history(struct store_req *sreq) {
   struct http_request *req = rh->req;
   if (sreq->rc) {
     reply__error(req, &sreq->err);
+  } else if (rh->single) {
+    reply_single(req, h);
   } else {
     struct wire_writer w;
     struct page_param params[4];
@@ -47,13 +68,19 @@ static void on_history(struct store_req *sreq) {
   herald_free(rh);
 }
 
+/* A page of stream (a view of it: of the message named by path segment
+ * 3, unless view is the stream's) with Link URLs ending in segment, or with
+ * single the message itself. */
 static void get_history(struct http_request *req, enum store_stream stream,
-                        const char *segment) {
+                        enum store_view view, const char *segment,
+                        bool single) {
   herald_error err;
   struct channel_name name;
   struct page_query page;
   int rc = rest__channel(req, 1, CAPABILITY_OP_HISTORY, &name, &err);
   if (!rc) rc = pagination__parse(req, &page, &err);
+  if (view == STORE_VIEW_VERSIONS && !http__param(req, "direction"))
+    page.direction = STORE_FORWARDS;
   if (!rc && page.cursor && !serial__valid(page.cursor))
     rc = herald_error_set(&err, HERALD_E_INVALID_PARAMETER_VALUE,
                           "Invalid cursor");
@@ -76,8 +103,15 @@ static void get_history(struct http_request *req, enum store_stream stream,
   rh->page = page;
   rh->channel = channel_name__base_dup(&name);
   rh->segment = segment;
+  rh->single = single;
   struct store_history *h = &rh->query;
   h->stream = stream;
+  h->view = view;
+  if (view == STORE_VIEW_STREAM &&
+      apps__mutable(rest__auth(req)->app, rh->channel))
+    h->view = STORE_VIEW_LATEST;
+  else if (view != STORE_VIEW_STREAM)
+    h->of = req->segments[3];
   h->req.origin = req->worker;
   h->req.done = on_history;
   h->app_id = rest__auth(req)->app->id;
@@ -85,17 +119,28 @@ static void get_history(struct http_request *req, enum store_stream stream,
   h->start = page.start;
   h->end = page.end;
   h->direction = page.direction;
-  h->limit = page.limit;
+  h->limit = single ? 1 : page.limit;
   h->cursor = page.cursor ? page.cursor : until;
   store__history(rest__context(req)->store, h);
 }
 
 /* GET /channels/:channel/messages */
 void rest_history__get(struct http_request *req) {
-  get_history(req, STORE_MESSAGES, "messages");
+  get_history(req, STORE_MESSAGES, STORE_VIEW_STREAM, "messages", false);
 }
 
 /* GET /channels/:channel/presence/history */
 void rest_history__presence(struct http_request *req) {
-  get_history(req, STORE_PRESENCE, "history");
+  get_history(req, STORE_PRESENCE, STORE_VIEW_STREAM, "history", false);
+}
+
+/* GET /channels/:channel/messages/:serial */
+void rest_history__message(struct http_request *req) {
+  get_history(req, STORE_MESSAGES, STORE_VIEW_LATEST, NULL, true);
+}
+
+/* GET /channels/:channel/messages/:serial/versions: oldest first unless
+ * asked otherwise. */
+void rest_history__versions(struct http_request *req) {
+  get_history(req, STORE_MESSAGES, STORE_VIEW_VERSIONS, "versions", false);
 }

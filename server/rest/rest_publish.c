@@ -1,14 +1,18 @@
 /* rest_publish.c -- the REST publish path: POST /channels/:channel/messages
  * (decode and check a publish, messages.md section 2, hand it to the
  * channel's owner, answer 201 {channel, messageId, serials} once it is
- * durable), and the steps batch publish (rest_batch_publish.c) shares. */
+ * durable), PATCH /channels/:channel/messages/:serial (a change of that
+ * message, changes.h: {serial, versionSerial}), and the steps batch
+ * publish (rest_batch_publish.c) shares. */
 #include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "capability.h"
+#include "channel/changes.h"
 #include "channel/channel.h"
 #include "channel_name.h"
+#include "message_version.h"
 #include "msgid.h"
 #include "rest/reply.h"
 #include "rest/rest.h"
@@ -94,11 +98,23 @@ static int decode_body(struct http_request *req, struct rest_publish *rp,
   return rc;
 }
 
+/* {serial, versionSerial} of a change. */
+static void reply_changed(struct http_request *req, const struct publish *p) {
+  struct wire_writer w;
+  reply__writer(req, &w);
+  wire_writer__map(&w, 2);
+  wire_writer__kv_str(&w, "serial", p->change.op->version->of);
+  wire_writer__kv_str(&w, "versionSerial", p->serials[0]);
+  reply__send(req, 200, &w, NULL);
+}
+
 static void on_published(struct publish *p) {
   struct rest_publish *rp = (struct rest_publish *)p;
   struct http_request *req = rp->req;
   if (p->rc) {
     reply__error(req, &p->err);
+  } else if (p->change.op) {
+    reply_changed(req, p);
   } else {
     struct wire_writer w;
     reply__writer(req, &w);
@@ -158,4 +174,48 @@ void rest_publish__post(struct http_request *req) {
   const struct connection_keys *keys = &rest__context(req)->connections;
   keys->resolve(keys->ctx, rp->connection_key, rest__auth(req),
                 p->messages[0]->client_id, on_resolved, rp);
+}
+
+/* The change a PATCH body describes (one Message) of the message the path
+ * names, checked: 0 or a negative Ably code. */
+static int decode_change(struct http_request *req, struct publish *p,
+                         const char *channel, herald_error *err) {
+  struct wire_doc doc;
+  int rc = rest__parse_body(req, &doc, err);
+  if (rc) return rc;
+  struct message *m = NULL;
+  rc = message__decode(wire_doc__root(&doc), &m, err);
+  wire_doc__cleanup(&doc);
+  const char *serial = req->segments[3];
+  if (!rc && !message_version__is_change(m))
+    rc = herald_error_set(err, HERALD_E_INVALID_PARAMETER_VALUE,
+                          "A message's action must be update (1), delete (2) "
+                          "or append (5)");
+  else if (!rc && strcmp(m->version->of, serial))
+    rc = herald_error_set(err, HERALD_E_INVALID_PARAMETER_VALUE,
+                          "The message's serial is not the one in the path");
+  if (m) {
+    p->messages = herald_xmalloc(sizeof *p->messages);
+    p->messages[0] = m;
+    p->count = 1;
+  }
+  if (!rc)
+    rc = changes__check(p, rest__auth(req), channel,
+                        (size_t)rest__context(req)->cfg->max_message_size, err);
+  return rc;
+}
+
+/* PATCH /channels/:channel/messages/:serial */
+void rest_publish__patch(struct http_request *req) {
+  herald_error err;
+  struct channel_name name;
+  struct rest_publish *rp = herald_xcalloc(1, sizeof *rp);
+  rp->req = req;
+  rp->channel_id = req->segments[1];
+  int rc = rest__channel(req, 1, 0, &name, &err);
+  char *base = rc ? NULL : channel_name__base_dup(&name);
+  if (!rc) rc = decode_change(req, &rp->publish, base, &err);
+  herald_free(base);
+  if (rc) refuse(rp, &err);
+  else rest_publish__start(req, &rp->publish, &name, NULL, on_published);
 }

@@ -59,7 +59,7 @@ static char *string_at(struct wire_value array, size_t i) {
  * the server sets. */
 static int decode_message(struct wire_value v, struct message **out,
                           herald_error *err) {
-  int rc = message__decode(v, out, err);
+  int rc = message__decode_stored(v, out, err);
   if (rc) return rc;
   struct message *m = *out;
   size_t len;

@@ -93,6 +93,18 @@ struct store_append {
   int64_t stamp_ms;
   unsigned stamp_seq;
   char stamp_node[24];
+  /* A change of a message (mutable namespaces): messages[0] is the change
+   * as subscribers receive it (count 1), latest the message as it now is
+   * (the same for an update or delete, the whole for an append), which is
+   * one of its versions too unless the change is an append (new_version
+   * false). Stored only while the message is still as `expected` (the
+   * serial of the message latest was made from): else nothing is stored
+   * and stale is set, so that the caller makes it again from what it is
+   * now. */
+  struct message *latest;
+  bool new_version;
+  const char *expected;
+  bool stale; /* output */
   /* Outputs for a duplicate: the first publish's result. */
   bool duplicate;
   char *original_message_id;  /* herald_xmalloc'd */
@@ -102,6 +114,16 @@ struct store_append {
 
 enum store_direction { STORE_BACKWARDS, STORE_FORWARDS };
 
+/* What a history lists. */
+enum store_view {
+  STORE_VIEW_STREAM, /* every entry as subscribers received it (replays) */
+  STORE_VIEW_LATEST, /* each message once, where it was created, as its
+                        newest version; versions themselves left out (the
+                        REST history of a mutable namespace) */
+  STORE_VIEW_VERSIONS, /* the versions of the message `of` (its serial):
+                          as created, then each version as it then was */
+};
+
 /* A page of history: messages with start <= timestamp <= end, newest first
  * (backwards) or oldest first (forwards), from the cursor on. */
 struct store_history {
@@ -109,6 +131,9 @@ struct store_history {
   const char *app_id;
   const char *channel;
   enum store_stream stream;
+  enum store_view view;
+  const char *of; /* versions: whose; latest: only the message with this
+                     serial, as it is now */
   int64_t start, end;
   enum store_direction direction;
   size_t limit;

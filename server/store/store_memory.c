@@ -2,7 +2,8 @@
  * runs. Nothing survives a restart.
  *
  * Owns: every channel's retained messages (references, in serial order),
- * the idempotency records and their expiry queue. One mutex guards it all;
+ * the versions of its mutable messages, the idempotency records and their
+ * expiry queue. One mutex guards it all;
  * operations run on the caller's thread and complete through the caller's
  * worker like any engine's. */
 #include <pthread.h>
@@ -16,6 +17,15 @@
 
 extern const struct store_ops store_memory__ops;
 
+/* A message of a mutable namespace that was changed: the message as
+ * created, then each version as it then was, in serial order, and the
+ * message as it is now (which an append changes without a version). */
+struct mem_versions {
+  struct message **list;
+  size_t count, capacity;
+  struct message *latest;
+};
+
 /* One history of a channel: its messages or its presence events. */
 struct mem_channel {
   char *app_id;
@@ -24,6 +34,7 @@ struct mem_channel {
   struct message **msgs; /* msgs[first..count) are live */
   size_t first, count, capacity;
   int64_t retention_ms; /* as of the latest append */
+  struct hashmap versions; /* serial -> mem_versions, while retained */
 };
 
 struct mem_idempotency {
@@ -62,12 +73,26 @@ static char *join_key(const char *a, const char *b, const char *c,
 
 /* ---- Retention and idempotency expiry --------------------------------- */
 
-/* Drops the messages older than the channel's retention. Every operation
- * trims what it touches, so expired history is never served. */
+static void free_versions(struct mem_versions *v) {
+  message__free_list(v->list, v->count);
+  message__unref(v->latest);
+  herald_free(v);
+}
+
+/* Drops the messages older than the channel's retention, with their
+ * versions. Every operation trims what it touches, so expired history is
+ * never served. */
 static void trim_channel(struct mem_channel *ch, int64_t now) {
   int64_t oldest = now - ch->retention_ms;
-  while (ch->first < ch->count && ch->msgs[ch->first]->timestamp < oldest)
-    message__unref(ch->msgs[ch->first++]);
+  while (ch->first < ch->count && ch->msgs[ch->first]->timestamp < oldest) {
+    struct message *m = ch->msgs[ch->first++];
+    if (ch->versions.count && !m->version) {
+      struct mem_versions *v =
+          hashmap__remove(&ch->versions, m->serial, strlen(m->serial));
+      if (v) free_versions(v);
+    }
+    message__unref(m);
+  }
   if (ch->first > ch->capacity / 2) {
     memmove(ch->msgs, ch->msgs + ch->first,
             (ch->count - ch->first) * sizeof *ch->msgs);
@@ -113,6 +138,7 @@ static struct mem_channel *get_channel(struct mem_store *s, const char *app_id,
     ch->app_id = herald_xstrdup(app_id);
     ch->name = herald_xstrdup(name);
     ch->stream = stream;
+    hashmap__init(&ch->versions);
     hashmap__put(&s->channels, key, len, ch);
   }
   herald_free(key);
@@ -163,6 +189,64 @@ static bool check_idempotency(struct mem_store *s, struct store_append *a,
   return false;
 }
 
+/* Index of the first of list[first..count) whose serial is >= serial. */
+static size_t bound_in(struct message *const *list, size_t first, size_t count,
+                       const char *serial) {
+  size_t lo = first, hi = count;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (strcmp(list[mid]->serial, serial) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/* The message with this serial as created, or NULL. */
+static struct message *find_created(const struct mem_channel *ch,
+                                    const char *serial) {
+  size_t at = bound_in(ch->msgs, ch->first, ch->count, serial);
+  if (at == ch->count) return NULL;
+  struct message *m = ch->msgs[at];
+  return !m->version && !strcmp(m->serial, serial) ? m : NULL;
+}
+
+/* The versions of the message with this serial (NULL: it has none), and
+ * the message as created (*created, NULL when not retained). */
+static struct mem_versions *find_versions(const struct mem_channel *ch,
+                                          const char *serial,
+                                          struct message **created) {
+  struct mem_versions *v = hashmap__get(&ch->versions, serial, strlen(serial));
+  *created = v ? v->list[0] : find_created(ch, serial);
+  return v;
+}
+
+static void push_version(struct mem_versions *v, struct message *m) {
+  if (v->count == v->capacity) {
+    v->capacity = v->capacity ? v->capacity * 2 : 4;
+    v->list = herald_xrealloc(v->list, v->capacity * sizeof *v->list);
+  }
+  v->list[v->count++] = message__ref(m);
+}
+
+/* Keeps a->latest as the newest version of its message, if that message's
+ * newest version is still a->expected. */
+static bool add_version(struct mem_channel *ch, struct store_append *a) {
+  const char *of = a->latest->version->of;
+  struct message *created;
+  struct mem_versions *v = find_versions(ch, of, &created);
+  const char *newest = v ? v->latest->serial : created ? created->serial : NULL;
+  if (!newest || strcmp(newest, a->expected)) return false;
+  if (!v) {
+    v = herald_xcalloc(1, sizeof *v);
+    push_version(v, created);
+    hashmap__put(&ch->versions, of, strlen(of), v);
+  }
+  if (a->new_version) push_version(v, a->latest);
+  message__unref(v->latest);
+  v->latest = message__ref(a->latest);
+  return true;
+}
+
 static void mem_append(struct store *base, struct store_append *a) {
   struct mem_store *s = (struct mem_store *)base;
   int64_t now = clock__now_ms();
@@ -173,7 +257,9 @@ static void mem_append(struct store *base, struct store_append *a) {
     struct mem_channel *ch = get_channel(s, a->app_id, a->stream, a->channel);
     ch->retention_ms = a->retention_ms;
     trim_channel(ch, now);
-    for (size_t i = 0; i < a->count; i++) push_message(ch, a->messages[i]);
+    a->stale = a->latest && !add_version(ch, a);
+    if (!a->stale)
+      for (size_t i = 0; i < a->count; i++) push_message(ch, a->messages[i]);
   }
   pthread_mutex_unlock(&s->lock);
   a->req.rc = 0;
@@ -182,41 +268,72 @@ static void mem_append(struct store *base, struct store_append *a) {
 
 /* ---- history ----------------------------------------------------------- */
 
-/* Index of the first live message whose serial is >= serial. */
-static size_t lower_bound(const struct mem_channel *ch, const char *serial) {
-  size_t lo = ch->first, hi = ch->count;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (strcmp(ch->msgs[mid]->serial, serial) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 static bool in_bounds(const struct store_history *h, const struct message *m) {
   return m->timestamp >= h->start && m->timestamp <= h->end;
 }
 
-/* Collects up to limit + 1 matching messages walking from index `at` in
- * the query's direction; the extra one becomes the next cursor. */
-static void collect(const struct mem_channel *ch, struct store_history *h,
+/* What the latest view shows of the stream entry m: the newest version of
+ * a message as created, nothing of a version. */
+static struct message *latest_of(const struct mem_channel *ch,
+                                 struct message *m) {
+  if (m->version) return NULL;
+  struct mem_versions *v =
+      ch->versions.count ? hashmap__get(&ch->versions, m->serial,
+                                        strlen(m->serial))
+                         : NULL;
+  return v ? v->latest : m;
+}
+
+/* Collects up to limit + 1 matching messages of list[first..count) walking
+ * from index `at` in the query's direction; the extra one becomes the next
+ * cursor. With ch, the latest view of ch's stream. */
+static void collect(const struct mem_channel *ch, struct message *const *list,
+                    size_t first, size_t count, struct store_history *h,
                     size_t at) {
   h->messages = herald_xcalloc(h->limit, sizeof *h->messages);
   bool forwards = h->direction == STORE_FORWARDS;
-  for (size_t i = at; forwards ? i < ch->count : i > ch->first;) {
-    struct message *m = ch->msgs[forwards ? i : i - 1];
+  for (size_t i = at; forwards ? i < count : i > first;) {
+    struct message *m = list[forwards ? i : i - 1];
     i = forwards ? i + 1 : i - 1;
     if (!in_bounds(h, m)) {
       /* Serial order is time order: past the bound nothing else matches. */
       if (forwards ? m->timestamp > h->end : m->timestamp < h->start) break;
       continue;
     }
+    struct message *shown = ch ? latest_of(ch, m) : m;
+    if (!shown) continue;
     if (h->count == h->limit) {
       h->next_cursor = herald_xstrdup(m->serial);
       break;
     }
-    h->messages[h->count++] = message__ref(m);
+    h->messages[h->count++] = message__ref(shown);
   }
+}
+
+/* Where a page of list[first..count) starts, from h's cursor. */
+static size_t page_start(struct message *const *list, size_t first,
+                         size_t count, const struct store_history *h) {
+  if (h->direction == STORE_FORWARDS)
+    return h->cursor ? bound_in(list, first, count, h->cursor) : first;
+  if (!h->cursor) return count;
+  size_t at = bound_in(list, first, count, h->cursor);
+  return at < count && !strcmp(list[at]->serial, h->cursor) ? at + 1 : at;
+}
+
+static void query(const struct mem_channel *ch, struct store_history *h) {
+  if (!h->of) {
+    size_t at = page_start(ch->msgs, ch->first, ch->count, h);
+    collect(h->view == STORE_VIEW_LATEST ? ch : NULL, ch->msgs, ch->first,
+            ch->count, h, at);
+    return;
+  }
+  struct message *created;
+  struct mem_versions *v = find_versions(ch, h->of, &created);
+  if (h->view == STORE_VIEW_LATEST && v) created = v->latest;
+  bool listed = v && h->view == STORE_VIEW_VERSIONS;
+  struct message *const *list = listed ? v->list : &created;
+  size_t count = listed ? v->count : created != NULL;
+  collect(NULL, list, 0, count, h, page_start(list, 0, count, h));
 }
 
 static void mem_history(struct store *base, struct store_history *h) {
@@ -230,15 +347,7 @@ static void mem_history(struct store *base, struct store_history *h) {
   h->messages = NULL;
   if (ch) {
     trim_channel(ch, clock__now_ms());
-    size_t at;
-    if (h->direction == STORE_FORWARDS)
-      at = h->cursor ? lower_bound(ch, h->cursor) : ch->first;
-    else if (h->cursor) {
-      at = lower_bound(ch, h->cursor);
-      if (at < ch->count && !strcmp(ch->msgs[at]->serial, h->cursor)) at++;
-    } else
-      at = ch->count;
-    collect(ch, h, at);
+    query(ch, h);
   }
   pthread_mutex_unlock(&s->lock);
   herald_free(key);
@@ -282,6 +391,11 @@ static void mem_channels(struct store *base, struct store_channels *c) {
 /* ---- records and apps --------------------------------------------------- */
 
 static void free_channel(struct mem_channel *ch) {
+  size_t bucket;
+  for (struct hashmap_entry *e = hashmap__first(&ch->versions, &bucket); e;
+       e = hashmap__next(&ch->versions, e, &bucket))
+    free_versions(e->value);
+  hashmap__cleanup(&ch->versions);
   for (size_t i = ch->first; i < ch->count; i++) message__unref(ch->msgs[i]);
   herald_free(ch->msgs);
   herald_free(ch->app_id);

@@ -1,0 +1,45 @@
+/* message_version.h -- mutable messages: a change (update, delete,
+ * append) as a client sends it, and what it makes of a message.
+ *
+ * A change is a struct message whose action is MESSAGE_UPDATE,
+ * MESSAGE_DELETE or MESSAGE_APPEND and whose version (message.h) names
+ * the message it changes. Applied to that message as it is now, an update
+ * or a delete replaces each of name, data and extras the change carries
+ * and keeps the others (Ably's mixin); an append adds its data to the
+ * end. The result keeps the message's id, clientId, connectionId and
+ * creation time. */
+#ifndef HERALD_MESSAGE_VERSION_H
+#define HERALD_MESSAGE_VERSION_H
+
+#include "herald/errors.h"
+#include "message.h"
+#include "wire.h"
+
+/* Reads the change members of message map v into m: an integer action
+ * (absent or 0: m is a new message), and for a change the serial of the
+ * message it changes and the operation ("version": clientId, description,
+ * metadata). 0, or -40003 (no serial, an action a client may not send, a
+ * malformed operation). */
+int message_version__decode(struct wire_value v, struct message *m,
+                            herald_error *err);
+
+/* Whether m is a change of another message. */
+bool message_version__is_change(const struct message *m);
+
+/* The message `now` becomes through `change` (stamped: its serial and
+ * timestamp are the new version's), as a new message in *out. 0, or
+ * -40003 for an append whose data cannot be joined to now's (another type
+ * or encoding, or JSON or encrypted data). */
+int message_version__apply(const struct message *now,
+                           const struct message *change, struct message **out,
+                           herald_error *err);
+
+/* A copy sharing nothing with v, or NULL for NULL. */
+struct message_version *message_version__copy(const struct message_version *v);
+void message_version__free(struct message_version *v);
+
+/* The wire's "version" member of a changed message m: {serial, timestamp,
+ * clientId, description, metadata}. */
+void message_version__write(const struct message *m, struct wire_writer *w);
+
+#endif
