@@ -168,16 +168,16 @@ static struct transport *unbind(struct rt_conn *c) {
   return t;
 }
 
-/* No transport: resumable for connectionStateTtl, or over if it is a
- * stream's. */
+/* No transport: resumable for connectionStateTtl (unless a resume claimed
+ * it: then the resume decides), or over if it is a stream's. */
 static void become_detached(struct rt_conn *c) {
   if (c->ephemeral) {
     end(c);
     return;
   }
-  if (c->state != RT_LIVE) return; /* RT_MOVING: the resume decides */
-  c->expires_at = clock__now_ms() + cfg_of(c)->connection_state_ttl_ms;
-  connection_registry__settle(&c->realtime->connections, c, RT_DETACHED);
+  connection_registry__detach(&c->realtime->connections, c,
+                              clock__now_ms() +
+                                  cfg_of(c)->connection_state_ttl_ms);
 }
 
 /* Drops the transport (state kept for resume), after sending pm if any. */
