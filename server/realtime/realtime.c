@@ -785,9 +785,8 @@ static void on_tick(uv_timer_t *timer) {
     if (c->transport) {
       realtime_handover__refresh(c, now); /* tick_live may end c */
       tick_live(c, now, tick_ms);
-    } else if (c->state == RT_DETACHED &&
-             connection_registry__remove(&s->connections, c, now, false))
-      retire(c);
+    } else if (connection_registry__remove(&s->connections, c, now, false))
+      retire(c); /* RT_DETACHED and expired, as read under the lock */
   }
   realtime_revocation__tick(rw, now);
   fanout__sweep(rw->worker, now);
