@@ -150,6 +150,18 @@ void connection_registry__settle(struct connection_registry *r,
   uv_mutex_unlock(&r->lock);
 }
 
+bool connection_registry__detach(struct connection_registry *r,
+                                 struct rt_conn *c, int64_t expires_at) {
+  uv_mutex_lock(&r->lock);
+  bool live = c->state == RT_LIVE;
+  if (live) {
+    c->state = RT_DETACHED;
+    c->expires_at = expires_at;
+  }
+  uv_mutex_unlock(&r->lock);
+  return live;
+}
+
 bool connection_registry__remove(struct connection_registry *r,
                                  struct rt_conn *c, int64_t now, bool force) {
   uv_mutex_lock(&r->lock);

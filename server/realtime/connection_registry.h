@@ -9,6 +9,7 @@
 #define HERALD_CONNECTION_REGISTRY_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "hashmap.h"
@@ -71,9 +72,18 @@ int connection_registry__resolve(struct connection_registry *r,
                                  const char *client_id, char *id,
                                  herald_error *err);
 
-/* Sets c's state under the lock. */
+/* Sets c's state under the lock, ending its claim: for the holder of the
+ * claim only. Anyone else may be overtaken by a claim made on another
+ * worker at any moment (c's home uses connection_registry__detach). */
 void connection_registry__settle(struct connection_registry *r,
                                  struct rt_conn *c, enum rt_state state);
+
+/* On c's home, c's transport is gone: RT_DETACHED, resumable until
+ * expires_at (true), unless a resume claimed it meanwhile, on any worker:
+ * then it stays RT_MOVING with its claim, which decides (false). One step
+ * under the lock, so no claim falls between the check and the change. */
+bool connection_registry__detach(struct connection_registry *r,
+                                 struct rt_conn *c, int64_t expires_at);
 
 /* Removes c (true) if it is RT_DETACHED and expired at now, or when force
  * (a CLOSE, a fatal error), but never once a resume claimed it: the claim

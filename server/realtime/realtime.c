@@ -168,16 +168,16 @@ static struct transport *unbind(struct rt_conn *c) {
   return t;
 }
 
-/* No transport: resumable for connectionStateTtl, or over if it is a
- * stream's. */
+/* No transport: resumable for connectionStateTtl (unless a resume claimed
+ * it: then the resume decides), or over if it is a stream's. */
 static void become_detached(struct rt_conn *c) {
   if (c->ephemeral) {
     end(c);
     return;
   }
-  if (c->state != RT_LIVE) return; /* RT_MOVING: the resume decides */
-  c->expires_at = clock__now_ms() + cfg_of(c)->connection_state_ttl_ms;
-  connection_registry__settle(&c->realtime->connections, c, RT_DETACHED);
+  connection_registry__detach(&c->realtime->connections, c,
+                              clock__now_ms() +
+                                  cfg_of(c)->connection_state_ttl_ms);
 }
 
 /* Drops the transport (state kept for resume), after sending pm if any. */
@@ -785,9 +785,8 @@ static void on_tick(uv_timer_t *timer) {
     if (c->transport) {
       realtime_handover__refresh(c, now); /* tick_live may end c */
       tick_live(c, now, tick_ms);
-    } else if (c->state == RT_DETACHED &&
-             connection_registry__remove(&s->connections, c, now, false))
-      retire(c);
+    } else if (connection_registry__remove(&s->connections, c, now, false))
+      retire(c); /* RT_DETACHED and expired, as read under the lock */
   }
   realtime_revocation__tick(rw, now);
   fanout__sweep(rw->worker, now);

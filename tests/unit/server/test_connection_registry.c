@@ -1,7 +1,8 @@
 /* test_connection_registry.c -- realtime connections by id
- * (server/realtime/connection_registry.c): keys, resume claims and who may remove a
- * connection. The connections are bare struct rt_conn: the registry reads
- * only their id, key, state, claim, app, identity and expiry. */
+ * (server/realtime/connection_registry.c): keys, resume claims, who may
+ * detach or remove a connection. The connections are bare struct rt_conn:
+ * the registry reads only their id, key, state, claim, app, identity and
+ * expiry. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -189,6 +190,33 @@ static void test_remove_takes_a_live_connection_only_when_forced(void **state) {
   assert_int_equal(claim(f, f->conn.key, as(&app_a, NULL)), 80008);
 }
 
+static void test_detach_makes_a_live_connection_resumable_until_expiry(
+    void **state) {
+  struct fixture *f = *state;
+  assert_true(connection_registry__detach(&f->registry, &f->conn, 1000));
+  assert_int_equal(f->conn.state, RT_DETACHED);
+  assert_int_equal(f->conn.expires_at, 1000);
+  assert_false(connection_registry__remove(&f->registry, &f->conn, 999, false));
+  assert_true(connection_registry__remove(&f->registry, &f->conn, 1000, false));
+}
+
+/* A resume on another worker may claim the connection just before its
+ * home detaches it: the claim stays, and so does the connection. */
+static void test_detach_leaves_a_claimed_connection_to_its_claim(void **state) {
+  struct fixture *f = *state;
+  assert_int_equal(claim(f, f->conn.key, as(&app_a, NULL)), 0);
+  f->conn.expires_at = 0;
+  assert_false(connection_registry__detach(&f->registry, &f->conn, 1000));
+  assert_int_equal(f->conn.state, RT_MOVING);
+  assert_ptr_equal(f->conn.claim, some_claim);
+  assert_int_equal(f->conn.expires_at, 0);
+  assert_false(connection_registry__remove(&f->registry, &f->conn, 2000, false));
+  /* and a detached one is not detached again */
+  connection_registry__settle(&f->registry, &f->conn, RT_DETACHED);
+  assert_false(connection_registry__detach(&f->registry, &f->conn, 3000));
+  assert_int_equal(f->conn.expires_at, 0);
+}
+
 static void test_rekey_retires_the_old_key(void **state) {
   struct fixture *f = *state;
   char old_key[RT_CONNECTION_KEY_MAX], old_id[RT_CONNECTION_ID_LEN + 1];
@@ -216,6 +244,8 @@ int main(void) {
       CASE(test_remove_refuses_a_claimed_connection),
       CASE(test_remove_takes_a_detached_connection_once_expired),
       CASE(test_remove_takes_a_live_connection_only_when_forced),
+      CASE(test_detach_makes_a_live_connection_resumable_until_expiry),
+      CASE(test_detach_leaves_a_claimed_connection_to_its_claim),
       CASE(test_rekey_retires_the_old_key),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
