@@ -13,28 +13,6 @@
 #include "rest/rest.h"
 #include "transport/http.h"
 
-/* Writes a ChannelDetails map with the channel's occupancy. */
-static void write_details(struct wire_writer *w, const char *channel_id,
-                          const struct occupancy *o) {
-  wire_writer__map(w, 2);
-  wire_writer__kv_str(w, "channelId", channel_id);
-  wire_writer__key(w, "status");
-  wire_writer__map(w, 2);
-  wire_writer__kv_bool(w, "isActive", true);
-  wire_writer__key(w, "occupancy");
-  wire_writer__map(w, 1);
-  wire_writer__key(w, "metrics");
-  wire_writer__map(w, 8);
-  wire_writer__kv_int(w, "connections", o->connections);
-  wire_writer__kv_int(w, "presenceConnections", o->presence_connections);
-  wire_writer__kv_int(w, "presenceMembers", o->presence_members);
-  wire_writer__kv_int(w, "presenceSubscribers", o->presence_subscribers);
-  wire_writer__kv_int(w, "publishers", o->publishers);
-  wire_writer__kv_int(w, "subscribers", o->subscribers);
-  wire_writer__kv_int(w, "objectPublishers", o->object_publishers);
-  wire_writer__kv_int(w, "objectSubscribers", o->object_subscribers);
-}
-
 /* The occupancy of some channels of the request's app, then done. */
 static void count_occupancy(struct http_request *req, struct occupancy_query *q,
                             char *const *channels, size_t count,
@@ -59,7 +37,7 @@ static void on_status(struct occupancy_query *q) {
   struct http_request *req = rs->req;
   struct wire_writer w;
   reply__writer(req, &w);
-  write_details(&w, req->segments[1], &q->results[0]);
+  occupancy__write_details(&w, req->segments[1], true, &q->results[0]);
   reply__send(req, 200, &w, NULL);
   occupancy__query_cleanup(q);
   herald_free(rs->channel);
@@ -110,7 +88,7 @@ static void send_list(struct rest_list *rl, const struct occupancy *occupancy) {
   wire_writer__array(&w, rl->count);
   for (size_t i = 0; i < rl->count; i++) {
     if (rl->by_id) wire_writer__str(&w, rl->names[i]);
-    else write_details(&w, rl->names[i], &occupancy[i]);
+    else occupancy__write_details(&w, rl->names[i], true, &occupancy[i]);
   }
   reply__send(req, 200, &w, &links);
 }
