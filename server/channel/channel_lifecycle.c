@@ -9,11 +9,15 @@
 #include "channel/occupancy.h"
 
 enum lifecycle_event channel_lifecycle__step(struct channel_lifecycle *l,
-                                             long connections, bool local,
-                                             bool known) {
+                                             long here, long others,
+                                             bool local, bool known) {
   if (local) l->local_pending = true;
   if (!known) return LIFECYCLE_NONE;
-  bool ours = l->local_pending, open = connections > 0;
+  if (!l->known) { /* what the others made of it before this node came */
+    l->known = true;
+    l->open = others > 0;
+  }
+  bool ours = l->local_pending, open = here + others > 0;
   l->local_pending = false;
   if (open == l->open) return LIFECYCLE_NONE;
   l->open = open;

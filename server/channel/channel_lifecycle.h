@@ -29,20 +29,22 @@
 #include "store/store.h" /* struct occupancy */
 
 struct channel_lifecycle {
+  bool known;         /* the other nodes' counts were known once */
   bool open;          /* as the owner last knew */
-  bool local_pending; /* a change of this node's before the others' counts
-                         were known */
+  bool local_pending; /* a change of this node's since the last step that
+                         knew the other nodes' counts */
 };
 
 enum lifecycle_event { LIFECYCLE_NONE, LIFECYCLE_OPENED, LIFECYCLE_CLOSED };
 
-/* The channel now has `connections` attachments in all, after a change of
- * this node's (local) or of the other nodes'; known: the other nodes'
- * counts are known (always, without a shared engine). The event this node
- * announces. */
+/* The channel now has `here` attachments on this node and `others` on
+ * the others, after a change of this node's (local) or of the others';
+ * known: the others' counts are known (always, without a shared engine).
+ * The first time they are, the channel was open if the others were on it.
+ * Returns the event this node announces. */
 enum lifecycle_event channel_lifecycle__step(struct channel_lifecycle *l,
-                                             long connections, bool local,
-                                             bool known);
+                                             long here, long others,
+                                             bool local, bool known);
 
 /* On the owner of the channel with that fan-out key: announces e (not
  * NONE) on its app's [meta]channel.lifecycle, with the channel's counts o

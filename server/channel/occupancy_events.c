@@ -85,9 +85,11 @@ static void lifecycle(struct events_worker *ew, const char *key,
                       size_t key_len, struct channel_counts *cc, bool local) {
   struct occupancy o = sum(ew, cc, key, key_len);
   bool known = cc->remote_known || !store__shared(ew->channels->store);
+  long others = cc->remote.connections;
   channel_lifecycle__announce(
       ew->channels, key, key_len, &o,
-      channel_lifecycle__step(&cc->lifecycle, o.connections, local, known));
+      channel_lifecycle__step(&cc->lifecycle, o.connections - others, others,
+                              local, known));
 }
 
 /* ---- Events ------------------------------------------------------------------ */
