@@ -6,6 +6,7 @@
 
 #include "alloc.h"
 #include "capability.h"
+#include "channel/meta_channels.h"
 #include "channel/occupancy.h"
 #include "channel_name.h"
 #include "rest/pagination.h"
@@ -112,6 +113,12 @@ static int compare_names(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Whether a channel is listed: metachannels are not the app's channels
+ * (a page holding one is that much shorter). */
+static bool listed(const char *name) {
+  return !meta_channels__is_meta(name, strlen(name));
+}
+
 /* The page: the store's names and the active ones, sorted, without
  * repeats, the first `limit`. Active names from the store's next page on
  * wait for a later page, where the store's cursor brings them back. */
@@ -120,9 +127,11 @@ static void merge_page(struct rest_list *rl) {
   const struct active_channels_query *a = &rl->active;
   char **all = herald_xcalloc(c->count + a->count + 1, sizeof *all);
   size_t n = 0;
-  for (size_t i = 0; i < c->count; i++) all[n++] = c->names[i];
+  for (size_t i = 0; i < c->count; i++)
+    if (listed(c->names[i])) all[n++] = c->names[i];
   for (size_t i = 0; i < a->count; i++)
-    if (!c->next_cursor || strcmp(a->names[i], c->next_cursor) < 0)
+    if (listed(a->names[i]) &&
+        (!c->next_cursor || strcmp(a->names[i], c->next_cursor) < 0))
       all[n++] = a->names[i];
   qsort(all, n, sizeof *all, compare_names);
   size_t kept = 0;

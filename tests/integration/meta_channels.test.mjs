@@ -4,7 +4,8 @@
 //    gives channel.opened, its last detach channel.closed, each with the
 //    channel's ChannelDetails (isActive, occupancy metrics); a second
 //    attachment opens nothing; the events are in the metachannel's
-//    history; another app's subscriber sees none of them;
+//    history; GET /channels lists no metachannel; another app's
+//    subscriber sees none of them;
 //  - [meta]connection.lifecycle: connection.opened / connection.closed
 //    (connectionId, clientId, transport, duration) for a WebSocket, a
 //    comet and an SSE connection;
@@ -115,6 +116,12 @@ describe('metachannels', () => {
       const rest = new Ably.Rest({ key: ROOT, endpoint: '127.0.0.1', port: srv.port, tls: false, useBinaryProtocol: binary });
       const page = await rest.channels.get('[meta]channel.lifecycle').history({ direction: 'forwards', limit: 1000 });
       assert.deepEqual(page.items.filter((m) => m.data?.channelId === name).map((m) => m.name), ['channel.opened', 'channel.closed']);
+
+      // Metachannels are not the app's channels: GET /channels lists none,
+      // though they have history and attachments.
+      const list = await srv.request('GET', '/channels?by=id&limit=1000', { key: ROOT });
+      assert.equal(list.status, 200);
+      assert.ok(!list.body.some((n) => n.startsWith('[meta]')), JSON.stringify(list.body));
 
       // The other app's subscriber, on the same server, heard nothing of it
       // (its own attach is a metachannel's, which never opens).
