@@ -92,7 +92,8 @@ SDK_TESTS = sdk_version rest_sdk realtime_sdk presence_sdk batch_publish_sdk \
   batch_presence tokens token_nodes apps sse comet realtime_limits browser \
   cluster cluster_control cluster_crash cluster_faults cluster_occupancy \
   cluster_presence cluster_resume cluster_shards channel_params rest_on_behalf \
-  error_edges occupancy_events subscription_filters token_expiry token_revocation
+  error_edges occupancy_events subscription_filters token_expiry token_revocation \
+  meta_channels cluster_meta_channels
 # SDK files the newest ably-js does not run, each for a reason in
 # docs/sdk-compatibility.md (a higher-level SDK not yet working with it).
 SDK_PINNED_ONLY = spaces

@@ -12,6 +12,27 @@
 #include "channel/presence.h"
 #include "core/log.h"
 
+void occupancy__write_details(struct wire_writer *w, const char *channel_id,
+                              bool active, const struct occupancy *o) {
+  wire_writer__map(w, 2);
+  wire_writer__kv_str(w, "channelId", channel_id);
+  wire_writer__key(w, "status");
+  wire_writer__map(w, 2);
+  wire_writer__kv_bool(w, "isActive", active);
+  wire_writer__key(w, "occupancy");
+  wire_writer__map(w, 1);
+  wire_writer__key(w, "metrics");
+  wire_writer__map(w, 8);
+  wire_writer__kv_int(w, "connections", o->connections);
+  wire_writer__kv_int(w, "presenceConnections", o->presence_connections);
+  wire_writer__kv_int(w, "presenceMembers", o->presence_members);
+  wire_writer__kv_int(w, "presenceSubscribers", o->presence_subscribers);
+  wire_writer__kv_int(w, "publishers", o->publishers);
+  wire_writer__kv_int(w, "subscribers", o->subscribers);
+  wire_writer__kv_int(w, "objectPublishers", o->object_publishers);
+  wire_writer__kv_int(w, "objectSubscribers", o->object_subscribers);
+}
+
 /* ---- A round of the workers -------------------------------------------------- */
 
 struct round_visit {

@@ -20,12 +20,19 @@
 #define HERALD_OCCUPANCY_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/worker.h"
 #include "store/store.h" /* struct occupancy */
+#include "wire.h"
 
 struct channels;
+
+/* Writes a ChannelDetails map (rest.md 11.1): {channelId, status:
+ * {isActive, occupancy: {metrics}}} of the channel with these counts. */
+void occupancy__write_details(struct wire_writer *w, const char *channel_id,
+                              bool active, const struct occupancy *o);
 
 /* Every worker visited once, then the origin (internal to the queries). */
 struct worker_round {

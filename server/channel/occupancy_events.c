@@ -5,6 +5,7 @@
 
 #include "alloc.h"
 #include "channel/channel.h"
+#include "channel/channel_lifecycle.h"
 #include "channel/delivery.h"
 #include "channel/fanout.h"
 #include "clock.h"
@@ -17,6 +18,8 @@ struct channel_counts {
   struct occupancy sent;     /* the last event's */
   int64_t sent_ms;           /* 0: none sent yet */
   bool due;                  /* changed since then, not sent yet */
+  bool remote_known;         /* a shared engine told the other nodes' */
+  struct channel_lifecycle lifecycle;
 };
 
 struct events_worker {
@@ -73,6 +76,20 @@ static struct occupancy sum(const struct events_worker *ew,
   for (int w = 0; w < ew->worker->pool->n; w++)
     store__add_occupancy(&o, &cc->workers[w]);
   return o;
+}
+
+/* ---- Channel lifecycle (channel_lifecycle.h) ---------------------------------- */
+
+/* The channel's attachments changed, on this node (local) or another. */
+static void lifecycle(struct events_worker *ew, const char *key,
+                      size_t key_len, struct channel_counts *cc, bool local) {
+  struct occupancy o = sum(ew, cc, key, key_len);
+  bool known = cc->remote_known || !store__shared(ew->channels->store);
+  long others = cc->remote.connections;
+  channel_lifecycle__announce(
+      ew->channels, key, key_len, &o,
+      channel_lifecycle__step(&cc->lifecycle, o.connections - others, others,
+                              local, known));
 }
 
 /* ---- Events ------------------------------------------------------------------ */
@@ -154,6 +171,7 @@ static void on_report(struct worker_task *task) {
     cc->workers[r->worker] = r->counts;
     cc->wanting[r->worker] = r->wanting;
     changed(ew, r->key, r->key_len, cc, arrived);
+    lifecycle(ew, r->key, r->key_len, cc, true);
   }
   herald_free(r);
 }
@@ -164,14 +182,22 @@ void occupancy_events__remote(struct worker *owner, const char *key,
   struct channel_counts *cc = counts_of(ew, key, key_len);
   if (!cc) return;
   cc->remote = *o;
+  cc->remote_known = true;
   changed(ew, key, key_len, cc, false);
+  lifecycle(ew, key, key_len, cc, false);
 }
 
 void occupancy_events__forget(struct worker *owner, const char *key,
                               size_t key_len) {
   struct events_worker *ew = state_of(owner);
   struct channel_counts *cc = hashmap__remove(&ew->owned, key, key_len);
-  if (cc) free_counts(cc);
+  if (!cc) return;
+  /* No worker here subscribes any more: a last report still on its way
+   * would find no counts, so the channel closes now if nobody else is on
+   * it. */
+  memset(cc->workers, 0, (size_t)ew->worker->pool->n * sizeof *cc->workers);
+  lifecycle(ew, key, key_len, cc, true);
+  free_counts(cc);
 }
 
 void occupancy_events__report(struct channels *ch, const char *key,

@@ -11,6 +11,7 @@
 #include "alloc.h"
 #include "auth/token_auth.h"
 #include "channel/fanout.h"
+#include "channel/meta_channels.h"
 #include "channel/presence.h"
 #include "clock.h"
 #include "core/log.h"
@@ -137,6 +138,29 @@ static void free_conn(struct rt_conn *c) {
   herald_free(c);
 }
 
+/* The name [meta]connection.lifecycle gives a transport of kind. */
+static const char *transport_name(enum frame_kind kind) {
+  switch (kind) {
+  case FRAME_WS_JSON:
+  case FRAME_WS_MSGPACK: return "web_socket";
+  case FRAME_COMET: return "comet";
+  default: return "sse";
+  }
+}
+
+/* Tells the app's [meta]connection.lifecycle that c opened or closed
+ * (meta_channels.h): connectionId, clientId, its (last) transport and,
+ * when it closed, how long it was open here. */
+static void announce(struct rt_conn *c, bool opened) {
+  struct meta_connection mc = {
+      .connection_id = c->id,
+      .client_id = c->identity,
+      .transport = c->transport_name,
+      .duration_ms = opened || !c->opened_ms ? -1
+                                             : clock__now_ms() - c->opened_ms};
+  meta_channels__connection(c->realtime->channels, c->auth.app, opened, &mc);
+}
+
 /* c has left the registry: its members leave now, its memory once its
  * publishes completed. */
 static void retire(struct rt_conn *c) {
@@ -151,6 +175,7 @@ static void retire(struct rt_conn *c) {
 static void end(struct rt_conn *c) {
   if (connection_registry__remove(&c->realtime->connections, c, 0, true)) {
     realtime_handover__forget(c);
+    announce(c, false);
     retire(c);
   }
 }
@@ -240,6 +265,7 @@ static void orphan(struct transport *t) {
 
 static void bind_transport(struct rt_conn *c, struct transport *t) {
   c->transport = t;
+  c->transport_name = transport_name(t->kind);
   t->owner = c;
   t->on_message = on_message;
   t->on_closed = on_transport_closed;
@@ -300,6 +326,8 @@ static struct rt_conn *open_connection(struct realtime *s, struct transport *t,
   connection_registry__add(&s->connections, c);
   link_home(c, worker__self());
   bind_transport(c, t);
+  c->opened_ms = clock__now_ms();
+  announce(c, true);
   send_connected(c, err);
   realtime_handover__save(c);
   t->start(t);
@@ -754,6 +782,10 @@ static void tick_live(struct rt_conn *c, int64_t now, int64_t tick_ms) {
     outbound__discard_unsent(c->transport->out);
     herald_error_set(&pm.error, HERALD_E_OUTBOUND_RATE_EXCEEDED,
                      "Subscriber too slow: outbound buffer limit exceeded");
+    /* What it had not received is gone, and it may never read the goodbye:
+     * the app hears of it on [meta]log. */
+    meta_channels__log(c->realtime->channels, c->auth.app,
+                       "connection.disconnected", &pm.error, c->id);
     drop_transport(c, &pm);
     return;
   }
@@ -785,8 +817,11 @@ static void on_tick(uv_timer_t *timer) {
     if (c->transport) {
       realtime_handover__refresh(c, now); /* tick_live may end c */
       tick_live(c, now, tick_ms);
-    } else if (connection_registry__remove(&s->connections, c, now, false))
-      retire(c); /* RT_DETACHED and expired, as read under the lock */
+    } else if (connection_registry__remove(&s->connections, c, now, false)) {
+      announce(c, false); /* RT_DETACHED and expired, as read under the
+                             lock: closed */
+      retire(c);
+    }
   }
   realtime_revocation__tick(rw, now);
   fanout__sweep(rw->worker, now);

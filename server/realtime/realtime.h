@@ -57,8 +57,10 @@ struct rt_conn {
   /* Fixed for the connection's life. */
   const struct app *app;
   char *identity; /* the clientId it was created with, or NULL */
+  int64_t opened_ms; /* made here (0: continued from another node) */
   /* The rest: home thread only. */
   struct transport *transport;
+  const char *transport_name; /* of the latest one ([meta] events) */
   struct auth auth;
   bool echo;
   int64_t idle_interval_ms;

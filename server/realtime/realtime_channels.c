@@ -9,6 +9,7 @@
 #include "alloc.h"
 #include "capability.h"
 #include "channel/fanout.h"
+#include "channel/meta_channels.h"
 #include "channel_name.h"
 #include "clock.h"
 #include "message_filter.h"
@@ -99,14 +100,15 @@ static uint32_t allowed_modes(const struct auth *auth, const char *name) {
 
 /* The modes the credentials allow on a parsed channel name: a filtered
  * name is subscribe-only, and allowed by a capability for "[filter]<name>"
- * (or "[*]<name>"), as Ably's subscription filters are. */
+ * (or "[*]<name>"), as Ably's subscription filters are; a metachannel is
+ * subscribe-only too (meta_channels.h). */
 static uint32_t name_modes(const struct auth *auth,
                            const struct channel_name *name) {
   if (!name->filter) {
     char *base = channel_name__base_dup(name);
     uint32_t modes = allowed_modes(auth, base);
     herald_free(base);
-    return modes;
+    return name->is_meta ? modes & META_CHANNEL_MODES : modes;
   }
   char resource[CHANNEL_NAME_MAX + sizeof "[filter]"];
   snprintf(resource, sizeof resource, "[filter]%.*s", (int)name->base_len,

@@ -9,6 +9,7 @@
 #include "capability.h"
 #include "channel/changes.h"
 #include "channel/channel.h"
+#include "channel/meta_channels.h"
 #include "channel_name.h"
 #include "realtime/realtime.h"
 
@@ -99,6 +100,9 @@ static int find_channel(struct rt_conn *c, const struct protocol_message *pm,
                             "%s is not permitted on a channel with a "
                             "subscription filter; use the unfiltered channel",
                             pm->action == PM_PRESENCE ? "Presence" : "Publishing");
+  rc = meta_channels__refuse_write(
+      name, pm->action == PM_PRESENCE ? "Presence" : "Publishing", err);
+  if (rc) return rc;
   char *base = channel_name__base_dup(name);
   *modes = 0;
   *attached = realtime_channels__attached(c, base, modes);

@@ -5,6 +5,8 @@
 #include <strings.h>
 
 #include "auth/auth.h"
+#include "capability.h"
+#include "channel/meta_channels.h"
 #include "channel_name.h"
 #include "hashmap.h"
 #include "transport/http.h"
@@ -51,6 +53,10 @@ int rest__named_channel(const struct http_request *req, const char *raw,
                             "Invalid channel name: a subscription filter "
                             "qualifier is for realtime subscriptions only "
                             "(channel = %.100s)", raw);
+  if (op == CAPABILITY_OP_PUBLISH) { /* metachannels are subscribe-only */
+    rc = meta_channels__refuse_write(name, "Publishing", err);
+    if (rc) return rc;
+  }
   return auth__check(rest__auth(req), raw, strlen(raw), op, err);
 }
 

@@ -6,34 +6,13 @@
 
 #include "alloc.h"
 #include "capability.h"
+#include "channel/meta_channels.h"
 #include "channel/occupancy.h"
 #include "channel_name.h"
 #include "rest/pagination.h"
 #include "rest/reply.h"
 #include "rest/rest.h"
 #include "transport/http.h"
-
-/* Writes a ChannelDetails map with the channel's occupancy. */
-static void write_details(struct wire_writer *w, const char *channel_id,
-                          const struct occupancy *o) {
-  wire_writer__map(w, 2);
-  wire_writer__kv_str(w, "channelId", channel_id);
-  wire_writer__key(w, "status");
-  wire_writer__map(w, 2);
-  wire_writer__kv_bool(w, "isActive", true);
-  wire_writer__key(w, "occupancy");
-  wire_writer__map(w, 1);
-  wire_writer__key(w, "metrics");
-  wire_writer__map(w, 8);
-  wire_writer__kv_int(w, "connections", o->connections);
-  wire_writer__kv_int(w, "presenceConnections", o->presence_connections);
-  wire_writer__kv_int(w, "presenceMembers", o->presence_members);
-  wire_writer__kv_int(w, "presenceSubscribers", o->presence_subscribers);
-  wire_writer__kv_int(w, "publishers", o->publishers);
-  wire_writer__kv_int(w, "subscribers", o->subscribers);
-  wire_writer__kv_int(w, "objectPublishers", o->object_publishers);
-  wire_writer__kv_int(w, "objectSubscribers", o->object_subscribers);
-}
 
 /* The occupancy of some channels of the request's app, then done. */
 static void count_occupancy(struct http_request *req, struct occupancy_query *q,
@@ -59,7 +38,7 @@ static void on_status(struct occupancy_query *q) {
   struct http_request *req = rs->req;
   struct wire_writer w;
   reply__writer(req, &w);
-  write_details(&w, req->segments[1], &q->results[0]);
+  occupancy__write_details(&w, req->segments[1], true, &q->results[0]);
   reply__send(req, 200, &w, NULL);
   occupancy__query_cleanup(q);
   herald_free(rs->channel);
@@ -110,7 +89,7 @@ static void send_list(struct rest_list *rl, const struct occupancy *occupancy) {
   wire_writer__array(&w, rl->count);
   for (size_t i = 0; i < rl->count; i++) {
     if (rl->by_id) wire_writer__str(&w, rl->names[i]);
-    else write_details(&w, rl->names[i], &occupancy[i]);
+    else occupancy__write_details(&w, rl->names[i], true, &occupancy[i]);
   }
   reply__send(req, 200, &w, &links);
 }
@@ -134,6 +113,12 @@ static int compare_names(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Whether a channel is listed: metachannels are not the app's channels
+ * (a page holding one is that much shorter). */
+static bool listed(const char *name) {
+  return !meta_channels__is_meta(name, strlen(name));
+}
+
 /* The page: the store's names and the active ones, sorted, without
  * repeats, the first `limit`. Active names from the store's next page on
  * wait for a later page, where the store's cursor brings them back. */
@@ -142,9 +127,11 @@ static void merge_page(struct rest_list *rl) {
   const struct active_channels_query *a = &rl->active;
   char **all = herald_xcalloc(c->count + a->count + 1, sizeof *all);
   size_t n = 0;
-  for (size_t i = 0; i < c->count; i++) all[n++] = c->names[i];
+  for (size_t i = 0; i < c->count; i++)
+    if (listed(c->names[i])) all[n++] = c->names[i];
   for (size_t i = 0; i < a->count; i++)
-    if (!c->next_cursor || strcmp(a->names[i], c->next_cursor) < 0)
+    if (listed(a->names[i]) &&
+        (!c->next_cursor || strcmp(a->names[i], c->next_cursor) < 0))
       all[n++] = a->names[i];
   qsort(all, n, sizeof *all, compare_names);
   size_t kept = 0;

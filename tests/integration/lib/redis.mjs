@@ -61,15 +61,16 @@ export function rtTest(name, opts, fn) {
 
 /**
  * A redis-server and `nodes` heraldd nodes (with `args`) for the enclosing
- * describe() or file, started by its before() and stopped by its after();
+ * describe() or file (with `config`, as startServer takes it, if given),
+ * started by its before() and stopped by its after();
  * the returned object's redis and nodes are filled in then, and ready(nodes)
  * is called (a file's before() hooks do not wait for each other).
  */
-export function useCluster({ nodes = 3, args = [], ready = () => {} } = {}) {
+export function useCluster({ nodes = 3, args = [], config, ready = () => {} } = {}) {
   const cluster = { redis: null, nodes: [] };
   before(async () => {
     cluster.redis = await startRedis();
-    cluster.nodes = await startCluster({ nodes, redis: [cluster.redis], args });
+    cluster.nodes = await startCluster({ nodes, redis: [cluster.redis], args, config });
     ready(cluster.nodes);
   });
   after(async () => {
