@@ -160,6 +160,38 @@ int message_version__apply(const struct message *now,
   return 0;
 }
 
+/* ---- Stored form ----------------------------------------------------------- */
+
+json_t *message_version__to_json(const struct message_version *v) {
+  json_t *j = json_pack("{s:s, s:I}", "of", v->of, "created",
+                        (json_int_t)v->created);
+  if (v->client_id) json_object_set_new(j, "clientId", json_string(v->client_id));
+  if (v->description)
+    json_object_set_new(j, "description", json_string(v->description));
+  if (v->metadata) json_object_set(j, "metadata", v->metadata);
+  return j;
+}
+
+static char *json_dup(const json_t *j, const char *key) {
+  const char *s = json_string_value(json_object_get(j, key));
+  return s ? herald_xstrdup(s) : NULL;
+}
+
+struct message_version *message_version__from_json(const json_t *j) {
+  const char *of = json_string_value(json_object_get(j, "of"));
+  json_t *created = json_object_get(j, "created");
+  json_t *metadata = json_object_get(j, "metadata");
+  if (!of || !json_is_integer(created) || (metadata && !json_is_object(metadata)))
+    return NULL;
+  struct message_version *v = herald_xcalloc(1, sizeof *v);
+  v->of = herald_xstrdup(of);
+  v->created = json_integer_value(created);
+  v->client_id = json_dup(j, "clientId");
+  v->description = json_dup(j, "description");
+  v->metadata = metadata ? json_deep_copy(metadata) : NULL;
+  return v;
+}
+
 /* ---- Writing ------------------------------------------------------------- */
 
 void message_version__write(const struct message *m, struct wire_writer *w) {

@@ -38,6 +38,11 @@ int message_version__apply(const struct message *now,
 struct message_version *message_version__copy(const struct message_version *v);
 void message_version__free(struct message_version *v);
 
+/* v as a JSON object {of, created, clientId, description, metadata}
+ * (for stores), and back: NULL for text that is not one. */
+json_t *message_version__to_json(const struct message_version *v);
+struct message_version *message_version__from_json(const json_t *j);
+
 /* The wire's "version" member of a changed message m: {serial, timestamp,
  * clientId, description, metadata}. */
 void message_version__write(const struct message *m, struct wire_writer *w);

@@ -10,6 +10,12 @@
  * synchronous=NORMAL: no fsync, still safe from a process crash, but the
  * last batches may be lost if the machine loses power.
  *
+ * Mutable messages: a change is a row of messages like any entry (with
+ * its version), and what the message then is a row of versions: each
+ * update or delete, and the newest state an append made (only the newest:
+ * an append is no version). A change is stored only while the message's
+ * newest row is the one it was made from (store_append.expected).
+ *
  * Owns: the database file <data-dir>/herald.db, the storage thread and its
  * queue. Expired history and idempotency records are deleted in small
  * chunks between batches, so trimming never stalls publishes. */
@@ -24,6 +30,7 @@
 #include "alloc.h"
 #include "clock.h"
 #include "core/log.h"
+#include "message_version.h"
 #include "store/store.h"
 
 extern const struct store_ops store_sqlite__ops;
@@ -57,6 +64,16 @@ static const char *const migrations[] = {
     "CREATE INDEX records_by_expiry ON records(expires);",
     /* 3: presence history beside message history (enum store_stream). */
     "ALTER TABLE messages ADD COLUMN stream INTEGER NOT NULL DEFAULT 0;",
+    /* 4: mutable messages: a change's version, and what messages became. */
+    "ALTER TABLE messages ADD COLUMN version TEXT;"
+    "CREATE TABLE versions("
+    "  app TEXT NOT NULL, channel TEXT NOT NULL, of TEXT NOT NULL,"
+    "  serial TEXT NOT NULL, listed INTEGER NOT NULL, expires INTEGER NOT NULL,"
+    "  timestamp INTEGER NOT NULL, id TEXT, name TEXT, client_id TEXT,"
+    "  connection_id TEXT, encoding TEXT, data_type INTEGER NOT NULL,"
+    "  data BLOB, extras TEXT, action INTEGER NOT NULL, version TEXT,"
+    "  PRIMARY KEY(app, channel, of, serial)) WITHOUT ROWID;"
+    "CREATE INDEX versions_by_expiry ON versions(expires);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -66,6 +83,14 @@ enum statement {
   SQL_INSERT_IDEMPOTENCY,
   SQL_HISTORY_BACKWARDS,
   SQL_HISTORY_FORWARDS,
+  SQL_VERSIONS_BACKWARDS,
+  SQL_VERSIONS_FORWARDS,
+  SQL_NEWEST_STATE,
+  SQL_CREATED,
+  SQL_INSERT_VERSION,
+  SQL_DROP_UNLISTED,
+  SQL_TRIM_VERSIONS,
+  SQL_DROP_APP_VERSIONS,
   SQL_CHANNELS,
   SQL_SET_LAST_SERIAL,
   SQL_TRIM_MESSAGES,
@@ -90,28 +115,64 @@ enum statement {
 
 #define MESSAGE_COLUMNS                                                        \
   "serial, timestamp, id, name, client_id, connection_id, encoding, "         \
-  "data_type, data, extras, action"
+  "data_type, data, extras, action, version"
 
 static const char *const statement_sql[SQL_COUNT] = {
     [SQL_INSERT_MESSAGE] =
         "INSERT OR IGNORE INTO messages(app, channel, expires, " MESSAGE_COLUMNS
-        ", stream) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        ", stream) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [SQL_FIND_IDEMPOTENCY] =
         "SELECT message_id, serials FROM idempotency "
         "WHERE app = ? AND channel = ? AND key = ? AND expires > ?",
     [SQL_INSERT_IDEMPOTENCY] =
         "INSERT OR REPLACE INTO idempotency(app, channel, key, expires, "
         "message_id, serials) VALUES(?,?,?,?,?,?)",
+    /* The last parameter but one: 1 leaves changes out (the latest view). */
     [SQL_HISTORY_BACKWARDS] =
         "SELECT " MESSAGE_COLUMNS " FROM messages WHERE app = ? AND channel = ?"
         " AND timestamp BETWEEN ? AND ? AND expires > ? AND serial <= ?"
-        " AND stream = ?"
+        " AND stream = ? AND (? = 0 OR version IS NULL)"
         " ORDER BY serial DESC LIMIT ?",
     [SQL_HISTORY_FORWARDS] =
         "SELECT " MESSAGE_COLUMNS " FROM messages WHERE app = ? AND channel = ?"
         " AND timestamp BETWEEN ? AND ? AND expires > ? AND serial >= ?"
-        " AND stream = ?"
+        " AND stream = ? AND (? = 0 OR version IS NULL)"
         " ORDER BY serial ASC LIMIT ?",
+    /* A message's versions: as created, then its listed states. */
+    [SQL_VERSIONS_BACKWARDS] =
+        "SELECT * FROM (SELECT " MESSAGE_COLUMNS " FROM messages WHERE"
+        " app = ?1 AND channel = ?2 AND serial = ?3 AND stream = 0"
+        " AND version IS NULL AND expires > ?4 UNION ALL SELECT "
+        MESSAGE_COLUMNS " FROM versions WHERE app = ?1 AND channel = ?2"
+        " AND of = ?3 AND listed = 1 AND expires > ?4)"
+        " WHERE timestamp BETWEEN ?5 AND ?6 AND serial <= ?7"
+        " ORDER BY serial DESC LIMIT ?8",
+    [SQL_VERSIONS_FORWARDS] =
+        "SELECT * FROM (SELECT " MESSAGE_COLUMNS " FROM messages WHERE"
+        " app = ?1 AND channel = ?2 AND serial = ?3 AND stream = 0"
+        " AND version IS NULL AND expires > ?4 UNION ALL SELECT "
+        MESSAGE_COLUMNS " FROM versions WHERE app = ?1 AND channel = ?2"
+        " AND of = ?3 AND listed = 1 AND expires > ?4)"
+        " WHERE timestamp BETWEEN ?5 AND ?6 AND serial >= ?7"
+        " ORDER BY serial ASC LIMIT ?8",
+    [SQL_NEWEST_STATE] =
+        "SELECT " MESSAGE_COLUMNS " FROM versions WHERE app = ? AND"
+        " channel = ? AND of = ? AND expires > ? ORDER BY serial DESC LIMIT 1",
+    [SQL_CREATED] =
+        "SELECT " MESSAGE_COLUMNS " FROM messages WHERE app = ? AND"
+        " channel = ? AND serial = ? AND stream = 0 AND version IS NULL"
+        " AND expires > ?",
+    [SQL_INSERT_VERSION] =
+        "INSERT OR IGNORE INTO versions(app, channel, of, listed, expires, "
+        MESSAGE_COLUMNS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    /* an append's state is kept until the next state of its message */
+    [SQL_DROP_UNLISTED] =
+        "DELETE FROM versions WHERE app = ? AND channel = ? AND of = ?"
+        " AND listed = 0",
+    [SQL_TRIM_VERSIONS] =
+        "DELETE FROM versions WHERE (app, channel, of, serial) IN (SELECT app,"
+        " channel, of, serial FROM versions WHERE expires <= ? LIMIT ?)",
+    [SQL_DROP_APP_VERSIONS] = "DELETE FROM versions WHERE app = ?",
     [SQL_CHANNELS] =
         "SELECT DISTINCT channel FROM messages WHERE app = ? AND expires > ?"
         " AND stream = 0"
@@ -233,30 +294,44 @@ static int remember_key(struct sqlite_store *s, struct store_append *a,
   return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* Text SQLite copies at once (it is freed before the statement runs). */
+static void bind_owned_text(sqlite3_stmt *st, int i, char *text) {
+  if (text) sqlite3_bind_text(st, i, text, -1, SQLITE_TRANSIENT);
+  else sqlite3_bind_null(st, i);
+  free(text);
+}
+
+/* Binds m as MESSAGE_COLUMNS from parameter `first` on. */
+static void bind_message(sqlite3_stmt *st, int first, const struct message *m) {
+  bind_text(st, first, m->serial);
+  sqlite3_bind_int64(st, first + 1, m->timestamp);
+  bind_text(st, first + 2, m->id);
+  bind_text(st, first + 3, m->name);
+  bind_text(st, first + 4, m->client_id);
+  bind_text(st, first + 5, m->connection_id);
+  bind_text(st, first + 6, m->payload.encoding);
+  sqlite3_bind_int(st, first + 7, m->payload.type);
+  if (m->payload.type == PAYLOAD_NONE) sqlite3_bind_null(st, first + 8);
+  else sqlite3_bind_blob(st, first + 8, m->payload.data, (int)m->payload.len,
+                         SQLITE_STATIC);
+  bind_owned_text(st, first + 9,
+                  m->extras ? json_dumps(m->extras, JSON_COMPACT) : NULL);
+  sqlite3_bind_int(st, first + 10, m->action);
+  json_t *version = m->version ? message_version__to_json(m->version) : NULL;
+  bind_owned_text(st, first + 11,
+                  version ? json_dumps(version, JSON_COMPACT) : NULL);
+  json_decref(version);
+}
+
 static int insert_message(struct sqlite_store *s, const struct store_append *a,
                           const struct message *m) {
   sqlite3_stmt *st = prepare(s, SQL_INSERT_MESSAGE);
-  char *extras = m->extras ? json_dumps(m->extras, JSON_COMPACT) : NULL;
   bind_text(st, 1, a->app_id);
   bind_text(st, 2, a->channel);
   sqlite3_bind_int64(st, 3, m->timestamp + a->retention_ms);
-  bind_text(st, 4, m->serial);
-  sqlite3_bind_int64(st, 5, m->timestamp);
-  bind_text(st, 6, m->id);
-  bind_text(st, 7, m->name);
-  bind_text(st, 8, m->client_id);
-  bind_text(st, 9, m->connection_id);
-  bind_text(st, 10, m->payload.encoding);
-  sqlite3_bind_int(st, 11, m->payload.type);
-  if (m->payload.type == PAYLOAD_NONE) sqlite3_bind_null(st, 12);
-  else sqlite3_bind_blob(st, 12, m->payload.data, (int)m->payload.len,
-                         SQLITE_STATIC);
-  bind_text(st, 13, extras);
-  sqlite3_bind_int(st, 14, m->action);
-  sqlite3_bind_int(st, 15, a->stream);
-  int rc = sqlite3_step(st);
-  free(extras);
-  return rc == SQLITE_DONE ? 0 : -1;
+  bind_message(st, 4, m);
+  sqlite3_bind_int(st, 16, a->stream);
+  return sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
 }
 
 /* Runs a statement without results (prepared once, like every other:
@@ -265,13 +340,59 @@ static int run_statement(struct sqlite_store *s, enum statement which) {
   return sqlite3_step(prepare(s, which));
 }
 
+static struct message *row_to_message(sqlite3_stmt *st);
+
+/* The serial of the newest state of the message `of` (a row of versions,
+ * else the message as created), or NULL (herald_xmalloc'd). */
+static char *newest_serial(struct sqlite_store *s, const struct store_append *a,
+                           const char *of, int64_t now) {
+  static const enum statement lookups[] = {SQL_NEWEST_STATE, SQL_CREATED};
+  for (size_t i = 0; i < 2; i++) {
+    sqlite3_stmt *st = prepare(s, lookups[i]);
+    bind_text(st, 1, a->app_id);
+    bind_text(st, 2, a->channel);
+    bind_text(st, 3, of);
+    sqlite3_bind_int64(st, 4, now);
+    if (sqlite3_step(st) == SQLITE_ROW) return column_dup(st, 0);
+  }
+  return NULL;
+}
+
+/* Keeps a->latest as what its message now is: 0 or -1. */
+static int insert_state(struct sqlite_store *s, const struct store_append *a) {
+  const struct message *m = a->latest;
+  sqlite3_stmt *st = prepare(s, SQL_DROP_UNLISTED);
+  bind_text(st, 1, a->app_id);
+  bind_text(st, 2, a->channel);
+  bind_text(st, 3, m->version->of);
+  if (sqlite3_step(st) != SQLITE_DONE) return -1;
+  st = prepare(s, SQL_INSERT_VERSION);
+  bind_text(st, 1, a->app_id);
+  bind_text(st, 2, a->channel);
+  bind_text(st, 3, m->version->of);
+  sqlite3_bind_int(st, 4, a->new_version);
+  sqlite3_bind_int64(st, 5, m->version->created + a->retention_ms);
+  bind_message(st, 6, m);
+  return sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+}
+
 /* The append's writes, all or none: 0 or -1. */
 static int write_append(struct sqlite_store *s, struct store_append *a,
                         int64_t now) {
   int rc = a->idempotency_key ? remember_key(s, a, now) : 0;
+  if (!rc && a->latest) rc = insert_state(s, a);
   for (size_t i = 0; !rc && !a->ephemeral && i < a->count; i++)
     rc = insert_message(s, a, a->messages[i]);
   return rc;
+}
+
+/* Whether a change was made from what its message no longer is. */
+static bool is_stale(struct sqlite_store *s, const struct store_append *a,
+                     int64_t now) {
+  char *newest = newest_serial(s, a, a->latest->version->of, now);
+  bool stale = !newest || strcmp(newest, a->expected);
+  herald_free(newest);
+  return stale;
 }
 
 /* Runs one append inside the batch transaction so that a failure undoes
@@ -282,7 +403,9 @@ static int write_append(struct sqlite_store *s, struct store_append *a,
 static void run_append(struct sqlite_store *s, struct store_append *a,
                        int64_t now) {
   if (a->idempotency_key && find_duplicate(s, a, now)) return;
-  size_t writes = (a->idempotency_key ? 1 : 0) + (a->ephemeral ? 0 : a->count);
+  if (a->latest && (a->stale = is_stale(s, a, now))) return;
+  size_t writes = (a->idempotency_key ? 1 : 0) + (a->ephemeral ? 0 : a->count) +
+                  (a->latest ? 2 : 0);
   if (writes > 1) run_statement(s, SQL_SAVEPOINT);
   int rc = write_append(s, a, now);
   if (rc) {
@@ -316,23 +439,81 @@ static struct message *row_to_message(sqlite3_stmt *st) {
   const unsigned char *extras = sqlite3_column_text(st, 9);
   if (extras) m->extras = json_loads((const char *)extras, 0, NULL);
   m->action = sqlite3_column_int(st, 10);
+  const unsigned char *version = sqlite3_column_text(st, 11);
+  if (version) {
+    json_t *j = json_loads((const char *)version, 0, NULL);
+    m->version = message_version__from_json(j);
+    json_decref(j);
+  }
   return m;
+}
+
+/* The history query of h's view, bound. */
+static sqlite3_stmt *history_query(struct sqlite_store *s,
+                                   const struct store_history *h, int64_t now) {
+  bool forwards = h->direction == STORE_FORWARDS;
+  /* Without a cursor, bound the serial by values every serial passes. */
+  const char *from = h->cursor ? h->cursor : forwards ? "" : "\x7f";
+  sqlite3_stmt *st;
+  if (h->view == STORE_VIEW_VERSIONS) {
+    st = prepare(s, forwards ? SQL_VERSIONS_FORWARDS : SQL_VERSIONS_BACKWARDS);
+    bind_text(st, 3, h->of);
+    sqlite3_bind_int64(st, 4, now);
+    sqlite3_bind_int64(st, 5, h->start);
+    sqlite3_bind_int64(st, 6, h->end);
+    bind_text(st, 7, from);
+  } else {
+    st = prepare(s, forwards ? SQL_HISTORY_FORWARDS : SQL_HISTORY_BACKWARDS);
+    sqlite3_bind_int64(st, 3, h->start);
+    sqlite3_bind_int64(st, 4, h->end);
+    sqlite3_bind_int64(st, 5, now);
+    bind_text(st, 6, from);
+    sqlite3_bind_int(st, 7, h->stream);
+    sqlite3_bind_int(st, 8, h->view == STORE_VIEW_LATEST);
+  }
+  bind_text(st, 1, h->app_id);
+  bind_text(st, 2, h->channel);
+  sqlite3_bind_int64(st, 9 - (h->view == STORE_VIEW_VERSIONS),
+                     (sqlite3_int64)h->limit + 1);
+  return st;
+}
+
+/* The row of the message `serial` as it now is, if it changed: NULL, or
+ * the newest row of versions (herald_xmalloc'd message). */
+static struct message *newest_state(struct sqlite_store *s,
+                                    const struct store_history *h,
+                                    const char *serial, int64_t now) {
+  sqlite3_stmt *st = prepare(s, SQL_NEWEST_STATE);
+  bind_text(st, 1, h->app_id);
+  bind_text(st, 2, h->channel);
+  bind_text(st, 3, serial);
+  sqlite3_bind_int64(st, 4, now);
+  return sqlite3_step(st) == SQLITE_ROW ? row_to_message(st) : NULL;
+}
+
+/* The message `h->of` as it now is (the latest view of one message). */
+static void run_latest_of(struct sqlite_store *s, struct store_history *h,
+                          int64_t now) {
+  h->messages = herald_xcalloc(1, sizeof *h->messages);
+  struct message *m = newest_state(s, h, h->of, now);
+  if (!m) {
+    sqlite3_stmt *st = prepare(s, SQL_CREATED);
+    bind_text(st, 1, h->app_id);
+    bind_text(st, 2, h->channel);
+    bind_text(st, 3, h->of);
+    sqlite3_bind_int64(st, 4, now);
+    if (sqlite3_step(st) == SQLITE_ROW) m = row_to_message(st);
+  }
+  if (m) h->messages[h->count++] = m;
 }
 
 static void run_history(struct sqlite_store *s, struct store_history *h,
                         int64_t now) {
-  bool forwards = h->direction == STORE_FORWARDS;
-  sqlite3_stmt *st =
-      prepare(s, forwards ? SQL_HISTORY_FORWARDS : SQL_HISTORY_BACKWARDS);
-  bind_text(st, 1, h->app_id);
-  bind_text(st, 2, h->channel);
-  sqlite3_bind_int64(st, 3, h->start);
-  sqlite3_bind_int64(st, 4, h->end);
-  sqlite3_bind_int64(st, 5, now);
-  /* Without a cursor, bound the serial by values every serial passes. */
-  bind_text(st, 6, h->cursor ? h->cursor : forwards ? "" : "\x7f");
-  sqlite3_bind_int(st, 7, h->stream);
-  sqlite3_bind_int64(st, 8, (sqlite3_int64)h->limit + 1);
+  if (h->view == STORE_VIEW_LATEST && h->of) {
+    run_latest_of(s, h, now);
+    return;
+  }
+  sqlite3_stmt *st = history_query(s, h, now);
   h->messages = herald_xcalloc(h->limit, sizeof *h->messages);
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -343,6 +524,13 @@ static void run_history(struct sqlite_store *s, struct store_history *h,
     h->messages[h->count++] = row_to_message(st);
   }
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) fail(&h->req, s, "history");
+  /* the page is read: the state lookups may reuse statements */
+  for (size_t i = 0; h->view == STORE_VIEW_LATEST && i < h->count; i++) {
+    struct message *now_is = newest_state(s, h, h->messages[i]->serial, now);
+    if (!now_is) continue;
+    message__unref(h->messages[i]);
+    h->messages[i] = now_is;
+  }
 }
 
 static void run_channels(struct sqlite_store *s, struct store_channels *c,
@@ -383,7 +571,8 @@ static void run_put_record(struct sqlite_store *s, struct store_record *r) {
 
 static void run_drop_app(struct sqlite_store *s, struct store_drop_app *d) {
   static const enum statement drops[] = {
-      SQL_DROP_APP_MESSAGES, SQL_DROP_APP_IDEMPOTENCY, SQL_DROP_APP_RECORDS};
+      SQL_DROP_APP_MESSAGES, SQL_DROP_APP_VERSIONS, SQL_DROP_APP_IDEMPOTENCY,
+      SQL_DROP_APP_RECORDS};
   for (size_t i = 0; i < sizeof drops / sizeof drops[0]; i++) {
     sqlite3_stmt *st = prepare(s, drops[i]);
     bind_text(st, 1, d->app_id);
@@ -424,7 +613,8 @@ static void run_load(struct sqlite_store *s, struct store_load *l,
  * sleep), so trimming keeps pace with the publish rate in small steps. */
 static void trim_expired(struct sqlite_store *s, int64_t now) {
   static const enum statement trims[] = {
-      SQL_TRIM_MESSAGES, SQL_TRIM_IDEMPOTENCY, SQL_TRIM_RECORDS};
+      SQL_TRIM_MESSAGES, SQL_TRIM_VERSIONS, SQL_TRIM_IDEMPOTENCY,
+      SQL_TRIM_RECORDS};
   s->last_trim_ms = now;
   s->trim_backlog = false;
   for (size_t i = 0; i < sizeof trims / sizeof trims[0]; i++) {

@@ -13,6 +13,7 @@
 //    404/40400; the message-update-own / -delete-own capabilities allow only
 //    the publisher's own messages, -any every message, neither: 40160;
 //  - malformed PATCH bodies get Ably errors.
+// Each runs on the memory and the sqlite engine (cluster_mutable: redis).
 //
 // Run: HERALDD=/abs/build/heraldd node --test --test-force-exit tests/integration/mutable_messages.test.mjs
 
@@ -50,10 +51,10 @@ async function published(channel, data, name = 'greeting') {
   return serials[0];
 }
 
-describe('mutable messages', () => {
+for (const engine of ['memory', 'sqlite']) describe(`mutable messages (${engine} engine)`, () => {
   let srv;
   before(async () => {
-    srv = await startServer({ config: CONFIG, env: { HERALD_KEY: null } });
+    srv = await startServer({ config: CONFIG, env: { HERALD_KEY: null }, args: ['--storage', engine] });
     srv.key = ROOT;
   });
   after(async () => {

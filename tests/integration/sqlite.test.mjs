@@ -1,6 +1,7 @@
 // SQLite engine specifics: background retention trimming keeps the file
-// bounded, restart keeps history and idempotency, and a data directory from
-// a newer schema is refused.
+// bounded, restart keeps history and idempotency (and, after kill -9,
+// changed messages and their versions), and a data directory from a newer
+// schema is refused.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -77,6 +78,34 @@ describe('sqlite engine', () => {
     assert.equal(again.status, 201);
     assert.deepEqual(again.body.serials, sent.body.serials);
     assert.equal((await request(second.url, 'GET', '/channels/keep/messages', { key: KEY })).body.length, 2);
+    await second.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  test('a changed message, its versions and an append survive kill -9', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'herald-sqlite-'));
+    const config = { apps: [{ id: 'sqlapp', keys: [{ key: KEY }], namespaces: [{ id: 'mutable', mutableMessages: true }] }] };
+    const first = await startServer({ config, env: { HERALD_KEY: null }, args: ['--storage', 'sqlite', '--data-dir', dataDir] });
+    const path = '/channels/mutable:keep/messages';
+    const sent = await request(first.url, 'POST', path, { key: KEY, json: { name: 'n', data: 'one' } });
+    const serial = sent.body.serials[0];
+    const at = `${path}/${encodeURIComponent(serial)}`;
+    const change = (body) => request(first.url, 'PATCH', at, { key: KEY, json: { serial, ...body } });
+    const updated = await change({ action: 1, data: 'two', version: { description: 'edit' } });
+    assert.equal(updated.status, 200);
+    const appended = await change({ action: 5, data: ' three' });
+    assert.equal(appended.status, 200);
+    await first.stop({ signal: 'SIGKILL', keepData: true, expectCleanExit: false });
+    const second = await startServer({ config, env: { HERALD_KEY: null }, args: ['--storage', 'sqlite', '--data-dir', dataDir] });
+    const now = (await request(second.url, 'GET', at, { key: KEY })).body;
+    assert.equal(now.data, 'two three');
+    assert.equal(now.action, 1);
+    assert.equal(now.version.serial, appended.body.versionSerial);
+    const versions = (await request(second.url, 'GET', `${at}/versions`, { key: KEY })).body;
+    assert.deepEqual(versions.map((m) => [m.action, m.data]), [[0, 'one'], [1, 'two']]);
+    assert.equal(versions[1].version.description, 'edit');
+    const history = (await request(second.url, 'GET', path, { key: KEY })).body;
+    assert.deepEqual(history.map((m) => [m.serial, m.data]), [[serial, 'two three']]);
     await second.stop();
     await rm(dataDir, { recursive: true, force: true });
   });
