@@ -197,8 +197,9 @@ struct message_version *message_version__from_json(const json_t *j) {
 void message_version__write(const struct message *m, struct wire_writer *w) {
   const struct message_version *v = m->version;
   wire_writer__key(w, "version");
-  wire_writer__map(w, 2 + !!v->client_id + !!v->description + !!v->metadata);
-  wire_writer__kv_str(w, "serial", m->serial);
+  wire_writer__map(w, 1 + !!m->serial + !!v->client_id + !!v->description +
+                         !!v->metadata);
+  if (m->serial) wire_writer__kv_str(w, "serial", m->serial); /* stamped */
   wire_writer__kv_int(w, "timestamp", m->timestamp);
   if (v->client_id) wire_writer__kv_str(w, "clientId", v->client_id);
   if (v->description) wire_writer__kv_str(w, "description", v->description);
