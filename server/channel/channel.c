@@ -60,6 +60,7 @@ void channel__worker_init(struct channels *ch, struct worker *w) {
   worker__at_exit(w, free_table, t);
   fanout__worker_init(ch, w);
   occupancy__worker_init(ch, w);
+  annotations__worker_init(w);
 }
 
 struct channel_table *channel__table(struct worker *w) {
@@ -160,10 +161,16 @@ static void reply_on_origin(struct worker_task *task) {
   p->done(p);
 }
 
+/* The publish is done on the owner: its result goes to the origin. */
+static void finish(struct publish *p) {
+  if (p->annotation) annotations__finished(p);
+  worker__post(p->origin, &p->task, reply_on_origin);
+}
+
 void channel__fail(struct publish *p, const herald_error *err) {
   p->rc = -err->code;
   p->err = *err;
-  worker__post(p->origin, &p->task, reply_on_origin);
+  finish(p);
 }
 
 static void on_appended(struct store_req *req) {
@@ -193,7 +200,7 @@ static void on_appended(struct store_req *req) {
     /* a shared engine feeds every node's publishes instead (fanout.h) */
     if (!shared) fanout__published(worker__self(), p);
   }
-  worker__post(p->origin, &p->task, reply_on_origin);
+  finish(p);
 }
 
 void channel__append(struct publish *p) {

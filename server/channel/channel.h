@@ -55,6 +55,7 @@ struct publish {
                               after this change */
   /* An annotation (annotations.h): messages[0] is one (annotation.h). */
   bool annotation;
+  struct publish *next_annotation; /* annotations.c's queue, on the owner */
   struct change change; /* a change of a mutable message (changes.h), or
                            an annotation's state (annotations.h) */
   /* Runs on origin when the publish is durable or has failed. */

@@ -12,7 +12,9 @@
 //  - refusals: no annotation-publish capability 40160, a namespace without
 //    mutableMessages 93002, an unknown message 40400, a malformed annotation
 //    400 (40003), flag/distinct/unique from an unidentified client 40161;
-//  - the same on the sqlite engine (one REST and one realtime test).
+//  - concurrent annotations of one message all count (the summary's
+//    compare-and-set);
+//  - the same on the sqlite engine (REST, realtime and the race).
 //
 // Run: HERALDD=/abs/build/heraldd node --test --test-force-exit tests/integration/annotations.test.mjs
 
@@ -198,6 +200,34 @@ function describeEngine(engine, args) {
         });
       });
     }
+
+    rtTest('concurrent annotations (and edits) of one message are all counted: one at a time, and the compare-and-set', async () => {
+      const name = uniqueChannel('mutable:race');
+      const clients = await Promise.all(['c0', 'c1', 'c2', 'c3'].map((id) => restAs(srv, MEMBER, id)));
+      const channels = clients.map((c) => c.channels.get(name));
+      const { serials: [serial] } = await channels[0].publish('m', 'x');
+      const N = 40;
+      // With the memory engine (which keeps versions) edits of the message
+      // race the annotations: neither may undo the other.
+      const edits = engine === 'memory' ? ['one', 'two', 'three', 'four'] : [];
+      const root = rest(srv).channels.get(name);
+      await Promise.all([
+        ...Array.from({ length: N }, (_, i) => channels[i % 4].annotations.publish(serial, i % 2
+          ? { type: 'votes:total.v1' } : { type: 'emoji:distinct.v1', name: `e${i % 3}` })),
+        ...edits.map((data) => root.updateMessage({ serial, data })),
+      ]);
+      const now = await channels[0].getMessage(serial);
+      if (edits.length) {
+        assert.equal(now.action, 'message.update');
+        assert.ok(edits.includes(now.data), now.data);
+      }
+      const { summary } = now.annotations;
+      assert.deepEqual(summary['votes:total.v1'], { total: N / 2 });
+      const distinct = summary['emoji:distinct.v1'];
+      assert.deepEqual(Object.keys(distinct).sort(), ['e0', 'e1', 'e2']);
+      for (const e of Object.values(distinct)) assert.deepEqual([...e.clientIds].sort(), ['c0', 'c2']);
+      assert.equal((await rest(srv).channels.get(name).annotations.get(serial, { limit: 100 })).items.length, N);
+    });
 
     if (engine !== 'memory') return;
 
