@@ -1,6 +1,5 @@
 /* annotations.c -- annotations on their channel's owner (see
- * annotations.h).
- * Owns: each owner's queues of the annotations of one message. */
+ * annotations.h). */
 #include "channel/annotations.h"
 
 #include <string.h>
@@ -11,91 +10,10 @@
 #include "auth/apps.h"
 #include "capability.h"
 #include "channel/channel.h"
-#include "hashmap.h"
+#include "channel/turns.h"
 
 /* As changes.c: a message that keeps changing is given up on. */
 #define MAX_ATTEMPTS 16
-
-/* On an owner: the annotations of one message, applied one at a time
- * (each would else find the summary changed by the others, over and over):
- * head is in flight, the others wait in order. */
-struct annotation_queue {
-  struct publish *head, *tail;
-};
-
-static int slot = -1;
-
-static void free_queues(void *arg) {
-  struct hashmap *queues = arg;
-  size_t bucket;
-  for (struct hashmap_entry *e = hashmap__first(queues, &bucket); e;
-       e = hashmap__next(queues, e, &bucket))
-    herald_free(e->value);
-  hashmap__cleanup(queues);
-  herald_free(queues);
-}
-
-void annotations__worker_init(struct worker *w) {
-  struct hashmap *queues = herald_xcalloc(1, sizeof *queues);
-  hashmap__init(queues);
-  w->locals[worker__slot(&slot)] = queues;
-  worker__at_exit(w, free_queues, queues);
-}
-
-/* p's message's key in the owner's queues: app id, channel, serial. */
-static char *queue_key(const struct publish *p, size_t *len) {
-  const char *parts[] = {p->app->id, p->channel,
-                         p->change.op->annotation->message_serial};
-  size_t n[3], total = 0;
-  for (int i = 0; i < 3; i++) total += (n[i] = strlen(parts[i])) + 1;
-  char *key = herald_xmalloc(total), *at = key;
-  for (int i = 0; i < 3; i++) {
-    memcpy(at, parts[i], n[i]);
-    at[n[i]] = '\n';
-    at += n[i] + 1;
-  }
-  *len = total - 1;
-  return key;
-}
-
-/* Whether p may go now: it is first of its message's queue (else it waits
- * there until annotations__finished starts it). */
-static bool take_turn(struct publish *p) {
-  struct hashmap *queues = worker__self()->locals[slot];
-  size_t len;
-  char *key = queue_key(p, &len);
-  struct annotation_queue *q = hashmap__get(queues, key, len);
-  bool first = !q;
-  if (first) {
-    q = herald_xcalloc(1, sizeof *q);
-    q->head = q->tail = p;
-    hashmap__put(queues, key, len, q);
-  } else {
-    q->tail->next_annotation = p;
-    q->tail = p;
-  }
-  herald_free(key);
-  return first;
-}
-
-static void read_message(struct publish *p);
-
-void annotations__finished(struct publish *p) {
-  struct hashmap *queues = worker__self()->locals[slot];
-  size_t len;
-  char *key = queue_key(p, &len);
-  struct annotation_queue *q = hashmap__get(queues, key, len);
-  struct publish *next = p->next_annotation;
-  p->next_annotation = NULL;
-  if (next) {
-    q->head = next;
-  } else {
-    hashmap__remove(queues, key, len);
-    herald_free(q);
-  }
-  herald_free(key);
-  if (next) read_message(next);
-}
 
 /* ---- On the origin ------------------------------------------------------- */
 
@@ -128,13 +46,9 @@ void annotations__start(struct publish *p) {
   if (!c->op) { /* the first attempt: the annotation as prepared */
     c->op = p->messages[0];
     p->messages[0] = NULL;
-    if (!take_turn(p)) return;
+    if (!turns__take(p, c->op->annotation->message_serial, annotations__start))
+      return;
   }
-  read_message(p);
-}
-
-static void read_message(struct publish *p) {
-  struct change *c = &p->change;
   struct store_history *h = &c->read;
   store__history_cleanup(h);
   memset(h, 0, sizeof *h);

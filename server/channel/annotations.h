@@ -18,7 +18,6 @@
 #include <stddef.h>
 
 #include "auth/auth.h"
-#include "core/worker.h"
 #include "herald/errors.h"
 #include "store/store.h"
 
@@ -36,17 +35,7 @@ int annotations__check(struct publish *p, const struct store *store,
 
 /* On the owner, p's items prepared (ids, connection): reads the message,
  * then stamps and stores the annotation with the new summary (again,
- * after a stale append). The annotations of one message go one at a
- * time, in the order they reached the owner: a later one waits for
- * annotations__finished of the one before. */
+ * after a stale append), in its message's turn (turns.h). */
 void annotations__start(struct publish *p);
-
-/* On the owner: p (an annotation) is stored or failed; the next of its
- * message starts. */
-void annotations__finished(struct publish *p);
-
-/* Gives worker w (an owner) its queues, freed when w ends (channel.c
- * calls it for channel__worker_init). */
-void annotations__worker_init(struct worker *w);
 
 #endif

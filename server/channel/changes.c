@@ -10,6 +10,7 @@
 #include "auth/apps.h"
 #include "capability.h"
 #include "channel/channel.h"
+#include "channel/turns.h"
 #include "message_version.h"
 
 /* A store that keeps answering stale is changed that often meanwhile: the
@@ -78,9 +79,10 @@ static void on_read(struct store_req *req);
 
 void changes__start(struct publish *p) {
   struct change *c = &p->change;
-  if (!c->op) { /* the first attempt */
+  if (!c->op) { /* the first attempt, in the message's turn (turns.h) */
     c->op = p->messages[0];
     p->messages[0] = NULL;
+    if (!turns__take(p, c->op->version->of, changes__start)) return;
   }
   struct store_history *h = &c->read;
   store__history_cleanup(h);

@@ -11,6 +11,7 @@
 #include "channel/annotations.h"
 #include "channel/fanout.h"
 #include "channel/presence.h"
+#include "channel/turns.h"
 #include "clock.h"
 #include "decimal.h"
 #include "hashmap.h"
@@ -60,7 +61,7 @@ void channel__worker_init(struct channels *ch, struct worker *w) {
   worker__at_exit(w, free_table, t);
   fanout__worker_init(ch, w);
   occupancy__worker_init(ch, w);
-  annotations__worker_init(w);
+  turns__worker_init(w);
 }
 
 struct channel_table *channel__table(struct worker *w) {
@@ -163,7 +164,7 @@ static void reply_on_origin(struct worker_task *task) {
 
 /* The publish is done on the owner: its result goes to the origin. */
 static void finish(struct publish *p) {
-  if (p->annotation) annotations__finished(p);
+  turns__release(p); /* a change's or an annotation's */
   worker__post(p->origin, &p->task, reply_on_origin);
 }
 

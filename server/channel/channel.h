@@ -55,9 +55,13 @@ struct publish {
                               after this change */
   /* An annotation (annotations.h): messages[0] is one (annotation.h). */
   bool annotation;
-  struct publish *next_annotation; /* annotations.c's queue, on the owner */
   struct change change; /* a change of a mutable message (changes.h), or
                            an annotation's state (annotations.h) */
+  struct {                /* its message's turn on the owner (turns.h) */
+    char *key;            /* NULL: none taken */
+    struct publish *next; /* waiting after it */
+    void (*on_turn)(struct publish *p);
+  } turn;
   /* Runs on origin when the publish is durable or has failed. */
   void (*done)(struct publish *p);
   /* Results. */
