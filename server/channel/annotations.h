@@ -23,6 +23,9 @@
 
 struct publish;
 
+/* 0 when store keeps annotations, else -40000 saying so. */
+int annotations__supported(const struct store *store, herald_error *err);
+
 /* The origin's checks of p (its annotations decoded), an annotation on
  * channel (a base name) of auth's app: one annotation, an engine that keeps
  * them (else -40000), a mutable namespace (else -93002), the

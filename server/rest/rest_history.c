@@ -10,6 +10,7 @@
 #include "alloc.h"
 #include "annotation.h"
 #include "capability.h"
+#include "channel/annotations.h"
 #include "channel_name.h"
 #include "rest/pagination.h"
 #include "rest/reply.h"
@@ -125,6 +126,8 @@ static void get_history(struct http_request *req, enum store_stream stream,
                           "Invalid from_serial (a channelSerial, with "
                           "direction backwards)");
   char *base = rc ? NULL : channel_name__base_dup(&name);
+  if (!rc && annotations)
+    rc = annotations__supported(rest__context(req)->store, &err);
   if (!rc && annotations && !apps__mutable(rest__auth(req)->app, base))
     rc = herald_error_set(&err, HERALD_E_MESSAGE_UPDATES_NOT_ENABLED, NULL);
   herald_free(base);

@@ -14,13 +14,15 @@
 //    400 (40003), flag/distinct/unique from an unidentified client 40161;
 //  - concurrent annotations of one message all count (the summary's
 //    compare-and-set);
-//  - the same on the sqlite engine (REST, realtime and the race).
+//  - the same on the sqlite engine (REST, realtime and the race); the redis
+//    engine keeps no annotations yet and says so (40000).
 //
 // Run: HERALDD=/abs/build/heraldd node --test --test-force-exit tests/integration/annotations.test.mjs
 
 import assert from 'node:assert/strict';
 import { describe, before, after, startServer, uniqueChannel, request, assertAblyError, Ably } from './lib/server.mjs';
-import { rtTest, Inbox, PROTOCOLS, rejection, withTimeout } from './lib/realtime.mjs';
+import { rtTest, Inbox, PROTOCOLS, rejection } from './lib/realtime.mjs';
+import { useCluster } from './lib/redis.mjs';
 
 const CONFIG = {
   apps: [{
@@ -167,7 +169,8 @@ function describeEngine(engine, args) {
           const messages = new Inbox();
           const plainChannel = plain.channels.get(name);
           await messages.subscribe(plainChannel);
-          const refused = await rejection(plainChannel.annotations.subscribe(() => {}));
+          const leaked = new Inbox(); // ably-js keeps the listener registered
+          const refused = await rejection(plainChannel.annotations.subscribe((a) => leaked.push(a)));
           assert.equal(refused.code, 93001);
 
           const clients = { alice: alice.channels.get(name), bob: bob.channels.get(name) };
@@ -192,6 +195,7 @@ function describeEngine(engine, args) {
           assert.deepEqual(last.annotations.summary, AFTER_DELETES);
           const afterCreates = summaries.filter((m) => m.action === 'message.summary')[CREATES.length - 1];
           assert.deepEqual(afterCreates.annotations.summary, AFTER_CREATES);
+          assert.equal(leaked.messages.length, 0, 'no raw annotation without the mode');
           assert.ok(!messages.messages.some((m) => m.annotations && m.annotations.summary && m.action === 'message.create' && Object.keys(m.annotations.summary).length),
             'only summaries carry one');
           assert.deepEqual((await clients.bob.getMessage(serial)).annotations.summary, AFTER_DELETES);
@@ -244,6 +248,12 @@ function describeEngine(engine, args) {
       await rtChannel.attach();
       const nack = await rejection(rtChannel.annotations.publish(serial, { type: 'votes:total.v1' }));
       assert.equal(nack.code, 40160);
+
+      // the mode asked for without the annotation-subscribe capability is dropped
+      const member = await scope.connected(srv, { key: MEMBER });
+      const memberChannel = member.channels.get(name, { modes: ['SUBSCRIBE', 'ANNOTATION_SUBSCRIBE'] });
+      assert.equal((await rejection(memberChannel.annotations.subscribe(() => {}))).code, 93001);
+      assert.equal(memberChannel.state, 'attached');
 
       const other = rest(srv).channels.get(uniqueChannel('plain'));
       const { serials: [otherSerial] } = await other.publish('m', 'x');
@@ -299,3 +309,22 @@ function describeEngine(engine, args) {
 
 describeEngine('memory', []);
 describeEngine('sqlite', ['--storage', 'sqlite']);
+
+describe('annotations (redis)', () => {
+  const cluster = useCluster({ nodes: 1, config: CONFIG });
+
+  rtTest('the redis engine refuses annotations with 40000', async (scope) => {
+    const [node] = cluster.nodes;
+    const channel = rest(node).channels.get(uniqueChannel('mutable:redis'));
+    const { serials: [serial] } = await channel.publish('m', 'x');
+    for (const err of [await rejection(channel.annotations.publish(serial, { type: 'votes:total.v1' })),
+      await rejection(channel.annotations.get(serial, {}))]) {
+      assert.equal(err.code, 40000);
+      assert.equal(err.statusCode, 400);
+      assert.match(err.message, /redis/);
+    }
+    const rt = (await scope.connected(node, { key: ROOT })).channels.get(channel.name);
+    await rt.attach();
+    assert.equal((await rejection(rt.annotations.publish(serial, { type: 'votes:total.v1' }))).code, 40000);
+  });
+});
