@@ -73,6 +73,10 @@ static const struct route routes[] = {
      ROUTE_AUTHENTICATED},
     {HTTP_GET, "/channels/:channel/messages/:serial/versions",
      rest_history__versions, ROUTE_AUTHENTICATED},
+    {HTTP_POST, "/channels/:channel/messages/:serial/annotations",
+     rest_annotations__post, ROUTE_AUTHENTICATED},
+    {HTTP_GET, "/channels/:channel/messages/:serial/annotations",
+     rest_history__annotations, ROUTE_AUTHENTICATED},
     {HTTP_POST, "/messages", rest_batch_publish__post, ROUTE_AUTHENTICATED},
     {HTTP_GET, "/presence", rest_batch_presence__get, ROUTE_AUTHENTICATED},
     /* Signed TokenRequests need no credentials; unsigned ones are checked

@@ -10,6 +10,7 @@
 #include "auth/apps.h"
 #include "capability.h"
 #include "channel/channel.h"
+#include "channel/turns.h"
 #include "message_version.h"
 
 /* A store that keeps answering stale is changed that often meanwhile: the
@@ -17,7 +18,8 @@
 #define MAX_ATTEMPTS 16
 
 bool changes__is_change(const struct publish *p) {
-  if (p->presence) return false; /* presence actions are not changes */
+  /* presence and annotation actions are not changes */
+  if (p->presence || p->annotation) return false;
   for (size_t i = 0; i < p->count; i++)
     if (message_version__is_change(p->messages[i])) return true;
   return false;
@@ -77,9 +79,10 @@ static void on_read(struct store_req *req);
 
 void changes__start(struct publish *p) {
   struct change *c = &p->change;
-  if (!c->op) { /* the first attempt */
+  if (!c->op) { /* the first attempt, in the message's turn (turns.h) */
     c->op = p->messages[0];
     p->messages[0] = NULL;
+    if (!turns__take(p, c->op->version->of, changes__start)) return;
   }
   struct store_history *h = &c->read;
   store__history_cleanup(h);

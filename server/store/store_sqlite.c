@@ -15,9 +15,13 @@
  * update or delete, and the newest state an append made (only the newest:
  * an append is no version). A change is stored only while the message's
  * newest row is the one it was made from (store_append.expected).
+ * Annotations are rows of annotations, and each annotated message's
+ * summary a row of summaries, beside its versions.
  *
- * Owns: the database file <data-dir>/herald.db, the storage thread and its
- * queue. Expired history and idempotency records are deleted in small
+ * Owns: the database file <data-dir>/herald.db (messages, presence
+ * events, versions, annotations and summaries, idempotency records,
+ * records), the storage thread and its queue. Expired history and
+ * idempotency records are deleted in small
  * chunks between batches, so trimming never stalls publishes. */
 #include <errno.h>
 #include <inttypes.h>
@@ -28,6 +32,7 @@
 #include <sys/stat.h>
 
 #include "alloc.h"
+#include "annotation.h"
 #include "clock.h"
 #include "core/log.h"
 #include "message_version.h"
@@ -74,6 +79,26 @@ static const char *const migrations[] = {
     "  data BLOB, extras TEXT, action INTEGER NOT NULL, version TEXT,"
     "  PRIMARY KEY(app, channel, of, serial)) WITHOUT ROWID;"
     "CREATE INDEX versions_by_expiry ON versions(expires);",
+    /* 5: annotations (STORE_ANNOTATIONS; version unused, so that they have
+     * MESSAGE_COLUMNS) and each annotated message's summary with the
+     * serial of the last annotation it counts. */
+    "CREATE TABLE annotations("
+    "  app TEXT NOT NULL, channel TEXT NOT NULL, serial TEXT NOT NULL,"
+    "  timestamp INTEGER NOT NULL, expires INTEGER NOT NULL,"
+    "  id TEXT, name TEXT, client_id TEXT, connection_id TEXT,"
+    "  encoding TEXT, data_type INTEGER NOT NULL, data BLOB, extras TEXT,"
+    "  action INTEGER NOT NULL, version TEXT, message_serial TEXT NOT NULL,"
+    "  type TEXT NOT NULL, count INTEGER,"
+    "  PRIMARY KEY(app, channel, serial)) WITHOUT ROWID;"
+    "CREATE INDEX annotations_by_message"
+    "  ON annotations(app, channel, message_serial, serial);"
+    "CREATE INDEX annotations_by_expiry ON annotations(expires);"
+    "CREATE TABLE summaries("
+    "  app TEXT NOT NULL, channel TEXT NOT NULL, message_serial TEXT NOT NULL,"
+    "  summary TEXT NOT NULL, last_annotation TEXT NOT NULL,"
+    "  expires INTEGER NOT NULL,"
+    "  PRIMARY KEY(app, channel, message_serial)) WITHOUT ROWID;"
+    "CREATE INDEX summaries_by_expiry ON summaries(expires);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -110,6 +135,16 @@ enum statement {
   SQL_BEGIN,
   SQL_COMMIT,
   SQL_ROLLBACK,
+  /* annotations */
+  SQL_INSERT_ANNOTATION,
+  SQL_ANNOTATIONS_BACKWARDS,
+  SQL_ANNOTATIONS_FORWARDS,
+  SQL_GET_SUMMARY,
+  SQL_PUT_SUMMARY,
+  SQL_TRIM_ANNOTATIONS,
+  SQL_TRIM_SUMMARIES,
+  SQL_DROP_APP_ANNOTATIONS,
+  SQL_DROP_APP_SUMMARIES,
   SQL_COUNT
 };
 
@@ -208,6 +243,33 @@ static const char *const statement_sql[SQL_COUNT] = {
     [SQL_BEGIN] = "BEGIN IMMEDIATE",
     [SQL_COMMIT] = "COMMIT",
     [SQL_ROLLBACK] = "ROLLBACK",
+    [SQL_INSERT_ANNOTATION] =
+        "INSERT OR IGNORE INTO annotations(app, channel, expires, "
+        MESSAGE_COLUMNS ", message_serial, type, count)"
+        " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [SQL_ANNOTATIONS_BACKWARDS] =
+        "SELECT " MESSAGE_COLUMNS ", message_serial, type, count"
+        " FROM annotations WHERE app = ? AND channel = ? AND message_serial = ?"
+        " AND timestamp BETWEEN ? AND ? AND expires > ? AND serial <= ?"
+        " ORDER BY serial DESC LIMIT ?",
+    [SQL_ANNOTATIONS_FORWARDS] =
+        "SELECT " MESSAGE_COLUMNS ", message_serial, type, count"
+        " FROM annotations WHERE app = ? AND channel = ? AND message_serial = ?"
+        " AND timestamp BETWEEN ? AND ? AND expires > ? AND serial >= ?"
+        " ORDER BY serial ASC LIMIT ?",
+    [SQL_GET_SUMMARY] =
+        "SELECT summary, last_annotation FROM summaries WHERE app = ?"
+        " AND channel = ? AND message_serial = ? AND expires > ?",
+    [SQL_PUT_SUMMARY] = "INSERT OR REPLACE INTO summaries VALUES(?,?,?,?,?,?)",
+    [SQL_TRIM_ANNOTATIONS] =
+        "DELETE FROM annotations WHERE (app, channel, serial) IN (SELECT app,"
+        " channel, serial FROM annotations WHERE expires <= ? LIMIT ?)",
+    [SQL_TRIM_SUMMARIES] =
+        "DELETE FROM summaries WHERE (app, channel, message_serial) IN"
+        " (SELECT app, channel, message_serial FROM summaries"
+        " WHERE expires <= ? LIMIT ?)",
+    [SQL_DROP_APP_ANNOTATIONS] = "DELETE FROM annotations WHERE app = ?",
+    [SQL_DROP_APP_SUMMARIES] = "DELETE FROM summaries WHERE app = ?",
 };
 
 struct sqlite_store {
@@ -386,13 +448,30 @@ static int write_append(struct sqlite_store *s, struct store_append *a,
   return rc;
 }
 
-/* Whether a change was made from what its message no longer is. */
+/* The message latest (a change's or an annotation's append) is of: its
+ * serial as created. */
+static const char *created_serial(const struct message *latest) {
+  return latest->version ? latest->version->of : latest->serial;
+}
+
+/* Whether a change or an annotation was made from what its message no
+ * longer is. */
 static bool is_stale(struct sqlite_store *s, const struct store_append *a,
                      int64_t now) {
-  char *newest = newest_serial(s, a, a->latest->version->of, now);
+  char *newest = newest_serial(s, a, created_serial(a->latest), now);
   bool stale = !newest || strcmp(newest, a->expected);
   herald_free(newest);
   return stale;
+}
+
+static void run_annotation_append(struct sqlite_store *s,
+                                  struct store_append *a, int64_t now);
+
+/* Keeps the newest serial's time (meta last_serial_ms). */
+static void note_last_serial(struct sqlite_store *s,
+                             const struct store_append *a) {
+  int64_t ms = strtoll(a->messages[a->count - 1]->serial, NULL, 10);
+  if (ms > s->last_serial_ms) s->last_serial_ms = ms;
 }
 
 /* Runs one append inside the batch transaction so that a failure undoes
@@ -402,6 +481,10 @@ static bool is_stale(struct sqlite_store *s, const struct store_append *a,
  * the insert). */
 static void run_append(struct sqlite_store *s, struct store_append *a,
                        int64_t now) {
+  if (a->stream == STORE_ANNOTATIONS) {
+    run_annotation_append(s, a, now);
+    return;
+  }
   if (a->idempotency_key && find_duplicate(s, a, now)) return;
   if (a->latest && (a->stale = is_stale(s, a, now))) return;
   size_t writes = (a->idempotency_key ? 1 : 0) + (a->ephemeral ? 0 : a->count) +
@@ -413,10 +496,7 @@ static void run_append(struct sqlite_store *s, struct store_append *a,
     if (writes > 1) run_statement(s, SQL_ROLLBACK_TO);
   }
   if (writes > 1) run_statement(s, SQL_RELEASE);
-  if (!rc && a->count) {
-    int64_t ms = strtoll(a->messages[a->count - 1]->serial, NULL, 10);
-    if (ms > s->last_serial_ms) s->last_serial_ms = ms;
-  }
+  if (!rc && a->count) note_last_serial(s, a);
 }
 
 /* ---- history and channels ------------------------------------------------ */
@@ -507,13 +587,11 @@ static void run_latest_of(struct sqlite_store *s, struct store_history *h,
   if (m) h->messages[h->count++] = m;
 }
 
-static void run_history(struct sqlite_store *s, struct store_history *h,
-                        int64_t now) {
-  if (h->view == STORE_VIEW_LATEST && h->of) {
-    run_latest_of(s, h, now);
-    return;
-  }
-  sqlite3_stmt *st = history_query(s, h, now);
+/* Collects up to h->limit rows of st (made by row), the one after them
+ * becoming the next cursor. */
+static void collect_rows(struct sqlite_store *s, struct store_history *h,
+                         sqlite3_stmt *st,
+                         struct message *(*row)(sqlite3_stmt *st)) {
   h->messages = herald_xcalloc(h->limit, sizeof *h->messages);
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -521,16 +599,35 @@ static void run_history(struct sqlite_store *s, struct store_history *h,
       h->next_cursor = column_dup(st, 0);
       break;
     }
-    h->messages[h->count++] = row_to_message(st);
+    h->messages[h->count++] = row(st);
   }
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) fail(&h->req, s, "history");
-  /* the page is read: the state lookups may reuse statements */
-  for (size_t i = 0; h->view == STORE_VIEW_LATEST && i < h->count; i++) {
-    struct message *now_is = newest_state(s, h, h->messages[i]->serial, now);
-    if (!now_is) continue;
-    message__unref(h->messages[i]);
-    h->messages[i] = now_is;
+}
+
+static void run_annotation_history(struct sqlite_store *s,
+                                   struct store_history *h, int64_t now);
+static void attach_summaries(struct sqlite_store *s, struct store_history *h,
+                             int64_t now);
+
+static void run_history(struct sqlite_store *s, struct store_history *h,
+                        int64_t now) {
+  if (h->stream == STORE_ANNOTATIONS) {
+    run_annotation_history(s, h, now);
+    return;
   }
+  if (h->view == STORE_VIEW_LATEST && h->of) {
+    run_latest_of(s, h, now);
+  } else {
+    collect_rows(s, h, history_query(s, h, now), row_to_message);
+    /* the page is read: the state lookups may reuse statements */
+    for (size_t i = 0; h->view == STORE_VIEW_LATEST && i < h->count; i++) {
+      struct message *now_is = newest_state(s, h, h->messages[i]->serial, now);
+      if (!now_is) continue;
+      message__unref(h->messages[i]);
+      h->messages[i] = now_is;
+    }
+  }
+  if (h->stream == STORE_MESSAGES) attach_summaries(s, h, now);
 }
 
 static void run_channels(struct sqlite_store *s, struct store_channels *c,
@@ -555,6 +652,125 @@ static void run_channels(struct sqlite_store *s, struct store_channels *c,
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) fail(&c->req, s, "channels");
 }
 
+/* ---- annotations and summaries ---------------------------------------------- */
+
+static int insert_annotation(struct sqlite_store *s,
+                             const struct store_append *a,
+                             const struct message *m) {
+  sqlite3_stmt *st = prepare(s, SQL_INSERT_ANNOTATION);
+  bind_text(st, 1, a->app_id);
+  bind_text(st, 2, a->channel);
+  sqlite3_bind_int64(st, 3, m->timestamp + a->retention_ms);
+  bind_message(st, 4, m);
+  bind_text(st, 16, m->annotation->message_serial);
+  bind_text(st, 17, m->annotation->type);
+  if (m->annotation->has_count) sqlite3_bind_int64(st, 18, m->annotation->count);
+  else sqlite3_bind_null(st, 18);
+  return sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+}
+
+/* The summary of app's channel's message `serial` into m (summary and
+ * summary_serial stay NULL when it has none). */
+static void read_summary(struct sqlite_store *s, const char *app_id,
+                         const char *channel, const char *serial,
+                         struct message *m, int64_t now) {
+  sqlite3_stmt *st = prepare(s, SQL_GET_SUMMARY);
+  bind_text(st, 1, app_id);
+  bind_text(st, 2, channel);
+  bind_text(st, 3, serial);
+  sqlite3_bind_int64(st, 4, now);
+  if (sqlite3_step(st) != SQLITE_ROW) return;
+  m->summary = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+  m->summary_serial = column_dup(st, 1);
+}
+
+static int put_summary(struct sqlite_store *s, const struct store_append *a) {
+  const struct message *latest = a->latest;
+  int64_t created = latest->version ? latest->version->created
+                                    : latest->timestamp;
+  char *summary = json_dumps(latest->summary, JSON_COMPACT);
+  sqlite3_stmt *st = prepare(s, SQL_PUT_SUMMARY);
+  bind_text(st, 1, a->app_id);
+  bind_text(st, 2, a->channel);
+  bind_text(st, 3, created_serial(latest));
+  bind_text(st, 4, summary);
+  bind_text(st, 5, latest->summary_serial);
+  sqlite3_bind_int64(st, 6, created + a->retention_ms);
+  int rc = sqlite3_step(st);
+  free(summary);
+  return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Whether the message's summary still counts up to a->expected_summary. */
+static bool summary_unchanged(struct sqlite_store *s,
+                              const struct store_append *a, int64_t now) {
+  struct message *m = message__new();
+  read_summary(s, a->app_id, a->channel, created_serial(a->latest), m, now);
+  bool same = m->summary_serial && a->expected_summary
+                  ? !strcmp(m->summary_serial, a->expected_summary)
+                  : m->summary_serial == a->expected_summary;
+  message__unref(m);
+  return same;
+}
+
+/* An annotation with its message's new summary, both or neither, unless
+ * the message or its summary changed meanwhile (stale). */
+static void run_annotation_append(struct sqlite_store *s,
+                                  struct store_append *a, int64_t now) {
+  if (is_stale(s, a, now) || !summary_unchanged(s, a, now)) {
+    a->stale = true;
+    return;
+  }
+  run_statement(s, SQL_SAVEPOINT);
+  int rc = 0;
+  for (size_t i = 0; !rc && i < a->count; i++)
+    rc = insert_annotation(s, a, a->messages[i]);
+  if (!rc) rc = put_summary(s, a);
+  if (rc) {
+    fail(&a->req, s, "annotation");
+    run_statement(s, SQL_ROLLBACK_TO);
+  }
+  run_statement(s, SQL_RELEASE);
+  if (!rc) note_last_serial(s, a);
+}
+
+static struct message *row_to_annotation(sqlite3_stmt *st) {
+  struct message *m = row_to_message(st);
+  struct annotation *a = m->annotation = herald_xcalloc(1, sizeof *a);
+  a->message_serial = column_dup(st, 12);
+  a->type = column_dup(st, 13);
+  a->has_count = sqlite3_column_type(st, 14) != SQLITE_NULL;
+  a->count = a->has_count ? sqlite3_column_int64(st, 14) : 1;
+  return m;
+}
+
+/* A page of the annotations of the message h->of. */
+static void run_annotation_history(struct sqlite_store *s,
+                                   struct store_history *h, int64_t now) {
+  bool forwards = h->direction == STORE_FORWARDS;
+  sqlite3_stmt *st =
+      prepare(s, forwards ? SQL_ANNOTATIONS_FORWARDS : SQL_ANNOTATIONS_BACKWARDS);
+  bind_text(st, 1, h->app_id);
+  bind_text(st, 2, h->channel);
+  bind_text(st, 3, h->of);
+  sqlite3_bind_int64(st, 4, h->start);
+  sqlite3_bind_int64(st, 5, h->end);
+  sqlite3_bind_int64(st, 6, now);
+  bind_text(st, 7, h->cursor ? h->cursor : forwards ? "" : "\x7f");
+  sqlite3_bind_int64(st, 8, (sqlite3_int64)h->limit + 1);
+  collect_rows(s, h, st, row_to_annotation);
+}
+
+/* Gives each message of a messages page its summary. */
+static void attach_summaries(struct sqlite_store *s, struct store_history *h,
+                             int64_t now) {
+  for (size_t i = 0; i < h->count; i++) {
+    struct message *m = h->messages[i];
+    read_summary(s, h->app_id, h->channel,
+                 m->version ? m->version->of : m->serial, m, now);
+  }
+}
+
 /* ---- records and apps ------------------------------------------------------ */
 
 static void run_put_record(struct sqlite_store *s, struct store_record *r) {
@@ -572,7 +788,7 @@ static void run_put_record(struct sqlite_store *s, struct store_record *r) {
 static void run_drop_app(struct sqlite_store *s, struct store_drop_app *d) {
   static const enum statement drops[] = {
       SQL_DROP_APP_MESSAGES, SQL_DROP_APP_VERSIONS, SQL_DROP_APP_IDEMPOTENCY,
-      SQL_DROP_APP_RECORDS};
+      SQL_DROP_APP_RECORDS, SQL_DROP_APP_ANNOTATIONS, SQL_DROP_APP_SUMMARIES};
   for (size_t i = 0; i < sizeof drops / sizeof drops[0]; i++) {
     sqlite3_stmt *st = prepare(s, drops[i]);
     bind_text(st, 1, d->app_id);
@@ -614,7 +830,7 @@ static void run_load(struct sqlite_store *s, struct store_load *l,
 static void trim_expired(struct sqlite_store *s, int64_t now) {
   static const enum statement trims[] = {
       SQL_TRIM_MESSAGES, SQL_TRIM_VERSIONS, SQL_TRIM_IDEMPOTENCY,
-      SQL_TRIM_RECORDS};
+      SQL_TRIM_RECORDS, SQL_TRIM_ANNOTATIONS, SQL_TRIM_SUMMARIES};
   s->last_trim_ms = now;
   s->trim_backlog = false;
   for (size_t i = 0; i < sizeof trims / sizeof trims[0]; i++) {
@@ -885,6 +1101,7 @@ static int64_t sqlite_last_serial_ms(struct store *base) {
 
 const struct store_ops store_sqlite__ops = {
     .name = "sqlite",
+    .annotations = true,
     .open = sqlite_open,
     .close = sqlite_close,
     .last_serial_ms = sqlite_last_serial_ms,

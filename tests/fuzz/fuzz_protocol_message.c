@@ -6,7 +6,8 @@
  * Whatever the bytes, decoding must end in a value or an error without a
  * crash, a leak or undefined behaviour (ASan, LeakSanitizer, UBSan). What
  * decodes must also survive the way back: written in both formats, it
- * parses and decodes again.
+ * parses and decodes again, with as many annotations (ANNOTATION, action
+ * 21: annotation.c's decoder and writer).
  *
  * msgpack-c reserves a container's declared size before it reads the
  * elements, so five bytes (an array32 header) could ask for gigabytes;
@@ -45,6 +46,8 @@ static void round_trip(const struct protocol_message *pm, enum wire_format forma
     fail("what was written does not decode", format);
   }
   if (again.action != pm->action) fail("the action changed", format);
+  if (again.n_annotations != pm->n_annotations)
+    fail("annotations were lost", format);
   protocol_message__cleanup(&again);
   wire_doc__cleanup(&doc);
   herald_free(bytes);

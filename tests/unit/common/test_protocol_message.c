@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "alloc.h"
+#include "annotation.h"
 #include "protocol_message.h"
 #include "leak_check.h"
 
@@ -739,6 +740,84 @@ static void test_write_sync_and_presence(void **state) {
   message__unref(m);
 }
 
+/* ANNOTATION as ably-js sends it: each annotation read (annotation.h),
+ * the server's members ignored; written as subscribers receive it. */
+static void test_decode_and_write_annotation(void **state) {
+  struct protocol_message pm;
+  decode_ok(JSON_LIT("{\"action\":21,\"channel\":\"c\",\"msgSerial\":4,"
+                     "\"annotations\":[{\"action\":0,\"messageSerial\":\"s1\","
+                     "\"type\":\"reaction:multiple.v1\",\"name\":\"x\","
+                     "\"count\":2,\"data\":\"d\",\"serial\":\"forged\"},"
+                     "{\"action\":1,\"messageSerial\":\"s1\","
+                     "\"type\":\"r:flag.v1\",\"clientId\":\"bob\"}]}"),
+            &pm);
+  assert_int_equal(pm.action, PM_ANNOTATION);
+  assert_int_equal(pm.n_annotations, 2);
+  struct message *a = pm.annotations[0];
+  assert_int_equal(a->action, ANNOTATION_CREATE);
+  assert_string_equal(a->annotation->message_serial, "s1");
+  assert_string_equal(a->annotation->type, "reaction:multiple.v1");
+  assert_string_equal(a->name, "x");
+  assert_true(a->annotation->has_count);
+  assert_int_equal(a->annotation->count, 2);
+  assert_null(a->serial); /* the server's to give */
+  assert_payload(a, PAYLOAD_STRING, "d", 1);
+  struct message *b = pm.annotations[1];
+  assert_int_equal(b->action, ANNOTATION_DELETE);
+  assert_false(b->annotation->has_count);
+  assert_int_equal(b->annotation->count, 1);
+  b->serial = herald_xstrdup("s2");
+  b->id = herald_xstrdup("c:4:1");
+  b->timestamp = 1700;
+  struct protocol_message out = {.action = PM_ANNOTATION, .channel = "c",
+                                 .annotations = &b, .n_annotations = 1};
+  assert_json_text(&out, "{\"action\":21,\"channel\":\"c\",\"annotations\":"
+                         "[{\"action\":1,\"id\":\"c:4:1\",\"serial\":\"s2\","
+                         "\"messageSerial\":\"s1\",\"type\":\"r:flag.v1\","
+                         "\"clientId\":\"bob\",\"timestamp\":1700}]}");
+  struct protocol_message back;
+  roundtrip(&out, WIRE_MSGPACK, &back);
+  assert_int_equal(back.n_annotations, 1);
+  assert_string_equal(back.annotations[0]->annotation->type, "r:flag.v1");
+  protocol_message__cleanup(&back);
+  protocol_message__cleanup(&pm);
+}
+
+static void test_decode_annotation_errors(void **state) {
+  static const char *const bad_types[] = {
+      "\"r\"", "\"r:flag\"", "\"r:flag.v2\"", "\":flag.v1\"", "\"r:sum.v1\"",
+      "\"r:flag.v1x\""};
+  char text[256];
+  for (size_t i = 0; i < sizeof bad_types / sizeof bad_types[0]; i++) {
+    snprintf(text, sizeof text,
+             "{\"action\":21,\"annotations\":[{\"messageSerial\":\"s\","
+             "\"type\":%s}]}", bad_types[i]);
+    assert_fails(text, MAX_MESSAGES, -HERALD_E_INVALID_PARAMETER_VALUE);
+  }
+  assert_fails("{\"action\":21,\"annotations\":[{\"type\":\"r:flag.v1\"}]}",
+               MAX_MESSAGES, -HERALD_E_INVALID_PARAMETER_VALUE);
+  assert_fails("{\"action\":21,\"annotations\":[{\"messageSerial\":\"\","
+               "\"type\":\"r:flag.v1\"}]}",
+               MAX_MESSAGES, -HERALD_E_INVALID_PARAMETER_VALUE);
+  assert_fails("{\"action\":21,\"annotations\":[{\"messageSerial\":\"s\","
+               "\"type\":\"r:flag.v1\",\"action\":2}]}",
+               MAX_MESSAGES, -HERALD_E_INVALID_PARAMETER_VALUE);
+  assert_fails("{\"action\":21,\"annotations\":[{\"messageSerial\":\"s\","
+               "\"type\":\"r:multiple.v1\",\"count\":-1}]}",
+               MAX_MESSAGES, -HERALD_E_INVALID_PARAMETER_VALUE);
+  assert_fails("{\"action\":21,\"annotations\":[{\"messageSerial\":7,"
+               "\"type\":\"r:flag.v1\"}]}",
+               MAX_MESSAGES, -HERALD_E_INVALID_REQUEST_BODY);
+  assert_fails("{\"action\":21,\"annotations\":{}}", MAX_MESSAGES,
+               -HERALD_E_BAD_REQUEST);
+  assert_fails("{\"action\":21,\"annotations\":[{\"messageSerial\":\"s\","
+               "\"type\":\"r:flag.v1\"},{\"messageSerial\":\"s\","
+               "\"type\":\"r:flag.v1\"}]}",
+               1, -HERALD_E_TOO_MANY_MESSAGES);
+  assert_int_equal(annotation__method("a:b:total.v1"), ANNOTATION_METHOD_INVALID);
+  assert_int_equal(annotation__method("ns:unique.v1"), ANNOTATION_UNIQUE);
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, leak_check__setup, leak_check__teardown)
 
 int main(void) {
@@ -761,6 +840,8 @@ int main(void) {
       TEST(test_decode_presence),
       TEST(test_decode_presence_errors),
       TEST(test_write_sync_and_presence),
+      TEST(test_decode_and_write_annotation),
+      TEST(test_decode_annotation_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

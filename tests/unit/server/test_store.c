@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "alloc.h"
+#include "annotation.h"
 #include "clock.h"
 #include "leak_check.h"
 #include "serial.h"
@@ -515,6 +516,76 @@ static void test_what_is_kept_across_close_and_reopen(void **state) {
 
 /* ---- Both engines ----------------------------------------------------------- */
 
+/* Appends annotation `name` of message m with m's new summary (as
+ * annotations.c makes them) while m's summary counts up to `expected`
+ * (NULL: none yet): whether it was stored (else stale). */
+static bool annotate(struct fixture *f, const struct message *m,
+                     const char *name, int total, const char *expected) {
+  struct message *a = new_message(f, name);
+  a->annotation = herald_xcalloc(1, sizeof *a->annotation);
+  a->annotation->type = herald_xstrdup("votes:total.v1");
+  a->annotation->message_serial = herald_xstrdup(m->serial);
+  a->annotation->count = 1;
+  struct message *latest = message__copy(m);
+  latest->summary = json_pack("{s:{s:i}}", "votes:total.v1", "total", total);
+  latest->summary_serial = herald_xstrdup(a->serial);
+  struct store_append ap = publish_to("ch");
+  ap.stream = STORE_ANNOTATIONS;
+  ap.messages = &a;
+  ap.count = 1;
+  ap.latest = latest;
+  ap.expected = m->serial;
+  ap.expected_summary = expected;
+  RUN(f, store__append, &ap);
+  bool stored = !ap.stale;
+  store__append_cleanup(&ap);
+  message__unref(a);
+  message__unref(latest);
+  return stored;
+}
+
+static void test_annotations_change_the_summary_by_compare_and_set(void **state) {
+  struct fixture *f = *state;
+  struct message *m = new_message(f, "m");
+  struct store_append a = publish_to("ch");
+  a.messages = &m;
+  a.count = 1;
+  RUN(f, store__append, &a);
+  append_each(f, "ch", "other");
+  assert_true(annotate(f, m, "a1", 1, NULL));
+  char first[SERIAL_MAX];
+  snprintf(first, sizeof first, "%s", serial_of(f, "a1"));
+  assert_false(annotate(f, m, "a2", 1, NULL)); /* a1 came first */
+  assert_true(annotate(f, m, "a3", 2, first));
+  struct store_history h = {.channel = "ch", .stream = STORE_ANNOTATIONS,
+                            .of = m->serial, .direction = STORE_FORWARDS,
+                            .limit = 10};
+  assert_string_equal(page(f, &h), "a1 a3");
+  h = (struct store_history){.app_id = "app1", .channel = "ch",
+                             .stream = STORE_ANNOTATIONS, .of = m->serial,
+                             .end = INT64_MAX, .limit = 1};
+  RUN(f, store__history, &h); /* newest first */
+  assert_int_equal(h.count, 1);
+  assert_string_equal(h.messages[0]->annotation->type, "votes:total.v1");
+  assert_string_equal(h.messages[0]->annotation->message_serial, m->serial);
+  assert_string_equal(name_of(f, h.next_cursor), "a1");
+  store__history_cleanup(&h);
+  h = (struct store_history){.app_id = "app1", .channel = "ch",
+                             .stream = STORE_MESSAGES,
+                             .view = STORE_VIEW_LATEST, .of = m->serial,
+                             .end = INT64_MAX, .limit = 1};
+  RUN(f, store__history, &h); /* the message as it now is */
+  assert_int_equal(h.count, 1);
+  assert_string_equal(h.messages[0]->name, "m");
+  assert_int_equal(json_integer_value(json_object_get(
+                       json_object_get(h.messages[0]->summary, "votes:total.v1"),
+                       "total")),
+                   2);
+  assert_string_equal(h.messages[0]->summary_serial, serial_of(f, "a3"));
+  store__history_cleanup(&h);
+  message__unref(m);
+}
+
 #define CASES(engine)                                                          \
   CASE(test_history_is_newest_first_or_oldest_first, engine),                  \
   CASE(test_history_pages_by_limit_and_cursor, engine),                        \
@@ -529,7 +600,8 @@ static void test_what_is_kept_across_close_and_reopen(void **state) {
   CASE(test_messages_past_retention_are_not_served, engine),                   \
   CASE(test_records_put_replace_delete_expire, engine),                        \
   CASE(test_drop_app_forgets_everything_of_that_app, engine),                  \
-  CASE(test_what_is_kept_across_close_and_reopen, engine)
+  CASE(test_what_is_kept_across_close_and_reopen, engine),                    \
+  CASE(test_annotations_change_the_summary_by_compare_and_set, engine)
 
 #define CASE(fn, engine)                                                       \
   cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown,               \
