@@ -119,4 +119,24 @@ void rest_publish__start(struct http_request *req, struct publish *p,
                          const char *on_behalf_of,
                          void (*done)(struct publish *p));
 
+/* History replies (rest_history.c), shared with the Chat routes. */
+
+/* How a history reply writes each message. */
+typedef void (*rest_history_write_fn)(const struct message *m,
+                                      struct wire_writer *w);
+/* Answers req with a page of channel's (a base name, which the request
+ * may read) messages: `view` of them (in a mutable namespace the stream's
+ * view is each message as it now is; the versions view is of the message
+ * with serial `of`), as the request's page parameters ask (limit,
+ * direction, start, end, cursor, fromSerial), with Link URLs to
+ * "./<segment>?...", each message written by write. */
+void rest_history__page(struct http_request *req, const char *channel,
+                        enum store_view view, const char *of,
+                        const char *segment, rest_history_write_fn write);
+/* Answers req with the message of channel with serial `of` as it is now,
+ * written by write with HTTP status `status`, or 404/40400. */
+void rest_history__single(struct http_request *req, const char *channel,
+                          const char *of, int status,
+                          rest_history_write_fn write);
+
 #endif
