@@ -19,6 +19,7 @@ struct http_request;
 struct channel_name;
 struct publish;
 struct hashmap;
+struct occupancy_query;
 
 void rest_time__get(struct http_request *req);
 void rest_publish__post(struct http_request *req);
@@ -32,6 +33,13 @@ void rest_history__versions(struct http_request *req);
 void rest_presence__get(struct http_request *req);
 void rest_channels__status(struct http_request *req);
 void rest_channels__list(struct http_request *req);
+void rest_chat__send(struct http_request *req);
+void rest_chat__history(struct http_request *req);
+void rest_chat__message(struct http_request *req);
+void rest_chat__update(struct http_request *req);
+void rest_chat__delete(struct http_request *req);
+void rest_chat__versions(struct http_request *req);
+void rest_chat__occupancy(struct http_request *req);
 void rest_tokens__request(struct http_request *req);
 void rest_tokens__revoke(struct http_request *req);
 /* Whether the key /keys/:key/... names exists: 0, or -40400 (404), which a
@@ -118,6 +126,19 @@ void rest_publish__start(struct http_request *req, struct publish *p,
                          const struct channel_name *name,
                          const char *on_behalf_of,
                          void (*done)(struct publish *p));
+
+/* The occupancy of some channels (base names) of the request's app
+ * (rest_channels.c), then done; channels outlive the query. */
+void rest_channels__count_occupancy(struct http_request *req,
+                                    struct occupancy_query *q,
+                                    char *const *channels, size_t count,
+                                    void (*done)(struct occupancy_query *q));
+
+/* The channel of the Ably Chat room path segment 3 names ("<room>::$chat",
+ * rest_chat.c) with `op` checked on it: 0 with *name filled (viewing into
+ * the request's arena), or a negative code with err set. */
+int rest_chat__room(struct http_request *req, unsigned op,
+                    struct channel_name *name, herald_error *err);
 
 /* History replies (rest_history.c), shared with the Chat routes. */
 
