@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "annotation.h"
 #include "message_version.h"
 
 struct message *message__new(void) {
@@ -29,6 +30,9 @@ void message__unref(struct message *m) {
   payload__cleanup(&m->payload);
   json_decref(m->extras);
   message_version__free(m->version);
+  annotation__free(m->annotation);
+  json_decref(m->summary);
+  herald_free(m->summary_serial);
   herald_free(m);
 }
 
@@ -100,6 +104,13 @@ int message__decode(struct wire_value v, struct message **out,
 int message__decode_list(struct wire_value body, size_t max_count,
                          struct message ***out, size_t *count,
                          herald_error *err) {
+  return message__decode_list_of(body, max_count, message__decode, out, count,
+                                 err);
+}
+
+int message__decode_list_of(struct wire_value body, size_t max_count,
+                            message_decoder decode, struct message ***out,
+                            size_t *count, herald_error *err) {
   bool is_array = wire_value__kind(body) == WIRE_ARRAY;
   size_t n = is_array ? wire_value__count(body) : 1;
   if (n == 0)
@@ -111,8 +122,7 @@ int message__decode_list(struct wire_value body, size_t max_count,
                             n, max_count);
   struct message **list = herald_xcalloc(n, sizeof *list);
   for (size_t i = 0; i < n; i++) {
-    int rc = message__decode(is_array ? wire_value__at(body, i) : body,
-                             &list[i], err);
+    int rc = decode(is_array ? wire_value__at(body, i) : body, &list[i], err);
     if (rc) {
       message__free_list(list, i);
       return rc;
@@ -150,8 +160,10 @@ static void write_item(const struct message *m, struct wire_writer *w,
                  {"connectionId", m->connection_id},
                  {"serial", presence ? NULL : m->version ? m->version->of : m->serial},
                  {"channel", channel}};
+  /* A summary names the message it summarises by its serial alone. */
+  bool version = m->version && m->action != MESSAGE_SUMMARY;
   size_t members = 2 + payload__member_count(&m->payload, w->format) +
-                   !!m->extras + !!m->version;
+                   !!m->extras + version + !!m->summary;
   for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
     members += strings[i].value != NULL;
   wire_writer__map(w, members);
@@ -165,7 +177,13 @@ static void write_item(const struct message *m, struct wire_writer *w,
   wire_writer__kv_int(w, "timestamp",
                       m->version ? m->version->created : m->timestamp);
   wire_writer__kv_int(w, "action", m->action);
-  if (m->version) message_version__write(m, w);
+  if (version) message_version__write(m, w);
+  if (m->summary) {
+    wire_writer__key(w, "annotations");
+    wire_writer__map(w, 1);
+    wire_writer__key(w, "summary");
+    wire_writer__json(w, m->summary);
+  }
 }
 
 void message__write(const struct message *m, struct wire_writer *w) {
@@ -222,6 +240,9 @@ struct message *message__copy(const struct message *m) {
   c->name = dup_or_null(m->name);
   c->serial = dup_or_null(m->serial);
   c->version = message_version__copy(m->version);
+  c->annotation = annotation__copy(m->annotation);
+  c->summary = m->summary ? json_deep_copy(m->summary) : NULL;
+  c->summary_serial = dup_or_null(m->summary_serial);
   return c;
 }
 

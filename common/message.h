@@ -41,6 +41,8 @@ struct message_version {
   json_t *metadata; /* an object of strings, or NULL */
 };
 
+struct annotation;
+
 struct message {
   atomic_int refs;
   char *id;
@@ -53,6 +55,14 @@ struct message {
   int64_t timestamp;
   int action; /* enum message_action, or a presence action */
   struct message_version *version; /* NULL: the message as created */
+  /* An annotation (annotation.h) travels as a message with this set. */
+  struct annotation *annotation;
+  /* A message's annotations summary (annotation_summary.h), written as
+   * "annotations": {"summary": ...}; NULL: none yet. summary_serial is the
+   * serial of the last annotation it counts (not on the wire): a store
+   * changes the summary only while it is still that one. */
+  json_t *summary;
+  char *summary_serial;
 };
 
 /* PresenceMessage actions (realtime.md 2.7): a presence item is a struct
@@ -88,6 +98,14 @@ int message__decode_stored(struct wire_value v, struct message **out,
  * without NUL. */
 int message__read_string(struct wire_value map, const char *key, char **out,
                          herald_error *err);
+
+typedef int (*message_decoder)(struct wire_value v, struct message **out,
+                               herald_error *err);
+
+/* message__decode_list with another decoder of each item (annotations). */
+int message__decode_list_of(struct wire_value body, size_t max_count,
+                            message_decoder decode, struct message ***out,
+                            size_t *count, herald_error *err);
 
 /* Decodes a publish body: one Message or an array of them (at least one, at
  * most max_count, else -40034). On success *out is a herald_xmalloc'd array

@@ -163,6 +163,8 @@ int message_version__apply(const struct message *now,
   m->timestamp = change->timestamp;
   m->version = message_version__copy(change->version);
   m->version->created = now->version ? now->version->created : now->timestamp;
+  m->summary = now->summary ? json_deep_copy(now->summary) : NULL;
+  m->summary_serial = dup_or_null(now->summary_serial);
   *out = m;
   return 0;
 }

@@ -6,8 +6,8 @@
  * the message it changes. Applied to that message as it is now, an update
  * or a delete replaces each of name, data and extras the change carries
  * and keeps the others (Ably's mixin); an append adds its data to the
- * end. The result keeps the message's id, clientId, connectionId and
- * creation time. */
+ * end. The result keeps the message's id, clientId, connectionId,
+ * annotations summary and creation time. */
 #ifndef HERALD_MESSAGE_VERSION_H
 #define HERALD_MESSAGE_VERSION_H
 

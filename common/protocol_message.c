@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "annotation.h"
 
 /* ---- decoding ----------------------------------------------------------- */
 
@@ -122,12 +123,10 @@ static int decode_params(struct wire_value map, struct protocol_message *out,
   return 0;
 }
 
-typedef int (*item_decoder)(struct wire_value v, struct message **out,
-                            herald_error *err);
-
-/* An optional array member of items ("messages" or "presence"). */
+/* An optional array member of items ("messages", "presence" or
+ * "annotations"). */
 static int decode_items(struct wire_value map, const char *field,
-                        item_decoder decode, size_t max_items,
+                        message_decoder decode, size_t max_items,
                         struct message ***items, size_t *n_items,
                         herald_error *err) {
   enum wire_kind kind;
@@ -200,6 +199,9 @@ int protocol_message__decode(struct wire_value v, size_t max_messages,
   if (!rc)
     rc = decode_items(v, "presence", presence_message__decode, max_messages,
                       &out->presence, &out->n_presence, err);
+  if (!rc)
+    rc = decode_items(v, "annotations", annotation__decode, max_messages,
+                      &out->annotations, &out->n_annotations, err);
   if (rc) { /* keep what a NACK needs */
     int action = out->action;
     bool has_msg_serial = out->has_msg_serial;
@@ -221,6 +223,7 @@ void protocol_message__cleanup(struct protocol_message *pm) {
   herald_free(pm->access_token);
   message__free_list(pm->messages, pm->n_messages);
   message__free_list(pm->presence, pm->n_presence);
+  message__free_list(pm->annotations, pm->n_annotations);
   for (size_t i = 0; i < pm->n_params; i++) {
     herald_free(pm->param_keys[i]);
     herald_free(pm->param_values[i]);
@@ -238,6 +241,7 @@ enum member_kind {
   MEMBER_ERROR,
   MEMBER_MESSAGES,
   MEMBER_PRESENCE,
+  MEMBER_ANNOTATIONS,
   MEMBER_PARAMS,
   MEMBER_DETAILS,
   MEMBER_RES,
@@ -245,7 +249,7 @@ enum member_kind {
 
 /* The present members of one map, in wire order. Scalars carry their value;
  * the other kinds are written from the protocol message. */
-#define MEMBERS_MAX 16
+#define MEMBERS_MAX 20
 
 struct members {
   struct {
@@ -333,6 +337,11 @@ static void write_members(const struct members *ms,
       for (size_t j = 0; j < pm->n_presence; j++)
         presence_message__write(pm->presence[j], w);
       break;
+    case MEMBER_ANNOTATIONS:
+      wire_writer__array(w, pm->n_annotations);
+      for (size_t j = 0; j < pm->n_annotations; j++)
+        annotation__write(pm->annotations[j], w);
+      break;
     case MEMBER_PARAMS:
       wire_writer__map(w, pm->n_params);
       for (size_t j = 0; j < pm->n_params; j++)
@@ -361,6 +370,7 @@ void protocol_message__write(const struct protocol_message *pm,
   if (pm->n_messages) add(&ms, "messages", MEMBER_MESSAGES);
   if (pm->n_presence || pm->action == PM_SYNC)
     add(&ms, "presence", MEMBER_PRESENCE);
+  if (pm->n_annotations) add(&ms, "annotations", MEMBER_ANNOTATIONS);
   if (pm->n_params) add(&ms, "params", MEMBER_PARAMS);
   if (pm->connection_details) add(&ms, "connectionDetails", MEMBER_DETAILS);
   if (pm->n_res) add(&ms, "res", MEMBER_RES);

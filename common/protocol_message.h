@@ -100,6 +100,8 @@ struct protocol_message {
   size_t n_messages;
   struct message **presence; /* references; a SYNC always writes the array */
   size_t n_presence;
+  struct message **annotations; /* references (annotation.h) */
+  size_t n_annotations;
   /* params: n_params pairs of key/value text. */
   char **param_keys, **param_values;
   size_t n_params;
@@ -110,8 +112,8 @@ struct protocol_message {
 };
 
 /* Decodes one ProtocolMessage map. Messages go through message__decode,
- * presence items through presence_message__decode (up to max_messages of
- * each). Returns 0, or a negative code with err
+ * presence items through presence_message__decode, annotations through
+ * annotation__decode (up to max_messages of each). Returns 0, or a negative code with err
  * set: -40000 not a map or no integer action, wrongly typed fields
  * (strings that are not strings, params that are not a map of strings,
  * messages not an array); message errors as message__decode gives them;

@@ -73,6 +73,10 @@ static const struct route routes[] = {
      ROUTE_AUTHENTICATED},
     {HTTP_GET, "/channels/:channel/messages/:serial/versions",
      rest_history__versions, ROUTE_AUTHENTICATED},
+    {HTTP_POST, "/channels/:channel/messages/:serial/annotations",
+     rest_annotations__post, ROUTE_AUTHENTICATED},
+    {HTTP_GET, "/channels/:channel/messages/:serial/annotations",
+     rest_history__annotations, ROUTE_AUTHENTICATED},
     /* Ably Chat (rest_chat.c) */
     {HTTP_POST, "/chat/v4/rooms/:room/messages", rest_chat__send,
      ROUTE_AUTHENTICATED},

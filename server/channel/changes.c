@@ -17,7 +17,8 @@
 #define MAX_ATTEMPTS 16
 
 bool changes__is_change(const struct publish *p) {
-  if (p->presence) return false; /* presence actions are not changes */
+  /* presence and annotation actions are not changes */
+  if (p->presence || p->annotation) return false;
   for (size_t i = 0; i < p->count; i++)
     if (message_version__is_change(p->messages[i])) return true;
   return false;

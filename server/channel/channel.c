@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "channel/annotations.h"
 #include "channel/fanout.h"
 #include "channel/presence.h"
 #include "clock.h"
@@ -112,7 +113,7 @@ static void prepare_items(struct publish *p) {
   assign_ids(p);
   for (size_t i = 0; i < p->count; i++) {
     struct message *m = p->messages[i];
-    if (!p->presence) m->action = 0;
+    if (!p->presence && !p->annotation) m->action = 0;
     herald_free(m->connection_id);
     m->connection_id = herald_xstrdup(p->connection_id);
   }
@@ -170,7 +171,8 @@ static void on_appended(struct store_req *req) {
                                          offsetof(struct publish, append));
   struct store_append *a = &p->append;
   if (!req->rc && a->stale) { /* another change came first */
-    changes__start(p);
+    if (p->annotation) annotations__start(p);
+    else changes__start(p);
     return;
   }
   p->rc = req->rc;
@@ -202,7 +204,9 @@ void channel__append(struct publish *p) {
   a->req.done = on_appended;
   a->app_id = p->app->id;
   a->channel = p->channel;
-  a->stream = p->presence ? STORE_PRESENCE : STORE_MESSAGES;
+  a->stream = p->presence     ? STORE_PRESENCE
+              : p->annotation ? STORE_ANNOTATIONS
+                              : STORE_MESSAGES;
   a->messages = p->messages;
   a->count = p->count;
   a->message_id = p->message_id;
@@ -216,8 +220,9 @@ void channel__append(struct publish *p) {
   a->dedupe_ttl_ms = p->channels->cfg->connection_state_ttl_ms;
   if (p->change.latest) {
     a->latest = p->change.latest;
-    a->new_version = p->messages[0]->action != MESSAGE_APPEND;
+    a->new_version = !p->annotation && p->messages[0]->action != MESSAGE_APPEND;
     a->expected = p->change.read.messages[0]->serial;
+    a->expected_summary = p->change.read.messages[0]->summary_serial;
   }
   store__append(p->channels->store, a);
 }
@@ -242,6 +247,11 @@ static void publish_on_owner(struct worker_task *task) {
   }
   if (changes__is_change(p)) {
     changes__start(p);
+    return;
+  }
+  if (p->annotation) {
+    prepare_items(p);
+    annotations__start(p);
     return;
   }
   if (p->count) {

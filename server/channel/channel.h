@@ -53,7 +53,10 @@ struct publish {
   bool leave_connection;
   size_t presence_members; /* presence__apply: the channel's member count
                               after this change */
-  struct change change; /* a change of a mutable message (changes.h) */
+  /* An annotation (annotations.h): messages[0] is one (annotation.h). */
+  bool annotation;
+  struct change change; /* a change of a mutable message (changes.h), or
+                           an annotation's state (annotations.h) */
   /* Runs on origin when the publish is durable or has failed. */
   void (*done)(struct publish *p);
   /* Results. */
@@ -99,7 +102,7 @@ int channel__check_items(struct publish *p, const struct auth *auth,
 /* Starts the publish; p->done runs exactly once on p->origin. */
 void channel__publish(struct publish *p);
 
-/* For changes.c, on the owner: stamps p's messages (unless a shared engine
+/* For changes.c and annotations.c, on the owner: stamps p's messages (unless a shared engine
  * stamps them), appends them to the store (and on to fan-out and p->done),
  * or ends p with err. */
 void channel__stamp(struct publish *p);

@@ -13,13 +13,13 @@
 #include "msgid.h"
 
 /* The delivery of count messages (taken over, as every pointer here). */
-static struct delivery *make(bool presence, char *key, size_t app_id_len,
+static struct delivery *make(int action, char *key, size_t app_id_len,
                              char *pm_id, char *connection_id,
                              struct message **messages, size_t count,
                              size_t presence_members) {
   struct delivery *d = herald_xcalloc(1, sizeof *d);
   atomic_init(&d->refs, 1);
-  d->action = presence ? PM_PRESENCE : PM_MESSAGE;
+  d->action = action;
   d->key = key;
   d->channel = key + app_id_len + 1;
   d->pm_id = pm_id;
@@ -36,14 +36,48 @@ struct delivery *delivery__new(const struct publish *p, char *key,
                                size_t app_id_len, size_t presence_members) {
   struct message **messages = herald_xmalloc(p->count * sizeof *messages);
   for (size_t i = 0; i < p->count; i++) messages[i] = message__ref(p->messages[i]);
-  return make(p->presence, key, app_id_len, herald_xstrdup(p->message_id),
-              herald_xstrdup(p->connection_id), messages, p->count,
-              presence_members);
+  struct delivery *d =
+      make(p->presence     ? PM_PRESENCE
+           : p->annotation ? PM_ANNOTATION
+                           : PM_MESSAGE,
+           key, app_id_len, herald_xstrdup(p->message_id),
+           herald_xstrdup(p->connection_id), messages, p->count,
+           presence_members);
+  if (p->annotation) d->kind = DELIVERY_ANNOTATION;
+  return d;
+}
+
+/* The summary MESSAGE of latest (the annotated message as it now is) after
+ * annotation a: action summary, positioned at a's serial, naming latest by
+ * its serial, with its whole summary. */
+static struct message *summary_message(const struct message *latest,
+                                       const struct message *a) {
+  struct message *m = message__new();
+  m->action = MESSAGE_SUMMARY;
+  m->serial = herald_xstrdup(a->serial);
+  m->timestamp = a->timestamp;
+  m->version = herald_xcalloc(1, sizeof *m->version);
+  m->version->of = herald_xstrdup(latest->version ? latest->version->of
+                                                  : latest->serial);
+  m->version->created = latest->version ? latest->version->created
+                                        : latest->timestamp;
+  m->summary = json_deep_copy(latest->summary);
+  return m;
+}
+
+struct delivery *delivery__summary(const struct publish *p, char *key,
+                                   size_t app_id_len, size_t presence_members) {
+  struct message **messages = herald_xmalloc(sizeof *messages);
+  messages[0] = summary_message(p->change.latest, p->messages[0]);
+  /* no publisher: every subscriber takes it, whatever its echo */
+  return make(PM_MESSAGE, key, app_id_len, herald_xstrdup(p->message_id), NULL,
+              messages, 1, presence_members);
 }
 
 struct delivery *delivery__from_feed(struct store_feed_item *it, char *key,
                                      size_t presence_members) {
-  struct delivery *d = make(it->stream == STORE_PRESENCE, key,
+  struct delivery *d = make(it->stream == STORE_PRESENCE ? PM_PRESENCE
+                                                        : PM_MESSAGE, key,
                             strlen(it->app_id), it->message_id,
                             it->connection_id, it->messages, it->count,
                             presence_members);
@@ -88,8 +122,8 @@ struct delivery *delivery__occupancy(char *key, size_t app_id_len,
   m->timestamp = now;
   struct message **messages = herald_xmalloc(sizeof *messages);
   messages[0] = m;
-  struct delivery *d = make(false, key, app_id_len, herald_xstrdup(id), NULL,
-                            messages, 1, 0);
+  struct delivery *d = make(PM_MESSAGE, key, app_id_len, herald_xstrdup(id),
+                            NULL, messages, 1, 0);
   d->kind = DELIVERY_OCCUPANCY;
   return d;
 }
@@ -124,6 +158,9 @@ static struct frame *encode(const struct delivery *d, enum frame_kind kind,
   if (d->action == PM_PRESENCE) {
     pm.presence = messages;
     pm.n_presence = count;
+  } else if (d->action == PM_ANNOTATION) {
+    pm.annotations = messages;
+    pm.n_annotations = count;
   } else {
     pm.messages = messages;
     pm.n_messages = count;

@@ -1,4 +1,5 @@
-/* delivery.h -- one published ProtocolMessage (a MESSAGE or a PRESENCE)
+/* delivery.h -- one published ProtocolMessage (a MESSAGE, a PRESENCE or
+ * an ANNOTATION)
  * as every subscriber receives it: made once on the channel's owner,
  * shared by the workers it is posted to (fanout.h), immutable, counted
  * across threads. */
@@ -21,12 +22,15 @@ enum delivery_kind {
                          order, moves its position */
   DELIVERY_OCCUPANCY, /* a [meta]occupancy event (occupancy_events.h): no
                          serial, for the subscribers that take events */
+  DELIVERY_ANNOTATION, /* an annotation (annotations.h): for the
+                          subscribers with the annotation_subscribe mode;
+                          the summary MESSAGE after it moves the position */
 };
 
 struct delivery {
   atomic_int refs;
   enum delivery_kind kind;
-  int action;          /* PM_MESSAGE or PM_PRESENCE */
+  int action;          /* PM_MESSAGE, PM_PRESENCE or PM_ANNOTATION */
   char *key; /* the channel's key: app id, '\n', base name */
   const char *channel; /* the base name, inside key */
   char *pm_id;
@@ -43,6 +47,11 @@ struct delivery {
  * the channel has presence_members members. One reference. */
 struct delivery *delivery__new(const struct publish *p, char *key,
                                size_t app_id_len, size_t presence_members);
+/* After p, an annotation appended: the MESSAGE (action summary) every
+ * subscriber of the channel receives, the annotated message's serial with
+ * its whole summary (Ably's message.summary). */
+struct delivery *delivery__summary(const struct publish *p, char *key,
+                                   size_t app_id_len, size_t presence_members);
 /* The delivery of a shared engine's append (it->count > 0), whose strings
  * and messages it takes over. */
 struct delivery *delivery__from_feed(struct store_feed_item *it, char *key,

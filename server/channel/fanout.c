@@ -232,7 +232,16 @@ void fanout__published(struct worker *owner, const struct publish *p) {
     herald_free(key);
     return;
   }
-  fan_out(owner, oc, delivery__new(p, key, strlen(p->app->id),
+  size_t app_id_len = strlen(p->app->id);
+  if (p->annotation) { /* the annotation, then its message's summary */
+    char *again = herald_xstrdup(key);
+    post_delivery(owner, oc, delivery__new(p, again, app_id_len,
+                                           oc->presence_members));
+    fan_out(owner, oc, delivery__summary(p, key, app_id_len,
+                                         oc->presence_members));
+    return;
+  }
+  fan_out(owner, oc, delivery__new(p, key, app_id_len,
                                     p->presence ? p->presence_members
                                                 : oc->presence_members));
 }

@@ -112,7 +112,8 @@ void fanout__announce(struct worker *owner, const char *key, size_t key_len,
                       struct delivery *d);
 
 /* On the owner, after a publish (or presence change) was appended: move
- * the channel's position and post it to every worker with subscribers. */
+ * the channel's position and post it to every worker with subscribers.
+ * An annotation goes out as itself and then as its message's summary. */
 void fanout__published(struct worker *owner, const struct publish *p);
 
 /* Drops worker w's (owner) record of channels nobody subscribes to and

@@ -714,8 +714,8 @@ static void handle(struct rt_conn *c, struct protocol_message *pm) {
   case PM_MESSAGE: realtime_publish__message(c, pm); break;
   case PM_PRESENCE: realtime_publish__presence(c, pm); break;
   case PM_SYNC: realtime_presence__client_sync(c, pm); break;
-  case PM_OBJECT:
-  case PM_ANNOTATION: realtime_publish__nack_unsupported(c, pm); break;
+  case PM_OBJECT: realtime_publish__nack_unsupported(c, pm); break;
+  case PM_ANNOTATION: realtime_publish__annotation(c, pm); break;
   case PM_AUTH: reauthenticate(c, pm); break;
   case PM_ACTIVATE: break;
   default:
@@ -730,7 +730,8 @@ static void take(struct rt_conn *c, struct wire_value v) {
   herald_error err;
   struct protocol_message pm;
   int rc = protocol_message__decode(v, RT_MAX_MESSAGES_PER_PM, &pm, &err);
-  bool publish = pm.action == PM_MESSAGE || pm.action == PM_PRESENCE;
+  bool publish = pm.action == PM_MESSAGE || pm.action == PM_PRESENCE ||
+                 pm.action == PM_ANNOTATION;
   if (rc && !(publish && pm.has_msg_serial)) {
     char reason[HERALD_ERROR_MESSAGE_MAX];
     snprintf(reason, sizeof reason, "%s", err.message);

@@ -207,12 +207,15 @@ void realtime_revocation__worker_cleanup(struct realtime_worker *rw);
 
 /* realtime_publish.c */
 void realtime_publish__message(struct rt_conn *c, struct protocol_message *pm);
-/* NACKs a MESSAGE that did not decode. */
+/* NACKs a MESSAGE, PRESENCE or ANNOTATION that did not decode. */
 void realtime_publish__reject(struct rt_conn *c, const struct protocol_message *pm,
                         const herald_error *err);
 void realtime_publish__nack_unsupported(struct rt_conn *c,
                                   const struct protocol_message *pm);
 void realtime_publish__presence(struct rt_conn *c, struct protocol_message *pm);
+/* An ANNOTATION (annotations.h), ACKed or NACKed as a MESSAGE. */
+void realtime_publish__annotation(struct rt_conn *c,
+                                  struct protocol_message *pm);
 
 /* realtime_presence.c */
 /* c sent a presence change on channel: it may have members there. */

@@ -134,11 +134,14 @@ static inline bool wants_message(const struct attachment *a,
   return echo || !publisher || strcmp(publisher, a->conn->id) != 0;
 }
 
-/* Whether a takes d: a message as wants_message says; a presence change
- * with the presence_subscribe mode, or when it concerns a's own
- * connection's members (RTP17a). */
+/* Whether a takes d: an annotation with the annotation_subscribe mode; a
+ * message as wants_message says; a presence change with the
+ * presence_subscribe mode, or when it concerns a's own connection's
+ * members (RTP17a). */
 static inline bool wants_delivery(const struct attachment *a,
                                   const struct delivery *d) {
+  if (d->kind == DELIVERY_ANNOTATION) /* raw annotations: by mode only */
+    return (a->sub.modes & PM_FLAG_MODE_ANNOTATION_SUBSCRIBE) && !a->filter;
   if (d->action != PM_PRESENCE) return wants_message(a, d->connection_id);
   if (a->filter) return false; /* a filter is for messages only */
   if (a->sub.modes & PM_FLAG_MODE_PRESENCE_SUBSCRIBE) return true;

@@ -1,4 +1,5 @@
-/* realtime_publish.c -- MESSAGE and PRESENCE from a realtime client:
+/* realtime_publish.c -- MESSAGE, PRESENCE and ANNOTATION from a realtime
+ * client:
  * checks, the publish through the channel's owner, and ACK/NACK in
  * msgSerial order (realtime.md 4, 6.1-6.2). A resent msgSerial is
  * answered, never republished (ack_queue.h). */
@@ -7,6 +8,7 @@
 
 #include "alloc.h"
 #include "capability.h"
+#include "channel/annotations.h"
 #include "channel/changes.h"
 #include "channel/channel.h"
 #include "channel/meta_channels.h"
@@ -62,12 +64,19 @@ void realtime_publish__nack_unsupported(struct rt_conn *c,
                                   const struct protocol_message *pm) {
   herald_error err;
   herald_error_set(&err, HERALD_E_BAD_REQUEST,
-                   "Annotations and objects are not supported");
+                   "Objects are not supported");
   if (pm->has_msg_serial) nack(c, pm->msg_serial, &err);
   else realtime__fail(c, &err);
 }
 
 /* ---- Checks --------------------------------------------------------------- */
+
+/* The ProtocolMessage's action, for errors. */
+static const char *action_name(int action) {
+  return action == PM_PRESENCE     ? "PRESENCE"
+         : action == PM_ANNOTATION ? "ANNOTATION"
+                                   : "MESSAGE";
+}
 
 /* A token bucket of messages: max_inbound_rate a second, bursts of as
  * many. A publish is taken while the bucket holds at least one and costs
@@ -91,8 +100,7 @@ static int find_channel(struct rt_conn *c, const struct protocol_message *pm,
                         uint32_t *modes, herald_error *err) {
   if (!pm->channel)
     return herald_error_set(err, HERALD_E_INVALID_CHANNEL_NAME,
-                            "%s without a channel",
-                            pm->action == PM_PRESENCE ? "PRESENCE" : "MESSAGE");
+                            "%s without a channel", action_name(pm->action));
   int rc = channel_name__parse(pm->channel, strlen(pm->channel), name, err);
   if (rc) return rc;
   if (name->filter) /* derived channels are subscribe-only, as Ably's */
@@ -174,7 +182,7 @@ static struct rt_publish *begin(struct rt_conn *c,
   herald_error err;
   if (!pm->has_msg_serial) {
     herald_error_set(&err, HERALD_E_BAD_REQUEST, "%s without msgSerial",
-                     pm->action == PM_PRESENCE ? "PRESENCE" : "MESSAGE");
+                     action_name(pm->action));
     realtime__fail(c, &err);
     return NULL;
   }
@@ -269,4 +277,34 @@ void realtime_publish__presence(struct rt_conn *c, struct protocol_message *pm) 
   realtime_presence__entered(c, base);
   herald_free(base);
   start(rp, &name);
+}
+
+/* An annotation: its own checks (annotations__check), and the
+ * annotation_publish mode if attached. */
+static int check_annotation(struct rt_conn *c, const struct protocol_message *pm,
+                            struct publish *p, struct channel_name *name,
+                            herald_error *err) {
+  bool attached;
+  uint32_t modes;
+  int rc = find_channel(c, pm, name, &attached, &modes, err);
+  if (rc) return rc;
+  char *base = channel_name__base_dup(name);
+  rc = annotations__check(p, c->realtime->channels->store, &c->auth, base,
+                          (size_t)c->realtime->cfg->max_message_size, err);
+  herald_free(base);
+  if (!rc && attached && !(modes & PM_FLAG_MODE_ANNOTATION_PUBLISH))
+    rc = herald_error_set(err, HERALD_E_MODE_NOT_GRANTED,
+                          "Channel attached without the annotation_publish "
+                          "mode");
+  return rc;
+}
+
+void realtime_publish__annotation(struct rt_conn *c,
+                                  struct protocol_message *pm) {
+  struct rt_publish *rp = begin(c, pm, &pm->annotations, &pm->n_annotations);
+  if (!rp) return;
+  herald_error err;
+  struct channel_name name;
+  if (check_annotation(c, pm, &rp->publish, &name, &err)) refuse(rp, &err);
+  else start(rp, &name);
 }

@@ -30,6 +30,8 @@ void rest_history__get(struct http_request *req);
 void rest_history__presence(struct http_request *req);
 void rest_history__message(struct http_request *req);
 void rest_history__versions(struct http_request *req);
+void rest_history__annotations(struct http_request *req);
+void rest_annotations__post(struct http_request *req);
 void rest_presence__get(struct http_request *req);
 void rest_channels__status(struct http_request *req);
 void rest_channels__list(struct http_request *req);

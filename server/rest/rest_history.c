@@ -2,12 +2,14 @@
  * /channels/:channel/presence/history: a page of a channel's message or
  * presence history (rest.md 10.3, 10.5) with Link headers to the next
  * pages; in a mutable namespace each message as it is now. And one
- * message's: GET /channels/:channel/messages/:serial (as it is now) and
- * .../:serial/versions (a page of its versions). */
+ * message's: GET /channels/:channel/messages/:serial (as it is now),
+ * .../:serial/versions (a page of its versions) and .../:serial/annotations
+ * (a page of its annotations, oldest first, once the message is found). */
 #include <stdint.h>
 #include <string.h>
 
 #include "alloc.h"
+#include "annotation.h"
 #include "capability.h"
 #include "channel_name.h"
 #include "rest/pagination.h"
@@ -26,7 +28,25 @@ struct rest_history {
   bool single;         /* one message, not a page */
   int status;          /* of a single message's answer */
   rest_history_write_fn write;
+  /* annotations: the message is looked up first (query is that read
+   * until then) */
+  bool finding;
+  struct store_history annotations;
 };
+
+/* The message of an annotations query was read: its annotations next, or
+ * 40400. */
+static void on_found(struct rest_history *rh) {
+  struct store_history *found = &rh->query;
+  if (!found->count) {
+    rh->single = true; /* answered as GET .../messages/:serial is */
+    return;
+  }
+  store__history_cleanup(found);
+  *found = rh->annotations;
+  rh->finding = false;
+  store__history(rest__context(rh->req)->store, found);
+}
 
 /* The answer of a single message: it, or 40400. */
 static void reply_single(struct rest_history *rh) {
@@ -62,6 +82,10 @@ static void reply_page(struct rest_history *rh) {
 
 static void on_history(struct store_req *sreq) {
   struct rest_history *rh = (struct rest_history *)sreq;
+  if (!sreq->rc && rh->finding) {
+    on_found(rh);
+    if (!rh->finding) return;
+  }
   if (sreq->rc) reply__error(rh->req, &sreq->err);
   else if (rh->single) reply_single(rh);
   else reply_page(rh);
@@ -72,17 +96,19 @@ static void on_history(struct store_req *sreq) {
 }
 
 /* Starts the query of rh's page of stream (a view of it), of the message
- * `of` unless view is the stream's. */
+ * `of` unless view is the stream's (annotations: that message's, once it is
+ * found). */
 static void start(struct rest_history *rh, enum store_stream stream,
                   enum store_view view, const char *of, const char *until) {
   struct http_request *req = rh->req;
   struct store_history *h = &rh->query;
   h->stream = stream;
   h->view = view;
-  if (view == STORE_VIEW_STREAM &&
+  bool annotations = stream == STORE_ANNOTATIONS;
+  if (view == STORE_VIEW_STREAM && stream == STORE_MESSAGES &&
       apps__mutable(rest__auth(req)->app, rh->channel))
     h->view = STORE_VIEW_LATEST;
-  else if (view != STORE_VIEW_STREAM)
+  else if (view != STORE_VIEW_STREAM || annotations)
     h->of = rh->of = herald_xstrdup(of);
   h->req.origin = req->worker;
   h->req.done = on_history;
@@ -93,16 +119,25 @@ static void start(struct rest_history *rh, enum store_stream stream,
   h->direction = rh->page.direction;
   h->limit = rh->single ? 1 : rh->page.limit;
   h->cursor = rh->page.cursor ? rh->page.cursor : until;
+  if (annotations) { /* the message first */
+    rh->annotations = *h;
+    rh->finding = true;
+    *h = (struct store_history){.req = h->req, .app_id = h->app_id,
+                                .channel = h->channel, .stream = STORE_MESSAGES,
+                                .view = STORE_VIEW_LATEST, .of = h->of,
+                                .end = INT64_MAX, .limit = 1};
+  }
   store__history(rest__context(req)->store, h);
 }
 
 /* The page the request's parameters ask for, checked: 0 or a negative
  * code. *until is the channel position the page may not pass, or NULL. */
-static int parse_page(struct http_request *req, enum store_view view,
-                      struct page_query *page, const char **until,
-                      herald_error *err) {
+static int parse_page(struct http_request *req, enum store_stream stream,
+                      enum store_view view, struct page_query *page,
+                      const char **until, herald_error *err) {
   int rc = pagination__parse(req, page, err);
-  if (view == STORE_VIEW_VERSIONS && !http__param(req, "direction"))
+  if ((view == STORE_VIEW_VERSIONS || stream == STORE_ANNOTATIONS) &&
+      !http__param(req, "direction"))
     page->direction = STORE_FORWARDS;
   if (!rc && page->cursor && !serial__valid(page->cursor))
     rc = herald_error_set(err, HERALD_E_INVALID_PARAMETER_VALUE,
@@ -137,7 +172,7 @@ static void page_of(struct http_request *req, const char *channel,
   herald_error err;
   struct page_query page;
   const char *until;
-  if (parse_page(req, view, &page, &until, &err)) {
+  if (parse_page(req, stream, view, &page, &until, &err)) {
     reply__error(req, &err);
     return;
   }
@@ -165,43 +200,46 @@ void rest_history__single(struct http_request *req, const char *channel,
 }
 
 /* The base name of the channel path segment 1 names, if the request may
- * read its history (else answered): herald_xmalloc'd, or NULL. */
-static char *readable_channel(struct http_request *req) {
+ * do op there (else answered): herald_xmalloc'd, or NULL. */
+static char *readable_channel(struct http_request *req, unsigned op) {
   herald_error err;
   struct channel_name name;
-  if (rest__channel(req, 1, CAPABILITY_OP_HISTORY, &name, &err)) {
+  if (rest__channel(req, 1, op, &name, &err)) {
     reply__error(req, &err);
     return NULL;
   }
   return channel_name__base_dup(&name);
 }
 
-/* A page of the channel's stream, or of the versions of the message path
- * segment 3 names. */
+/* A page of the channel's stream, or of the versions or annotations of the
+ * message path segment 3 names; op: the capability it needs. */
 static void get_page(struct http_request *req, enum store_stream stream,
-                     enum store_view view, const char *segment,
+                     enum store_view view, const char *segment, unsigned op,
                      rest_history_write_fn write) {
-  char *channel = readable_channel(req);
+  char *channel = readable_channel(req, op);
   if (!channel) return;
-  const char *of = view == STORE_VIEW_VERSIONS ? req->segments[3] : NULL;
+  const char *of = view == STORE_VIEW_VERSIONS || stream == STORE_ANNOTATIONS
+                       ? req->segments[3]
+                       : NULL;
   page_of(req, channel, stream, view, of, segment, write);
   herald_free(channel);
 }
 
 /* GET /channels/:channel/messages */
 void rest_history__get(struct http_request *req) {
-  get_page(req, STORE_MESSAGES, STORE_VIEW_STREAM, "messages", message__write);
+  get_page(req, STORE_MESSAGES, STORE_VIEW_STREAM, "messages",
+           CAPABILITY_OP_HISTORY, message__write);
 }
 
 /* GET /channels/:channel/presence/history */
 void rest_history__presence(struct http_request *req) {
   get_page(req, STORE_PRESENCE, STORE_VIEW_STREAM, "history",
-           presence_message__write);
+           CAPABILITY_OP_HISTORY, presence_message__write);
 }
 
 /* GET /channels/:channel/messages/:serial */
 void rest_history__message(struct http_request *req) {
-  char *channel = readable_channel(req);
+  char *channel = readable_channel(req, CAPABILITY_OP_HISTORY);
   if (!channel) return;
   rest_history__single(req, channel, req->segments[3], 200, message__write);
   herald_free(channel);
@@ -211,5 +249,22 @@ void rest_history__message(struct http_request *req) {
  * asked otherwise. */
 void rest_history__versions(struct http_request *req) {
   get_page(req, STORE_MESSAGES, STORE_VIEW_VERSIONS, "versions",
-           message__write);
+           CAPABILITY_OP_HISTORY, message__write);
+}
+
+/* GET /channels/:channel/messages/:serial/annotations: oldest first unless
+ * asked otherwise; raw annotations, so the annotation-subscribe capability
+ * (as the mode that receives them live), in a mutable namespace only. */
+void rest_history__annotations(struct http_request *req) {
+  char *channel = readable_channel(req, CAPABILITY_OP_ANNOTATION_SUBSCRIBE);
+  if (!channel) return;
+  if (!apps__mutable(rest__auth(req)->app, channel)) {
+    herald_error err;
+    herald_error_set(&err, HERALD_E_MESSAGE_UPDATES_NOT_ENABLED, NULL);
+    reply__error(req, &err);
+  } else {
+    page_of(req, channel, STORE_ANNOTATIONS, STORE_VIEW_STREAM,
+            req->segments[3], "annotations", annotation__write);
+  }
+  herald_free(channel);
 }

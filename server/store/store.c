@@ -63,6 +63,8 @@ int store__load_records(struct store *s, const char *kind, store_record_fn fn,
 
 bool store__shared(const struct store *s) { return s->ops->watch != NULL; }
 
+bool store__annotations(const struct store *s) { return s->ops->annotations; }
+
 void store__set_watcher(struct store *s, struct store_watcher watcher) {
   s->watcher = watcher;
 }

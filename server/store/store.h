@@ -62,9 +62,11 @@ struct occupancy {
   long object_subscribers;
 };
 
-/* A channel keeps two histories: its messages and its presence events
- * (ENTER/UPDATE/LEAVE). Their serials come from one sequence. */
-enum store_stream { STORE_MESSAGES, STORE_PRESENCE };
+/* A channel keeps three histories: its messages, its presence events
+ * (ENTER/UPDATE/LEAVE) and the annotations of its messages (annotation.h;
+ * engines with store_ops.annotations only). Their serials come from one
+ * sequence. */
+enum store_stream { STORE_MESSAGES, STORE_PRESENCE, STORE_ANNOTATIONS };
 
 /* Append one publish (already stamped) to a channel's history, atomically,
  * unless its idempotency key was seen within the window. */
@@ -104,6 +106,12 @@ struct store_append {
   struct message *latest;
   bool new_version;
   const char *expected;
+  /* ... and while its summary still counts up to the annotation
+   * expected_summary (message.h summary_serial; NULL: no summary yet).
+   * An annotation (stream STORE_ANNOTATIONS) is stored with its message's
+   * new summary so: latest is that message of the channel's messages with
+   * the summary, new_version false. */
+  const char *expected_summary;
   bool stale; /* output */
   /* Outputs for a duplicate: the first publish's result. */
   bool duplicate;
@@ -133,7 +141,8 @@ struct store_history {
   enum store_stream stream;
   enum store_view view;
   const char *of; /* versions: whose; latest: only the message with this
-                     serial, as it is now */
+                     serial, as it is now; annotations: those of the
+                     message with this serial */
   int64_t start, end;
   enum store_direction direction;
   size_t limit;
@@ -316,6 +325,7 @@ typedef void (*store_record_fn)(void *ctx, const char *app_id,
 
 struct store_ops {
   const char *name;
+  bool annotations; /* keeps annotations and summaries (STORE_ANNOTATIONS) */
   /* The time part of the newest serial stored, so serials keep growing
    * across restarts (0 for engines that keep nothing). */
   int64_t (*last_serial_ms)(struct store *s);
@@ -363,6 +373,8 @@ void store__drop_app(struct store *s, struct store_drop_app *d);
 int store__load_records(struct store *s, const char *kind, store_record_fn fn,
                         void *ctx, herald_error *err);
 
+/* Whether the engine keeps annotations (store_ops.annotations). */
+bool store__annotations(const struct store *s);
 /* Whether several nodes share the engine (it has a feed). */
 bool store__shared(const struct store *s);
 /* Where the feed goes; before any watch. */

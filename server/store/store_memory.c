@@ -2,7 +2,8 @@
  * runs. Nothing survives a restart.
  *
  * Owns: every channel's retained messages (references, in serial order),
- * the versions of its mutable messages, the idempotency records and their
+ * the versions of its mutable messages (the newest with its annotations
+ * summary), its annotations, the idempotency records and their
  * expiry queue. One mutex guards it all;
  * operations run on the caller's thread and complete through the caller's
  * worker like any engine's. */
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "annotation.h"
 #include "clock.h"
 #include "hashmap.h"
 #include "store/store.h"
@@ -124,7 +126,10 @@ static void expire_idempotency(struct mem_store *s, int64_t now) {
 /* The key of one history (app ids hold no newline, so keys are unique). */
 static char *history_key(const char *app_id, enum store_stream stream,
                          const char *name, size_t *len) {
-  return join_key(app_id, stream == STORE_PRESENCE ? "p" : "m", name, len);
+  static const char *const letters[] = {[STORE_MESSAGES] = "m",
+                                         [STORE_PRESENCE] = "p",
+                                         [STORE_ANNOTATIONS] = "a"};
+  return join_key(app_id, letters[stream], name, len);
 }
 
 static struct mem_channel *get_channel(struct mem_store *s, const char *app_id,
@@ -228,14 +233,21 @@ static void push_version(struct mem_versions *v, struct message *m) {
   v->list[v->count++] = message__ref(m);
 }
 
+static bool same_or_null(const char *a, const char *b) {
+  return a && b ? !strcmp(a, b) : a == b;
+}
+
 /* Keeps a->latest as the newest version of its message, if that message's
- * newest version is still a->expected. */
+ * newest version is still a->expected, and its summary a->expected_summary. */
 static bool add_version(struct mem_channel *ch, struct store_append *a) {
-  const char *of = a->latest->version->of;
+  const char *of = a->latest->version ? a->latest->version->of
+                                      : a->latest->serial;
   struct message *created;
   struct mem_versions *v = find_versions(ch, of, &created);
-  const char *newest = v ? v->latest->serial : created ? created->serial : NULL;
-  if (!newest || strcmp(newest, a->expected)) return false;
+  struct message *now = v ? v->latest : created;
+  if (!now || strcmp(now->serial, a->expected) ||
+      !same_or_null(now->summary_serial, a->expected_summary))
+    return false;
   if (!v) {
     v = herald_xcalloc(1, sizeof *v);
     push_version(v, created);
@@ -257,7 +269,12 @@ static void mem_append(struct store *base, struct store_append *a) {
     struct mem_channel *ch = get_channel(s, a->app_id, a->stream, a->channel);
     ch->retention_ms = a->retention_ms;
     trim_channel(ch, now);
-    a->stale = a->latest && !add_version(ch, a);
+    /* an annotation changes its message's summary */
+    struct mem_channel *messages =
+        a->stream == STORE_ANNOTATIONS
+            ? get_channel(s, a->app_id, STORE_MESSAGES, a->channel)
+            : ch;
+    a->stale = a->latest && !add_version(messages, a);
     if (!a->stale)
       for (size_t i = 0; i < a->count; i++) push_message(ch, a->messages[i]);
   }
@@ -300,6 +317,9 @@ static void collect(const struct mem_channel *ch, struct message *const *list,
       if (forwards ? m->timestamp > h->end : m->timestamp < h->start) break;
       continue;
     }
+    if (h->stream == STORE_ANNOTATIONS && h->of &&
+        strcmp(m->annotation->message_serial, h->of))
+      continue; /* another message's */
     struct message *shown = ch ? latest_of(ch, m) : m;
     if (!shown) continue;
     if (h->count == h->limit) {
@@ -321,7 +341,7 @@ static size_t page_start(struct message *const *list, size_t first,
 }
 
 static void query(const struct mem_channel *ch, struct store_history *h) {
-  if (!h->of) {
+  if (!h->of || h->stream == STORE_ANNOTATIONS) {
     size_t at = page_start(ch->msgs, ch->first, ch->count, h);
     collect(h->view == STORE_VIEW_LATEST ? ch : NULL, ch->msgs, ch->first,
             ch->count, h, at);
@@ -462,6 +482,7 @@ static void mem_close(struct store *base) {
 
 const struct store_ops store_memory__ops = {
     .name = "memory",
+    .annotations = true,
     .open = mem_open,
     .close = mem_close,
     .append = mem_append,
