@@ -77,7 +77,7 @@ static const struct route routes[] = {
      rest_annotations__post, ROUTE_AUTHENTICATED},
     {HTTP_GET, "/channels/:channel/messages/:serial/annotations",
      rest_history__annotations, ROUTE_AUTHENTICATED},
-    /* Ably Chat (rest_chat.c) */
+    /* Ably Chat (rest_chat.c, rest_chat_reactions.c) */
     {HTTP_POST, "/chat/v4/rooms/:room/messages", rest_chat__send,
      ROUTE_AUTHENTICATED},
     {HTTP_GET, "/chat/v4/rooms/:room/messages", rest_chat__history,
@@ -90,6 +90,12 @@ static const struct route routes[] = {
      rest_chat__delete, ROUTE_AUTHENTICATED},
     {HTTP_GET, "/chat/v4/rooms/:room/messages/:serial/versions",
      rest_chat__versions, ROUTE_AUTHENTICATED},
+    {HTTP_POST, "/chat/v4/rooms/:room/messages/:serial/reactions",
+     rest_chat_reactions__send, ROUTE_AUTHENTICATED},
+    {HTTP_DELETE, "/chat/v4/rooms/:room/messages/:serial/reactions",
+     rest_chat_reactions__delete, ROUTE_AUTHENTICATED},
+    {HTTP_GET, "/chat/v4/rooms/:room/messages/:serial/client-reactions",
+     rest_chat_reactions__client, ROUTE_AUTHENTICATED},
     {HTTP_GET, "/chat/v4/rooms/:room/occupancy", rest_chat__occupancy,
      ROUTE_AUTHENTICATED},
     {HTTP_POST, "/messages", rest_batch_publish__post, ROUTE_AUTHENTICATED},

@@ -42,6 +42,9 @@ void rest_chat__update(struct http_request *req);
 void rest_chat__delete(struct http_request *req);
 void rest_chat__versions(struct http_request *req);
 void rest_chat__occupancy(struct http_request *req);
+void rest_chat_reactions__send(struct http_request *req);
+void rest_chat_reactions__delete(struct http_request *req);
+void rest_chat_reactions__client(struct http_request *req);
 void rest_tokens__request(struct http_request *req);
 void rest_tokens__revoke(struct http_request *req);
 /* Whether the key /keys/:key/... names exists: 0, or -40400 (404), which a
@@ -141,6 +144,17 @@ void rest_channels__count_occupancy(struct http_request *req,
  * the request's arena), or a negative code with err set. */
 int rest_chat__room(struct http_request *req, unsigned op,
                     struct channel_name *name, herald_error *err);
+/* The path segment of a Chat message's serial. */
+#define REST_CHAT_SEGMENT_SERIAL 5
+/* A Chat request's body in its format, which must be an object (none is
+ * {}): 0 (doc to clean up) or a negative code. */
+int rest_chat__parse_body(struct http_request *req, struct wire_doc *doc,
+                          herald_error *err);
+/* Writes a message's reactions as Chat reads them, {unique, distinct,
+ * multiple}, from its annotations summary (NULL: none); with client (not
+ * NULL) only the reactions of that clientId (rest_chat_reactions.c). */
+void rest_chat_reactions__write(const json_t *summary, const char *client,
+                                struct wire_writer *w);
 
 /* History replies (rest_history.c), shared with the Chat routes. */
 

@@ -8,7 +8,7 @@
  * what the SDK's realtime subscribers read. The REST shape is {serial,
  * clientId, text, metadata, headers, action: "message.create" | ".update" |
  * ".delete", timestamp (of the create), version: {serial, timestamp,
- * clientId, description, metadata}}. */
+ * clientId, description, metadata}, reactions (rest_chat_reactions.c)}. */
 #include <string.h>
 
 #include "alloc.h"
@@ -23,9 +23,9 @@
 
 #define CHAT_MESSAGE_NAME "chat.message"
 
-/* Path segments: /chat/v4/rooms/:room/messages/:serial/... */
+/* Path segments: /chat/v4/rooms/:room/messages/:serial/... (the serial's:
+ * REST_CHAT_SEGMENT_SERIAL) */
 #define SEGMENT_ROOM 3
-#define SEGMENT_SERIAL 5
 
 int rest_chat__room(struct http_request *req, unsigned op,
                     struct channel_name *name, herald_error *err) {
@@ -87,7 +87,7 @@ static void write_message(const struct message *m, struct wire_writer *w) {
   json_t *data = chat_data(m);
   const json_t *text = json_object_get(data, "text");
   const json_t *claim = json_object_get(m->extras, "userClaim");
-  wire_writer__map(w, 8 + json_is_string(claim));
+  wire_writer__map(w, 9 + json_is_string(claim));
   wire_writer__kv_str(w, "serial", m->version ? m->version->of : m->serial);
   wire_writer__kv_str(w, "clientId", m->client_id ? m->client_id : "");
   wire_writer__key(w, "text");
@@ -103,6 +103,8 @@ static void write_message(const struct message *m, struct wire_writer *w) {
   wire_writer__kv_int(w, "timestamp",
                       m->version ? m->version->created : m->timestamp);
   write_version(m, w);
+  wire_writer__key(w, "reactions");
+  rest_chat_reactions__write(m->summary, NULL, w);
   json_decref(data);
 }
 
@@ -135,8 +137,8 @@ void rest_chat__history(struct http_request *req) {
 void rest_chat__message(struct http_request *req) {
   char *channel = readable_room(req);
   if (!channel) return;
-  rest_history__single(req, channel, req->segments[SEGMENT_SERIAL], 200,
-                       write_message);
+  rest_history__single(req, channel, req->segments[REST_CHAT_SEGMENT_SERIAL],
+                       200, write_message);
   herald_free(channel);
 }
 
@@ -145,7 +147,7 @@ void rest_chat__versions(struct http_request *req) {
   char *channel = readable_room(req);
   if (!channel) return;
   rest_history__page(req, channel, STORE_VIEW_VERSIONS,
-                     req->segments[SEGMENT_SERIAL], "versions",
+                     req->segments[REST_CHAT_SEGMENT_SERIAL], "versions",
                      write_message);
   herald_free(channel);
 }
@@ -227,10 +229,8 @@ static int decode_content(struct wire_value map, struct message *m,
   return rc;
 }
 
-/* A chat body in the request's format, which must be an object (none is
- * {}): 0 or a negative code. */
-static int parse_body(struct http_request *req, struct wire_doc *doc,
-                      herald_error *err) {
+int rest_chat__parse_body(struct http_request *req, struct wire_doc *doc,
+                          herald_error *err) {
   int rc = req->body_len ? rest__parse_body(req, doc, err)
                          : wire_doc__parse(doc, WIRE_JSON, "{}", 2, err);
   if (!rc && wire_value__kind(wire_doc__root(doc)) != WIRE_MAP) {
@@ -248,7 +248,7 @@ static int decode_one(struct http_request *req, struct publish *p,
                                     herald_error *err),
                       herald_error *err) {
   struct wire_doc doc;
-  int rc = parse_body(req, &doc, err);
+  int rc = rest_chat__parse_body(req, &doc, err);
   if (rc) return rc;
   p->messages = herald_xmalloc(sizeof *p->messages);
   p->messages[0] = message__new();
@@ -275,7 +275,7 @@ static int decode_change(struct http_request *req, struct wire_value body,
                          struct message *m, int action, herald_error *err) {
   m->action = action;
   m->version = herald_xcalloc(1, sizeof *m->version);
-  m->version->of = herald_xstrdup(req->segments[SEGMENT_SERIAL]);
+  m->version->of = herald_xstrdup(req->segments[REST_CHAT_SEGMENT_SERIAL]);
   int rc = message_version__decode_operation(body, m->version, err);
   if (!rc && action == MESSAGE_UPDATE)
     rc = decode_content(wire_value__get(body, "message"), m, err);
@@ -305,7 +305,8 @@ static void publish(struct http_request *req, bool change, int status,
   cp->req = req;
   cp->status = status;
   /* a change's rights are the changes' own (changes__check) */
-  int rc = rest_chat__room(req, change ? 0 : CAPABILITY_OP_PUBLISH, &name, &err);
+  int rc =
+      rest_chat__room(req, change ? 0 : CAPABILITY_OP_PUBLISH, &name, &err);
   if (!rc) rc = decode_one(req, p, decode, &err);
   if (!rc && !change) {
     rc = rest_publish__check(req, p, &err);

@@ -1,9 +1,9 @@
 // Ably Chat (@ably/chat, the release tests/package.json pins) on Herald,
 // unchanged but for the Realtime client's endpoint, port and tls: two
 // clients on ably-js (JSON and msgpack) join a room and each asserts what
-// the other did. Messages go through Chat's REST API (/chat/v4/rooms/...,
-// rest_chat.c) onto the room's channel "<room>::$chat", whose messages are
-// mutable; typing, room reactions, presence and occupancy events are the
+// the other did. Messages and message reactions go through Chat's REST API
+// (/chat/v4/rooms/..., rest_chat.c, rest_chat_reactions.c) onto the room's
+// channel "<room>::$chat", whose messages are mutable and annotated; typing, room reactions, presence and occupancy events are the
 // ordinary channel's. Chat's `import "ably"` is the ably-js the tests
 // selected (lib/chat.mjs), so both passes of the Makefile run it.
 //
@@ -191,6 +191,60 @@ describe('Ably Chat on Herald', () => {
       assert.equal(await bob.presence.isUserPresent('alice'), false);
     });
 
+    rtTest(`${proto}: message reactions of each type (unique, distinct, multiple) seen as summaries by the other client`, async (scope) => {
+      const name = uniqueChannel(`room-reactions-${proto}`);
+      const alice = await joinRoom(await scope.connected(srv, { binary, clientId: 'alice' }), name);
+      const bob = await joinRoom(await scope.connected(srv, { binary, clientId: 'bob' }), name);
+      const message = await alice.messages.send({ text: 'react to me' });
+      const summaries = new Seen();
+      alice.messages.reactions.subscribe(summaries.push);
+      const { serial } = message;
+
+      await bob.messages.reactions.send(serial, { type: 'unique', name: 'thumbsup' });
+      await bob.messages.reactions.send(serial, { type: 'unique', name: 'heart' });
+      let s = await summaries.wait((e) => e.reactions.unique.heart && !e.reactions.unique.thumbsup,
+        'alice sees bob\'s one unique reaction move');
+      assert.equal(s.messageSerial, serial);
+      assert.deepEqual(s.reactions.unique.heart, { total: 1, clientIds: ['bob'], clipped: false });
+
+      await bob.messages.reactions.send(serial, { type: 'distinct', name: 'a' });
+      await bob.messages.reactions.send(serial, { type: 'distinct', name: 'a' });
+      await bob.messages.reactions.send(serial, { type: 'distinct', name: 'b' });
+      await alice.messages.reactions.send(serial, { type: 'distinct', name: 'a' });
+      s = await summaries.wait((e) => e.reactions.distinct.a?.total === 2 && e.reactions.distinct.b?.total === 1,
+        'alice sees the distinct reactions, each client once a name');
+      assert.deepEqual([...s.reactions.distinct.a.clientIds].sort(), ['alice', 'bob']);
+      assert.deepEqual(s.reactions.distinct.b.clientIds, ['bob']);
+
+      await bob.messages.reactions.send(serial, { type: 'multiple', name: 'vote', count: 3 });
+      await bob.messages.reactions.send(serial, { type: 'multiple', name: 'vote' });
+      s = await summaries.wait((e) => e.reactions.multiple.vote?.total === 4, 'alice sees the multiple reactions add up');
+      assert.deepEqual(s.reactions.multiple.vote.clientIds, { bob: 4 });
+      assert.equal(s.reactions.multiple.vote.totalClientIds, 1);
+      assert.equal(s.reactions.multiple.vote.totalUnidentified, 0);
+
+      const read = await alice.messages.get(serial);
+      assert.deepEqual(read.reactions, s.reactions, 'the message as read carries its reactions');
+      const [page] = (await alice.messages.history({ limit: 1 })).items;
+      assert.deepEqual(page.reactions, s.reactions, 'and so does history');
+      const bobs = await alice.messages.reactions.clientReactions(serial, 'bob');
+      assert.deepEqual(Object.keys(bobs.unique), ['heart']);
+      assert.deepEqual(Object.keys(bobs.distinct).sort(), ['a', 'b']);
+      assert.deepEqual(bobs.distinct.a.clientIds, ['bob'], 'the client\'s reactions, the client alone');
+      assert.deepEqual(bobs.multiple.vote.clientIds, { bob: 4 });
+      const mine = await alice.messages.reactions.clientReactions(serial);
+      assert.deepEqual(mine, { unique: {}, distinct: { a: { total: 2, clientIds: ['alice'], clipped: false } }, multiple: {} },
+        'by default the caller\'s');
+
+      await bob.messages.reactions.delete(serial, { type: 'unique' });
+      await bob.messages.reactions.delete(serial, { type: 'distinct', name: 'a' });
+      await bob.messages.reactions.delete(serial, { type: 'multiple', name: 'vote' });
+      s = await summaries.wait((e) => !e.reactions.unique.heart && e.reactions.distinct.a?.total === 1 && !e.reactions.multiple.vote,
+        'alice sees bob\'s reactions deleted');
+      assert.deepEqual(s.reactions.distinct.a.clientIds, ['alice']);
+      assert.deepEqual(s.reactions.distinct.b.clientIds, ['bob'], 'a delete names its name');
+    });
+
     rtTest(`${proto}: capabilities on the room's channel: -own rights, no rights, and Chat's errors are the test's ably-js's`, async (scope) => {
       const name = uniqueChannel(`room-caps-${proto}`);
       const basic = ['publish', 'subscribe', 'presence', 'history'];
@@ -212,6 +266,8 @@ describe('Ably Chat on Herald', () => {
       e = await rejection(carol.messages.update(carols.serial, { text: 'carol, edited' }), 10000, 'carol edits without the right');
       assert.equal(e.code, 40160);
       assert.equal((await alice.messages.get(mine.serial)).text, 'still mine', 'refused changes change nothing');
+      e = await rejection(carol.messages.reactions.send(mine.serial, { name: 'like' }), 10000, 'carol reacts without annotation-publish');
+      assert.equal(e.code, 40160);
 
       const outsider = await scope.connected(srv, { binary, key: undefined, token: (await roomToken(srv, 'dave', `${name}-other`, own)).token });
       const room = await new ChatClient(outsider, { logLevel: 'silent' }).rooms.get(name);
@@ -219,12 +275,6 @@ describe('Ably Chat on Herald', () => {
       assert.equal(e.code, 40160);
     });
   }
-
-  // Chat's message reactions are annotations of reaction:<type>.v1; they
-  // need the annotations work (branch `annotations`), not merged here.
-  rtTest('message reactions of each type (unique, distinct, multiple) seen as summaries by the other client',
-    { skip: 'message reactions are annotations, which this branch does not have yet (branch chat-reactions adds them on the annotations merge)' },
-    async () => {});
 
   describe('bad input to the Chat REST API', () => {
     const room = uniqueChannel('room-bad');
@@ -244,11 +294,26 @@ describe('Ably Chat on Herald', () => {
       assertAblyError(assert, await call('PUT', `${path}/${encodeURIComponent(sent.body.serial)}`, { json: { message: { text: 'x' }, metadata: { n: 1 } } }), 400, 40003, 'operation metadata not strings');
     });
 
-    test('unknown serials: 404 40400 for get, update and delete', async () => {
+    test('unknown serials: 404 40400 for get, update, delete and reactions', async () => {
       const serial = encodeURIComponent('01700000000000-000@nowhere:000');
       assertAblyError(assert, await call('GET', `${path}/${serial}`), 404, 40400, 'get');
       assertAblyError(assert, await call('PUT', `${path}/${serial}`, { json: { message: { text: 'x' } } }), 404, 40400, 'update');
       assertAblyError(assert, await call('POST', `${path}/${serial}/delete`, { json: {} }), 404, 40400, 'delete');
+      const headers = { 'x-ably-clientid': Buffer.from('alice').toString('base64') };
+      assertAblyError(assert, await call('POST', `${path}/${serial}/reactions`, { json: { type: 'distinct', name: 'x' }, headers }), 404, 40400, 'react');
+      assertAblyError(assert, await call('GET', `${path}/${serial}/client-reactions?forClientId=alice`), 404, 40400, 'client reactions');
+    });
+
+    test('a reaction of an unknown type, without a name, or with a bad count: 400 40003', async () => {
+      const sent = await call('POST', path, { json: { text: 'react' } });
+      const reactions = `${path}/${encodeURIComponent(sent.body.serial)}/reactions`;
+      const headers = { 'x-ably-clientid': Buffer.from('alice').toString('base64') };
+      assertAblyError(assert, await call('POST', reactions, { json: { type: 'bogus', name: 'x' }, headers }), 400, 40003, 'unknown type');
+      assertAblyError(assert, await call('POST', reactions, { json: { type: 'distinct' }, headers }), 400, 40003, 'no name');
+      assertAblyError(assert, await call('POST', reactions, { json: { type: 'multiple', name: 'x', count: 0 }, headers }), 400, 40003, 'count 0');
+      const ok = await call('POST', reactions, { json: { type: 'reaction:multiple.v1', name: 'x', count: 2 }, headers });
+      assert.equal(ok.status, 201, 'the annotation type is a type too');
+      assert.equal(typeof ok.body.serial, 'string');
     });
 
     test('an idempotencyKey repeated sends one message', async () => {
