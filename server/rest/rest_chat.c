@@ -305,7 +305,8 @@ static void publish(struct http_request *req, bool change, int status,
   cp->req = req;
   cp->status = status;
   /* a change's rights are the changes' own (changes__check) */
-  int rc = rest_chat__room(req, change ? 0 : CAPABILITY_OP_PUBLISH, &name, &err);
+  int rc =
+      rest_chat__room(req, change ? 0 : CAPABILITY_OP_PUBLISH, &name, &err);
   if (!rc) rc = decode_one(req, p, decode, &err);
   if (!rc && !change) {
     rc = rest_publish__check(req, p, &err);
