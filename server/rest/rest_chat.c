@@ -180,7 +180,7 @@ static int invalid(herald_error *err, const char *what) {
                           "Invalid chat message: %s", what);
 }
 
-/* Member key of map: an object (NULL: absent) into *out, {} when absent. */
+/* Member key of map, an object, into *out ({} when absent): 0 or -40003. */
 static int read_object(struct wire_value map, const char *key, json_t **out,
                        herald_error *err) {
   struct wire_value v = wire_value__get(map, key);
