@@ -45,18 +45,28 @@ static int decode_metadata(struct wire_value op, json_t **out,
   struct wire_value v = wire_value__get(op, "metadata");
   enum wire_kind kind = wire_value__kind(v);
   if (kind == WIRE_ABSENT || kind == WIRE_NIL) return 0;
-  if (kind != WIRE_MAP) return invalid(err, "version.metadata must be an object");
+  if (kind != WIRE_MAP)
+    return invalid(err, "the operation's metadata must be an object");
   json_t *metadata = wire_value__to_json(v);
   const char *key;
   json_t *value;
   json_object_foreach(metadata, key, value) {
     if (!json_is_string(value)) {
       json_decref(metadata);
-      return invalid(err, "version.metadata values must be strings");
+      return invalid(err, "the operation's metadata values must be strings");
     }
   }
   *out = metadata;
   return 0;
+}
+
+int message_version__decode_operation(struct wire_value op,
+                                      struct message_version *v,
+                                      herald_error *err) {
+  int rc = message__read_string(op, "clientId", &v->client_id, err);
+  if (!rc) rc = message__read_string(op, "description", &v->description, err);
+  if (!rc) rc = decode_metadata(op, &v->metadata, err);
+  return rc;
 }
 
 /* "version": the operation (MessageOperation) of a change, if any. */
@@ -66,10 +76,7 @@ static int decode_operation(struct wire_value map, struct message_version *v,
   enum wire_kind kind = wire_value__kind(op);
   if (kind == WIRE_ABSENT || kind == WIRE_NIL) return 0;
   if (kind != WIRE_MAP) return invalid(err, "version must be an object");
-  int rc = message__read_string(op, "clientId", &v->client_id, err);
-  if (!rc) rc = message__read_string(op, "description", &v->description, err);
-  if (!rc) rc = decode_metadata(op, &v->metadata, err);
-  return rc;
+  return message_version__decode_operation(op, v, err);
 }
 
 int message_version__decode(struct wire_value v, struct message *m,

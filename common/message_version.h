@@ -23,6 +23,12 @@
 int message_version__decode(struct wire_value v, struct message *m,
                             herald_error *err);
 
+/* Reads an operation's members of map op (clientId, description, and
+ * metadata: an object of strings) into v: 0, or -40003. */
+int message_version__decode_operation(struct wire_value op,
+                                      struct message_version *v,
+                                      herald_error *err);
+
 /* Whether m is a change of another message. */
 bool message_version__is_change(const struct message *m);
 

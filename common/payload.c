@@ -54,11 +54,9 @@ static void decode_string(struct payload *p, const char *s, size_t len) {
 
 /* A JSON object or array given as data is stored as its compact text with
  * the json step added. */
-static int decode_structured(struct payload *p, struct wire_value data,
-                             herald_error *err) {
-  json_t *tree = wire_value__to_json(data);
+int payload__set_json(struct payload *p, const json_t *tree,
+                      herald_error *err) {
   char *text = tree ? json_dumps(tree, JSON_COMPACT) : NULL;
-  json_decref(tree);
   if (!text)
     return herald_error_set(err, HERALD_E_INVALID_DATA,
                             "Unable to encode message data");
@@ -66,6 +64,14 @@ static int decode_structured(struct payload *p, struct wire_value data,
   free(text); /* from jansson's allocator */
   push_encoding(p, "json");
   return 0;
+}
+
+static int decode_structured(struct payload *p, struct wire_value data,
+                             herald_error *err) {
+  json_t *tree = wire_value__to_json(data);
+  int rc = payload__set_json(p, tree, err);
+  json_decref(tree);
+  return rc;
 }
 
 int payload__decode(struct wire_value map, struct payload *out,

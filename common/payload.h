@@ -28,6 +28,12 @@ struct payload {
 int payload__decode(struct wire_value map, struct payload *out,
                     herald_error *err);
 
+/* Sets *p (zeroed, or as decoded so far) to tree, a JSON object or array,
+ * as ably-js sends one: its compact text with the json step added to the
+ * encoding. 0, or -40013. */
+int payload__set_json(struct payload *p, const json_t *tree,
+                      herald_error *err);
+
 /* Number of map members payload__write will add (0, 1 or 2) in format. */
 size_t payload__member_count(const struct payload *p, enum wire_format format);
 

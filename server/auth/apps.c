@@ -278,11 +278,10 @@ bool apps__durable(const struct app *app, const char *channel) {
   return !ns || ns->durable;
 }
 
-#define CHAT_ROOM_SUFFIX "::$chat"
-
 bool apps__mutable(const struct app *app, const char *channel) {
-  size_t len = strlen(channel), suffix = strlen(CHAT_ROOM_SUFFIX);
-  if (len > suffix && !strcmp(channel + len - suffix, CHAT_ROOM_SUFFIX))
+  size_t len = strlen(channel), suffix = strlen(APPS_CHAT_ROOM_SUFFIX);
+  if (len > suffix &&
+      !strcmp(channel + len - suffix, APPS_CHAT_ROOM_SUFFIX))
     return true;
   const struct namespace_rule *ns = find_namespace(app, channel);
   return ns && ns->mutable_messages;

@@ -149,6 +149,8 @@ size_t apps__presence_max_members(const struct app *app,
  * annotations): its namespace says "mutableMessages": true, or it is an
  * Ably Chat room's ("<room>::$chat"), as Ably's are. */
 bool apps__mutable(const struct app *app, const char *channel);
+/* The suffix of an Ably Chat room's channel. */
+#define APPS_CHAT_ROOM_SUFFIX "::$chat"
 
 /* The history retention of a channel (base name) of this app. */
 int64_t apps__retention_ms(const struct apps *apps, const struct app *app,

@@ -19,6 +19,7 @@ struct http_request;
 struct channel_name;
 struct publish;
 struct hashmap;
+struct occupancy_query;
 
 void rest_time__get(struct http_request *req);
 void rest_publish__post(struct http_request *req);
@@ -34,6 +35,16 @@ void rest_annotations__post(struct http_request *req);
 void rest_presence__get(struct http_request *req);
 void rest_channels__status(struct http_request *req);
 void rest_channels__list(struct http_request *req);
+void rest_chat__send(struct http_request *req);
+void rest_chat__history(struct http_request *req);
+void rest_chat__message(struct http_request *req);
+void rest_chat__update(struct http_request *req);
+void rest_chat__delete(struct http_request *req);
+void rest_chat__versions(struct http_request *req);
+void rest_chat__occupancy(struct http_request *req);
+void rest_chat_reactions__send(struct http_request *req);
+void rest_chat_reactions__delete(struct http_request *req);
+void rest_chat_reactions__client(struct http_request *req);
 void rest_tokens__request(struct http_request *req);
 void rest_tokens__revoke(struct http_request *req);
 /* Whether the key /keys/:key/... names exists: 0, or -40400 (404), which a
@@ -120,5 +131,49 @@ void rest_publish__start(struct http_request *req, struct publish *p,
                          const struct channel_name *name,
                          const char *on_behalf_of,
                          void (*done)(struct publish *p));
+
+/* The occupancy of some channels (base names) of the request's app
+ * (rest_channels.c), then done; channels outlive the query. */
+void rest_channels__count_occupancy(struct http_request *req,
+                                    struct occupancy_query *q,
+                                    char *const *channels, size_t count,
+                                    void (*done)(struct occupancy_query *q));
+
+/* The channel of the Ably Chat room path segment 3 names ("<room>::$chat",
+ * rest_chat.c) with `op` checked on it: 0 with *name filled (viewing into
+ * the request's arena), or a negative code with err set. */
+int rest_chat__room(struct http_request *req, unsigned op,
+                    struct channel_name *name, herald_error *err);
+/* The path segment of a Chat message's serial. */
+#define REST_CHAT_SEGMENT_SERIAL 5
+/* A Chat request's body in its format, which must be an object (none is
+ * {}): 0 (doc to clean up) or a negative code. */
+int rest_chat__parse_body(struct http_request *req, struct wire_doc *doc,
+                          herald_error *err);
+/* Writes a message's reactions as Chat reads them, {unique, distinct,
+ * multiple}, from its annotations summary (NULL: none); with client (not
+ * NULL) only the reactions of that clientId (rest_chat_reactions.c). */
+void rest_chat_reactions__write(const json_t *summary, const char *client,
+                                struct wire_writer *w);
+
+/* History replies (rest_history.c), shared with the Chat routes. */
+
+/* How a history reply writes each message. */
+typedef void (*rest_history_write_fn)(const struct message *m,
+                                      struct wire_writer *w);
+/* Answers req with a page of channel's (a base name, which the request
+ * may read) messages: `view` of them (in a mutable namespace the stream's
+ * view is each message as it now is; the versions view is of the message
+ * with serial `of`), as the request's page parameters ask (limit,
+ * direction, start, end, cursor, fromSerial), with Link URLs to
+ * "./<segment>?...", each message written by write. */
+void rest_history__page(struct http_request *req, const char *channel,
+                        enum store_view view, const char *of,
+                        const char *segment, rest_history_write_fn write);
+/* Answers req with the message of channel with serial `of` as it is now,
+ * written by write with HTTP status `status`, or 404/40400. */
+void rest_history__single(struct http_request *req, const char *channel,
+                          const char *of, int status,
+                          rest_history_write_fn write);
 
 #endif

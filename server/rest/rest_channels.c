@@ -14,10 +14,10 @@
 #include "rest/rest.h"
 #include "transport/http.h"
 
-/* The occupancy of some channels of the request's app, then done. */
-static void count_occupancy(struct http_request *req, struct occupancy_query *q,
-                            char *const *channels, size_t count,
-                            void (*done)(struct occupancy_query *q)) {
+void rest_channels__count_occupancy(struct http_request *req,
+                                    struct occupancy_query *q,
+                                    char *const *channels, size_t count,
+                                    void (*done)(struct occupancy_query *q)) {
   q->round.channels = rest__context(req)->channels;
   q->round.origin = req->worker;
   q->app_id = rest__auth(req)->app->id;
@@ -57,7 +57,7 @@ void rest_channels__status(struct http_request *req) {
   struct rest_status *rs = herald_xcalloc(1, sizeof *rs);
   rs->req = req;
   rs->channel = channel_name__base_dup(&name);
-  count_occupancy(req, &rs->query, &rs->channel, 1, on_status);
+  rest_channels__count_occupancy(req, &rs->query, &rs->channel, 1, on_status);
 }
 
 /* GET /channels: the channels with history (the store) and those someone
@@ -147,8 +147,8 @@ static void on_active(struct active_channels_query *q) {
                                               offsetof(struct rest_list, active));
   merge_page(rl);
   if (!rl->by_id) { /* details need every worker's counts */
-    count_occupancy(rl->req, &rl->occupancy, rl->names, rl->count,
-                    on_list_occupancy);
+    rest_channels__count_occupancy(rl->req, &rl->occupancy, rl->names,
+                                   rl->count, on_list_occupancy);
     return;
   }
   send_list(rl, NULL);
