@@ -149,17 +149,34 @@ static int bind_all(struct server *s, struct bind_plan *plan,
 
 static void finish_stop(struct server *s) {
   uv_timer_stop(&s->drain_deadline);
+  uv_timer_stop(&s->idle_check);
   store__quiet(s->store); /* no feed reaches a worker that is ending */
   for (int i = 0; i < s->pool.n; i++) worker__exit(&s->pool.workers[i]);
   uv_close((uv_handle_t *)&s->drained_signal, NULL);
   uv_close((uv_handle_t *)&s->drain_deadline, NULL);
+  uv_close((uv_handle_t *)&s->idle_check, NULL);
   uv_close((uv_handle_t *)&s->sigint, NULL);
   uv_close((uv_handle_t *)&s->sigterm, NULL);
 }
 
+#define IDLE_CHECK_MS 10
+
+/* Every worker drained; the publishes their connections' ends made (the
+ * server's own: presence leaves, metachannel events) finish before the
+ * workers do. */
+static void stop_when_idle(uv_timer_t *timer) {
+  struct server *s = timer->data;
+  if (!channel__idle(&s->channels)) return;
+  uv_timer_stop(timer);
+  finish_stop(s);
+}
+
 static void on_drained(uv_async_t *handle) {
   struct server *s = handle->data;
-  if (atomic_load(&s->workers_drained) == s->pool.n) finish_stop(s);
+  if (atomic_load(&s->workers_drained) != s->pool.n) return;
+  if (channel__idle(&s->channels)) finish_stop(s);
+  else uv_timer_start(&s->idle_check, stop_when_idle, IDLE_CHECK_MS,
+                      IDLE_CHECK_MS);
 }
 
 static void on_drain_deadline(uv_timer_t *timer) {
@@ -201,6 +218,8 @@ static void init_main_loop(struct server *s) {
   s->drained_signal.data = s;
   uv_timer_init(s->main_loop, &s->drain_deadline);
   s->drain_deadline.data = s;
+  uv_timer_init(s->main_loop, &s->idle_check);
+  s->idle_check.data = s;
   uv_signal_init(s->main_loop, &s->sigint);
   uv_signal_init(s->main_loop, &s->sigterm);
   s->sigint.data = s->sigterm.data = s;

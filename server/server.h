@@ -35,6 +35,7 @@ struct server {
   struct worker_task *drain_tasks; /* one per worker */
   uv_signal_t sigint, sigterm;
   uv_timer_t drain_deadline;
+  uv_timer_t idle_check; /* drained: waiting for the last publishes */
   bool stopping;
 };
 

@@ -159,7 +159,13 @@ void channel__next_position(struct channel_table *t, char *out) {
 
 static void reply_on_origin(struct worker_task *task) {
   struct publish *p = (struct publish *)task;
+  struct channels *ch = p->channels;
   p->done(p);
+  atomic_fetch_sub(&ch->publishing, 1);
+}
+
+bool channel__idle(struct channels *ch) {
+  return atomic_load(&ch->publishing) == 0;
 }
 
 /* The publish is done on the owner: its result goes to the origin. */
@@ -324,6 +330,7 @@ int channel__check_publish(struct publish *p, const struct auth *auth,
 }
 
 void channel__publish(struct publish *p) {
+  atomic_fetch_add(&p->channels->publishing, 1);
   struct worker *owner = channel__owner(p->channels, p->app->id, p->channel);
   worker__post(owner, &p->task, publish_on_owner);
 }

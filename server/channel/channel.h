@@ -9,6 +9,7 @@
 #ifndef HERALD_CHANNEL_H
 #define HERALD_CHANNEL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +31,10 @@ struct channels {
   struct apps *apps;
   const struct config *cfg;
   const char *node_id; /* this process, in serials */
+  /* Publishes between channel__publish and their done: a stopping process
+   * waits for none to be left (the server's own, such as presence leaves
+   * and metachannel events, have nobody else waiting for them). */
+  atomic_int publishing;
 };
 
 /* One publish of one or more messages to one channel, atomically. */
@@ -116,6 +121,9 @@ void channel__fail(struct publish *p, const herald_error *err);
 
 /* Frees what the publish owns (messages, strings, results). */
 void channel__publish_cleanup(struct publish *p);
+
+/* Whether no publish is in flight (struct channels.publishing). */
+bool channel__idle(struct channels *ch);
 
 /* The worker owning app_id's channel `name`. */
 struct worker *channel__owner(const struct channels *ch, const char *app_id,
