@@ -15,13 +15,18 @@
  *   h:a:<app>             zset: channel -> when its history expires
  *   h:ua:<app>            set: channels with attachments (h:u: not empty)
  *   h:t:<app>\n<channel>  the pub/sub topic every publish goes to
+ *   h:l:<app>\n<channel>  hash: changed messages as they now are,
+ *                         serial -> "<id> <batch>" (mutable messages)
+ *   h:lz:<app>\n<channel> zset: those serials -> creation ms (trimming)
+ *   h:v:<app>\n<channel>\n<serial>  list: the message's versions
  * and on the first shard h:r:<kind> (hash "<app>\n<key>" -> "<expires>|
  * <value>"), h:rk (the kinds), h:nodes (zset: node -> last check-in),
  * h:nm:<node> (the channels a node has members or attachments on),
  * h:reaping:<node>,
  * h:x:<connection> (connection state) and h:o:<key> (nonces seen).
  * One Lua script stamps, stores, trims, records the idempotency key,
- * updates the members and publishes, atomically: a publish is
+ * updates the members (or a changed message's state, if it is still the
+ * one the change was made from) and publishes, atomically: a publish is
  * acknowledged only once Redis answered it.
  *
  * One engine thread runs a libuv loop with two connections per shard
