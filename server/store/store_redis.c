@@ -826,8 +826,7 @@ static bool take_entry(struct store_history *h, const struct position *cursor,
     struct message *m = b.messages[i];
     b.messages[i] = NULL;
     if (!more || ms < h->start || ms > h->end ||
-        !past_cursor(h, cursor, ms, seq, i) ||
-        (h->view == STORE_VIEW_LATEST && m->version))
+        !past_cursor(h, cursor, ms, seq, i))
       message__unref(m);
     else
       more = collect(h, m);

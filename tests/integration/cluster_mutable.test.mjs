@@ -19,12 +19,17 @@
 //    losers);
 //  - on B: a namespace without mutableMessages refuses with 93002, an
 //    unknown serial is 40400, another client's message without an -any
-//    capability 40160.
+//    capability 40160;
+//  - with a short --persisted-retention-ms (mutable namespaces persist), a
+//    changed message's state and versions leave Redis with the message
+//    (trimmed by a later publish, as the stream is, while newer changed
+//    messages keep the keys alive), and the message is then 40400 on both
+//    nodes.
 //
 // Run: HERALDD=/abs/build/heraldd node --test --test-force-exit tests/integration/cluster_mutable.test.mjs
 
 import assert from 'node:assert/strict';
-import { describe, uniqueChannel, Ably } from './lib/server.mjs';
+import { describe, uniqueChannel, eventually, Ably } from './lib/server.mjs';
 import { Inbox, PROTOCOLS, rejection } from './lib/realtime.mjs';
 import { rtTest, useCluster } from './lib/redis.mjs';
 
@@ -139,8 +144,7 @@ describe('mutable messages across two nodes', () => {
     const name = uniqueChannel('mutable:pages');
     const onA = rest(A).channels.get(name);
     const onB = rest(B, { binary: true }).channels.get(name);
-    const first = await published(onA, 'first');
-    const second = await published(onB, 'second');
+    const { serials: [first, second] } = await onA.publish([{ name: 'a', data: 'first' }, { name: 'b', data: 'second' }]);
     for (let i = 1; i <= 5; i++) {
       // eslint-disable-next-line no-await-in-loop
       await (i % 2 ? onA : onB).updateMessage({ serial: second, data: `second, edit ${i}` });
@@ -157,6 +161,10 @@ describe('mutable messages across two nodes', () => {
     }
     const two = await onA.history({ limit: 2 });
     assert.deepEqual(two.items.map((m) => m.serial), [third, second]);
+    const secondNow = await onB.getMessage(second);
+    assert.equal(secondNow.data, 'second, edit 5', 'the second message of a publish is found too');
+    assert.equal(secondNow.name, 'b');
+    assert.equal((await onA.getMessageVersions(second)).items.length, 6);
   });
 
   rtTest('ten updates at once from both nodes all land as versions; six appends at once all join the data', async () => {
@@ -221,5 +229,40 @@ describe('mutable messages across two nodes', () => {
     const now = await rest(A).channels.get(name).getMessage(serial);
     assert.equal(now.data, 'alice edited this on B');
     assert.equal(now.version.clientId, 'alice');
+  });
+});
+
+describe('mutable messages and retention on the redis engine', () => {
+  const RETENTION_MS = 1000;
+  let A;
+  let B;
+  const cluster = useCluster({ nodes: 2, config: CONFIG, args: ['--persisted-retention-ms', String(RETENTION_MS)], ready: (nodes) => { [A, B] = nodes; } });
+
+  rtTest('a changed message\'s state and versions leave Redis with the message', async () => {
+    const name = uniqueChannel('mutable:retention');
+    const onA = rest(A).channels.get(name);
+    const serial = await published(onA, 'short-lived');
+    await onA.updateMessage({ serial, data: 'edited' });
+    await rest(B).channels.get(name).appendMessage({ serial, data: ', appended' });
+    const redis = cluster.redis;
+    const base = `mutapp\n${name}`;
+    assert.ok(await redis.command('HGET', `h:l:${base}`, serial), 'the state is kept');
+    assert.equal(await redis.command('LLEN', `h:v:${base}\n${serial}`), 1, 'one version: the update');
+    assert.equal(Number(await redis.command('ZSCORE', `h:lz:${base}`, serial)), (await onA.getMessage(serial)).timestamp);
+    await eventually(async () => {
+      // a publish trims what is past the retention; a change of a newer
+      // message keeps the keys from expiring as a whole meanwhile
+      const later = await published(onA, 'later');
+      await onA.updateMessage({ serial: later, data: 'later, edited' });
+      return !(await redis.command('HGET', `h:l:${base}`, serial));
+    }, { timeoutMs: 10 * RETENTION_MS, intervalMs: RETENTION_MS / 4, what: 'the state trimmed' });
+    assert.ok(await redis.command('HLEN', `h:l:${base}`) >= 1, 'the newer messages\' states stay');
+    assert.equal(await redis.command('EXISTS', `h:v:${base}\n${serial}`), 0, 'the versions went with it');
+    assert.equal(await redis.command('ZSCORE', `h:lz:${base}`, serial), null);
+    for (const srv of [A, B]) {
+      // eslint-disable-next-line no-await-in-loop
+      const gone = await rejection(rest(srv).channels.get(name).getMessage(serial));
+      assert.equal(gone.code, 40400);
+    }
   });
 });
