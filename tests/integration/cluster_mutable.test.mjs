@@ -24,7 +24,9 @@
 //    changed message's state and versions leave Redis with the message
 //    (trimmed by a later publish, as the stream is, while newer changed
 //    messages keep the keys alive), and the message is then 40400 on both
-//    nodes.
+//    nodes;
+//  - an app deleted with DELETE /apps/:id takes its messages' states and
+//    versions out of Redis too.
 //
 // Run: HERALDD=/abs/build/heraldd node --test --test-force-exit tests/integration/cluster_mutable.test.mjs
 
@@ -263,6 +265,37 @@ describe('mutable messages and retention on the redis engine', () => {
       // eslint-disable-next-line no-await-in-loop
       const gone = await rejection(rest(srv).channels.get(name).getMessage(serial));
       assert.equal(gone.code, 40400);
+    }
+  });
+});
+
+describe('mutable messages of a deleted app on the redis engine', () => {
+  const ADMIN = 'admin-secret';
+  let A;
+  const cluster = useCluster({ nodes: 1, args: ['--sandbox', '--admin-key', ADMIN], ready: (nodes) => { [A] = nodes; } });
+
+  rtTest('DELETE /apps/:id drops its messages\' states and versions', async () => {
+    const made = await fetch(`${A.url}/apps`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ keys: [{}] }),
+    });
+    assert.equal(made.status, 201);
+    const key = (await made.json()).keys[0].keyStr;
+    const appId = key.split('.')[0];
+    const name = `${uniqueChannel('room')}::$chat`; // Chat rooms are mutable
+    const channel = rest(A, { key }).channels.get(name);
+    const serial = await published(channel, 'doomed');
+    await channel.updateMessage({ serial, data: 'doomed, edited' });
+    const base = `${appId}\n${name}`;
+    const keys = [`h:l:${base}`, `h:lz:${base}`, `h:v:${base}\n${serial}`];
+    for (const k of keys) {
+      // eslint-disable-next-line no-await-in-loop
+      assert.equal(await cluster.redis.command('EXISTS', k), 1, k);
+    }
+    const del = await fetch(`${A.url}/apps/${appId}`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN}` } });
+    assert.equal(del.status, 204);
+    for (const k of keys) {
+      // eslint-disable-next-line no-await-in-loop
+      assert.equal(await cluster.redis.command('EXISTS', k), 0, `${k} deleted`);
     }
   });
 });
