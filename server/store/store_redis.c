@@ -487,7 +487,7 @@ static void send_call(struct call *c, redisCallbackFn *fn, int argc,
   fail(req, sh, NULL);
 }
 
-/* ---- Append ----------------------------------------------------------------- */
+/* ---- Positions ------------------------------------------------------------- */
 
 /* A history cursor or channel position: (ms, seq) of its entry and the
  * message index in it, -1 for a floor (before the entry's messages). */
@@ -506,6 +506,7 @@ static bool parse_position(const char *text, struct position *p) {
   return true;
 }
 
+/* ---- Append ----------------------------------------------------------------- */
 
 /* "<id> <node> <count> <message_id>" of the first publish with the key. */
 static bool take_duplicate(struct store_append *a, const char *seen) {
@@ -970,6 +971,21 @@ static size_t versions_of(struct message *created, const redisReply *stored,
   return n;
 }
 
+/* The message as it now is: its stored state if it has one (state: the
+ * script's reply, "" for none), else as created. */
+static struct message *as_now(struct message *created, const redisReply *state,
+                              const struct store_history *h) {
+  struct message *now;
+  herald_error err;
+  if (!state->len) return created;
+  if (redis_batch__decode_state(state->str, state->len, &now, &err)) {
+    log_warn("message in %s: skipping a malformed state", h->channel);
+    return created;
+  }
+  message__unref(created);
+  return now;
+}
+
 static void on_message(redisAsyncContext *ac, void *reply, void *priv) {
   struct call *c = priv;
   struct store_history *h = (struct store_history *)c->req;
@@ -982,21 +998,15 @@ static void on_message(redisAsyncContext *ac, void *reply, void *priv) {
     return;
   }
   herald_free(c);
-  struct message *created = created_in(range, h->of), *now = NULL;
-  herald_error err;
-  if (created && h->view == STORE_VIEW_LATEST && state->len &&
-      redis_batch__decode_state(state->str, state->len, &now, &err))
-    log_warn("message in %s: skipping a malformed state", h->channel);
+  struct message *created = created_in(range, h->of);
   struct message **list = &created;
   size_t n = created != NULL;
-  if (now) {
-    message__unref(created);
-    list = &now;
-  } else if (created && h->view == STORE_VIEW_VERSIONS) {
+  if (n && h->view == STORE_VIEW_VERSIONS)
     n = versions_of(created, element(r, 2, REDIS_REPLY_ARRAY), h, &list);
-  }
+  else if (n)
+    created = as_now(created, state, h);
   page_list(h, list, n);
-  if (list != &created && list != &now) herald_free(list);
+  if (list != &created) herald_free(list);
   succeed(&h->req);
 }
 
