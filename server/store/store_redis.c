@@ -697,9 +697,12 @@ static bool add_change(struct redis_store *s, struct args *args,
 
 static void run_append(struct redis_store *s, struct store_append *a) {
   size_t batch_len;
-  char *batch = redis_batch__encode(s->node, a->message_id,
-                                    a->messages[0]->connection_id, a->messages,
-                                    a->count, &batch_len);
+  /* The publisher (echo=false leaves out its own), a change's too, not the
+   * changed message's; a reaped member's LEAVE has only the item's. */
+  const char *publisher =
+      a->connection_id ? a->connection_id : a->messages[0]->connection_id;
+  char *batch = redis_batch__encode(s->node, a->message_id, publisher,
+                                    a->messages, a->count, &batch_len);
   if (!batch) {
     a->req.rc = herald_error_set(&a->req.err, HERALD_E_INTERNAL,
                                  "cannot encode the publish");

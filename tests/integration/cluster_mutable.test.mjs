@@ -9,6 +9,8 @@
 //    B's getMessage, getMessageVersions (both directions, paged) and
 //    history then show what A made of it, and a rewind on B replays the
 //    changes as they were delivered;
+//  - with echoMessages false, a connection does not receive its own change
+//    of another's message, and the message's publisher receives it;
 //  - history on B, paged one message at a time across A and B, lists each
 //    message once, where it was created, as it now is (the change entries
 //    between them are left out);
@@ -141,6 +143,25 @@ describe('mutable messages across two nodes', () => {
       });
     });
   }
+
+  rtTest('echoMessages false on either node leaves out the changer\'s own changes, not those of others of the publisher\'s message', async (scope) => {
+    const name = uniqueChannel('mutable:echo');
+    const alice = await scope.connected(A, { key: ROOT, clientId: 'alice', echoMessages: false });
+    const bob = await scope.connected(B, { key: ROOT, clientId: 'bob', echoMessages: false });
+    const toAlice = new Inbox();
+    const toBob = new Inbox();
+    await toAlice.subscribe(alice.channels.get(name));
+    await toBob.subscribe(bob.channels.get(name));
+    const serial = (await alice.channels.get(name).publish('note', 'by alice')).serials[0];
+    await bob.channels.get(name).updateMessage({ serial, data: 'edited by bob' });
+    await alice.channels.get(name).publish('marker', 'after');
+    const gotAlice = await toAlice.waitForCount(1);
+    assert.equal(gotAlice[0].action, 'message.update', 'alice receives bob\'s change of her message');
+    assert.equal(gotAlice[0].data, 'edited by bob');
+    const gotBob = await toBob.waitForCount(2);
+    assert.deepEqual(gotBob.map((m) => [m.action, m.name]), [['message.create', 'note'], ['message.create', 'marker']],
+      'bob receives alice\'s messages but not his own change');
+  });
 
   rtTest('history on B pages each message once, as it now is, across both nodes', async () => {
     const name = uniqueChannel('mutable:pages');
