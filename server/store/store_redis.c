@@ -735,15 +735,16 @@ static void run_append(struct redis_store *s, struct store_append *a) {
     arg(&args, clock, len); /* unused */
   }
   arg_owned(&args, index, strlen(index));
-  char *members = channel_key("h:s:", a->app_id, a->channel, &len);
-  arg_owned(&args, members, len);
+  size_t members_len;
+  char *members = channel_key("h:s:", a->app_id, a->channel, &members_len);
+  arg_owned(&args, members, members_len);
   bool dedupe = a->msg_serial >= 0 && a->connection_id;
   if (dedupe) {
     char *last = channel_subkey("h:k:", a->app_id, a->channel, a->connection_id,
                                 &len);
     arg_owned(&args, last, len);
   } else {
-    arg(&args, members, len); /* unused */
+    arg(&args, members, members_len); /* unused */
   }
   arg_channel_key(&args, "h:l:", a->app_id, a->channel);
   arg_channel_key(&args, "h:lz:", a->app_id, a->channel);
@@ -752,7 +753,7 @@ static void run_append(struct redis_store *s, struct store_append *a) {
                                     a->latest->version->of, &len);
     arg_owned(&args, versions, len);
   } else {
-    arg(&args, members, len); /* unused */
+    arg(&args, members, members_len); /* unused */
   }
   arg_owned(&args, batch, batch_len);
   arg_str(&args, retention);

@@ -207,7 +207,7 @@ static void test_a_change_round_trips_with_its_version(void **state) {
 static void assert_not_a_state(struct message **in, size_t n) {
   size_t len;
   char *bytes = redis_batch__encode("rNode", "id", "conn", in, n, &len);
-  char *value = herald_xmalloc(len + 3);
+  char *value = herald_xmalloc(len + 4);
   memcpy(value, "5-1 ", 4);
   memcpy(value + 4, bytes, len);
   struct message *m = NULL;
