@@ -100,6 +100,19 @@ int message_version__decode(struct wire_value v, struct message *m,
   return rc;
 }
 
+int message_version__decode_stored(struct wire_value v, struct message *m,
+                                   herald_error *err) {
+  if (wire_value__kind(wire_value__get(v, "version")) == WIRE_ABSENT) return 0;
+  m->version = herald_xcalloc(1, sizeof *m->version);
+  int rc = message__read_string(v, "serial", &m->version->of, err);
+  if (!rc && !m->version->of) rc = invalid(err, "stored version without serial");
+  if (!rc && !wire_value__int(wire_value__get(v, "timestamp"),
+                              &m->version->created))
+    rc = invalid(err, "stored version without timestamp");
+  if (!rc) rc = decode_operation(v, m->version, err);
+  return rc;
+}
+
 /* ---- Applying ------------------------------------------------------------ */
 
 /* Whether an append may join data encoded so: the server never decodes
@@ -159,7 +172,7 @@ int message_version__apply(const struct message *now,
     return rc;
   }
   m->action = change->action == MESSAGE_DELETE ? MESSAGE_DELETE : MESSAGE_UPDATE;
-  m->serial = herald_xstrdup(change->serial);
+  m->serial = dup_or_null(change->serial); /* NULL: a shared engine stamps */
   m->timestamp = change->timestamp;
   m->version = message_version__copy(change->version);
   m->version->created = now->version ? now->version->created : now->timestamp;

@@ -29,11 +29,20 @@ int message_version__decode_operation(struct wire_value op,
                                       struct message_version *v,
                                       herald_error *err);
 
+/* The stored form of a message (message__write's, perhaps before a
+ * shared engine stamped it): when map v has a "version", m's version of
+ * the message "serial" created at "timestamp", with the operation's
+ * clientId, description and metadata; m's own serial and timestamp are the
+ * store's to set. 0, or -40003 (m->version may then be set). */
+int message_version__decode_stored(struct wire_value v, struct message *m,
+                                   herald_error *err);
+
 /* Whether m is a change of another message. */
 bool message_version__is_change(const struct message *m);
 
 /* The message `now` becomes through `change` (stamped: its serial and
- * timestamp are the new version's), as a new message in *out. 0, or
+ * timestamp are the new version's; unstamped when a shared engine stamps
+ * it as it stores it), as a new message in *out. 0, or
  * -40003 for an append whose data cannot be joined to now's (another type
  * or encoding, or JSON or encrypted data). */
 int message_version__apply(const struct message *now,
@@ -50,7 +59,7 @@ json_t *message_version__to_json(const struct message_version *v);
 struct message_version *message_version__from_json(const json_t *j);
 
 /* The wire's "version" member of a changed message m: {serial, timestamp,
- * clientId, description, metadata}. */
+ * clientId, description, metadata} (no serial while m is unstamped). */
 void message_version__write(const struct message *m, struct wire_writer *w);
 
 #endif

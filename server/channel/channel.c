@@ -199,6 +199,11 @@ static void on_appended(struct store_req *req) {
     bool shared = store__shared(p->channels->store);
     if (shared) stamp_items(p, a->stamp_ms, a->stamp_seq, a->stamp_node,
                             a->stamp_ms);
+    struct message *latest = p->change.latest;
+    if (shared && latest && latest != p->messages[0]) { /* an append's */
+      latest->serial = herald_xstrdup(p->messages[0]->serial);
+      latest->timestamp = a->stamp_ms;
+    }
     p->own_serials = herald_xcalloc(p->count, sizeof *p->own_serials);
     for (size_t i = 0; i < p->count; i++)
       p->own_serials[i] = p->messages[i]->serial;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "message_version.h"
 #include "serial.h"
 #include "wire.h"
 
@@ -55,13 +56,20 @@ static char *string_at(struct wire_value array, size_t i) {
   return s && !memchr(s, '\0', len) ? herald_xstrndup(s, len) : NULL;
 }
 
-/* One stored Message: what message__decode reads, plus the fields only
- * the server sets. */
+/* One stored Message: what message__decode_stored reads, what makes it a
+ * version of another (message_version.h), plus the fields only the server
+ * sets. */
 static int decode_message(struct wire_value v, struct message **out,
                           herald_error *err) {
   int rc = message__decode_stored(v, out, err);
   if (rc) return rc;
   struct message *m = *out;
+  rc = message_version__decode_stored(v, m, err);
+  if (rc) {
+    message__unref(m);
+    *out = NULL;
+    return rc;
+  }
   size_t len;
   struct wire_value conn = wire_value__get(v, "connectionId");
   const char *s = wire_value__kind(conn) == WIRE_STR
@@ -129,6 +137,28 @@ int redis_batch__decode(const char *data, size_t len, int64_t ms,
   wire_doc__cleanup(&doc);
   if (rc) redis_batch__cleanup(out);
   return rc;
+}
+
+int redis_batch__decode_state(const char *value, size_t len,
+                              struct message **out, herald_error *err) {
+  const char *space = memchr(value, ' ', len);
+  int64_t ms;
+  unsigned seq;
+  if (!space || !redis_batch__parse_id(value, (size_t)(space - value), &ms, &seq))
+    return herald_error_set(err, HERALD_E_INTERNAL, "malformed stored state");
+  struct redis_batch b;
+  const char *batch = space + 1;
+  int rc = redis_batch__decode(batch, len - (size_t)(batch - value), ms, seq,
+                               &b, err);
+  if (rc) return rc;
+  if (b.count != 1 || !b.messages[0]->version) {
+    redis_batch__cleanup(&b);
+    return herald_error_set(err, HERALD_E_INTERNAL, "malformed stored state");
+  }
+  *out = b.messages[0];
+  b.messages[0] = NULL;
+  redis_batch__cleanup(&b);
+  return 0;
 }
 
 char *redis_batch__encode_member(const char *node, const struct message *m,

@@ -40,6 +40,14 @@ int redis_batch__decode(const char *data, size_t len, int64_t ms,
                         herald_error *err);
 void redis_batch__cleanup(struct redis_batch *b);
 
+/* A state of a mutable message (its newest, or one of its versions) as
+ * the channel's keys hold it: "<id> <batch>", a batch (redis_batch__encode)
+ * of that one message, to which Redis prefixes the id of the change's
+ * stream entry, whose first serial the state takes. Decodes it into *out.
+ * 0 or a negative Ably code. */
+int redis_batch__decode_state(const char *value, size_t len,
+                              struct message **out, herald_error *err);
+
 /* A presence member as the channel's member hash keeps it: the value
  * "<node>|<PRESENT item>" (herald_xmalloc'd), to which Redis prefixes the
  * id "<ms>-<seq>" of the entry that made it ("<id>|<node>|<item>"). */

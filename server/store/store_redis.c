@@ -15,13 +15,18 @@
  *   h:a:<app>             zset: channel -> when its history expires
  *   h:ua:<app>            set: channels with attachments (h:u: not empty)
  *   h:t:<app>\n<channel>  the pub/sub topic every publish goes to
+ *   h:l:<app>\n<channel>  hash: changed messages as they now are,
+ *                         serial -> "<id> <batch>" (mutable messages)
+ *   h:lz:<app>\n<channel> zset: those serials -> creation ms (trimming)
+ *   h:v:<app>\n<channel>\n<serial>  list: the message's versions
  * and on the first shard h:r:<kind> (hash "<app>\n<key>" -> "<expires>|
  * <value>"), h:rk (the kinds), h:nodes (zset: node -> last check-in),
  * h:nm:<node> (the channels a node has members or attachments on),
  * h:reaping:<node>,
  * h:x:<connection> (connection state) and h:o:<key> (nonces seen).
  * One Lua script stamps, stores, trims, records the idempotency key,
- * updates the members and publishes, atomically: a publish is
+ * updates the members (or a changed message's state, if it is still the
+ * one the change was made from) and publishes, atomically: a publish is
  * acknowledged only once Redis answered it.
  *
  * One engine thread runs a libuv loop with two connections per shard
@@ -57,15 +62,26 @@ extern const struct store_ops store_redis__ops;
 /* ---- Scripts ------------------------------------------------------------ */
 
 /* KEYS: stream, clock, idempotency key, app's channel index, members,
- * the publisher's last msgSerial here. ARGV: batch, retention ms, window
- * ms, flags (e: ephemeral, i: with an idempotency key), topic, channel,
- * stream kind (m/p), "node count message_id" (kept with the key), the
- * msgSerial or "", how long to remember it, then for a presence change
- * one pair per item: member key, "<node>|<item>" (or "" for a LEAVE).
+ * the publisher's last msgSerial here, the channel's message states, their
+ * index, and for a change the changed message's versions. ARGV: batch,
+ * retention ms, window ms, flags (e: ephemeral, i: with an idempotency
+ * key, c: a change), topic, channel, stream kind (m/p), "node count
+ * message_id" (kept with the key), the msgSerial or "", how long to
+ * remember it, then for a presence change one pair per item: member key,
+ * "<node>|<item>" (or "" for a LEAVE), and for a change: the changed
+ * message's serial, the entry id of the state it was made from ("": as
+ * created), the new state's batch, "1" if it is a version, the message's
+ * creation ms.
  * Publishes "<id> <kind> <members or -> <batch>". Returns {1, id}, {0,
- * "id node count message_id"} of the first publish with that key, or {2,
+ * "id node count message_id"} of the first publish with that key, {2,
  * ""} for a msgSerial stored already (a connection's msgSerials grow on
- * each channel). */
+ * each channel), or {3, ""} for a change of a message changed since its
+ * state was read (nothing stored). A change's entry carries the field
+ * "o" (what it changes), which the latest view skips; the new state,
+ * "<id> <batch>", goes in the states hash (serial -> state, indexed by
+ * creation ms in the zset) and if a version at the end of the versions
+ * list. States and versions go with their message, trimmed as MINID
+ * trims the stream. */
 static const char append_script[] =
     "local flags = ARGV[4]\n"
     "local idem = string.find(flags, 'i', 1, true)\n"
@@ -77,8 +93,14 @@ static const char append_script[] =
     "if serial then\n"
     "  local last = tonumber(redis.call('GET', KEYS[6]))\n"
     "  if last and last >= serial then return {2, ''} end\n"
-    "  redis.call('SET', KEYS[6], ARGV[9], 'PX', ARGV[10])\n"
     "end\n"
+    "local change = string.find(flags, 'c', 1, true)\n"
+    "if change then\n"
+    "  local now_state = redis.call('HGET', KEYS[7], ARGV[11])\n"
+    "  local made_from = now_state and string.match(now_state, '^[^ ]*') or ''\n"
+    "  if made_from ~= ARGV[12] then return {3, ''} end\n"
+    "end\n"
+    "if serial then redis.call('SET', KEYS[6], ARGV[9], 'PX', ARGV[10]) end\n"
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "local ms, seq = now, 0\n"
@@ -91,11 +113,31 @@ static const char append_script[] =
     "redis.call('HSET', KEYS[2], 'ms', ms, 'seq', seq, 'r', ARGV[2])\n"
     "redis.call('PEXPIRE', KEYS[2], retention + 86400000)\n"
     "local id = string.format('%d-%d', ms, seq)\n"
-    "if not string.find(flags, 'e', 1, true) then\n"
+    "if change or not string.find(flags, 'e', 1, true) then\n"
+    "  local fields = change and {'b', ARGV[1], 'o', ARGV[11]} or {'b', ARGV[1]}\n"
     "  redis.call('XADD', KEYS[1], 'MINID', string.format('%d', now - retention),\n"
-    "             id, 'b', ARGV[1])\n"
+    "             id, unpack(fields))\n"
     "  redis.call('PEXPIRE', KEYS[1], retention)\n"
     "  redis.call('ZADD', KEYS[4], now + retention, ARGV[6])\n"
+    "end\n"
+    "if change then\n"
+    "  local state = id .. ' ' .. ARGV[13]\n"
+    "  redis.call('HSET', KEYS[7], ARGV[11], state)\n"
+    "  redis.call('ZADD', KEYS[8], ARGV[15], ARGV[11])\n"
+    "  if ARGV[14] == '1' then redis.call('RPUSH', KEYS[9], state) end\n"
+    "  for _, k in ipairs({KEYS[7], KEYS[8], KEYS[9]}) do\n"
+    "    redis.call('PEXPIRE', k, retention)\n"
+    "  end\n"
+    "end\n"
+    "if ARGV[7] == 'm' then\n"
+    "  local gone = redis.call('ZRANGEBYSCORE', KEYS[8], '-inf',\n"
+    "                          string.format('(%d', now - retention), 'LIMIT', 0, 100)\n"
+    "  local versions = 'h:v:' .. string.sub(KEYS[1], 5) .. '\\n'\n"
+    "  for _, of in ipairs(gone) do\n"
+    "    redis.call('HDEL', KEYS[7], of)\n"
+    "    redis.call('ZREM', KEYS[8], of)\n"
+    "    redis.call('DEL', versions .. of)\n"
+    "  end\n"
     "end\n"
     "if idem then\n"
     "  redis.call('SET', KEYS[3], id .. ' ' .. ARGV[8], 'PX', ARGV[3])\n"
@@ -207,14 +249,19 @@ static const char channels_script[] =
     "return out\n";
 
 /* KEYS: the app's channel index on this shard. ARGV: app id, whether this
- * shard keeps records. Deletes the app's channels and records. */
+ * shard keeps records. Deletes the app's channels (with their messages'
+ * states and versions) and records. */
 static const char drop_script[] =
     "local used = 'h:ua:' .. ARGV[1]\n"
     "local names = redis.call('ZRANGE', KEYS[1], 0, -1)\n"
     "for _, n in ipairs(redis.call('SMEMBERS', used)) do names[#names + 1] = n end\n"
     "for _, name in ipairs(names) do\n"
-    "  for _, kind in ipairs({'m', 'p', 'c', 's', 'u'}) do\n"
-    "    redis.call('DEL', 'h:' .. kind .. ':' .. ARGV[1] .. '\\n' .. name)\n"
+    "  local base = ARGV[1] .. '\\n' .. name\n"
+    "  for _, of in ipairs(redis.call('ZRANGE', 'h:lz:' .. base, 0, -1)) do\n"
+    "    redis.call('DEL', 'h:v:' .. base .. '\\n' .. of)\n"
+    "  end\n"
+    "  for _, kind in ipairs({'m', 'p', 'c', 's', 'u', 'l', 'lz'}) do\n"
+    "    redis.call('DEL', 'h:' .. kind .. ':' .. base)\n"
     "  end\n"
     "end\n"
     "redis.call('DEL', KEYS[1], used)\n"
@@ -268,6 +315,32 @@ static const char adopt_script[] =
     "end\n"
     "return out\n";
 
+/* KEYS: a stream. ARGV: XRANGE or XREVRANGE, its two bounds, a count.
+ * Returns up to count entries of that range, in its order, that are not
+ * changes (have no field "o"): the latest view's. */
+static const char scan_script[] =
+    "local out, from, want = {}, ARGV[2], tonumber(ARGV[4])\n"
+    "while true do\n"
+    "  local got = redis.call(ARGV[1], KEYS[1], from, ARGV[3], 'COUNT', want)\n"
+    "  for _, e in ipairs(got) do\n"
+    "    if #e[2] == 2 then\n"
+    "      out[#out + 1] = e\n"
+    "      if #out == want then return out end\n"
+    "    end\n"
+    "  end\n"
+    "  if #got < want then return out end\n"
+    "  from = '(' .. got[#got][1]\n"
+    "end\n";
+
+/* KEYS: a stream, its message states, one message's versions. ARGV: the
+ * message's entry id, its serial, "v" for its versions. Returns {its
+ * entry (as XRANGE returns it), its state or "", its versions or {}}. */
+static const char message_script[] =
+    "local versions = {}\n"
+    "if ARGV[3] == 'v' then versions = redis.call('LRANGE', KEYS[3], 0, -1) end\n"
+    "return {redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]),\n"
+    "        redis.call('HGET', KEYS[2], ARGV[2]) or '', versions}\n";
+
 enum script {
   SCRIPT_ADOPT,
   SCRIPT_TAKE,
@@ -280,12 +353,15 @@ enum script {
   SCRIPT_USAGE,
   SCRIPT_OCCUPANCY,
   SCRIPT_CHANNELS,
+  SCRIPT_SCAN,
+  SCRIPT_MESSAGE,
   SCRIPTS
 };
 
 static const char *const scripts[SCRIPTS] = {
     adopt_script, take_script, record_script, append_script, position_script, drop_script, beat_script,
-    members_of_script, usage_script, occupancy_script, channels_script};
+    members_of_script, usage_script, occupancy_script, channels_script,
+    scan_script, message_script};
 
 /* ---- State ---------------------------------------------------------------- */
 
@@ -411,6 +487,25 @@ static void send_call(struct call *c, redisCallbackFn *fn, int argc,
   fail(req, sh, NULL);
 }
 
+/* ---- Positions ------------------------------------------------------------- */
+
+/* A history cursor or channel position: (ms, seq) of its entry and the
+ * message index in it, -1 for a floor (before the entry's messages). */
+struct position {
+  int64_t ms;
+  unsigned seq;
+  long index;
+};
+
+static bool parse_position(const char *text, struct position *p) {
+  if (!serial__position(text, &p->ms)) return false;
+  p->seq = (unsigned)((text[15] - '0') * 100 + (text[16] - '0') * 10 +
+                      (text[17] - '0'));
+  const char *colon = strrchr(text, ':');
+  p->index = text[18] && colon ? strtol(colon + 1, NULL, 10) : -1;
+  return true;
+}
+
 /* ---- Append ----------------------------------------------------------------- */
 
 /* "<id> <node> <count> <message_id>" of the first publish with the key. */
@@ -452,6 +547,9 @@ static void on_appended(redisAsyncContext *ac, void *reply, void *priv) {
     snprintf(a->stamp_node, sizeof a->stamp_node, "%s", s->node);
     succeed(&a->req);
   } else if (kind && value && kind->integer == 0 && take_duplicate(a, value->str)) {
+    succeed(&a->req);
+  } else if (kind && kind->integer == 3) { /* changed meanwhile */
+    a->stale = true;
     succeed(&a->req);
   } else if (kind && kind->integer == 2) { /* a resend: stored already */
     a->duplicate = true;
@@ -522,11 +620,13 @@ static void send_args(struct call *c, redisCallbackFn *fn, struct args *a) {
 }
 
 /* "<prefix><app>\n<channel>\n<suffix>": a key of one channel and one
- * client-supplied id (h:i:) or one connection's last msgSerial (h:k:). */
-static char *channel_subkey(const char *prefix, const struct store_append *a,
-                            const char *suffix, size_t *len) {
+ * client-supplied id (h:i:), one connection's last msgSerial (h:k:) or one
+ * message's versions (h:v:). */
+static char *channel_subkey(const char *prefix, const char *app_id,
+                            const char *channel, const char *suffix,
+                            size_t *len) {
   size_t base, n = strlen(suffix);
-  char *k = channel_key(prefix, a->app_id, a->channel, &base);
+  char *k = channel_key(prefix, app_id, channel, &base);
   k = herald_xrealloc(k, base + 1 + n + 1);
   k[base] = '\n';
   memcpy(k + base + 1, suffix, n + 1);
@@ -570,11 +670,39 @@ static void note_member_channel(struct redis_store *s, const char *app_id,
   herald_free(name);
 }
 
+/* A change's arguments (owned by args or a): the changed message's
+ * serial, the entry id of the state it was made from ("" for the message
+ * as created), the new state, whether it is a version, the message's
+ * creation time. false: the state could not be encoded. */
+static bool add_change(struct redis_store *s, struct args *args,
+                       const struct store_append *a) {
+  const struct message *latest = a->latest;
+  const char *of = latest->version->of;
+  struct position from;
+  char made_from[40] = "", created[24];
+  if (strcmp(a->expected, of) && parse_position(a->expected, &from))
+    snprintf(made_from, sizeof made_from, "%" PRId64 "-%u", from.ms, from.seq);
+  size_t len;
+  char *state = redis_batch__encode(s->node, a->message_id,
+                                    latest->connection_id, &a->latest, 1, &len);
+  if (!state) return false;
+  snprintf(created, sizeof created, "%" PRId64, latest->version->created);
+  arg_str(args, of);
+  arg_owned(args, herald_xstrdup(made_from), strlen(made_from));
+  arg_owned(args, state, len);
+  arg_str(args, a->new_version ? "1" : "");
+  arg_owned(args, herald_xstrdup(created), strlen(created));
+  return true;
+}
+
 static void run_append(struct redis_store *s, struct store_append *a) {
   size_t batch_len;
-  char *batch = redis_batch__encode(s->node, a->message_id,
-                                    a->messages[0]->connection_id, a->messages,
-                                    a->count, &batch_len);
+  /* The publisher (echo=false leaves out its own), a change's too, not the
+   * changed message's; a reaped member's LEAVE has only the item's. */
+  const char *publisher =
+      a->connection_id ? a->connection_id : a->messages[0]->connection_id;
+  char *batch = redis_batch__encode(s->node, a->message_id, publisher,
+                                    a->messages, a->count, &batch_len);
   if (!batch) {
     a->req.rc = herald_error_set(&a->req.err, HERALD_E_INTERNAL,
                                  "cannot encode the publish");
@@ -593,32 +721,48 @@ static void run_append(struct redis_store *s, struct store_append *a) {
   struct args args = {.n = 0};
   arg_str(&args, "EVALSHA");
   arg_str(&args, s->sha[SCRIPT_APPEND]);
-  arg_str(&args, "6");
+  arg_str(&args, "9");
   char *stream = channel_key(kind == 'p' ? "h:p:" : "h:m:", a->app_id,
                              a->channel, &len);
   arg_owned(&args, stream, len);
   char *clock = channel_key("h:c:", a->app_id, a->channel, &len);
   arg_owned(&args, clock, len);
   if (idem) {
-    char *key = channel_subkey("h:i:", a, a->idempotency_key, &len);
+    char *key = channel_subkey("h:i:", a->app_id, a->channel, a->idempotency_key,
+                               &len);
     arg_owned(&args, key, len);
   } else {
     arg(&args, clock, len); /* unused */
   }
   arg_owned(&args, index, strlen(index));
-  char *members = channel_key("h:s:", a->app_id, a->channel, &len);
-  arg_owned(&args, members, len);
+  size_t members_len;
+  char *members = channel_key("h:s:", a->app_id, a->channel, &members_len);
+  arg_owned(&args, members, members_len);
   bool dedupe = a->msg_serial >= 0 && a->connection_id;
   if (dedupe) {
-    char *last = channel_subkey("h:k:", a, a->connection_id, &len);
+    char *last = channel_subkey("h:k:", a->app_id, a->channel, a->connection_id,
+                                &len);
     arg_owned(&args, last, len);
   } else {
-    arg(&args, members, len); /* unused */
+    arg(&args, members, members_len); /* unused */
+  }
+  arg_channel_key(&args, "h:l:", a->app_id, a->channel);
+  arg_channel_key(&args, "h:lz:", a->app_id, a->channel);
+  if (a->latest) {
+    char *versions = channel_subkey("h:v:", a->app_id, a->channel,
+                                    a->latest->version->of, &len);
+    arg_owned(&args, versions, len);
+  } else {
+    arg(&args, members, members_len); /* unused */
   }
   arg_owned(&args, batch, batch_len);
   arg_str(&args, retention);
   arg_str(&args, window);
-  arg_str(&args, a->ephemeral ? (idem ? "ei" : "e") : (idem ? "i" : ""));
+  char flags[4] = "", *f = flags;
+  if (a->ephemeral) *f++ = 'e';
+  if (idem) *f++ = 'i';
+  if (a->latest) *f++ = 'c';
+  arg_str(&args, flags);
   char *topic = channel_key("h:t:", a->app_id, a->channel, &len);
   arg_owned(&args, topic, len);
   arg_str(&args, a->channel);
@@ -632,28 +776,18 @@ static void run_append(struct redis_store *s, struct store_append *a) {
   arg_str(&args, ttl);
   if (kind == 'p' && add_member_pairs(s, &args, a))
     note_member_channel(s, a->app_id, a->channel);
+  if (a->latest && !add_change(s, &args, a)) {
+    args_free(&args);
+    a->req.rc = herald_error_set(&a->req.err, HERALD_E_INTERNAL,
+                                 "cannot encode the change");
+    store_req__complete(&a->req);
+    return;
+  }
   send_args(call_new(&a->req, shard_of(s, a->app_id, a->channel)), on_appended,
             &args);
 }
 
 /* ---- History ----------------------------------------------------------------- */
-
-/* A history cursor or channel position: (ms, seq) of its entry and the
- * message index in it, -1 for a floor (before the entry's messages). */
-struct position {
-  int64_t ms;
-  unsigned seq;
-  long index;
-};
-
-static bool parse_position(const char *text, struct position *p) {
-  if (!serial__position(text, &p->ms)) return false;
-  p->seq = (unsigned)((text[15] - '0') * 100 + (text[16] - '0') * 10 +
-                      (text[17] - '0'));
-  const char *colon = strrchr(text, ':');
-  p->index = text[18] && colon ? strtol(colon + 1, NULL, 10) : -1;
-  return true;
-}
 
 /* Whether message i of entry (ms, seq) lies on the page's side of the
  * cursor: at or after it going forwards, at or before it backwards. */
@@ -706,6 +840,43 @@ static bool take_entry(struct store_history *h, const struct position *cursor,
   return more;
 }
 
+/* Replaces the page's messages that were changed by their states now
+ * ([state or nil] per message). */
+static void on_states(redisAsyncContext *ac, void *reply, void *priv) {
+  struct call *c = priv;
+  struct store_history *h = (struct store_history *)c->req;
+  const redisReply *r = reply;
+  if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != h->count) {
+    fail(&h->req, c->sh, r);
+    herald_free(c);
+    return;
+  }
+  for (size_t i = 0; i < h->count; i++) {
+    const redisReply *state = element(r, i, REDIS_REPLY_STRING);
+    struct message *now;
+    herald_error err;
+    if (!state) continue;
+    if (redis_batch__decode_state(state->str, state->len, &now, &err)) {
+      log_warn("history of %s: skipping a malformed state", h->channel);
+      continue;
+    }
+    message__unref(h->messages[i]);
+    h->messages[i] = now;
+  }
+  herald_free(c);
+  succeed(&h->req);
+}
+
+/* The latest view: reads the states of the page's messages. */
+static void read_states(struct call *c) {
+  struct store_history *h = (struct store_history *)c->req;
+  struct args args = {.n = 0};
+  arg_str(&args, "HMGET");
+  arg_channel_key(&args, "h:l:", h->app_id, h->channel);
+  for (size_t i = 0; i < h->count; i++) arg_str(&args, h->messages[i]->serial);
+  send_args(c, on_states, &args);
+}
+
 static void on_history(redisAsyncContext *ac, void *reply, void *priv) {
   struct call *c = priv;
   struct store_history *h = (struct store_history *)c->req;
@@ -720,6 +891,10 @@ static void on_history(redisAsyncContext *ac, void *reply, void *priv) {
   h->messages = herald_xcalloc(h->limit ? h->limit : 1, sizeof *h->messages);
   for (size_t i = 0; i < r->elements; i++)
     if (!take_entry(h, &cursor, r->element[i])) break;
+  if (h->view == STORE_VIEW_LATEST && h->count) {
+    read_states(c);
+    return;
+  }
   herald_free(c);
   succeed(&h->req);
 }
@@ -737,6 +912,134 @@ static void bound(char *out, size_t size, const struct store_history *h,
     snprintf(out, size, "%" PRId64, ms);
 }
 
+/* ---- One message's state and versions ----------------------------------------- */
+
+/* The message `serial` as created, from its stream entry (an XRANGE
+ * reply), or NULL. */
+static struct message *created_in(const redisReply *range, const char *serial) {
+  const redisReply *entry = element(range, 0, REDIS_REPLY_ARRAY);
+  const redisReply *id = element(entry, 0, REDIS_REPLY_STRING);
+  const redisReply *batch = element(element(entry, 1, REDIS_REPLY_ARRAY), 1,
+                                    REDIS_REPLY_STRING);
+  int64_t ms;
+  unsigned seq;
+  struct redis_batch b;
+  herald_error err;
+  if (!id || !batch || !redis_batch__parse_id(id->str, id->len, &ms, &seq) ||
+      redis_batch__decode(batch->str, batch->len, ms, seq, &b, &err))
+    return NULL;
+  struct message *found = NULL;
+  for (size_t i = 0; i < b.count && !found; i++) {
+    if (b.messages[i]->version || strcmp(b.messages[i]->serial, serial)) continue;
+    found = b.messages[i];
+    b.messages[i] = NULL;
+  }
+  redis_batch__cleanup(&b);
+  return found;
+}
+
+/* Pages list (n messages in serial order, each taken) by h's bounds,
+ * direction and cursor. */
+static void page_list(struct store_history *h, struct message **list,
+                      size_t n) {
+  bool forwards = h->direction == STORE_FORWARDS, more = true;
+  h->messages = herald_xcalloc(h->limit ? h->limit : 1, sizeof *h->messages);
+  for (size_t k = 0; k < n; k++) {
+    struct message *m = list[forwards ? k : n - 1 - k];
+    int side = h->cursor ? strcmp(m->serial, h->cursor) : 0;
+    if (!more || (forwards ? side < 0 : side > 0) || m->timestamp < h->start ||
+        m->timestamp > h->end)
+      message__unref(m);
+    else
+      more = collect(h, m);
+  }
+}
+
+/* [created, versions...] of the message: its versions view, oldest first. */
+static size_t versions_of(struct message *created, const redisReply *stored,
+                          const struct store_history *h,
+                          struct message ***out) {
+  size_t n = 0, cap = 1 + (stored ? stored->elements : 0);
+  struct message **list = herald_xcalloc(cap, sizeof *list);
+  list[n++] = created;
+  for (size_t i = 0; stored && i < stored->elements; i++) {
+    const redisReply *state = element(stored, i, REDIS_REPLY_STRING);
+    herald_error err;
+    if (!state ||
+        redis_batch__decode_state(state->str, state->len, &list[n], &err))
+      log_warn("versions in %s: skipping a malformed one", h->channel);
+    else
+      n++;
+  }
+  *out = list;
+  return n;
+}
+
+/* The message as it now is: its stored state if it has one (state: the
+ * script's reply, "" for none), else as created. */
+static struct message *as_now(struct message *created, const redisReply *state,
+                              const struct store_history *h) {
+  struct message *now;
+  herald_error err;
+  if (!state->len) return created;
+  if (redis_batch__decode_state(state->str, state->len, &now, &err)) {
+    log_warn("message in %s: skipping a malformed state", h->channel);
+    return created;
+  }
+  message__unref(created);
+  return now;
+}
+
+static void on_message(redisAsyncContext *ac, void *reply, void *priv) {
+  struct call *c = priv;
+  struct store_history *h = (struct store_history *)c->req;
+  const redisReply *r = reply;
+  const redisReply *range = element(r, 0, REDIS_REPLY_ARRAY);
+  const redisReply *state = element(r, 1, REDIS_REPLY_STRING);
+  if (!range || !state) {
+    fail(&h->req, c->sh, r);
+    herald_free(c);
+    return;
+  }
+  herald_free(c);
+  struct message *created = created_in(range, h->of);
+  struct message **list = &created;
+  size_t n = created != NULL;
+  if (n && h->view == STORE_VIEW_VERSIONS)
+    n = versions_of(created, element(r, 2, REDIS_REPLY_ARRAY), h, &list);
+  else if (n)
+    created = as_now(created, state, h);
+  page_list(h, list, n);
+  if (list != &created) herald_free(list);
+  succeed(&h->req);
+}
+
+/* The message h->of as it now is (latest view) or its versions. */
+static void run_message(struct redis_store *s, struct store_history *h) {
+  struct position of;
+  if (!parse_position(h->of, &of) || of.index < 0) { /* no such message */
+    h->messages = herald_xcalloc(1, sizeof *h->messages);
+    succeed(&h->req);
+    return;
+  }
+  char id[40];
+  snprintf(id, sizeof id, "%" PRId64 "-%u", of.ms, of.seq);
+  size_t len;
+  struct args args = {.n = 0};
+  arg_str(&args, "EVALSHA");
+  arg_str(&args, s->sha[SCRIPT_MESSAGE]);
+  arg_str(&args, "3");
+  arg_channel_key(&args, "h:m:", h->app_id, h->channel);
+  arg_channel_key(&args, "h:l:", h->app_id, h->channel);
+  char *versions = channel_subkey("h:v:", h->app_id, h->channel, h->of, &len);
+  arg_owned(&args, versions, len);
+  arg_str(&args, id);
+  arg_str(&args, h->of);
+  arg_str(&args, h->view == STORE_VIEW_VERSIONS ? "v" : "");
+  send_args(call_new(&h->req, shard_of(s, h->app_id, h->channel)), on_message,
+            &args);
+}
+
 static void run_history(struct redis_store *s, struct store_history *h) {
   struct position cursor = {0};
   h->count = 0;
@@ -748,6 +1051,10 @@ static void run_history(struct redis_store *s, struct store_history *h) {
     store_req__complete(&h->req);
     return;
   }
+  if (h->of) {
+    run_message(s, h);
+    return;
+  }
   size_t key_len;
   char *key = channel_key(h->stream == STORE_PRESENCE ? "h:p:" : "h:m:",
                           h->app_id, h->channel, &key_len);
@@ -756,12 +1063,19 @@ static void run_history(struct redis_store *s, struct store_history *h) {
   bound(upper, sizeof upper, h, &cursor, true);
   snprintf(count, sizeof count, "%zu", h->limit + 2);
   bool forwards = h->direction == STORE_FORWARDS;
+  bool latest = h->view == STORE_VIEW_LATEST;
   struct args args = {.n = 0};
+  if (latest) {
+    arg_str(&args, "EVALSHA");
+    arg_str(&args, s->sha[SCRIPT_SCAN]);
+    arg_str(&args, "1");
+    arg(&args, key, key_len);
+  }
   arg_str(&args, forwards ? "XRANGE" : "XREVRANGE");
-  arg(&args, key, key_len);
+  if (!latest) arg(&args, key, key_len);
   arg_str(&args, forwards ? lower : upper);
   arg_str(&args, forwards ? upper : lower);
-  arg_str(&args, "COUNT");
+  if (!latest) arg_str(&args, "COUNT");
   arg_str(&args, count);
   send_args(call_new(&h->req, shard_of(s, h->app_id, h->channel)), on_history,
             &args);

@@ -1,11 +1,15 @@
 /* fuzz_redis_batch.c -- libFuzzer target for what the redis engine reads
  * back from Redis (any node wrote it): a stored publish, through
- * redis_batch__decode, as history and the pub/sub feed decode it.
+ * redis_batch__decode, as history and the pub/sub feed decode it, and a
+ * mutable message's stored state or version ("<id> <batch>"), through
+ * redis_batch__decode_state.
  *
- * Whatever the bytes, decoding ends in a batch or an error without a
- * crash, a leak or undefined behaviour. What decodes must survive the way
- * back: encoded again with the node its serials name, it decodes to the
- * same serials. */
+ * Whatever the bytes, decoding ends in a batch (a state) or an error
+ * without a crash, a leak or undefined behaviour. What decodes must
+ * survive the way back: a batch encoded again with the node its serials
+ * name decodes to the same serials; a state stored again under another
+ * entry id decodes to the same change of the same message, with the serial
+ * that id gives. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +49,31 @@ static void round_trip(const struct redis_batch *b) {
   herald_free(bytes);
 }
 
+static void round_trip_state(const struct message *m) {
+  char *node = node_of(m->serial);
+  size_t len;
+  char *bytes = redis_batch__encode(node, "id", m->connection_id,
+                                    (struct message *const *)&m, 1, &len);
+  if (!bytes) fail("a decoded state could not be encoded");
+  char *value = herald_xmalloc(len + 16);
+  memcpy(value, "1700000000000-7 ", 16);
+  memcpy(value + 16, bytes, len);
+  herald_free(bytes);
+  struct message *again = NULL;
+  herald_error err;
+  if (redis_batch__decode_state(value, len + 16, &again, &err))
+    fail("an encoded state did not decode");
+  char serial[SERIAL_MAX];
+  serial__format(serial, 1700000000000, 7, node, 0);
+  if (strcmp(again->serial, serial) || again->action != m->action ||
+      strcmp(again->version->of, m->version->of) ||
+      again->version->created != m->version->created)
+    fail("the round trip changed the state");
+  message__unref(again);
+  herald_free(value);
+  herald_free(node);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   struct redis_batch b;
   herald_error err;
@@ -52,6 +81,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                           &err) == 0) {
     round_trip(&b);
     redis_batch__cleanup(&b);
+  }
+  struct message *state = NULL;
+  if (redis_batch__decode_state((const char *)data, size, &state, &err) == 0) {
+    round_trip_state(state);
+    message__unref(state);
   }
   return 0;
 }

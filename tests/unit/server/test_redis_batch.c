@@ -3,8 +3,12 @@
  * messages, stamped from the entry id (serial per index, timestamp = the
  * id's time); entry ids parse only in the serial's range; bytes that are
  * not a batch -- truncated, wrong shape, a node that cannot be in a
- * serial -- are refused without a leak. tests/fuzz/fuzz_redis_batch.c
- * throws arbitrary bytes at the decoder. */
+ * serial -- are refused without a leak. A changed message (mutable
+ * messages), stored unstamped, comes back with its version: the message it
+ * changes, its creation time and the operation, its own serial and
+ * timestamp from the entry id; a stored state "<id> <batch>" decodes to
+ * that one changed message, and anything else is refused.
+ * tests/fuzz/fuzz_redis_batch.c throws arbitrary bytes at the decoders. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +21,7 @@
 #include "alloc.h"
 #include "leak_check.h"
 #include "message.h"
+#include "message_version.h"
 #include "store/redis_batch.h"
 #include "wire.h"
 
@@ -138,6 +143,118 @@ static void test_malformed_batches_are_refused(void **state) {
   assert_refused("\xa0", 1);                   /* not an array */
 }
 
+/* An update of "01700000000000-003@rOther:001", as a change is before a
+ * shared engine stamps it. */
+static struct message *change(void) {
+  struct message *m = item("greeting", "edited", PAYLOAD_STRING, 6);
+  m->action = MESSAGE_UPDATE;
+  m->version = herald_xcalloc(1, sizeof *m->version);
+  m->version->of = herald_xstrdup("01700000000000-003@rOther:001");
+  m->version->created = 1700000000000;
+  m->version->client_id = herald_xstrdup("moderator");
+  m->version->description = herald_xstrdup("typo");
+  m->version->metadata = json_pack("{s:s}", "reason", "spelling");
+  return m;
+}
+
+static void assert_is_the_change(const struct message *m, const char *serial,
+                                 int64_t timestamp) {
+  assert_int_equal(m->action, MESSAGE_UPDATE);
+  assert_string_equal(m->serial, serial);
+  assert_int_equal(m->timestamp, timestamp);
+  assert_non_null(m->version);
+  assert_string_equal(m->version->of, "01700000000000-003@rOther:001");
+  assert_int_equal(m->version->created, 1700000000000);
+  assert_string_equal(m->version->client_id, "moderator");
+  assert_string_equal(m->version->description, "typo");
+  assert_string_equal(json_string_value(json_object_get(m->version->metadata,
+                                                        "reason")),
+                      "spelling");
+  assert_string_equal(m->client_id, "alice");
+  assert_memory_equal(m->payload.data, "edited", 6);
+}
+
+static void test_a_change_round_trips_with_its_version(void **state) {
+  struct message *in[1] = {change()};
+  size_t len;
+  char *bytes = redis_batch__encode("rNode", "conn:7", "conn", in, 1, &len);
+  assert_non_null(bytes);
+  struct redis_batch b;
+  herald_error err;
+  assert_int_equal(redis_batch__decode(bytes, len, 1700000000500, 2, &b, &err), 0);
+  assert_is_the_change(b.messages[0], "01700000000500-002@rNode:000",
+                       1700000000500);
+  redis_batch__cleanup(&b);
+
+  /* The same bytes as a state: "<id> <batch>". */
+  char *value = herald_xmalloc(len + 32);
+  int id_len = snprintf(value, 32, "1700000000600-9 ");
+  memcpy(value + id_len, bytes, len);
+  struct message *m = NULL;
+  assert_int_equal(redis_batch__decode_state(value, (size_t)id_len + len, &m, &err), 0);
+  assert_is_the_change(m, "01700000000600-009@rNode:000", 1700000000600);
+  message__unref(m);
+  for (size_t cut = 0; cut < (size_t)id_len + len; cut++)
+    assert_true(redis_batch__decode_state(value, cut, &m, &err) < 0);
+  value[4] = 'x'; /* not an entry id */
+  assert_true(redis_batch__decode_state(value, (size_t)id_len + len, &m, &err) < 0);
+  herald_free(value);
+  herald_free(bytes);
+  message__unref(in[0]);
+}
+
+/* " <batch>" after id: a state must be one changed message. */
+static void assert_not_a_state(struct message **in, size_t n) {
+  size_t len;
+  char *bytes = redis_batch__encode("rNode", "id", "conn", in, n, &len);
+  char *value = herald_xmalloc(len + 4);
+  memcpy(value, "5-1 ", 4);
+  memcpy(value + 4, bytes, len);
+  struct message *m = NULL;
+  herald_error err;
+  assert_true(redis_batch__decode_state(value, len + 4, &m, &err) < 0);
+  assert_null(m);
+  herald_free(value);
+  herald_free(bytes);
+}
+
+static void test_states_are_one_changed_message(void **state) {
+  struct message *in[2] = {item("n", "d", PAYLOAD_STRING, 1), change()};
+  assert_not_a_state(in, 1); /* not a change */
+  struct message *two[2] = {in[1], in[1]};
+  assert_not_a_state(two, 2);
+  message__unref(in[0]);
+  message__unref(in[1]);
+}
+
+/* A stored "version" without the serial or timestamp it needs (flaw 0,
+ * 1), or with an operation that is not (2). */
+static void test_malformed_stored_versions_are_refused(void **state) {
+  for (int flaw = 0; flaw < 3; flaw++) {
+    struct wire_writer w;
+    wire_writer__init(&w, WIRE_MSGPACK);
+    wire_writer__array(&w, 4);
+    wire_writer__str(&w, "node");
+    wire_writer__str(&w, "id");
+    wire_writer__str(&w, "conn");
+    wire_writer__array(&w, 1);
+    wire_writer__map(&w, flaw == 2 ? 5 : 4);
+    wire_writer__kv_str(&w, "connectionId", "conn");
+    wire_writer__kv_int(&w, "action", MESSAGE_UPDATE);
+    if (flaw != 0) wire_writer__kv_str(&w, "serial", "5-1@n:000");
+    if (flaw != 1) wire_writer__kv_int(&w, "timestamp", 5);
+    wire_writer__key(&w, "version");
+    wire_writer__map(&w, 1);
+    if (flaw == 2) wire_writer__kv_int(&w, "clientId", 7);
+    else wire_writer__kv_str(&w, "clientId", "moderator");
+    size_t len;
+    char *bytes = wire_writer__finish(&w, &len);
+    wire_writer__cleanup(&w);
+    assert_refused(bytes, len);
+    herald_free(bytes);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_round_trip_stamps_from_the_entry_id,
@@ -145,6 +262,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_entry_ids, leak_check__setup,
                                       leak_check__teardown),
       cmocka_unit_test_setup_teardown(test_malformed_batches_are_refused,
+                                      leak_check__setup, leak_check__teardown),
+      cmocka_unit_test_setup_teardown(test_a_change_round_trips_with_its_version,
+                                      leak_check__setup, leak_check__teardown),
+      cmocka_unit_test_setup_teardown(test_states_are_one_changed_message,
+                                      leak_check__setup, leak_check__teardown),
+      cmocka_unit_test_setup_teardown(test_malformed_stored_versions_are_refused,
                                       leak_check__setup, leak_check__teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
