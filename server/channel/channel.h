@@ -22,6 +22,7 @@
 #include "store/store.h"
 
 struct channel_table;
+struct stats_minutes;
 
 /* What the channel layer needs of the process (server.c makes it). */
 struct channels {
@@ -30,6 +31,7 @@ struct channels {
   struct apps *apps;
   const struct config *cfg;
   const char *node_id; /* this process, in serials */
+  struct stats_minutes *stats; /* apps' statistics (stats_minutes.h) */
 };
 
 /* One publish of one or more messages to one channel, atomically. */
@@ -39,6 +41,7 @@ struct publish {
   struct worker *origin;
   struct app *app; /* retained by the caller for the publish's life */
   char *channel;   /* base name, herald_xmalloc'd */
+  int64_t started_us; /* metrics__now_us() when it was addressed */
   struct message **messages;
   size_t count;
   char *idempotency_key; /* herald_xmalloc'd, or NULL */
