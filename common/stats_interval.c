@@ -1,6 +1,7 @@
 /* stats_interval.c -- stats units and interval ids (see stats_interval.h). */
 #include "stats_interval.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,8 +98,9 @@ int stats_interval__parse(const char *text, int64_t *first, int64_t *last) {
   if (!text || !*text) return -1;
   if (!strchr(text, '-')) { /* epoch ms */
     char *end;
+    errno = 0;
     long long v = strtoll(text, &end, 10);
-    if (*end || v < 0) return -1;
+    if (errno || *end || v < 0) return -1;
     *first = *last = v;
     return 0;
   }
