@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "channel/channel.h"
-#include "channel/meta_channels.h"
 #include "protocol_message.h"
 
 static struct counters *block_of(struct app *app) {
@@ -54,8 +53,6 @@ void stats__published(const struct publish *p, enum metric_origin origin) {
 }
 
 void stats__delivered(struct app *app, const struct delivery *d) {
-  /* not counted: [meta]stats:minute would count its own updates */
-  if (meta_channels__is_meta(d->channel, strlen(d->channel))) return;
   bool presence = d->action == PM_PRESENCE;
   long data = data_of(d->messages, d->count), n = (long)d->count;
   stats__count(app, presence ? STATS_OUT_PRESENCE : STATS_OUT_MESSAGES, n);

@@ -56,7 +56,8 @@ long stats__total(struct app *app, enum stats_counter id);
  * presence changes) came in over `origin`, and were persisted if the
  * channel keeps history that long; its latency is observed either way. */
 void stats__published(const struct publish *p, enum metric_origin origin);
-/* A delivery's messages went out to one realtime subscriber of app. */
+/* A delivery's messages went out to one realtime subscriber of app (not
+ * on a metachannel: those are not the app's messages). */
 void stats__delivered(struct app *app, const struct delivery *d);
 /* A realtime connection (on a transport named as [meta]connection.
  * lifecycle names it) opened or closed. */

@@ -192,7 +192,9 @@ static void on_deliver(struct subscriber *s, struct delivery *d,
     hold(a, d, delivery__frame_of(frames, kind));
   else if (a->state == ATTACHMENT_LIVE && wants_delivery(a, d)) {
     send_delivery(a, d, a->filter ? NULL : delivery__frame_of(frames, kind));
-    stats__delivered(a->conn->auth.app, d);
+    /* not metachannels': [meta]stats:minute would count its own updates */
+    if (!meta_channels__is_meta(d->channel, strlen(d->channel)))
+      stats__delivered(a->conn->auth.app, d);
   }
 }
 
