@@ -35,7 +35,8 @@ void stats__published(const struct publish *p, enum metric_origin origin) {
   metrics__observe(METRIC_PUBLISH_LATENCY, metrics__now_us() - p->started_us);
   if (p->rc || !p->count) return;
   long data = data_of(p->messages, p->count), n = (long)p->count;
-  stats__count(p->app, (p->presence ? STATS_IN_PRESENCE : STATS_IN_MESSAGES) + origin, n);
+  stats__count(p->app,
+               (p->presence ? STATS_IN_PRESENCE : STATS_IN_MESSAGES) + origin, n);
   stats__count(p->app,
                (p->presence ? STATS_IN_PRESENCE_DATA : STATS_IN_MESSAGES_DATA) +
                    origin,
@@ -82,7 +83,8 @@ void stats__channel(struct app *app, bool opened) {
 }
 
 void stats__request(struct app *app, bool token, int status) {
-  /* refused: the client's credentials or rate; failed: anything else */
+  /* refused: the client's credentials or rate; failed: anything else
+   * (offsets of succeeded, failed, refused in both enums) */
   bool refused = status == 401 || status == 403 || status == 429;
   int outcome = status < 400 ? 0 : refused ? 2 : 1;
   stats__count(app, (token ? STATS_TOKEN_SUCCEEDED : STATS_API_SUCCEEDED) + outcome,
@@ -124,8 +126,6 @@ void stats__entries(const long *from, const long *to, struct stats_entries *e) {
   stats_entries__add_persisted(e, "presence", "data",
                                GROWN(STATS_PERSISTED_PRESENCE_DATA));
   stats_entries__add(e, "connections.all.opened", GROWN(STATS_CONNECTIONS_OPENED));
-  stats_entries__add(e, "connections.all.refused",
-                     GROWN(STATS_CONNECTIONS_REFUSED));
   stats_entries__add(e, "channels.opened", GROWN(STATS_CHANNELS_OPENED));
   for (int o = 0; o < 3; o++) {
     stats_entries__add_request(e, "other", outcomes[o],

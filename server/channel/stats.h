@@ -20,12 +20,13 @@
 struct publish;
 
 enum stats_counter {
-  /* inbound, by origin (enum metric_origin) and kind */
-  STATS_IN_MESSAGES = 0,               /* + origin */
-  STATS_IN_MESSAGES_DATA = 2,          /* + origin */
-  STATS_IN_PRESENCE = 4,               /* + origin */
-  STATS_IN_PRESENCE_DATA = 6,          /* + origin */
-  STATS_OUT_MESSAGES = 8,              /* realtime */
+  /* inbound, each + enum metric_origin */
+  STATS_IN_MESSAGES = 0,
+  STATS_IN_MESSAGES_DATA = STATS_IN_MESSAGES + METRIC_ORIGINS,
+  STATS_IN_PRESENCE = STATS_IN_MESSAGES_DATA + METRIC_ORIGINS,
+  STATS_IN_PRESENCE_DATA = STATS_IN_PRESENCE + METRIC_ORIGINS,
+  /* outbound: realtime */
+  STATS_OUT_MESSAGES = STATS_IN_PRESENCE_DATA + METRIC_ORIGINS,
   STATS_OUT_MESSAGES_DATA,
   STATS_OUT_PRESENCE,
   STATS_OUT_PRESENCE_DATA,
@@ -35,10 +36,11 @@ enum stats_counter {
   STATS_PERSISTED_PRESENCE_DATA,
   STATS_CONNECTIONS_OPENED,
   STATS_CONNECTIONS_CLOSED,
-  STATS_CONNECTIONS_REFUSED,
   STATS_CHANNELS_OPENED,
   STATS_CHANNELS_CLOSED,
-  STATS_API_SUCCEEDED, /* REST requests but token requests */
+  /* REST requests but token requests, then token requests: each
+   * succeeded, failed, refused */
+  STATS_API_SUCCEEDED,
   STATS_API_FAILED,
   STATS_API_REFUSED,
   STATS_TOKEN_SUCCEEDED,
