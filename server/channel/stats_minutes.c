@@ -174,7 +174,9 @@ static void store_minute(struct stats_minutes *s, const char *app_id,
   p->key = herald_xstrdup(key);
   p->value = entries_json(&m->entries);
   p->record = (struct store_record){
-      .req = {.origin = worker__self(), .done = on_put},
+      /* done on the engine's thread: it only frees, and a record stored
+       * as the worker ends (store_at_exit) has no worker to go back to */
+      .req = {.done = on_put},
       .app_id = p->app_id, .kind = STATS_RECORD_KIND, .key = p->key,
       .value = p->value};
   store__put_record(s->channels->store, &p->record);
@@ -281,10 +283,13 @@ static void publish(struct stats_minutes *s, struct app *app,
   herald_free(json);
 }
 
+/* How a fold ends. */
+enum fold { FOLD_IN_PROGRESS, FOLD_ENDED, FOLD_STORED_ONLY };
+
 /* Makes this node's record of l's current minute from the counts, stores
- * and publishes it; ended: the minute is over. */
+ * it and, unless the worker is ending, publishes it. */
 static void fold(struct stats_minutes *s, struct app *app, struct app_log *l,
-                 const long *totals, int64_t now, bool ended) {
+                 const long *totals, int64_t now, enum fold how) {
   struct stats_entries e;
   stats_entries__init(&e);
   live_entries(l, totals, &e);
@@ -292,7 +297,8 @@ static void fold(struct stats_minutes *s, struct app *app, struct app_log *l,
     struct minute *m = minute_of(l, l->current, s->channels->node_id);
     replace(m, &e);
     store_minute(s, app->id, m);
-    publish(s, app, l, &e, now, ended);
+    if (how != FOLD_STORED_ONLY)
+      publish(s, app, l, &e, now, how == FOLD_ENDED);
   }
   stats_entries__cleanup(&e);
 }
@@ -309,7 +315,7 @@ static struct app_log *advance(struct stats_minutes *s, struct app *app,
   int64_t minute = stats_interval__floor(now, STATS_MINUTE);
   struct app_log *l = log_of(s, app->id);
   if (l->current && l->current != minute) {
-    fold(s, app, l, totals, now, true);
+    fold(s, app, l, totals, now, FOLD_ENDED);
     memcpy(l->base, totals, sizeof l->base);
     l->connections = l->channels = (struct gauge){0};
     stats_entries__cleanup(&l->published);
@@ -332,7 +338,7 @@ static void tick_app(struct app *app, void *ctx) {
                                 totals[STATS_CHANNELS_CLOSED]));
   if (now / interval != l->folded_slot) {
     l->folded_slot = now / interval;
-    if (interval < 60000) fold(s, app, l, totals, now, false);
+    if (interval < 60000) fold(s, app, l, totals, now, FOLD_IN_PROGRESS);
   }
   uv_mutex_unlock(&s->lock);
 }
@@ -342,6 +348,24 @@ static void on_tick(uv_timer_t *t) {
   apps__each(s->channels->apps, tick_app, s);
 }
 
+/* The worker's loop has ended: the current minutes are stored as they are
+ * (a stop loses no count), published no more. */
+static void store_at_exit(struct app *app, void *ctx) {
+  struct stats_minutes *s = ctx;
+  if (!atomic_load(&app->stats)) return;
+  long totals[STATS_COUNTERS];
+  totals_of(app, totals);
+  uv_mutex_lock(&s->lock);
+  struct app_log *l = hashmap__get(&s->logs, app->id, strlen(app->id));
+  if (l && l->current) fold(s, app, l, totals, clock__now_ms(), FOLD_STORED_ONLY);
+  uv_mutex_unlock(&s->lock);
+}
+
+static void on_worker_end(void *arg) {
+  struct stats_minutes *s = arg;
+  apps__each(s->channels->apps, store_at_exit, s);
+}
+
 void stats_minutes__worker_init(struct stats_minutes *s, struct worker *w) {
   if (w->index != 0) return;
   int64_t interval = s->channels->cfg->stats_interval_ms;
@@ -349,6 +373,7 @@ void stats_minutes__worker_init(struct stats_minutes *s, struct worker *w) {
   uv_timer_init(&w->loop, &s->tick);
   s->tick.data = s;
   uv_timer_start(&s->tick, on_tick, every, every); /* closed with w's loop */
+  worker__at_exit(w, on_worker_end, s);
 }
 
 /* ---- Reading ------------------------------------------------------------ */
@@ -375,13 +400,18 @@ static struct stats_interval *interval_at(struct intervals *out, int64_t start,
 }
 
 /* Every minute of l from `from` to before `to`, each the sum of its
- * nodes' records (this node's current one live), rolled up by unit. */
+ * nodes' records (this node's current one live, stored or not), rolled up
+ * by unit. */
 static void collect(const struct app_log *l, const long *totals, int64_t from,
                     int64_t to, enum stats_unit unit, int64_t now,
                     const char *node, struct intervals *out) {
+  bool live_due = l->current >= from && l->current < to;
   size_t i = lower_bound(l, from, NULL);
-  while (i < l->count && l->minutes[i].start < to) {
-    int64_t start = l->minutes[i].start;
+  for (;;) {
+    bool stored = i < l->count && l->minutes[i].start < to;
+    int64_t start = stored ? l->minutes[i].start : INT64_MAX;
+    if (live_due && l->current <= start) start = l->current;
+    else if (!stored) break;
     struct stats_entries minute;
     stats_entries__init(&minute);
     for (; i < l->count && l->minutes[i].start == start; i++) {
@@ -390,6 +420,7 @@ static void collect(const struct app_log *l, const long *totals, int64_t from,
       if (!live) stats_entries__sum(&minute, &m->entries);
     }
     if (start == l->current) { /* this node's, as it is now */
+      live_due = false;
       struct stats_entries e;
       stats_entries__init(&e);
       live_entries(l, totals, &e);

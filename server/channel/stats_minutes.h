@@ -9,7 +9,8 @@
  * began into that minute's entries, stores them as a record (kind
  * "stats", key "<minute ms>/<node>") and publishes them on
  * [meta]stats:minute as an "update" (unchanged entries are not published
- * again).
+ * again). When the worker ends, the current minutes are stored as they
+ * are, so a stop loses nothing.
  *
  * Each node (each process: the node id is new at every start) writes its
  * own record of a minute; a minute's value is the sum of its records, so

@@ -248,16 +248,26 @@ describe('stats fixtures (sandbox)', () => {
   });
 });
 
+/** The rest publishes counted in the hours of srv's stats. */
+async function restPublishes(srv) {
+  const page = await restClient(srv, { key: ROOT }).stats({ unit: 'hour', limit: 10 });
+  return totals(page.items, ['messages.inbound.rest.messages.count', 'messages.inbound.rest.messages.data']);
+}
+
 describe('stats with sqlite', () => {
-  let dataDir;
-  before(async () => { dataDir = await mkdtemp(join(tmpdir(), 'herald-stats-')); });
-  after(async () => { await rm(dataDir, { recursive: true, force: true }); });
-  const start = () => startServer({
-    config: CONFIG, env: { HERALD_KEY: null }, args: [...ARGS, '--storage', 'sqlite', '--data-dir', dataDir],
+  const dirs = [];
+  after(async () => { await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))); });
+  async function freshDir() {
+    dirs.push(await mkdtemp(join(tmpdir(), 'herald-stats-')));
+    return dirs.at(-1);
+  }
+  const start = (dataDir, args = ARGS) => startServer({
+    config: CONFIG, env: { HERALD_KEY: null }, args: [...args, '--storage', 'sqlite', '--data-dir', dataDir],
   });
 
   rtTest('the counts survive a restart', async (scope) => {
-    const first = await start();
+    const dataDir = await freshDir();
+    const first = await start(dataDir);
     try {
       const watcher = await statsWatcher(scope, first);
       const rest = restClient(first, { key: ROOT });
@@ -271,12 +281,29 @@ describe('stats with sqlite', () => {
       await scope.closeAll();
       await first.stop({ keepData: true });
     }
-    const second = await start();
+    const second = await start(dataDir);
     try {
-      const page = await restClient(second, { key: ROOT }).stats({ unit: 'hour', limit: 10 });
-      const sum = totals(page.items, ['messages.inbound.rest.messages.count', 'messages.inbound.rest.messages.data']);
+      const sum = await restPublishes(second);
       assert.equal(sum['messages.inbound.rest.messages.count'], 4);
       assert.equal(sum['messages.inbound.rest.messages.data'], 20);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  rtTest('a stop stores the minute so far (the default interval: nothing stored before)', async () => {
+    const dataDir = await freshDir();
+    const first = await start(dataDir, []);
+    try {
+      const channel = restClient(first, { key: ROOT }).channels.get(uniqueChannel('stopped'));
+      for (let i = 0; i < 3; i++) await channel.publish('n', DATA);
+      assert.equal((await restPublishes(first))['messages.inbound.rest.messages.count'], 3, 'counted live');
+    } finally {
+      await first.stop({ keepData: true });
+    }
+    const second = await start(dataDir, []);
+    try {
+      assert.equal((await restPublishes(second))['messages.inbound.rest.messages.count'], 3);
     } finally {
       await second.stop();
     }
