@@ -93,7 +93,7 @@ SDK_TESTS = sdk_version rest_sdk realtime_sdk presence_sdk batch_publish_sdk \
   cluster cluster_control cluster_crash cluster_faults cluster_occupancy \
   cluster_presence cluster_resume cluster_shards channel_params rest_on_behalf \
   error_edges occupancy_events subscription_filters token_expiry token_revocation \
-  meta_channels cluster_meta_channels mutable_messages stats metrics
+  meta_channels cluster_meta_channels mutable_messages stats metrics cluster_stats
 # SDK files the newest ably-js does not run, each for a reason in
 # docs/sdk-compatibility.md (a higher-level SDK not yet working with it).
 SDK_PINNED_ONLY = spaces

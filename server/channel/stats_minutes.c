@@ -283,11 +283,20 @@ static void publish(struct stats_minutes *s, struct app *app,
   herald_free(json);
 }
 
+/* The sum of every node's record of the minute starting at start. */
+static void minute_total(const struct app_log *l, int64_t start,
+                         struct stats_entries *out) {
+  for (size_t i = lower_bound(l, start, NULL);
+       i < l->count && l->minutes[i].start == start; i++)
+    stats_entries__sum(out, &l->minutes[i].entries);
+}
+
 /* How a fold ends. */
 enum fold { FOLD_IN_PROGRESS, FOLD_ENDED, FOLD_STORED_ONLY };
 
 /* Makes this node's record of l's current minute from the counts, stores
- * it and, unless the worker is ending, publishes it. */
+ * it and, unless the worker is ending, publishes the minute (every node's
+ * records of it, as this node knows them). */
 static void fold(struct stats_minutes *s, struct app *app, struct app_log *l,
                  const long *totals, int64_t now, enum fold how) {
   struct stats_entries e;
@@ -297,8 +306,13 @@ static void fold(struct stats_minutes *s, struct app *app, struct app_log *l,
     struct minute *m = minute_of(l, l->current, s->channels->node_id);
     replace(m, &e);
     store_minute(s, app->id, m);
-    if (how != FOLD_STORED_ONLY)
-      publish(s, app, l, &e, now, how == FOLD_ENDED);
+    if (how != FOLD_STORED_ONLY) {
+      struct stats_entries total;
+      stats_entries__init(&total);
+      minute_total(l, l->current, &total);
+      publish(s, app, l, &total, now, how == FOLD_ENDED);
+      stats_entries__cleanup(&total);
+    }
   }
   stats_entries__cleanup(&e);
 }

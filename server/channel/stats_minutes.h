@@ -7,9 +7,9 @@
  * min, mean of the minute) and, whenever a minute ends or an interval of
  * --stats-interval-ms does, folds the counts' growth since the minute
  * began into that minute's entries, stores them as a record (kind
- * "stats", key "<minute ms>/<node>") and publishes them on
- * [meta]stats:minute as an "update" (unchanged entries are not published
- * again). When the worker ends, the current minutes are stored as they
+ * "stats", key "<minute ms>/<node>") and publishes the minute (the sum
+ * of every node's records of it that it knows) on [meta]stats:minute as
+ * an "update" (unchanged entries are not published again). When the worker ends, the current minutes are stored as they
  * are, so a stop loses nothing.
  *
  * Each node (each process: the node id is new at every start) writes its
