@@ -28,10 +28,10 @@ struct stats_minutes;
 struct channels {
   struct worker_pool *pool; /* the workers that own channels */
   struct store *store;
+  struct stats_minutes *stats; /* apps' statistics (stats_minutes.h) */
   struct apps *apps;
   const struct config *cfg;
   const char *node_id; /* this process, in serials */
-  struct stats_minutes *stats; /* apps' statistics (stats_minutes.h) */
 };
 
 /* One publish of one or more messages to one channel, atomically. */
