@@ -91,6 +91,7 @@ integration-test: build npm-deps
 SDK_TESTS = sdk_version rest_sdk realtime_sdk presence_sdk batch_publish_sdk \
   batch_presence tokens token_nodes apps sse comet realtime_limits browser \
   cluster cluster_control cluster_crash cluster_faults cluster_occupancy \
+  stats metrics cluster_stats \
   cluster_presence cluster_resume cluster_shards channel_params rest_on_behalf \
   error_edges occupancy_events subscription_filters token_expiry token_revocation \
   meta_channels cluster_meta_channels cluster_mutable mutable_messages \

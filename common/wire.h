@@ -76,6 +76,8 @@ const char *wire_value__bytes(struct wire_value v, size_t *len);
 /* A WIRE_INT's value (floats with an integral value are accepted too).
  * Returns false for anything else. */
 bool wire_value__int(struct wire_value v, int64_t *out);
+/* A WIRE_INT's or WIRE_FLOAT's value; false for anything else. */
+bool wire_value__number(struct wire_value v, double *out);
 bool wire_value__bool(struct wire_value v);
 /* A new jansson tree equal to v (binary strings become base64 text). NULL on
  * failure; invalid UTF-8 in a MessagePack string fails. */
@@ -117,6 +119,8 @@ void wire_writer__strn(struct wire_writer *w, const char *s, size_t len);
 /* Binary: a bin in MessagePack; in JSON, base64 text. */
 void wire_writer__bin(struct wire_writer *w, const void *bytes, size_t len);
 void wire_writer__int(struct wire_writer *w, int64_t value);
+/* A number: an integer when it is integral, else a float. */
+void wire_writer__number(struct wire_writer *w, double value);
 void wire_writer__bool(struct wire_writer *w, bool value);
 void wire_writer__nil(struct wire_writer *w);
 /* A jansson value, converted for MessagePack. */

@@ -174,6 +174,14 @@ bool wire_value__int(struct wire_value v, int64_t *out) {
   return true;
 }
 
+bool wire_value__number(struct wire_value v, double *out) {
+  int64_t i;
+  if (wire_value__kind(v) == WIRE_FLOAT) *out = v.mp->via.f64;
+  else if (wire_value__int(v, &i)) *out = (double)i;
+  else return false;
+  return true;
+}
+
 bool wire_value__bool(struct wire_value v) {
   return wire_value__kind(v) == WIRE_BOOL && v.mp->via.boolean;
 }

@@ -219,6 +219,22 @@ void wire_writer__int(struct wire_writer *w, int64_t value) {
   after_value(w);
 }
 
+void wire_writer__number(struct wire_writer *w, double value) {
+  if (value > -9e15 && value < 9e15 &&
+      value == (double)(int64_t)value) { /* integral: as an integer */
+    wire_writer__int(w, (int64_t)value);
+    return;
+  }
+  begin_value(w);
+  if (w->format == WIRE_JSON) {
+    char text[32];
+    text_put(w, text, (size_t)snprintf(text, sizeof text, "%.17g", value));
+  } else {
+    msgpack_pack_double(&w->packer, value);
+  }
+  after_value(w);
+}
+
 void wire_writer__bool(struct wire_writer *w, bool value) {
   begin_value(w);
   if (w->format == WIRE_JSON) text_put(w, value ? "true" : "false", value ? 4 : 5);

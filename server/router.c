@@ -55,8 +55,22 @@ struct route {
   enum route_auth auth;
 };
 
+/* GET /readyz: not while stopping, nor while the store does not answer. */
+static void readyz(struct http_request *req) {
+  if (((struct server *)req->context)->stopping)
+    http__respond(req, 503, "Content-Type: text/plain\r\n", "stopping\n", 9);
+  else
+    rest_metrics__readyz(req);
+}
+
 static const struct route routes[] = {
     {HTTP_GET, "/time", rest_time__get, ROUTE_PUBLIC},
+    {HTTP_GET, "/stats", rest_stats__get, ROUTE_AUTHENTICATED},
+    {HTTP_POST, "/stats", rest_stats__post, ROUTE_AUTHENTICATED},
+    /* The operator's: /metrics checks its own bearer key. */
+    {HTTP_GET, "/metrics", rest_metrics__get, ROUTE_PUBLIC},
+    {HTTP_GET, "/healthz", rest_metrics__healthz, ROUTE_PUBLIC},
+    {HTTP_GET, "/readyz", readyz, ROUTE_PUBLIC},
     {HTTP_GET, "/channels", rest_channels__list, ROUTE_AUTHENTICATED},
     {HTTP_GET, "/channels/:channel", rest_channels__status, ROUTE_AUTHENTICATED},
     {HTTP_POST, "/channels/:channel/messages", rest_publish__post,

@@ -17,7 +17,9 @@
 #include "alloc.h"
 #include "channel/fanout.h"
 #include "channel/presence.h"
+#include "core/counters.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "msgid.h"
 #include "router.h"
 #include "store/store.h"
@@ -258,6 +260,7 @@ static int compose_worker(struct server *s, struct worker *w, const int *fds,
   websocket__worker_init(w);
   sse__worker_init(w);
   channel__worker_init(&s->channels, w);
+  stats_minutes__worker_init(&s->stats, w);
   realtime__worker_init(&s->realtime, w);
   return http__worker_init(&s->http, w, fds, n_fds);
 }
@@ -305,6 +308,8 @@ int server__run(struct server *s, const struct config *cfg) {
   memset(s, 0, sizeof *s);
   s->cfg = cfg;
   s->pool.n = cfg->threads;
+  counters__set_workers(cfg->threads);
+  metrics__init();
   msgid__random(s->node_id, 6);
   int rc = apps__init(&s->apps, cfg, &dev_key, &err);
   if (!rc) rc = store__open(&s->store, cfg, &err);
@@ -318,6 +323,10 @@ int server__run(struct server *s, const struct config *cfg) {
     return 1;
   }
   init_layers(s);
+  if (stats_minutes__init(&s->stats, &s->channels, &err)) {
+    log_error("%s", err.message);
+    return 1;
+  }
   s->pool.workers = herald_xcalloc((size_t)s->pool.n, sizeof *s->pool.workers);
   s->drain_tasks = herald_xcalloc((size_t)s->pool.n, sizeof *s->drain_tasks);
   init_main_loop(s);
@@ -345,6 +354,8 @@ int server__run(struct server *s, const struct config *cfg) {
   store__close(s->store);
   for (int i = 0; i < s->pool.n; i++) worker__cleanup(&s->pool.workers[i]);
   cleanup_layers(s);
+  stats_minutes__cleanup(&s->stats);
+  metrics__cleanup();
   apps__cleanup(&s->apps);
   herald_free(s->pool.workers);
   herald_free(s->drain_tasks);

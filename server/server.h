@@ -10,6 +10,7 @@
 #include "auth/apps.h"
 #include "auth/nonce_cache.h"
 #include "channel/channel.h"
+#include "channel/stats_minutes.h"
 #include "core/config.h"
 #include "core/worker.h"
 #include "realtime/realtime.h"
@@ -24,6 +25,7 @@ struct server {
   struct store *store;
   struct nonce_cache nonces; /* of signed TokenRequests */
   struct channels channels;
+  struct stats_minutes stats; /* apps' statistics */
   struct realtime realtime;
   struct rest rest;
   struct http_server http;

@@ -23,6 +23,7 @@ static void free_app(struct app *app) {
   herald_free(app->keys);
   herald_free(app->namespaces);
   json_decref(app->fixtures);
+  counters__free(atomic_load(&app->stats));
   revocation__cleanup(&app->revocations);
   herald_free(app->id);
   herald_free(app);
@@ -287,13 +288,18 @@ bool apps__mutable(const struct app *app, const char *channel) {
   return ns && ns->mutable_messages;
 }
 
+bool apps__persisted(const struct app *app, const char *channel) {
+  const struct namespace_rule *ns = find_namespace(app, channel);
+  /* mutable messages are persisted, as Ably's are */
+  return (ns && ns->persisted) || apps__mutable(app, channel);
+}
+
 int64_t apps__retention_ms(const struct apps *apps, const struct app *app,
                            const char *channel) {
   const struct namespace_rule *ns = find_namespace(app, channel);
   if (ns && ns->retention_ms) return ns->retention_ms;
-  /* mutable messages are persisted, as Ably's are */
-  bool persisted = (ns && ns->persisted) || apps__mutable(app, channel);
-  return persisted ? apps->persisted_retention_ms : apps->retention_ms;
+  return apps__persisted(app, channel) ? apps->persisted_retention_ms
+                                       : apps->retention_ms;
 }
 
 /* ---- Start-up sources ------------------------------------------------ */

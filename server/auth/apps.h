@@ -17,6 +17,7 @@
 #include "auth/revocation.h"
 #include "capability.h"
 #include "core/config.h"
+#include "core/counters.h"
 #include "hashmap.h"
 #include "herald/errors.h"
 
@@ -49,6 +50,8 @@ struct app {
   /* The "channels" of a POST /apps body ([{name, presence:[...]}]) or
    * NULL; read-only once the app is registered. */
   json_t *fixtures;
+  /* The app's statistics' counts (channel/stats.h), made on the first. */
+  _Atomic(struct counters *) stats;
 };
 
 /* Told of every revocation that takes effect in the registry (made here or
@@ -152,6 +155,8 @@ bool apps__mutable(const struct app *app, const char *channel);
 /* The suffix of an Ably Chat room's channel. */
 #define APPS_CHAT_ROOM_SUFFIX "::$chat"
 
+/* Whether channel is in a persisted namespace (or has mutable messages). */
+bool apps__persisted(const struct app *app, const char *channel);
 /* The history retention of a channel (base name) of this app. */
 int64_t apps__retention_ms(const struct apps *apps, const struct app *app,
                            const char *channel);

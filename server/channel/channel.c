@@ -13,6 +13,7 @@
 #include "channel/presence.h"
 #include "channel/turns.h"
 #include "clock.h"
+#include "core/metrics.h"
 #include "decimal.h"
 #include "hashmap.h"
 #include "msgid.h"
@@ -287,6 +288,7 @@ static void publish_on_owner(struct worker_task *task) {
 
 void channel__publish_init(struct publish *p, const struct publisher *from,
                            char *channel, void (*done)(struct publish *p)) {
+  p->started_us = metrics__now_us();
   p->channels = from->channels;
   p->origin = from->origin;
   p->app = from->app;

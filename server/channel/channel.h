@@ -23,11 +23,13 @@
 #include "store/store.h"
 
 struct channel_table;
+struct stats_minutes;
 
 /* What the channel layer needs of the process (server.c makes it). */
 struct channels {
   struct worker_pool *pool; /* the workers that own channels */
   struct store *store;
+  struct stats_minutes *stats; /* apps' statistics (stats_minutes.h) */
   struct apps *apps;
   const struct config *cfg;
   const char *node_id; /* this process, in serials */
@@ -44,6 +46,7 @@ struct publish {
   struct worker *origin;
   struct app *app; /* retained by the caller for the publish's life */
   char *channel;   /* base name, herald_xmalloc'd */
+  int64_t started_us; /* metrics__now_us() when it was addressed */
   struct message **messages;
   size_t count;
   char *idempotency_key; /* herald_xmalloc'd, or NULL */

@@ -7,6 +7,7 @@
 #include "alloc.h"
 #include "channel/meta_channels.h"
 #include "channel/occupancy.h"
+#include "channel/stats.h"
 
 enum lifecycle_event channel_lifecycle__step(struct channel_lifecycle *l,
                                              long here, long others,
@@ -46,6 +47,7 @@ void channel_lifecycle__announce(struct channels *ch, const char *key,
   herald_free(app_id);
   if (!app) return;
   bool open = e == LIFECYCLE_OPENED;
+  stats__channel(app, open);
   size_t len;
   char *json = channel_lifecycle__details_json(channel, open, o, &len);
   meta_channels__publish(ch, app, META_CHANNEL_LIFECYCLE,

@@ -164,6 +164,13 @@ static const struct option_def options[] = {
               "15000", 100, MS_MAX,
               "redis engine: a node that has not checked in for this long "
               "is taken for dead, and its presence members leave"),
+    OPT_RANGE("stats-interval-ms", OPT_INT64, stats_interval_ms,
+              "60000", 100, 60000,
+              "app statistics: how often the current minute's counts are "
+              "stored and published on [meta]stats:minute"),
+    OPT("metrics-key", OPT_STRING, metrics_key, NULL,
+        "GET /metrics needs Authorization: Bearer <this key> (or the admin "
+        "key)"),
     OPT("help", OPT_BOOL, help, "false", "print this help and exit"),
 };
 

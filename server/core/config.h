@@ -50,6 +50,8 @@ struct config {
   int64_t max_apps;             /* POST /apps refuses beyond this many */
   int64_t node_timeout_ms;      /* redis engine: a silent node is dead */
   int64_t occupancy_interval_ms; /* between [meta]occupancy events */
+  int64_t stats_interval_ms; /* app statistics stored and published */
+  char *metrics_key;         /* GET /metrics's bearer token; NULL: admin's */
   json_t *apps; /* the "apps" array of the config file, or NULL */
   char *env_key; /* HERALD_KEY: appId.keyId:secret with full capability */
   bool help;

@@ -13,6 +13,7 @@
 #include "channel/fanout.h"
 #include "channel/meta_channels.h"
 #include "channel/presence.h"
+#include "channel/stats.h"
 #include "clock.h"
 #include "core/log.h"
 #include "realtime/connection_registry.h"
@@ -159,6 +160,7 @@ static void announce(struct rt_conn *c, bool opened) {
       .duration_ms = opened || !c->opened_ms ? -1
                                              : clock__now_ms() - c->opened_ms};
   meta_channels__connection(c->realtime->channels, c->auth.app, opened, &mc);
+  stats__connection(c->auth.app, c->transport_name, opened);
 }
 
 /* c has left the registry: its members leave now, its memory once its

@@ -10,6 +10,7 @@
 #include "capability.h"
 #include "channel/fanout.h"
 #include "channel/meta_channels.h"
+#include "channel/stats.h"
 #include "channel_name.h"
 #include "clock.h"
 #include "message_filter.h"
@@ -192,8 +193,12 @@ static void on_deliver(struct subscriber *s, struct delivery *d,
   }
   if (a->state == ATTACHMENT_REPLAYING)
     hold(a, d, delivery__frame_of(frames, kind));
-  else if (a->state == ATTACHMENT_LIVE && wants_delivery(a, d))
+  else if (a->state == ATTACHMENT_LIVE && wants_delivery(a, d)) {
     send_delivery(a, d, a->filter ? NULL : delivery__frame_of(frames, kind));
+    /* not metachannels': [meta]stats:minute would count its own updates */
+    if (!meta_channels__is_meta(d->channel, strlen(d->channel)))
+      stats__delivered(a->conn->auth.app, d);
+  }
 }
 
 static void on_positioned(struct subscriber *s);

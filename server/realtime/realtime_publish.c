@@ -12,6 +12,7 @@
 #include "channel/changes.h"
 #include "channel/channel.h"
 #include "channel/meta_channels.h"
+#include "channel/stats.h"
 #include "channel_name.h"
 #include "realtime/realtime.h"
 
@@ -162,6 +163,7 @@ static int check_presence(struct rt_conn *c, const struct protocol_message *pm,
 static void on_published(struct publish *p) {
   struct rt_publish *rp = (struct rt_publish *)p;
   struct rt_conn *c = rp->conn;
+  stats__published(p, METRIC_REALTIME);
   ack_queue__complete(&c->acks, rp->msg_serial, p->serials, p->n_serials,
                       p->rc ? &p->err : NULL);
   if (!c->ended) flush_acks(c);

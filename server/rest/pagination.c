@@ -20,12 +20,10 @@ static int parse_int(const char *text, int64_t *out) {
   return 0;
 }
 
-int pagination__parse(const struct http_request *req, struct page_query *q,
-                      herald_error *err) {
+int pagination__parse_page(const struct http_request *req,
+                           struct page_query *q, herald_error *err) {
   const char *limit = http__param(req, "limit");
   const char *direction = http__param(req, "direction");
-  const char *start = http__param(req, "start");
-  const char *end = http__param(req, "end");
   int64_t value;
   q->limit = PAGINATION_DEFAULT_LIMIT;
   if (limit) {
@@ -40,6 +38,17 @@ int pagination__parse(const struct http_request *req, struct page_query *q,
   else if (direction && strcmp(direction, "backwards"))
     return herald_error_set(err, HERALD_E_INVALID_PARAMETER_VALUE,
                             "Invalid direction '%s'", direction);
+  q->cursor = http__param(req, "cursor");
+  if (q->cursor && !*q->cursor) q->cursor = NULL;
+  return 0;
+}
+
+int pagination__parse(const struct http_request *req, struct page_query *q,
+                      herald_error *err) {
+  const char *start = http__param(req, "start");
+  const char *end = http__param(req, "end");
+  int rc = pagination__parse_page(req, q, err);
+  if (rc) return rc;
   q->start = 0;
   if (start && parse_int(start, &q->start))
     return herald_error_set(err, HERALD_E_INVALID_PARAMETER_VALUE,
@@ -52,8 +61,6 @@ int pagination__parse(const struct http_request *req, struct page_query *q,
     return herald_error_set(err, HERALD_E_INVALID_PARAMETER_VALUE,
                             "start (%" PRId64 ") must not be after end (%" PRId64
                             ")", q->start, q->end);
-  q->cursor = http__param(req, "cursor");
-  if (q->cursor && !*q->cursor) q->cursor = NULL;
   return 0;
 }
 

@@ -26,6 +26,11 @@ struct page_query {
   const char *cursor; /* request arena, or NULL */
 };
 
+/* Reads limit, direction and cursor of req (start and end left alone).
+ * Returns 0 or -40003 with err set. */
+int pagination__parse_page(const struct http_request *req,
+                           struct page_query *q, herald_error *err);
+
 /* Reads the page parameters of req. Returns 0 or -40003 with err set. */
 int pagination__parse(const struct http_request *req, struct page_query *q,
                       herald_error *err);

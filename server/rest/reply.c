@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "channel/stats.h"
 #include "core/log.h"
 #include "rest/rest.h"
 #include "transport/http.h"
@@ -120,6 +121,14 @@ static void write_envelope(struct wire_writer *env, int status,
   if (links->next) wire_writer__kv_str(env, "next", links->next);
 }
 
+/* Counts an app's answered request for its statistics; token requests
+ * are rest_tokens.c's, which knows their app even when unauthenticated. */
+static void count_request(const struct http_request *req, int status) {
+  bool token = req->n_segments == 3 && !strcmp(req->segments[0], "keys") &&
+               !strcmp(req->segments[2], "requestToken");
+  if (!token) stats__request(rest__auth(req)->app, false, status);
+}
+
 /* Sends body (possibly enveloped) with every header a REST response needs. */
 static void send_document(struct http_request *req, int status,
                           struct wire_writer *body,
@@ -150,6 +159,7 @@ static void send_document(struct http_request *req, int status,
   const char *extra = link_value && req->envelope < 0
                           ? prepend_link(req, link_value, headers.buf)
                           : headers.buf;
+  count_request(req, status);
   size_t body_len = 0;
   char *bytes = wire_writer__finish(out, &body_len);
   if (!bytes) {
@@ -242,6 +252,7 @@ void reply__no_content(struct http_request *req) {
   struct http_headers headers;
   http_headers__init(&headers);
   add_cors_headers(req, &headers);
+  count_request(req, 204);
   http__respond(req, 204, headers.buf, NULL, 0);
 }
 

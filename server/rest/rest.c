@@ -9,6 +9,7 @@
 #include "channel/meta_channels.h"
 #include "channel_name.h"
 #include "hashmap.h"
+#include "hmac.h"
 #include "transport/http.h"
 
 /* What the REST layer keeps of a request (req->data). */
@@ -82,4 +83,13 @@ int rest__parse_body(const struct http_request *req, struct wire_doc *doc,
                             "Unsupported content type '%s'", type);
   return wire_doc__parse(doc, (enum wire_format)format,
                          req->body ? req->body : "", req->body_len, err);
+}
+
+bool rest__bearer_is(const struct http_request *req, const char *secret) {
+  const char *authorization = http__header(req, "authorization");
+  const char *given = authorization && !strncasecmp(authorization, "Bearer ", 7)
+                          ? authorization + 7
+                          : NULL;
+  return secret && given && strlen(given) == strlen(secret) &&
+         hmac__equal(given, secret, strlen(given));
 }

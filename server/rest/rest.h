@@ -50,6 +50,12 @@ void rest_tokens__revoke(struct http_request *req);
 /* Whether the key /keys/:key/... names exists: 0, or -40400 (404), which a
  * request gets whatever its method. */
 int rest_tokens__key_exists(struct http_request *req, herald_error *err);
+void rest_stats__get(struct http_request *req);
+void rest_stats__post(struct http_request *req);
+/* GET /metrics (Prometheus text), /healthz and /readyz (rest_metrics.c). */
+void rest_metrics__get(struct http_request *req);
+void rest_metrics__healthz(struct http_request *req);
+void rest_metrics__readyz(struct http_request *req);
 void rest_apps__create(struct http_request *req);
 void rest_apps__delete(struct http_request *req);
 
@@ -87,6 +93,9 @@ void rest__end(struct http_request *req);
 /* The REST layer a request was handed to, and the request's credentials. */
 struct rest *rest__context(const struct http_request *req);
 struct auth *rest__auth(const struct http_request *req);
+
+/* Whether req carries Authorization: Bearer <secret> (secret NULL: no). */
+bool rest__bearer_is(const struct http_request *req, const char *secret);
 
 /* Parses the channel named by path segment i and checks `op` on it.
  * Returns 0 with *name filled, or a negative code with err set. */

@@ -11,7 +11,6 @@
 #include "capability.h"
 #include "channel/presence.h"
 #include "clock.h"
-#include "hmac.h"
 #include "msgid.h"
 #include "rest/reply.h"
 #include "rest/rest.h"
@@ -29,16 +28,9 @@ struct app_creation {
   char *def_text;
 };
 
-/* Whether the request carries the configured admin key
- * (Authorization: Bearer <admin key>). */
+/* Whether the request carries the configured admin key. */
 static bool admin_presented(const struct http_request *req) {
-  const char *admin_key = rest__context(req)->cfg->admin_key;
-  const char *authorization = http__header(req, "authorization");
-  const char *given = authorization && !strncasecmp(authorization, "Bearer ", 7)
-                          ? authorization + 7
-                          : NULL;
-  return admin_key && given && strlen(given) == strlen(admin_key) &&
-         hmac__equal(given, admin_key, strlen(given));
+  return rest__bearer_is(req, rest__context(req)->cfg->admin_key);
 }
 
 static int check_admin(const struct http_request *req, herald_error *err) {

@@ -12,6 +12,7 @@
 #include "alloc.h"
 #include "capability.h"
 #include "channel/channel.h"
+#include "channel/stats.h"
 #include "channel_name.h"
 #include "hashmap.h"
 #include "rest/reply.h"
@@ -160,6 +161,7 @@ static void release(struct batch *b) {
 
 static void on_item_published(struct publish *p) {
   struct batch_item *it = (struct batch_item *)p;
+  stats__published(p, METRIC_REST);
   if (p->rc) it->err = p->err;
   release(it->batch);
 }

@@ -11,6 +11,7 @@
 #include "capability.h"
 #include "channel/changes.h"
 #include "channel/channel.h"
+#include "channel/stats.h"
 #include "channel_name.h"
 #include "message_version.h"
 #include "msgid.h"
@@ -111,6 +112,7 @@ static void reply_changed(struct http_request *req, const struct publish *p) {
 static void on_published(struct publish *p) {
   struct rest_publish *rp = (struct rest_publish *)p;
   struct http_request *req = rp->req;
+  stats__published(p, METRIC_REST);
   if (p->rc) {
     reply__error(req, &p->err);
   } else if (p->change.op) {

@@ -7,6 +7,7 @@
 #include "alloc.h"
 #include "auth/auth.h"
 #include "capability.h"
+#include "channel/stats.h"
 #include "clock.h"
 #include "rest/reply.h"
 #include "rest/rest.h"
@@ -287,6 +288,7 @@ void rest_tokens__request(struct http_request *req) {
                         strlen(tr.key_name), &app, &key, &err);
   if (!rc) rc = issue(req, &tr, key, &err);
   if (rc) reply__error(req, &err);
+  stats__request(app, true, rc ? err.status : 200);
   apps__release(app);
   token_request__cleanup(&tr);
 }

@@ -7,6 +7,7 @@
 
 #include "alloc.h"
 #include "core/log.h"
+#include "core/metrics.h"
 
 #define RETRY_MIN_MS 100
 #define RETRY_MAX_MS 2000
@@ -252,6 +253,7 @@ bool redis_shard__command(struct redis_shard *sh, redisCallbackFn *fn,
                           void *priv, int argc, const char **argv,
                           const size_t *lens) {
   if (!ready(sh) || sh->stopping) return false;
+  metrics__add(METRIC_REDIS_COMMANDS, 1);
   return redisAsyncCommandArgv(sh->cmd, fn, priv, argc, argv, lens) == REDIS_OK;
 }
 

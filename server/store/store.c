@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "core/metrics.h"
 
 extern const struct store_ops store_memory__ops;
 extern const struct store_ops store_sqlite__ops;
@@ -33,6 +34,7 @@ int64_t store__last_serial_ms(struct store *s) {
 
 void store__append(struct store *s, struct store_append *a) {
   a->req.op = STORE_OP_APPEND;
+  a->req.started_us = metrics__now_us();
   s->ops->append(s, a);
 }
 

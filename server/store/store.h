@@ -47,6 +47,7 @@ struct store_req {
   void (*done)(struct store_req *req);
   int rc;           /* 0, or a negative Ably code with err set */
   herald_error err;
+  int64_t started_us; /* appends: when store__append was called (metrics) */
 };
 
 /* Ably's occupancy metrics of one channel (rest.md 11.1): what the
