@@ -12,7 +12,7 @@ DATA_DIR ?= ./herald-data
 # holds a database lock with).
 DEB_PACKAGES = build-essential cmake pkg-config libuv1-dev libhttp-parser-dev \
   libjansson-dev libmsgpack-dev libssl-dev libsqlite3-dev libwslay-dev libcmocka-dev libsodium-dev wrk curl \
-  chromium libhiredis-dev redis-server sqlite3
+  chromium libhiredis-dev redis-server sqlite3 libcurl4-openssl-dev
 # Node.js runs the integration tests; Debian's packages are used only when no
 # node/npm is installed already (a NodeSource nodejs bundles its own npm).
 NODE_PACKAGES = nodejs npm
@@ -136,11 +136,12 @@ FUZZ_SECONDS ?= 60
 FUZZ_CI_SECONDS ?= 4
 FUZZ_SEEDS = tests/fixtures/ably-common/test-resources
 FUZZ_TARGETS = json_parse protocol_message base64 http_decode http_strict jwt token \
-  token_request capability websocket config wire_bounds redis_batch message_filter
+  token_request capability websocket config wire_bounds redis_batch message_filter \
+  webhook_rule
 FUZZ_CFLAGS = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
   -D_GNU_SOURCE -Iinclude -Icommon -Iserver
 FUZZ_LIBS = -ljansson -lmsgpackc -lcrypto -lsodium -luv -lsqlite3 -lwslay \
-  -lhttp_parser -lhiredis -lpthread
+  -lhttp_parser -lhiredis -lcurl -lpthread
 FUZZ_OBJECTS = $(patsubst %.c,build-fuzz/obj/%.o,$(wildcard common/*.c) \
   $(filter-out server/main.c,$(wildcard server/*.c server/*/*.c)))
 

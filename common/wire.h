@@ -127,6 +127,9 @@ void wire_writer__nil(struct wire_writer *w);
 void wire_writer__json(struct wire_writer *w, const json_t *value);
 /* The complete output of another writer of the same format, as one value. */
 void wire_writer__embed(struct wire_writer *w, const struct wire_writer *inner);
+/* One value already encoded in w's format (bytes[0..len)), as it is. */
+void wire_writer__encoded(struct wire_writer *w, const char *bytes,
+                          size_t len);
 
 /* Key + value shorthands. */
 void wire_writer__kv_str(struct wire_writer *w, const char *key, const char *s);

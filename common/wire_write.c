@@ -309,9 +309,14 @@ void wire_writer__embed(struct wire_writer *w, const struct wire_writer *inner) 
     w->failed = true;
     return;
   }
+  wire_writer__encoded(w, inner->text, inner->text_len);
+}
+
+void wire_writer__encoded(struct wire_writer *w, const char *bytes,
+                          size_t len) {
   begin_value(w);
   /* Both formats are streams: a written value is embedded by its bytes. */
-  text_put(w, inner->text, inner->text_len);
+  text_put(w, bytes, len);
   after_value(w);
 }
 

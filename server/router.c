@@ -121,6 +121,11 @@ static const struct route routes[] = {
      ROUTE_AUTHENTICATED},
     {HTTP_POST, "/apps", rest_apps__create, ROUTE_PUBLIC},
     {HTTP_DELETE, "/apps/:app", rest_apps__delete, ROUTE_PUBLIC},
+    /* Rules check the admin key (or sandbox credentials) themselves. */
+    {HTTP_POST, "/apps/:app/rules", rest_rules__create, ROUTE_PUBLIC},
+    {HTTP_GET, "/apps/:app/rules", rest_rules__list, ROUTE_PUBLIC},
+    {HTTP_GET, "/apps/:app/rules/:rule", rest_rules__get, ROUTE_PUBLIC},
+    {HTTP_DELETE, "/apps/:app/rules/:rule", rest_rules__delete, ROUTE_PUBLIC},
     /* Comet: the connect authenticates itself; later requests name their
      * connection by its key, which is the credential. */
     {HTTP_GET, "/comet/connect", comet_connect, ROUTE_PUBLIC},

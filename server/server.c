@@ -17,6 +17,7 @@
 #include "alloc.h"
 #include "channel/fanout.h"
 #include "channel/presence.h"
+#include "channel/webhooks.h"
 #include "core/counters.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -153,6 +154,7 @@ static void finish_stop(struct server *s) {
   uv_timer_stop(&s->drain_deadline);
   uv_timer_stop(&s->idle_check);
   store__quiet(s->store); /* no feed reaches a worker that is ending */
+  webhooks__stop(s->channels.webhooks); /* its reports go to workers */
   for (int i = 0; i < s->pool.n; i++) worker__exit(&s->pool.workers[i]);
   uv_close((uv_handle_t *)&s->drained_signal, NULL);
   uv_close((uv_handle_t *)&s->drain_deadline, NULL);
@@ -327,11 +329,19 @@ int server__run(struct server *s, const struct config *cfg) {
     log_error("%s", err.message);
     return 1;
   }
+  if (webhooks__init(&s->channels, &err)) {
+    log_error("%s", err.message);
+    return 1;
+  }
   s->pool.workers = herald_xcalloc((size_t)s->pool.n, sizeof *s->pool.workers);
   s->drain_tasks = herald_xcalloc((size_t)s->pool.n, sizeof *s->drain_tasks);
   init_main_loop(s);
   if (start_workers(s, &err)) {
     log_error("%s", err.message);
+    return 1;
+  }
+  if (webhooks__start(s->channels.webhooks)) {
+    log_error("cannot start the webhooks' thread");
     return 1;
   }
   realtime_revocation__watch(&s->realtime);
@@ -355,6 +365,7 @@ int server__run(struct server *s, const struct config *cfg) {
   for (int i = 0; i < s->pool.n; i++) worker__cleanup(&s->pool.workers[i]);
   cleanup_layers(s);
   stats_minutes__cleanup(&s->stats);
+  webhooks__free(s->channels.webhooks);
   metrics__cleanup();
   apps__cleanup(&s->apps);
   herald_free(s->pool.workers);

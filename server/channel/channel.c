@@ -12,6 +12,7 @@
 #include "channel/fanout.h"
 #include "channel/presence.h"
 #include "channel/turns.h"
+#include "channel/webhooks.h"
 #include "clock.h"
 #include "core/metrics.h"
 #include "decimal.h"
@@ -212,6 +213,7 @@ static void on_appended(struct store_req *req) {
     p->n_serials = p->count;
     /* a shared engine feeds every node's publishes instead (fanout.h) */
     if (!shared) fanout__published(worker__self(), p);
+    webhooks__published(p->channels->webhooks, p);
   }
   finish(p);
 }

@@ -24,6 +24,7 @@
 
 struct channel_table;
 struct stats_minutes;
+struct webhooks;
 
 /* What the channel layer needs of the process (server.c makes it). */
 struct channels {
@@ -31,6 +32,7 @@ struct channels {
   struct store *store;
   struct stats_minutes *stats; /* apps' statistics (stats_minutes.h) */
   struct apps *apps;
+  struct webhooks *webhooks; /* apps' webhook rules (webhooks.h) */
   const struct config *cfg;
   const char *node_id; /* this process, in serials */
   /* Publishes between channel__publish and their done: a stopping process

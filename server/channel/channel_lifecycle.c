@@ -8,6 +8,7 @@
 #include "channel/meta_channels.h"
 #include "channel/occupancy.h"
 #include "channel/stats.h"
+#include "channel/webhooks.h"
 
 enum lifecycle_event channel_lifecycle__step(struct channel_lifecycle *l,
                                              long here, long others,
@@ -53,6 +54,11 @@ void channel_lifecycle__announce(struct channels *ch, const char *key,
   meta_channels__publish(ch, app, META_CHANNEL_LIFECYCLE,
                          open ? "channel.opened" : "channel.closed", json,
                          len);
+  json_t *details = json_loadb(json, len, 0, NULL);
+  webhooks__channel_event(ch->webhooks, app->id, channel, WEBHOOK_LIFECYCLE,
+                          open ? "channel.opened" : "channel.closed",
+                          json_object_get(details, "status"));
+  json_decref(details);
   herald_free(json);
   apps__release(app);
 }

@@ -8,6 +8,7 @@
 #include "channel/channel_lifecycle.h"
 #include "channel/delivery.h"
 #include "channel/fanout.h"
+#include "channel/webhooks.h"
 #include "clock.h"
 
 /* On an owner: a channel some worker has attachments on. */
@@ -94,6 +95,47 @@ static void lifecycle(struct events_worker *ew, const char *key,
 
 /* ---- Events ------------------------------------------------------------------ */
 
+/* The app id and channel of a fan-out key (herald_xmalloc'd). */
+static void split_key(const char *key, size_t key_len, char **app_id,
+                      char **channel) {
+  const char *newline = memchr(key, '\n', key_len);
+  *app_id = herald_xstrndup(key, (size_t)(newline - key));
+  *channel = herald_xstrndup(newline + 1,
+                             key_len - (size_t)(newline - key) - 1);
+}
+
+/* Whether a channel.occupancy rule of the key's app takes its channel. */
+static bool hooked(struct events_worker *ew, const char *key, size_t key_len) {
+  struct webhooks *wh = ew->channels->webhooks;
+  if (!webhooks__any(wh)) return false;
+  char *app_id, *channel;
+  split_key(key, key_len, &app_id, &channel);
+  bool wants = webhooks__wants(wh, app_id, channel, WEBHOOK_OCCUPANCY);
+  herald_free(app_id);
+  herald_free(channel);
+  return wants;
+}
+
+/* The occupancy event for the app's channel.occupancy rules: status
+ * {occupancy: {metrics}}, as ChannelDetails has it. */
+static void hook(struct events_worker *ew, const char *key, size_t key_len,
+                 const struct occupancy *o) {
+  if (!hooked(ew, key, key_len)) return;
+  char *app_id, *channel;
+  split_key(key, key_len, &app_id, &channel);
+  size_t len;
+  char *json = channel_lifecycle__details_json(channel, true, o, &len);
+  json_t *details = json_loadb(json, len, 0, NULL);
+  json_t *status = json_object_get(details, "status");
+  json_object_del(status, "isActive");
+  webhooks__channel_event(ew->channels->webhooks, app_id, channel,
+                          WEBHOOK_OCCUPANCY, "channel.occupancy", status);
+  json_decref(details);
+  herald_free(json);
+  herald_free(app_id);
+  herald_free(channel);
+}
+
 /* Sends the channel's occupancy to the subscribers that take events, if it
  * changed since the last event (or always, when forced). */
 static void emit(struct events_worker *ew, const char *key, size_t key_len,
@@ -104,15 +146,17 @@ static void emit(struct events_worker *ew, const char *key, size_t key_len,
   cc->sent = o;
   cc->sent_ms = now;
   const char *newline = memchr(key, '\n', key_len);
-  fanout__announce(ew->worker, key, key_len,
-                   delivery__occupancy(herald_xstrndup(key, key_len),
-                                       (size_t)(newline - key), &o, now));
+  if (wanting(ew, cc))
+    fanout__announce(ew->worker, key, key_len,
+                     delivery__occupancy(herald_xstrndup(key, key_len),
+                                         (size_t)(newline - key), &o, now));
+  hook(ew, key, key_len, &o);
 }
 
 /* The channel changed: an event now, unless one went out lately. */
 static void changed(struct events_worker *ew, const char *key, size_t key_len,
                     struct channel_counts *cc, bool forced) {
-  if (!wanting(ew, cc)) return;
+  if (!wanting(ew, cc) && !hooked(ew, key, key_len)) return;
   int64_t now = clock__now_ms();
   if (forced || now - cc->sent_ms >= ew->channels->cfg->occupancy_interval_ms)
     emit(ew, key, key_len, cc, forced, now);

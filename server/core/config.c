@@ -168,6 +168,28 @@ static const struct option_def options[] = {
               "60000", 100, 60000,
               "app statistics: how often the current minute's counts are "
               "stored and published on [meta]stats:minute"),
+    OPT_RANGE("webhook-retry-min-ms", OPT_INT64, webhook_retry_min_ms,
+              "1000", 1, MS_MAX,
+              "webhooks: a failing rule's first retry comes after this, each "
+              "next one sqrt(2) times later"),
+    OPT_RANGE("webhook-retry-max-ms", OPT_INT64, webhook_retry_max_ms,
+              "60000", 1, MS_MAX, "webhooks: the longest delay between retries"),
+    OPT_RANGE("webhook-retry-window-ms", OPT_INT64, webhook_retry_window_ms,
+              "300000", 1, MS_MAX,
+              "webhooks: a failing rule drops (and counts) events queued "
+              "longer than this"),
+    OPT_RANGE("webhook-batch-interval-ms", OPT_INT64,
+              webhook_batch_interval_ms, "1000", 0, MS_MAX,
+              "webhooks: a batch rule sends at most one request per this"),
+    OPT_RANGE("webhook-batch-max", OPT_INT64, webhook_batch_max, "1000", 1,
+              1000, "webhooks: the most events in one batch request"),
+    OPT_RANGE("webhook-timeout-ms", OPT_INT64, webhook_timeout_ms, "15000",
+              1, MS_MAX,
+              "webhooks: a request without its answer by then has failed"),
+    OPT_RANGE("webhook-queue-max", OPT_INT64, webhook_queue_max, "100000", 1,
+              INT32_MAX,
+              "webhooks: the events a rule queues; beyond, its oldest are "
+              "dropped (and counted)"),
     OPT("metrics-key", OPT_STRING, metrics_key, NULL,
         "GET /metrics needs Authorization: Bearer <this key> (or the admin "
         "key)"),

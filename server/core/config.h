@@ -52,6 +52,13 @@ struct config {
   int64_t occupancy_interval_ms; /* between [meta]occupancy events */
   int64_t stats_interval_ms; /* app statistics stored and published */
   char *metrics_key;         /* GET /metrics's bearer token; NULL: admin's */
+  int64_t webhook_retry_min_ms;    /* a failing rule's first delay */
+  int64_t webhook_retry_max_ms;    /* ... growing by sqrt(2) up to this */
+  int64_t webhook_retry_window_ms; /* events older are dropped on failure */
+  int64_t webhook_batch_interval_ms; /* a batch rule's requests, at most */
+  int64_t webhook_batch_max;       /* events in one batch request */
+  int64_t webhook_timeout_ms;      /* one request, connecting included */
+  int64_t webhook_queue_max;       /* events a rule queues */
   json_t *apps; /* the "apps" array of the config file, or NULL */
   char *env_key; /* HERALD_KEY: appId.keyId:secret with full capability */
   bool help;

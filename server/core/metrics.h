@@ -37,6 +37,9 @@ enum metric_counter {
   METRIC_REQUESTS_REFUSED,
   METRIC_STORE_FAILURES, /* appends the store failed */
   METRIC_REDIS_COMMANDS, /* commands the redis engine sent (round trips) */
+  METRIC_WEBHOOK_DELIVERED, /* webhook events a receiver took (2xx) */
+  METRIC_WEBHOOK_FAILED,    /* webhook requests that failed */
+  METRIC_WEBHOOK_DROPPED,   /* webhook events given up on */
   METRIC_COUNTERS
 };
 

@@ -58,6 +58,17 @@ void rest_metrics__healthz(struct http_request *req);
 void rest_metrics__readyz(struct http_request *req);
 void rest_apps__create(struct http_request *req);
 void rest_apps__delete(struct http_request *req);
+/* Who may delete app_id or change its rules: the admin key; in sandbox
+ * mode also a key of that app with full capability, as SDK test suites
+ * delete their apps. Never a token: tokens are handed to untrusted
+ * clients. */
+bool rest_apps__may_administer(struct http_request *req, const char *app_id);
+/* Webhook rules (rest_rules.c): POST, GET /apps/:app/rules, GET and
+ * DELETE /apps/:app/rules/:id. */
+void rest_rules__create(struct http_request *req);
+void rest_rules__list(struct http_request *req);
+void rest_rules__get(struct http_request *req);
+void rest_rules__delete(struct http_request *req);
 
 /* Realtime connections a REST publish may speak for (a message's
  * connectionKey): done gets the id of the connection with that key (on

@@ -251,10 +251,7 @@ static void on_app_dropped(struct store_req *sreq) {
   herald_free(d);
 }
 
-/* Who may delete app_id: the admin key; in sandbox mode also a key of
- * that app with full capability, as SDK test suites delete their apps.
- * Never a token: tokens are handed to untrusted clients. */
-static bool may_delete(struct http_request *req, const char *app_id) {
+bool rest_apps__may_administer(struct http_request *req, const char *app_id) {
   struct rest *r = rest__context(req);
   herald_error ignored;
   if (admin_presented(req)) return true;
@@ -272,7 +269,7 @@ void rest_apps__delete(struct http_request *req) {
   struct apps *apps = rest__context(req)->apps;
   struct app *app = NULL;
   int rc = 0;
-  if (!may_delete(req, req->segments[1]))
+  if (!rest_apps__may_administer(req, req->segments[1]))
     rc = herald_error_set(&err, HERALD_E_CAPABILITY_DENIED,
                           "Deleting an app needs the admin key, or in "
                           "sandbox mode a key of that app with full "

@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "core/metrics.h"
+#include "channel/webhooks.h"
 #include "rest/reply.h"
 #include "rest/rest.h"
 #include "transport/http.h"
@@ -101,6 +102,14 @@ static void messages(struct text *t) {
   counter(t, "herald_redis_commands_total",
           "Commands the redis engine sent (round trips).",
           METRIC_REDIS_COMMANDS);
+  counter(t, "herald_webhook_deliveries_total",
+          "Webhook events a receiver took (2xx).", METRIC_WEBHOOK_DELIVERED);
+  counter(t, "herald_webhook_failures_total",
+          "Webhook requests that failed (no answer, or not 2xx).",
+          METRIC_WEBHOOK_FAILED);
+  counter(t, "herald_webhook_dropped_total",
+          "Webhook events given up on (retry window, full queue).",
+          METRIC_WEBHOOK_DROPPED);
 }
 
 static void histogram(struct text *t, const char *name, const char *help,
@@ -135,6 +144,10 @@ void rest_metrics__get(struct http_request *req) {
   struct text t = {0};
   connections(&t);
   messages(&t);
+  head(&t, "herald_webhook_queued", "gauge",
+       "Webhook events queued or in flight, not yet delivered.");
+  put(&t, "herald_webhook_queued %zu\n",
+      webhooks__queued(rest__context(req)->channels->webhooks));
   histogram(&t, "herald_publish_latency_seconds",
             "A publish from its arrival to its result (stored, fanned out).",
             METRIC_PUBLISH_LATENCY);

@@ -1,0 +1,573 @@
+/* webhooks.c -- rules, their queues and the delivery thread (webhooks.h). */
+#include "channel/webhooks.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "channel/meta_channels.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "msgid.h"
+#include "transport/http_client.h"
+#include "webhook_payload.h"
+
+/* A rule and its queue: a ring of events, oldest at head. */
+struct hook {
+  struct webhooks *wh;
+  char *app_id;
+  struct webhook_rule *rule;
+  struct webhook_event **ring;
+  size_t head, count, cap;
+  /* The request in flight: its events, taken off the queue. */
+  bool in_flight;
+  struct webhook_event **sending;
+  size_t n_sending;
+  struct webhook_request req;
+  struct http_call call;
+  int failures;    /* in a row */
+  int64_t next_at; /* ms: no request before */
+  bool removed;    /* freed once its request ends */
+};
+
+struct webhooks {
+  struct channels *ch;
+  const struct config *cfg;
+  pthread_mutex_t lock; /* hooks, their queues */
+  struct hook **hooks;
+  size_t n_hooks;
+  atomic_size_t n_enabled; /* publishes look no further when 0 */
+  size_t queued;
+  struct http_client *client;
+  pthread_t thread;
+  bool started;
+  atomic_bool stop;
+};
+
+/* ---- Queues --------------------------------------------------------------- */
+
+static void push_back(struct hook *h, struct webhook_event *e) {
+  if (h->count == h->cap) {
+    size_t cap = h->cap ? h->cap * 2 : 16;
+    struct webhook_event **ring = herald_xmalloc(cap * sizeof *ring);
+    for (size_t i = 0; i < h->count; i++)
+      ring[i] = h->ring[(h->head + i) % h->cap];
+    herald_free(h->ring);
+    h->ring = ring;
+    h->cap = cap;
+    h->head = 0;
+  }
+  h->ring[(h->head + h->count++) % h->cap] = e;
+  h->wh->queued++;
+}
+
+static struct webhook_event *pop_front(struct hook *h) {
+  struct webhook_event *e = h->ring[h->head];
+  h->head = (h->head + 1) % h->cap;
+  h->count--;
+  h->wh->queued--;
+  return e;
+}
+
+/* Puts the events that were in flight back ahead of the queue, in order. */
+static void requeue(struct hook *h) {
+  size_t n = h->n_sending;
+  for (size_t i = 0; i < n; i++) push_back(h, h->sending[i]);
+  for (size_t i = 0; i < h->count - n; i++) push_back(h, pop_front(h));
+  h->n_sending = 0;
+}
+
+static void drop_sent(struct hook *h) {
+  for (size_t i = 0; i < h->n_sending; i++)
+    webhook_payload__event_free(h->sending[i]);
+  h->n_sending = 0;
+}
+
+static void hook_free(struct hook *h) {
+  while (h->count) webhook_payload__event_free(pop_front(h));
+  drop_sent(h);
+  herald_free(h->sending);
+  herald_free(h->ring);
+  webhook_payload__request_cleanup(&h->req);
+  webhook_rule__free(h->rule);
+  herald_free(h->app_id);
+  herald_free(h);
+}
+
+/* ---- Reporting ------------------------------------------------------------ */
+
+struct report {
+  struct worker_task task;
+  struct channels *ch;
+  char *app_id;
+  herald_error err;
+};
+
+static void report_on_worker(struct worker_task *task) {
+  struct report *r = (struct report *)task;
+  struct app *app = apps__find(r->ch->apps, r->app_id);
+  if (app) meta_channels__log(r->ch, app, "webhook.failed", &r->err, NULL);
+  apps__release(app);
+  herald_free(r->app_id);
+  herald_free(r);
+}
+
+/* Logs a rule's trouble and puts it on its app's [meta]log. */
+static void report(struct hook *h, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void report(struct hook *h, const char *fmt, ...) {
+  struct report *r = herald_xcalloc(1, sizeof *r);
+  va_list ap;
+  va_start(ap, fmt);
+  char text[512];
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  herald_error_set(&r->err, HERALD_E_INTERNAL, "webhook rule %s: %s",
+                   h->rule->id, text);
+  log_warn("app %s: %s", h->app_id, r->err.message);
+  r->ch = h->wh->ch;
+  r->app_id = herald_xstrdup(h->app_id);
+  worker__post(&r->ch->pool->workers[0], &r->task, report_on_worker);
+}
+
+static void dropped(struct hook *h, size_t n, const char *why) {
+  if (!n) return;
+  metrics__add(METRIC_WEBHOOK_DROPPED, (int64_t)n);
+  report(h, "%zu events dropped (%s)", n, why);
+}
+
+/* ---- Delivery ------------------------------------------------------------- */
+
+static int64_t now_ms(void) { return metrics__now_us() / 1000; }
+
+static int64_t backoff_ms(const struct config *cfg, int failures) {
+  double d = (double)cfg->webhook_retry_min_ms;
+  for (int i = 1; i < failures && d < (double)cfg->webhook_retry_max_ms; i++)
+    d *= M_SQRT2;
+  return d > (double)cfg->webhook_retry_max_ms ? cfg->webhook_retry_max_ms
+                                               : (int64_t)d;
+}
+
+/* Drops what waited past the retry window, while the rule fails. */
+static void expire(struct hook *h, int64_t now) {
+  size_t n = 0;
+  int64_t oldest = now - h->wh->cfg->webhook_retry_window_ms;
+  while (h->count && h->ring[h->head]->queued_ms < oldest) {
+    webhook_payload__event_free(pop_front(h));
+    n++;
+  }
+  dropped(h, n, "older than the retry window");
+}
+
+static void on_answer(struct http_call *call, long status, const char *error) {
+  struct hook *h = (struct hook *)((char *)call - offsetof(struct hook, call));
+  struct webhooks *wh = h->wh;
+  pthread_mutex_lock(&wh->lock);
+  h->in_flight = false;
+  webhook_payload__request_cleanup(&h->req);
+  int64_t now = now_ms();
+  if (status >= 200 && status < 300) {
+    metrics__add(METRIC_WEBHOOK_DELIVERED, (int64_t)h->n_sending);
+    drop_sent(h);
+    h->failures = 0;
+    h->next_at = now + (h->rule->batch ? wh->cfg->webhook_batch_interval_ms
+                                       : 0);
+  } else if (!h->removed) {
+    metrics__add(METRIC_WEBHOOK_FAILED, 1);
+    requeue(h);
+    h->failures++;
+    h->next_at = now + backoff_ms(wh->cfg, h->failures);
+    if (status) report(h, "%s answered %ld", h->rule->url, status);
+    else report(h, "%s: %s", h->rule->url, error);
+    expire(h, now);
+  }
+  pthread_mutex_unlock(&wh->lock);
+}
+
+static const char *signing_secret(struct webhooks *wh, const struct app *app,
+                                  const char *key_name) {
+  (void)wh;
+  for (size_t i = 0; app && key_name && i < app->n_keys; i++)
+    if (!strcmp(app->keys[i].name, key_name)) return app->keys[i].secret;
+  return NULL;
+}
+
+/* Takes the next request's events off h's queue and starts it. */
+static void send_next(struct hook *h) {
+  struct webhooks *wh = h->wh;
+  size_t n = h->rule->batch ? (size_t)wh->cfg->webhook_batch_max : 1;
+  if (n > h->count) n = h->count;
+  h->sending = herald_xrealloc(h->sending, n * sizeof *h->sending);
+  for (size_t i = 0; i < n; i++) h->sending[i] = pop_front(h);
+  h->n_sending = n;
+  struct app *app = apps__find(wh->ch->apps, h->app_id);
+  webhook_payload__build(h->rule, h->app_id, h->sending, n,
+                         signing_secret(wh, app, h->rule->signing_key),
+                         &h->req);
+  apps__release(app);
+  h->call = (struct http_call){.url = h->rule->url,
+                               .headers = (const char *const *)h->req.headers,
+                               .n_headers = h->req.n_headers,
+                               .body = h->req.body,
+                               .len = h->req.len,
+                               .timeout_ms = (long)wh->cfg->webhook_timeout_ms,
+                               .done = on_answer};
+  h->in_flight = true;
+  http_client__post(wh->client, &h->call);
+}
+
+/* Starts what is due; returns how long until the next is (ms). */
+static int64_t schedule(struct webhooks *wh) {
+  int64_t now = now_ms(), wait = 1000;
+  for (size_t i = 0; i < wh->n_hooks;) {
+    struct hook *h = wh->hooks[i];
+    if (h->removed && !h->in_flight) {
+      hook_free(h);
+      wh->hooks[i] = wh->hooks[--wh->n_hooks];
+      continue;
+    }
+    i++;
+    if (h->in_flight || !h->count || h->removed) continue;
+    if (now >= h->next_at) send_next(h);
+    else if (h->next_at - now < wait) wait = h->next_at - now;
+  }
+  return wait;
+}
+
+static void *run(void *arg) {
+  struct webhooks *wh = arg;
+  while (!atomic_load(&wh->stop)) {
+    pthread_mutex_lock(&wh->lock);
+    int64_t wait = schedule(wh);
+    pthread_mutex_unlock(&wh->lock);
+    http_client__run(wh->client, (int)wait);
+  }
+  return NULL;
+}
+
+/* ---- Events --------------------------------------------------------------- */
+
+static void enqueue(struct hook *h, struct webhook_event *e) {
+  e->queued_ms = now_ms();
+  if (h->count >= (size_t)h->wh->cfg->webhook_queue_max) {
+    webhook_payload__event_free(pop_front(h));
+    dropped(h, 1, "the queue is full");
+  }
+  push_back(h, e);
+}
+
+static char *dup_or_null(const char *s) { return s ? herald_xstrdup(s) : NULL; }
+
+/* messages[0..n) encoded as an array, for a rule of this format. */
+static char *encode_items(struct message *const *messages, size_t n,
+                          bool presence, enum wire_format format,
+                          size_t *len) {
+  struct wire_writer w;
+  wire_writer__init(&w, format);
+  wire_writer__array(&w, n);
+  for (size_t i = 0; i < n; i++) {
+    if (presence) presence_message__write(messages[i], &w);
+    else message__write(messages[i], &w);
+  }
+  char *out = wire_writer__finish(&w, len);
+  wire_writer__cleanup(&w);
+  return out;
+}
+
+static struct webhook_event *new_event(enum webhook_source source,
+                                       const char *channel, const char *name,
+                                       const char *serial, int64_t ts) {
+  struct webhook_event *e = herald_xcalloc(1, sizeof *e);
+  e->source = source;
+  e->channel = herald_xstrdup(channel);
+  e->name = herald_xstrdup(name);
+  e->serial = herald_xstrdup(serial);
+  e->timestamp = ts;
+  return e;
+}
+
+static void fill_bare(struct webhook_event *e, const struct message *m) {
+  e->bare.id = dup_or_null(m->id);
+  e->bare.name = dup_or_null(m->name);
+  e->bare.client_id = dup_or_null(m->client_id);
+  e->bare.connection_id = dup_or_null(m->connection_id);
+  e->bare.encoding = dup_or_null(m->payload.encoding);
+  e->bare.data_len = m->payload.data ? m->payload.len : 0;
+  e->bare.data = herald_xmalloc(e->bare.data_len + 1);
+  if (e->bare.data_len) memcpy(e->bare.data, m->payload.data, e->bare.data_len);
+}
+
+/* The events of messages[0..n) for h: one, or one per message for a
+ * non-enveloped rule. */
+static void queue_messages(struct hook *h, const char *channel,
+                           struct message *const *messages, size_t n,
+                           bool presence) {
+  const struct webhook_rule *r = h->rule;
+  size_t events = r->enveloped ? 1 : n, per = r->enveloped ? n : 1;
+  for (size_t i = 0; i < events; i++) {
+    struct message *const *first = messages + i * per;
+    struct webhook_event *e = new_event(
+        r->source, channel, presence ? "presence.message" : "channel.message",
+        first[0]->serial, first[0]->timestamp);
+    e->items = encode_items(first, per, presence, r->format, &e->items_len);
+    if (!e->items) {
+      webhook_payload__event_free(e);
+      continue;
+    }
+    if (!r->enveloped) fill_bare(e, first[0]);
+    enqueue(h, e);
+  }
+}
+
+void webhooks__published(struct webhooks *wh, const struct publish *p) {
+  if (!webhooks__any(wh) || p->annotation || !p->count ||
+      meta_channels__is_meta(p->channel, strlen(p->channel)))
+    return;
+  enum webhook_source source = p->presence ? WEBHOOK_PRESENCE
+                                           : WEBHOOK_MESSAGE;
+  pthread_mutex_lock(&wh->lock);
+  for (size_t i = 0; i < wh->n_hooks; i++) {
+    struct hook *h = wh->hooks[i];
+    if (!h->removed && !strcmp(h->app_id, p->app->id) &&
+        webhook_rule__matches(h->rule, source, p->channel))
+      queue_messages(h, p->channel, p->messages, p->count, p->presence);
+  }
+  pthread_mutex_unlock(&wh->lock);
+  http_client__wakeup(wh->client);
+}
+
+void webhooks__channel_event(struct webhooks *wh, const char *app_id,
+                             const char *channel, enum webhook_source source,
+                             const char *name, const json_t *status) {
+  if (!webhooks__any(wh)) return;
+  char serial[17];
+  msgid__random(serial, sizeof serial - 1);
+  int64_t ts = clock__now_ms();
+  pthread_mutex_lock(&wh->lock);
+  for (size_t i = 0; i < wh->n_hooks; i++) {
+    struct hook *h = wh->hooks[i];
+    if (h->removed || strcmp(h->app_id, app_id) ||
+        !webhook_rule__matches(h->rule, source, channel))
+      continue;
+    struct webhook_event *e = new_event(source, channel, name, serial, ts);
+    struct wire_writer w;
+    wire_writer__init(&w, h->rule->format);
+    wire_writer__json(&w, status);
+    e->items = wire_writer__finish(&w, &e->items_len);
+    wire_writer__cleanup(&w);
+    if (e->items) enqueue(h, e);
+    else webhook_payload__event_free(e);
+  }
+  pthread_mutex_unlock(&wh->lock);
+  http_client__wakeup(wh->client);
+}
+
+bool webhooks__any(struct webhooks *wh) {
+  return wh && atomic_load_explicit(&wh->n_enabled, memory_order_relaxed);
+}
+
+bool webhooks__wants(struct webhooks *wh, const char *app_id,
+                     const char *channel, enum webhook_source source) {
+  if (!webhooks__any(wh)) return false;
+  bool wants = false;
+  pthread_mutex_lock(&wh->lock);
+  for (size_t i = 0; i < wh->n_hooks && !wants; i++) {
+    struct hook *h = wh->hooks[i];
+    wants = !h->removed && !strcmp(h->app_id, app_id) &&
+            webhook_rule__matches(h->rule, source, channel);
+  }
+  pthread_mutex_unlock(&wh->lock);
+  return wants;
+}
+
+size_t webhooks__queued(struct webhooks *wh) {
+  if (!wh) return 0;
+  pthread_mutex_lock(&wh->lock);
+  size_t n = wh->queued;
+  for (size_t i = 0; i < wh->n_hooks; i++) n += wh->hooks[i]->n_sending;
+  pthread_mutex_unlock(&wh->lock);
+  return n;
+}
+
+/* ---- Rules ---------------------------------------------------------------- */
+
+static void count_enabled(struct webhooks *wh) {
+  size_t n = 0;
+  for (size_t i = 0; i < wh->n_hooks; i++)
+    n += !wh->hooks[i]->removed && wh->hooks[i]->rule->enabled;
+  atomic_store(&wh->n_enabled, n);
+}
+
+static struct hook *find(struct webhooks *wh, const char *app_id,
+                         const char *id) {
+  for (size_t i = 0; i < wh->n_hooks; i++) {
+    struct hook *h = wh->hooks[i];
+    if (!h->removed && !strcmp(h->app_id, app_id) && !strcmp(h->rule->id, id))
+      return h;
+  }
+  return NULL;
+}
+
+/* Marks h gone: the thread frees it once no request of its is in flight. */
+static void retire(struct hook *h) {
+  h->removed = true;
+  while (h->count) webhook_payload__event_free(pop_front(h));
+}
+
+int webhooks__check(struct webhooks *wh, const struct app *app,
+                    const json_t *def, struct webhook_rule **out,
+                    herald_error *err) {
+  char id[21];
+  msgid__random(id, sizeof id - 1);
+  int rc = webhook_rule__parse(def, id, out, err);
+  if (!rc && (*out)->signing_key &&
+      !signing_secret(wh, app, (*out)->signing_key))
+    rc = herald_error_set(err, HERALD_E_INVALID_PARAMETER_VALUE,
+                          "Invalid webhook rule: signingKey %s is not a key "
+                          "of app %s", (*out)->signing_key, app->id);
+  if (!rc && store__shared(wh->ch->store))
+    rc = herald_error_set(err, HERALD_E_INVALID_PARAMETER_VALUE,
+                          "Webhook rules need the sqlite or memory engine: "
+                          "the redis engine takes none yet");
+  if (rc) {
+    webhook_rule__free(*out);
+    *out = NULL;
+  }
+  return rc;
+}
+
+void webhooks__put(struct webhooks *wh, const char *app_id,
+                   struct webhook_rule *r) {
+  struct hook *h = herald_xcalloc(1, sizeof *h);
+  h->wh = wh;
+  h->app_id = herald_xstrdup(app_id);
+  h->rule = r;
+  pthread_mutex_lock(&wh->lock);
+  struct hook *old = find(wh, app_id, r->id);
+  if (old) retire(old);
+  wh->hooks = herald_xrealloc(wh->hooks, (wh->n_hooks + 1) * sizeof *wh->hooks);
+  wh->hooks[wh->n_hooks++] = h;
+  count_enabled(wh);
+  pthread_mutex_unlock(&wh->lock);
+}
+
+bool webhooks__remove(struct webhooks *wh, const char *app_id,
+                      const char *id) {
+  pthread_mutex_lock(&wh->lock);
+  struct hook *h = find(wh, app_id, id);
+  if (h) retire(h);
+  count_enabled(wh);
+  pthread_mutex_unlock(&wh->lock);
+  if (h) http_client__wakeup(wh->client);
+  return h != NULL;
+}
+
+json_t *webhooks__list(struct webhooks *wh, const char *app_id,
+                       const char *id) {
+  json_t *out = id ? NULL : json_array();
+  pthread_mutex_lock(&wh->lock);
+  for (size_t i = 0; i < wh->n_hooks; i++) {
+    struct hook *h = wh->hooks[i];
+    if (h->removed || strcmp(h->app_id, app_id)) continue;
+    if (!id) json_array_append(out, h->rule->def);
+    else if (!strcmp(h->rule->id, id)) out = json_incref(h->rule->def);
+  }
+  pthread_mutex_unlock(&wh->lock);
+  return out;
+}
+
+/* ---- Start and stop ------------------------------------------------------- */
+
+struct loading {
+  struct webhooks *wh;
+  herald_error *err;
+  int rc;
+};
+
+static void load_rule(struct loading *l, const char *app_id,
+                      const json_t *def) {
+  struct app *app = apps__find(l->wh->ch->apps, app_id);
+  struct webhook_rule *r = NULL;
+  if (!app)
+    l->rc = herald_error_set(l->err, HERALD_E_INVALID_PARAMETER_VALUE,
+                             "Webhook rules of an unknown app %s", app_id);
+  else l->rc = webhooks__check(l->wh, app, def, &r, l->err);
+  apps__release(app);
+  if (!l->rc) webhooks__put(l->wh, app_id, r);
+}
+
+static void load_stored(void *ctx, const char *app_id, const char *key,
+                        const char *value) {
+  struct loading *l = ctx;
+  (void)key;
+  json_t *def = json_loads(value, 0, NULL);
+  if (!l->rc) load_rule(l, app_id, def);
+  json_decref(def);
+}
+
+static void load_configured(struct loading *l, const json_t *apps) {
+  size_t i, j;
+  const json_t *app, *rule;
+  json_array_foreach(apps, i, app) {
+    const char *id = json_string_value(json_object_get(app, "id"));
+    const json_t *rules = json_object_get(app, "rules");
+    if (!rules) continue;
+    if (!json_is_array(rules)) {
+      l->rc = herald_error_set(l->err, HERALD_E_INVALID_PARAMETER_VALUE,
+                               "An app's rules are an array");
+      return;
+    }
+    json_array_foreach(rules, j, rule) {
+      if (!l->rc) load_rule(l, id ? id : "", rule);
+    }
+  }
+}
+
+int webhooks__init(struct channels *ch, herald_error *err) {
+  struct webhooks *wh = herald_xcalloc(1, sizeof *wh);
+  wh->ch = ch;
+  wh->cfg = ch->cfg;
+  pthread_mutex_init(&wh->lock, NULL);
+  wh->client = http_client__new();
+  ch->webhooks = wh;
+  struct loading l = {.wh = wh, .err = err};
+  if (ch->cfg->apps) load_configured(&l, ch->cfg->apps);
+  if (!l.rc)
+    l.rc = store__load_records(ch->store, WEBHOOKS_RECORD_RULE, load_stored,
+                               &l, err);
+  if (l.rc) {
+    webhooks__free(wh);
+    ch->webhooks = NULL;
+  }
+  return l.rc;
+}
+
+int webhooks__start(struct webhooks *wh) {
+  int rc = pthread_create(&wh->thread, NULL, run, wh);
+  wh->started = !rc;
+  return -rc;
+}
+
+void webhooks__stop(struct webhooks *wh) {
+  if (!wh || !wh->started) return;
+  atomic_store(&wh->stop, true);
+  http_client__wakeup(wh->client);
+  pthread_join(wh->thread, NULL);
+  wh->started = false;
+}
+
+void webhooks__free(struct webhooks *wh) {
+  if (!wh) return;
+  webhooks__stop(wh);
+  http_client__free(wh->client);
+  for (size_t i = 0; i < wh->n_hooks; i++) hook_free(wh->hooks[i]);
+  herald_free(wh->hooks);
+  pthread_mutex_destroy(&wh->lock);
+  herald_free(wh);
+}

@@ -1,0 +1,347 @@
+// Webhooks (issue 22 items 1-4; server/channel/webhooks.h, README
+// "Webhooks"): a Node HTTP receiver in the test gets what heraldd sends.
+//  - the rules API (admin key, POST/GET/DELETE /apps/:app/rules): defaults
+//    filled in, errors, a rule stored survives a restart (sqlite);
+//  - rules from the config file's app "rules";
+//  - channel.message batched (JSON) and single enveloped (msgpack), and
+//    non-enveloped (the data as the body, X-Ably-Envelope-* and
+//    X-Ably-Message-* headers), each signed (X-Ably-Signature verified with
+//    the key's secret); the channel filter;
+//  - channel.presence, channel.lifecycle (channel.opened/closed) and
+//    channel.occupancy (msgpack);
+//  - per-channel order over two interleaved channels;
+//  - a receiver failing 3 times then succeeding gets everything at least
+//    once, and /metrics counts the failures;
+//  - a receiver that hangs holds up neither publishes nor another rule.
+//
+// Run: HERALDD=/abs/build/heraldd node --test --test-force-exit tests/integration/webhooks.test.mjs
+
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { createHmac } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, before, after, test, startServer, uniqueChannel, eventually, msgpack } from './lib/server.mjs';
+import { rtTest, waitForState } from './lib/realtime.mjs';
+
+const KEY = 'hookapp.root:secretroot';
+const SECRET = 'secretroot';
+const ADMIN = 'admin-secret';
+// Retries and batches fast enough for a test; the defaults are Ably's.
+const FAST = ['--occupancy-interval-ms', '100', '--webhook-retry-min-ms', '50', '--webhook-retry-max-ms', '200', '--webhook-batch-interval-ms', '50'];
+
+/** An HTTP receiver: every request is recorded; `answer(req)` may return a
+ * status, or null to never answer (a hanging receiver). */
+async function receiver(answer = () => 200) {
+  const requests = [];
+  const hanging = [];
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const r = { path: req.url, headers: req.headers, body: Buffer.concat(chunks) };
+      requests.push(r);
+      const status = answer(r, requests.length);
+      if (status === null) { hanging.push(res); return; }
+      res.writeHead(status).end();
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${server.address().port}`;
+  return {
+    url, requests, hanging,
+    close: () => { for (const res of hanging) res.destroy(); server.closeAllConnections(); return new Promise((r) => server.close(r)); },
+  };
+}
+
+function signed(r) {
+  const want = createHmac('sha256', SECRET).update(r.body).digest('base64');
+  assert.equal(r.headers['x-ably-key'], 'hookapp.root');
+  assert.equal(r.headers['x-ably-signature'], want, 'signature is base64 HMAC-SHA256 of the body');
+}
+
+function decode(r) {
+  return r.headers['content-type'] === 'application/x-msgpack' ? msgpack.decode(r.body) : JSON.parse(r.body.toString());
+}
+
+/** Every message data a batch or single enveloped request carried, in order. */
+function datas(requests, source = 'channel.message') {
+  const out = [];
+  for (const r of requests) {
+    const body = decode(r);
+    const envelopes = body.items ? body.items.map((i) => ({ channel: i.data.channelId, ...i.data })) : [body];
+    for (const e of envelopes) {
+      if (source === 'channel.message') for (const m of e.messages || []) out.push({ channel: e.channel, data: m.data });
+    }
+  }
+  return out;
+}
+
+function app(rules = []) {
+  return { apps: [{ id: 'hookapp', keys: [{ key: KEY, capability: { '*': ['*'] } }], rules }] };
+}
+
+function rule(url, { id, mode = 'batch', type = 'channel.message', filter = '^hook', format = 'json', enveloped = true, sign = true } = {}) {
+  return {
+    ...(id ? { id } : {}),
+    requestMode: mode,
+    source: { type, channelFilter: filter },
+    target: { url, format, enveloped, headers: { 'X-Test': 'yes' }, ...(sign ? { signingKey: 'hookapp.root' } : {}) },
+    status: 'enabled',
+  };
+}
+
+async function publish(srv, channel, data, name = 'ev') {
+  const res = await srv.request('POST', `/channels/${encodeURIComponent(channel)}/messages`, { key: KEY, json: { name, data } });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+}
+
+const admin = (srv, method, path, json) => srv.request(method, path, { auth: false, headers: { Authorization: `Bearer ${ADMIN}` }, json });
+
+describe('webhook rules API', () => {
+  let srv, rx;
+  before(async () => {
+    rx = await receiver();
+    srv = await startServer({ config: app(), env: { HERALD_KEY: null }, args: ['--admin-key', ADMIN, ...FAST] });
+  });
+  after(async () => { await srv?.stop(); await rx?.close(); });
+
+  test('needs the admin key, fills in defaults, lists, gets and deletes', async () => {
+    const refused = await srv.request('POST', '/apps/hookapp/rules', { key: KEY, json: rule(rx.url) });
+    assert.equal(refused.status, 401);
+    assert.equal(refused.body.error.code, 40160);
+    const made = await admin(srv, 'POST', '/apps/hookapp/rules', { source: { type: 'channel.message' }, target: { url: rx.url } });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const id = made.body.id;
+    assert.ok(id);
+    assert.equal(made.body.requestMode, 'single');
+    assert.equal(made.body.status, 'enabled');
+    assert.equal(made.body.target.format, 'json');
+    assert.equal(made.body.target.enveloped, true);
+    const list = await admin(srv, 'GET', '/apps/hookapp/rules');
+    assert.deepEqual(list.body.map((r) => r.id), [id]);
+    assert.equal((await admin(srv, 'GET', `/apps/hookapp/rules/${id}`)).body.id, id);
+    assert.equal((await admin(srv, 'DELETE', `/apps/hookapp/rules/${id}`)).status, 204);
+    assert.equal((await admin(srv, 'GET', `/apps/hookapp/rules/${id}`)).status, 404);
+    assert.deepEqual((await admin(srv, 'GET', '/apps/hookapp/rules')).body, []);
+    assert.equal((await admin(srv, 'GET', '/apps/nosuchapp/rules')).status, 404);
+  });
+
+  test('refuses bad rules with 40003', async () => {
+    const bad = [
+      { source: { type: 'channel.nope' }, target: { url: rx.url } },
+      { source: { type: 'channel.message', channelFilter: '(' }, target: { url: rx.url } },
+      { source: { type: 'channel.message' }, target: { url: 'ftp://x' } },
+      { source: { type: 'channel.message' }, target: { url: rx.url, format: 'xml' } },
+      { requestMode: 'batch', source: { type: 'channel.message' }, target: { url: rx.url, enveloped: false } },
+      { source: { type: 'channel.message' }, target: { url: rx.url, signingKey: 'hookapp.nokey' } },
+      { source: { type: 'channel.message' }, target: { url: rx.url, headers: { 'Bad Name': 'x' } } },
+    ];
+    for (const def of bad) {
+      const res = await admin(srv, 'POST', '/apps/hookapp/rules', def);
+      assert.equal(res.status, 400, JSON.stringify(def));
+      assert.equal(res.body.error.code, 40003, JSON.stringify(def));
+    }
+    assert.deepEqual((await admin(srv, 'GET', '/apps/hookapp/rules')).body, []);
+  });
+});
+
+describe('webhook payloads', () => {
+  let srv, rx;
+  before(async () => {
+    rx = await receiver();
+    srv = await startServer({
+      config: app([
+        rule(`${rx.url}/batch`, { id: 'batch', filter: '^batch:' }),
+        rule(`${rx.url}/single`, { id: 'single', mode: 'single', format: 'msgpack', filter: '^single:' }),
+        rule(`${rx.url}/bare`, { id: 'bare', mode: 'single', enveloped: false, filter: '^bare:' }),
+        rule(`${rx.url}/presence`, { id: 'presence', type: 'channel.presence', filter: '^pres:' }),
+        rule(`${rx.url}/lifecycle`, { id: 'lifecycle', mode: 'single', type: 'channel.lifecycle', filter: '^life:' }),
+        rule(`${rx.url}/occupancy`, { id: 'occupancy', type: 'channel.occupancy', format: 'msgpack', filter: '^life:' }),
+      ]),
+      env: { HERALD_KEY: null },
+      args: FAST,
+    });
+  });
+  after(async () => { await srv?.stop(); await rx?.close(); });
+  const at = (path) => rx.requests.filter((r) => r.path === path);
+
+  test('channel.message, batched: items as Ably sends them, signed, filtered', async () => {
+    const ch = uniqueChannel('batch:');
+    await publish(srv, ch, 'one');
+    await publish(srv, ch, { two: 2 });
+    await publish(srv, uniqueChannel('other:'), 'not mine');
+    await eventually(() => datas(at('/batch')).length === 2, { what: 'two messages delivered' });
+    for (const r of at('/batch')) {
+      signed(r);
+      assert.equal(r.headers['x-ably-version'], '1.2');
+      assert.equal(r.headers['content-type'], 'application/json');
+      assert.equal(r.headers['x-test'], 'yes');
+      for (const item of decode(r).items) {
+        assert.equal(item.webhookId, 'batch');
+        assert.equal(item.source, 'channel.message');
+        assert.equal(item.name, 'channel.message');
+        assert.equal(typeof item.serial, 'string');
+        assert.equal(typeof item.timestamp, 'number');
+        assert.equal(item.data.channelId, ch);
+        assert.equal(item.data.site, 'herald');
+        assert.equal(item.data.messages[0].name, 'ev');
+        assert.ok(item.data.messages[0].id);
+      }
+    }
+    const got = datas(at('/batch')).map((d) => d.data);
+    assert.equal(got[0], 'one');
+    assert.deepEqual(JSON.parse(got[1]), { two: 2 }, 'JSON data stays encoded as json, as in history');
+  });
+
+  test('channel.message, single enveloped in msgpack', async () => {
+    const ch = uniqueChannel('single:');
+    await publish(srv, ch, 'hello');
+    await eventually(() => at('/single').length === 1, { what: 'single request' });
+    const r = at('/single')[0];
+    signed(r);
+    assert.equal(r.headers['content-type'], 'application/x-msgpack');
+    const body = decode(r);
+    assert.equal(body.source, 'channel.message');
+    assert.equal(body.appId, 'hookapp');
+    assert.equal(body.channel, ch);
+    assert.equal(body.ruleId, 'single');
+    assert.equal(body.site, 'herald');
+    assert.equal(body.messages[0].data, 'hello');
+  });
+
+  test('channel.message, non-enveloped: the data is the body, the rest in headers', async () => {
+    const ch = uniqueChannel('bare:');
+    await publish(srv, ch, 'raw payload', 'greeting');
+    await eventually(() => at('/bare').length === 1, { what: 'bare request' });
+    const r = at('/bare')[0];
+    signed(r);
+    assert.equal(r.body.toString(), 'raw payload');
+    assert.equal(r.headers['x-ably-envelope-channel'], ch);
+    assert.equal(r.headers['x-ably-envelope-appid'], 'hookapp');
+    assert.equal(r.headers['x-ably-envelope-ruleid'], 'bare');
+    assert.equal(r.headers['x-ably-envelope-source'], 'channel.message');
+    assert.equal(r.headers['x-ably-message-name'], 'greeting');
+    assert.ok(r.headers['x-ably-message-id']);
+    assert.ok(Number(r.headers['x-ably-message-timestamp']) > 0);
+  });
+
+  rtTest('channel.presence, channel.lifecycle and channel.occupancy', async (scope) => {
+    const pres = uniqueChannel('pres:');
+    const life = uniqueChannel('life:');
+    const client = await scope.connected(srv, { key: KEY, clientId: 'alice' });
+    await client.channels.get(pres).presence.enter('here');
+    await eventually(() => at('/presence').length >= 1, { what: 'presence event' });
+    const item = decode(at('/presence')[0]).items[0];
+    signed(at('/presence')[0]);
+    assert.equal(item.source, 'channel.presence');
+    assert.equal(item.name, 'presence.message');
+    assert.equal(item.data.channelId, pres);
+    assert.equal(item.data.presence[0].clientId, 'alice');
+    assert.equal(item.data.presence[0].data, 'here');
+    assert.equal(item.data.presence[0].action, 2, 'enter');
+
+    const channel = client.channels.get(life);
+    await channel.attach();
+    await eventually(() => at('/lifecycle').length >= 1, { what: 'channel.opened' });
+    await channel.detach();
+    await eventually(() => at('/lifecycle').length >= 2, { what: 'channel.closed' });
+    const [opened, closed] = at('/lifecycle').map(decode);
+    assert.equal(opened.source, 'channel.lifecycle');
+    assert.equal(opened.name, 'channel.opened');
+    assert.equal(opened.channel, life);
+    assert.equal(opened.status.isActive, true);
+    assert.equal(closed.name, 'channel.closed');
+    assert.equal(closed.status.isActive, false);
+    await eventually(() => at('/occupancy').flatMap((r) => decode(r).items)
+      .some((i) => i.data.status.occupancy.metrics.connections === 0), { what: 'occupancy back to none' });
+    const items = at('/occupancy').flatMap((r) => decode(r).items);
+    assert.ok(items.some((i) => i.data.status.occupancy.metrics.connections === 1), 'one attachment counted');
+    for (const i of items) {
+      signed(at('/occupancy')[0]);
+      assert.equal(i.source, 'channel.occupancy');
+      assert.equal(i.name, 'channel.occupancy');
+      assert.equal(i.data.channelId, life);
+    }
+  });
+
+  test('events of one channel arrive in order', async () => {
+    const a = uniqueChannel('batch:a');
+    const b = uniqueChannel('batch:b');
+    for (let i = 0; i < 30; i++) {
+      await publish(srv, a, `a${i}`);
+      await publish(srv, b, `b${i}`);
+    }
+    const of = (ch) => datas(at('/batch')).filter((d) => d.channel === ch).map((d) => d.data);
+    await eventually(() => of(a).length === 30 && of(b).length === 30, { what: 'sixty messages' });
+    assert.deepEqual(of(a), Array.from({ length: 30 }, (_, i) => `a${i}`));
+    assert.deepEqual(of(b), Array.from({ length: 30 }, (_, i) => `b${i}`));
+  });
+});
+
+describe('webhook delivery', () => {
+  test('a receiver failing 3 times then succeeding gets everything', async () => {
+    const rx = await receiver((r, n) => (n <= 3 ? 500 : 200));
+    const srv = await startServer({ config: app([rule(rx.url, { filter: '^hook' })]), env: { HERALD_KEY: null }, args: ['--admin-key', ADMIN, ...FAST] });
+    try {
+      const ch = uniqueChannel('hook');
+      for (let i = 0; i < 10; i++) await publish(srv, ch, `m${i}`);
+      await eventually(() => rx.requests.length > 3 && new Set(datas(rx.requests.slice(3)).map((d) => d.data)).size === 10,
+        { what: 'all ten delivered after the failures' });
+      const metrics = await srv.request('GET', '/metrics', { auth: false, headers: { Authorization: `Bearer ${ADMIN}` } });
+      const value = (name) => Number(metrics.body.match(new RegExp(`^${name} (\\d+)`, 'm'))?.[1]);
+      assert.equal(value('herald_webhook_failures_total'), 3);
+      assert.ok(value('herald_webhook_deliveries_total') >= 10);
+    } finally {
+      await srv.stop();
+      await rx.close();
+    }
+  });
+
+  test('a hanging receiver holds up neither publishes nor another rule', async () => {
+    const hung = await receiver(() => null);
+    const good = await receiver();
+    const srv = await startServer({
+      config: app([rule(hung.url, { id: 'hung', mode: 'single' }), rule(good.url, { id: 'good', mode: 'single' })]),
+      env: { HERALD_KEY: null }, args: FAST,
+    });
+    try {
+      const ch = uniqueChannel('hook');
+      await publish(srv, ch, 'first');
+      await eventually(() => hung.hanging.length === 1, { what: 'the hanging receiver holds a request' });
+      for (let i = 0; i < 20; i++) await publish(srv, ch, `m${i}`);
+      await eventually(() => datas(good.requests).length === 21, { what: 'the other rule delivered all' });
+      assert.equal(hung.requests.length, 1, 'the hanging rule waits for its answer');
+      assert.equal(hung.hanging.length, 1, 'still unanswered while every publish completed');
+    } finally {
+      await srv.stop();
+      await hung.close();
+      await good.close();
+    }
+  });
+
+  test('a rule made through the API outlives a restart (sqlite)', async () => {
+    const rx = await receiver();
+    const dataDir = await mkdtemp(join(tmpdir(), 'herald-hooks-'));
+    const args = ['--storage', 'sqlite', '--data-dir', dataDir, '--admin-key', ADMIN, ...FAST];
+    try {
+      let srv = await startServer({ config: app(), env: { HERALD_KEY: null }, args });
+      const made = await admin(srv, 'POST', '/apps/hookapp/rules', rule(rx.url, { id: 'kept' }));
+      assert.equal(made.status, 201);
+      await srv.stop();
+      srv = await startServer({ config: app(), env: { HERALD_KEY: null }, args });
+      try {
+        assert.deepEqual((await admin(srv, 'GET', '/apps/hookapp/rules')).body.map((r) => r.id), ['kept']);
+        const ch = uniqueChannel('hook');
+        await publish(srv, ch, 'after restart');
+        await eventually(() => datas(rx.requests).some((d) => d.data === 'after restart'), { what: 'delivered' });
+      } finally {
+        await srv.stop();
+      }
+    } finally {
+      await rx.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
