@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "alloc.h"
 #include "base64.h"
 #include "hmac.h"
@@ -17,6 +19,7 @@ void webhook_payload__event_free(struct webhook_event *e) {
   herald_free(e->name);
   herald_free(e->serial);
   herald_free(e->items);
+  herald_free(e->key);
   herald_free(e->bare.id);
   herald_free(e->bare.client_id);
   herald_free(e->bare.connection_id);
@@ -25,6 +28,81 @@ void webhook_payload__event_free(struct webhook_event *e) {
   herald_free(e->bare.data);
   herald_free(e);
 }
+
+/* ---- Keeping events -------------------------------------------------------- */
+
+static json_t *bytes_json(const char *bytes, size_t len) {
+  char *text = herald_xmalloc(base64__encoded_size(len));
+  base64__encode(bytes, len, text);
+  json_t *v = json_string(text);
+  herald_free(text);
+  return v;
+}
+
+static void set_string(json_t *o, const char *key, const char *s) {
+  if (s) json_object_set_new(o, key, json_string(s));
+}
+
+char *webhook_payload__event_json(const struct webhook_event *e) {
+  const struct webhook_bare *b = &e->bare;
+  json_t *o = json_pack("{s:i, s:s, s:s, s:s, s:I, s:o}", "source", e->source,
+                        "channel", e->channel, "name", e->name, "serial",
+                        e->serial, "timestamp", (json_int_t)e->timestamp,
+                        "items", bytes_json(e->items, e->items_len));
+  set_string(o, "id", b->id);
+  set_string(o, "clientId", b->client_id);
+  set_string(o, "connectionId", b->connection_id);
+  set_string(o, "encoding", b->encoding);
+  set_string(o, "messageName", b->name);
+  if (b->data) json_object_set_new(o, "data", bytes_json(b->data, b->data_len));
+  char *text = json_dumps(o, JSON_COMPACT);
+  json_decref(o);
+  char *out = herald_xstrdup(text);
+  free(text);
+  return out;
+}
+
+static char *get_string(const json_t *o, const char *key) {
+  const char *s = json_string_value(json_object_get(o, key));
+  return s ? herald_xstrdup(s) : NULL;
+}
+
+/* The bytes of base64 member key into *out (NUL-terminated); false: none. */
+static bool get_bytes(const json_t *o, const char *key, char **out,
+                      size_t *len) {
+  const char *text = json_string_value(json_object_get(o, key));
+  if (!text) return false;
+  *out = (char *)base64__decode(text, strlen(text), len);
+  return *out != NULL;
+}
+
+struct webhook_event *webhook_payload__event_parse(const char *text) {
+  json_t *o = json_loads(text, 0, NULL);
+  json_int_t source = json_integer_value(json_object_get(o, "source"));
+  struct webhook_event *e = herald_xcalloc(1, sizeof *e);
+  e->source = (enum webhook_source)source;
+  e->channel = get_string(o, "channel");
+  e->name = get_string(o, "name");
+  e->serial = get_string(o, "serial");
+  e->timestamp = json_integer_value(json_object_get(o, "timestamp"));
+  bool ok = source >= 0 && source < WEBHOOK_SOURCES && e->channel &&
+            e->name && e->serial &&
+            get_bytes(o, "items", &e->items, &e->items_len);
+  struct webhook_bare *b = &e->bare;
+  b->id = get_string(o, "id");
+  b->client_id = get_string(o, "clientId");
+  b->connection_id = get_string(o, "connectionId");
+  b->encoding = get_string(o, "encoding");
+  b->name = get_string(o, "messageName");
+  if (json_object_get(o, "data"))
+    ok = ok && get_bytes(o, "data", &b->data, &b->data_len);
+  json_decref(o);
+  if (ok) return e;
+  webhook_payload__event_free(e);
+  return NULL;
+}
+
+/* ---- Requests ---------------------------------------------------------------- */
 
 static void add_header(struct webhook_request *req, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

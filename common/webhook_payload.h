@@ -33,6 +33,7 @@ struct webhook_event {
   char *serial;
   int64_t timestamp;
   int64_t queued_ms; /* when it was queued (the queue's clock; not sent) */
+  char *key; /* the key of the record keeping it (not sent), or NULL */
   char *items;
   size_t items_len;
   struct webhook_bare {
@@ -43,6 +44,11 @@ struct webhook_event {
 };
 
 void webhook_payload__event_free(struct webhook_event *e);
+
+/* An event as JSON text to keep (herald_xmalloc'd; queued_ms is not kept),
+ * and back: NULL when text is no such event. */
+char *webhook_payload__event_json(const struct webhook_event *e);
+struct webhook_event *webhook_payload__event_parse(const char *text);
 
 /* One request: body and header lines ("Name: value"). */
 struct webhook_request {

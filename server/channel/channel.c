@@ -213,7 +213,7 @@ static void on_appended(struct store_req *req) {
     p->n_serials = p->count;
     /* a shared engine feeds every node's publishes instead (fanout.h) */
     if (!shared) fanout__published(worker__self(), p);
-    webhooks__published(p->channels->webhooks, p);
+    webhooks__commit(p->channels->webhooks, p);
   }
   finish(p);
 }
@@ -246,6 +246,7 @@ void channel__append(struct publish *p) {
     a->expected = p->change.read.messages[0]->serial;
     a->expected_summary = p->change.read.messages[0]->summary_serial;
   }
+  webhooks__prepare(p->channels->webhooks, p);
   store__append(p->channels->store, a);
 }
 
@@ -347,6 +348,7 @@ void channel__publish(struct publish *p) {
 void channel__publish_cleanup(struct publish *p) {
   message__free_list(p->messages, p->count);
   store__append_cleanup(&p->append);
+  webhooks__discard(p);
   changes__cleanup(&p->change);
   herald_free(p->own_serials); /* the strings belong to the messages */
   herald_free(p->channel);

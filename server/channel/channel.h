@@ -25,6 +25,7 @@
 struct channel_table;
 struct stats_minutes;
 struct webhooks;
+struct webhook_prepared;
 
 /* What the channel layer needs of the process (server.c makes it). */
 struct channels {
@@ -72,6 +73,9 @@ struct publish {
     struct publish *next; /* waiting after it */
     void (*on_turn)(struct publish *p);
   } turn;
+  /* The webhook events stored with it and queued once it is (webhooks.h),
+   * or NULL. */
+  struct webhook_prepared *webhook_events;
   /* Runs on origin when the publish is durable or has failed. */
   void (*done)(struct publish *p);
   /* Results. */

@@ -51,6 +51,16 @@ struct webhooks {
 
 /* ---- Queues --------------------------------------------------------------- */
 
+static struct hook *find(struct webhooks *wh, const char *app_id,
+                         const char *id) {
+  for (size_t i = 0; i < wh->n_hooks; i++) {
+    struct hook *h = wh->hooks[i];
+    if (!h->removed && !strcmp(h->app_id, app_id) && !strcmp(h->rule->id, id))
+      return h;
+  }
+  return NULL;
+}
+
 static void push_back(struct hook *h, struct webhook_event *e) {
   if (h->count == h->cap) {
     size_t cap = h->cap ? h->cap * 2 : 16;
@@ -82,15 +92,40 @@ static void requeue(struct hook *h) {
   h->n_sending = 0;
 }
 
+static void on_forgotten(struct store_req *req) {
+  struct store_record *r = (struct store_record *)req;
+  herald_free((char *)r->app_id);
+  herald_free((char *)r->key);
+  herald_free(r);
+}
+
+/* Frees e and deletes the record keeping it (if any), fire and forget. */
+static void forget(struct webhooks *wh, const char *app_id,
+                   struct webhook_event *e) {
+  if (e->key) {
+    struct store_record *r = herald_xcalloc(1, sizeof *r);
+    *r = (struct store_record){.req = {.done = on_forgotten},
+                               .app_id = herald_xstrdup(app_id),
+                               .kind = WEBHOOKS_RECORD_EVENT,
+                               .key = e->key};
+    e->key = NULL;
+    store__put_record(wh->ch->store, r);
+  }
+  webhook_payload__event_free(e);
+}
+
 static void drop_sent(struct hook *h) {
   for (size_t i = 0; i < h->n_sending; i++)
-    webhook_payload__event_free(h->sending[i]);
+    forget(h->wh, h->app_id, h->sending[i]);
   h->n_sending = 0;
 }
 
+/* Frees h; its events' records stay (a rule retired forgot them already;
+ * at exit they are what the next start delivers). */
 static void hook_free(struct hook *h) {
   while (h->count) webhook_payload__event_free(pop_front(h));
-  drop_sent(h);
+  for (size_t i = 0; i < h->n_sending; i++)
+    webhook_payload__event_free(h->sending[i]);
   herald_free(h->sending);
   herald_free(h->ring);
   webhook_payload__request_cleanup(&h->req);
@@ -159,7 +194,7 @@ static void expire(struct hook *h, int64_t now) {
   size_t n = 0;
   int64_t oldest = now - h->wh->cfg->webhook_retry_window_ms;
   while (h->count && h->ring[h->head]->queued_ms < oldest) {
-    webhook_payload__event_free(pop_front(h));
+    forget(h->wh, h->app_id, pop_front(h));
     n++;
   }
   dropped(h, n, "older than the retry window");
@@ -178,7 +213,9 @@ static void on_answer(struct http_call *call, long status, const char *error) {
     h->failures = 0;
     h->next_at = now + (h->rule->batch ? wh->cfg->webhook_batch_interval_ms
                                        : 0);
-  } else if (!h->removed) {
+  } else if (h->removed) {
+    drop_sent(h);
+  } else {
     metrics__add(METRIC_WEBHOOK_FAILED, 1);
     requeue(h);
     h->failures++;
@@ -256,7 +293,7 @@ static void *run(void *arg) {
 static void enqueue(struct hook *h, struct webhook_event *e) {
   e->queued_ms = now_ms();
   if (h->count >= (size_t)h->wh->cfg->webhook_queue_max) {
-    webhook_payload__event_free(pop_front(h));
+    forget(h->wh, h->app_id, pop_front(h));
     dropped(h, 1, "the queue is full");
   }
   push_back(h, e);
@@ -303,12 +340,24 @@ static void fill_bare(struct webhook_event *e, const struct message *m) {
   if (e->bare.data_len) memcpy(e->bare.data, m->payload.data, e->bare.data_len);
 }
 
-/* The events of messages[0..n) for h: one, or one per message for a
- * non-enveloped rule. */
-static void queue_messages(struct hook *h, const char *channel,
-                           struct message *const *messages, size_t n,
-                           bool presence) {
-  const struct webhook_rule *r = h->rule;
+struct prepared_event {
+  char *rule_id;
+  struct webhook_event *e;
+};
+
+struct webhook_prepared {
+  char *app_id;
+  struct prepared_event *events;
+  size_t n;
+  struct store_record *records; /* one per event, kept with the append */
+};
+
+/* The events of messages[0..n) for rule r: one, or one per message for a
+ * non-enveloped rule; appended to prepared's. */
+static void make_events(struct webhook_prepared *prepared,
+                        const struct webhook_rule *r, const char *channel,
+                        struct message *const *messages, size_t n,
+                        bool presence) {
   size_t events = r->enveloped ? 1 : n, per = r->enveloped ? n : 1;
   for (size_t i = 0; i < events; i++) {
     struct message *const *first = messages + i * per;
@@ -321,22 +370,94 @@ static void queue_messages(struct hook *h, const char *channel,
       continue;
     }
     if (!r->enveloped) fill_bare(e, first[0]);
-    enqueue(h, e);
+    prepared->events = herald_xrealloc(
+        prepared->events, (prepared->n + 1) * sizeof *prepared->events);
+    prepared->events[prepared->n++] =
+        (struct prepared_event){herald_xstrdup(r->id), e};
   }
 }
 
-void webhooks__published(struct webhooks *wh, const struct publish *p) {
+/* The record keeping each event: key "<rule>\n<serial>\n<channel>", so
+ * that records load in each channel's order. */
+static void make_records(struct webhook_prepared *prepared) {
+  prepared->records = herald_xcalloc(prepared->n, sizeof *prepared->records);
+  for (size_t i = 0; i < prepared->n; i++) {
+    struct prepared_event *pe = &prepared->events[i];
+    size_t len = strlen(pe->rule_id) + strlen(pe->e->serial) +
+                 strlen(pe->e->channel) + 3;
+    pe->e->key = herald_xmalloc(len);
+    snprintf(pe->e->key, len, "%s\n%s\n%s", pe->rule_id, pe->e->serial,
+             pe->e->channel);
+    prepared->records[i] = (struct store_record){
+        .app_id = prepared->app_id,
+        .kind = WEBHOOKS_RECORD_EVENT,
+        .key = pe->e->key,
+        .value = webhook_payload__event_json(pe->e)};
+  }
+}
+
+void webhooks__discard(struct publish *p) {
+  struct webhook_prepared *prepared = p->webhook_events;
+  if (!prepared) return;
+  for (size_t i = 0; i < prepared->n; i++) {
+    herald_free(prepared->events[i].rule_id);
+    webhook_payload__event_free(prepared->events[i].e);
+    if (prepared->records) herald_free((char *)prepared->records[i].value);
+  }
+  herald_free(prepared->events);
+  herald_free(prepared->records);
+  herald_free(prepared->app_id);
+  herald_free(prepared);
+  p->webhook_events = NULL;
+  p->append.records = NULL;
+  p->append.n_records = 0;
+}
+
+void webhooks__prepare(struct webhooks *wh, struct publish *p) {
+  webhooks__discard(p);
   if (!webhooks__any(wh) || p->annotation || !p->count ||
       meta_channels__is_meta(p->channel, strlen(p->channel)))
     return;
   enum webhook_source source = p->presence ? WEBHOOK_PRESENCE
                                            : WEBHOOK_MESSAGE;
+  struct webhook_prepared *prepared = herald_xcalloc(1, sizeof *prepared);
+  prepared->app_id = herald_xstrdup(p->app->id);
   pthread_mutex_lock(&wh->lock);
   for (size_t i = 0; i < wh->n_hooks; i++) {
     struct hook *h = wh->hooks[i];
     if (!h->removed && !strcmp(h->app_id, p->app->id) &&
         webhook_rule__matches(h->rule, source, p->channel))
-      queue_messages(h, p->channel, p->messages, p->count, p->presence);
+      make_events(prepared, h->rule, p->channel, p->messages, p->count,
+                  p->presence);
+  }
+  pthread_mutex_unlock(&wh->lock);
+  p->webhook_events = prepared;
+  if (!prepared->n) {
+    webhooks__discard(p);
+    return;
+  }
+  make_records(prepared);
+  p->append.records = prepared->records;
+  p->append.n_records = prepared->n;
+}
+
+/* Queues e for app_id's rule rule_id (taken over); forgotten when the rule
+ * is gone. */
+static void queue_for(struct webhooks *wh, const char *app_id,
+                      const char *rule_id, struct webhook_event *e) {
+  struct hook *h = find(wh, app_id, rule_id);
+  if (h) enqueue(h, e);
+  else forget(wh, app_id, e);
+}
+
+void webhooks__commit(struct webhooks *wh, struct publish *p) {
+  struct webhook_prepared *prepared = p->webhook_events;
+  if (!prepared) return;
+  pthread_mutex_lock(&wh->lock);
+  for (size_t i = 0; i < prepared->n; i++) {
+    queue_for(wh, prepared->app_id, prepared->events[i].rule_id,
+              prepared->events[i].e);
+    prepared->events[i].e = NULL;
   }
   pthread_mutex_unlock(&wh->lock);
   http_client__wakeup(wh->client);
@@ -404,20 +525,11 @@ static void count_enabled(struct webhooks *wh) {
   atomic_store(&wh->n_enabled, n);
 }
 
-static struct hook *find(struct webhooks *wh, const char *app_id,
-                         const char *id) {
-  for (size_t i = 0; i < wh->n_hooks; i++) {
-    struct hook *h = wh->hooks[i];
-    if (!h->removed && !strcmp(h->app_id, app_id) && !strcmp(h->rule->id, id))
-      return h;
-  }
-  return NULL;
-}
 
 /* Marks h gone: the thread frees it once no request of its is in flight. */
 static void retire(struct hook *h) {
   h->removed = true;
-  while (h->count) webhook_payload__event_free(pop_front(h));
+  while (h->count) forget(h->wh, h->app_id, pop_front(h));
 }
 
 int webhooks__check(struct webhooks *wh, const struct app *app,
@@ -511,6 +623,23 @@ static void load_stored(void *ctx, const char *app_id, const char *key,
   json_decref(def);
 }
 
+/* An event stored with its message and not delivered before the process
+ * ended: queued again for its rule (key "<rule>\n..."). */
+static void load_event(void *ctx, const char *app_id, const char *key,
+                       const char *value) {
+  struct webhooks *wh = ctx;
+  struct webhook_event *e = webhook_payload__event_parse(value);
+  const char *newline = strchr(key, '\n');
+  char *rule_id = herald_xstrndup(key, newline ? (size_t)(newline - key) : 0);
+  if (!e) e = herald_xcalloc(1, sizeof *e); /* unreadable: forgotten */
+  e->key = herald_xstrdup(key);
+  pthread_mutex_lock(&wh->lock);
+  if (e->items) queue_for(wh, app_id, rule_id, e);
+  else forget(wh, app_id, e);
+  pthread_mutex_unlock(&wh->lock);
+  herald_free(rule_id);
+}
+
 static void load_configured(struct loading *l, const json_t *apps) {
   size_t i, j;
   const json_t *app, *rule;
@@ -541,6 +670,9 @@ int webhooks__init(struct channels *ch, herald_error *err) {
   if (!l.rc)
     l.rc = store__load_records(ch->store, WEBHOOKS_RECORD_RULE, load_stored,
                                &l, err);
+  if (!l.rc)
+    l.rc = store__load_records(ch->store, WEBHOOKS_RECORD_EVENT, load_event,
+                               wh, err);
   if (l.rc) {
     webhooks__free(wh);
     ch->webhooks = NULL;

@@ -16,8 +16,12 @@
  * --webhook-queue-max drops its oldest: both counted and logged. One
  * rule's receiver, however slow, holds up nothing but its own queue.
  *
- * Queues live in memory: an event is queued before the publish is
- * acknowledged, but a process that ends loses what was not delivered.
+ * A message's or presence change's events are stored with it, in the
+ * append's transaction (records of kind "webhook-event", deleted once
+ * delivered or dropped), before the publish is acknowledged, and queued
+ * again at start-up: with sqlite a crash loses none (at least once: what
+ * was delivered but not yet deleted is delivered again). Lifecycle and
+ * occupancy events are kept in memory only.
  *
  * Rules come from the configuration file (an app's "rules") and the
  * rules API (rest_rules.c), which stores them as records (kind "rule"),
@@ -35,6 +39,7 @@
 #include "webhook_rule.h"
 
 #define WEBHOOKS_RECORD_RULE "rule"
+#define WEBHOOKS_RECORD_EVENT "webhook-event"
 
 struct webhooks;
 
@@ -63,9 +68,16 @@ bool webhooks__remove(struct webhooks *wh, const char *app_id,
 json_t *webhooks__list(struct webhooks *wh, const char *app_id,
                        const char *id);
 
-/* On the owner, after p was appended: queues its messages or presence
- * changes for the rules that take them. */
-void webhooks__published(struct webhooks *wh, const struct publish *p);
+/* On the owner, before p is appended (stamped): makes the events of its
+ * messages or presence changes for the rules that take them
+ * (p->webhook_events), each kept as a record of kind "webhook-event" with
+ * the append (p->append.records), so that an acknowledged publish's events
+ * outlive a crash with a store that keeps records. */
+void webhooks__prepare(struct webhooks *wh, struct publish *p);
+/* On the owner, once p was appended: queues those events. */
+void webhooks__commit(struct webhooks *wh, struct publish *p);
+/* Frees what is left of them. */
+void webhooks__discard(struct publish *p);
 /* A channel opened or closed, or changed occupancy: source LIFECYCLE
  * (name channel.opened / channel.closed) or OCCUPANCY (name
  * occupancy), status the event's status object. */

@@ -113,6 +113,11 @@ struct store_append {
    * new summary so: latest is that message of the channel's messages with
    * the summary, new_version false. */
   const char *expected_summary;
+  /* Records kept with the append, in its transaction, and only if it is
+   * (webhook events: webhooks.h); engines that keep no records ignore
+   * them. Their req is not used. */
+  const struct store_record *records;
+  size_t n_records;
   bool stale; /* output */
   /* Outputs for a duplicate: the first publish's result. */
   bool duplicate;

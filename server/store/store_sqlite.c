@@ -438,6 +438,19 @@ static int insert_state(struct sqlite_store *s, const struct store_append *a) {
   return sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
 }
 
+/* Puts (or deletes) r's row: 0 or -1. */
+static int write_record(struct sqlite_store *s, const struct store_record *r) {
+  sqlite3_stmt *st = prepare(s, r->value ? SQL_PUT_RECORD : SQL_DELETE_RECORD);
+  bind_text(st, 1, r->app_id);
+  bind_text(st, 2, r->kind);
+  bind_text(st, 3, r->key);
+  if (r->value) {
+    bind_text(st, 4, r->value);
+    sqlite3_bind_int64(st, 5, r->expires);
+  }
+  return sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+}
+
 /* The append's writes, all or none: 0 or -1. */
 static int write_append(struct sqlite_store *s, struct store_append *a,
                         int64_t now) {
@@ -445,6 +458,8 @@ static int write_append(struct sqlite_store *s, struct store_append *a,
   if (!rc && a->latest) rc = insert_state(s, a);
   for (size_t i = 0; !rc && !a->ephemeral && i < a->count; i++)
     rc = insert_message(s, a, a->messages[i]);
+  for (size_t i = 0; !rc && i < a->n_records; i++)
+    rc = write_record(s, &a->records[i]);
   return rc;
 }
 
@@ -488,7 +503,7 @@ static void run_append(struct sqlite_store *s, struct store_append *a,
   if (a->idempotency_key && find_duplicate(s, a, now)) return;
   if (a->latest && (a->stale = is_stale(s, a, now))) return;
   size_t writes = (a->idempotency_key ? 1 : 0) + (a->ephemeral ? 0 : a->count) +
-                  (a->latest ? 2 : 0);
+                  (a->latest ? 2 : 0) + a->n_records;
   if (writes > 1) run_statement(s, SQL_SAVEPOINT);
   int rc = write_append(s, a, now);
   if (rc) {
@@ -774,15 +789,7 @@ static void attach_summaries(struct sqlite_store *s, struct store_history *h,
 /* ---- records and apps ------------------------------------------------------ */
 
 static void run_put_record(struct sqlite_store *s, struct store_record *r) {
-  sqlite3_stmt *st = prepare(s, r->value ? SQL_PUT_RECORD : SQL_DELETE_RECORD);
-  bind_text(st, 1, r->app_id);
-  bind_text(st, 2, r->kind);
-  bind_text(st, 3, r->key);
-  if (r->value) {
-    bind_text(st, 4, r->value);
-    sqlite3_bind_int64(st, 5, r->expires);
-  }
-  if (sqlite3_step(st) != SQLITE_DONE) fail(&r->req, s, "record");
+  if (write_record(s, r)) fail(&r->req, s, "record");
 }
 
 static void run_drop_app(struct sqlite_store *s, struct store_drop_app *d) {

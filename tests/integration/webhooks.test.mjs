@@ -12,13 +12,16 @@
 //  - per-channel order over two interleaved channels;
 //  - a receiver failing 3 times then succeeding gets everything at least
 //    once, and /metrics counts the failures;
-//  - a receiver that hangs holds up neither publishes nor another rule.
+//  - a receiver that hangs holds up neither publishes nor another rule;
+//  - kill -9 with undelivered events (sqlite): each is delivered after the
+//    restart, in order.
 //
 // Run: HERALDD=/abs/build/heraldd node --test --test-force-exit tests/integration/webhooks.test.mjs
 
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { createHmac } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -318,6 +321,42 @@ describe('webhook delivery', () => {
       await srv.stop();
       await hung.close();
       await good.close();
+    }
+  });
+
+  test('kill -9 with undelivered events: delivered after the restart (sqlite)', async () => {
+    let up = false;
+    const rx = await receiver(() => (up ? 200 : 503));
+    const dataDir = await mkdtemp(join(tmpdir(), 'herald-hooks-'));
+    const args = ['--storage', 'sqlite', '--data-dir', dataDir, ...FAST];
+    const config = app([rule(rx.url, { id: 'kept', filter: '^hook' }), rule(rx.url, { id: 'bare', mode: 'single', enveloped: false, filter: '^hook' })]);
+    try {
+      let srv = await startServer({ config, env: { HERALD_KEY: null }, args });
+      const ch = uniqueChannel('hook');
+      for (let i = 0; i < 5; i++) await publish(srv, ch, `m${i}`);
+      await eventually(() => rx.requests.length >= 2, { what: 'the receiver refused a request' });
+      await srv.stop({ signal: 'SIGKILL', keepData: true });
+      const refused = rx.requests.length;
+      up = true;
+      srv = await startServer({ config, env: { HERALD_KEY: null }, args });
+      try {
+        const after = () => rx.requests.slice(refused);
+        const want = ['m0', 'm1', 'm2', 'm3', 'm4'];
+        await eventually(() => datas(after().filter((r) => r.headers['x-ably-version'])).length >= 5 &&
+          after().filter((r) => !r.headers['x-ably-version']).length >= 5, { what: 'every event delivered after the restart' });
+        assert.deepEqual(datas(after().filter((r) => r.headers['x-ably-version'])).map((d) => d.data), want, 'batched, in order');
+        assert.deepEqual(after().filter((r) => !r.headers['x-ably-version']).map((r) => r.body.toString()), want, 'single, in order');
+        for (const r of after()) signed(r);
+        // Delivered events are forgotten: none is left to deliver again.
+        const kept = () => spawnSync('sqlite3', [join(dataDir, 'herald.db'),
+          "SELECT count(*) FROM records WHERE kind = 'webhook-event'"]).stdout.toString().trim();
+        await eventually(() => kept() === '0', { what: 'no event record left' });
+      } finally {
+        await srv.stop();
+      }
+    } finally {
+      await rx.close();
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 

@@ -1,7 +1,8 @@
 /* test_webhook_payload.c -- webhook rules (webhook_rule.c: defaults,
  * refusals, the channel filter) and requests (webhook_payload.c: batched,
  * single enveloped, non-enveloped, in JSON and MessagePack, their headers
- * and an HMAC-SHA256 signature checked against a known vector). Every test
+ * and an HMAC-SHA256 signature checked against a known vector) and events
+ * kept as records. Every test
  * checks that the live allocation count returns to where it started. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -226,6 +227,37 @@ static void test_non_enveloped(void **state) {
   webhook_rule__free(r);
 }
 
+/* An event kept as a record reads back as it was, binary bytes too. */
+static void test_event_round_trip(void **state) {
+  (void)state;
+  struct webhook_event *e = event("\x91\xc4\x01");
+  e->items[2] = 0; /* a NUL inside the bytes */
+  e->bare.id = herald_xstrdup("m1");
+  e->bare.client_id = herald_xstrdup("alice");
+  e->bare.data = herald_xstrdup("hi");
+  e->bare.data_len = 2;
+  char *text = webhook_payload__event_json(e);
+  struct webhook_event *back = webhook_payload__event_parse(text);
+  assert_non_null(back);
+  assert_int_equal(back->source, e->source);
+  assert_string_equal(back->channel, e->channel);
+  assert_string_equal(back->name, e->name);
+  assert_string_equal(back->serial, e->serial);
+  assert_int_equal(back->timestamp, e->timestamp);
+  assert_int_equal(back->items_len, e->items_len);
+  assert_memory_equal(back->items, e->items, e->items_len);
+  assert_string_equal(back->bare.id, "m1");
+  assert_string_equal(back->bare.client_id, "alice");
+  assert_null(back->bare.connection_id);
+  assert_int_equal(back->bare.data_len, 2);
+  assert_memory_equal(back->bare.data, "hi", 2);
+  assert_null(webhook_payload__event_parse("{\"source\":9}"));
+  assert_null(webhook_payload__event_parse("not json"));
+  herald_free(text);
+  webhook_payload__event_free(back);
+  webhook_payload__event_free(e);
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, leak_check__setup, leak_check__teardown)
 
 int main(void) {
@@ -233,7 +265,7 @@ int main(void) {
       TEST(test_rule_defaults),     TEST(test_rule_filter_and_headers),
       TEST(test_rule_refusals),     TEST(test_batch_json_signed),
       TEST(test_signature_vector),  TEST(test_single_msgpack),
-      TEST(test_non_enveloped),
+      TEST(test_non_enveloped),     TEST(test_event_round_trip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
