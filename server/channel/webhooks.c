@@ -44,6 +44,8 @@ struct webhooks {
   atomic_size_t n_enabled; /* publishes look no further when 0 */
   size_t queued;
   struct http_client *client;
+  struct hook **due; /* the thread's: requests to start */
+  size_t n_due;
   pthread_t thread;
   bool started;
   atomic_bool stop;
@@ -235,16 +237,22 @@ static const char *signing_secret(struct webhooks *wh, const struct app *app,
   return NULL;
 }
 
-/* Takes the next request's events off h's queue and starts it. */
-static void send_next(struct hook *h) {
-  struct webhooks *wh = h->wh;
-  size_t n = h->rule->batch ? (size_t)wh->cfg->webhook_batch_max : 1;
+/* Takes the next request's events off h's queue (under the lock). */
+static void take_next(struct hook *h) {
+  size_t n = h->rule->batch ? (size_t)h->wh->cfg->webhook_batch_max : 1;
   if (n > h->count) n = h->count;
   h->sending = herald_xrealloc(h->sending, n * sizeof *h->sending);
   for (size_t i = 0; i < n; i++) h->sending[i] = pop_front(h);
   h->n_sending = n;
+  h->in_flight = true;
+}
+
+/* Builds and starts h's request, outside the lock: publishers queueing
+ * meanwhile wait for nothing (h's events are its own until answered). */
+static void send_taken(struct hook *h) {
+  struct webhooks *wh = h->wh;
   struct app *app = apps__find(wh->ch->apps, h->app_id);
-  webhook_payload__build(h->rule, h->app_id, h->sending, n,
+  webhook_payload__build(h->rule, h->app_id, h->sending, h->n_sending,
                          signing_secret(wh, app, h->rule->signing_key),
                          &h->req);
   apps__release(app);
@@ -255,13 +263,15 @@ static void send_next(struct hook *h) {
                                .len = h->req.len,
                                .timeout_ms = (long)wh->cfg->webhook_timeout_ms,
                                .done = on_answer};
-  h->in_flight = true;
   http_client__post(wh->client, &h->call);
 }
 
-/* Starts what is due; returns how long until the next is (ms). */
+/* Takes what is due into wh->due (under the lock); returns how long until
+ * the next is (ms). */
 static int64_t schedule(struct webhooks *wh) {
   int64_t now = now_ms(), wait = 1000;
+  wh->due = herald_xrealloc(wh->due, (wh->n_hooks + 1) * sizeof *wh->due);
+  wh->n_due = 0;
   for (size_t i = 0; i < wh->n_hooks;) {
     struct hook *h = wh->hooks[i];
     if (h->removed && !h->in_flight) {
@@ -271,8 +281,12 @@ static int64_t schedule(struct webhooks *wh) {
     }
     i++;
     if (h->in_flight || !h->count || h->removed) continue;
-    if (now >= h->next_at) send_next(h);
-    else if (h->next_at - now < wait) wait = h->next_at - now;
+    if (now >= h->next_at) {
+      take_next(h);
+      wh->due[wh->n_due++] = h;
+    } else if (h->next_at - now < wait) {
+      wait = h->next_at - now;
+    }
   }
   return wait;
 }
@@ -283,7 +297,8 @@ static void *run(void *arg) {
     pthread_mutex_lock(&wh->lock);
     int64_t wait = schedule(wh);
     pthread_mutex_unlock(&wh->lock);
-    http_client__run(wh->client, (int)wait);
+    for (size_t i = 0; i < wh->n_due; i++) send_taken(wh->due[i]);
+    http_client__run(wh->client, wh->n_due ? 0 : (int)wait);
   }
   return NULL;
 }
@@ -340,6 +355,15 @@ static void fill_bare(struct webhook_event *e, const struct message *m) {
   if (e->bare.data_len) memcpy(e->bare.data, m->payload.data, e->bare.data_len);
 }
 
+/* What making a rule's events needs of it, copied under the lock so that
+ * they are made outside it. */
+struct rule_view {
+  char *id;
+  enum webhook_source source;
+  enum wire_format format;
+  bool enveloped;
+};
+
 struct prepared_event {
   char *rule_id;
   struct webhook_event *e;
@@ -355,7 +379,7 @@ struct webhook_prepared {
 /* The events of messages[0..n) for rule r: one, or one per message for a
  * non-enveloped rule; appended to prepared's. */
 static void make_events(struct webhook_prepared *prepared,
-                        const struct webhook_rule *r, const char *channel,
+                        const struct rule_view *r, const char *channel,
                         struct message *const *messages, size_t n,
                         bool presence) {
   size_t events = r->enveloped ? 1 : n, per = r->enveloped ? n : 1;
@@ -422,15 +446,25 @@ void webhooks__prepare(struct webhooks *wh, struct publish *p) {
                                            : WEBHOOK_MESSAGE;
   struct webhook_prepared *prepared = herald_xcalloc(1, sizeof *prepared);
   prepared->app_id = herald_xstrdup(p->app->id);
+  struct rule_view *views = NULL;
+  size_t n = 0;
   pthread_mutex_lock(&wh->lock);
   for (size_t i = 0; i < wh->n_hooks; i++) {
-    struct hook *h = wh->hooks[i];
-    if (!h->removed && !strcmp(h->app_id, p->app->id) &&
-        webhook_rule__matches(h->rule, source, p->channel))
-      make_events(prepared, h->rule, p->channel, p->messages, p->count,
-                  p->presence);
+    const struct webhook_rule *r = wh->hooks[i]->rule;
+    if (wh->hooks[i]->removed || strcmp(wh->hooks[i]->app_id, p->app->id) ||
+        !webhook_rule__matches(r, source, p->channel))
+      continue;
+    views = herald_xrealloc(views, (n + 1) * sizeof *views);
+    views[n++] = (struct rule_view){herald_xstrdup(r->id), r->source,
+                                    r->format, r->enveloped};
   }
   pthread_mutex_unlock(&wh->lock);
+  for (size_t i = 0; i < n; i++) {
+    make_events(prepared, &views[i], p->channel, p->messages, p->count,
+                p->presence);
+    herald_free(views[i].id);
+  }
+  herald_free(views);
   p->webhook_events = prepared;
   if (!prepared->n) {
     webhooks__discard(p);
@@ -700,6 +734,7 @@ void webhooks__free(struct webhooks *wh) {
   http_client__free(wh->client);
   for (size_t i = 0; i < wh->n_hooks; i++) hook_free(wh->hooks[i]);
   herald_free(wh->hooks);
+  herald_free(wh->due);
   pthread_mutex_destroy(&wh->lock);
   herald_free(wh);
 }

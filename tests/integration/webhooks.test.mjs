@@ -11,7 +11,8 @@
 //    channel.occupancy (msgpack);
 //  - per-channel order over two interleaved channels;
 //  - a receiver failing 3 times then succeeding gets everything at least
-//    once, and /metrics counts the failures;
+//    once, /metrics counts the failures and [meta]log reports them;
+//  - a full queue drops its oldest, counted; the redis engine refuses rules;
 //  - a receiver that hangs holds up neither publishes nor another rule;
 //  - kill -9 with undelivered events (sqlite): each is delivered after the
 //    restart, in order.
@@ -26,7 +27,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, before, after, test, startServer, uniqueChannel, eventually, msgpack } from './lib/server.mjs';
-import { rtTest, waitForState } from './lib/realtime.mjs';
+import { rtTest, Inbox, withTimeout } from './lib/realtime.mjs';
+import { startRedis } from './lib/redis.mjs';
 
 const KEY = 'hookapp.root:secretroot';
 const SECRET = 'secretroot';
@@ -284,10 +286,15 @@ describe('webhook payloads', () => {
 });
 
 describe('webhook delivery', () => {
-  test('a receiver failing 3 times then succeeding gets everything', async () => {
+  rtTest('a receiver failing 3 times then succeeding gets everything; [meta]log tells', async (scope) => {
     const rx = await receiver((r, n) => (n <= 3 ? 500 : 200));
-    const srv = await startServer({ config: app([rule(rx.url, { filter: '^hook' })]), env: { HERALD_KEY: null }, args: ['--admin-key', ADMIN, ...FAST] });
+    const config = app([rule(rx.url, { filter: '^hook' })]);
+    config.apps[0].keys[0].capability = { '*': ['*'], '[meta]*': ['subscribe'] };
+    const srv = await startServer({ config, env: { HERALD_KEY: null }, args: ['--admin-key', ADMIN, ...FAST] });
     try {
+      const client = await scope.connected(srv, { key: KEY });
+      const log = new Inbox();
+      await withTimeout(log.subscribe(client.channels.get('[meta]log')), 10000, 'subscribe [meta]log');
       const ch = uniqueChannel('hook');
       for (let i = 0; i < 10; i++) await publish(srv, ch, `m${i}`);
       await eventually(() => rx.requests.length > 3 && new Set(datas(rx.requests.slice(3)).map((d) => d.data)).size === 10,
@@ -296,6 +303,8 @@ describe('webhook delivery', () => {
       const value = (name) => Number(metrics.body.match(new RegExp(`^${name} (\\d+)`, 'm'))?.[1]);
       assert.equal(value('herald_webhook_failures_total'), 3);
       assert.ok(value('herald_webhook_deliveries_total') >= 10);
+      const report = await log.waitForName('webhook.failed');
+      assert.match(report.data.error.message, /webhook rule .* answered 500/);
     } finally {
       await srv.stop();
       await rx.close();
@@ -357,6 +366,44 @@ describe('webhook delivery', () => {
     } finally {
       await rx.close();
       await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test('a full queue drops its oldest, counted', async () => {
+    const rx = await receiver(() => 503);
+    const srv = await startServer({ config: app([rule(rx.url, { mode: 'single' })]), env: { HERALD_KEY: null },
+      args: ['--admin-key', ADMIN, '--webhook-queue-max', '2', ...FAST] });
+    try {
+      const ch = uniqueChannel('hook');
+      for (let i = 0; i < 6; i++) await publish(srv, ch, `m${i}`);
+      const metrics = async () => (await srv.request('GET', '/metrics', { auth: false, headers: { Authorization: `Bearer ${ADMIN}` } })).body;
+      const value = (text, name) => Number(text.match(new RegExp(`^${name} (\\d+)`, 'm'))?.[1]);
+      await eventually(async () => value(await metrics(), 'herald_webhook_dropped_total') >= 3, { what: 'drops counted' });
+      const text = await metrics();
+      assert.ok(value(text, 'herald_webhook_queued') <= 3, 'at most the queue and one request in flight');
+      assert.equal(value(text, 'herald_webhook_queued') + value(text, 'herald_webhook_dropped_total'), 6, 'every event queued or dropped');
+    } finally {
+      await srv.stop();
+      await rx.close();
+    }
+  });
+
+  test('the redis engine refuses rules, from the API and the config file', async () => {
+    const redis = await startRedis();
+    try {
+      const srv = await startServer({ config: app(), env: { HERALD_KEY: null }, args: ['--engine', 'redis', '--redis', redis.url, '--admin-key', ADMIN] });
+      try {
+        const res = await admin(srv, 'POST', '/apps/hookapp/rules', rule('http://127.0.0.1:1/'));
+        assert.equal(res.status, 400);
+        assert.equal(res.body.error.code, 40003);
+        assert.match(res.body.error.message, /redis engine/);
+      } finally {
+        await srv.stop();
+      }
+      await assert.rejects(startServer({ config: app([rule('http://127.0.0.1:1/')]), env: { HERALD_KEY: null }, quiet: true,
+        args: ['--engine', 'redis', '--redis', redis.url] }), /redis engine/);
+    } finally {
+      await redis.stop();
     }
   });
 
