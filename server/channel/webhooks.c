@@ -614,6 +614,15 @@ bool webhooks__remove(struct webhooks *wh, const char *app_id,
   return h != NULL;
 }
 
+void webhooks__drop_app(struct webhooks *wh, const char *app_id) {
+  pthread_mutex_lock(&wh->lock);
+  for (size_t i = 0; i < wh->n_hooks; i++)
+    if (!strcmp(wh->hooks[i]->app_id, app_id)) retire(wh->hooks[i]);
+  count_enabled(wh);
+  pthread_mutex_unlock(&wh->lock);
+  http_client__wakeup(wh->client);
+}
+
 json_t *webhooks__list(struct webhooks *wh, const char *app_id,
                        const char *id) {
   json_t *out = id ? NULL : json_array();

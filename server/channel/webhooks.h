@@ -63,6 +63,8 @@ void webhooks__put(struct webhooks *wh, const char *app_id,
 /* Removes app_id's rule id (its queue is dropped); false: no such rule. */
 bool webhooks__remove(struct webhooks *wh, const char *app_id,
                       const char *id);
+/* Removes every rule of app_id (the app was deleted). */
+void webhooks__drop_app(struct webhooks *wh, const char *app_id);
 /* The definitions of app_id's rules (a new JSON array); with id, the one
  * rule (a new object), or NULL. */
 json_t *webhooks__list(struct webhooks *wh, const char *app_id,

@@ -10,6 +10,7 @@
 #include "auth/auth.h"
 #include "capability.h"
 #include "channel/presence.h"
+#include "channel/webhooks.h"
 #include "clock.h"
 #include "msgid.h"
 #include "rest/reply.h"
@@ -282,6 +283,7 @@ void rest_apps__delete(struct http_request *req) {
     return;
   }
   apps__remove(apps, app->id);
+  webhooks__drop_app(rest__context(req)->channels->webhooks, app->id);
   struct app_deletion *d = herald_xcalloc(1, sizeof *d);
   d->req = req;
   d->app = app;

@@ -12,7 +12,8 @@
 //  - per-channel order over two interleaved channels;
 //  - a receiver failing 3 times then succeeding gets everything at least
 //    once, /metrics counts the failures and [meta]log reports them;
-//  - a full queue drops its oldest, counted; the redis engine refuses rules;
+//  - a full queue drops its oldest, counted; a deleted app's rules and
+//    queues go; the redis engine refuses rules;
 //  - a receiver that hangs holds up neither publishes nor another rule;
 //  - kill -9 with undelivered events (sqlite): each is delivered after the
 //    restart, in order.
@@ -369,7 +370,7 @@ describe('webhook delivery', () => {
     }
   });
 
-  test('a full queue drops its oldest, counted', async () => {
+  test('a full queue drops its oldest, counted; a deleted app\'s rules go', async () => {
     const rx = await receiver(() => 503);
     const srv = await startServer({ config: app([rule(rx.url, { mode: 'single' })]), env: { HERALD_KEY: null },
       args: ['--admin-key', ADMIN, '--webhook-queue-max', '2', ...FAST] });
@@ -382,6 +383,9 @@ describe('webhook delivery', () => {
       const text = await metrics();
       assert.ok(value(text, 'herald_webhook_queued') <= 3, 'at most the queue and one request in flight');
       assert.equal(value(text, 'herald_webhook_queued') + value(text, 'herald_webhook_dropped_total'), 6, 'every event queued or dropped');
+      // Deleting the app takes its rules and their queues with it.
+      assert.equal((await admin(srv, 'DELETE', '/apps/hookapp')).status, 204);
+      await eventually(async () => value(await metrics(), 'herald_webhook_queued') === 0, { what: 'the app\'s queue gone' });
     } finally {
       await srv.stop();
       await rx.close();
