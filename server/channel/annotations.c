@@ -10,10 +10,6 @@
 #include "auth/apps.h"
 #include "capability.h"
 #include "channel/channel.h"
-#include "channel/turns.h"
-
-/* As changes.c: a message that keeps changing is given up on. */
-#define MAX_ATTEMPTS 16
 
 /* ---- On the origin ------------------------------------------------------- */
 
@@ -44,32 +40,6 @@ int annotations__check(struct publish *p, const struct store *store,
 
 /* ---- On the owner ---------------------------------------------------------- */
 
-static void on_read(struct store_req *req);
-
-void annotations__start(struct publish *p) {
-  struct change *c = &p->change;
-  if (!c->op) { /* the first attempt: the annotation as prepared */
-    c->op = p->messages[0];
-    p->messages[0] = NULL;
-    if (!turns__take(p, c->op->annotation->message_serial, annotations__start))
-      return;
-  }
-  struct store_history *h = &c->read;
-  store__history_cleanup(h);
-  memset(h, 0, sizeof *h);
-  h->req.origin = worker__self();
-  h->req.done = on_read;
-  h->app_id = p->app->id;
-  h->channel = p->channel;
-  h->stream = STORE_MESSAGES;
-  h->view = STORE_VIEW_LATEST;
-  h->of = c->op->annotation->message_serial;
-  h->end = INT64_MAX;
-  h->direction = STORE_BACKWARDS;
-  h->limit = 1;
-  store__history(p->channels->store, h);
-}
-
 /* Stamps a fresh copy of the annotation and appends it with `now`, the
  * message, summarised anew. */
 static void annotate(struct publish *p, const struct message *now) {
@@ -87,22 +57,6 @@ static void annotate(struct publish *p, const struct message *now) {
   channel__append(p);
 }
 
-static void on_read(struct store_req *req) {
-  struct publish *p = (struct publish *)((char *)req -
-                                         offsetof(struct publish, change.read));
-  struct store_history *h = &p->change.read;
-  herald_error err;
-  if (req->rc) {
-    channel__fail(p, &req->err);
-  } else if (!h->count) {
-    herald_error_set(&err, HERALD_E_NOT_FOUND, "Could not find message %s",
-                     h->of);
-    channel__fail(p, &err);
-  } else if (++p->change.attempts > MAX_ATTEMPTS) {
-    herald_error_set(&err, HERALD_E_INTERNAL,
-                     "The message kept changing; try again");
-    channel__fail(p, &err);
-  } else {
-    annotate(p, h->messages[0]);
-  }
+void annotations__start(struct publish *p) {
+  changes__operate(p, p->messages[0]->annotation->message_serial, annotate);
 }

@@ -36,9 +36,8 @@ int annotations__check(struct publish *p, const struct store *store,
                        const struct auth *auth, const char *channel,
                        size_t max_size, herald_error *err);
 
-/* On the owner, p's items prepared (ids, connection): reads the message,
- * then stamps and stores the annotation with the new summary (again,
- * after a stale append), in its message's turn (turns.h). */
+/* On the owner, p's items prepared (ids, connection): stamps and stores
+ * the annotation with its message's new summary (changes__operate). */
 void annotations__start(struct publish *p);
 
 #endif

@@ -186,8 +186,7 @@ static void on_appended(struct store_req *req) {
                                          offsetof(struct publish, append));
   struct store_append *a = &p->append;
   if (!req->rc && a->stale) { /* another change came first */
-    if (p->annotation) annotations__start(p);
-    else changes__start(p);
+    changes__retry(p);
     return;
   }
   p->rc = req->rc;
