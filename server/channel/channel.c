@@ -169,6 +169,12 @@ bool channel__idle(struct channels *ch) {
   return atomic_load(&ch->publishing) == 0;
 }
 
+void channel__stop(struct channels *ch) { atomic_store(&ch->stopping, true); }
+
+bool channel__stopping(struct channels *ch) {
+  return atomic_load(&ch->stopping);
+}
+
 /* The publish is done on the owner: its result goes to the origin. */
 static void finish(struct publish *p) {
   turns__release(p); /* a change's or an annotation's */
