@@ -2297,16 +2297,25 @@ static void shut_down(struct redis_store *s) {
   uv_close((uv_handle_t *)&s->beat, NULL);
 }
 
-static void on_wake(uv_async_t *handle) {
-  struct redis_store *s = handle->data;
+/* Takes the queued requests: NULL when there are none. */
+static struct store_req *take_queue(struct redis_store *s) {
   uv_mutex_lock(&s->lock);
   struct store_req *req = s->queue_head;
   s->queue_head = s->queue_tail = NULL;
   uv_mutex_unlock(&s->lock);
-  for (struct store_req *next; req; req = next) {
-    next = req->queued_next;
-    run_request(s, req);
-  }
+  return req;
+}
+
+/* Runs what is queued until nothing is: a request queued while the last
+ * ones ran may have no wake-up of its own left once stopping closes the
+ * handle (the workers' last requests, made as they end, before close). */
+static void on_wake(uv_async_t *handle) {
+  struct redis_store *s = handle->data;
+  for (struct store_req *req; (req = take_queue(s));)
+    for (struct store_req *next; req; req = next) {
+      next = req->queued_next;
+      run_request(s, req);
+    }
   if (atomic_load(&s->stopping) && !uv_is_closing((uv_handle_t *)&s->wake))
     shut_down(s);
 }
