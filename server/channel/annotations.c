@@ -13,25 +13,15 @@
 
 /* ---- On the origin ------------------------------------------------------- */
 
-int annotations__supported(const struct store *store, herald_error *err) {
-  if (store__annotations(store)) return 0;
-  return herald_error_set(err, HERALD_E_BAD_REQUEST,
-                          "Annotations are not supported with the %s storage "
-                          "engine yet", store->ops->name);
-}
-
-int annotations__check(struct publish *p, const struct store *store,
-                       const struct auth *auth, const char *channel,
+int annotations__check(struct publish *p, const struct auth *auth, const char *channel,
                        size_t max_size, herald_error *err) {
   p->annotation = true;
   if (p->count != 1)
     return herald_error_set(err, HERALD_E_INVALID_PARAMETER_VALUE,
                             "Publish one annotation at a time");
-  int rc = annotations__supported(store, err);
-  if (rc) return rc;
   if (!apps__mutable(auth->app, channel))
     return herald_error_set(err, HERALD_E_MESSAGE_UPDATES_NOT_ENABLED, NULL);
-  rc = auth__check(auth, channel, strlen(channel),
+  int rc = auth__check(auth, channel, strlen(channel),
                    CAPABILITY_OP_ANNOTATION_PUBLISH, err);
   if (!rc) rc = channel__check_items(p, auth, max_size, err);
   if (!rc) rc = annotation_summary__check(p->messages[0], err);

@@ -206,7 +206,8 @@ static void on_appended(struct store_req *req) {
     if (shared) stamp_items(p, a->stamp_ms, a->stamp_seq, a->stamp_node,
                             a->stamp_ms);
     struct message *latest = p->change.latest;
-    if (shared && latest && latest != p->messages[0]) { /* an append's */
+    if (shared && latest && latest != p->messages[0] && !p->annotation) {
+      /* an append's */
       latest->serial = herald_xstrdup(p->messages[0]->serial);
       latest->timestamp = a->stamp_ms;
     }

@@ -291,7 +291,7 @@ static int check_annotation(struct rt_conn *c, const struct protocol_message *pm
   int rc = find_channel(c, pm, name, &attached, &modes, err);
   if (rc) return rc;
   char *base = channel_name__base_dup(name);
-  rc = annotations__check(p, c->realtime->channels->store, &c->auth, base,
+  rc = annotations__check(p, &c->auth, base,
                           (size_t)c->realtime->cfg->max_message_size, err);
   herald_free(base);
   if (!rc && attached && !(modes & PM_FLAG_MODE_ANNOTATION_PUBLISH))
