@@ -41,7 +41,9 @@ static void annotate(struct publish *p, const struct message *now) {
   json_decref(latest->summary);
   latest->summary = annotation_summary__apply(now->summary, a);
   herald_free(latest->summary_serial);
-  latest->summary_serial = herald_xstrdup(a->serial);
+  /* a shared engine stamps as it stores: its summaries count up to the
+   * entry the annotation becomes (store.h) */
+  latest->summary_serial = a->serial ? herald_xstrdup(a->serial) : NULL;
   message__unref(c->latest);
   c->latest = latest;
   channel__append(p);
