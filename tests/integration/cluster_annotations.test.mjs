@@ -17,7 +17,8 @@
 //    message's reactions read on B, and B's room subscriber receives the
 //    summary;
 //  - with a short --persisted-retention-ms, a message's annotations and
-//    summary leave Redis with the message (h:n:, h:sm:).
+//    summary leave Redis with the message (h:n:, h:sm:), and DELETE
+//    /apps/:id takes them out too.
 //
 // Run: HERALDD=/abs/build/heraldd node --test --test-force-exit tests/integration/cluster_annotations.test.mjs
 
@@ -173,5 +174,36 @@ describe('annotations leave Redis with their message', () => {
     }, { timeoutMs: 10 * RETENTION_MS, intervalMs: RETENTION_MS / 4, what: 'the summary trimmed' });
     assert.equal(await redis.command('EXISTS', `h:n:${base}\n${serial}`), 0, 'the annotations went with it');
     assert.ok(await redis.command('HLEN', `h:sm:${base}`) >= 1, 'the newer messages\' summaries stay');
+  });
+});
+
+describe('annotations of a deleted app on the redis engine', () => {
+  const ADMIN = 'admin-secret';
+  let A;
+  const cluster = useCluster({ nodes: 1, args: ['--sandbox', '--admin-key', ADMIN], ready: (nodes) => { [A] = nodes; } });
+
+  rtTest('DELETE /apps/:id drops its messages\' annotations and summaries', async () => {
+    const made = await fetch(`${A.url}/apps`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ keys: [{}] }),
+    });
+    assert.equal(made.status, 201);
+    const key = (await made.json()).keys[0].keyStr;
+    const appId = key.split('.')[0];
+    const name = `${uniqueChannel('room')}::$chat`; // Chat rooms are mutable
+    const channel = rest(A, { key }).channels.get(name);
+    const { serials: [serial] } = await channel.publish('m', 'doomed');
+    await channel.annotations.publish(serial, { type: 'votes:total.v1' });
+    const base = `${appId}\n${name}`;
+    const keys = [`h:sm:${base}`, `h:lz:${base}`, `h:n:${base}\n${serial}`];
+    for (const k of keys) {
+      // eslint-disable-next-line no-await-in-loop
+      assert.equal(await cluster.redis.command('EXISTS', k), 1, k);
+    }
+    const del = await fetch(`${A.url}/apps/${appId}`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN}` } });
+    assert.equal(del.status, 204);
+    for (const k of keys) {
+      // eslint-disable-next-line no-await-in-loop
+      assert.equal(await cluster.redis.command('EXISTS', k), 0, `${k} deleted`);
+    }
   });
 });
