@@ -13,8 +13,9 @@
 
 /* ---- On the origin ------------------------------------------------------- */
 
-int annotations__check(struct publish *p, const struct auth *auth, const char *channel,
-                       size_t max_size, herald_error *err) {
+int annotations__check(struct publish *p, const struct auth *auth,
+                       const char *channel, size_t max_size,
+                       herald_error *err) {
   p->annotation = true;
   if (p->count != 1)
     return herald_error_set(err, HERALD_E_INVALID_PARAMETER_VALUE,
@@ -22,7 +23,7 @@ int annotations__check(struct publish *p, const struct auth *auth, const char *c
   if (!apps__mutable(auth->app, channel))
     return herald_error_set(err, HERALD_E_MESSAGE_UPDATES_NOT_ENABLED, NULL);
   int rc = auth__check(auth, channel, strlen(channel),
-                   CAPABILITY_OP_ANNOTATION_PUBLISH, err);
+                       CAPABILITY_OP_ANNOTATION_PUBLISH, err);
   if (!rc) rc = channel__check_items(p, auth, max_size, err);
   if (!rc) rc = annotation_summary__check(p->messages[0], err);
   return rc;

@@ -24,12 +24,14 @@
 struct publish;
 
 /* The origin's checks of p (its annotations decoded), an annotation on
- * channel (a base name) of auth's app: one annotation, a mutable namespace (else -93002), the
- * annotation-publish capability (else -40160), the clientId rules and
+ * channel (a base name) of auth's app: one annotation, a mutable
+ * namespace (else -93002), the annotation-publish capability (else
+ * -40160), the clientId rules and
  * what its summary method needs (annotation_summary__check), within
  * max_size. Sets p->annotation. 0 or a negative Ably code. */
-int annotations__check(struct publish *p, const struct auth *auth, const char *channel,
-                       size_t max_size, herald_error *err);
+int annotations__check(struct publish *p, const struct auth *auth,
+                       const char *channel, size_t max_size,
+                       herald_error *err);
 
 /* On the owner, p's items prepared (ids, connection): stamps and stores
  * the annotation with its message's new summary (changes__operate). */
