@@ -210,6 +210,7 @@ static void on_signal(uv_signal_t *handle, int signum) {
   log_info("received %s: finishing in-flight requests",
            signum == SIGINT ? "SIGINT" : "SIGTERM");
   uv_timer_start(&s->drain_deadline, on_drain_deadline, DRAIN_DEADLINE_MS, 0);
+  channel__stop(&s->channels);
   for (int i = 0; i < s->pool.n; i++)
     worker__post(&s->pool.workers[i], &s->drain_tasks[i], drain_on_worker);
 }

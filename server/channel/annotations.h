@@ -23,22 +23,18 @@
 
 struct publish;
 
-/* 0 when store keeps annotations, else -40000 saying so. */
-int annotations__supported(const struct store *store, herald_error *err);
-
 /* The origin's checks of p (its annotations decoded), an annotation on
- * channel (a base name) of auth's app: one annotation, an engine that keeps
- * them (else -40000), a mutable namespace (else -93002), the
- * annotation-publish capability (else -40160), the clientId rules and
+ * channel (a base name) of auth's app: one annotation, a mutable
+ * namespace (else -93002), the annotation-publish capability (else
+ * -40160), the clientId rules and
  * what its summary method needs (annotation_summary__check), within
  * max_size. Sets p->annotation. 0 or a negative Ably code. */
-int annotations__check(struct publish *p, const struct store *store,
-                       const struct auth *auth, const char *channel,
-                       size_t max_size, herald_error *err);
+int annotations__check(struct publish *p, const struct auth *auth,
+                       const char *channel, size_t max_size,
+                       herald_error *err);
 
-/* On the owner, p's items prepared (ids, connection): reads the message,
- * then stamps and stores the annotation with the new summary (again,
- * after a stale append), in its message's turn (turns.h). */
+/* On the owner, p's items prepared (ids, connection): stamps and stores
+ * the annotation with its message's new summary (changes__operate). */
 void annotations__start(struct publish *p);
 
 #endif

@@ -77,13 +77,19 @@ int changes__check(struct publish *p, const struct auth *auth,
 
 static void on_read(struct store_req *req);
 
-void changes__start(struct publish *p) {
+void changes__operate(struct publish *p, const char *of,
+                      void (*apply)(struct publish *p,
+                                    const struct message *now)) {
   struct change *c = &p->change;
-  if (!c->op) { /* the first attempt, in the message's turn (turns.h) */
-    c->op = p->messages[0];
-    p->messages[0] = NULL;
-    if (!turns__take(p, c->op->version->of, changes__start)) return;
-  }
+  c->op = p->messages[0];
+  p->messages[0] = NULL;
+  c->of = of;
+  c->apply = apply;
+  if (turns__take(p, of, changes__retry)) changes__retry(p);
+}
+
+void changes__retry(struct publish *p) {
+  struct change *c = &p->change;
   struct store_history *h = &c->read;
   store__history_cleanup(h);
   memset(h, 0, sizeof *h);
@@ -93,7 +99,7 @@ void changes__start(struct publish *p) {
   h->channel = p->channel;
   h->stream = STORE_MESSAGES;
   h->view = STORE_VIEW_LATEST;
-  h->of = c->op->version->of;
+  h->of = c->of;
   h->end = INT64_MAX;
   h->direction = STORE_BACKWARDS;
   h->limit = 1;
@@ -130,6 +136,14 @@ static struct message *stamped_change(struct publish *p,
 static void change(struct publish *p, const struct message *now) {
   struct change *c = &p->change;
   herald_error err;
+  if (!allowed(c, now)) {
+    herald_error_set(&err, HERALD_E_CAPABILITY_DENIED,
+                     "Permission denied: %s another client's message needs "
+                     "the -any capability",
+                     c->op->action == MESSAGE_DELETE ? "deleting" : "changing");
+    channel__fail(p, &err);
+    return;
+  }
   struct message *m = stamped_change(p, now);
   message__unref(c->latest);
   c->latest = NULL;
@@ -155,20 +169,17 @@ static void on_read(struct store_req *req) {
     herald_error_set(&err, HERALD_E_NOT_FOUND, "Could not find message %s",
                      h->of);
     channel__fail(p, &err);
-  } else if (!allowed(&p->change, h->messages[0])) {
-    herald_error_set(&err, HERALD_E_CAPABILITY_DENIED,
-                     "Permission denied: %s another client's message needs "
-                     "the -any capability",
-                     p->change.op->action == MESSAGE_DELETE ? "deleting"
-                                                            : "changing");
-    channel__fail(p, &err);
   } else if (++p->change.attempts > MAX_ATTEMPTS) {
     herald_error_set(&err, HERALD_E_INTERNAL,
                      "The message kept changing; try again");
     channel__fail(p, &err);
   } else {
-    change(p, h->messages[0]);
+    p->change.apply(p, h->messages[0]);
   }
+}
+
+void changes__start(struct publish *p) {
+  changes__operate(p, p->messages[0]->version->of, change);
 }
 
 void changes__cleanup(struct change *c) {

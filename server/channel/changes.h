@@ -20,10 +20,13 @@
 
 struct publish;
 
-/* A change's state in its publish. */
+/* The state of an operation on one message (a change, or an annotation:
+ * annotations.h) in its publish. */
 struct change {
-  struct message *op; /* the change as the publisher sent it */
-  bool any;           /* may change any client's message */
+  struct message *op; /* the operation as the publisher sent it */
+  const char *of;     /* the serial of the message (in op) */
+  void (*apply)(struct publish *p, const struct message *now);
+  bool any;           /* a change: may change any client's message */
   char *client_id;    /* else only this clientId's (NULL: none) */
   struct store_history read; /* the message as it is now */
   struct message *latest;    /* what the message becomes */
@@ -41,9 +44,19 @@ bool changes__is_change(const struct publish *p);
 int changes__check(struct publish *p, const struct auth *auth,
                    const char *channel, size_t max_size, herald_error *err);
 
-/* On the owner: makes and stores the change (again, after a stale
- * append). */
+/* On the owner: makes and stores the change. */
 void changes__start(struct publish *p);
+
+/* On the owner, an operation of p (its messages[0]) on the message `of`
+ * (a serial in that item): in the message's turn (turns.h) it reads the
+ * message as it now is and hands it to apply, which stores the operation
+ * (channel__append) or ends p (channel__fail); 40400 when there is no such
+ * message. changes__retry reads it again after a stale append, and gives
+ * up (50000) on a message that keeps changing. */
+void changes__operate(struct publish *p, const char *of,
+                      void (*apply)(struct publish *p,
+                                    const struct message *now));
+void changes__retry(struct publish *p);
 
 void changes__cleanup(struct change *c);
 

@@ -170,6 +170,12 @@ bool channel__idle(struct channels *ch) {
   return atomic_load(&ch->publishing) == 0;
 }
 
+void channel__stop(struct channels *ch) { atomic_store(&ch->stopping, true); }
+
+bool channel__stopping(struct channels *ch) {
+  return atomic_load(&ch->stopping);
+}
+
 /* The publish is done on the owner: its result goes to the origin. */
 static void finish(struct publish *p) {
   turns__release(p); /* a change's or an annotation's */
@@ -187,8 +193,7 @@ static void on_appended(struct store_req *req) {
                                          offsetof(struct publish, append));
   struct store_append *a = &p->append;
   if (!req->rc && a->stale) { /* another change came first */
-    if (p->annotation) annotations__start(p);
-    else changes__start(p);
+    changes__retry(p);
     return;
   }
   p->rc = req->rc;
@@ -202,7 +207,8 @@ static void on_appended(struct store_req *req) {
     if (shared) stamp_items(p, a->stamp_ms, a->stamp_seq, a->stamp_node,
                             a->stamp_ms);
     struct message *latest = p->change.latest;
-    if (shared && latest && latest != p->messages[0]) { /* an append's */
+    if (shared && latest && latest != p->messages[0] && !p->annotation) {
+      /* an append's */
       latest->serial = herald_xstrdup(p->messages[0]->serial);
       latest->timestamp = a->stamp_ms;
     }

@@ -40,6 +40,7 @@ struct channels {
    * waits for none to be left (the server's own, such as presence leaves
    * and metachannel events, have nobody else waiting for them). */
   atomic_int publishing;
+  atomic_bool stopping; /* channel__stop was called */
 };
 
 /* One publish of one or more messages to one channel, atomically. */
@@ -133,6 +134,13 @@ void channel__publish_cleanup(struct publish *p);
 
 /* Whether no publish is in flight (struct channels.publishing). */
 bool channel__idle(struct channels *ch);
+
+/* The process is stopping: from now on the server publishes no events of
+ * its own that nobody waits for (metachannels': channel__stopping), since
+ * some (a channel closing as the occupancy counts reach its owner) would
+ * come after the workers ended. From any thread. */
+void channel__stop(struct channels *ch);
+bool channel__stopping(struct channels *ch);
 
 /* The worker owning app_id's channel `name`. */
 struct worker *channel__owner(const struct channels *ch, const char *app_id,

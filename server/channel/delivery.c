@@ -65,22 +65,40 @@ static struct message *summary_message(const struct message *latest,
   return m;
 }
 
-struct delivery *delivery__summary(const struct publish *p, char *key,
+/* The summary delivery of annotation a on latest, its message. */
+static struct delivery *summary_of(const struct message *latest,
+                                   const struct message *a,
+                                   const char *message_id, char *key,
                                    size_t app_id_len, size_t presence_members) {
   struct message **messages = herald_xmalloc(sizeof *messages);
-  messages[0] = summary_message(p->change.latest, p->messages[0]);
+  messages[0] = summary_message(latest, a);
   /* no publisher: every subscriber takes it, whatever its echo */
-  return make(PM_MESSAGE, key, app_id_len, herald_xstrdup(p->message_id), NULL,
+  return make(PM_MESSAGE, key, app_id_len, herald_xstrdup(message_id), NULL,
               messages, 1, presence_members);
+}
+
+struct delivery *delivery__summary(const struct publish *p, char *key,
+                                   size_t app_id_len, size_t presence_members) {
+  return summary_of(p->change.latest, p->messages[0], p->message_id, key,
+                    app_id_len, presence_members);
+}
+
+struct delivery *delivery__feed_summary(const struct store_feed_item *it,
+                                        char *key, size_t presence_members) {
+  return summary_of(it->latest, it->messages[0], it->message_id, key,
+                    strlen(it->app_id), presence_members);
 }
 
 struct delivery *delivery__from_feed(struct store_feed_item *it, char *key,
                                      size_t presence_members) {
-  struct delivery *d = make(it->stream == STORE_PRESENCE ? PM_PRESENCE
-                                                        : PM_MESSAGE, key,
+  struct delivery *d = make(it->stream == STORE_PRESENCE      ? PM_PRESENCE
+                            : it->stream == STORE_ANNOTATIONS ? PM_ANNOTATION
+                                                              : PM_MESSAGE,
+                            key,
                             strlen(it->app_id), it->message_id,
                             it->connection_id, it->messages, it->count,
                             presence_members);
+  if (it->stream == STORE_ANNOTATIONS) d->kind = DELIVERY_ANNOTATION;
   it->message_id = it->connection_id = NULL;
   it->messages = NULL;
   it->count = 0;

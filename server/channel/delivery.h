@@ -52,6 +52,10 @@ struct delivery *delivery__new(const struct publish *p, char *key,
  * its whole summary (Ably's message.summary). */
 struct delivery *delivery__summary(const struct publish *p, char *key,
                                    size_t app_id_len, size_t presence_members);
+/* delivery__summary of a shared engine's appended annotation (it->latest
+ * set), before delivery__from_feed takes the item's strings. */
+struct delivery *delivery__feed_summary(const struct store_feed_item *it,
+                                        char *key, size_t presence_members);
 /* The delivery of a shared engine's append (it->count > 0), whose strings
  * and messages it takes over. */
 struct delivery *delivery__from_feed(struct store_feed_item *it, char *key,

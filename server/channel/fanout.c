@@ -340,6 +340,14 @@ static void feed_on_owner(struct worker_task *task) {
     positioned(fw, oc, it);
   } else if (oc && it->event == STORE_FEED_INTERRUPTED) {
     interrupt_owned(fw, key, len, oc, &it->err);
+  } else if (oc && !oc->pending && it->count && it->latest) {
+    /* an annotation, then its message's summary, as fanout__published */
+    struct delivery *summary = delivery__feed_summary(it, herald_xstrdup(key),
+                                                      oc->presence_members);
+    post_delivery(fw->worker, oc,
+                  delivery__from_feed(it, key, oc->presence_members));
+    fan_out(fw->worker, oc, summary);
+    key = NULL; /* the deliveries' now */
   } else if (oc && !oc->pending && it->count) {
     size_t members = it->stream == STORE_PRESENCE ? it->members
                                                   : oc->presence_members;

@@ -40,6 +40,7 @@ static void on_published(struct publish *p) {
 void meta_channels__publish(struct channels *ch, struct app *app,
                             const char *channel, const char *name,
                             const char *json, size_t len) {
+  if (channel__stopping(ch)) return; /* a stopping node announces nothing */
   /* The event is a connection of its own that sends one message, as a
    * REST publish is: ids "<connectionId>:0:0". */
   char connection_id[CONNECTION_ID_LEN + 1];

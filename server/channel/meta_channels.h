@@ -40,7 +40,8 @@ int meta_channels__refuse_write(const struct channel_name *name,
 
 /* Publishes one message named `name` with JSON data (text of len bytes,
  * copied) to the app's metachannel `channel`, from worker__self(); a
- * failure is logged, never told anyone. */
+ * failure is logged, never told anyone. Nothing once the process is
+ * stopping (channel__stopping). */
 void meta_channels__publish(struct channels *ch, struct app *app,
                             const char *channel, const char *name,
                             const char *json, size_t len);

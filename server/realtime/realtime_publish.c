@@ -231,20 +231,34 @@ static void start(struct rt_publish *rp, const struct channel_name *name) {
   channel__publish(p);
 }
 
-/* A change of a message (changes.h): its own capabilities, no publish
- * mode needed. */
+/* An operation on one message (a change, changes__check, or an
+ * annotation, annotations__check): the channel pm names, with check's
+ * rules on its base name; whether c has it attached, with which modes. */
+typedef int (*operation_check)(struct publish *p, const struct auth *auth,
+                               const char *channel, size_t max_size,
+                               herald_error *err);
+
+static int check_operation(struct rt_conn *c, const struct protocol_message *pm,
+                           struct publish *p, operation_check check,
+                           struct channel_name *name, bool *attached,
+                           uint32_t *modes, herald_error *err) {
+  int rc = find_channel(c, pm, name, attached, modes, err);
+  if (rc) return rc;
+  char *base = channel_name__base_dup(name);
+  rc = check(p, &c->auth, base, (size_t)c->realtime->cfg->max_message_size,
+             err);
+  herald_free(base);
+  return rc;
+}
+
+/* A change of a message: its own capabilities, no publish mode needed. */
 static int check_change(struct rt_conn *c, const struct protocol_message *pm,
                         struct publish *p, struct channel_name *name,
                         herald_error *err) {
   bool attached;
   uint32_t modes;
-  int rc = find_channel(c, pm, name, &attached, &modes, err);
-  if (rc) return rc;
-  char *base = channel_name__base_dup(name);
-  rc = changes__check(p, &c->auth, base,
-                      (size_t)c->realtime->cfg->max_message_size, err);
-  herald_free(base);
-  return rc;
+  return check_operation(c, pm, p, changes__check, name, &attached, &modes,
+                         err);
 }
 
 void realtime_publish__message(struct rt_conn *c, struct protocol_message *pm) {
@@ -288,12 +302,8 @@ static int check_annotation(struct rt_conn *c, const struct protocol_message *pm
                             herald_error *err) {
   bool attached;
   uint32_t modes;
-  int rc = find_channel(c, pm, name, &attached, &modes, err);
-  if (rc) return rc;
-  char *base = channel_name__base_dup(name);
-  rc = annotations__check(p, c->realtime->channels->store, &c->auth, base,
-                          (size_t)c->realtime->cfg->max_message_size, err);
-  herald_free(base);
+  int rc = check_operation(c, pm, p, annotations__check, name, &attached,
+                           &modes, err);
   if (!rc && attached && !(modes & PM_FLAG_MODE_ANNOTATION_PUBLISH))
     rc = herald_error_set(err, HERALD_E_MODE_NOT_GRANTED,
                           "Channel attached without the annotation_publish "

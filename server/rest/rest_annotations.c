@@ -68,7 +68,7 @@ void rest_annotations__post(struct http_request *req) {
   char *base = rc ? NULL : channel_name__base_dup(&name);
   if (!rc) rc = decode_body(req, p, &err);
   if (!rc)
-    rc = annotations__check(p, rest__context(req)->store, rest__auth(req), base,
+    rc = annotations__check(p, rest__auth(req), base,
                             (size_t)rest__context(req)->cfg->max_message_size,
                             &err);
   herald_free(base);

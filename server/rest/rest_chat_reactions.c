@@ -149,8 +149,7 @@ static void react(struct http_request *req, const struct reaction *r,
   if (!rc) rc = annotate(req, r, p, err);
   if (!rc) {
     char *base = channel_name__base_dup(&name);
-    rc = annotations__check(p, rest__context(req)->store, rest__auth(req),
-                            base,
+    rc = annotations__check(p, rest__auth(req), base,
                             (size_t)rest__context(req)->cfg->max_message_size,
                             err);
     herald_free(base);

@@ -260,9 +260,10 @@ void rest_history__annotations(struct http_request *req) {
   char *channel = readable_channel(req, CAPABILITY_OP_ANNOTATION_SUBSCRIBE);
   if (!channel) return;
   herald_error err;
-  int rc = annotations__supported(rest__context(req)->store, &err);
-  if (!rc && !apps__mutable(rest__auth(req)->app, channel))
-    rc = herald_error_set(&err, HERALD_E_MESSAGE_UPDATES_NOT_ENABLED, NULL);
+  int rc = apps__mutable(rest__auth(req)->app, channel)
+               ? 0
+               : herald_error_set(&err, HERALD_E_MESSAGE_UPDATES_NOT_ENABLED,
+                                  NULL);
   if (rc) {
     reply__error(req, &err);
   } else {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "annotation.h"
 #include "message_version.h"
 #include "serial.h"
 #include "wire.h"
@@ -21,6 +22,31 @@ char *redis_batch__encode(const char *node, const char *message_id,
   wire_writer__str(&w, connection_id);
   wire_writer__array(&w, count);
   for (size_t i = 0; i < count; i++) message__write(messages[i], &w);
+  char *out = wire_writer__finish(&w, len);
+  wire_writer__cleanup(&w);
+  return out;
+}
+
+char *redis_batch__encode_annotation(const char *node, const char *message_id,
+                                     const char *connection_id,
+                                     const struct message *a,
+                                     const struct message *latest,
+                                     size_t *len) {
+  struct wire_writer w;
+  wire_writer__init(&w, WIRE_MSGPACK);
+  wire_writer__array(&w, 5);
+  wire_writer__str(&w, node);
+  wire_writer__str(&w, message_id);
+  wire_writer__str(&w, connection_id);
+  wire_writer__array(&w, 1);
+  annotation__write(a, &w);
+  wire_writer__map(&w, 3);
+  wire_writer__kv_str(&w, "serial", latest->version ? latest->version->of
+                                                    : latest->serial);
+  wire_writer__kv_int(&w, "timestamp", latest->version ? latest->version->created
+                                                       : latest->timestamp);
+  wire_writer__key(&w, "summary");
+  wire_writer__json(&w, latest->summary);
   char *out = wire_writer__finish(&w, len);
   wire_writer__cleanup(&w);
   return out;
@@ -59,12 +85,13 @@ static char *string_at(struct wire_value array, size_t i) {
 /* One stored Message: what message__decode_stored reads, what makes it a
  * version of another (message_version.h), plus the fields only the server
  * sets. */
-static int decode_message(struct wire_value v, struct message **out,
-                          herald_error *err) {
-  int rc = message__decode_stored(v, out, err);
+static int decode_message(struct wire_value v, bool annotation,
+                          struct message **out, herald_error *err) {
+  int rc = annotation ? annotation__decode(v, out, err)
+                      : message__decode_stored(v, out, err);
   if (rc) return rc;
   struct message *m = *out;
-  rc = message_version__decode_stored(v, m, err);
+  rc = annotation ? 0 : message_version__decode_stored(v, m, err);
   if (rc) {
     message__unref(m);
     *out = NULL;
@@ -87,6 +114,24 @@ static int decode_message(struct wire_value v, struct message **out,
   return 0;
 }
 
+/* The annotated message of an annotation's batch, its summary counting up
+ * to the annotation (serial). */
+static int decode_latest(struct wire_value v, const char *serial,
+                         struct redis_batch *b, herald_error *err) {
+  struct message *m = b->latest = message__new();
+  int64_t created;
+  struct wire_value summary = wire_value__get(v, "summary");
+  int rc = message__read_string(v, "serial", &m->serial, err);
+  if (rc || !m->serial || !wire_value__int(wire_value__get(v, "timestamp"), &created) ||
+      wire_value__kind(summary) != WIRE_MAP)
+    return herald_error_set(err, HERALD_E_INTERNAL, "malformed stored summary");
+  m->timestamp = created;
+  m->summary = wire_value__to_json(summary);
+  m->summary_serial = herald_xstrdup(serial);
+  return m->summary ? 0 : herald_error_set(err, HERALD_E_INTERNAL,
+                                           "malformed stored summary");
+}
+
 static int stamp(struct redis_batch *b, const char *node, int64_t ms,
                  unsigned seq, herald_error *err) {
   for (size_t i = 0; i < b->count; i++) {
@@ -104,10 +149,14 @@ static int stamp(struct redis_batch *b, const char *node, int64_t ms,
 
 static int decode_root(struct wire_value root, int64_t ms, unsigned seq,
                        struct redis_batch *b, herald_error *err) {
-  if (wire_value__kind(root) != WIRE_ARRAY || wire_value__count(root) != 4)
+  size_t members = wire_value__kind(root) == WIRE_ARRAY
+                       ? wire_value__count(root) : 0;
+  if (members != 4 && members != 5)
     return herald_error_set(err, HERALD_E_INTERNAL, "malformed stored publish");
+  bool annotation = members == 5;
   struct wire_value list = wire_value__at(root, 3);
-  if (wire_value__kind(list) != WIRE_ARRAY || wire_value__count(list) == 0)
+  if (wire_value__kind(list) != WIRE_ARRAY || wire_value__count(list) == 0 ||
+      (annotation && wire_value__count(list) != 1))
     return herald_error_set(err, HERALD_E_INTERNAL, "malformed stored publish");
   char *node = string_at(root, 0);
   b->message_id = string_at(root, 1);
@@ -118,10 +167,12 @@ static int decode_root(struct wire_value root, int64_t ms, unsigned seq,
   size_t n = wire_value__count(list);
   b->messages = herald_xcalloc(n, sizeof *b->messages);
   for (; !rc && b->count < n; b->count++)
-    rc = decode_message(wire_value__at(list, b->count),
+    rc = decode_message(wire_value__at(list, b->count), annotation,
                         &b->messages[b->count], err);
   if (rc && b->count) b->count--; /* the failed one is not in the list */
   if (!rc) rc = stamp(b, node, ms, seq, err);
+  if (!rc && annotation)
+    rc = decode_latest(wire_value__at(root, 4), b->messages[0]->serial, b, err);
   herald_free(node);
   return rc;
 }
@@ -139,17 +190,38 @@ int redis_batch__decode(const char *data, size_t len, int64_t ms,
   return rc;
 }
 
-int redis_batch__decode_state(const char *value, size_t len,
-                              struct message **out, herald_error *err) {
+/* Decodes "<id> <batch>" into *b. */
+static int decode_prefixed(const char *value, size_t len, struct redis_batch *b,
+                           herald_error *err) {
   const char *space = memchr(value, ' ', len);
   int64_t ms;
   unsigned seq;
   if (!space || !redis_batch__parse_id(value, (size_t)(space - value), &ms, &seq))
     return herald_error_set(err, HERALD_E_INTERNAL, "malformed stored state");
-  struct redis_batch b;
   const char *batch = space + 1;
-  int rc = redis_batch__decode(batch, len - (size_t)(batch - value), ms, seq,
-                               &b, err);
+  return redis_batch__decode(batch, len - (size_t)(batch - value), ms, seq, b,
+                             err);
+}
+
+int redis_batch__decode_summary(const char *value, size_t len,
+                                struct message **out, herald_error *err) {
+  struct redis_batch b;
+  int rc = decode_prefixed(value, len, &b, err);
+  if (rc) return rc;
+  if (!b.latest) {
+    redis_batch__cleanup(&b);
+    return herald_error_set(err, HERALD_E_INTERNAL, "malformed stored summary");
+  }
+  *out = b.latest;
+  b.latest = NULL;
+  redis_batch__cleanup(&b);
+  return 0;
+}
+
+int redis_batch__decode_state(const char *value, size_t len,
+                              struct message **out, herald_error *err) {
+  struct redis_batch b;
+  int rc = decode_prefixed(value, len, &b, err);
   if (rc) return rc;
   if (b.count != 1 || !b.messages[0]->version) {
     redis_batch__cleanup(&b);
@@ -197,7 +269,7 @@ int redis_batch__decode_member(const char *value, size_t len,
   int rc = wire_doc__parse(&doc, WIRE_MSGPACK, item,
                            len - (size_t)(item - value), err);
   if (rc) return rc;
-  rc = decode_message(wire_doc__root(&doc), out, err);
+  rc = decode_message(wire_doc__root(&doc), false, out, err);
   wire_doc__cleanup(&doc);
   if (rc) return rc;
   (*out)->timestamp = ms;
@@ -209,5 +281,6 @@ void redis_batch__cleanup(struct redis_batch *b) {
   herald_free(b->message_id);
   herald_free(b->connection_id);
   message__free_list(b->messages, b->count);
+  if (b->latest) message__unref(b->latest);
   memset(b, 0, sizeof *b);
 }

@@ -6,6 +6,9 @@
  * timestamp are not in it: Redis assigns the entry id "<ms>-<seq>" when it
  * stores the publish, and the messages' timestamp is ms and their serials
  * (ms, seq, node, index) -- so stamping is one atomic step in Redis.
+ * An annotation is [node, message_id, connection_id, [Annotation],
+ * {serial, timestamp, summary}]: the annotated message's serial, creation
+ * time and new summary, which counts up to the annotation.
  *
  * Owns: nothing beyond the buffers and messages it returns. The bytes come
  * from Redis, i.e. from any node: decoding checks everything (fuzzed by
@@ -26,11 +29,21 @@ char *redis_batch__encode(const char *node, const char *message_id,
                           struct message *const *messages, size_t count,
                           size_t *len);
 
+/* An annotation a (one) with latest, its message with the new summary. */
+char *redis_batch__encode_annotation(const char *node, const char *message_id,
+                                     const char *connection_id,
+                                     const struct message *a,
+                                     const struct message *latest,
+                                     size_t *len);
+
 struct redis_batch {
   char *message_id;    /* herald_xmalloc'd */
   char *connection_id; /* herald_xmalloc'd */
   struct message **messages; /* stamped; herald_xmalloc'd array */
   size_t count;
+  /* An annotation's message: serial, timestamp (its creation), summary and
+   * summary_serial (the annotation's); NULL for a publish. */
+  struct message *latest;
 };
 
 /* Decodes a batch stored as entry "<ms>-<seq>". 0, or a negative Ably code
@@ -47,6 +60,14 @@ void redis_batch__cleanup(struct redis_batch *b);
  * 0 or a negative Ably code. */
 int redis_batch__decode_state(const char *value, size_t len,
                               struct message **out, herald_error *err);
+
+/* A message's summary as the channel's summaries hash keeps it: "<id>
+ * <batch>", the batch of the last annotation it counts
+ * (redis_batch__encode_annotation), stored as entry <id>. Decodes the
+ * batch's message into *out (serial, timestamp, summary, summary_serial).
+ * 0 or a negative Ably code. */
+int redis_batch__decode_summary(const char *value, size_t len,
+                                struct message **out, herald_error *err);
 
 /* A presence member as the channel's member hash keeps it: the value
  * "<node>|<PRESENT item>" (herald_xmalloc'd), to which Redis prefixes the

@@ -65,8 +65,6 @@ int store__load_records(struct store *s, const char *kind, store_record_fn fn,
 
 bool store__shared(const struct store *s) { return s->ops->watch != NULL; }
 
-bool store__annotations(const struct store *s) { return s->ops->annotations; }
-
 void store__set_watcher(struct store *s, struct store_watcher watcher) {
   s->watcher = watcher;
 }
@@ -152,6 +150,7 @@ void store__feed_item_free(struct store_feed_item *item) {
   herald_free(item->message_id);
   herald_free(item->connection_id);
   message__free_list(item->messages, item->count);
+  message__unref(item->latest);
   herald_free(item);
 }
 

@@ -64,9 +64,8 @@ struct occupancy {
 };
 
 /* A channel keeps three histories: its messages, its presence events
- * (ENTER/UPDATE/LEAVE) and the annotations of its messages (annotation.h;
- * engines with store_ops.annotations only). Their serials come from one
- * sequence. */
+ * (ENTER/UPDATE/LEAVE) and the annotations of its messages (annotation.h).
+ * Their serials come from one sequence. */
 enum store_stream { STORE_MESSAGES, STORE_PRESENCE, STORE_ANNOTATIONS };
 
 /* Append one publish (already stamped) to a channel's history, atomically,
@@ -228,6 +227,9 @@ struct store_feed_item {
   char *connection_id; /* the publisher's */
   struct message **messages; /* stamped, one reference each */
   size_t count;
+  /* an appended annotation's message with its new summary (one
+   * reference), else NULL */
+  struct message *latest;
   herald_error err; /* interrupted */
 };
 
@@ -331,7 +333,6 @@ typedef void (*store_record_fn)(void *ctx, const char *app_id,
 
 struct store_ops {
   const char *name;
-  bool annotations; /* keeps annotations and summaries (STORE_ANNOTATIONS) */
   /* The time part of the newest serial stored, so serials keep growing
    * across restarts (0 for engines that keep nothing). */
   int64_t (*last_serial_ms)(struct store *s);
@@ -379,8 +380,6 @@ void store__drop_app(struct store *s, struct store_drop_app *d);
 int store__load_records(struct store *s, const char *kind, store_record_fn fn,
                         void *ctx, herald_error *err);
 
-/* Whether the engine keeps annotations (store_ops.annotations). */
-bool store__annotations(const struct store *s);
 /* Whether several nodes share the engine (it has a feed). */
 bool store__shared(const struct store *s);
 /* Where the feed goes; before any watch. */

@@ -482,7 +482,6 @@ static void mem_close(struct store *base) {
 
 const struct store_ops store_memory__ops = {
     .name = "memory",
-    .annotations = true,
     .open = mem_open,
     .close = mem_close,
     .append = mem_append,

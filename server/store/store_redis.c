@@ -19,6 +19,9 @@
  *                         serial -> "<id> <batch>" (mutable messages)
  *   h:lz:<app>\n<channel> zset: those serials -> creation ms (trimming)
  *   h:v:<app>\n<channel>\n<serial>  list: the message's versions
+ *   h:n:<app>\n<channel>\n<serial>  stream: the message's annotations
+ *   h:sm:<app>\n<channel> hash: annotated messages' summaries, serial ->
+ *                         "<id> <batch>" of the last annotation counted
  * and on the first shard h:r:<kind> (hash "<app>\n<key>" -> "<expires>|
  * <value>"), h:rk (the kinds), h:nodes (zset: node -> last check-in),
  * h:nm:<node> (the channels a node has members or attachments on),
@@ -63,25 +66,29 @@ extern const struct store_ops store_redis__ops;
 
 /* KEYS: stream, clock, idempotency key, app's channel index, members,
  * the publisher's last msgSerial here, the channel's message states, their
- * index, and for a change the changed message's versions. ARGV: batch,
- * retention ms, window ms, flags (e: ephemeral, i: with an idempotency
- * key, c: a change), topic, channel, stream kind (m/p), "node count
- * message_id" (kept with the key), the msgSerial or "", how long to
- * remember it, then for a presence change one pair per item: member key,
- * "<node>|<item>" (or "" for a LEAVE), and for a change: the changed
- * message's serial, the entry id of the state it was made from ("": as
- * created), the new state's batch, "1" if it is a version, the message's
- * creation ms.
+ * index, and for a change the changed message's versions (for an
+ * annotation: the stream is the message's annotations, this the
+ * channel's summaries). ARGV: batch, retention ms, window ms, flags (e:
+ * ephemeral, i: with an idempotency key, c: a change, a: an annotation),
+ * topic, channel, stream kind (m/p/a), "node count message_id" (kept with
+ * the key), the msgSerial or "", how long to remember it, then for a
+ * presence change one pair per item: member key, "<node>|<item>" (or ""
+ * for a LEAVE), and for a change or an annotation: the changed message's
+ * serial, the entry id of the state it was made from ("": as created),
+ * the new state's batch ("" for an annotation), "1" if it is a version,
+ * the message's creation ms, and for an annotation the entry id of the
+ * annotation its summary counts up to ("": none yet).
  * Publishes "<id> <kind> <members or -> <batch>". Returns {1, id}, {0,
  * "id node count message_id"} of the first publish with that key, {2,
  * ""} for a msgSerial stored already (a connection's msgSerials grow on
- * each channel), or {3, ""} for a change of a message changed since its
- * state was read (nothing stored). A change's entry carries the field
+ * each channel), or {3, ""} for a change or an annotation of a message
+ * changed (or summarised anew) since it was read (nothing stored). An
+ * annotation's batch, "<id> <batch>", becomes its message's summary. A change's entry carries the field
  * "o" (what it changes), which the latest view skips; the new state,
  * "<id> <batch>", goes in the states hash (serial -> state, indexed by
  * creation ms in the zset) and if a version at the end of the versions
- * list. States and versions go with their message, trimmed as MINID
- * trims the stream. */
+ * list. States, versions, summaries and annotations go with their
+ * message, trimmed as MINID trims the stream. */
 static const char append_script[] =
     "local flags = ARGV[4]\n"
     "local idem = string.find(flags, 'i', 1, true)\n"
@@ -95,10 +102,16 @@ static const char append_script[] =
     "  if last and last >= serial then return {2, ''} end\n"
     "end\n"
     "local change = string.find(flags, 'c', 1, true)\n"
-    "if change then\n"
+    "local annotation = string.find(flags, 'a', 1, true)\n"
+    "if change or annotation then\n"
     "  local now_state = redis.call('HGET', KEYS[7], ARGV[11])\n"
     "  local made_from = now_state and string.match(now_state, '^[^ ]*') or ''\n"
     "  if made_from ~= ARGV[12] then return {3, ''} end\n"
+    "end\n"
+    "if annotation then\n"
+    "  local summary = redis.call('HGET', KEYS[9], ARGV[11])\n"
+    "  local counted = summary and string.match(summary, '^[^ ]*') or ''\n"
+    "  if counted ~= ARGV[16] then return {3, ''} end\n"
     "end\n"
     "if serial then redis.call('SET', KEYS[6], ARGV[9], 'PX', ARGV[10]) end\n"
     "local t = redis.call('TIME')\n"
@@ -129,14 +142,21 @@ static const char append_script[] =
     "    redis.call('PEXPIRE', k, retention)\n"
     "  end\n"
     "end\n"
-    "if ARGV[7] == 'm' then\n"
+    "if annotation then\n"
+    "  redis.call('HSET', KEYS[9], ARGV[11], id .. ' ' .. ARGV[1])\n"
+    "  redis.call('ZADD', KEYS[8], ARGV[15], ARGV[11])\n"
+    "  redis.call('PEXPIRE', KEYS[8], retention)\n"
+    "  redis.call('PEXPIRE', KEYS[9], retention)\n"
+    "end\n"
+    "if ARGV[7] ~= 'p' then\n"
     "  local gone = redis.call('ZRANGEBYSCORE', KEYS[8], '-inf',\n"
     "                          string.format('(%d', now - retention), 'LIMIT', 0, 100)\n"
-    "  local versions = 'h:v:' .. string.sub(KEYS[1], 5) .. '\\n'\n"
+    "  local base = string.sub(KEYS[7], 5)\n"
     "  for _, of in ipairs(gone) do\n"
     "    redis.call('HDEL', KEYS[7], of)\n"
     "    redis.call('ZREM', KEYS[8], of)\n"
-    "    redis.call('DEL', versions .. of)\n"
+    "    redis.call('HDEL', 'h:sm:' .. base, of)\n"
+    "    redis.call('DEL', 'h:v:' .. base .. '\\n' .. of, 'h:n:' .. base .. '\\n' .. of)\n"
     "  end\n"
     "end\n"
     "if idem then\n"
@@ -250,7 +270,7 @@ static const char channels_script[] =
 
 /* KEYS: the app's channel index on this shard. ARGV: app id, whether this
  * shard keeps records. Deletes the app's channels (with their messages'
- * states and versions) and records. */
+ * states, versions, summaries and annotations) and records. */
 static const char drop_script[] =
     "local used = 'h:ua:' .. ARGV[1]\n"
     "local names = redis.call('ZRANGE', KEYS[1], 0, -1)\n"
@@ -258,9 +278,9 @@ static const char drop_script[] =
     "for _, name in ipairs(names) do\n"
     "  local base = ARGV[1] .. '\\n' .. name\n"
     "  for _, of in ipairs(redis.call('ZRANGE', 'h:lz:' .. base, 0, -1)) do\n"
-    "    redis.call('DEL', 'h:v:' .. base .. '\\n' .. of)\n"
+    "    redis.call('DEL', 'h:v:' .. base .. '\\n' .. of, 'h:n:' .. base .. '\\n' .. of)\n"
     "  end\n"
-    "  for _, kind in ipairs({'m', 'p', 'c', 's', 'u', 'l', 'lz'}) do\n"
+    "  for _, kind in ipairs({'m', 'p', 'c', 's', 'u', 'l', 'lz', 'sm'}) do\n"
     "    redis.call('DEL', 'h:' .. kind .. ':' .. base)\n"
     "  end\n"
     "end\n"
@@ -332,14 +352,22 @@ static const char scan_script[] =
     "  from = '(' .. got[#got][1]\n"
     "end\n";
 
-/* KEYS: a stream, its message states, one message's versions. ARGV: the
- * message's entry id, its serial, "v" for its versions. Returns {its
- * entry (as XRANGE returns it), its state or "", its versions or {}}. */
+/* KEYS: a stream, its message states, one message's versions, the
+ * summaries. ARGV: the message's entry id, its serial, "v" for its
+ * versions. Returns {its entry (as XRANGE returns it), its state or "",
+ * its versions or {}, its summary or ""}. */
 static const char message_script[] =
     "local versions = {}\n"
     "if ARGV[3] == 'v' then versions = redis.call('LRANGE', KEYS[3], 0, -1) end\n"
     "return {redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]),\n"
-    "        redis.call('HGET', KEYS[2], ARGV[2]) or '', versions}\n";
+    "        redis.call('HGET', KEYS[2], ARGV[2]) or '', versions,\n"
+    "        redis.call('HGET', KEYS[4], ARGV[2]) or ''}\n";
+
+/* KEYS: message states, summaries. ARGV: serials. Returns {their states,
+ * their summaries} (HMGET replies). */
+static const char states_script[] =
+    "return {redis.call('HMGET', KEYS[1], unpack(ARGV)),\n"
+    "        redis.call('HMGET', KEYS[2], unpack(ARGV))}\n";
 
 enum script {
   SCRIPT_ADOPT,
@@ -355,13 +383,14 @@ enum script {
   SCRIPT_CHANNELS,
   SCRIPT_SCAN,
   SCRIPT_MESSAGE,
+  SCRIPT_STATES,
   SCRIPTS
 };
 
 static const char *const scripts[SCRIPTS] = {
     adopt_script, take_script, record_script, append_script, position_script, drop_script, beat_script,
     members_of_script, usage_script, occupancy_script, channels_script,
-    scan_script, message_script};
+    scan_script, message_script, states_script};
 
 /* ---- State ---------------------------------------------------------------- */
 
@@ -670,46 +699,86 @@ static void note_member_channel(struct redis_store *s, const char *app_id,
   herald_free(name);
 }
 
-/* A change's arguments (owned by args or a): the changed message's
- * serial, the entry id of the state it was made from ("" for the message
- * as created), the new state, whether it is a version, the message's
- * creation time. false: the state could not be encoded. */
+/* The serial of the message latest (a change's or an annotation's) is,
+ * as created. */
+static const char *created_serial(const struct message *latest) {
+  return latest->version ? latest->version->of : latest->serial;
+}
+
+/* The entry id "<ms>-<seq>" of serial as an argument: "" for NULL or for
+ * `self` (a message as created has no state). */
+static void arg_entry_id(struct args *args, const char *serial,
+                         const char *self) {
+  struct position at;
+  char id[40] = "";
+  if (serial && (!self || strcmp(serial, self)) && parse_position(serial, &at))
+    snprintf(id, sizeof id, "%" PRId64 "-%u", at.ms, at.seq);
+  arg_owned(args, herald_xstrdup(id), strlen(id));
+}
+
+/* A change's or an annotation's arguments (owned by args or a): the
+ * changed message's serial, the entry id of the state it was made from
+ * ("" for the message as created), the new state (a change's), whether it
+ * is a version, the message's creation time, and an annotation's expected
+ * summary. false: the state could not be encoded. */
 static bool add_change(struct redis_store *s, struct args *args,
                        const struct store_append *a) {
   const struct message *latest = a->latest;
-  const char *of = latest->version->of;
-  struct position from;
-  char made_from[40] = "", created[24];
-  if (strcmp(a->expected, of) && parse_position(a->expected, &from))
-    snprintf(made_from, sizeof made_from, "%" PRId64 "-%u", from.ms, from.seq);
-  size_t len;
-  char *state = redis_batch__encode(s->node, a->message_id,
-                                    latest->connection_id, &a->latest, 1, &len);
+  const char *of = created_serial(latest);
+  bool annotation = a->stream == STORE_ANNOTATIONS;
+  size_t len = 0;
+  char *state = annotation ? herald_xstrdup("")
+                           : redis_batch__encode(s->node, a->message_id,
+                                                 latest->connection_id,
+                                                 &a->latest, 1, &len);
   if (!state) return false;
-  snprintf(created, sizeof created, "%" PRId64, latest->version->created);
+  char created[24];
+  snprintf(created, sizeof created, "%" PRId64,
+           latest->version ? latest->version->created : latest->timestamp);
   arg_str(args, of);
-  arg_owned(args, herald_xstrdup(made_from), strlen(made_from));
+  arg_entry_id(args, a->expected, of);
   arg_owned(args, state, len);
   arg_str(args, a->new_version ? "1" : "");
   arg_owned(args, herald_xstrdup(created), strlen(created));
+  if (annotation) arg_entry_id(args, a->expected_summary, NULL);
   return true;
 }
 
-static void run_append(struct redis_store *s, struct store_append *a) {
-  size_t batch_len;
+/* The publish as the engine stores it (redis_batch.h), or NULL. */
+static char *encode_publish(const struct redis_store *s,
+                            const struct store_append *a, size_t *len) {
   /* The publisher (echo=false leaves out its own), a change's too, not the
    * changed message's; a reaped member's LEAVE has only the item's. */
   const char *publisher =
       a->connection_id ? a->connection_id : a->messages[0]->connection_id;
-  char *batch = redis_batch__encode(s->node, a->message_id, publisher,
-                                    a->messages, a->count, &batch_len);
+  if (a->stream == STORE_ANNOTATIONS)
+    return redis_batch__encode_annotation(s->node, a->message_id, publisher,
+                                          a->messages[0], a->latest, len);
+  return redis_batch__encode(s->node, a->message_id, publisher, a->messages,
+                             a->count, len);
+}
+
+/* The stream of an append's kind: the channel's messages or presence, or
+ * the annotated message's annotations. */
+static char *stream_key(const struct store_append *a, char kind, size_t *len) {
+  if (kind == 'a')
+    return channel_subkey("h:n:", a->app_id, a->channel,
+                          created_serial(a->latest), len);
+  return channel_key(kind == 'p' ? "h:p:" : "h:m:", a->app_id, a->channel, len);
+}
+
+static void run_append(struct redis_store *s, struct store_append *a) {
+  size_t batch_len;
+  char *batch = encode_publish(s, a, &batch_len);
   if (!batch) {
     a->req.rc = herald_error_set(&a->req.err, HERALD_E_INTERNAL,
                                  "cannot encode the publish");
     store_req__complete(&a->req);
     return;
   }
-  char kind = a->stream == STORE_PRESENCE ? 'p' : 'm';
+  char kind = a->stream == STORE_PRESENCE      ? 'p'
+              : a->stream == STORE_ANNOTATIONS ? 'a'
+                                               : 'm';
   bool idem = a->idempotency_key && a->idempotency_window_ms > 0;
   size_t len;
   char *index = herald_xmalloc(4 + strlen(a->app_id) + 1);
@@ -722,8 +791,7 @@ static void run_append(struct redis_store *s, struct store_append *a) {
   arg_str(&args, "EVALSHA");
   arg_str(&args, s->sha[SCRIPT_APPEND]);
   arg_str(&args, "9");
-  char *stream = channel_key(kind == 'p' ? "h:p:" : "h:m:", a->app_id,
-                             a->channel, &len);
+  char *stream = stream_key(a, kind, &len);
   arg_owned(&args, stream, len);
   char *clock = channel_key("h:c:", a->app_id, a->channel, &len);
   arg_owned(&args, clock, len);
@@ -748,7 +816,9 @@ static void run_append(struct redis_store *s, struct store_append *a) {
   }
   arg_channel_key(&args, "h:l:", a->app_id, a->channel);
   arg_channel_key(&args, "h:lz:", a->app_id, a->channel);
-  if (a->latest) {
+  if (kind == 'a') {
+    arg_channel_key(&args, "h:sm:", a->app_id, a->channel);
+  } else if (a->latest) {
     char *versions = channel_subkey("h:v:", a->app_id, a->channel,
                                     a->latest->version->of, &len);
     arg_owned(&args, versions, len);
@@ -761,7 +831,7 @@ static void run_append(struct redis_store *s, struct store_append *a) {
   char flags[4] = "", *f = flags;
   if (a->ephemeral) *f++ = 'e';
   if (idem) *f++ = 'i';
-  if (a->latest) *f++ = 'c';
+  if (a->latest) *f++ = kind == 'a' ? 'a' : 'c';
   arg_str(&args, flags);
   char *topic = channel_key("h:t:", a->app_id, a->channel, &len);
   arg_owned(&args, topic, len);
@@ -840,39 +910,68 @@ static bool take_entry(struct store_history *h, const struct position *cursor,
   return more;
 }
 
-/* Replaces the page's messages that were changed by their states now
- * ([state or nil] per message). */
+/* Gives m (the message as it now is) its stored summary, if it has one
+ * (summary: a summaries hash value, or not a string). */
+static void attach_summary(struct message *m, const redisReply *summary,
+                           const struct store_history *h) {
+  struct message *latest;
+  herald_error err;
+  if (!summary || summary->type != REDIS_REPLY_STRING || !summary->len) return;
+  if (redis_batch__decode_summary(summary->str, summary->len, &latest, &err)) {
+    log_warn("history of %s: skipping a malformed summary", h->channel);
+    return;
+  }
+  json_decref(m->summary);
+  herald_free(m->summary_serial);
+  m->summary = latest->summary;
+  m->summary_serial = latest->summary_serial;
+  latest->summary = NULL;
+  latest->summary_serial = NULL;
+  message__unref(latest);
+}
+
+/* Replaces the page's messages that were changed by their states now and
+ * gives them their summaries ({[state or nil], [summary or nil]} per
+ * message). */
 static void on_states(redisAsyncContext *ac, void *reply, void *priv) {
   struct call *c = priv;
   struct store_history *h = (struct store_history *)c->req;
   const redisReply *r = reply;
-  if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != h->count) {
+  const redisReply *states = element(r, 0, REDIS_REPLY_ARRAY);
+  const redisReply *summaries = element(r, 1, REDIS_REPLY_ARRAY);
+  if (!states || !summaries || states->elements != h->count ||
+      summaries->elements != h->count) {
     fail(&h->req, c->sh, r);
     herald_free(c);
     return;
   }
   for (size_t i = 0; i < h->count; i++) {
-    const redisReply *state = element(r, i, REDIS_REPLY_STRING);
+    const redisReply *state = element(states, i, REDIS_REPLY_STRING);
     struct message *now;
     herald_error err;
-    if (!state) continue;
-    if (redis_batch__decode_state(state->str, state->len, &now, &err)) {
+    if (state && redis_batch__decode_state(state->str, state->len, &now, &err)) {
       log_warn("history of %s: skipping a malformed state", h->channel);
-      continue;
+    } else if (state) {
+      message__unref(h->messages[i]);
+      h->messages[i] = now;
     }
-    message__unref(h->messages[i]);
-    h->messages[i] = now;
+    attach_summary(h->messages[i], summaries->element[i], h);
   }
   herald_free(c);
   succeed(&h->req);
 }
 
-/* The latest view: reads the states of the page's messages. */
+/* The latest view: reads the states and summaries of the page's
+ * messages. */
 static void read_states(struct call *c) {
   struct store_history *h = (struct store_history *)c->req;
+  struct redis_store *s = store_of(c->sh);
   struct args args = {.n = 0};
-  arg_str(&args, "HMGET");
+  arg_str(&args, "EVALSHA");
+  arg_str(&args, s->sha[SCRIPT_STATES]);
+  arg_str(&args, "2");
   arg_channel_key(&args, "h:l:", h->app_id, h->channel);
+  arg_channel_key(&args, "h:sm:", h->app_id, h->channel);
   for (size_t i = 0; i < h->count; i++) arg_str(&args, h->messages[i]->serial);
   send_args(c, on_states, &args);
 }
@@ -1008,7 +1107,8 @@ static void on_message(redisAsyncContext *ac, void *reply, void *priv) {
   if (n && h->view == STORE_VIEW_VERSIONS)
     n = versions_of(created, element(r, 2, REDIS_REPLY_ARRAY), h, &list);
   else if (n)
-    created = as_now(created, state, h);
+    attach_summary(created = as_now(created, state, h),
+                   element(r, 3, REDIS_REPLY_STRING), h);
   page_list(h, list, n);
   if (list != &created) herald_free(list);
   succeed(&h->req);
@@ -1028,11 +1128,12 @@ static void run_message(struct redis_store *s, struct store_history *h) {
   struct args args = {.n = 0};
   arg_str(&args, "EVALSHA");
   arg_str(&args, s->sha[SCRIPT_MESSAGE]);
-  arg_str(&args, "3");
+  arg_str(&args, "4");
   arg_channel_key(&args, "h:m:", h->app_id, h->channel);
   arg_channel_key(&args, "h:l:", h->app_id, h->channel);
   char *versions = channel_subkey("h:v:", h->app_id, h->channel, h->of, &len);
   arg_owned(&args, versions, len);
+  arg_channel_key(&args, "h:sm:", h->app_id, h->channel);
   arg_str(&args, id);
   arg_str(&args, h->of);
   arg_str(&args, h->view == STORE_VIEW_VERSIONS ? "v" : "");
@@ -1051,13 +1152,15 @@ static void run_history(struct redis_store *s, struct store_history *h) {
     store_req__complete(&h->req);
     return;
   }
-  if (h->of) {
+  if (h->of && h->stream != STORE_ANNOTATIONS) {
     run_message(s, h);
     return;
   }
   size_t key_len;
-  char *key = channel_key(h->stream == STORE_PRESENCE ? "h:p:" : "h:m:",
-                          h->app_id, h->channel, &key_len);
+  char *key = h->stream == STORE_ANNOTATIONS
+                  ? channel_subkey("h:n:", h->app_id, h->channel, h->of, &key_len)
+                  : channel_key(h->stream == STORE_PRESENCE ? "h:p:" : "h:m:",
+                                h->app_id, h->channel, &key_len);
   char lower[32], upper[32], count[24];
   bound(lower, sizeof lower, h, &cursor, false);
   bound(upper, sizeof upper, h, &cursor, true);
@@ -2157,8 +2260,15 @@ static struct store_feed_item *parse_published(const struct watch *w,
   batch++;
   if (redis_batch__decode(batch, (size_t)(end - batch), ms, seq, &b, &err))
     return NULL;
+  if ((kind == 'a') != (b.latest != NULL)) { /* an annotation has its summary */
+    redis_batch__cleanup(&b);
+    return NULL;
+  }
   struct store_feed_item *it = item_new(STORE_FEED_APPENDED, w);
-  it->stream = kind == 'p' ? STORE_PRESENCE : STORE_MESSAGES;
+  it->stream = kind == 'p'   ? STORE_PRESENCE
+               : kind == 'a' ? STORE_ANNOTATIONS
+                             : STORE_MESSAGES;
+  it->latest = b.latest;
   it->members = members > 0 ? (size_t)members : 0;
   it->message_id = b.message_id;
   it->connection_id = b.connection_id;
@@ -2297,16 +2407,25 @@ static void shut_down(struct redis_store *s) {
   uv_close((uv_handle_t *)&s->beat, NULL);
 }
 
-static void on_wake(uv_async_t *handle) {
-  struct redis_store *s = handle->data;
+/* Takes the queued requests: NULL when there are none. */
+static struct store_req *take_queue(struct redis_store *s) {
   uv_mutex_lock(&s->lock);
   struct store_req *req = s->queue_head;
   s->queue_head = s->queue_tail = NULL;
   uv_mutex_unlock(&s->lock);
-  for (struct store_req *next; req; req = next) {
-    next = req->queued_next;
-    run_request(s, req);
-  }
+  return req;
+}
+
+/* Runs what is queued until nothing is: a request queued while the last
+ * ones ran may have no wake-up of its own left once stopping closes the
+ * handle (the workers' last requests, made as they end, before close). */
+static void on_wake(uv_async_t *handle) {
+  struct redis_store *s = handle->data;
+  for (struct store_req *req; (req = take_queue(s));)
+    for (struct store_req *next; req; req = next) {
+      next = req->queued_next;
+      run_request(s, req);
+    }
   if (atomic_load(&s->stopping) && !uv_is_closing((uv_handle_t *)&s->wake))
     shut_down(s);
 }

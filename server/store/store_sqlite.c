@@ -1108,7 +1108,6 @@ static int64_t sqlite_last_serial_ms(struct store *base) {
 
 const struct store_ops store_sqlite__ops = {
     .name = "sqlite",
-    .annotations = true,
     .open = sqlite_open,
     .close = sqlite_close,
     .last_serial_ms = sqlite_last_serial_ms,

@@ -2,14 +2,16 @@
  * back from Redis (any node wrote it): a stored publish, through
  * redis_batch__decode, as history and the pub/sub feed decode it, and a
  * mutable message's stored state or version ("<id> <batch>"), through
- * redis_batch__decode_state.
+ * redis_batch__decode_state, and an annotated message's stored summary
+ * (the same form), through redis_batch__decode_summary.
  *
  * Whatever the bytes, decoding ends in a batch (a state) or an error
  * without a crash, a leak or undefined behaviour. What decodes must
  * survive the way back: a batch encoded again with the node its serials
  * name decodes to the same serials; a state stored again under another
  * entry id decodes to the same change of the same message, with the serial
- * that id gives. */
+ * that id gives; an annotation encoded again keeps its message and its
+ * summary counting up to it. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,8 +35,12 @@ static char *node_of(const char *serial) {
 static void round_trip(const struct redis_batch *b) {
   char *node = node_of(b->messages[0]->serial);
   size_t len;
-  char *bytes = redis_batch__encode(node, b->message_id, b->connection_id,
-                                    b->messages, b->count, &len);
+  char *bytes = b->latest ? redis_batch__encode_annotation(
+                               node, b->message_id, b->connection_id,
+                               b->messages[0], b->latest, &len)
+                         : redis_batch__encode(node, b->message_id,
+                                               b->connection_id, b->messages,
+                                               b->count, &len);
   herald_free(node);
   if (!bytes) fail("a decoded batch could not be encoded");
   struct redis_batch again;
@@ -42,6 +48,11 @@ static void round_trip(const struct redis_batch *b) {
   if (redis_batch__decode(bytes, len, 1700000000000, 7, &again, &err))
     fail("an encoded batch did not decode");
   if (again.count != b->count) fail("the round trip changed the count");
+  if ((again.latest != NULL) != (b->latest != NULL) ||
+      (b->latest && (strcmp(again.latest->serial, b->latest->serial) ||
+                     strcmp(again.latest->summary_serial,
+                            again.messages[0]->serial))))
+    fail("the round trip changed the annotated message");
   for (size_t i = 0; i < b->count; i++)
     if (strcmp(again.messages[i]->serial, b->messages[i]->serial))
       fail("the round trip changed a serial");
@@ -86,6 +97,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (redis_batch__decode_state((const char *)data, size, &state, &err) == 0) {
     round_trip_state(state);
     message__unref(state);
+  }
+  struct message *summarised = NULL;
+  if (redis_batch__decode_summary((const char *)data, size, &summarised,
+                                  &err) == 0) {
+    if (!summarised->summary || !summarised->summary_serial)
+      fail("a decoded summary without its summary");
+    message__unref(summarised);
   }
   return 0;
 }

@@ -7,7 +7,12 @@
  * messages), stored unstamped, comes back with its version: the message it
  * changes, its creation time and the operation, its own serial and
  * timestamp from the entry id; a stored state "<id> <batch>" decodes to
- * that one changed message, and anything else is refused.
+ * that one changed message, and anything else is refused. An annotation
+ * comes back as the annotation it was (type, messageSerial, count,
+ * action), stamped, with its message's serial, creation time and summary,
+ * the summary counting up to the annotation's serial; stored as a summary
+ * "<id> <batch>" it decodes to that message; a summary that is not an
+ * annotation's, or an annotation batch of two, is refused.
  * tests/fuzz/fuzz_redis_batch.c throws arbitrary bytes at the decoders. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +24,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "annotation.h"
 #include "leak_check.h"
 #include "message.h"
 #include "message_version.h"
@@ -255,6 +261,119 @@ static void test_malformed_stored_versions_are_refused(void **state) {
   }
 }
 
+static struct message *annotation_item(void) {
+  struct message *a = item("up", "x", PAYLOAD_STRING, 1);
+  a->action = ANNOTATION_CREATE;
+  a->annotation = herald_xcalloc(1, sizeof *a->annotation);
+  a->annotation->type = herald_xstrdup("votes:multiple.v1");
+  a->annotation->message_serial = herald_xstrdup("01700000000000-000@n:000");
+  a->annotation->count = 3;
+  a->annotation->has_count = true;
+  return a;
+}
+
+static struct message *annotated_message(void) {
+  struct message *m = item("q", "which?", PAYLOAD_STRING, 6);
+  m->serial = herald_xstrdup("01700000000000-000@n:000");
+  m->timestamp = 1700000000000;
+  m->summary = json_pack("{s:{s:i}}", "votes:total.v1", "total", 2);
+  return m;
+}
+
+static void test_an_annotation_round_trips_with_its_summary(void **state) {
+  struct message *a = annotation_item(), *latest = annotated_message();
+  size_t len;
+  char *bytes = redis_batch__encode_annotation("rNode", "conn:9", "conn", a,
+                                               latest, &len);
+  assert_non_null(bytes);
+  struct redis_batch b;
+  herald_error err;
+  assert_int_equal(redis_batch__decode(bytes, len, 1700000000500, 3, &b, &err), 0);
+  assert_int_equal(b.count, 1);
+  struct message *got = b.messages[0];
+  assert_string_equal(got->serial, "01700000000500-003@rNode:000");
+  assert_int_equal(got->timestamp, 1700000000500);
+  assert_int_equal(got->action, ANNOTATION_CREATE);
+  assert_non_null(got->annotation);
+  assert_string_equal(got->annotation->type, "votes:multiple.v1");
+  assert_string_equal(got->annotation->message_serial, "01700000000000-000@n:000");
+  assert_true(got->annotation->has_count);
+  assert_int_equal(got->annotation->count, 3);
+  assert_string_equal(got->name, "up");
+  assert_string_equal(got->client_id, "alice");
+  assert_string_equal(got->connection_id, "conn");
+  assert_non_null(b.latest);
+  assert_string_equal(b.latest->serial, "01700000000000-000@n:000");
+  assert_int_equal(b.latest->timestamp, 1700000000000);
+  assert_string_equal(b.latest->summary_serial, got->serial);
+  assert_true(json_equal(b.latest->summary, latest->summary));
+  redis_batch__cleanup(&b);
+
+  /* as the summaries hash keeps it */
+  char *value = herald_xmalloc(len + 16);
+  memcpy(value, "1700000000600-4 ", 16);
+  memcpy(value + 16, bytes, len);
+  struct message *summary = NULL;
+  assert_int_equal(redis_batch__decode_summary(value, len + 16, &summary, &err), 0);
+  assert_string_equal(summary->serial, "01700000000000-000@n:000");
+  assert_string_equal(summary->summary_serial, "01700000000600-004@rNode:000");
+  assert_true(json_equal(summary->summary, latest->summary));
+  message__unref(summary);
+  /* an annotation is no message state */
+  assert_int_not_equal(redis_batch__decode_state(value, len + 16, &summary, &err), 0);
+  herald_free(value);
+  herald_free(bytes);
+  message__unref(a);
+  message__unref(latest);
+}
+
+static void test_malformed_annotations_are_refused(void **state) {
+  herald_error err;
+  struct message *summary = NULL;
+  /* a publish stored as a summary */
+  struct message *in = item("m", "x", PAYLOAD_STRING, 1);
+  size_t len;
+  char *bytes = redis_batch__encode("rNode", "conn:1", "conn", &in, 1, &len);
+  char *value = herald_xmalloc(len + 8);
+  memcpy(value, "5-1 ", 4);
+  memcpy(value + 4, bytes, len);
+  assert_int_not_equal(redis_batch__decode_summary(value, len + 4, &summary, &err), 0);
+  assert_null(summary);
+  herald_free(value);
+  herald_free(bytes);
+  message__unref(in);
+  /* two annotations, an annotation without a valid type, no summary */
+  for (int k = 0; k < 3; k++) {
+    struct message *a = annotation_item();
+    if (k == 1) {
+      herald_free(a->annotation->type);
+      a->annotation->type = herald_xstrdup("votes");
+    }
+    struct wire_writer w;
+    wire_writer__init(&w, WIRE_MSGPACK);
+    wire_writer__array(&w, 5);
+    wire_writer__str(&w, "rNode");
+    wire_writer__str(&w, "conn:1");
+    wire_writer__str(&w, "conn");
+    wire_writer__array(&w, k == 0 ? 2 : 1);
+    annotation__write(a, &w);
+    if (k == 0) annotation__write(a, &w);
+    wire_writer__map(&w, k == 2 ? 2 : 3);
+    wire_writer__kv_str(&w, "serial", "01700000000000-000@n:000");
+    wire_writer__kv_int(&w, "timestamp", 1);
+    if (k != 2) {
+      wire_writer__key(&w, "summary");
+      wire_writer__map(&w, 0);
+    }
+    bytes = wire_writer__finish(&w, &len);
+    wire_writer__cleanup(&w);
+    struct redis_batch b;
+    assert_int_not_equal(redis_batch__decode(bytes, len, 5, 1, &b, &err), 0);
+    herald_free(bytes);
+    message__unref(a);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_round_trip_stamps_from_the_entry_id,
@@ -266,6 +385,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_a_change_round_trips_with_its_version,
                                       leak_check__setup, leak_check__teardown),
       cmocka_unit_test_setup_teardown(test_states_are_one_changed_message,
+                                      leak_check__setup, leak_check__teardown),
+      cmocka_unit_test_setup_teardown(test_an_annotation_round_trips_with_its_summary,
+                                      leak_check__setup, leak_check__teardown),
+      cmocka_unit_test_setup_teardown(test_malformed_annotations_are_refused,
                                       leak_check__setup, leak_check__teardown),
       cmocka_unit_test_setup_teardown(test_malformed_stored_versions_are_refused,
                                       leak_check__setup, leak_check__teardown),
