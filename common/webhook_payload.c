@@ -19,7 +19,6 @@ void webhook_payload__event_free(struct webhook_event *e) {
   herald_free(e->name);
   herald_free(e->serial);
   herald_free(e->items);
-  herald_free(e->key);
   herald_free(e->bare.id);
   herald_free(e->bare.client_id);
   herald_free(e->bare.connection_id);

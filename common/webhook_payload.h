@@ -22,6 +22,8 @@
 #define WEBHOOK_SITE "herald"
 #define WEBHOOK_VERSION "1.2"
 
+struct webhook_keeper;
+
 /* One event for one rule. `items` is one value encoded in the rule's
  * format: the messages or presence messages (an array), or a lifecycle or
  * occupancy event's status (a map). A message event also keeps its first
@@ -33,7 +35,9 @@ struct webhook_event {
   char *serial;
   int64_t timestamp;
   int64_t queued_ms; /* when it was queued (the queue's clock; not sent) */
-  char *key; /* the key of the record keeping it (not sent), or NULL */
+  /* what keeps it stored until delivered (the server's; not sent), or
+   * NULL */
+  struct webhook_keeper *keeper;
   char *items;
   size_t items_len;
   struct webhook_bare {

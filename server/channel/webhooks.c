@@ -35,9 +35,19 @@ struct hook {
   bool removed;    /* freed once its request ends */
 };
 
+/* What keeps events stored until each is delivered or dropped: a record
+ * of its own (sqlite), or a shared engine's outbox entry (redis), one per
+ * publish, shared by its events for every rule. */
+struct webhook_keeper {
+  char *key;
+  size_t refs;
+  bool outbox;
+};
+
 struct webhooks {
   struct channels *ch;
   const struct config *cfg;
+  bool shared; /* events come from the engine's outbox (webhooks.h) */
   pthread_mutex_t lock; /* hooks, their queues */
   struct hook **hooks;
   size_t n_hooks;
@@ -94,6 +104,12 @@ static void requeue(struct hook *h) {
   h->n_sending = 0;
 }
 
+static struct webhook_keeper *keeper_new(char *key, bool outbox) {
+  struct webhook_keeper *k = herald_xcalloc(1, sizeof *k);
+  *k = (struct webhook_keeper){.key = key, .refs = 1, .outbox = outbox};
+  return k;
+}
+
 static void on_forgotten(struct store_req *req) {
   struct store_record *r = (struct store_record *)req;
   herald_free((char *)r->app_id);
@@ -101,18 +117,29 @@ static void on_forgotten(struct store_req *req) {
   herald_free(r);
 }
 
-/* Frees e and deletes the record keeping it (if any), fire and forget. */
-static void forget(struct webhooks *wh, const char *app_id,
-                   struct webhook_event *e) {
-  if (e->key) {
+/* Drops a reference to k; the last deletes what it keeps, fire and
+ * forget. */
+static void keeper_release(struct webhooks *wh, const char *app_id,
+                           struct webhook_keeper *k) {
+  if (!k || --k->refs) return;
+  if (k->outbox) {
+    store__outbox_done(wh->ch->store, k->key);
+    herald_free(k->key);
+  } else {
     struct store_record *r = herald_xcalloc(1, sizeof *r);
     *r = (struct store_record){.req = {.done = on_forgotten},
                                .app_id = herald_xstrdup(app_id),
                                .kind = WEBHOOKS_RECORD_EVENT,
-                               .key = e->key};
-    e->key = NULL;
+                               .key = k->key};
     store__put_record(wh->ch->store, r);
   }
+  herald_free(k);
+}
+
+/* Frees e, done with: what keeps it stored forgets it. */
+static void forget(struct webhooks *wh, const char *app_id,
+                   struct webhook_event *e) {
+  keeper_release(wh, app_id, e->keeper);
   webhook_payload__event_free(e);
 }
 
@@ -122,12 +149,20 @@ static void drop_sent(struct hook *h) {
   h->n_sending = 0;
 }
 
+/* Frees e, keeping what keeps it stored (delivered at the next start). */
+static void event_free_kept(struct webhook_event *e) {
+  if (e->keeper && !--e->keeper->refs) {
+    herald_free(e->keeper->key);
+    herald_free(e->keeper);
+  }
+  webhook_payload__event_free(e);
+}
+
 /* Frees h; its events' records stay (a rule retired forgot them already;
  * at exit they are what the next start delivers). */
 static void hook_free(struct hook *h) {
-  while (h->count) webhook_payload__event_free(pop_front(h));
-  for (size_t i = 0; i < h->n_sending; i++)
-    webhook_payload__event_free(h->sending[i]);
+  while (h->count) event_free_kept(pop_front(h));
+  for (size_t i = 0; i < h->n_sending; i++) event_free_kept(h->sending[i]);
   herald_free(h->sending);
   herald_free(h->ring);
   webhook_payload__request_cleanup(&h->req);
@@ -364,6 +399,57 @@ struct rule_view {
   bool enveloped;
 };
 
+struct rule_views {
+  struct rule_view *list;
+  size_t n;
+};
+
+/* Whether id is one of the lines of tag. */
+static bool tagged(const char *tag, const char *id) {
+  size_t n = strlen(id);
+  for (const char *p = tag; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+    if (!strncmp(p, id, n) && (p[n] == '\n' || !p[n])) return true;
+  return false;
+}
+
+/* The enabled rules of app_id that take source's events on channel (and,
+ * with a tag, are in it). */
+static struct rule_views matching(struct webhooks *wh, const char *app_id,
+                                  const char *channel,
+                                  enum webhook_source source,
+                                  const char *tag) {
+  struct rule_views v = {NULL, 0};
+  pthread_mutex_lock(&wh->lock);
+  for (size_t i = 0; i < wh->n_hooks; i++) {
+    const struct webhook_rule *r = wh->hooks[i]->rule;
+    if (wh->hooks[i]->removed || strcmp(wh->hooks[i]->app_id, app_id) ||
+        !webhook_rule__matches(r, source, channel) ||
+        (tag && !tagged(tag, r->id)))
+      continue;
+    v.list = herald_xrealloc(v.list, (v.n + 1) * sizeof *v.list);
+    v.list[v.n++] = (struct rule_view){herald_xstrdup(r->id), r->source,
+                                       r->format, r->enveloped};
+  }
+  pthread_mutex_unlock(&wh->lock);
+  return v;
+}
+
+static void views_free(struct rule_views *v) {
+  for (size_t i = 0; i < v->n; i++) herald_free(v->list[i].id);
+  herald_free(v->list);
+}
+
+/* The rules' ids, one a line: an outbox tag. */
+static char *views_tag(const struct rule_views *v) {
+  size_t len = 0;
+  for (size_t i = 0; i < v->n; i++) len += strlen(v->list[i].id) + 1;
+  char *tag = herald_xmalloc(len + 1), *p = tag;
+  for (size_t i = 0; i < v->n; i++)
+    p += sprintf(p, "%s%s", i ? "\n" : "", v->list[i].id);
+  *p = '\0';
+  return tag;
+}
+
 struct prepared_event {
   char *rule_id;
   struct webhook_event *e;
@@ -374,6 +460,7 @@ struct webhook_prepared {
   struct prepared_event *events;
   size_t n;
   struct store_record *records; /* one per event, kept with the append */
+  char *outbox_tag;             /* or, with a shared engine, this */
 };
 
 /* The events of messages[0..n) for rule r: one, or one per message for a
@@ -401,6 +488,14 @@ static void make_events(struct webhook_prepared *prepared,
   }
 }
 
+static void make_all(struct webhook_prepared *prepared,
+                     const struct rule_views *v, const char *channel,
+                     struct message *const *messages, size_t n,
+                     bool presence) {
+  for (size_t i = 0; i < v->n; i++)
+    make_events(prepared, &v->list[i], channel, messages, n, presence);
+}
+
 /* The record keeping each event: key "<rule>\n<serial>\n<channel>", so
  * that records load in each channel's order. */
 static void make_records(struct webhook_prepared *prepared) {
@@ -409,32 +504,38 @@ static void make_records(struct webhook_prepared *prepared) {
     struct prepared_event *pe = &prepared->events[i];
     size_t len = strlen(pe->rule_id) + strlen(pe->e->serial) +
                  strlen(pe->e->channel) + 3;
-    pe->e->key = herald_xmalloc(len);
-    snprintf(pe->e->key, len, "%s\n%s\n%s", pe->rule_id, pe->e->serial,
+    char *key = herald_xmalloc(len);
+    snprintf(key, len, "%s\n%s\n%s", pe->rule_id, pe->e->serial,
              pe->e->channel);
+    pe->e->keeper = keeper_new(key, false);
     prepared->records[i] = (struct store_record){
         .app_id = prepared->app_id,
         .kind = WEBHOOKS_RECORD_EVENT,
-        .key = pe->e->key,
+        .key = key,
         .value = webhook_payload__event_json(pe->e)};
   }
 }
 
-void webhooks__discard(struct publish *p) {
-  struct webhook_prepared *prepared = p->webhook_events;
-  if (!prepared) return;
+static void prepared_free(struct webhook_prepared *prepared) {
   for (size_t i = 0; i < prepared->n; i++) {
     herald_free(prepared->events[i].rule_id);
-    webhook_payload__event_free(prepared->events[i].e);
+    if (prepared->events[i].e) event_free_kept(prepared->events[i].e);
     if (prepared->records) herald_free((char *)prepared->records[i].value);
   }
   herald_free(prepared->events);
   herald_free(prepared->records);
+  herald_free(prepared->outbox_tag);
   herald_free(prepared->app_id);
   herald_free(prepared);
+}
+
+void webhooks__discard(struct publish *p) {
+  if (!p->webhook_events) return;
+  prepared_free(p->webhook_events);
   p->webhook_events = NULL;
   p->append.records = NULL;
   p->append.n_records = 0;
+  p->append.outbox_tag = NULL;
 }
 
 void webhooks__prepare(struct webhooks *wh, struct publish *p) {
@@ -442,37 +543,24 @@ void webhooks__prepare(struct webhooks *wh, struct publish *p) {
   if (!webhooks__any(wh) || p->annotation || !p->count ||
       meta_channels__is_meta(p->channel, strlen(p->channel)))
     return;
-  enum webhook_source source = p->presence ? WEBHOOK_PRESENCE
-                                           : WEBHOOK_MESSAGE;
+  struct rule_views v = matching(wh, p->app->id, p->channel,
+                                 p->presence ? WEBHOOK_PRESENCE
+                                             : WEBHOOK_MESSAGE,
+                                 NULL);
+  if (!v.n) return;
   struct webhook_prepared *prepared = herald_xcalloc(1, sizeof *prepared);
   prepared->app_id = herald_xstrdup(p->app->id);
-  struct rule_view *views = NULL;
-  size_t n = 0;
-  pthread_mutex_lock(&wh->lock);
-  for (size_t i = 0; i < wh->n_hooks; i++) {
-    const struct webhook_rule *r = wh->hooks[i]->rule;
-    if (wh->hooks[i]->removed || strcmp(wh->hooks[i]->app_id, p->app->id) ||
-        !webhook_rule__matches(r, source, p->channel))
-      continue;
-    views = herald_xrealloc(views, (n + 1) * sizeof *views);
-    views[n++] = (struct rule_view){herald_xstrdup(r->id), r->source,
-                                    r->format, r->enveloped};
-  }
-  pthread_mutex_unlock(&wh->lock);
-  for (size_t i = 0; i < n; i++) {
-    make_events(prepared, &views[i], p->channel, p->messages, p->count,
-                p->presence);
-    herald_free(views[i].id);
-  }
-  herald_free(views);
   p->webhook_events = prepared;
-  if (!prepared->n) {
-    webhooks__discard(p);
-    return;
+  if (wh->shared) { /* stamped by the engine: made from its outbox */
+    prepared->outbox_tag = views_tag(&v);
+    p->append.outbox_tag = prepared->outbox_tag;
+  } else {
+    make_all(prepared, &v, p->channel, p->messages, p->count, p->presence);
+    make_records(prepared);
+    p->append.records = prepared->records;
+    p->append.n_records = prepared->n;
   }
-  make_records(prepared);
-  p->append.records = prepared->records;
-  p->append.n_records = prepared->n;
+  views_free(&v);
 }
 
 /* Queues e for app_id's rule rule_id (taken over); forgotten when the rule
@@ -484,17 +572,46 @@ static void queue_for(struct webhooks *wh, const char *app_id,
   else forget(wh, app_id, e);
 }
 
-void webhooks__commit(struct webhooks *wh, struct publish *p) {
-  struct webhook_prepared *prepared = p->webhook_events;
-  if (!prepared) return;
+/* Queues prepared's events, each kept by keeper if not NULL. */
+static void queue_prepared(struct webhooks *wh,
+                           struct webhook_prepared *prepared,
+                           struct webhook_keeper *keeper) {
   pthread_mutex_lock(&wh->lock);
   for (size_t i = 0; i < prepared->n; i++) {
-    queue_for(wh, prepared->app_id, prepared->events[i].rule_id,
-              prepared->events[i].e);
+    struct webhook_event *e = prepared->events[i].e;
+    if (keeper) {
+      e->keeper = keeper;
+      keeper->refs++;
+    }
+    queue_for(wh, prepared->app_id, prepared->events[i].rule_id, e);
     prepared->events[i].e = NULL;
   }
   pthread_mutex_unlock(&wh->lock);
   http_client__wakeup(wh->client);
+}
+
+/* An outbox entry (shared engines), on the engine's thread: a publish as
+ * stamped, tagged with the rules it was for when it was made. */
+static void on_outbox(void *ctx, struct store_feed_item *it) {
+  struct webhooks *wh = ctx;
+  bool presence = it->stream == STORE_PRESENCE;
+  struct rule_views v = matching(wh, it->app_id, it->channel,
+                                 presence ? WEBHOOK_PRESENCE : WEBHOOK_MESSAGE,
+                                 it->outbox_tag);
+  struct webhook_prepared *made = herald_xcalloc(1, sizeof *made);
+  made->app_id = herald_xstrdup(it->app_id);
+  make_all(made, &v, it->channel, it->messages, it->count, presence);
+  views_free(&v);
+  struct webhook_keeper *keeper = keeper_new(it->outbox_key, true);
+  it->outbox_key = NULL;
+  queue_prepared(wh, made, keeper);
+  keeper_release(wh, made->app_id, keeper); /* done now if nothing took it */
+  prepared_free(made);
+  store__feed_item_free(it);
+}
+
+void webhooks__commit(struct webhooks *wh, struct publish *p) {
+  if (p->webhook_events) queue_prepared(wh, p->webhook_events, NULL);
 }
 
 void webhooks__channel_event(struct webhooks *wh, const char *app_id,
@@ -577,10 +694,6 @@ int webhooks__check(struct webhooks *wh, const struct app *app,
     rc = herald_error_set(err, HERALD_E_INVALID_PARAMETER_VALUE,
                           "Invalid webhook rule: signingKey %s is not a key "
                           "of app %s", (*out)->signing_key, app->id);
-  if (!rc && store__shared(wh->ch->store))
-    rc = herald_error_set(err, HERALD_E_INVALID_PARAMETER_VALUE,
-                          "Webhook rules need the sqlite or memory engine: "
-                          "the redis engine takes none yet");
   if (rc) {
     webhook_rule__free(*out);
     *out = NULL;
@@ -675,12 +788,30 @@ static void load_event(void *ctx, const char *app_id, const char *key,
   const char *newline = strchr(key, '\n');
   char *rule_id = herald_xstrndup(key, newline ? (size_t)(newline - key) : 0);
   if (!e) e = herald_xcalloc(1, sizeof *e); /* unreadable: forgotten */
-  e->key = herald_xstrdup(key);
+  e->keeper = keeper_new(herald_xstrdup(key), false);
   pthread_mutex_lock(&wh->lock);
   if (e->items) queue_for(wh, app_id, rule_id, e);
   else forget(wh, app_id, e);
   pthread_mutex_unlock(&wh->lock);
   herald_free(rule_id);
+}
+
+/* Another node's change to the rules (shared engines), on the engine's
+ * thread: kind NULL is an app dropped, value NULL a rule deleted. */
+static void follow_rule(void *ctx, const char *kind, const char *app_id,
+                        const char *key, const char *value) {
+  struct webhooks *wh = ctx;
+  if (!kind) {
+    webhooks__drop_app(wh, app_id);
+  } else if (!strcmp(kind, WEBHOOKS_RECORD_RULE) && !value) {
+    webhooks__remove(wh, app_id, key);
+  } else if (!strcmp(kind, WEBHOOKS_RECORD_RULE)) {
+    herald_error err;
+    struct loading l = {.wh = wh, .err = &err};
+    load_stored(&l, app_id, key, value);
+    if (l.rc) log_warn("app %s: another node's rule %s: %s", app_id, key,
+                       err.message);
+  }
 }
 
 static void load_configured(struct loading *l, const json_t *apps) {
@@ -713,9 +844,15 @@ int webhooks__init(struct channels *ch, herald_error *err) {
   if (!l.rc)
     l.rc = store__load_records(ch->store, WEBHOOKS_RECORD_RULE, load_stored,
                                &l, err);
-  if (!l.rc)
+  wh->shared = store__shared(ch->store);
+  if (!l.rc && !wh->shared)
     l.rc = store__load_records(ch->store, WEBHOOKS_RECORD_EVENT, load_event,
                                wh, err);
+  if (!l.rc && wh->shared) {
+    store__follow_outbox(ch->store, (struct store_watcher){on_outbox, wh});
+    store__follow_records(ch->store,
+                          (struct store_record_watcher){follow_rule, wh});
+  }
   if (l.rc) {
     webhooks__free(wh);
     ch->webhooks = NULL;

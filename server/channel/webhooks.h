@@ -20,13 +20,17 @@
  * append's transaction (records of kind "webhook-event", deleted once
  * delivered or dropped), before the publish is acknowledged, and queued
  * again at start-up: with sqlite a crash loses none (at least once: what
- * was delivered but not yet deleted is delivered again). Lifecycle and
- * occupancy events are kept in memory only.
+ * was delivered but not yet deleted is delivered again). With a shared
+ * engine, which stamps publishes itself, the append names the rules
+ * instead (store_append.outbox_tag) and the engine keeps the stamped
+ * publish in its outbox; the one node the outbox feeds makes the events
+ * from it, and the entry goes once they are all delivered or dropped.
+ * Lifecycle and occupancy events are kept in memory only.
  *
  * Rules come from the configuration file (an app's "rules") and the
  * rules API (rest_rules.c), which stores them as records (kind "rule"),
- * loaded at start-up. A shared engine (Redis) takes no rules yet: with
- * several nodes each would deliver every event. */
+ * loaded at start-up and, with a shared engine, followed as other nodes
+ * change them. */
 #ifndef HERALD_WEBHOOKS_H
 #define HERALD_WEBHOOKS_H
 

@@ -74,6 +74,14 @@ void store__follow_records(struct store *s, struct store_record_watcher w) {
   s->records[s->n_records++] = w;
 }
 
+void store__follow_outbox(struct store *s, struct store_watcher w) {
+  s->outbox = w;
+}
+
+void store__outbox_done(struct store *s, const char *key) {
+  s->ops->outbox_done(s, herald_xstrdup(key));
+}
+
 void store__quiet(struct store *s) {
   if (s->ops->quiet) s->ops->quiet(s);
 }
@@ -151,6 +159,8 @@ void store__feed_item_free(struct store_feed_item *item) {
   herald_free(item->connection_id);
   message__free_list(item->messages, item->count);
   message__unref(item->latest);
+  herald_free(item->outbox_key);
+  herald_free(item->outbox_tag);
   herald_free(item);
 }
 

@@ -35,6 +35,7 @@ enum store_op {
   STORE_OP_ONCE,
   STORE_OP_USAGE,
   STORE_OP_OCCUPANCY,
+  STORE_OP_OUTBOX_DONE,
 };
 
 /* The header shared by every request. */
@@ -117,6 +118,10 @@ struct store_append {
    * them. Their req is not used. */
   const struct store_record *records;
   size_t n_records;
+  /* A shared engine keeps the publish, as stamped, in its outbox too, in
+   * the same step, with this tag (webhooks: the rules it is for); NULL:
+   * not kept. */
+  const char *outbox_tag;
   bool stale; /* output */
   /* Outputs for a duplicate: the first publish's result. */
   bool duplicate;
@@ -205,6 +210,7 @@ enum store_feed_event {
   STORE_FEED_INTERRUPTED, /* the watch ended by itself (err): appends may
                              have been missed; watch again to go on */
   STORE_FEED_USAGE,       /* other nodes' attachments changed (usage) */
+  STORE_FEED_OUTBOX,      /* an outbox entry, for the outbox's follower */
 };
 
 /* One event of a watched channel, made by the engine on its thread. */
@@ -231,6 +237,9 @@ struct store_feed_item {
    * reference), else NULL */
   struct message *latest;
   herald_error err; /* interrupted */
+  /* outbox: the entry (store__outbox_done) and the append's outbox_tag */
+  char *outbox_key;
+  char *outbox_tag;
 };
 
 /* Receives a shared engine's feed items, on the engine's thread; it owns
@@ -239,6 +248,13 @@ struct store_watcher {
   void (*fn)(void *ctx, struct store_feed_item *item);
   void *ctx;
 };
+
+/* The outbox of a shared engine: appends with an outbox_tag, kept until
+ * the node that follows the outbox is done with them. One node of all
+ * that follow it at a time receives the entries (another takes over once
+ * that one is gone, and receives what it left: at least once), each
+ * instance's in the order they were stored, so a channel's in its serial
+ * order. The items (STORE_FEED_OUTBOX) come on the engine's thread. */
 
 /* A channel's presence members as the shared engine keeps them: every
  * node's (they are also changed by appends to the presence stream). */
@@ -355,6 +371,8 @@ struct store_ops {
   void (*quiet)(struct store *s);
   void (*usage)(struct store *s, struct store_usage *u);
   void (*occupancy)(struct store *s, struct store_occupancy *o);
+  /* Forgets an outbox entry (herald_xmalloc'd key, taken over). */
+  void (*outbox_done)(struct store *s, char *key);
 };
 
 #define STORE_RECORD_WATCHERS 4
@@ -364,6 +382,7 @@ struct store {
   struct store_watcher watcher; /* shared engines' feed goes here */
   struct store_record_watcher records[STORE_RECORD_WATCHERS]; /* and */
   int n_records;                               /* other nodes' records */
+  struct store_watcher outbox; /* the outbox's entries, when followed */
 };
 
 /* Opens the engine named by cfg->engine. */
@@ -387,6 +406,11 @@ void store__set_watcher(struct store *s, struct store_watcher watcher);
 /* Adds a receiver of other nodes' records (shared engines); before
  * workers start. */
 void store__follow_records(struct store *s, struct store_record_watcher w);
+/* Receives the outbox's entries from now on (shared engines), competing
+ * with the other nodes that follow it; before workers start. */
+void store__follow_outbox(struct store *s, struct store_watcher w);
+/* Done with an outbox entry (item->outbox_key): it is forgotten. */
+void store__outbox_done(struct store *s, const char *key);
 /* Starts (on) or ends watching app_id's channel; from any thread. */
 void store__watch(struct store *s, const char *app_id, const char *channel,
                   bool on);

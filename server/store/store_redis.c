@@ -22,6 +22,7 @@
  *   h:n:<app>\n<channel>\n<serial>  stream: the message's annotations
  *   h:sm:<app>\n<channel> hash: annotated messages' summaries, serial ->
  *                         "<id> <batch>" of the last annotation counted
+ * on every shard h:wq and h:wl (the outbox, redis_outbox.h),
  * and on the first shard h:r:<kind> (hash "<app>\n<key>" -> "<expires>|
  * <value>"), h:rk (the kinds), h:nodes (zset: node -> last check-in),
  * h:nm:<node> (the channels a node has members or attachments on),
@@ -54,6 +55,7 @@
 #include "hashmap.h"
 #include "msgid.h"
 #include "store/redis_batch.h"
+#include "store/redis_outbox.h"
 #include "store/redis_shard.h"
 #include "store/store.h"
 
@@ -71,7 +73,8 @@ extern const struct store_ops store_redis__ops;
  * channel's summaries). ARGV: batch, retention ms, window ms, flags (e:
  * ephemeral, i: with an idempotency key, c: a change, a: an annotation),
  * topic, channel, stream kind (m/p/a), "node count message_id" (kept with
- * the key), the msgSerial or "", how long to remember it, then for a
+ * the key), the msgSerial or "", how long to remember it, the outbox tag
+ * ("": none; else the publish goes to h:wq too, redis_outbox.h), then for a
  * presence change one pair per item: member key, "<node>|<item>" (or ""
  * for a LEAVE), and for a change or an annotation: the changed message's
  * serial, the entry id of the state it was made from ("": as created),
@@ -104,14 +107,14 @@ static const char append_script[] =
     "local change = string.find(flags, 'c', 1, true)\n"
     "local annotation = string.find(flags, 'a', 1, true)\n"
     "if change or annotation then\n"
-    "  local now_state = redis.call('HGET', KEYS[7], ARGV[11])\n"
+    "  local now_state = redis.call('HGET', KEYS[7], ARGV[12])\n"
     "  local made_from = now_state and string.match(now_state, '^[^ ]*') or ''\n"
-    "  if made_from ~= ARGV[12] then return {3, ''} end\n"
+    "  if made_from ~= ARGV[13] then return {3, ''} end\n"
     "end\n"
     "if annotation then\n"
-    "  local summary = redis.call('HGET', KEYS[9], ARGV[11])\n"
+    "  local summary = redis.call('HGET', KEYS[9], ARGV[12])\n"
     "  local counted = summary and string.match(summary, '^[^ ]*') or ''\n"
-    "  if counted ~= ARGV[16] then return {3, ''} end\n"
+    "  if counted ~= ARGV[17] then return {3, ''} end\n"
     "end\n"
     "if serial then redis.call('SET', KEYS[6], ARGV[9], 'PX', ARGV[10]) end\n"
     "local t = redis.call('TIME')\n"
@@ -127,24 +130,24 @@ static const char append_script[] =
     "redis.call('PEXPIRE', KEYS[2], retention + 86400000)\n"
     "local id = string.format('%d-%d', ms, seq)\n"
     "if change or not string.find(flags, 'e', 1, true) then\n"
-    "  local fields = change and {'b', ARGV[1], 'o', ARGV[11]} or {'b', ARGV[1]}\n"
+    "  local fields = change and {'b', ARGV[1], 'o', ARGV[12]} or {'b', ARGV[1]}\n"
     "  redis.call('XADD', KEYS[1], 'MINID', string.format('%d', now - retention),\n"
     "             id, unpack(fields))\n"
     "  redis.call('PEXPIRE', KEYS[1], retention)\n"
     "  redis.call('ZADD', KEYS[4], now + retention, ARGV[6])\n"
     "end\n"
     "if change then\n"
-    "  local state = id .. ' ' .. ARGV[13]\n"
-    "  redis.call('HSET', KEYS[7], ARGV[11], state)\n"
-    "  redis.call('ZADD', KEYS[8], ARGV[15], ARGV[11])\n"
-    "  if ARGV[14] == '1' then redis.call('RPUSH', KEYS[9], state) end\n"
+    "  local state = id .. ' ' .. ARGV[14]\n"
+    "  redis.call('HSET', KEYS[7], ARGV[12], state)\n"
+    "  redis.call('ZADD', KEYS[8], ARGV[16], ARGV[12])\n"
+    "  if ARGV[15] == '1' then redis.call('RPUSH', KEYS[9], state) end\n"
     "  for _, k in ipairs({KEYS[7], KEYS[8], KEYS[9]}) do\n"
     "    redis.call('PEXPIRE', k, retention)\n"
     "  end\n"
     "end\n"
     "if annotation then\n"
-    "  redis.call('HSET', KEYS[9], ARGV[11], id .. ' ' .. ARGV[1])\n"
-    "  redis.call('ZADD', KEYS[8], ARGV[15], ARGV[11])\n"
+    "  redis.call('HSET', KEYS[9], ARGV[12], id .. ' ' .. ARGV[1])\n"
+    "  redis.call('ZADD', KEYS[8], ARGV[16], ARGV[12])\n"
     "  redis.call('PEXPIRE', KEYS[8], retention)\n"
     "  redis.call('PEXPIRE', KEYS[9], retention)\n"
     "end\n"
@@ -164,11 +167,16 @@ static const char append_script[] =
     "end\n"
     "local members = '-'\n"
     "if ARGV[7] == 'p' then\n"
-    "  for i = 11, #ARGV, 2 do\n"
+    "  for i = 12, #ARGV, 2 do\n"
     "    if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[5], ARGV[i])\n"
     "    else redis.call('HSET', KEYS[5], ARGV[i], id .. '|' .. ARGV[i + 1]) end\n"
     "  end\n"
     "  members = redis.call('HLEN', KEYS[5])\n"
+    "end\n"
+    "if ARGV[11] ~= '' then\n"
+    "  redis.call('XADD', 'h:wq', '*', 'a', string.sub(KEYS[4], 5), 'c', ARGV[6],\n"
+    "             'k', ARGV[7], 'i', id, 't', ARGV[11], 'b', ARGV[1])\n"
+    "  redis.call('PUBLISH', 'h:wq', '')\n"
     "end\n"
     "redis.call('PUBLISH', ARGV[5],\n"
     "           id .. ' ' .. ARGV[7] .. ' ' .. members .. ' ' .. ARGV[1])\n"
@@ -436,6 +444,7 @@ struct redis_store {
   struct hashmap *watches; /* per shard: topic -> struct watch */
   struct hashmap told; /* "<app>\n<channel>\n<worker>" -> struct told_usage */
   uint64_t generations;
+  struct redis_outbox outbox;
   char sha[SCRIPTS][41];
 };
 
@@ -844,6 +853,7 @@ static void run_append(struct redis_store *s, struct store_append *a) {
            a->dedupe_ttl_ms > 0 ? a->dedupe_ttl_ms : 1);
   arg_str(&args, serial);
   arg_str(&args, ttl);
+  arg_str(&args, a->outbox_tag ? a->outbox_tag : "");
   if (kind == 'p' && add_member_pairs(s, &args, a))
     note_member_channel(s, a->app_id, a->channel);
   if (a->latest && !add_change(s, &args, a)) {
@@ -1975,6 +1985,10 @@ static void beat(uv_timer_t *timer) {
                         timeout};
   size_t lens[] = {7, 40, 1, 7, strlen(s->node), strlen(timeout)};
   redis_shard__command(&s->shards[0], on_beat, s, 6, argv, lens);
+  uv_mutex_lock(&s->lock);
+  bool followed = s->base.outbox.fn != NULL;
+  uv_mutex_unlock(&s->lock);
+  if (followed) redis_outbox__beat(&s->outbox);
 }
 
 /* ---- Watches and the feed ------------------------------------------------------- */
@@ -2303,6 +2317,7 @@ static void on_sub_reply(struct redis_shard *sh, const redisReply *r) {
   const redisReply *kind = element(r, 0, REDIS_REPLY_STRING);
   const redisReply *topic = element(r, 1, REDIS_REPLY_STRING);
   if (!kind || !topic) return;
+  if (redis_outbox__sub_reply(&s->outbox, sh, kind, topic)) return;
   if (topic->len == 5 && !memcmp(topic->str, "h:ctl", 5)) {
     const redisReply *message = element(r, 2, REDIS_REPLY_STRING);
     if (message && !strcmp(kind->str, "message"))
@@ -2373,6 +2388,28 @@ static void run_watch(struct redis_store *s, struct store_watch *req) {
   herald_free(req);
 }
 
+/* ---- The outbox ---------------------------------------------------------------- */
+
+struct outbox_done {
+  struct store_req req; /* no completion */
+  char *key;
+};
+
+static void run_outbox_done(struct redis_store *s, struct outbox_done *d) {
+  redis_outbox__done(&s->outbox, d->key);
+  herald_free(d->key);
+  herald_free(d);
+}
+
+/* An outbox entry for its follower, unless the node went quiet. */
+static void emit_outbox(void *ctx, struct store_feed_item *it) {
+  struct redis_store *s = ctx;
+  uv_mutex_lock(&s->lock);
+  if (s->quiet || !s->base.outbox.fn) store__feed_item_free(it);
+  else s->base.outbox.fn(s->base.outbox.ctx, it);
+  uv_mutex_unlock(&s->lock);
+}
+
 /* ---- The engine thread ------------------------------------------------------------ */
 
 static void run_request(struct redis_store *s, struct store_req *req) {
@@ -2390,6 +2427,7 @@ static void run_request(struct redis_store *s, struct store_req *req) {
   case STORE_OP_ONCE: run_once(s, (struct store_once *)req); break;
   case STORE_OP_USAGE: run_usage(s, (struct store_usage *)req); break;
   case STORE_OP_OCCUPANCY: run_occupancy(s, (struct store_occupancy *)req); break;
+  case STORE_OP_OUTBOX_DONE: run_outbox_done(s, (struct outbox_done *)req); break;
   case STORE_OP_LOAD_RECORDS: abort(); /* synchronous, never queued */
   }
 }
@@ -2438,6 +2476,7 @@ static void on_shard_up(struct redis_shard *sh) {
     beat(&s->beat); /* in at once: a node dying soon is reaped too */
   }
   retell_usage(s, sh);
+  redis_outbox__up(&s->outbox, sh);
   uv_mutex_lock(&s->lock);
   if (!s->seen_up[sh->index]) {
     s->seen_up[sh->index] = true;
@@ -2514,6 +2553,13 @@ static void redis_occupancy(struct store *s, struct store_occupancy *o) {
   enqueue(s, &o->req);
 }
 
+static void redis_outbox_done(struct store *s, char *key) {
+  struct outbox_done *d = herald_xcalloc(1, sizeof *d);
+  d->req.op = STORE_OP_OUTBOX_DONE;
+  d->key = key;
+  enqueue(s, &d->req);
+}
+
 static void redis_quiet(struct store *base) {
   struct redis_store *s = (struct redis_store *)base;
   uv_mutex_lock(&s->lock);
@@ -2585,6 +2631,7 @@ static void release(struct redis_store *s) {
   herald_free(s->shards);
   herald_free(s->watches);
   herald_free(s->seen_up);
+  redis_outbox__cleanup(&s->outbox);
   uv_cond_destroy(&s->up_cond);
   uv_mutex_destroy(&s->lock);
   herald_free(s);
@@ -2614,6 +2661,8 @@ static int redis_open(struct store **out, const struct config *cfg,
     return rc;
   }
   hash_scripts(s);
+  redis_outbox__init(&s->outbox, s->shards, s->n_shards, s->node,
+                     cfg->node_timeout_ms, emit_outbox, s);
   s->watches = herald_xcalloc(s->n_shards, sizeof *s->watches);
   for (size_t i = 0; i < s->n_shards; i++) hashmap__init(&s->watches[i]);
   s->seen_up = herald_xcalloc(s->n_shards, sizeof *s->seen_up);
@@ -2651,4 +2700,5 @@ const struct store_ops store_redis__ops = {
     .quiet = redis_quiet,
     .usage = redis_usage,
     .occupancy = redis_occupancy,
+    .outbox_done = redis_outbox_done,
 };

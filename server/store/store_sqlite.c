@@ -878,7 +878,8 @@ static void run_request(struct sqlite_store *s, struct store_req *r,
   case STORE_OP_CONNECTION:
   case STORE_OP_ONCE:
   case STORE_OP_USAGE:
-  case STORE_OP_OCCUPANCY: abort(); /* shared engines only */
+  case STORE_OP_OCCUPANCY:
+  case STORE_OP_OUTBOX_DONE: abort(); /* shared engines only */
   }
 }
 

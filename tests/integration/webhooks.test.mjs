@@ -13,7 +13,7 @@
 //  - a receiver failing 3 times then succeeding gets everything at least
 //    once, /metrics counts the failures and [meta]log reports them;
 //  - a full queue drops its oldest, counted; a deleted app's rules and
-//    queues go; the redis engine refuses rules;
+//    queues go (the redis engine: cluster_webhooks.test.mjs);
 //  - a receiver that hangs holds up neither publishes nor another rule;
 //  - kill -9 with undelivered events (sqlite): each is delivered after the
 //    restart, in order.
@@ -21,89 +21,13 @@
 // Run: HERALDD=/abs/build/heraldd node --test --test-force-exit tests/integration/webhooks.test.mjs
 
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import { createHmac } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, before, after, test, startServer, uniqueChannel, eventually, msgpack } from './lib/server.mjs';
 import { rtTest, Inbox, withTimeout } from './lib/realtime.mjs';
-import { startRedis } from './lib/redis.mjs';
-
-const KEY = 'hookapp.root:secretroot';
-const SECRET = 'secretroot';
-const ADMIN = 'admin-secret';
-// Retries and batches fast enough for a test; the defaults are Ably's.
-const FAST = ['--occupancy-interval-ms', '100', '--webhook-retry-min-ms', '50', '--webhook-retry-max-ms', '200', '--webhook-batch-interval-ms', '50'];
-
-/** An HTTP receiver: every request is recorded; `answer(req)` may return a
- * status, or null to never answer (a hanging receiver). */
-async function receiver(answer = () => 200) {
-  const requests = [];
-  const hanging = [];
-  const server = createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const r = { path: req.url, headers: req.headers, body: Buffer.concat(chunks) };
-      requests.push(r);
-      const status = answer(r, requests.length);
-      if (status === null) { hanging.push(res); return; }
-      res.writeHead(status).end();
-    });
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${server.address().port}`;
-  return {
-    url, requests, hanging,
-    close: () => { for (const res of hanging) res.destroy(); server.closeAllConnections(); return new Promise((r) => server.close(r)); },
-  };
-}
-
-function signed(r) {
-  const want = createHmac('sha256', SECRET).update(r.body).digest('base64');
-  assert.equal(r.headers['x-ably-key'], 'hookapp.root');
-  assert.equal(r.headers['x-ably-signature'], want, 'signature is base64 HMAC-SHA256 of the body');
-}
-
-function decode(r) {
-  return r.headers['content-type'] === 'application/x-msgpack' ? msgpack.decode(r.body) : JSON.parse(r.body.toString());
-}
-
-/** Every message data a batch or single enveloped request carried, in order. */
-function datas(requests, source = 'channel.message') {
-  const out = [];
-  for (const r of requests) {
-    const body = decode(r);
-    const envelopes = body.items ? body.items.map((i) => ({ channel: i.data.channelId, ...i.data })) : [body];
-    for (const e of envelopes) {
-      if (source === 'channel.message') for (const m of e.messages || []) out.push({ channel: e.channel, data: m.data });
-    }
-  }
-  return out;
-}
-
-function app(rules = []) {
-  return { apps: [{ id: 'hookapp', keys: [{ key: KEY, capability: { '*': ['*'] } }], rules }] };
-}
-
-function rule(url, { id, mode = 'batch', type = 'channel.message', filter = '^hook', format = 'json', enveloped = true, sign = true } = {}) {
-  return {
-    ...(id ? { id } : {}),
-    requestMode: mode,
-    source: { type, channelFilter: filter },
-    target: { url, format, enveloped, headers: { 'X-Test': 'yes' }, ...(sign ? { signingKey: 'hookapp.root' } : {}) },
-    status: 'enabled',
-  };
-}
-
-async function publish(srv, channel, data, name = 'ev') {
-  const res = await srv.request('POST', `/channels/${encodeURIComponent(channel)}/messages`, { key: KEY, json: { name, data } });
-  assert.equal(res.status, 201, JSON.stringify(res.body));
-}
-
-const admin = (srv, method, path, json) => srv.request(method, path, { auth: false, headers: { Authorization: `Bearer ${ADMIN}` }, json });
+import { KEY, ADMIN, FAST, receiver, signed, decode, datas, app, rule, publish, admin } from './lib/webhooks.mjs';
 
 describe('webhook rules API', () => {
   let srv, rx;
@@ -389,25 +313,6 @@ describe('webhook delivery', () => {
     } finally {
       await srv.stop();
       await rx.close();
-    }
-  });
-
-  test('the redis engine refuses rules, from the API and the config file', async () => {
-    const redis = await startRedis();
-    try {
-      const srv = await startServer({ config: app(), env: { HERALD_KEY: null }, args: ['--engine', 'redis', '--redis', redis.url, '--admin-key', ADMIN] });
-      try {
-        const res = await admin(srv, 'POST', '/apps/hookapp/rules', rule('http://127.0.0.1:1/'));
-        assert.equal(res.status, 400);
-        assert.equal(res.body.error.code, 40003);
-        assert.match(res.body.error.message, /redis engine/);
-      } finally {
-        await srv.stop();
-      }
-      await assert.rejects(startServer({ config: app([rule('http://127.0.0.1:1/')]), env: { HERALD_KEY: null }, quiet: true,
-        args: ['--engine', 'redis', '--redis', redis.url] }), /redis engine/);
-    } finally {
-      await redis.stop();
     }
   });
 
