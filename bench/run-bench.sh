@@ -16,7 +16,7 @@
 # Environment (defaults in brackets; the defaults are what `make bench` runs):
 #   BUILD_DIR [build]    where heraldd and herald-bench are
 #   REPS [3]             measurements per scenario and server (median reported)
-#   SCENARIOS [a b c d e f g h r]  a subset for quick experiments ((e) needs (a);
+#   SCENARIOS [a b c d e f g h r w]  a subset for quick experiments ((e) needs (a);
 #                        (r) starts its (a) search from (a)'s result if (a) ran)
 #   HERALD_PROTO [ably-json]  ably-json | ably-msgpack (scenarios (a)-(e))
 #   NCHAN_PROTO [nchan-ws]    nchan-ws | nchan-sse (scenarios (a)-(e))
@@ -48,7 +48,7 @@ LOGS=$RESULTS/logs
 NCHAN_MODULE=${NCHAN_MODULE:-/usr/lib/nginx/modules/ngx_nchan_module.so}
 
 REPS=${REPS:-3}
-SCENARIOS=${SCENARIOS:-a b c d e f g h r}
+SCENARIOS=${SCENARIOS:-a b c d e f g h r w}
 HERALD_PROTO=${HERALD_PROTO:-ably-json}
 NCHAN_PROTO=${NCHAN_PROTO:-nchan-ws}
 BENCH_THREADS=${BENCH_THREADS:-2}
@@ -348,6 +348,7 @@ j() { jq -r "$1 // empty" "$2" 2>/dev/null; }   # j FILTER FILE
 declare -A VAL
 declare -a ROWS=()              # "scenario|metric|unit|better|label|ratio?", table order
 declare -a EROWS=()             # the same for the engine comparison (r)
+declare -a WROWS=()             # and for the webhook rules' cost (w)
 TABLE=ROWS                      # the table row() adds to
 # row SCENARIO METRIC UNIT higher|lower LABEL [noratio]: noratio for figures
 # taken at different loads (each server's own saturation), shown but not compared.
@@ -558,6 +559,52 @@ scenario_c() {
   VAL["c-sqlite|p99_ms|herald"]=${VAL["c-sqlite|p99_ms|herald-sqlite"]:-}
   VAL["c-sqlite|requests_per_s|nchan"]=${VAL["c-memory|requests_per_s|nchan"]:-}
   VAL["c-sqlite|p99_ms|nchan"]=${VAL["c-memory|p99_ms|nchan"]:-}
+}
+
+# --- scenario (w): what webhook rules cost a REST publish --------------------------
+# (c)'s load on a heraldd with W_RULES batch rules taking every publish
+# (signed, delivered to nginx answering 204, --webhook-batch-interval-ms
+# 10 so the receiver keeps up) and on one with none; memory and sqlite.
+W_RULES=${W_RULES:-3}
+W_ADMIN="bench-admin-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+w_rules() {  # w_rules NAME N: makes N rules on NAME
+  local name=$1 i app=${KEY%%.*} key_name=${KEY%%:*}
+  for i in $(seq "$2"); do
+    curl -sf -o /dev/null -H "Authorization: Bearer $W_ADMIN" -H 'content-type: application/json' \
+      -d "{\"id\":\"bench-$i\",\"requestMode\":\"batch\",\"source\":{\"type\":\"channel.message\",\"channelFilter\":\"^bench-rest\"},\"target\":{\"url\":\"http://127.0.0.1:${SRV_PORT[receiver]}/hook\",\"signingKey\":\"$key_name\"}}" \
+      "http://127.0.0.1:${SRV_PORT[$name]}/apps/$app/rules" || die "(w) cannot make rule $i on $name"
+  done
+}
+w_metric() {  # w_metric NAME METRIC: a counter of NAME's /metrics
+  curl -sf -H "Authorization: Bearer $W_ADMIN" "http://127.0.0.1:${SRV_PORT[$1]}/metrics" |
+    awk -v m="$2" '$1 == m { print $2 }'
+}
+w_fresh_run() {  # w_fresh_run NAME REP ENGINE: hooked-* with rules, plain-* without
+  local name=$1 rep=$2 engine=$3 server=${1%%-*}
+  start_herald "$name" "$engine" 2 --admin-key "$W_ADMIN" --webhook-batch-interval-ms 10
+  [[ $server == hooked ]] && w_rules "$name" "$W_RULES"
+  c_run "$name" "$rep" "w-$engine"
+  [[ $server == hooked ]] && log "(w) $name rep $rep: webhook events delivered $(w_metric "$name" herald_webhook_deliveries_total), dropped $(w_metric "$name" herald_webhook_dropped_total), queued $(w_metric "$name" herald_webhook_queued)"
+  stop_server "$name"
+  local m
+  for m in requests_per_s p99_ms; do   # one column per configuration
+    VAL["c-w-$engine|$m|$server"]=${VAL["c-w-$engine|$m|$name"]:-}
+  done
+}
+
+scenario_w() {
+  local TABLE=WROWS rep engine name
+  for engine in memory sqlite; do
+    row c-w-$engine requests_per_s requests/s higher "(w) REST publish, $W_RULES webhook rules ($engine storage)"
+    row c-w-$engine p99_ms ms lower "(w) REST publish p99, $W_RULES webhook rules ($engine storage)"
+  done
+  start_nchan receiver
+  for rep in $(seq "$REPS"); do
+    for engine in memory sqlite; do
+      for name in $(order "$rep" hooked-$engine plain-$engine); do w_fresh_run "$name" "$rep" "$engine"; done
+    done
+  done
+  stop_server receiver
 }
 
 # --- scenario (d): idle connections, server RSS per connection ---------------------
@@ -822,6 +869,7 @@ for s in $SCENARIOS; do
     a) scenario_a ;; b) scenario_b ;; c) scenario_c ;; d) scenario_d ;;
     e) [[ -n ${A_SAT_RATE[herald]:-} ]] || die "(e) needs (a)"; scenario_e ;;
     f) scenario_f ;; g) scenario_g ;; h) scenario_h ;; r) scenario_r ;;
+    w) scenario_w ;;
     *) die "unknown scenario $s" ;;
   esac
   if [[ $s == [abef] ]]; then
@@ -847,7 +895,7 @@ read -r OTHER_PCT STEAL_PCT <<<"$OTHER"
 if (( OTHER_PCT > 5 || STEAL_PCT > 5 )); then
   log "warning: other processes used ${OTHER_PCT} % of the machine's CPU during the run (steal ${STEAL_PCT} %); the figures are skewed"
 fi
-CSV=$RESULTS/latest.csv ECSV=$RESULTS/latest-engines.csv MD=$RESULTS/latest.md
+CSV=$RESULTS/latest.csv ECSV=$RESULTS/latest-engines.csv WCSV=$RESULTS/latest-webhooks.csv MD=$RESULTS/latest.md
 ratio() {  # ratio BETTER A B: > 1 means A (Herald; the redis engine) is better
   awk -v b="$1" -v h="$2" -v n="$3" 'BEGIN {
     if (h == "" || n == "" || h + 0 <= 0 || n + 0 <= 0) { print ""; exit }
@@ -884,6 +932,7 @@ write_csv() {
 }
 write_csv ROWS herald nchan a b e f h >"$CSV"
 if (( ${#EROWS[@]} )); then write_csv EROWS redis sqlite a b >"$ECSV"; else rm -f "$ECSV"; fi
+if (( ${#WROWS[@]} )); then write_csv WROWS hooked plain >"$WCSV"; else rm -f "$WCSV"; fi
 
 md_table() {  # md_table CSV A B: a CSV as a Markdown table, and its herald-bench CPU line
   echo "| scenario | $2 | $3 | ratio (>1: $2 better) |"
@@ -908,6 +957,12 @@ md_table() {  # md_table CSV A B: a CSV as a Markdown table, and its herald-benc
     echo "One heraldd (2 threads) on the redis engine (its own redis-server, appendfsync everysec) against one on the sqlite engine; medians of $R_REPS runs:"
     echo
     md_table "$ECSV" redis sqlite
+  fi
+  if [[ -f $WCSV ]]; then
+    echo
+    echo "One heraldd with $W_RULES webhook rules taking every publish against one with none; medians of $REPS runs:"
+    echo
+    md_table "$WCSV" "$W_RULES rules" "no rule" | grep -v '^herald-bench CPU'
   fi
 } >"$MD"
 
@@ -941,7 +996,12 @@ if [[ -f $ECSV ]]; then
   term_table "$ECSV" redis sqlite
   grep '^herald-bench CPU' "$MD" | tail -n 1
 fi
+if [[ -f $WCSV ]]; then
+  echo
+  echo "Herald with $W_RULES webhook rules vs none, one heraldd each; median of $REPS runs"
+  term_table "$WCSV" "$W_RULES rules" "no rule"
+fi
 echo "lower is better for latency and RSS; the ratio is inverted there (nchan/Herald, sqlite/redis)"
-wrote=$CSV; [[ -f $ECSV ]] && wrote+=", $ECSV"
+wrote=$CSV; [[ -f $ECSV ]] && wrote+=", $ECSV"; [[ -f $WCSV ]] && wrote+=", $WCSV"
 echo "wrote $wrote, $MD, $RESULTS/latest.png; raw runs in $LOGS"
 echo "total time: $(( $(date +%s) - T0 )) s"

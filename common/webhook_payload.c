@@ -30,34 +30,39 @@ void webhook_payload__event_free(struct webhook_event *e) {
 
 /* ---- Keeping events -------------------------------------------------------- */
 
-static json_t *bytes_json(const char *bytes, size_t len) {
-  char *text = herald_xmalloc(base64__encoded_size(len));
-  base64__encode(bytes, len, text);
-  json_t *v = json_string(text);
-  herald_free(text);
-  return v;
+static void kv_bytes(struct wire_writer *w, const char *key, const char *bytes,
+                     size_t len) {
+  wire_writer__key(w, key);
+  wire_writer__bin(w, bytes, len); /* base64 in JSON */
 }
 
-static void set_string(json_t *o, const char *key, const char *s) {
-  if (s) json_object_set_new(o, key, json_string(s));
+static void kv_optional(struct wire_writer *w, const char *key, const char *s) {
+  if (s) wire_writer__kv_str(w, key, s);
 }
 
+/* Written with the wire writer, not jansson: a sqlite publish keeps one
+ * for each of its events, in the publish's own path. */
 char *webhook_payload__event_json(const struct webhook_event *e) {
   const struct webhook_bare *b = &e->bare;
-  json_t *o = json_pack("{s:i, s:s, s:s, s:s, s:I, s:o}", "source", e->source,
-                        "channel", e->channel, "name", e->name, "serial",
-                        e->serial, "timestamp", (json_int_t)e->timestamp,
-                        "items", bytes_json(e->items, e->items_len));
-  set_string(o, "id", b->id);
-  set_string(o, "clientId", b->client_id);
-  set_string(o, "connectionId", b->connection_id);
-  set_string(o, "encoding", b->encoding);
-  set_string(o, "messageName", b->name);
-  if (b->data) json_object_set_new(o, "data", bytes_json(b->data, b->data_len));
-  char *text = json_dumps(o, JSON_COMPACT);
-  json_decref(o);
-  char *out = herald_xstrdup(text);
-  free(text);
+  struct wire_writer w;
+  wire_writer__init(&w, WIRE_JSON);
+  wire_writer__map(&w, 6 + !!b->id + !!b->client_id + !!b->connection_id +
+                           !!b->encoding + !!b->name + !!b->data);
+  wire_writer__kv_int(&w, "source", e->source);
+  wire_writer__kv_str(&w, "channel", e->channel);
+  wire_writer__kv_str(&w, "name", e->name);
+  wire_writer__kv_str(&w, "serial", e->serial);
+  wire_writer__kv_int(&w, "timestamp", e->timestamp);
+  kv_bytes(&w, "items", e->items, e->items_len);
+  kv_optional(&w, "id", b->id);
+  kv_optional(&w, "clientId", b->client_id);
+  kv_optional(&w, "connectionId", b->connection_id);
+  kv_optional(&w, "encoding", b->encoding);
+  kv_optional(&w, "messageName", b->name);
+  if (b->data) kv_bytes(&w, "data", b->data, b->data_len);
+  size_t len;
+  char *out = wire_writer__finish(&w, &len);
+  wire_writer__cleanup(&w);
   return out;
 }
 

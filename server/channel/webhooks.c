@@ -32,6 +32,10 @@ struct hook {
   struct http_call call;
   int failures;    /* in a row */
   int64_t next_at; /* ms: no request before */
+  /* Drops are reported at most once a second: how many since, why. */
+  size_t unreported;
+  const char *drop_reason;
+  int64_t reported_at;
   bool removed;    /* freed once its request ends */
 };
 
@@ -48,6 +52,7 @@ struct webhooks {
   struct channels *ch;
   const struct config *cfg;
   bool shared; /* events come from the engine's outbox (webhooks.h) */
+  bool kept;   /* else from the publish, each kept as a record if this */
   pthread_mutex_t lock; /* hooks, their queues */
   struct hook **hooks;
   size_t n_hooks;
@@ -208,15 +213,29 @@ static void report(struct hook *h, const char *fmt, ...) {
   worker__post(&r->ch->pool->workers[0], &r->task, report_on_worker);
 }
 
+#define DROP_REPORT_MS 1000
+
+static int64_t now_ms(void) { return metrics__now_us() / 1000; }
+
+/* Reports the drops not reported yet, unless the last report is recent. */
+static void report_drops(struct hook *h, int64_t now) {
+  if (!h->unreported || now - h->reported_at < DROP_REPORT_MS) return;
+  report(h, "%zu events dropped (%s)", h->unreported, h->drop_reason);
+  h->unreported = 0;
+  h->reported_at = now;
+}
+
+/* Counts n events dropped, and reports them (at most once a second: a
+ * queue overflowing drops at the rate events come). */
 static void dropped(struct hook *h, size_t n, const char *why) {
   if (!n) return;
   metrics__add(METRIC_WEBHOOK_DROPPED, (int64_t)n);
-  report(h, "%zu events dropped (%s)", n, why);
+  h->unreported += n;
+  h->drop_reason = why;
+  report_drops(h, now_ms());
 }
 
 /* ---- Delivery ------------------------------------------------------------- */
-
-static int64_t now_ms(void) { return metrics__now_us() / 1000; }
 
 static int64_t backoff_ms(const struct config *cfg, int failures) {
   double d = (double)cfg->webhook_retry_min_ms;
@@ -315,6 +334,7 @@ static int64_t schedule(struct webhooks *wh) {
       continue;
     }
     i++;
+    report_drops(h, now);
     if (h->in_flight || !h->count || h->removed) continue;
     if (now >= h->next_at) {
       take_next(h);
@@ -340,13 +360,17 @@ static void *run(void *arg) {
 
 /* ---- Events --------------------------------------------------------------- */
 
-static void enqueue(struct hook *h, struct webhook_event *e) {
+/* Queues e on h; true if the thread must be woken for it: h had nothing
+ * to send (else the thread comes back to h by itself: when its request is
+ * answered, or when its next request is due). */
+static bool enqueue(struct hook *h, struct webhook_event *e) {
   e->queued_ms = now_ms();
   if (h->count >= (size_t)h->wh->cfg->webhook_queue_max) {
     forget(h->wh, h->app_id, pop_front(h));
     dropped(h, 1, "the queue is full");
   }
   push_back(h, e);
+  return h->count == 1 && !h->in_flight;
 }
 
 static char *dup_or_null(const char *s) { return s ? herald_xstrdup(s) : NULL; }
@@ -556,6 +580,8 @@ void webhooks__prepare(struct webhooks *wh, struct publish *p) {
     p->append.outbox_tag = prepared->outbox_tag;
   } else {
     make_all(prepared, &v, p->channel, p->messages, p->count, p->presence);
+  }
+  if (wh->kept) {
     make_records(prepared);
     p->append.records = prepared->records;
     p->append.n_records = prepared->n;
@@ -565,17 +591,19 @@ void webhooks__prepare(struct webhooks *wh, struct publish *p) {
 
 /* Queues e for app_id's rule rule_id (taken over); forgotten when the rule
  * is gone. */
-static void queue_for(struct webhooks *wh, const char *app_id,
+static bool queue_for(struct webhooks *wh, const char *app_id,
                       const char *rule_id, struct webhook_event *e) {
   struct hook *h = find(wh, app_id, rule_id);
-  if (h) enqueue(h, e);
-  else forget(wh, app_id, e);
+  if (h) return enqueue(h, e);
+  forget(wh, app_id, e);
+  return false;
 }
 
 /* Queues prepared's events, each kept by keeper if not NULL. */
 static void queue_prepared(struct webhooks *wh,
                            struct webhook_prepared *prepared,
                            struct webhook_keeper *keeper) {
+  bool wake = false;
   pthread_mutex_lock(&wh->lock);
   for (size_t i = 0; i < prepared->n; i++) {
     struct webhook_event *e = prepared->events[i].e;
@@ -583,11 +611,11 @@ static void queue_prepared(struct webhooks *wh,
       e->keeper = keeper;
       keeper->refs++;
     }
-    queue_for(wh, prepared->app_id, prepared->events[i].rule_id, e);
+    wake |= queue_for(wh, prepared->app_id, prepared->events[i].rule_id, e);
     prepared->events[i].e = NULL;
   }
   pthread_mutex_unlock(&wh->lock);
-  http_client__wakeup(wh->client);
+  if (wake) http_client__wakeup(wh->client);
 }
 
 /* An outbox entry (shared engines), on the engine's thread: a publish as
@@ -621,6 +649,7 @@ void webhooks__channel_event(struct webhooks *wh, const char *app_id,
   char serial[17];
   msgid__random(serial, sizeof serial - 1);
   int64_t ts = clock__now_ms();
+  bool wake = false;
   pthread_mutex_lock(&wh->lock);
   for (size_t i = 0; i < wh->n_hooks; i++) {
     struct hook *h = wh->hooks[i];
@@ -633,11 +662,11 @@ void webhooks__channel_event(struct webhooks *wh, const char *app_id,
     wire_writer__json(&w, status);
     e->items = wire_writer__finish(&w, &e->items_len);
     wire_writer__cleanup(&w);
-    if (e->items) enqueue(h, e);
+    if (e->items) wake |= enqueue(h, e);
     else webhook_payload__event_free(e);
   }
   pthread_mutex_unlock(&wh->lock);
-  http_client__wakeup(wh->client);
+  if (wake) http_client__wakeup(wh->client);
 }
 
 bool webhooks__any(struct webhooks *wh) {
@@ -845,6 +874,7 @@ int webhooks__init(struct channels *ch, herald_error *err) {
     l.rc = store__load_records(ch->store, WEBHOOKS_RECORD_RULE, load_stored,
                                &l, err);
   wh->shared = store__shared(ch->store);
+  wh->kept = !wh->shared && store__keeps_records(ch->store);
   if (!l.rc && !wh->shared)
     l.rc = store__load_records(ch->store, WEBHOOKS_RECORD_EVENT, load_event,
                                wh, err);

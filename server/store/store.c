@@ -65,6 +65,10 @@ int store__load_records(struct store *s, const char *kind, store_record_fn fn,
 
 bool store__shared(const struct store *s) { return s->ops->watch != NULL; }
 
+bool store__keeps_records(const struct store *s) {
+  return s->ops->keeps_records;
+}
+
 void store__set_watcher(struct store *s, struct store_watcher watcher) {
   s->watcher = watcher;
 }

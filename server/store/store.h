@@ -349,6 +349,9 @@ typedef void (*store_record_fn)(void *ctx, const char *app_id,
 
 struct store_ops {
   const char *name;
+  /* Whether records outlive the process (else put_record and an append's
+   * records are no-ops). */
+  bool keeps_records;
   /* The time part of the newest serial stored, so serials keep growing
    * across restarts (0 for engines that keep nothing). */
   int64_t (*last_serial_ms)(struct store *s);
@@ -399,6 +402,8 @@ void store__drop_app(struct store *s, struct store_drop_app *d);
 int store__load_records(struct store *s, const char *kind, store_record_fn fn,
                         void *ctx, herald_error *err);
 
+/* Whether records outlive the process (store_ops.keeps_records). */
+bool store__keeps_records(const struct store *s);
 /* Whether several nodes share the engine (it has a feed). */
 bool store__shared(const struct store *s);
 /* Where the feed goes; before any watch. */

@@ -2685,6 +2685,7 @@ static int redis_open(struct store **out, const struct config *cfg,
 
 const struct store_ops store_redis__ops = {
     .name = "redis",
+    .keeps_records = true,
     .open = redis_open,
     .close = redis_close,
     .append = redis_append,

@@ -1109,6 +1109,7 @@ static int64_t sqlite_last_serial_ms(struct store *base) {
 
 const struct store_ops store_sqlite__ops = {
     .name = "sqlite",
+    .keeps_records = true,
     .open = sqlite_open,
     .close = sqlite_close,
     .last_serial_ms = sqlite_last_serial_ms,
