@@ -61,8 +61,10 @@ char *webhook_payload__event_json(const struct webhook_event *e) {
   kv_optional(&w, "messageName", b->name);
   if (b->data) kv_bytes(&w, "data", b->data, b->data_len);
   size_t len;
-  char *out = wire_writer__finish(&w, &len);
+  char *json = wire_writer__finish(&w, &len); /* not NUL-terminated */
   wire_writer__cleanup(&w);
+  char *out = herald_xstrndup(json, len);
+  herald_free(json);
   return out;
 }
 

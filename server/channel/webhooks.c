@@ -512,12 +512,57 @@ static void make_events(struct webhook_prepared *prepared,
   }
 }
 
+static char *dup_bytes(const char *bytes, size_t len) {
+  char *out = herald_xmalloc(len + 1);
+  memcpy(out, bytes, len);
+  out[len] = '\0';
+  return out;
+}
+
+/* A copy of e for another rule: the same items, encoded once. */
+static struct webhook_event *event_copy(const struct webhook_event *e) {
+  struct webhook_event *c =
+      new_event(e->source, e->channel, e->name, e->serial, e->timestamp);
+  c->items = dup_bytes(e->items, e->items_len);
+  c->items_len = e->items_len;
+  const struct webhook_bare *b = &e->bare;
+  c->bare = (struct webhook_bare){
+      .id = dup_or_null(b->id), .client_id = dup_or_null(b->client_id),
+      .connection_id = dup_or_null(b->connection_id),
+      .encoding = dup_or_null(b->encoding), .name = dup_or_null(b->name),
+      .data = b->data ? dup_bytes(b->data, b->data_len) : NULL,
+      .data_len = b->data_len};
+  return c;
+}
+
+/* The events of every rule of v: a rule whose events are those of an
+ * earlier one in the same format gets copies (encoding is what costs). */
 static void make_all(struct webhook_prepared *prepared,
                      const struct rule_views *v, const char *channel,
                      struct message *const *messages, size_t n,
                      bool presence) {
-  for (size_t i = 0; i < v->n; i++)
-    make_events(prepared, &v->list[i], channel, messages, n, presence);
+  size_t *first = herald_xcalloc(v->n + 1, sizeof *first);
+  for (size_t i = 0; i < v->n; i++) {
+    const struct rule_view *r = &v->list[i];
+    size_t j = 0;
+    while (j < i && (v->list[j].format != r->format ||
+                     v->list[j].enveloped != r->enveloped))
+      j++;
+    first[i] = prepared->n;
+    if (j == i) {
+      make_events(prepared, r, channel, messages, n, presence);
+      continue;
+    }
+    for (size_t k = first[j]; k < first[j + 1]; k++) {
+      struct webhook_event *e = event_copy(prepared->events[k].e);
+      e->source = r->source;
+      prepared->events = herald_xrealloc(
+          prepared->events, (prepared->n + 1) * sizeof *prepared->events);
+      prepared->events[prepared->n++] =
+          (struct prepared_event){herald_xstrdup(r->id), e};
+    }
+  }
+  herald_free(first);
 }
 
 /* The record keeping each event: key "<rule>\n<serial>\n<channel>", so
