@@ -210,14 +210,14 @@ function svg(tag, attrs, content) {
   return e;
 }
 
-/** A bar per interval, the largest labelled, in an inline SVG. */
+/** A bar per interval (oldest left), the scale's top labelled, in an inline SVG. */
 function drawChart(box, points) {
   const W = 600, H = 180, PAD = 24;
   const max = Math.max(1, ...points.map((p) => p.value));
-  const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'messages per minute', preserveAspectRatio: 'none' });
+  const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'messages per minute' });
   chart.append(svg('line', { class: 'axis', x1: PAD, y1: H - PAD, x2: W, y2: H - PAD }));
   chart.append(svg('text', { x: 0, y: 12 }, String(max)));
-  const step = (W - PAD) / Math.max(points.length, 1);
+  const step = (W - PAD) / STATS_MINUTES; // a slot per minute of the hour
   points.forEach((p, i) => {
     const h = ((H - 2 * PAD) * p.value) / max;
     const bar = svg('rect', {
@@ -229,7 +229,7 @@ function drawChart(box, points) {
   });
   if (points.length) {
     chart.append(svg('text', { x: PAD, y: H - 6 }, points[0].label));
-    chart.append(svg('text', { x: W - 40, y: H - 6 }, points[points.length - 1].label));
+    chart.append(svg('text', { x: PAD + (points.length - 1) * step, y: H - 6 }, points[points.length - 1].label));
   }
   box.replaceChildren(chart);
 }
