@@ -34,7 +34,6 @@ class ApiError extends Error {
     const e = body && body.error;
     super(e ? `${e.message} (${e.code}, HTTP ${status})` : `HTTP ${status}`);
     this.status = status;
-    this.code = e && e.code;
   }
 }
 
