@@ -119,6 +119,7 @@ static const struct route routes[] = {
     {HTTP_POST, "/keys/:key/requestToken", rest_tokens__request, ROUTE_PUBLIC},
     {HTTP_POST, "/keys/:key/revokeTokens", rest_tokens__revoke,
      ROUTE_AUTHENTICATED},
+    {HTTP_GET, "/apps", rest_apps__list, ROUTE_PUBLIC},
     {HTTP_POST, "/apps", rest_apps__create, ROUTE_PUBLIC},
     {HTTP_DELETE, "/apps/:app", rest_apps__delete, ROUTE_PUBLIC},
     /* Rules check the admin key (or sandbox credentials) themselves. */
@@ -133,6 +134,9 @@ static const struct route routes[] = {
     {HTTP_POST, "/comet/:key/send", comet_send, ROUTE_PUBLIC},
     {HTTP_GET, "/comet/:key/close", comet_close, ROUTE_PUBLIC},
     {HTTP_GET, "/comet/:key/disconnect", comet_disconnect, ROUTE_PUBLIC},
+    /* The web console (--console): public files, signed in on the page. */
+    {HTTP_GET, "/console", rest_console__page, ROUTE_PUBLIC},
+    {HTTP_GET, "/console/:file", rest_console__file, ROUTE_PUBLIC},
     {HTTP_GET, "/sse", sse_get, ROUTE_PUBLIC},
     {HTTP_GET, "/event-stream", event_stream_get, ROUTE_PUBLIC},
 };

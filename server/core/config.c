@@ -63,6 +63,9 @@ static const struct option_def options[] = {
     OPT("admin-key", OPT_STRING, admin_key, NULL,
         "secret that lets POST /apps create apps outside sandbox mode "
         "(sent as Authorization: Bearer <secret>)"),
+    OPT("console", OPT_BOOL, console, "false",
+        "serve the web console at /console (sign in with the admin key or "
+        "an app key)"),
     OPT_RANGE("token-window-ms", OPT_INT64, token_window_ms,
               "120000", 1, MS_MAX,
               "how far a TokenRequest timestamp may be from server time"),

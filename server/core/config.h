@@ -22,6 +22,7 @@ struct config {
   char *config_path;
   bool sandbox;
   char *admin_key;         /* lets POST /apps create apps; NULL: none */
+  bool console;            /* serve the web console at /console */
   int64_t token_window_ms; /* TokenRequest timestamp tolerance */
   int64_t reauth_margin_ms; /* revokeTokens' allowReauthMargin delay */
   char *log_level;

@@ -56,6 +56,7 @@ void rest_stats__post(struct http_request *req);
 void rest_metrics__get(struct http_request *req);
 void rest_metrics__healthz(struct http_request *req);
 void rest_metrics__readyz(struct http_request *req);
+void rest_apps__list(struct http_request *req);
 void rest_apps__create(struct http_request *req);
 void rest_apps__delete(struct http_request *req);
 /* Who may delete app_id or change its rules: the admin key; in sandbox
@@ -69,6 +70,9 @@ void rest_rules__create(struct http_request *req);
 void rest_rules__list(struct http_request *req);
 void rest_rules__get(struct http_request *req);
 void rest_rules__delete(struct http_request *req);
+/* The web console's page and files (rest_console.c). */
+void rest_console__page(struct http_request *req);
+void rest_console__file(struct http_request *req);
 
 /* Realtime connections a REST publish may speak for (a message's
  * connectionKey): done gets the id of the connection with that key (on

@@ -2,7 +2,8 @@
  * creates an app with keys and namespaces as SDK test suites ask, stored
  * durably like configured apps; DELETE /apps/:appId removes it and all its
  * data. Creating is open to anyone in sandbox mode, else it needs the
- * configured admin key. */
+ * configured admin key; GET /apps lists every app with its keys, for the
+ * admin key only. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,45 @@ static int check_admin(const struct http_request *req, herald_error *err) {
   return herald_error_set(err, HERALD_E_INVALID_CREDENTIALS,
                           "Creating apps needs the admin key (or a server in "
                           "sandbox mode)");
+}
+
+/* One app as GET /apps lists it: its id, keys and namespaces' ids. */
+static void list_app(struct app *app, void *ctx) {
+  json_t *keys = json_array(), *namespaces = json_array();
+  for (size_t i = 0; i < app->n_keys; i++) {
+    const struct key *k = &app->keys[i];
+    char *capability = capability__canonical(k->capability);
+    json_array_append_new(
+        keys, json_pack("{s:s, s:s, s:s++, s:s}", "keyName", k->name,
+                        "keySecret", k->secret, "keyStr", k->name, ":",
+                        k->secret, "capability", capability));
+    herald_free(capability);
+  }
+  for (size_t i = 0; i < app->n_namespaces; i++)
+    json_array_append_new(namespaces,
+                          json_pack("{s:s}", "id", app->namespaces[i].id));
+  json_array_append_new(ctx, json_pack("{s:s, s:o, s:o}", "appId", app->id,
+                                       "keys", keys, "namespaces", namespaces));
+}
+
+/* GET /apps: every app with its keys, for the admin key only (the web
+ * console's sign-in), sandbox or not: it hands out every secret. */
+void rest_apps__list(struct http_request *req) {
+  if (!admin_presented(req)) {
+    herald_error err;
+    herald_error_set(&err, HERALD_E_INVALID_CREDENTIALS,
+                     "Listing apps needs the admin key (Authorization: "
+                     "Bearer)");
+    reply__error(req, &err);
+    return;
+  }
+  json_t *list = json_array();
+  apps__each(rest__context(req)->apps, list_app, list);
+  struct wire_writer w;
+  reply__writer(req, &w);
+  wire_writer__json(&w, list);
+  reply__send(req, 200, &w, NULL);
+  json_decref(list);
 }
 
 /* The key's capability in canonical text: {"*":["*"]} when not given. */
