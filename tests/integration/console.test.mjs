@@ -138,6 +138,11 @@ rtTest('signed in with the admin key: keys, a live channel with its presence mem
   const nodeInbox = new Inbox();
   await withTimeout(nodeInbox.subscribe(nodeChannel), TIMEOUT_MS, 'Node client attach');
   await withTimeout(nodeChannel.presence.enter({ mood: 'present' }), TIMEOUT_MS, 'Node client presence enter');
+  const rule = await srv.request('POST', '/apps/testapp/rules', {
+    auth: false, headers: { Authorization: `Bearer ${ADMIN_KEY}` },
+    json: { id: 'console-rule', source: { type: 'channel.message', channelFilter: '^nothing-here' }, target: { url: 'http://127.0.0.1:9/hook' } },
+  });
+  assert.equal(rule.status, 201, JSON.stringify(rule.body));
 
   await withPage('admin', async (page) => {
     await signIn(page, srv, ADMIN_KEY);
@@ -172,7 +177,7 @@ rtTest('signed in with the admin key: keys, a live channel with its presence mem
     await page.waitForSelector('#stats-chart svg rect.bar[data-value]:not([data-value="0"])');
     await waitForNumber(page, '#connections tr[data-transport="websocket"]', 2, 1, 'a WebSocket connection');
     await waitForNumber(page, '#connections tr[data-transport="sse"]', 2, 1, 'the tail\'s event stream');
-    await page.waitForSelector('#rules > *'); // the rules, or what the rules API answered
+    await page.waitForSelector('#rules-table td:has-text("console-rule")'); // the app's webhook rules
     if (process.env.HERALD_CONSOLE_SCREENSHOT) {
       await page.screenshot({ path: process.env.HERALD_CONSOLE_SCREENSHOT, fullPage: true });
     }
