@@ -36,6 +36,12 @@ struct hook {
   size_t unreported;
   const char *drop_reason;
   int64_t reported_at;
+  /* What GET /apps/:app/rules shows of its delivery (webhooks__list). */
+  struct hook_state {
+    uint64_t delivered, failed, dropped; /* events, requests, events */
+    int64_t delivered_at, failed_at;     /* ms, 0: never */
+    char error[160];                     /* the last failure */
+  } state;
   bool removed;    /* freed once its request ends */
 };
 
@@ -230,6 +236,7 @@ static void report_drops(struct hook *h, int64_t now) {
 static void dropped(struct hook *h, size_t n, const char *why) {
   if (!n) return;
   metrics__add(METRIC_WEBHOOK_DROPPED, (int64_t)n);
+  h->state.dropped += n;
   h->unreported += n;
   h->drop_reason = why;
   report_drops(h, now_ms());
@@ -265,6 +272,8 @@ static void on_answer(struct http_call *call, long status, const char *error) {
   int64_t now = now_ms();
   if (status >= 200 && status < 300) {
     metrics__add(METRIC_WEBHOOK_DELIVERED, (int64_t)h->n_sending);
+    h->state.delivered += h->n_sending;
+    h->state.delivered_at = clock__now_ms();
     drop_sent(h);
     h->failures = 0;
     h->next_at = now + (h->rule->batch ? wh->cfg->webhook_batch_interval_ms
@@ -276,8 +285,15 @@ static void on_answer(struct http_call *call, long status, const char *error) {
     requeue(h);
     h->failures++;
     h->next_at = now + backoff_ms(wh->cfg, h->failures);
-    if (status) report(h, "%s answered %ld", h->rule->url, status);
-    else report(h, "%s: %s", h->rule->url, error);
+    h->state.failed++;
+    h->state.failed_at = clock__now_ms();
+    if (status)
+      snprintf(h->state.error, sizeof h->state.error, "%s answered %ld",
+               h->rule->url, status);
+    else
+      snprintf(h->state.error, sizeof h->state.error, "%s: %s", h->rule->url,
+               error);
+    report(h, "%s", h->state.error);
     expire(h, now);
   }
   pthread_mutex_unlock(&wh->lock);
@@ -810,6 +826,33 @@ void webhooks__drop_app(struct webhooks *wh, const char *app_id) {
   http_client__wakeup(wh->client);
 }
 
+static void set_ms(json_t *o, const char *key, int64_t ms) {
+  if (ms) json_object_set_new(o, key, json_integer(ms));
+}
+
+/* h's definition with its deliveryState (Herald's, beside Ably's rule
+ * fields): events queued, delivered and dropped, requests failed, and the
+ * last failure while the rule fails. Under the lock. */
+static json_t *rule_json(const struct hook *h) {
+  const struct hook_state *st = &h->state;
+  json_t *state = json_pack(
+      "{s:I, s:I, s:I, s:I, s:i}", "queued",
+      (json_int_t)(h->count + h->n_sending), "delivered",
+      (json_int_t)st->delivered, "dropped", (json_int_t)st->dropped,
+      "failedRequests", (json_int_t)st->failed, "failuresInARow",
+      h->failures);
+  set_ms(state, "lastDeliveredAt", st->delivered_at);
+  set_ms(state, "lastFailedAt", st->failed_at);
+  if (h->failures) {
+    json_object_set_new(state, "lastError", json_string(st->error));
+    set_ms(state, "nextAttemptAt",
+           clock__now_ms() + (h->next_at - now_ms()));
+  }
+  json_t *out = json_copy(h->rule->def);
+  json_object_set_new(out, "deliveryState", state);
+  return out;
+}
+
 json_t *webhooks__list(struct webhooks *wh, const char *app_id,
                        const char *id) {
   json_t *out = id ? NULL : json_array();
@@ -817,8 +860,8 @@ json_t *webhooks__list(struct webhooks *wh, const char *app_id,
   for (size_t i = 0; i < wh->n_hooks; i++) {
     struct hook *h = wh->hooks[i];
     if (h->removed || strcmp(h->app_id, app_id)) continue;
-    if (!id) json_array_append(out, h->rule->def);
-    else if (!strcmp(h->rule->id, id)) out = json_incref(h->rule->def);
+    if (!id) json_array_append_new(out, rule_json(h));
+    else if (!strcmp(h->rule->id, id)) out = rule_json(h);
   }
   pthread_mutex_unlock(&wh->lock);
   return out;

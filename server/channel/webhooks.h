@@ -69,8 +69,8 @@ bool webhooks__remove(struct webhooks *wh, const char *app_id,
                       const char *id);
 /* Removes every rule of app_id (the app was deleted). */
 void webhooks__drop_app(struct webhooks *wh, const char *app_id);
-/* The definitions of app_id's rules (a new JSON array); with id, the one
- * rule (a new object), or NULL. */
+/* The definitions of app_id's rules, each with its "deliveryState" (a new
+ * JSON array); with id, the one rule (a new object), or NULL. */
 json_t *webhooks__list(struct webhooks *wh, const char *app_id,
                        const char *id);
 

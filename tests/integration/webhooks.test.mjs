@@ -230,6 +230,15 @@ describe('webhook delivery', () => {
       assert.ok(value('herald_webhook_deliveries_total') >= 10);
       const report = await log.waitForName('webhook.failed');
       assert.match(report.data.error.message, /webhook rule .* answered 500/);
+      // the rules API shows each rule's delivery (the console's rules panel)
+      const [listed] = (await admin(srv, 'GET', '/apps/hookapp/rules')).body;
+      const state = listed.deliveryState;
+      assert.equal(state.failedRequests, 3);
+      assert.equal(state.failuresInARow, 0, 'delivering again');
+      assert.ok(state.delivered >= 10, JSON.stringify(state));
+      assert.equal(state.queued, 0);
+      assert.ok(state.lastDeliveredAt >= state.lastFailedAt, JSON.stringify(state));
+      assert.equal(state.lastError, undefined, 'no error while it delivers');
     } finally {
       await srv.stop();
       await rx.close();
@@ -241,16 +250,18 @@ describe('webhook delivery', () => {
     const good = await receiver();
     const srv = await startServer({
       config: app([rule(hung.url, { id: 'hung', mode: 'single' }), rule(good.url, { id: 'good', mode: 'single' })]),
-      env: { HERALD_KEY: null }, args: FAST,
+      env: { HERALD_KEY: null }, args: ['--admin-key', ADMIN, ...FAST],
     });
     try {
       const ch = uniqueChannel('hook');
       await publish(srv, ch, 'first');
       await eventually(() => hung.hanging.length === 1, { what: 'the hanging receiver holds a request' });
+      const hungState = async () => (await admin(srv, 'GET', '/apps/hookapp/rules/hung')).body.deliveryState;
       for (let i = 0; i < 20; i++) await publish(srv, ch, `m${i}`);
       await eventually(() => datas(good.requests).length === 21, { what: 'the other rule delivered all' });
       assert.equal(hung.requests.length, 1, 'the hanging rule waits for its answer');
       assert.equal(hung.hanging.length, 1, 'still unanswered while every publish completed');
+      assert.equal((await hungState()).queued, 21, 'the hanging rule\'s events wait, in flight or queued');
     } finally {
       await srv.stop();
       await hung.close();
