@@ -50,7 +50,7 @@ struct hook {
  * publish, shared by its events for every rule. */
 struct webhook_keeper {
   char *key;
-  size_t refs;
+  atomic_size_t refs; /* events are forgotten outside the lock */
   bool outbox;
 };
 
@@ -117,7 +117,9 @@ static void requeue(struct hook *h) {
 
 static struct webhook_keeper *keeper_new(char *key, bool outbox) {
   struct webhook_keeper *k = herald_xcalloc(1, sizeof *k);
-  *k = (struct webhook_keeper){.key = key, .refs = 1, .outbox = outbox};
+  k->key = key;
+  atomic_init(&k->refs, 1);
+  k->outbox = outbox;
   return k;
 }
 
@@ -132,7 +134,7 @@ static void on_forgotten(struct store_req *req) {
  * forget. */
 static void keeper_release(struct webhooks *wh, const char *app_id,
                            struct webhook_keeper *k) {
-  if (!k || --k->refs) return;
+  if (!k || atomic_fetch_sub(&k->refs, 1) != 1) return;
   if (k->outbox) {
     store__outbox_done(wh->ch->store, k->key);
     herald_free(k->key);
@@ -154,15 +156,29 @@ static void forget(struct webhooks *wh, const char *app_id,
   webhook_payload__event_free(e);
 }
 
-static void drop_sent(struct hook *h) {
-  for (size_t i = 0; i < h->n_sending; i++)
-    forget(h->wh, h->app_id, h->sending[i]);
+/* The events h's request carried, taken from it: forgotten (forget_all)
+ * once the lock is let go, so that publishers queueing meanwhile do not
+ * wait for a thousand frees. */
+struct taken {
+  struct webhook_event **events;
+  size_t n;
+};
+
+static struct taken take_sent(struct hook *h) {
+  struct taken t = {h->sending, h->n_sending};
+  h->sending = NULL;
   h->n_sending = 0;
+  return t;
+}
+
+static void forget_all(struct hook *h, struct taken t) {
+  for (size_t i = 0; i < t.n; i++) forget(h->wh, h->app_id, t.events[i]);
+  herald_free(t.events);
 }
 
 /* Frees e, keeping what keeps it stored (delivered at the next start). */
 static void event_free_kept(struct webhook_event *e) {
-  if (e->keeper && !--e->keeper->refs) {
+  if (e->keeper && atomic_fetch_sub(&e->keeper->refs, 1) == 1) {
     herald_free(e->keeper->key);
     herald_free(e->keeper);
   }
@@ -270,16 +286,17 @@ static void on_answer(struct http_call *call, long status, const char *error) {
   h->in_flight = false;
   webhook_payload__request_cleanup(&h->req);
   int64_t now = now_ms();
+  struct taken done = {NULL, 0};
   if (status >= 200 && status < 300) {
     metrics__add(METRIC_WEBHOOK_DELIVERED, (int64_t)h->n_sending);
     h->state.delivered += h->n_sending;
     h->state.delivered_at = clock__now_ms();
-    drop_sent(h);
+    done = take_sent(h);
     h->failures = 0;
     h->next_at = now + (h->rule->batch ? wh->cfg->webhook_batch_interval_ms
                                        : 0);
   } else if (h->removed) {
-    drop_sent(h);
+    done = take_sent(h);
   } else {
     metrics__add(METRIC_WEBHOOK_FAILED, 1);
     requeue(h);
@@ -297,6 +314,7 @@ static void on_answer(struct http_call *call, long status, const char *error) {
     expire(h, now);
   }
   pthread_mutex_unlock(&wh->lock);
+  forget_all(h, done);
 }
 
 static const char *signing_secret(struct webhooks *wh, const struct app *app,
@@ -670,7 +688,7 @@ static void queue_prepared(struct webhooks *wh,
     struct webhook_event *e = prepared->events[i].e;
     if (keeper) {
       e->keeper = keeper;
-      keeper->refs++;
+      atomic_fetch_add(&keeper->refs, 1);
     }
     wake |= queue_for(wh, prepared->app_id, prepared->events[i].rule_id, e);
     prepared->events[i].e = NULL;
