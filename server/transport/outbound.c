@@ -7,6 +7,7 @@
 
 #include "alloc.h"
 #include "core/worker.h"
+#include "transport/tls.h"
 
 #define OUTBOUND_IOV_MAX 256
 
@@ -144,7 +145,7 @@ static void flush(struct outbound *o) {
   }
   uv_buf_t bufs[OUTBOUND_IOV_MAX];
   size_t n = gather(o, bufs);
-  int w = uv_try_write(o->stream, bufs, (unsigned)n);
+  int w = tls__try_write(o->stream, bufs, (unsigned)n);
   if (w < 0 && w != UV_EAGAIN) {
     fail(o);
     return;
@@ -157,7 +158,7 @@ static void flush(struct outbound *o) {
   n = gather(o, bufs);
   o->in_write = n;
   o->write_req.data = o;
-  if (uv_write(&o->write_req, o->stream, bufs, (unsigned)n, on_written)) {
+  if (tls__write(&o->write_req, o->stream, bufs, (unsigned)n, on_written)) {
     o->in_write = 0;
     fail(o);
     return;
