@@ -112,7 +112,7 @@ integration-test-latest-sdk: build npm-deps
 # second port and point ably-js (tls: true) and raw requests at it. Part of
 # make test; a few representative files keep it short.
 TLS_SDK_TESTS = rest_sdk realtime_sdk presence_sdk batch_publish_sdk \
-  channel_params rest_on_behalf subscription_filters token_expiry comet
+  channel_params rest_on_behalf subscription_filters token_expiry occupancy_events
 integration-test-tls: build npm-deps
 	@dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && \
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
