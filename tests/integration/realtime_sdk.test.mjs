@@ -17,7 +17,7 @@
 
 import assert from 'node:assert/strict';
 import {
-  startServer, describe, before, after, uniqueChannel, sleep, TEST_TLS_DIR,
+  startServer, describe, before, after, uniqueChannel, sleep,
 } from './lib/server.mjs';
 import { signTokenRequest, makeJwt, expectAblyError, guardedAuthCallback } from './lib/auth.mjs';
 import {
@@ -84,10 +84,6 @@ async function publishPaced(channel, n, intervalMs) {
 // buffers absorb on loopback here (~4 MB), so the server's own queue for a
 // reader that stops reading must outgrow --max-outbound-bytes.
 const SLOW = { maxOutbound: 65536, batches: 160, perBatch: 50, total: 160 * 50 };
-// Over TLS (make integration-test-tls) an ably-js subscriber cut off for
-// falling behind (80020) does not catch up after its resume: a known
-// defect of the TLS transport, open (docs/architecture.md, "TLS").
-const SLOW_OVER_TLS = 'open TLS defect: a subscriber cut off for falling behind does not catch up';
 
 /** REST-publishes SLOW.total 1000-byte messages named "0".."total-1", SLOW.perBatch per request. */
 async function publishBulk(restCh) {
@@ -639,9 +635,7 @@ for (const proto of PROTOCOLS) {
 
     // ---- 14. slow subscriber ------------------------------------------------------
 
-    rtTest('a raw subscriber that stops reading is disconnected (80020) while an ably-js one receives everything', {
-      skip: TEST_TLS_DIR ? SLOW_OVER_TLS : false,
-    }, async (scope, t) => {
+    rtTest('a raw subscriber that stops reading is disconnected (80020) while an ably-js one receives everything', async (scope, t) => {
       const s = await dedicatedServer(t, ['--max-outbound-bytes', String(SLOW.maxOutbound)]);
       const name = chan('slow');
       const raw = rawRealtime(s.port, { key: ROOT });
@@ -671,9 +665,7 @@ for (const proto of PROTOCOLS) {
       assert.equal(raw.frames[raw.frames.length - 1], disconnected, 'DISCONNECTED is the last frame');
     });
 
-    rtTest('a slow ably-js subscriber is cut off (80020), resumes and catches up: every message once, in order', {
-      skip: TEST_TLS_DIR ? SLOW_OVER_TLS : false,
-    }, async (scope, t) => {
+    rtTest('a slow ably-js subscriber is cut off (80020), resumes and catches up: every message once, in order', async (scope, t) => {
       const s = await dedicatedServer(t, ['--max-outbound-bytes', String(SLOW.maxOutbound)]);
       const name = chan('catchup');
       const slow = await connected(scope, { label: 'slow' }, s);
