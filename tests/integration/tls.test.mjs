@@ -275,6 +275,18 @@ describe('TLS', () => {
     }
   });
 
+  test('without --tls-port the main port serves TLS only', async () => {
+    const s = await startServer({ args: ['--tls-cert', A.cert, '--tls-key', A.key] });
+    try {
+      assert.equal(s.tlsPort, null, 'one port');
+      assert.equal((await httpsGet(s.port, '/time')).status, 200, 'https on --port');
+      const plain = await rawTcp(s.port, 'GET /time HTTP/1.1\r\nHost: x\r\n\r\n');
+      assert.ok(!plain.data.toString('latin1').startsWith('HTTP/'), 'no plaintext answer on --port');
+    } finally {
+      await s.stop();
+    }
+  });
+
   test('a certificate without its key is refused at start-up', async () => {
     const s = await startServer({ args: ['--tls-cert', A.cert], quiet: true }).catch((e) => e);
     assert.ok(s instanceof Error, 'heraldd did not start');
