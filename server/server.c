@@ -109,11 +109,12 @@ static int bind_socket(const struct sockaddr_storage *addr, socklen_t len) {
   return fd;
 }
 
-/* Binds n_workers sockets per address into fds[worker][address]. With port
- * 0 the first socket picks the port and the rest share it. */
-static int bind_all(struct server *s, struct bind_plan *plan,
-                    int fds[][MAX_ADDRESSES], herald_error *err) {
-  int port = s->cfg->port;
+/* Binds n_workers sockets per address into fds[worker][first + address]
+ * and sets *bound_port to the port. With port 0 the first socket picks the port
+ * and the rest share it. */
+static int bind_all(struct server *s, struct bind_plan *plan, int port,
+                    int fds[][2 * MAX_ADDRESSES], int first, int *bound_port,
+                    herald_error *err) {
   for (int a = 0; a < plan->n; a++) {
     for (int w = 0; w < s->pool.n; w++) {
       set_port(&plan->addrs[a], port);
@@ -141,10 +142,10 @@ static int bind_all(struct server *s, struct bind_plan *plan,
                          ? ((struct sockaddr_in *)&bound)->sin_port
                          : ((struct sockaddr_in6 *)&bound)->sin6_port);
       }
-      fds[w][a] = fd;
+      fds[w][first + a] = fd;
     }
   }
-  s->port = port;
+  *bound_port = port;
   return 0;
 }
 
@@ -161,6 +162,7 @@ static void finish_stop(struct server *s) {
   uv_close((uv_handle_t *)&s->idle_check, NULL);
   uv_close((uv_handle_t *)&s->sigint, NULL);
   uv_close((uv_handle_t *)&s->sigterm, NULL);
+  uv_close((uv_handle_t *)&s->sighup, NULL);
 }
 
 #define IDLE_CHECK_MS 10
@@ -215,6 +217,18 @@ static void on_signal(uv_signal_t *handle, int signum) {
     worker__post(&s->pool.workers[i], &s->drain_tasks[i], drain_on_worker);
 }
 
+/* SIGHUP: new TLS handshakes use the files as they are now; open
+ * connections keep theirs; a file that does not load changes nothing. */
+static void on_sighup(uv_signal_t *handle, int signum) {
+  struct server *s = handle->data;
+  herald_error err;
+  if (!s->http.tls) return;
+  if (tls__context_reload(s->http.tls, &err))
+    log_error("SIGHUP: %s; the TLS certificate in use stays", err.message);
+  else
+    log_info("SIGHUP: TLS certificate and key reloaded");
+}
+
 /* ---- Running ----------------------------------------------------------------- */
 
 static void init_main_loop(struct server *s) {
@@ -230,6 +244,9 @@ static void init_main_loop(struct server *s) {
   s->sigint.data = s->sigterm.data = s;
   uv_signal_start(&s->sigint, on_signal, SIGINT);
   uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+  uv_signal_init(s->main_loop, &s->sighup);
+  s->sighup.data = s;
+  uv_signal_start(&s->sighup, on_sighup, SIGHUP);
 }
 
 /* The layers' process state, bottom up. */
@@ -249,7 +266,20 @@ static void init_layers(struct server *s) {
   http__server_init(&s->http, cfg, &handlers);
 }
 
+/* TLS, when a certificate is configured: on the main port, or on
+ * --tls-port beside plaintext. */
+static int init_tls(struct server *s, herald_error *err) {
+  const struct config *cfg = s->cfg;
+  if (!cfg->tls_cert && !cfg->tls_key) {
+    if (cfg->tls_port < 0) return 0;
+    return herald_error_set(err, HERALD_E_BAD_REQUEST,
+                            "--tls-port needs --tls-cert and --tls-key");
+  }
+  return tls__context_new(&s->http.tls, cfg->tls_cert, cfg->tls_key, err);
+}
+
 static void cleanup_layers(struct server *s) {
+  tls__context_free(s->http.tls);
   http__server_cleanup(&s->http);
   realtime__cleanup(&s->realtime);
   nonce_cache__cleanup(&s->nonces);
@@ -258,14 +288,14 @@ static void cleanup_layers(struct server *s) {
 /* Worker w's share of every layer, bottom up (it is torn down top down,
  * worker__at_exit), listening on its sockets fds. */
 static int compose_worker(struct server *s, struct worker *w, const int *fds,
-                          int n_fds) {
+                          const bool *tls, int n_fds) {
   outbound__worker_init(w);
   websocket__worker_init(w);
   sse__worker_init(w);
   channel__worker_init(&s->channels, w);
   stats_minutes__worker_init(&s->stats, w);
   realtime__worker_init(&s->realtime, w);
-  return http__worker_init(&s->http, w, fds, n_fds);
+  return http__worker_init(&s->http, w, fds, tls, n_fds);
 }
 
 /* err for a worker step that failed with e (0: it did not). */
@@ -281,14 +311,26 @@ static int start_workers(struct server *s, herald_error *err) {
   struct bind_plan plan;
   int rc = resolve(s->cfg->bind, &plan, err);
   if (rc) return rc;
-  int (*fds)[MAX_ADDRESSES] = herald_xcalloc((size_t)s->pool.n, sizeof *fds);
-  rc = bind_all(s, &plan, fds, err);
+  int (*fds)[2 * MAX_ADDRESSES] =
+      herald_xcalloc((size_t)s->pool.n, sizeof *fds);
+  bool tls[2 * MAX_ADDRESSES];
+  rc = bind_all(s, &plan, s->cfg->port, fds, 0, &s->port, err);
+  int n_plain = plan.n, n_fds = plan.n; /* fewer when a family is missing */
+  bool tls_beside = s->http.tls && s->cfg->tls_port >= 0;
+  if (!rc && tls_beside) {
+    rc = bind_all(s, &plan, s->cfg->tls_port, fds, n_plain, &s->tls_port,
+                  err);
+    n_fds += plan.n;
+  }
+  for (int a = 0; a < n_fds; a++)
+    tls[a] = s->http.tls && (!tls_beside || a >= n_plain);
   s->rest.port = s->port;
   struct worker *w = s->pool.workers;
   for (int i = 0; !rc && i < s->pool.n; i++)
     rc = check_step(worker__init(&w[i], &s->pool, i), "set up", i, err);
   for (int i = 0; !rc && i < s->pool.n; i++)
-    rc = check_step(compose_worker(s, &w[i], fds[i], plan.n), "set up", i, err);
+    rc = check_step(compose_worker(s, &w[i], fds[i], tls, n_fds), "set up",
+                    i, err);
   for (int i = 0; !rc && i < s->pool.n; i++)
     rc = check_step(worker__start(&w[i]), "start", i, err);
   herald_free(fds);
@@ -326,6 +368,10 @@ int server__run(struct server *s, const struct config *cfg) {
     return 1;
   }
   init_layers(s);
+  if (init_tls(s, &err)) {
+    log_error("%s", err.message);
+    return 1;
+  }
   if (stats_minutes__init(&s->stats, &s->channels, &err)) {
     log_error("%s", err.message);
     return 1;
@@ -347,9 +393,12 @@ int server__run(struct server *s, const struct config *cfg) {
   }
   realtime_revocation__watch(&s->realtime);
   restore_fixtures(s);
-  printf("heraldd: listening on http://%s:%d (%d threads, %s engine)\n",
-         strchr(cfg->bind, ':') ? "[::]" : cfg->bind, s->port, s->pool.n,
-         cfg->engine);
+  const char *host = strchr(cfg->bind, ':') ? "[::]" : cfg->bind;
+  bool tls_only = s->http.tls && cfg->tls_port < 0;
+  printf("heraldd: listening on %s://%s:%d", tls_only ? "https" : "http",
+         host, s->port);
+  if (s->http.tls && !tls_only) printf(" and https://%s:%d", host, s->tls_port);
+  printf(" (%d threads, %s engine)\n", s->pool.n, cfg->engine);
   if (dev_key) {
     printf("heraldd: development key: %s\n"
            "heraldd: watch: curl -N "

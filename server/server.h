@@ -30,12 +30,14 @@ struct server {
   struct rest rest;
   struct http_server http;
   int port;          /* the bound port (resolved when --port 0) */
+  int tls_port;      /* the TLS port beside it (--tls-port), or 0 */
   char node_id[12];  /* this process, in serials and connection ids */
   uv_loop_t *main_loop;
   uv_async_t drained_signal;
   atomic_int workers_drained;
   struct worker_task *drain_tasks; /* one per worker */
   uv_signal_t sigint, sigterm;
+  uv_signal_t sighup; /* re-reads the TLS files */
   uv_timer_t drain_deadline;
   uv_timer_t idle_check; /* drained: waiting for the last publishes */
   bool stopping;

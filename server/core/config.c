@@ -45,6 +45,14 @@ static const struct option_def options[] = {
               "TCP port to listen on (0: any free)"),
     OPT("bind", OPT_STRING, bind, "localhost",
         "address or host name to listen on (every address it resolves to)"),
+    OPT("tls-cert", OPT_STRING, tls_cert, NULL,
+        "TLS certificate chain (PEM, the server's first): with --tls-key, "
+        "serves https and wss (re-read on SIGHUP)"),
+    OPT("tls-key", OPT_STRING, tls_key, NULL,
+        "the TLS certificate's private key (PEM; re-read on SIGHUP)"),
+    OPT_RANGE("tls-port", OPT_INT, tls_port, "-1", -1, 65535,
+              "TCP port for TLS beside plaintext on --port (0: any free); "
+              "-1: TLS on --port itself"),
     OPT_RANGE("threads", OPT_INT, threads,
               "0", 0, CONFIG_MAX_THREADS,
               "I/O worker threads (0: one per core; at most 64)"),

@@ -15,6 +15,9 @@
 struct config {
   int port;
   char *bind;
+  char *tls_cert; /* PEM chain; with tls_key, TLS is on */
+  char *tls_key;
+  int tls_port;   /* TLS beside plaintext on port; -1: TLS on port */
   int threads;
   char *data_dir;
   char *engine; /* sqlite, redis or memory */

@@ -22,6 +22,7 @@
 #include "transport/http_strict.h"
 #include "transport/listener.h"
 #include "transport/outbound.h"
+#include "transport/tls.h"
 
 #define HTTP_MAX_LISTENERS 8
 #define HTTP_READ_BUFFER_SIZE (64 * 1024)
@@ -31,6 +32,7 @@ struct http_worker {
   struct http_server *server;
   struct worker *worker;
   struct listener listeners[HTTP_MAX_LISTENERS];
+  bool listener_tls[HTTP_MAX_LISTENERS]; /* its connections speak TLS */
   int n_listeners;
   char *read_buffer; /* shared by this worker's connections */
   bool read_buffer_busy;
@@ -48,7 +50,7 @@ static struct http_worker *worker_state(struct worker *w) {
 }
 
 struct http_conn {
-  uv_tcp_t tcp;
+  struct tls_stream io; /* the socket, and its TLS session if any */
   struct http_worker *hw;
   struct http_conn *prev, *next; /* hw's list */
   http_parser parser;
@@ -409,8 +411,8 @@ static void start_linger(struct http_conn *c) {
   c->pending = NULL;
   c->pending_len = c->pending_cap = 0;
   set_phase(c, PHASE_LINGER);
-  uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown);
-  uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
+  tls__shutdown(&c->shutdown_req, (uv_stream_t *)&c->io.tcp, on_shutdown);
+  uv_read_start((uv_stream_t *)&c->io.tcp, alloc_cb, on_read);
 }
 
 /* ---- Responding ---------------------------------------------------------- */
@@ -497,7 +499,7 @@ static int queue_rest(struct http_conn *c, const uv_buf_t *parts, int n_parts,
   }
   uv_buf_t buf = uv_buf_init(wr->data, (unsigned)(p - wr->data));
   c->writes_pending++;
-  if (uv_write(&wr->uv, (uv_stream_t *)&c->tcp, &buf, 1, on_written) != 0) {
+  if (tls__write(&wr->uv, (uv_stream_t *)&c->io.tcp, &buf, 1, on_written)) {
     herald_free(wr);
     c->writes_pending--;
     return -1;
@@ -512,7 +514,7 @@ static int queue_rest(struct http_conn *c, const uv_buf_t *parts, int n_parts,
 static int send_parts(struct http_conn *c, const uv_buf_t *parts, int n_parts) {
   size_t total = 0;
   for (int i = 0; i < n_parts; i++) total += parts[i].len;
-  int sent = uv_try_write((uv_stream_t *)&c->tcp, parts, (unsigned)n_parts);
+  int sent = tls__try_write((uv_stream_t *)&c->io.tcp, parts, (unsigned)n_parts);
   if (sent == UV_EAGAIN) sent = 0;
   if (sent < 0) return -1;
   if ((size_t)sent == total) return 1;
@@ -690,8 +692,8 @@ static void process(struct http_conn *c) {
    * costs two epoll_ctl calls per request); what arrives meanwhile waits
    * in pending, up to a bound. */
   bool full = c->in_flight && c->pending_len > HTTP_PIPELINE_BUFFER;
-  if (full || c->close_after_response) uv_read_stop((uv_stream_t *)&c->tcp);
-  else uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
+  if (full || c->close_after_response) uv_read_stop((uv_stream_t *)&c->io.tcp);
+  else uv_read_start((uv_stream_t *)&c->io.tcp, alloc_cb, on_read);
   if (c->close_after_response && !c->in_flight && c->writes_pending == 0)
     close_conn(c);
 }
@@ -707,33 +709,30 @@ static void take_bytes(struct http_conn *c, const char *data, size_t len) {
   if (parse_here) reject_if_malformed(c);
 }
 
-static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
-  struct http_conn *c = stream->data;
+/* Bytes from the peer (plaintext), or nread < 0: EOF or error. */
+static void take_input(struct http_conn *c, const char *data, ssize_t nread) {
+  uv_stream_t *stream = (uv_stream_t *)&c->io.tcp;
   if (c->upgrade && !c->upgrade_started) {
     /* Before the new protocol is ready (it usually is at once, so reading
      * is not stopped at the upgrade): keep the bytes for it and pause; an
      * EOF is read again once reading resumes. */
-    if (nread > 0) pending_append(c, buf->base, (size_t)nread);
-    release_read_buffer(c->hw, buf);
+    if (nread > 0) pending_append(c, data, (size_t)nread);
     uv_read_stop(stream);
     return;
   }
   if (c->upgrade) {
-    if (nread > 0) c->upgrade->on_read(c->upgrade, buf->base, (size_t)nread);
-    release_read_buffer(c->hw, buf);
+    if (nread > 0) c->upgrade->on_read(c->upgrade, data, (size_t)nread);
     if (nread < 0) c->upgrade->on_read(c->upgrade, NULL, 0);
     return;
   }
   if (c->linger) {
-    release_read_buffer(c->hw, buf);
     c->lingered += nread > 0 ? (size_t)nread : 0;
     if (nread < 0 ||
         c->lingered > 2 * (size_t)c->hw->server->cfg->max_body_size)
       close_conn(c);
     return;
   }
-  if (nread > 0) take_bytes(c, buf->base, (size_t)nread);
-  release_read_buffer(c->hw, buf);
+  if (nread > 0) take_bytes(c, data, (size_t)nread);
   if (nread < 0) {
     /* EOF or error: an answered-or-idle connection closes now; one with a
      * request in flight closes when it is answered. */
@@ -746,6 +745,24 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   if (nread > 0) process(c);
+}
+
+/* Decrypted bytes: on to the HTTP layer while the connection reads. */
+static bool take_plaintext(void *conn, const char *data, ssize_t len) {
+  struct http_conn *c = conn;
+  take_input(c, data, len);
+  return !c->closing; /* a connection on its way elsewhere takes the rest */
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+  struct http_conn *c = stream->data;
+  struct http_worker *hw = c->hw;
+  /* A lingering connection only counts what it discards. */
+  if (c->io.session && nread > 0 && !c->linger)
+    tls__read(&c->io, buf->base, (size_t)nread, take_plaintext, c);
+  else
+    take_input(c, buf->base, nread);
+  release_read_buffer(hw, buf);
 }
 
 /* ---- Connection lifetime -------------------------------------------------- */
@@ -784,17 +801,18 @@ static void on_closed(uv_handle_t *handle) {
   herald_free(c->head);
   herald_free(c->header_offsets);
   arena__cleanup(&c->req.arena);
+  tls__cleanup(&c->io);
   if (c->upgrade) c->upgrade->on_closed(c->upgrade);
   herald_free(c);
   report_if_drained(hw);
 }
 
 static void close_conn(struct http_conn *c) {
-  if (uv_is_closing((uv_handle_t *)&c->tcp)) return;
+  if (uv_is_closing((uv_handle_t *)&c->io.tcp)) return;
   c->closing = true;
   if (c->in_flight) return; /* closed when the request is answered */
   end_request(c);
-  uv_close((uv_handle_t *)&c->tcp, on_closed);
+  uv_close((uv_handle_t *)&c->io.tcp, on_closed);
 }
 
 /* Counts c toward its source address; false when that address holds its
@@ -802,24 +820,33 @@ static void close_conn(struct http_conn *c) {
 static bool count_unauthenticated(struct http_conn *c) {
   struct sockaddr_storage addr;
   int len = sizeof addr;
-  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&addr, &len) != 0)
+  if (uv_tcp_getpeername(&c->io.tcp, (struct sockaddr *)&addr, &len) != 0)
     return true;
   return address_limit__acquire(&c->hw->server->unauthenticated, &addr,
                                 &c->unauthenticated) == 0;
 }
 
+static bool listener_tls(struct http_worker *hw, uv_stream_t *listener) {
+  for (int i = 0; i < hw->n_listeners; i++)
+    if ((uv_stream_t *)&hw->listeners[i].tcp == listener)
+      return hw->listener_tls[i];
+  return false;
+}
+
 /* A listener's connection: refused (429) when its address holds its cap of
- * unauthenticated connections. */
+ * unauthenticated connections (on a TLS listener, closed: there is no
+ * session to answer in before the handshake). */
 static void accept_conn(void *arg, uv_stream_t *listener) {
   struct http_worker *hw = arg;
   struct http_conn *c = herald_xcalloc(1, sizeof *c);
   c->hw = hw;
-  uv_tcp_init(&hw->worker->loop, &c->tcp);
-  c->tcp.data = c;
-  if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
-    uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)herald_free);
+  uv_tcp_init(&hw->worker->loop, &c->io.tcp);
+  c->io.tcp.data = c;
+  if (uv_accept(listener, (uv_stream_t *)&c->io.tcp) != 0) {
+    uv_close((uv_handle_t *)&c->io.tcp, (uv_close_cb)herald_free);
     return;
   }
+  if (listener_tls(hw, listener)) tls__accept(&c->io, hw->server->tls);
   http_parser_init(&c->parser, HTTP_REQUEST);
   c->parser.data = c;
   http_strict__reset(&c->strict);
@@ -832,7 +859,7 @@ static void accept_conn(void *arg, uv_stream_t *listener) {
     return;
   }
   if (hw->draining) c->close_after_response = true;
-  uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
+  uv_read_start((uv_stream_t *)&c->io.tcp, alloc_cb, on_read);
 }
 
 /* A connection's phase timed out: a request begun gets 408, then the
@@ -870,7 +897,7 @@ static void free_worker_state(void *arg) {
 }
 
 int http__worker_init(struct http_server *hs, struct worker *w,
-                      const int *fds, int n_fds) {
+                      const int *fds, const bool *tls, int n_fds) {
   struct http_worker *hw = herald_xcalloc(1, sizeof *hw);
   hw->server = hs;
   hw->worker = w;
@@ -887,7 +914,7 @@ int http__worker_init(struct http_server *hs, struct worker *w,
   for (int i = 0; i < n_fds && i < HTTP_MAX_LISTENERS; i++) {
     int rc = listener__init(&hw->listeners[i], w, fds[i], accept_conn, hw);
     if (rc) return rc;
-    hw->n_listeners++;
+    hw->listener_tls[hw->n_listeners++] = tls[i];
   }
   return 0;
 }
@@ -910,9 +937,9 @@ static void arrive(struct worker_task *task) {
   struct http_worker *hw = worker_state(m->target);
   link_conn(hw, c);
   c->moving = NULL;
-  uv_tcp_init(&hw->worker->loop, &c->tcp);
-  c->tcp.data = c;
-  int rc = m->fd < 0 ? m->fd : uv_tcp_open(&c->tcp, m->fd);
+  uv_tcp_init(&hw->worker->loop, &c->io.tcp);
+  c->io.tcp.data = c;
+  int rc = m->fd < 0 ? m->fd : uv_tcp_open(&c->io.tcp, m->fd);
   if (rc && m->fd >= 0) close(m->fd);
   herald_free(m);
   c->req.worker = hw->worker;
@@ -932,11 +959,11 @@ static void on_left(uv_handle_t *handle) {
 
 static void leave(struct http_conn *c) {
   uv_os_fd_t fd;
-  int rc = uv_fileno((uv_handle_t *)&c->tcp, &fd);
+  int rc = uv_fileno((uv_handle_t *)&c->io.tcp, &fd);
   c->moving->fd = rc ? rc : fcntl(fd, F_DUPFD_CLOEXEC, 0);
   unlink_conn(c);
-  uv_read_stop((uv_stream_t *)&c->tcp);
-  uv_close((uv_handle_t *)&c->tcp, on_left);
+  uv_read_stop((uv_stream_t *)&c->io.tcp);
+  uv_close((uv_handle_t *)&c->io.tcp, on_left);
 }
 
 void http__move(struct http_request *req, struct worker *to) {
@@ -961,7 +988,7 @@ uv_stream_t *http__upgrade(struct http_request *req, struct http_upgrade *u) {
   c->head_len = c->head_cap = 0;
   c->n_header_parts = c->header_parts_cap = 0;
   arena__cleanup(&c->req.arena);
-  return (uv_stream_t *)&c->tcp;
+  return (uv_stream_t *)&c->io.tcp;
 }
 
 void http__upgrade_start(uv_stream_t *stream) {

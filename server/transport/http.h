@@ -23,6 +23,7 @@
 #include "core/config.h"
 #include "herald/errors.h"
 #include "transport/address_limit.h"
+#include "transport/tls.h"
 #include "wire.h"
 
 struct worker;
@@ -83,6 +84,7 @@ struct http_server {
   const struct config *cfg; /* sizes and timeouts */
   struct http_handlers handlers;
   struct address_limit unauthenticated; /* connections per address */
+  struct tls_context *tls; /* the TLS listeners' certificate, or NULL */
 };
 
 void http__server_init(struct http_server *hs, const struct config *cfg,
@@ -90,10 +92,10 @@ void http__server_init(struct http_server *hs, const struct config *cfg,
 void http__server_cleanup(struct http_server *hs);
 
 /* Makes hs accept on worker w: listens on the given bound sockets (w takes
- * ownership of the descriptors) once w's loop runs. Before worker__start.
- * 0 or a negative errno. */
+ * ownership of the descriptors) once w's loop runs, those with tls[i]
+ * speaking TLS (hs->tls). Before worker__start. 0 or a negative errno. */
 int http__worker_init(struct http_server *hs, struct worker *w,
-                      const int *fds, int n_fds);
+                      const int *fds, const bool *tls, int n_fds);
 
 /* The request's credentials are good: its connection no longer counts
  * toward its address's cap of unauthenticated connections. */

@@ -7,6 +7,7 @@
 
 #include "alloc.h"
 #include "core/worker.h"
+#include "transport/tls.h"
 
 #define OUTBOUND_IOV_MAX 256
 
@@ -38,8 +39,25 @@ static void grow(struct outbound *o) {
 
 static void on_check(uv_check_t *check);
 
+/* Bytes of the write in flight: the frames from the head, less what of the
+ * head was written before. */
+static size_t in_write_bytes(const struct outbound *o) {
+  size_t n = 0;
+  for (size_t i = 0; i < o->in_write; i++)
+    n += at(o, i)->len - (i ? 0 : o->offset);
+  return n;
+}
+
+/* What the peer has not taken: the queue, where the write in flight counts
+ * for what libuv still holds of it. A TLS write completes a loop turn
+ * after the socket took it (tls.h): its bytes do not count until then. */
 static void check_limit(struct outbound *o) {
-  if (o->limit && o->bytes > o->limit && o->on_overflow) o->on_overflow(o);
+  if (!o->limit || o->bytes <= o->limit || !o->on_overflow) return;
+  size_t unsent = o->bytes;
+  if (o->in_write && o->stream)
+    unsent = unsent - in_write_bytes(o) +
+             uv_stream_get_write_queue_size(o->stream);
+  if (unsent > o->limit) o->on_overflow(o);
 }
 
 static void mark_dirty(struct outbound *o) {
@@ -119,8 +137,7 @@ static void flush(struct outbound *o);
 
 static void on_written(uv_write_t *req, int status) {
   struct outbound *o = req->data;
-  size_t n = o->in_write, written = 0;
-  for (size_t i = 0; i < n; i++) written += at(o, i)->len - (i ? 0 : o->offset);
+  size_t written = in_write_bytes(o);
   o->in_write = 0;
   if (status < 0) {
     if (status != UV_ECANCELED) fail(o);
@@ -144,7 +161,7 @@ static void flush(struct outbound *o) {
   }
   uv_buf_t bufs[OUTBOUND_IOV_MAX];
   size_t n = gather(o, bufs);
-  int w = uv_try_write(o->stream, bufs, (unsigned)n);
+  int w = tls__try_write(o->stream, bufs, (unsigned)n);
   if (w < 0 && w != UV_EAGAIN) {
     fail(o);
     return;
@@ -157,7 +174,7 @@ static void flush(struct outbound *o) {
   n = gather(o, bufs);
   o->in_write = n;
   o->write_req.data = o;
-  if (uv_write(&o->write_req, o->stream, bufs, (unsigned)n, on_written)) {
+  if (tls__write(&o->write_req, o->stream, bufs, (unsigned)n, on_written)) {
     o->in_write = 0;
     fail(o);
     return;

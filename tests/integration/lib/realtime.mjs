@@ -232,6 +232,7 @@ export class ClientScope {
         if (logs.length > LOG_TAIL) logs.splice(0, logs.length - LOG_TAIL);
         if (process.env.HERALD_RT_LOG) process.stderr.write(`[${name}] ${line}\n`);
       },
+      ...target.sdkTls, // make integration-test-tls
       ...opts,
     });
     this.clients.push({ client, name, logs });

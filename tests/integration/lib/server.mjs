@@ -35,6 +35,17 @@ export const SANITIZED = process.env.HERALD_SANITIZED === '1';
 
 export const DEFAULT_KEY = 'testapp.root:secretroot';
 
+// make integration-test-tls: HERALD_TEST_TLS_DIR holds cert.pem and key.pem
+// (NODE_EXTRA_CA_CERTS names the same cert.pem). Every server then serves
+// TLS on a second port, its `url` is https and ably-js clients made by
+// restClient() and ClientScope take `sdkTls` (tls: true on that port).
+export const TEST_TLS_DIR = process.env.HERALD_TEST_TLS_DIR || null;
+
+/** heraldd's flags for TLS with cert/key files, on a free port beside plaintext. */
+export function tlsArgs(dir, { cert = join(dir, 'cert.pem'), key = join(dir, 'key.pem') } = {}) {
+  return ['--tls-cert', cert, '--tls-key', key, '--tls-port', '0'];
+}
+
 const liveServers = new Set();
 const allServers = []; // every server started by this process, in order
 
@@ -82,6 +93,7 @@ export async function startServer({ config, env = {}, args = [], timeoutMs = 150
     await writeFile(cfgPath, JSON.stringify(config, null, 2));
     argv.push('--config', cfgPath);
   }
+  if (TEST_TLS_DIR && !args.includes('--tls-cert')) argv.push(...tlsArgs(TEST_TLS_DIR));
   argv.push(...args);
 
   const childEnv = { ...process.env };
@@ -124,6 +136,7 @@ export async function startServer({ config, env = {}, args = [], timeoutMs = 150
       `--- stdout ---\n${stdout.slice(-20000)}\n--- stderr ---\n${stderr.slice(-20000)}\n===== end heraldd =====\n`);
   }
 
+  let tlsPort = null;
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       reject(new Error(`heraldd did not print "listening on" within ${timeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
@@ -131,8 +144,9 @@ export async function startServer({ config, env = {}, args = [], timeoutMs = 150
     }, timeoutMs);
     const onData = (chunk) => {
       stdout += chunk.toString();
-      const m = stdout.match(/listening on http:\/\/[^\s]+:(\d+)/);
+      const m = stdout.match(/listening on https?:\/\/[^\s]+:(\d+)(?: and https:\/\/[^\s]+:(\d+))?/);
       if (m) {
+        if (m[2]) tlsPort = Number(m[2]);
         clearTimeout(timer);
         proc.stdout.off('data', onData);
         proc.stdout.on('data', (c) => { stdout += c.toString(); });
@@ -151,7 +165,10 @@ export async function startServer({ config, env = {}, args = [], timeoutMs = 150
     throw e;
   });
 
-  const url = `http://127.0.0.1:${port}`;
+  // The URL raw requests go to: TLS in make integration-test-tls.
+  const url = TEST_TLS_DIR && tlsPort ? `https://127.0.0.1:${tlsPort}` : `http://127.0.0.1:${port}`;
+  // ClientOptions that make ably-js use TLS here (restClient, ClientScope).
+  const sdkTls = TEST_TLS_DIR && tlsPort ? { tls: true, tlsPort } : null;
 
   /**
    * Send `signal`, wait for exit. Returns {code, signal, ms}.
@@ -196,7 +213,7 @@ export async function startServer({ config, env = {}, args = [], timeoutMs = 150
   }
 
   srv = {
-    port, url, key, proc, dataDir, exited, stop,
+    port, tlsPort, sdkTls, url, key, proc, dataDir, exited, stop,
     logs: () => ({ stdout, stderr }),
     dumpLogs,
     isRunning: () => exitInfo === null,
@@ -270,6 +287,7 @@ export function restClient(srv, { binary = false, key = srv.key, ...rest } = {})
     useBinaryProtocol: binary,
     httpRequestTimeout: 10000,
     logLevel: 0,
+    ...srv.sdkTls,
     ...rest,
   });
 }
