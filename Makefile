@@ -12,7 +12,7 @@ DATA_DIR ?= ./herald-data
 # holds a database lock with).
 DEB_PACKAGES = build-essential cmake pkg-config libuv1-dev libhttp-parser-dev \
   libjansson-dev libmsgpack-dev libssl-dev libsqlite3-dev libwslay-dev libcmocka-dev libsodium-dev wrk curl \
-  chromium libhiredis-dev redis-server sqlite3
+  chromium libhiredis-dev redis-server sqlite3 libcurl4-openssl-dev
 # Node.js runs the integration tests; Debian's packages are used only when no
 # node/npm is installed already (a NodeSource nodejs bundles its own npm).
 NODE_PACKAGES = nodejs npm

@@ -54,6 +54,8 @@ extern "C" {
      "Operation requires basic authentication")                              \
   XX(REVOCATION_NOT_ENABLED, 40163, 401,                                       \
      "Token revocation is not enabled for this key")                          \
+  XX(NO_MEANS_TO_RENEW, 40171, 401,                                            \
+     "No means provided to renew auth token")                                  \
   XX(CAPABILITY_DENIED, 40160, 401,                                            \
      "Given credentials do not have the required capability")                  \
   XX(MODE_NOT_GRANTED, 40165, 401,                                             \
@@ -72,6 +74,7 @@ extern "C" {
   XX(INTERNAL_CHANNEL, 50001, 500, "Internal channel error")                   \
   XX(TIMEOUT, 50003, 503, "Timeout error")                                     \
   XX(UNAVAILABLE, 50005, 503, "Service temporarily unavailable")              \
+  XX(CONNECTION_FAILED, 80000, 503, "Connection failed")                      \
   XX(DISCONNECTED, 80003, 400, "Connection disconnected")                      \
   XX(CONNECTION_EXPIRED, 80008, 400,                                           \
      "Unable to recover connection (connection expired)")                    \
