@@ -100,10 +100,6 @@ static int set_hosts(herald_client *c, const herald_options *o,
 }
 
 static int check_credentials(const herald_options *o, herald_error *err) {
-  if (!o->key && !o->token && !o->auth_callback)
-    return herald_error_set(err, HERALD_E_INVALID_CREDENTIAL,
-                            "No credentials: give a key, a token or an "
-                            "auth callback");
   if (o->client_id && strcmp(o->client_id, "*") == 0)
     return herald_error_set(err, HERALD_E_INVALID_CLIENT_ID,
                             "clientId \"*\" is reserved (RSA7c)");

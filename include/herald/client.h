@@ -64,8 +64,10 @@ typedef struct herald_options {
 /* Fills *o with the defaults above, every other field empty. */
 void herald_options_init(herald_options *o);
 
-/* A new client, or NULL with err filled (-40005 for a malformed key, no
- * credentials, a bad fallback host). The options are copied. */
+/* A new client, or NULL with err filled (-40005 for a malformed key,
+ * -40003 for a bad endpoint or fallback host). The options are copied. A
+ * client without credentials sends none (for unauthenticated endpoints:
+ * /time, a sandbox's POST /apps). */
 herald_client *herald_client_new(const herald_options *o, herald_error *err);
 void herald_client_free(herald_client *c);
 
