@@ -465,11 +465,17 @@ static int command_option(struct cli *cli, int opt, const char *arg) {
   return 1;
 }
 
+/* An environment variable, unset when empty. */
+static const char *env(const char *name) {
+  const char *v = getenv(name);
+  return v && *v ? v : NULL;
+}
+
 int main(int argc, char **argv) {
   struct cli cli = {0};
   herald_options_init(&cli.o);
-  cli.o.key = getenv("HERALD_KEY");
-  cli.o.token = getenv("HERALD_TOKEN");
+  cli.o.key = env("HERALD_KEY");
+  cli.o.token = env("HERALD_TOKEN");
   bool want_help = false;
   int opt;
   while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -483,7 +489,6 @@ int main(int argc, char **argv) {
     return optind >= argc && !want_help ? 2 : 0;
   }
   if (!cmd) return usage_error("unknown command");
-  if (cli.o.token && cli.o.key && getenv("HERALD_TOKEN")) cli.o.token = NULL;
   cli.o.fallback_hosts = cli.n_fallbacks ? cli.fallbacks : NULL;
   cli.argc = argc - optind - 1;
   cli.argv = argv + optind + 1;
