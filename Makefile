@@ -5,6 +5,7 @@ BUILD_DIR ?= build
 JOBS ?= 2
 PORT ?= 8080
 DATA_DIR ?= ./herald-data
+PREFIX ?= /usr/local
 
 # Debian packages the build, the server and the tests need (chromium: the
 # browser tests/integration/browser.test.mjs drives; redis-server: the
@@ -18,7 +19,8 @@ DEB_PACKAGES = build-essential cmake pkg-config libuv1-dev libhttp-parser-dev \
 NODE_PACKAGES = nodejs npm
 
 .PHONY: all deps npm-deps build run test check-layers unit-test integration-test \
-        integration-test-latest-sdk sanitize-test fuzz fuzz-ci fuzz-build bench clean
+        integration-test-latest-sdk sanitize-test fuzz fuzz-ci fuzz-build bench clean \
+        install
 
 all: build
 
@@ -59,6 +61,11 @@ npm-deps: deps
 build: deps
 	@cmake -S . -B $(BUILD_DIR) >/dev/null
 	@cmake --build $(BUILD_DIR) -j$(JOBS) -- --no-print-directory
+
+# heraldd, herald, libherald (shared and static), its headers and herald.pc
+# under $(PREFIX), staged under $(DESTDIR) when given.
+install: build
+	@DESTDIR=$(DESTDIR) cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 run: build
 	@$(BUILD_DIR)/heraldd --port $(PORT) --data-dir $(DATA_DIR) $(ARGS)
