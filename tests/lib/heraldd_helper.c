@@ -82,3 +82,42 @@ int test_server__closed_port(void) {
   close(fd);
   return ntohs(a.sin_port);
 }
+
+static const char answer_500[] =
+    "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
+    "Connection: close\r\nContent-Length: 58\r\n\r\n"
+    "{\"error\":{\"code\":50000,\"statusCode\":500,\"message\":\"fake\"}}";
+
+static void *serve_500(void *arg) {
+  struct fake_server *f = arg;
+  int c;
+  while ((c = accept(f->fd, NULL, NULL)) >= 0) {
+    char buf[4096];
+    if (recv(c, buf, sizeof buf, 0) > 0) {
+      atomic_fetch_add(&f->requests, 1);
+      if (send(c, answer_500, sizeof answer_500 - 1, MSG_NOSIGNAL) < 0) {}
+    }
+    close(c);
+  }
+  return NULL;
+}
+
+int fake_server__start(struct fake_server *f, bool hang) {
+  f->fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof a;
+  if (bind(f->fd, (struct sockaddr *)&a, sizeof a) || listen(f->fd, 16) ||
+      getsockname(f->fd, (struct sockaddr *)&a, &len))
+    return -1;
+  f->port = ntohs(a.sin_port);
+  f->hang = hang;
+  atomic_init(&f->requests, 0);
+  return hang ? 0 : pthread_create(&f->thread, NULL, serve_500, f);
+}
+
+void fake_server__stop(struct fake_server *f) {
+  shutdown(f->fd, SHUT_RDWR); /* ends accept() */
+  if (!f->hang) pthread_join(f->thread, NULL);
+  close(f->fd);
+}

@@ -442,6 +442,64 @@ static void test_fallback_not_on_4xx(void **state) {
   herald_client_free(c);
 }
 
+/* A primary answering 500: one request there, the call succeeds on the
+ * fallback. */
+static void test_fallback_on_500(void **state) {
+  (void)state;
+  struct fake_server f;
+  assert_int_equal(fake_server__start(&f, false), 0);
+  herald_client *c = fallback_client(f.port, TEST_KEY, 600000);
+  herald_channel *ch = herald_channel_new(c, "after-500", NULL);
+  herald_message m = {.data = herald_string("x")};
+  herald_error err;
+  assert_int_equal(herald_publish(ch, &m, 1, &err), 0);
+  assert_int_equal(atomic_load(&f.requests), 1);
+  /* the fallback is remembered: the primary is not asked again */
+  assert_int_equal(herald_publish(ch, &m, 1, &err), 0);
+  assert_int_equal(atomic_load(&f.requests), 1);
+  herald_channel_free(ch);
+  herald_client_free(c);
+  /* without fallbacks the 500 is the call's error */
+  herald_options o;
+  herald_options_init(&o);
+  o.key = TEST_KEY;
+  o.port = f.port;
+  c = herald_client_new(&o, &err);
+  int64_t t;
+  assert_int_equal(herald_time(c, &t, &err), -50000);
+  herald_client_free(c);
+  fake_server__stop(&f);
+}
+
+/* A primary that accepts and never answers: after the request timeout
+ * (shortened) the call succeeds on the fallback, within the budget. */
+static void test_fallback_on_hang(void **state) {
+  (void)state;
+  struct fake_server f;
+  assert_int_equal(fake_server__start(&f, true), 0);
+  char fallback[32];
+  snprintf(fallback, sizeof fallback, "127.0.0.1:%d", srv.port);
+  const char *fallbacks[] = {fallback, NULL};
+  herald_options o;
+  herald_options_init(&o);
+  o.key = TEST_KEY;
+  o.endpoint = "127.0.0.1";
+  o.port = f.port;
+  o.fallback_hosts = fallbacks;
+  o.http_request_timeout_ms = 300;
+  herald_error err;
+  herald_client *c = herald_client_new(&o, &err);
+  int64_t t;
+  assert_int_equal(herald_time(c, &t, &err), 0);
+  herald_client_free(c);
+  /* no time left in the budget for a fallback: the timeout is the error */
+  o.http_max_retry_duration_ms = 100;
+  c = herald_client_new(&o, &err);
+  assert_int_equal(herald_time(c, &t, &err), -50003);
+  herald_client_free(c);
+  fake_server__stop(&f);
+}
+
 /* ---- threads ---------------------------------------------------------- */
 
 struct worker {
@@ -531,6 +589,8 @@ int main(void) {
       cmocka_unit_test(test_unreachable),
       cmocka_unit_test(test_fallback_remembered),
       cmocka_unit_test(test_fallback_not_on_4xx),
+      cmocka_unit_test(test_fallback_on_500),
+      cmocka_unit_test(test_fallback_on_hang),
       cmocka_unit_test(test_threads),
       cmocka_unit_test(test_encrypted_channel),
   };
