@@ -136,10 +136,12 @@ static char *stream_url(herald_client *c, const char *const *channels) {
 static struct curl_slist *stream_headers(const char *authorization) {
   struct curl_slist *l = curl_slist_append(NULL, "Accept: text/event-stream");
   l = curl_slist_append(l, "Ably-Agent: libherald/" HERALD_VERSION);
-  struct text t = {0};
-  text__appendf(&t, "Authorization: %s", authorization);
-  l = curl_slist_append(l, t.s);
-  herald_free(t.s);
+  if (authorization) { /* none without credentials */
+    struct text t = {0};
+    text__appendf(&t, "Authorization: %s", authorization);
+    l = curl_slist_append(l, t.s);
+    herald_free(t.s);
+  }
   if (!l) herald_oom("a header list");
   return l;
 }
