@@ -102,7 +102,7 @@ SDK_TESTS = sdk_version rest_sdk realtime_sdk presence_sdk batch_publish_sdk \
   cluster_presence cluster_resume cluster_shards channel_params rest_on_behalf \
   error_edges occupancy_events subscription_filters token_expiry token_revocation \
   meta_channels cluster_meta_channels cluster_mutable mutable_messages \
-  annotations chat cluster_annotations
+  annotations chat cluster_annotations libherald_cli
 # SDK files the newest ably-js does not run, each for a reason in
 # docs/sdk-compatibility.md (a higher-level SDK not yet working with it).
 SDK_PINNED_ONLY = spaces
