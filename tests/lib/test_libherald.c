@@ -12,10 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "base64.h"
+#include "hmac.h"
 #include "heraldd_helper.h"
 #include "herald/herald.h"
 
@@ -325,6 +328,53 @@ static void test_token_renewal(void **state) {
   herald_client_free(c);
 }
 
+/* An Ably JWT (HS256 with the key's secret, kid = the key name) expiring
+ * at exp (seconds). */
+static char *make_jwt(long long iat, long long exp) {
+  char header[] = "{\"typ\":\"JWT\",\"alg\":\"HS256\",\"kid\":\"testapp.root\"}";
+  char claims[256];
+  snprintf(claims, sizeof claims,
+           "{\"iat\":%lld,\"exp\":%lld,\"x-ably-capability\":\"{\\\"*\\\":[\\\"*\\\"]}\"}",
+           iat, exp);
+  char *jwt = malloc(1024);
+  size_t n = base64__encode_url(header, strlen(header), jwt);
+  jwt[n++] = '.';
+  n += base64__encode_url(claims, strlen(claims), jwt + n);
+  unsigned char mac[HMAC_SHA256_LEN];
+  hmac__sha256("secretroot", 10, jwt, n, mac);
+  jwt[n++] = '.';
+  base64__encode_url(mac, sizeof mac, jwt + n);
+  return jwt;
+}
+
+/* A JWT as the client's token publishes; an expired one, which the client
+ * cannot renew, fails with 40171 naming the server's 40142. */
+static void test_jwt(void **state) {
+  (void)state;
+  long long now = (long long)time(NULL);
+  char *good = make_jwt(now - 10, now + 3600), *old = make_jwt(now - 7200, now - 3600);
+  herald_options o;
+  herald_options_init(&o);
+  o.port = srv.port;
+  o.token = good;
+  herald_error err;
+  herald_client *c = herald_client_new(&o, &err);
+  herald_channel *ch = herald_channel_new(c, "jwt", NULL);
+  herald_message m = {.data = herald_string("x")};
+  assert_int_equal(herald_publish(ch, &m, 1, &err), 0);
+  herald_channel_free(ch);
+  herald_client_free(c);
+  o.token = old;
+  c = herald_client_new(&o, &err);
+  ch = herald_channel_new(c, "jwt", NULL);
+  assert_int_equal(herald_publish(ch, &m, 1, &err), -40171);
+  assert_non_null(strstr(err.message, "4014"));
+  herald_channel_free(ch);
+  herald_client_free(c);
+  free(good);
+  free(old);
+}
+
 static void test_errors(void **state) {
   (void)state;
   herald_error err;
@@ -585,6 +635,7 @@ int main(void) {
       cmocka_unit_test(test_token_auth),
       cmocka_unit_test(test_auth_callback),
       cmocka_unit_test(test_token_renewal),
+      cmocka_unit_test(test_jwt),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_unreachable),
       cmocka_unit_test(test_fallback_remembered),
