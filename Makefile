@@ -5,6 +5,7 @@ BUILD_DIR ?= build
 JOBS ?= 2
 PORT ?= 8080
 DATA_DIR ?= ./herald-data
+PREFIX ?= /usr/local
 
 # Debian packages the build, the server and the tests need (chromium: the
 # browser tests/integration/browser.test.mjs drives; redis-server: the
@@ -18,7 +19,8 @@ DEB_PACKAGES = build-essential cmake pkg-config libuv1-dev libhttp-parser-dev \
 NODE_PACKAGES = nodejs npm
 
 .PHONY: all deps npm-deps build run test check-layers unit-test integration-test \
-        integration-test-latest-sdk integration-test-tls sanitize-test fuzz fuzz-ci fuzz-build bench clean
+        integration-test-latest-sdk integration-test-tls sanitize-test fuzz fuzz-ci fuzz-build bench clean \
+        install
 
 all: build
 
@@ -60,6 +62,11 @@ build: deps
 	@cmake -S . -B $(BUILD_DIR) >/dev/null
 	@cmake --build $(BUILD_DIR) -j$(JOBS) -- --no-print-directory
 
+# heraldd, herald, libherald (shared and static), its headers and herald.pc
+# under $(PREFIX), staged under $(DESTDIR) when given.
+install: build
+	@DESTDIR=$(DESTDIR) cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+
 run: build
 	@$(BUILD_DIR)/heraldd --port $(PORT) --data-dir $(DATA_DIR) $(ARGS)
 
@@ -96,7 +103,7 @@ SDK_TESTS = sdk_version rest_sdk realtime_sdk presence_sdk batch_publish_sdk \
   cluster_presence cluster_resume cluster_shards channel_params rest_on_behalf \
   error_edges occupancy_events subscription_filters token_expiry token_revocation \
   meta_channels cluster_meta_channels cluster_mutable mutable_messages \
-  annotations chat cluster_annotations webhooks cluster_webhooks console tls
+  annotations chat cluster_annotations webhooks cluster_webhooks console tls libherald_cli
 # SDK files the newest ably-js does not run, each for a reason in
 # docs/sdk-compatibility.md (a higher-level SDK not yet working with it).
 SDK_PINNED_ONLY = spaces

@@ -47,6 +47,8 @@ int herald_error_set(herald_error *err, int code, const char *fmt, ...) {
   if (err) {
     err->code = code;
     err->status = herald_error_status(code);
+    snprintf(err->href, sizeof err->href, "https://help.ably.io/error/%d",
+             code);
     if (fmt) {
       va_list ap;
       va_start(ap, fmt);

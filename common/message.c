@@ -148,9 +148,10 @@ size_t message__size(const struct message *m) {
 }
 
 /* The members of a Message, or of a PresenceMessage (no name, no
- * serial), with a "channel" member when channel is not NULL. */
+ * serial), with a "channel" member when channel is not NULL. A client's
+ * publish has no action and a timestamp only when one was set. */
 static void write_item(const struct message *m, struct wire_writer *w,
-                       bool presence, const char *channel) {
+                       bool presence, const char *channel, bool publish) {
   const struct {
     const char *key;
     const char *value;
@@ -162,7 +163,8 @@ static void write_item(const struct message *m, struct wire_writer *w,
                  {"channel", channel}};
   /* A summary names the message it summarises by its serial alone. */
   bool version = m->version && m->action != MESSAGE_SUMMARY;
-  size_t members = 2 + payload__member_count(&m->payload, w->format) +
+  size_t members = (publish ? m->timestamp != 0 : 2) +
+                   payload__member_count(&m->payload, w->format) +
                    !!m->extras + version + !!m->summary;
   for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
     members += strings[i].value != NULL;
@@ -174,9 +176,10 @@ static void write_item(const struct message *m, struct wire_writer *w,
     wire_writer__key(w, "extras");
     wire_writer__json(w, m->extras);
   }
-  wire_writer__kv_int(w, "timestamp",
-                      m->version ? m->version->created : m->timestamp);
-  wire_writer__kv_int(w, "action", m->action);
+  if (!publish || m->timestamp)
+    wire_writer__kv_int(w, "timestamp",
+                        m->version ? m->version->created : m->timestamp);
+  if (!publish) wire_writer__kv_int(w, "action", m->action);
   if (version) message_version__write(m, w);
   if (m->summary) {
     wire_writer__key(w, "annotations");
@@ -187,16 +190,20 @@ static void write_item(const struct message *m, struct wire_writer *w,
 }
 
 void message__write(const struct message *m, struct wire_writer *w) {
-  write_item(m, w, false, NULL);
+  write_item(m, w, false, NULL, false);
+}
+
+void message__write_publish(const struct message *m, struct wire_writer *w) {
+  write_item(m, w, false, NULL, true);
 }
 
 void presence_message__write(const struct message *m, struct wire_writer *w) {
-  write_item(m, w, true, NULL);
+  write_item(m, w, true, NULL, false);
 }
 
 void message__write_in_channel(const struct message *m, bool presence,
                                const char *channel, struct wire_writer *w) {
-  write_item(m, w, presence, channel);
+  write_item(m, w, presence, channel, false);
 }
 
 int presence_message__decode(struct wire_value v, struct message **out,

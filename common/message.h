@@ -122,6 +122,10 @@ size_t message__size(const struct message *m);
 /* Writes the message as a map of its present fields. */
 void message__write(const struct message *m, struct wire_writer *w);
 
+/* Writes a message as a client publishes it (libherald): its present
+ * fields, without action, and timestamp only when set. */
+void message__write_publish(const struct message *m, struct wire_writer *w);
+
 /* Decodes one PresenceMessage map a client sends: as message__decode, plus
  * an integer action that must be ENTER, LEAVE or UPDATE (else -40000). */
 int presence_message__decode(struct wire_value v, struct message **out,

@@ -10,6 +10,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* XX(name, ably_code, http_status, default_message) */
 #define HERALD_ERRORS(XX)                                                      \
   XX(BAD_REQUEST, 40000, 400, "Bad request")                                   \
@@ -50,6 +54,8 @@
      "Operation requires basic authentication")                              \
   XX(REVOCATION_NOT_ENABLED, 40163, 401,                                       \
      "Token revocation is not enabled for this key")                          \
+  XX(NO_MEANS_TO_RENEW, 40171, 401,                                            \
+     "No means provided to renew auth token")                                  \
   XX(CAPABILITY_DENIED, 40160, 401,                                            \
      "Given credentials do not have the required capability")                  \
   XX(MODE_NOT_GRANTED, 40165, 401,                                             \
@@ -68,6 +74,7 @@
   XX(INTERNAL_CHANNEL, 50001, 500, "Internal channel error")                   \
   XX(TIMEOUT, 50003, 503, "Timeout error")                                     \
   XX(UNAVAILABLE, 50005, 503, "Service temporarily unavailable")              \
+  XX(CONNECTION_FAILED, 80000, 503, "Connection failed")                      \
   XX(DISCONNECTED, 80003, 400, "Connection disconnected")                      \
   XX(CONNECTION_EXPIRED, 80008, 400,                                           \
      "Unable to recover connection (connection expired)")                    \
@@ -96,15 +103,17 @@ typedef enum herald_errno {
 } herald_errno;
 
 #define HERALD_ERROR_MESSAGE_MAX 256
+#define HERALD_ERROR_HREF_MAX 96
 
 typedef struct herald_error {
   int code;                               /* Ably code, e.g. 40142 */
-  int status;                             /* HTTP status, e.g. 401 */
+  int status;                             /* HTTP status (statusCode), 401 */
   char message[HERALD_ERROR_MESSAGE_MAX]; /* NUL-terminated, no CR/LF */
+  char href[HERALD_ERROR_HREF_MAX];       /* help URL for the code */
 } herald_error;
 
-/* Fills *err (which may be NULL) with code, its HTTP status and a message
- * formatted from fmt (the table's default message when fmt is NULL). CR and LF
+/* Fills *err (which may be NULL) with code, its HTTP status, its help URL
+ * (https://help.ably.io/error/<code>) and a message formatted from fmt (the table's default message when fmt is NULL). CR and LF
  * are replaced by spaces. Never allocates. Returns -code, so a failure site
  * reads `return herald_error_set(err, HERALD_E_X, "...");`. */
 int herald_error_set(herald_error *err, int code, const char *fmt, ...)
@@ -119,5 +128,9 @@ const char *herald_error_name(int code);
 
 /* The table's default message, or "Unknown error". */
 const char *herald_strerror(int code);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
