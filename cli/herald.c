@@ -35,10 +35,15 @@ struct command {
 static const struct command *find_command(const char *name);
 
 static int fail(const struct cli *cli, const herald_error *e) {
-  if (cli->json)
-    fprintf(stderr, "{\"error\":{\"code\":%d,\"statusCode\":%d,\"message\":\"%s\",\"href\":\"%s\"}}\n",
-            e->code, e->status, e->message, e->href);
-  else
+  if (cli->json) {
+    json_t *o = json_pack("{s:{s:i, s:i, s:s, s:s}}", "error", "code", e->code,
+                          "statusCode", e->status, "message", e->message,
+                          "href", e->href);
+    char *text = json_dumps(o, JSON_COMPACT);
+    fprintf(stderr, "%s\n", text);
+    free(text);
+    json_decref(o);
+  } else
     fprintf(stderr, "herald: error %d (%d): %s\n", e->code, e->status, e->message);
   return 1;
 }

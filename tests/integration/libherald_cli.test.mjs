@@ -19,10 +19,11 @@ before(async () => { srv = await startServer(); });
 after(async () => { await srv?.stop(); });
 
 /** Runs herald with args; resolves {code, stdout, stderr}. */
-function herald(args, { env = {} } = {}) {
+function herald(args, { env = {}, server = srv } = {}) {
   return new Promise((resolve, reject) => {
-    const p = spawn(HERALD, ['--port', String(srv.port), ...args],
-      { env: { ...process.env, HERALD_KEY: srv.key, ...env } });
+    const environment = { ...process.env, HERALD_KEY: server.key, ...env };
+    if (environment.HERALD_KEY === undefined) delete environment.HERALD_KEY;
+    const p = spawn(HERALD, ['--port', String(server.port), ...args], { env: environment });
     let stdout = '', stderr = '';
     p.stdout.on('data', (c) => { stdout += c; });
     p.stderr.on('data', (c) => { stderr += c; });
@@ -136,6 +137,26 @@ test('herald time, token, token --request, stats, channels, presence, batch-publ
   assert.equal(b.trim().split('\n').length, 2);
   const page = await srv.rest().channels.get(`${ch}-b`).history();
   assert.equal(page.items[0].data, 'd');
+});
+
+test('herald apps create: a new app on a sandbox server, whose key then publishes', async () => {
+  const sandbox = await startServer({ args: ['--sandbox'], env: { HERALD_KEY: null } });
+  try {
+    const made = await herald(['apps', 'create'], { server: sandbox, env: { HERALD_KEY: undefined } });
+    assert.equal(made.code, 0, made.stderr);
+    const key = made.stdout.trim();
+    assert.match(key, /^[^.:]+\.[^:]+:.+$/, 'the new app\'s first key');
+    const ch = uniqueChannel('cli-app');
+    const pub = await herald(['--key', key, 'publish', ch, 'made', 'by the new app'], { server: sandbox });
+    assert.equal(pub.code, 0, pub.stderr);
+    const rest = new Ably.Rest({ key, endpoint: '127.0.0.1', port: sandbox.port, tls: false });
+    const page = await rest.channels.get(ch).history();
+    assert.equal(page.items[0].data, 'by the new app');
+    const json = await herald(['--json', 'apps', 'create'], { server: sandbox, env: { HERALD_KEY: undefined } });
+    assert.ok(JSON.parse(json.stdout).keys[0].keyStr, 'the whole app as JSON');
+  } finally {
+    await sandbox.stop();
+  }
 });
 
 test('herald errors: exit status 1 with the Ably code; usage errors 2; --help per command', async () => {
