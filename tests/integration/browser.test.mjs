@@ -14,16 +14,14 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
-import { chromium } from 'playwright-core';
+import { launchChromium, recordBrowserLog, withBrowserLog } from './lib/browser.mjs';
 import { startServer, before, after, uniqueChannel } from './lib/server.mjs';
 import { rtTest, Inbox, withTimeout } from './lib/realtime.mjs';
 import { ABLY_DIR, ABLY_VERSION } from './lib/ably.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
 // The browser bundle of the ably-js HERALD_ABLY selects.
 const ABLY_BUNDLE = new URL('build/ably.js', ABLY_DIR);
 const TIMEOUT_MS = 10000;
-const LOG_TAIL = 200; // browser log lines kept for a failure message
 
 // A blank page that loads ably-js (window.Ably); the icon link keeps the
 // browser from asking for /favicon.ico.
@@ -45,12 +43,7 @@ after(async () => {
 
 before(async () => {
   pageServer = await startPageServer();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    // --no-sandbox: tests run as root; --disable-dev-shm-usage: a small
-    // /dev/shm (containers) would crash the renderer.
-    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
-  });
+  browser = await launchChromium();
 });
 
 /** An HTTP server on its own port (another origin than heraldd) serving PAGE and ably-js's browser bundle. */
@@ -69,32 +62,6 @@ async function startPageServer() {
     url: `http://127.0.0.1:${server.address().port}/`,
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }),
   };
-}
-
-/**
- * Records what `page` reports: console messages (ably-js logs there),
- * uncaught exceptions and failed requests. `errors` holds the console errors
- * and exceptions, which fail a case; `text()` is the tail of everything.
- */
-function recordBrowserLog(page) {
-  const lines = [];
-  const errors = [];
-  const add = (line) => {
-    lines.push(line.length > 600 ? line.slice(0, 600) + '…' : line);
-    if (lines.length > LOG_TAIL) lines.splice(0, lines.length - LOG_TAIL);
-  };
-  page.on('console', (m) => {
-    const line = `console.${m.type()}: ${m.text()}`;
-    add(line);
-    if (m.type() === 'error') errors.push(line);
-  });
-  page.on('pageerror', (e) => {
-    const line = `uncaught: ${e.stack || e.message}`;
-    add(line);
-    errors.push(line);
-  });
-  page.on('requestfailed', (r) => add(`request failed: ${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
-  return { errors, text: () => lines.join('\n') };
 }
 
 // --- run in the page (playwright sends their source; no closures) ---
@@ -158,7 +125,7 @@ async function withPage(fn) {
     await fn(page);
     assert.deepEqual(log.errors, [], 'the page logged errors');
   } catch (e) {
-    throw new Error(`${e.message}\n----- browser log (last ${LOG_TAIL} lines) -----\n${log.text()}\n----- end browser log -----`, { cause: e });
+    throw withBrowserLog(e, log);
   } finally {
     await withTimeout(page.evaluate(pageClose), 5000, 'page client close').catch(() => {});
     await context.close();

@@ -17,15 +17,13 @@
 
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
-import { chromium } from 'playwright-core';
+import { launchChromium, recordBrowserLog, withBrowserLog } from './lib/browser.mjs';
 import { startServer, before, after, uniqueChannel, DEFAULT_KEY } from './lib/server.mjs';
 import { rtTest, Inbox, withTimeout } from './lib/realtime.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ADMIN_KEY = 'console-test-admin-secret';
 const TIMEOUT_MS = 10000;
 const REFRESH_MS = 200; // the console's ?refresh=, shortened from 2000
-const LOG_TAIL = 200;
 const ARTIFACTS = new URL('../artifacts/console/', import.meta.url);
 
 const srv = await startServer({ args: ['--console', '--admin-key', ADMIN_KEY] });
@@ -36,40 +34,8 @@ after(async () => {
 });
 
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    // --no-sandbox: tests run as root; --disable-dev-shm-usage: a small
-    // /dev/shm (containers) would crash the renderer.
-    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
-  });
+  browser = await launchChromium();
 });
-
-/**
- * What the page reports: console messages, uncaught exceptions, failed
- * requests. `errors` are the uncaught exceptions and console errors but
- * Chromium's own line for each non-2xx response (a refusal the case
- * provokes, the rules API a server may lack), which fail a case.
- */
-function recordBrowserLog(page) {
-  const lines = [];
-  const errors = [];
-  const add = (line) => {
-    lines.push(line.length > 600 ? line.slice(0, 600) + '…' : line);
-    if (lines.length > LOG_TAIL) lines.splice(0, lines.length - LOG_TAIL);
-  };
-  page.on('console', (m) => {
-    const line = `console.${m.type()}: ${m.text()}`;
-    add(line);
-    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(line);
-  });
-  page.on('pageerror', (e) => {
-    const line = `uncaught: ${e.stack || e.message}`;
-    add(line);
-    errors.push(line);
-  });
-  page.on('requestfailed', (r) => add(`request failed: ${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
-  return { errors, text: () => lines.join('\n') };
-}
 
 /**
  * Runs fn(page) on a fresh page (its own sessionStorage); on failure saves
@@ -79,7 +45,7 @@ async function withPage(name, fn) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT_MS);
-  const log = recordBrowserLog(page);
+  const log = recordBrowserLog(page, { expected: (text) => text.startsWith('Failed to load resource') });
   try {
     await fn(page);
     assert.deepEqual(log.errors, [], 'the page logged errors');
@@ -88,7 +54,7 @@ async function withPage(name, fn) {
     const shot = new URL(`${name.replace(/[^a-z0-9]+/gi, '-')}.png`, ARTIFACTS).pathname;
     await page.screenshot({ path: shot, fullPage: true }).catch(() => {});
     process.stderr.write(`[console.test] screenshot of the failed case: ${shot}\n`);
-    throw new Error(`${e.message}\n----- browser log (last ${LOG_TAIL} lines) -----\n${log.text()}\n----- end browser log -----`, { cause: e });
+    throw withBrowserLog(e, log);
   } finally {
     await context.close();
   }
