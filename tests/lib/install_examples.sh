@@ -3,7 +3,8 @@
 # DESTDIR (what make install DESTDIR=... runs), then every examples/*.c
 # built against the installed library through pkg-config
 # (PKG_CONFIG_SYSROOT_DIR), shared and with libherald.a, and run against the
-# installed heraldd; the installed herald CLI runs too.
+# installed heraldd; the installed herald CLI runs too. EXAMPLE_CFLAGS: what
+# the examples need beside (the sanitizers of a sanitized build).
 set -eu
 build=$1 src=$2
 stage=$(mktemp -d /tmp/herald-install-XXXXXX)
@@ -22,8 +23,9 @@ export PKG_CONFIG_SYSROOT_DIR=$stage PKG_CONFIG_PATH=$libdir/pkgconfig
 static_libs="$(pkg-config --libs $(pkg-config --print-requires-private herald)) -lpthread"
 for ex in "$src"/examples/*.c; do
   name=$(basename "$ex" .c)
-  cc -Wall -Wextra -Werror "$ex" $(pkg-config --cflags --libs herald) -o "$stage/$name"
-  cc -Wall -Werror "$ex" $(pkg-config --cflags herald) "$libdir/libherald.a" \
+  cc ${EXAMPLE_CFLAGS:-} -Wall -Wextra -Werror "$ex" \
+    $(pkg-config --cflags --libs herald) -o "$stage/$name"
+  cc ${EXAMPLE_CFLAGS:-} -Wall -Werror "$ex" $(pkg-config --cflags herald) "$libdir/libherald.a" \
     $static_libs -o "$stage/$name-static"
 done
 mkdir "$stage/data"
