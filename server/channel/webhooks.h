@@ -4,7 +4,8 @@
  * its filter matches: messages and presence changes as the channel's owner
  * has appended them (channel.c), channels opening and closing
  * (channel_lifecycle.c), occupancy changes (occupancy_events.c). Each
- * event is encoded for the rule at once and queued on the rule; one thread
+ * event is encoded at once in its rule's format (once per format for all
+ * of a publish's rules) and queued on the rule; one thread
  * of its own (struct webhooks.thread) POSTs each rule's queue in order
  * through libcurl (http_client.h): one event a request for a single rule,
  * up to --webhook-batch-max for a batch rule, at most once per
@@ -16,8 +17,9 @@
  * --webhook-queue-max drops its oldest: both counted and logged. One
  * rule's receiver, however slow, holds up nothing but its own queue.
  *
- * A message's or presence change's events are stored with it, in the
- * append's transaction (records of kind "webhook-event", deleted once
+ * A message's or presence change's events are stored with it, with an
+ * engine that keeps records, in the append's transaction (records of kind
+ * "webhook-event", deleted once
  * delivered or dropped), before the publish is acknowledged, and queued
  * again at start-up: with sqlite a crash loses none (at least once: what
  * was delivered but not yet deleted is delivered again). With a shared
