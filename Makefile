@@ -164,7 +164,7 @@ FUZZ_TARGETS = json_parse protocol_message base64 http_decode http_strict jwt to
   webhook_rule
 FUZZ_CFLAGS = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
   -D_GNU_SOURCE -Iinclude -Icommon -Iserver
-FUZZ_LIBS = -ljansson -lmsgpackc -lcrypto -lsodium -luv -lsqlite3 -lwslay \
+FUZZ_LIBS = -ljansson -lmsgpackc -lssl -lcrypto -lsodium -luv -lsqlite3 -lwslay \
   -lhttp_parser -lhiredis -lcurl -lpthread
 FUZZ_OBJECTS = $(patsubst %.c,build-fuzz/obj/%.o,$(wildcard common/*.c) \
   $(filter-out server/main.c,$(wildcard server/*.c server/*/*.c)))
